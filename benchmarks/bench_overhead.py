@@ -1,0 +1,157 @@
+"""Overhead of skimb over raw Keras and over scikeras, side by side in one run.
+
+1. Single-row ``predict_proba`` latency: skimb vs scikeras ``KerasClassifier``
+   wrapping the same network (median over many calls).
+2. ``fit`` time: skimb (validation macro-F1 every epoch, early stopping off)
+   vs raw ``keras.Model.fit`` of the same network on the same split, data and
+   epochs, with Keras' own validation pass (median over several runs).
+
+Run ``python benchmarks/bench_overhead.py`` (``--quick`` for a smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from scikeras.wrappers import KerasClassifier  # noqa: E402
+
+from skimb import ImbalancedKerasClassifier  # noqa: E402
+from skimb._networks import build_network  # noqa: E402
+from skimb.datasets import (  # noqa: E402
+    make_imbalanced_classification,
+    make_imbalanced_sequences,
+)
+
+
+def _median_seconds(call, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def predict_latency(X, y, architecture: str, calls: int) -> tuple[float, float]:
+    ours = ImbalancedKerasClassifier(architecture, epochs=1, random_state=0).fit(X, y)
+
+    def same_network():
+        model = build_network(
+            architecture=architecture,
+            input_shape=X.shape[1:],
+            n_classes=4,
+            dropout=0.1,
+            probabilities=True,
+        )
+        return model
+
+    theirs = KerasClassifier(
+        model=same_network,
+        loss="sparse_categorical_crossentropy",
+        optimizer="adam",
+        epochs=1,
+        verbose=0,
+        random_state=0,
+    ).fit(X, y)
+    row = X[:1]
+    for clf in (ours, theirs):  # warm up: trace the graphs once
+        clf.predict_proba(row)
+    return (
+        _median_seconds(lambda: ours.predict_proba(row), calls),
+        _median_seconds(lambda: theirs.predict_proba(row), max(calls // 10, 5)),
+    )
+
+
+def fit_time(X, y, architecture: str, epochs: int, repeats: int):
+    params = dict(
+        architecture=architecture,
+        epochs=epochs,
+        early_stopping=False,
+        batch_size=128,
+        random_state=0,
+    )
+    ours = ImbalancedKerasClassifier(**params)
+
+    # Raw Keras on exactly what skimb trains on: the same stratified split,
+    # float32 inputs, one-hot targets and an identically built network.
+    ours.classes_ = np.unique(y)
+    train, val = ours._split(y, seed=0)
+    X32 = X.astype(np.float32)
+    onehot = np.eye(4, dtype=np.float32)[y]
+
+    def raw():
+        keras.utils.set_random_seed(0)
+        model = build_network(
+            architecture=architecture,
+            input_shape=X.shape[1:],
+            n_classes=4,
+            units=64,
+            n_layers=1,
+            dropout=0.1,
+            mean=X32[train].reshape(-1, X.shape[-1]).mean(axis=0),
+            variance=X32[train].reshape(-1, X.shape[-1]).var(axis=0),
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        )
+        model.fit(
+            X32[train],
+            onehot[train],
+            validation_data=(X32[val], onehot[val]),
+            batch_size=128,
+            epochs=epochs,
+            verbose=0,
+        )
+
+    def skimb_fit():
+        ImbalancedKerasClassifier(**params).fit(X, y)
+
+    raw_times, our_times = [], []
+    for _ in range(repeats):  # interleaved, so drifts hit both alike
+        raw_times.append(_median_seconds(raw, 1))
+        our_times.append(_median_seconds(skimb_fit, 1))
+    return statistics.median(raw_times), statistics.median(our_times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run")
+    args = parser.parse_args()
+    n_tab, n_seq, epochs, repeats, calls = (
+        (1_000, 500, 2, 2, 50) if args.quick else (20_000, 8_000, 5, 5, 500)
+    )
+    problems = {
+        "dense": make_imbalanced_classification(n_tab, random_state=0),
+        "lstm": make_imbalanced_sequences(n_seq, random_state=0),
+    }
+    print(f"keras {keras.__version__}, backend {keras.backend.backend()}")
+    print("\nSingle-row predict_proba latency (median)")
+    print(f"{'network':<8} {'skimb ms':>10} {'scikeras ms':>12} {'speed-up':>9}")
+    for architecture, (X, y) in problems.items():
+        ours, theirs = predict_latency(X, y, architecture, calls)
+        print(
+            f"{architecture:<8} {ours * 1e3:>10.2f} {theirs * 1e3:>12.2f} "
+            f"{theirs / ours:>8.0f}x"
+        )
+    print(f"\nfit time, {epochs} epochs, median of {repeats} runs")
+    print(
+        f"{'network':<8} {'rows':>7} {'raw keras s':>12} {'skimb s':>9} {'overhead':>9}"
+    )
+    for architecture, (X, y) in problems.items():
+        raw, ours = fit_time(X, y, architecture, epochs, repeats)
+        print(
+            f"{architecture:<8} {len(X):>7} {raw:>12.2f} {ours:>9.2f} "
+            f"{(ours / raw - 1) * 100:>+8.1f}%"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Sphinx configuration of the skimb documentation."""
+
+import os
+import warnings
+
+import skimb
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+project = "skimb"
+author = "The skimb developers"
+copyright = "2026, The skimb developers"
+version = release = skimb.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+autosummary_generate = True
+autodoc_default_options = {"members": True, "inherited-members": False}
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+}
+
+html_theme = "pydata_sphinx_theme"
+html_title = "skimb"
+html_theme_options = {"navigation_with_keys": False}
+exclude_patterns = ["_build"]
+templates_path = ["_templates"]
+
+# Matplotlib in the gallery draws without a display.
+os.environ.setdefault("MPLBACKEND", "Agg")
+warnings.filterwarnings("ignore", category=UserWarning, message=".*non-GUI backend.*")

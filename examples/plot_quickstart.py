@@ -1,0 +1,71 @@
+"""
+=====================================================
+Quick start: an LSTM on imbalanced sequences
+=====================================================
+
+The case behind skimb: sequences of 20 steps x 18 features, four classes sized
+like 10K / 500K / 90K / 30K, and an LSTM that predicts the majority class.
+We compare plain crossentropy with class weights, scored on macro-F1 with
+stratified cross-validation, at a size that runs in a minute.
+"""
+
+# %%
+# Data
+# ----
+# :func:`skimb.datasets.make_imbalanced_sequences` draws sequences whose class
+# lives in the temporal pattern (autocorrelation and trend), from a known
+# density.
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import recall_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from skimb import ImbalancedKerasClassifier
+from skimb.datasets import make_imbalanced_sequences
+
+X, y = make_imbalanced_sequences(2500, random_state=0)
+print(X.shape, "class sizes:", np.bincount(y))
+
+# %%
+# Two strategies, one estimator
+# -----------------------------
+# The imbalance strategy is a plain hyper-parameter.  Stratified folds keep the
+# rare class in every fold; the estimator's own validation split is
+# stratified too, and early stopping watches validation macro-F1.
+cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
+strategies = {"crossentropy": None, 'class_weight="balanced"': "balanced"}
+predictions = {}
+for name, class_weight in strategies.items():
+    clf = ImbalancedKerasClassifier(
+        "lstm",
+        units=32,
+        class_weight=class_weight,
+        epochs=20,
+        patience=5,
+        random_state=0,
+    )
+    predictions[name] = cross_val_predict(clf, X, y, cv=cv)
+
+# %%
+# Accuracy hides the problem; macro-F1 and per-class recall show it
+# ------------------------------------------------------------------
+from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
+
+for name, pred in predictions.items():
+    print(
+        f"{name:<26} accuracy {accuracy_score(y, pred):.3f}   "
+        f"macro-F1 {f1_score(y, pred, average='macro'):.3f}"
+    )
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+width = 0.38
+for i, (name, pred) in enumerate(predictions.items()):
+    recall = recall_score(y, pred, average=None)
+    ax.bar(np.arange(4) + (i - 0.5) * width, recall, width, label=name)
+ax.set_xticks(range(4), [f"class {c}\n(n={n})" for c, n in enumerate(np.bincount(y))])
+ax.set_ylabel("recall")
+ax.set_ylim(0, 1)
+ax.set_title("Per-class recall, 3-fold stratified CV")
+ax.legend(loc="lower right")
+fig.tight_layout()
+plt.show()

@@ -1,0 +1,622 @@
+"""ImbalancedKerasClassifier: a Keras network as a scikit-learn classifier."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from numbers import Integral, Real
+
+import keras
+import numpy as np
+from scikeras.wrappers import KerasClassifier
+from scipy.special import log_softmax
+from sklearn.base import BaseEstimator
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedShuffleSplit
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._tags import ClassifierTags
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from skimb._inputs import check_features, check_labels
+from skimb._networks import ARCHITECTURES, build_network, forward
+from skimb._serialization import model_from_bytes, model_to_bytes
+from skimb.callbacks import ValidationMetrics
+from skimb.class_weight import compute_class_weight
+from skimb.losses import FocalLoss
+
+LOSSES = ("crossentropy", "focal")
+OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
+
+
+@contextlib.contextmanager
+def _seeded(seed: int | None):
+    """Seed Python, NumPy and the Keras backend for one fit, then give Python
+    and NumPy their global state back (the backend's global seed cannot be
+    read back, so it stays set)."""
+    if seed is None:
+        yield
+        return
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    keras.utils.set_random_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
+def _feature_moments(X: np.ndarray, chunk: int = 65_536):
+    """Per-feature mean and variance over every axis but the last, in float64,
+    a chunk of rows at a time so that no float64 copy of X is made."""
+    rows = X.reshape(-1, X.shape[-1])
+    total = np.zeros(rows.shape[1])
+    total_sq = np.zeros(rows.shape[1])
+    for start in range(0, len(rows), chunk):
+        block = rows[start : start + chunk].astype(np.float64)
+        total += block.sum(axis=0)
+        total_sq += np.square(block).sum(axis=0)
+    mean = total / len(rows)
+    return mean, np.maximum(total_sq / len(rows) - mean**2, 0.0)
+
+
+class ImbalancedKerasClassifier(KerasClassifier):
+    """A Keras network for imbalanced multi-class data, as a scikit-learn classifier.
+
+    The estimator builds a dense, LSTM, GRU or 1-D convolutional network,
+    standardises its inputs inside the network, trains it with the imbalance
+    strategy given by ``loss`` and ``class_weight``, keeps a stratified
+    validation split and stops early on validation macro-F1.
+
+    ``is_classifier`` is true, so ``cross_val_score`` and ``GridSearchCV``
+    stratify their folds; ``score`` is macro-F1, not accuracy.
+
+    Parameters
+    ----------
+    architecture : {"dense", "lstm", "gru", "conv1d"}, default="dense"
+        ``"dense"`` for tables (a 3-D input is flattened); the others read
+        sequences ``(n_samples, n_timesteps, n_features)``.
+    units : int, default=64
+        Width of each hidden layer (units, recurrent units or filters).
+    n_layers : int, default=1
+        Number of hidden layers; ``0`` with ``"dense"`` is a linear model.
+    dropout : float, default=0.1
+        Dropout after each hidden layer (on the inputs of recurrent layers).
+    recurrent_dropout : float, default=0.0
+        Dropout on the recurrent state of LSTM and GRU layers.
+    activation : str, default="relu"
+        Activation of dense and convolutional hidden layers.
+    n_timesteps : int, optional
+        Sequence length.  With it, a sequence network also accepts 2-D
+        ``X`` of flattened sequences ``(n_samples, n_timesteps * n_features)``,
+        which is what imbalanced-learn samplers return.
+    standardize : bool, default=True
+        Standardise each feature inside the network with the mean and
+        variance of the training split, so raw features work as they are.
+    loss : {"crossentropy", "focal"} or keras loss, default="crossentropy"
+        The loss strategy.  A Keras loss object or function is used as given:
+        it receives one-hot targets (integer labels for
+        ``SparseCategoricalCrossentropy``) and class probabilities, or
+        logits if it was built with ``from_logits=True``.
+    gamma : float, default=2.0
+        Focusing parameter of ``loss="focal"``.
+    class_weight : None, "balanced", "effective" or dict, default=None
+        Per-class weights, computed in ``fit`` from the labels it receives
+        (so after any resampling) and multiplied into ``sample_weight``.
+        ``"balanced"`` is ``n_samples / (n_classes * n_c)``; ``"effective"``
+        is the effective number of samples of Cui et al. (2019) with ``beta``;
+        a dict maps labels to weights.  With ``loss="focal"``, these weights
+        are the focal loss's per-class :math:`\\alpha`.
+    beta : float, default=0.999
+        Hyper-parameter of ``class_weight="effective"``, in ``[0, 1)``.
+    optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"}, default="adam"
+        Keras optimizer, by name.
+    learning_rate : float, default=1e-3
+        Learning rate of the optimizer.
+    batch_size : int, default=128
+        Mini-batch size.
+    epochs : int, default=100
+        Maximum number of epochs.
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out, stratified and shuffled, to
+        monitor validation loss and macro-F1.  ``0`` trains on everything.
+    early_stopping : bool, default=True
+        Stop when validation macro-F1 has not improved for ``patience``
+        epochs and restore the weights of the best epoch.  Needs
+        ``validation_fraction > 0``.
+    patience : int, default=10
+        Epochs without improvement before early stopping.
+    callbacks : list of keras.callbacks.Callback, optional
+        Extra callbacks; they run after the validation metrics are added to
+        the logs, so they can monitor ``"val_macro_f1"``.
+    random_state : int, RandomState instance or None, default=None
+        Seed for the split, the initial weights, dropout and shuffling: the
+        same seed gives the same predictions.
+    verbose : int, default=0
+        Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of columns of 2-D ``X``, or features per time step of 3-D ``X``.
+    feature_names_in_ : ndarray of str
+        Column names, when ``X`` was a DataFrame with string column names.
+    input_shape_ : tuple of int
+        Shape of one sample as the network takes it.
+    class_weight_ : ndarray of shape (n_classes,)
+        The per-class weights used in the last ``fit``.
+    model_ : keras.Model
+        The trained network; it outputs logits, or probabilities for a
+        Keras loss that takes probabilities.
+    history_ : dict of str to list of float
+        Per-epoch ``loss`` and, with validation, ``val_loss`` and
+        ``val_macro_f1``.
+    best_epoch_ : int or None
+        Index of the epoch whose weights were kept by early stopping.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import cross_val_score
+    >>> from skimb import ImbalancedKerasClassifier
+    >>> from skimb.datasets import make_imbalanced_classification
+    >>> X, y = make_imbalanced_classification(1000, random_state=0)
+    >>> clf = ImbalancedKerasClassifier(class_weight="balanced", epochs=5,
+    ...                                 random_state=0)
+    >>> clf.fit(X, y).predict(X[:3]).shape
+    (3,)
+    >>> sorted(clf.history_)
+    ['loss', 'val_loss', 'val_macro_f1']
+    """
+
+    _parameter_constraints: dict = {
+        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "units": [Interval(Integral, 1, None, closed="left")],
+        "n_layers": [Interval(Integral, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "recurrent_dropout": [Interval(Real, 0, 1, closed="left")],
+        "activation": [str],
+        "n_timesteps": [None, Interval(Integral, 1, None, closed="left")],
+        "standardize": ["boolean"],
+        "loss": [StrOptions(set(LOSSES)), keras.losses.Loss, callable],
+        "gamma": [Interval(Real, 0, None, closed="left")],
+        "class_weight": [None, StrOptions({"balanced", "effective"}), dict],
+        "beta": [Interval(Real, 0, 1, closed="left")],
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "early_stopping": ["boolean"],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "callbacks": [None, list],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # scikeras' __init__ stores its own parameter set (and **kwargs); this
+    # estimator has explicit parameters only, so it does not call it.
+    def __init__(
+        self,
+        architecture: str = "dense",
+        *,
+        units: int = 64,
+        n_layers: int = 1,
+        dropout: float = 0.1,
+        recurrent_dropout: float = 0.0,
+        activation: str = "relu",
+        n_timesteps: int | None = None,
+        standardize: bool = True,
+        loss="crossentropy",
+        gamma: float = 2.0,
+        class_weight: None | str | dict = None,
+        beta: float = 0.999,
+        optimizer: str = "adam",
+        learning_rate: float = 1e-3,
+        batch_size: int = 128,
+        epochs: int = 100,
+        validation_fraction: float = 0.1,
+        early_stopping: bool = True,
+        patience: int = 10,
+        callbacks: list | None = None,
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+    ):
+        self.architecture = architecture
+        self.units = units
+        self.n_layers = n_layers
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.activation = activation
+        self.n_timesteps = n_timesteps
+        self.standardize = standardize
+        self.loss = loss
+        self.gamma = gamma
+        self.class_weight = class_weight
+        self.beta = beta
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # scikeras replaces these with routing of ``prefix__param`` names and
+    # introspection of ``__dict__``; the parameters here are explicit, so
+    # scikit-learn's own versions are the right ones.
+    _get_param_names = classmethod(BaseEstimator._get_param_names.__func__)
+    get_params = BaseEstimator.get_params
+    set_params = BaseEstimator.set_params
+    __repr__ = BaseEstimator.__repr__
+
+    def __sklearn_tags__(self):
+        # scikeras lists ClassifierMixin after BaseEstimator, so its tags never
+        # reach scikit-learn and ``is_classifier`` is False; set them here.
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags(multi_class=True)
+        tags.target_tags.required = True
+        tags.input_tags.three_d_array = True
+        return tags
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, X, y, sample_weight=None) -> ImbalancedKerasClassifier:
+        """Train a new network on ``X, y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or \
+                (n_samples, n_timesteps, n_features)
+            Training data; no NaN or infinite values.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-sample weights, multiplied by the class weights.  The
+            caller's array is not modified.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        if self.early_stopping and self.validation_fraction == 0:
+            raise ValueError(
+                "early_stopping=True needs validation_fraction > 0; set "
+                "early_stopping=False to train on all the data."
+            )
+        X, y_encoded, weights = self._check_training_data(
+            X, y, sample_weight, classes=None
+        )
+        seed = self._seed()
+        train, val = self._split(y_encoded, seed)
+        with _seeded(seed):
+            self.model_ = self._build(X[train])
+            self.history_ = self._train(
+                X, y_encoded, weights, train, val, epochs=self.epochs
+            )
+        return self
+
+    def partial_fit(
+        self, X, y, classes=None, sample_weight=None
+    ) -> ImbalancedKerasClassifier:
+        """Train the network for one epoch on ``X, y``, without validation.
+
+        The first call builds the network; it needs ``classes`` unless ``y``
+        holds every class.  Class weights are computed from each call's ``y``.
+
+        Parameters
+        ----------
+        X : array-like
+            Training data, shaped as for :meth:`fit`.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        classes : array-like of shape (n_classes,), optional
+            All the classes, on the first call.
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-sample weights.
+
+        Returns
+        -------
+        self
+        """
+        first_call = not hasattr(self, "model_")
+        if first_call:
+            self._validate_params()
+        X, y_encoded, weights = self._check_training_data(
+            X, y, sample_weight, classes=classes, reset=first_call
+        )
+        train = np.arange(len(y_encoded))
+        with _seeded(self._seed() if first_call else None):
+            if first_call:
+                self.model_ = self._build(X)
+            logs = self._train(X, y_encoded, weights, train, None, epochs=1)
+        # Successive calls extend one history, as successive epochs would.
+        history = {} if first_call else self.history_
+        self.history_ = {k: history.get(k, []) + v for k, v in logs.items()}
+        return self
+
+    def _check_training_data(self, X, y, sample_weight, *, classes, reset=True):
+        X = check_features(self, X, reset=reset)
+        y = check_labels(y, len(X))
+        if reset:
+            self.classes_ = np.unique(y if classes is None else classes)
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    "The classifier needs samples of at least 2 classes; "
+                    f"got 1 class ({self.classes_[0].tolist()!r})."
+                )
+        unseen = np.setdiff1d(y, self.classes_)
+        if unseen.size:
+            raise ValueError(
+                f"y has labels {unseen.tolist()} that are not among the "
+                f"classes {self.classes_.tolist()}."
+            )
+        y_encoded = np.searchsorted(self.classes_, y)
+        present = np.unique(y_encoded)
+        self.class_weight_ = np.ones(len(self.classes_))
+        self.class_weight_[present] = compute_class_weight(
+            self.class_weight,
+            classes=self.classes_[present],
+            y=y,
+            beta=self.beta,
+        )
+        # A new array: the caller's sample_weight is never written to.
+        weights = (
+            _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+            * self.class_weight_[y_encoded]
+        )
+        return X, y_encoded, weights.astype(np.float32)
+
+    def _seed(self) -> int | None:
+        if self.random_state is None:
+            return None
+        if isinstance(self.random_state, Integral):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(2**31 - 1))
+
+    def _split(self, y_encoded: np.ndarray, seed: int | None):
+        """Stratified, shuffled train/validation indices."""
+        n_samples, n_classes = len(y_encoded), len(self.classes_)
+        if self.validation_fraction == 0:
+            return np.arange(n_samples), None
+        counts = np.bincount(y_encoded, minlength=n_classes)
+        if counts.min() < 2:
+            rare = self.classes_[np.argmin(counts)].tolist()
+            raise ValueError(
+                f"Class {rare!r} has {counts.min()} sample; the stratified "
+                "validation split needs at least 2 per class. Provide more "
+                "samples or set validation_fraction=0 and early_stopping=False."
+            )
+        n_val = max(int(np.ceil(self.validation_fraction * n_samples)), n_classes)
+        if n_samples - n_val < n_classes:
+            raise ValueError(
+                f"{n_samples} samples are too few to hold out a stratified "
+                f"validation split of {n_val} for {n_classes} classes; set "
+                "validation_fraction=0 and early_stopping=False."
+            )
+        splitter = StratifiedShuffleSplit(
+            n_splits=1, test_size=n_val, random_state=seed
+        )
+        train, val = next(splitter.split(np.zeros(n_samples), y_encoded))
+        return np.sort(train), np.sort(val)
+
+    def _loss(self):
+        """The loss object, and how the network and targets must be shaped for it.
+
+        Returns ``(loss, logits, sparse)``: whether the loss takes logits (else
+        probabilities) and integer labels (else one-hot rows).
+        """
+        if self.loss == "crossentropy":
+            return keras.losses.CategoricalCrossentropy(from_logits=True), True, False
+        if self.loss == "focal":
+            return FocalLoss(gamma=self.gamma), True, False
+        loss = self.loss
+        config = loss.get_config() if hasattr(loss, "get_config") else {}
+        logits = bool(config.get("from_logits", False))
+        sparse = isinstance(loss, keras.losses.SparseCategoricalCrossentropy) or (
+            loss is keras.losses.sparse_categorical_crossentropy
+        )
+        return loss, logits, sparse
+
+    def _build(self, X_train: np.ndarray) -> keras.Model:
+        _, logits, _ = self._loss()
+        mean = variance = None
+        if self.standardize:
+            mean, variance = _feature_moments(X_train)
+        model = build_network(
+            architecture=self.architecture,
+            input_shape=self.input_shape_,
+            n_classes=len(self.classes_),
+            units=self.units,
+            n_layers=self.n_layers,
+            dropout=self.dropout,
+            recurrent_dropout=self.recurrent_dropout,
+            activation=self.activation,
+            mean=mean,
+            variance=variance,
+            probabilities=not logits,
+        )
+        optimizer = keras.optimizers.get(
+            {
+                "class_name": self.optimizer,
+                "config": {"learning_rate": self.learning_rate},
+            }
+        )
+        model.compile(optimizer=optimizer, loss=self._loss()[0])
+        return model
+
+    def _targets(self, y_encoded: np.ndarray, sparse: bool) -> np.ndarray:
+        if sparse:
+            return y_encoded.astype(np.int32)
+        return np.eye(len(self.classes_), dtype=np.float32)[y_encoded]
+
+    def _train(self, X, y_encoded, weights, train, val, *, epochs: int) -> dict:
+        """Fit the network on ``train`` rows; return the per-epoch logs."""
+        loss, _, sparse = self._loss()
+        targets = self._targets(y_encoded, sparse)
+        callbacks = []
+        early_stopping = None
+        if val is not None:
+            callbacks.append(
+                ValidationMetrics(
+                    X[val],
+                    y_encoded[val],
+                    loss=loss,
+                    targets=targets[val],
+                    sample_weight=weights[val],
+                    n_classes=len(self.classes_),
+                )
+            )
+            if self.early_stopping:
+                early_stopping = keras.callbacks.EarlyStopping(
+                    monitor="val_macro_f1",
+                    mode="max",
+                    patience=self.patience,
+                    restore_best_weights=True,
+                )
+                callbacks.append(early_stopping)
+        callbacks.extend(self.callbacks or [])
+        whole = len(train) == len(X)
+        history = self.model_.fit(
+            X if whole else X[train],
+            targets if whole else targets[train],
+            sample_weight=weights if whole else weights[train],
+            batch_size=self.batch_size,
+            epochs=epochs,
+            shuffle=True,
+            verbose=self.verbose,
+            callbacks=callbacks,
+        )
+        self.best_epoch_ = None if early_stopping is None else early_stopping.best_epoch
+        return {k: [float(v) for v in values] for k, values in history.history.items()}
+
+    # -------------------------------------------------------------- predict
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        """Logarithm of the class probabilities.
+
+        Parameters
+        ----------
+        X : array-like, shaped as in :meth:`fit`
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        check_is_fitted(self, "model_")
+        X = check_features(self, X, reset=False)
+        outputs = forward(self.model_, X).astype(np.float64)
+        # The network ends in a softmax only for losses that take probabilities.
+        if self.model_.layers[-1].name != "probabilities":
+            return log_softmax(outputs, axis=1)
+        with np.errstate(divide="ignore"):
+            return np.log(outputs / outputs.sum(axis=1, keepdims=True))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like, shaped as in :meth:`fit`
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : array-like, shaped as in :meth:`fit`
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Macro-averaged F1 score of ``predict(X)`` against ``y``.
+
+        Unlike most scikit-learn classifiers, the default score is macro-F1,
+        not accuracy, because accuracy rewards always predicting the
+        majority class.
+
+        Parameters
+        ----------
+        X : array-like
+            Test data.
+        y : array-like of shape (n_samples,)
+            True labels, each one of ``classes_``.
+        sample_weight : array-like of shape (n_samples,), optional
+            Sample weights.
+
+        Returns
+        -------
+        float
+        """
+        y = check_labels(y, len(X) if hasattr(X, "__len__") else np.shape(X)[0])
+        check_is_fitted(self, "model_")
+        unseen = np.setdiff1d(y, self.classes_)
+        if unseen.size:
+            raise ValueError(
+                f"y has labels {unseen.tolist()} that were not seen in fit "
+                f"(classes_: {self.classes_.tolist()})."
+            )
+        return float(
+            f1_score(
+                y,
+                self.predict(X),
+                labels=self.classes_,
+                average="macro",
+                sample_weight=sample_weight,
+                zero_division=0,
+            )
+        )
+
+    # scikeras' own build path; here it builds the network without training.
+    def initialize(self, X, y) -> ImbalancedKerasClassifier:
+        """Validate ``X, y`` and build the untrained network.
+
+        Parameters
+        ----------
+        X : array-like
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X, _, _ = self._check_training_data(X, y, None, classes=None)
+        with _seeded(self._seed()):
+            self.model_ = self._build(X)
+        return self
+
+    # --------------------------------------------------------------- pickle
+
+    def __getstate__(self) -> dict:
+        # A copy: on Python >= 3.11 the inherited state is ``self.__dict__``.
+        state = dict(super().__getstate__())
+        if "model_" in state:
+            state["model_"] = model_to_bytes(state["model_"])
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if isinstance(state.get("model_"), bytes):
+            state = {**state, "model_": model_from_bytes(state["model_"])}
+        super().__setstate__(state)

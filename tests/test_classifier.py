@@ -1,0 +1,327 @@
+"""Behaviour of ImbalancedKerasClassifier in scikit-learn workflows."""
+
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from imblearn.over_sampling import RandomOverSampler  # noqa: E402
+from imblearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.base import clone, is_classifier  # noqa: E402
+from sklearn.model_selection import (  # noqa: E402
+    GridSearchCV,
+    StratifiedKFold,
+    check_cv,
+    cross_val_score,
+)
+
+from skimb import ImbalancedKerasClassifier  # noqa: E402
+from skimb.losses import FocalLoss  # noqa: E402
+
+from .conftest import FAST  # noqa: E402
+
+
+def test_is_a_classifier_so_integer_cv_stratifies(tabular):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(**FAST)
+    assert is_classifier(clf)
+    assert isinstance(check_cv(5, y, classifier=is_classifier(clf)), StratifiedKFold)
+
+
+def test_cross_val_score_uses_stratified_folds(tabular):
+    X, y = tabular
+    seen = []
+
+    class Spy(ImbalancedKerasClassifier):
+        def fit(self, X, y, sample_weight=None):
+            seen.append(np.bincount(y, minlength=4))
+            return super().fit(X, y, sample_weight=sample_weight)
+
+    scores = cross_val_score(Spy(**FAST), X, y, cv=3, scoring="f1_macro")
+    assert scores.shape == (3,)
+    # Stratified folds hold each class in the same proportion, +-1 sample.
+    counts = np.array(seen)
+    assert np.all(counts.max(axis=0) - counts.min(axis=0) <= 1)
+
+
+def test_grid_search_refits_best_and_clone_keeps_params(tabular):
+    X, y = tabular
+    search = GridSearchCV(
+        ImbalancedKerasClassifier(**FAST),
+        {"class_weight": [None, "balanced"]},
+        cv=2,
+        scoring="f1_macro",
+    )
+    search.fit(X, y)
+    assert search.best_params_["class_weight"] in (None, "balanced")
+    assert search.predict(X).shape == y.shape
+    cloned = clone(search.best_estimator_)
+    assert cloned.get_params() == search.best_estimator_.get_params()
+    assert not hasattr(cloned, "model_")
+
+
+def test_fitted_attributes(fitted_dense, tabular):
+    X, y = tabular
+    np.testing.assert_array_equal(fitted_dense.classes_, [0, 1, 2, 3])
+    assert fitted_dense.n_features_in_ == X.shape[1]
+    assert fitted_dense.input_shape_ == (X.shape[1],)
+    assert set(fitted_dense.history_) == {"loss", "val_loss", "val_macro_f1"}
+    assert len(fitted_dense.history_["val_macro_f1"]) == FAST["epochs"]
+
+
+def test_string_labels_round_trip(tabular):
+    X, y = tabular
+    labels = np.array(["rare", "major", "mid", "minor"])[y]
+    clf = ImbalancedKerasClassifier(**FAST).fit(X, labels)
+    assert set(clf.predict(X)) <= set(labels)
+    assert list(clf.classes_) == sorted(set(labels))
+
+
+def test_single_row_shapes(fitted_dense, fitted_lstm, tabular, sequences):
+    assert fitted_dense.predict(tabular[0][:1]).shape == (1,)
+    assert fitted_dense.predict_proba(tabular[0][:1]).shape == (1, 4)
+    assert fitted_lstm.predict_proba(sequences[0][:1]).shape == (1, 4)
+    proba = fitted_dense.predict_proba(tabular[0])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-9)
+    np.testing.assert_allclose(
+        fitted_dense.predict_log_proba(tabular[0]), np.log(proba), rtol=1e-9
+    )
+
+
+def test_score_is_macro_f1(fitted_dense, tabular):
+    from sklearn.metrics import f1_score
+
+    X, y = tabular
+    expected = f1_score(y, fitted_dense.predict(X), average="macro")
+    assert fitted_dense.score(X, y) == pytest.approx(expected)
+
+
+def test_validation_split_is_stratified_and_shuffled(tabular):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(validation_fraction=0.2, **FAST)
+    clf.classes_ = np.unique(y)
+    train, val = clf._split(y, seed=0)
+    assert len(np.intersect1d(train, val)) == 0
+    assert len(train) + len(val) == len(y)
+    # Every class is in validation, in its training proportion.
+    expected = np.bincount(y) * len(val) / len(y)
+    assert np.all(np.abs(np.bincount(y[val]) - expected) <= 1)
+    # Shuffled: not the last rows, as Keras' validation_split would take.
+    assert not np.array_equal(val, np.arange(len(y) - len(val), len(y)))
+
+
+def test_early_stopping_restores_best_epoch(tabular):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(
+        units=8, epochs=40, patience=3, learning_rate=0.05, random_state=0
+    ).fit(X, y)
+    scores = clf.history_["val_macro_f1"]
+    assert len(scores) < 40, "patience should have stopped training"
+    assert clf.best_epoch_ == int(np.argmax(scores))
+    # The kept weights are those of the best epoch: recompute its score.
+    from skimb.callbacks import ValidationMetrics
+
+    train, val = clf._split(np.searchsorted(clf.classes_, y), seed=0)
+    check = ValidationMetrics(
+        X[val].astype(np.float32), np.searchsorted(clf.classes_, y[val]), n_classes=4
+    )
+    check.set_model(clf.model_)
+    logs = {}
+    check.on_epoch_end(0, logs)
+    assert logs["val_macro_f1"] == pytest.approx(max(scores))
+
+
+def test_early_stopping_needs_validation(tabular):
+    with pytest.raises(ValueError, match="validation_fraction"):
+        ImbalancedKerasClassifier(validation_fraction=0.0, **FAST).fit(*tabular)
+
+
+def test_same_seed_same_predictions(tabular):
+    X, y = tabular
+    first = ImbalancedKerasClassifier(**FAST).fit(X, y).predict_proba(X)
+    second = ImbalancedKerasClassifier(**FAST).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(first, second)
+    other = ImbalancedKerasClassifier(**{**FAST, "random_state": 1}).fit(X, y)
+    assert not np.array_equal(first, other.predict_proba(X))
+
+
+def test_seeding_restores_global_random_state(tabular):
+    state = np.random.get_state()[1].copy()
+    ImbalancedKerasClassifier(**FAST).fit(*tabular)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)
+
+
+_FRESH_PROCESS = """
+import pickle, sys
+import numpy as np
+from skimb.datasets import make_imbalanced_classification
+from skimb import ImbalancedKerasClassifier
+X, y = make_imbalanced_classification(
+    340, n_features=6, n_informative=3, weights=(10, 100, 40, 20), random_state=0
+)
+if sys.argv[1] == "fit":
+    clf = ImbalancedKerasClassifier(units=8, epochs=3, batch_size=64, patience=2,
+                                    random_state=0).fit(X, y)
+else:
+    with open(sys.argv[2], "rb") as f:
+        clf = pickle.load(f)
+np.save(sys.argv[3], clf.predict_proba(X))
+"""
+
+
+def _in_fresh_process(*args):
+    subprocess.run(
+        [sys.executable, "-c", _FRESH_PROCESS, *map(str, args)],
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.mark.slow
+def test_seed_reproducible_across_processes_and_pickle_loads_fresh(tabular, tmp_path):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(**FAST).fit(X, y)
+    pipe = make_pipeline(RandomOverSampler(random_state=0), clone(clf)).fit(X, y)
+    model_file = tmp_path / "pipe.pkl"
+    model_file.write_bytes(pickle.dumps(pipe))
+
+    _in_fresh_process("fit", "-", tmp_path / "fit.npy")
+    _in_fresh_process("load", model_file, tmp_path / "load.npy")
+
+    np.testing.assert_array_equal(np.load(tmp_path / "fit.npy"), clf.predict_proba(X))
+    np.testing.assert_array_equal(np.load(tmp_path / "load.npy"), pipe.predict_proba(X))
+
+
+def test_pickle_round_trip_in_process(fitted_lstm, sequences):
+    X, _ = sequences
+    restored = pickle.loads(pickle.dumps(fitted_lstm))
+    np.testing.assert_array_equal(
+        restored.predict_proba(X), fitted_lstm.predict_proba(X)
+    )
+    # Pickling leaves the original usable.
+    assert isinstance(fitted_lstm.model_, keras.Model)
+
+
+def test_class_weight_is_computed_from_the_y_fit_receives(tabular):
+    X, y = tabular
+    pipe = make_pipeline(
+        RandomOverSampler(random_state=0),
+        ImbalancedKerasClassifier(class_weight="balanced", **FAST),
+    ).fit(X, y)
+    # After oversampling every class is equally frequent: balanced weights are 1.
+    np.testing.assert_allclose(pipe[-1].class_weight_, np.ones(4))
+    alone = ImbalancedKerasClassifier(class_weight="balanced", **FAST).fit(X, y)
+    counts = np.bincount(y)
+    np.testing.assert_allclose(alone.class_weight_, len(y) / (4 * counts))
+
+
+def test_sample_weight_combines_with_class_weight_without_writing(tabular, monkeypatch):
+    X, y = tabular
+    sample_weight = np.linspace(0.5, 2.0, len(y))
+    original = sample_weight.copy()
+    X_before, y_before = X.copy(), y.copy()
+    received = {}
+    fit = keras.Model.fit
+
+    def spy(self, x, targets, sample_weight=None, **kwargs):
+        received["weights"] = sample_weight
+        received["rows"] = len(x)
+        return fit(self, x, targets, sample_weight=sample_weight, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", spy)
+    clf = ImbalancedKerasClassifier(
+        class_weight={0: 4.0}, validation_fraction=0.0, early_stopping=False, **FAST
+    ).fit(X, y, sample_weight=sample_weight)
+    np.testing.assert_array_equal(sample_weight, original)
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(y, y_before)
+    expected = original * np.where(y == 0, 4.0, 1.0)
+    np.testing.assert_allclose(received["weights"], expected, rtol=1e-6)
+    np.testing.assert_allclose(clf.class_weight_, [4.0, 1.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    "loss, target_shape, probabilities",
+    [
+        ("focal", (None, 4), False),
+        (keras.losses.CategoricalFocalCrossentropy(), (None, 4), True),
+        (keras.losses.CategoricalCrossentropy(from_logits=True), (None, 4), False),
+        (keras.losses.SparseCategoricalCrossentropy(), (None,), True),
+    ],
+)
+def test_targets_and_outputs_match_the_loss(tabular, loss, target_shape, probabilities):
+    X, y = tabular
+    params = {**FAST, "epochs": 30, "learning_rate": 0.02, "early_stopping": False}
+    clf = ImbalancedKerasClassifier(loss=loss, **params).fit(X, y)
+    _, logits, sparse = clf._loss()
+    assert logits is not probabilities
+    targets = clf._targets(np.searchsorted(clf.classes_, y), sparse)
+    assert targets.shape[1:] == target_shape[1:]
+    if not sparse:
+        np.testing.assert_array_equal(targets.argmax(axis=1), y)
+    ends_in_softmax = clf.model_.layers[-1].name == "probabilities"
+    assert ends_in_softmax is probabilities
+    # Correctly encoded targets train: macro-F1 far above the 0.2 of always
+    # predicting the majority class (ordinal labels fed to a one-hot loss
+    # would not learn at all).
+    assert clf.score(X, y) > 0.5
+
+
+def test_focal_loss_is_the_compiled_loss(tabular):
+    clf = ImbalancedKerasClassifier(loss="focal", gamma=3.0, **FAST).fit(*tabular)
+    assert isinstance(clf.model_.loss, FocalLoss)
+    assert clf.model_.loss.gamma == 3.0
+
+
+def test_standardize_adapts_to_training_split(tabular):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(**FAST).fit(X, y)
+    layer = clf.model_.get_layer("standardize")
+    train, _ = clf._split(y, seed=0)
+    np.testing.assert_allclose(
+        np.ravel(layer.mean), X[train].mean(axis=0), rtol=1e-4, atol=1e-3
+    )
+    raw = ImbalancedKerasClassifier(standardize=False, **FAST).fit(X, y)
+    with pytest.raises(ValueError):
+        raw.model_.get_layer("standardize")
+
+
+@pytest.mark.parametrize("architecture", ["lstm", "gru", "conv1d", "dense"])
+def test_sequence_architectures_take_3d_and_flattened(sequences, architecture):
+    X, y = sequences
+    n, t, f = X.shape
+    clf3 = ImbalancedKerasClassifier(architecture, **FAST).fit(X, y)
+    flat = ImbalancedKerasClassifier(architecture, n_timesteps=t, **FAST).fit(
+        X.reshape(n, t * f), y
+    )
+    if architecture != "dense":
+        assert flat.input_shape_ == (t, f)
+        np.testing.assert_allclose(
+            flat.predict_proba(X.reshape(n, t * f)), clf3.predict_proba(X), rtol=1e-5
+        )
+    assert clf3.input_shape_ == (t, f)
+
+
+def test_partial_fit_trains_one_epoch_per_call(tabular):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(**FAST)
+    clf.partial_fit(X[:100], y[:100], classes=[0, 1, 2, 3])
+    clf.partial_fit(X[100:], y[100:])
+    assert len(clf.history_["loss"]) == 2
+    assert clf.predict(X).shape == y.shape
+    with pytest.raises(ValueError, match="not among the classes"):
+        clf.partial_fit(X[:10], np.full(10, 7))
+
+
+def test_user_callbacks_can_monitor_val_macro_f1(tabular):
+    X, y = tabular
+    reduce = keras.callbacks.ReduceLROnPlateau(
+        monitor="val_macro_f1", mode="max", patience=1, factor=0.5
+    )
+    clf = ImbalancedKerasClassifier(callbacks=[reduce], **FAST).fit(X, y)
+    assert "val_macro_f1" in clf.history_
+    assert reduce.best > 0

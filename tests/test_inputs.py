@@ -1,0 +1,179 @@
+"""Bad input gets a clear error naming the problem; caller data is untouched."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+keras = pytest.importorskip("keras")
+
+from sklearn.exceptions import NotFittedError  # noqa: E402
+
+from skimb import ImbalancedKerasClassifier  # noqa: E402
+
+from .conftest import FAST  # noqa: E402
+
+
+@pytest.fixture
+def clf():
+    return ImbalancedKerasClassifier(**FAST)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_features_at_fit_and_predict(clf, tabular, fitted_dense, bad):
+    X, y = tabular
+    X_bad = X.copy()
+    X_bad[3, 1] = bad
+    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        clf.fit(X_bad, y)
+    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        fitted_dense.predict(X_bad)
+
+
+def test_non_finite_sequences(sequences):
+    X, y = sequences
+    X_bad = X.copy()
+    X_bad[0, 2, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        ImbalancedKerasClassifier("lstm", **FAST).fit(X_bad, y)
+
+
+def test_nan_labels(clf, tabular):
+    X, y = tabular
+    y_bad = y.astype(float)
+    y_bad[0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        clf.fit(X, y_bad)
+
+
+def test_empty_data(clf):
+    with pytest.raises(ValueError, match="0 sample"):
+        clf.fit(np.empty((0, 3)), np.empty(0))
+
+
+def test_one_class(clf, tabular):
+    X, _ = tabular
+    with pytest.raises(ValueError, match="at least 2 classes; got 1 class"):
+        clf.fit(X, np.zeros(len(X), dtype=int))
+
+
+def test_continuous_target(clf, tabular):
+    X, _ = tabular
+    with pytest.raises(ValueError, match="Unknown label type: 'continuous'"):
+        clf.fit(X, np.linspace(0, 1, len(X)))
+
+
+def test_length_mismatch(clf, tabular):
+    X, y = tabular
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        clf.fit(X, y[:-1])
+
+
+def test_unseen_labels_at_score(fitted_dense, tabular):
+    X, y = tabular
+    y_new = y.copy()
+    y_new[:5] = 9
+    with pytest.raises(ValueError, match=r"labels \[9\] that were not seen in fit"):
+        fitted_dense.score(X, y_new)
+
+
+def test_wrong_feature_count(fitted_dense, tabular):
+    X, _ = tabular
+    with pytest.raises(ValueError, match="X has 5 features, but .* expecting 6"):
+        fitted_dense.predict(X[:, :5])
+
+
+def test_wrong_rank(fitted_dense, fitted_lstm, tabular, sequences):
+    X, _ = tabular
+    with pytest.raises(ValueError, match="got a 1-D input"):
+        fitted_dense.predict(X[0])
+    with pytest.raises(ValueError, match="got a 4-D input"):
+        fitted_dense.predict(X[:, :, None, None])
+    with pytest.raises(ValueError, match="samples of shape"):
+        fitted_dense.predict(X[:, :, None])
+    with pytest.raises(ValueError, match="samples of shape"):
+        fitted_lstm.predict(sequences[0][:, :-1])
+
+
+def test_sequence_network_needs_3d_or_n_timesteps(tabular):
+    X, y = tabular
+    with pytest.raises(ValueError, match="needs 3-D X"):
+        ImbalancedKerasClassifier("lstm", **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="not a multiple of n_timesteps=4"):
+        ImbalancedKerasClassifier("lstm", n_timesteps=4, **FAST).fit(X, y)
+
+
+def test_n_timesteps_disagrees_with_3d_input(sequences):
+    X, y = sequences
+    with pytest.raises(ValueError, match="6 time steps but n_timesteps=5"):
+        ImbalancedKerasClassifier("lstm", n_timesteps=5, **FAST).fit(X, y)
+
+
+@pytest.mark.parametrize("make", [sp.csr_matrix, sp.csr_array])
+def test_sparse_input(clf, tabular, make):
+    X, y = tabular
+    with pytest.raises(TypeError, match="Sparse input is not supported"):
+        clf.fit(make(X), y)
+
+
+def test_too_few_samples_for_validation(clf, tabular):
+    X, y = tabular
+    y = y.copy()
+    keep = np.r_[np.flatnonzero(y != 0), np.flatnonzero(y == 0)[:1]]
+    with pytest.raises(ValueError, match="Class 0 has 1 sample"):
+        clf.fit(X[keep], y[keep])
+
+
+def test_not_fitted(clf, tabular):
+    with pytest.raises(NotFittedError):
+        clf.predict(tabular[0])
+
+
+@pytest.mark.parametrize(
+    "param, value, match",
+    [
+        ("architecture", "transformer", "architecture"),
+        ("loss", "hinge", "loss"),
+        ("class_weight", "inverse", "class_weight"),
+        ("beta", 1.0, "beta"),
+        ("gamma", -1.0, "gamma"),
+        ("validation_fraction", 1.0, "validation_fraction"),
+        ("optimizer", "lbfgs", "optimizer"),
+        ("epochs", 0, "epochs"),
+    ],
+)
+def test_invalid_parameters_are_named(tabular, param, value, match):
+    clf = ImbalancedKerasClassifier(**{**FAST, param: value})
+    with pytest.raises(ValueError, match=match):
+        clf.fit(*tabular)
+
+
+@pytest.mark.parametrize(
+    "class_weight, match",
+    [
+        ({7: 2.0}, r"labels \[7\] that are not in y"),
+        ({0: -1.0}, "finite and >= 0"),
+        ({0: np.nan}, "finite and >= 0"),
+    ],
+)
+def test_bad_class_weight_dict(tabular, class_weight, match):
+    with pytest.raises(ValueError, match=match):
+        ImbalancedKerasClassifier(class_weight=class_weight, **FAST).fit(*tabular)
+
+
+def test_bad_sample_weight(clf, tabular):
+    X, y = tabular
+    with pytest.raises(ValueError, match="sample_weight"):
+        clf.fit(X, y, sample_weight=np.ones(len(y) + 1))
+    with pytest.raises(ValueError, match="Negative values in data"):
+        clf.fit(X, y, sample_weight=-np.ones(len(y)))
+
+
+def test_caller_arrays_are_not_modified(tabular, sequences):
+    for X, y, arch in [(*tabular, "dense"), (*sequences, "lstm")]:
+        X_ro, y_ro = X.copy(), y.copy()
+        X_ro.flags.writeable = False
+        y_ro.flags.writeable = False
+        clf = ImbalancedKerasClassifier(arch, class_weight="balanced", **FAST)
+        clf.fit(X_ro, y_ro).predict(X_ro)
+        np.testing.assert_array_equal(X_ro, X)
+        np.testing.assert_array_equal(y_ro, y)

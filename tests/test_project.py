@@ -1,0 +1,64 @@
+"""The command line, the README's promises and the runnable scripts."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _readme_commands():
+    return re.findall(r"```bash\n(.+?)\n```", (ROOT / "README.md").read_text())
+
+
+def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one():
+    demo, tests = _readme_commands()
+    assert demo.endswith("skimb demo")
+    assert tests.endswith("pytest")
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert tests in ci_lines, "CI must run the README's test command verbatim"
+
+
+def test_help_is_fast_and_does_not_load_keras():
+    code = (
+        "import sys; from skimb.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'keras' not in sys.modules, 'skimb --help imported keras'"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert "demo" in result.stdout
+
+
+@pytest.mark.slow
+def test_demo_quick_prints_the_comparison():
+    result = subprocess.run(
+        [sys.executable, "-m", "skimb.cli", "demo", "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    rows = [line for line in lines if "±" in line and "(" in line.split()[1]]
+    assert len(rows) == 8, result.stdout
+    for strategy in ("crossentropy", "class_weight=balanced", "focal"):
+        assert any(strategy in row for row in rows)
+    for row in rows:
+        f1 = float(row.split()[3])
+        assert 0.0 <= f1 <= 1.0
+
+
+@pytest.mark.slow
+def test_benchmark_script_runs():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_overhead.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "speed-up" in result.stdout
+    assert "overhead" in result.stdout

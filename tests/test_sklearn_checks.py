@@ -1,0 +1,50 @@
+"""scikit-learn's estimator checks, with fast constructor arguments."""
+
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from skimb import ImbalancedKerasClassifier  # noqa: E402
+
+# The checks fit on tiny blobs: a small network with a high learning rate
+# learns them in a few epochs, and without a validation split the smallest
+# check datasets stay usable.
+FAST = dict(
+    units=16,
+    epochs=25,
+    batch_size=64,
+    learning_rate=0.05,
+    dropout=0.0,
+    validation_fraction=0.0,
+    early_stopping=False,
+    random_state=0,
+)
+
+EXPECTED_FAILED_CHECKS = {
+    "check_mixin_order": (
+        "scikeras' KerasClassifier puts BaseEstimator before ClassifierMixin; "
+        "a subclass cannot reorder it, so tags are set in __sklearn_tags__."
+    ),
+    "check_estimator_tags_renamed": (
+        "scikeras' BaseWrapper defines the removed _more_tags; this class "
+        "defines __sklearn_tags__, which is what scikit-learn reads."
+    ),
+    "check_sample_weight_equivalence_on_dense_data": (
+        "mini-batch SGD: a weight of 2 equals a repeated row in expectation, "
+        "not bit for bit."
+    ),
+    "check_methods_sample_order_invariance": (
+        "float32 matrix products round differently when rows move within a "
+        "batch (about 1e-9), above the check's tolerance."
+    ),
+}
+
+
+@parametrize_with_checks(
+    [ImbalancedKerasClassifier(**FAST)],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
