@@ -42,3 +42,19 @@ templates_path = ["_templates"]
 # Matplotlib in the gallery draws without a display.
 os.environ.setdefault("MPLBACKEND", "Agg")
 warnings.filterwarnings("ignore", category=UserWarning, message=".*non-GUI backend.*")
+
+# Methods that members inherit from Keras carry Keras' own (Markdown)
+# docstrings, which are not reStructuredText.
+autodoc_inherit_docstrings = False
+
+
+def _skip_metadata_requests(app, what, name, obj, skip, options):
+    # scikit-learn generates ``set_*_request`` methods for metadata routing;
+    # their docstrings point into scikit-learn's own glossary.
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return skip
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_metadata_requests)

@@ -427,7 +427,7 @@ class ImbalancedKerasClassifier(KerasClassifier):
         return loss, logits, sparse
 
     def _build(self, X_train: np.ndarray) -> keras.Model:
-        _, logits, _ = self._loss()
+        loss, logits, _ = self._loss()
         mean = variance = None
         if self.standardize:
             mean, variance = _feature_moments(X_train)
@@ -450,7 +450,7 @@ class ImbalancedKerasClassifier(KerasClassifier):
                 "config": {"learning_rate": self.learning_rate},
             }
         )
-        model.compile(optimizer=optimizer, loss=self._loss()[0])
+        model.compile(optimizer=optimizer, loss=loss)
         return model
 
     def _targets(self, y_encoded: np.ndarray, sparse: bool) -> np.ndarray:

@@ -17,8 +17,8 @@ STRATEGIES = {
 
 # Full run: a few minutes on 2 cores.  --quick: a smoke run of seconds.
 SIZES = {
-    False: {"tabular": 10_000, "sequences": 4_000, "epochs": 40, "folds": 3},
-    True: {"tabular": 1_500, "sequences": 800, "epochs": 4, "folds": 2},
+    False: {"tabular": 10_000, "sequences": 3_000, "epochs": 40, "folds": 3},
+    True: {"tabular": 1_000, "sequences": 500, "epochs": 3, "folds": 2},
 }
 
 
@@ -81,8 +81,9 @@ def _demo(quick: bool, seed: int) -> int:
             clf = ImbalancedKerasClassifier(
                 architecture,
                 epochs=size["epochs"],
-                patience=5,
-                batch_size=256,
+                patience=8,
+                batch_size=64,
+                learning_rate=3e-3,
                 random_state=seed,
                 **params,
             )

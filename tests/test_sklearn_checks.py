@@ -13,7 +13,7 @@ from skimb import ImbalancedKerasClassifier  # noqa: E402
 # check datasets stay usable.
 FAST = dict(
     units=16,
-    epochs=25,
+    epochs=12,
     batch_size=64,
     learning_rate=0.05,
     dropout=0.0,
