@@ -73,6 +73,6 @@ ax.set_xticks(range(4), [f"class {c}\n(n={n})" for c, n in enumerate(np.bincount
 ax.set_ylabel("recall")
 ax.set_ylim(0, 1)
 ax.set_title("Per-class recall, 3-fold stratified CV")
-ax.legend(loc="lower right")
+ax.legend(loc="upper right")
 fig.tight_layout()
 plt.show()
