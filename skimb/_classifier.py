@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import random
 from numbers import Integral, Real
 
 import keras
@@ -13,51 +11,19 @@ from scipy.special import log_softmax
 from sklearn.base import BaseEstimator
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedShuffleSplit
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._tags import ClassifierTags
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from skimb._inputs import check_features, check_labels
-from skimb._networks import ARCHITECTURES, build_network, forward
+from skimb._networks import ARCHITECTURES, build_network, feature_moments, forward
+from skimb._random import seed_from, seeded
 from skimb._serialization import model_from_bytes, model_to_bytes
 from skimb.callbacks import ValidationMetrics
 from skimb.class_weight import compute_class_weight
-from skimb.losses import FocalLoss
+from skimb.losses import LOSSES, resolve_loss
 
-LOSSES = ("crossentropy", "focal")
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
-
-
-@contextlib.contextmanager
-def _seeded(seed: int | None):
-    """Seed Python, NumPy and the Keras backend for one fit, then give Python
-    and NumPy their global state back (the backend's global seed cannot be
-    read back, so it stays set)."""
-    if seed is None:
-        yield
-        return
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    keras.utils.set_random_seed(seed)
-    try:
-        yield
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-
-
-def _feature_moments(X: np.ndarray, chunk: int = 65_536):
-    """Per-feature mean and variance over every axis but the last, in float64,
-    a chunk of rows at a time so that no float64 copy of X is made."""
-    rows = X.reshape(-1, X.shape[-1])
-    total = np.zeros(rows.shape[1])
-    total_sq = np.zeros(rows.shape[1])
-    for start in range(0, len(rows), chunk):
-        block = rows[start : start + chunk].astype(np.float64)
-        total += block.sum(axis=0)
-        total_sq += np.square(block).sum(axis=0)
-    mean = total / len(rows)
-    return mean, np.maximum(total_sq / len(rows) - mean**2, 0.0)
 
 
 class ImbalancedKerasClassifier(KerasClassifier):
@@ -293,9 +259,9 @@ class ImbalancedKerasClassifier(KerasClassifier):
         X, y_encoded, weights = self._check_training_data(
             X, y, sample_weight, classes=None
         )
-        seed = self._seed()
+        seed = seed_from(self.random_state)
         train, val = self._split(y_encoded, seed)
-        with _seeded(seed):
+        with seeded(seed):
             self.model_ = self._build(X[train])
             self.history_ = self._train(
                 X, y_encoded, weights, train, val, epochs=self.epochs
@@ -332,7 +298,7 @@ class ImbalancedKerasClassifier(KerasClassifier):
             X, y, sample_weight, classes=classes, reset=first_call
         )
         train = np.arange(len(y_encoded))
-        with _seeded(self._seed() if first_call else None):
+        with seeded(seed_from(self.random_state) if first_call else None):
             if first_call:
                 self.model_ = self._build(X)
             logs = self._train(X, y_encoded, weights, train, None, epochs=1)
@@ -375,13 +341,6 @@ class ImbalancedKerasClassifier(KerasClassifier):
         )
         return X, y_encoded, weights.astype(np.float32)
 
-    def _seed(self) -> int | None:
-        if self.random_state is None:
-            return None
-        if isinstance(self.random_state, Integral):
-            return int(self.random_state)
-        return int(check_random_state(self.random_state).randint(2**31 - 1))
-
     def _split(self, y_encoded: np.ndarray, seed: int | None):
         """Stratified, shuffled train/validation indices."""
         n_samples, n_classes = len(y_encoded), len(self.classes_)
@@ -408,29 +367,11 @@ class ImbalancedKerasClassifier(KerasClassifier):
         train, val = next(splitter.split(np.zeros(n_samples), y_encoded))
         return np.sort(train), np.sort(val)
 
-    def _loss(self):
-        """The loss object, and how the network and targets must be shaped for it.
-
-        Returns ``(loss, logits, sparse)``: whether the loss takes logits (else
-        probabilities) and integer labels (else one-hot rows).
-        """
-        if self.loss == "crossentropy":
-            return keras.losses.CategoricalCrossentropy(from_logits=True), True, False
-        if self.loss == "focal":
-            return FocalLoss(gamma=self.gamma), True, False
-        loss = self.loss
-        config = loss.get_config() if hasattr(loss, "get_config") else {}
-        logits = bool(config.get("from_logits", False))
-        sparse = isinstance(loss, keras.losses.SparseCategoricalCrossentropy) or (
-            loss is keras.losses.sparse_categorical_crossentropy
-        )
-        return loss, logits, sparse
-
     def _build(self, X_train: np.ndarray) -> keras.Model:
-        loss, logits, _ = self._loss()
+        loss, logits, _ = resolve_loss(self.loss, gamma=self.gamma)
         mean = variance = None
         if self.standardize:
-            mean, variance = _feature_moments(X_train)
+            mean, variance = feature_moments(X_train)
         model = build_network(
             architecture=self.architecture,
             input_shape=self.input_shape_,
@@ -460,7 +401,7 @@ class ImbalancedKerasClassifier(KerasClassifier):
 
     def _train(self, X, y_encoded, weights, train, val, *, epochs: int) -> dict:
         """Fit the network on ``train`` rows; return the per-epoch logs."""
-        loss, _, sparse = self._loss()
+        loss, _, sparse = resolve_loss(self.loss, gamma=self.gamma)
         targets = self._targets(y_encoded, sparse)
         callbacks = []
         early_stopping = None
@@ -603,7 +544,7 @@ class ImbalancedKerasClassifier(KerasClassifier):
         """
         self._validate_params()
         X, _, _ = self._check_training_data(X, y, None, classes=None)
-        with _seeded(self._seed()):
+        with seeded(seed_from(self.random_state)):
             self.model_ = self._build(X)
         return self
 

@@ -108,6 +108,20 @@ def build_network(
     return keras.Model(inputs, outputs, name=f"skimb_{architecture}")
 
 
+def feature_moments(X: np.ndarray, chunk: int = 65_536):
+    """Per-feature mean and variance over every axis but the last, in float64,
+    a chunk of rows at a time so that no float64 copy of X is made."""
+    rows = X.reshape(-1, X.shape[-1])
+    total = np.zeros(rows.shape[1])
+    total_sq = np.zeros(rows.shape[1])
+    for start in range(0, len(rows), chunk):
+        block = rows[start : start + chunk].astype(np.float64)
+        total += block.sum(axis=0)
+        total_sq += np.square(block).sum(axis=0)
+    mean = total / len(rows)
+    return mean, np.maximum(total_sq / len(rows) - mean**2, 0.0)
+
+
 # One inference function per live model; weak keys let models be collected.
 _INFERENCE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-__all__ = ["FocalLoss"]
+__all__ = ["FocalLoss", "resolve_loss"]
+
+LOSSES = ("crossentropy", "focal")
 
 
 def _log_probabilities(y_pred, from_logits: bool):
@@ -91,3 +93,44 @@ class FocalLoss(keras.losses.Loss):
         config = super().get_config()
         config.update(gamma=self.gamma, alpha=self.alpha, from_logits=self.from_logits)
         return config
+
+
+def resolve_loss(loss, *, gamma: float = 2.0):
+    """The loss object for a ``loss`` parameter, and what it takes.
+
+    Parameters
+    ----------
+    loss : {"crossentropy", "focal"} or keras loss
+        A strategy name, or a Keras loss object or function used as given.
+    gamma : float, default=2.0
+        Focusing parameter of ``"focal"``.
+
+    Returns
+    -------
+    loss : keras loss
+    logits : bool
+        Whether the loss takes logits (else probabilities): a Keras loss takes
+        logits only when it was built with ``from_logits=True``.
+    sparse : bool
+        Whether it takes integer labels (else one-hot rows): only
+        ``SparseCategoricalCrossentropy`` and its function do.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from skimb.losses import resolve_loss
+    >>> resolve_loss(keras.losses.SparseCategoricalCrossentropy())[1:]
+    (False, True)
+    """
+    if loss == "crossentropy":
+        return keras.losses.CategoricalCrossentropy(from_logits=True), True, False
+    if loss == "focal":
+        return FocalLoss(gamma=gamma), True, False
+    if isinstance(loss, str):
+        raise ValueError(f"loss must be one of {LOSSES} or a Keras loss; got {loss!r}.")
+    config = loss.get_config() if hasattr(loss, "get_config") else {}
+    logits = bool(config.get("from_logits", False))
+    sparse = isinstance(loss, keras.losses.SparseCategoricalCrossentropy) or (
+        loss is keras.losses.sparse_categorical_crossentropy
+    )
+    return loss, logits, sparse

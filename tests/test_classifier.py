@@ -20,7 +20,7 @@ from sklearn.model_selection import (  # noqa: E402
 )
 
 from skimb import ImbalancedKerasClassifier  # noqa: E402
-from skimb.losses import FocalLoss  # noqa: E402
+from skimb.losses import FocalLoss, resolve_loss  # noqa: E402
 
 from .conftest import FAST  # noqa: E402
 
@@ -257,7 +257,7 @@ def test_targets_and_outputs_match_the_loss(tabular, loss, target_shape, probabi
     X, y = tabular
     params = {**FAST, "epochs": 30, "learning_rate": 0.02, "early_stopping": False}
     clf = ImbalancedKerasClassifier(loss=loss, **params).fit(X, y)
-    _, logits, sparse = clf._loss()
+    _, logits, sparse = resolve_loss(clf.loss)
     assert logits is not probabilities
     targets = clf._targets(np.searchsorted(clf.classes_, y), sparse)
     assert targets.shape[1:] == target_shape[1:]

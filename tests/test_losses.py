@@ -8,7 +8,7 @@ tf = pytest.importorskip("tensorflow")
 
 from scipy.special import log_softmax  # noqa: E402
 
-from skimb.losses import FocalLoss  # noqa: E402
+from skimb.losses import FocalLoss, resolve_loss  # noqa: E402
 
 RNG = np.random.RandomState(0)
 N, C = 64, 4
@@ -108,3 +108,24 @@ def test_focal_serializes():
 def test_focal_rejects_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         FocalLoss(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "loss, logits, sparse",
+    [
+        ("crossentropy", True, False),
+        ("focal", True, False),
+        (keras.losses.CategoricalCrossentropy(), False, False),
+        (keras.losses.CategoricalFocalCrossentropy(from_logits=True), True, False),
+        (keras.losses.SparseCategoricalCrossentropy(from_logits=True), True, True),
+        (keras.losses.sparse_categorical_crossentropy, False, True),
+    ],
+)
+def test_resolve_loss_reads_what_the_loss_takes(loss, logits, sparse):
+    _, got_logits, got_sparse = resolve_loss(loss)
+    assert (got_logits, got_sparse) == (logits, sparse)
+
+
+def test_resolve_loss_rejects_unknown_names():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        resolve_loss("hinge")
