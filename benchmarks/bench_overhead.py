@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from scikeras.wrappers import KerasClassifier  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier  # noqa: E402
-from skimb._networks import build_network  # noqa: E402
+from skimb._networks import build_network, feature_moments  # noqa: E402
 from skimb.datasets import (  # noqa: E402
     make_imbalanced_classification,
     make_imbalanced_sequences,
@@ -49,14 +49,13 @@ def predict_latency(X, y, architecture: str, calls: int) -> tuple[float, float]:
     ours = ImbalancedKerasClassifier(architecture, epochs=1, random_state=0).fit(X, y)
 
     def same_network():
-        model = build_network(
+        return build_network(
             architecture=architecture,
             input_shape=X.shape[1:],
             n_classes=4,
             dropout=0.1,
             probabilities=True,
         )
-        return model
 
     theirs = KerasClassifier(
         model=same_network,
@@ -95,7 +94,11 @@ def fit_time(X, y, architecture: str, epochs: int, repeats: int):
     ours.classes_ = np.unique(y)
     train, val = ours._split(y, seed=0)
     X32 = X.astype(np.float32)
+    X_train, X_val = X32[train], X32[val]
     onehot = np.eye(4, dtype=np.float32)[y]
+    y_train, y_val = onehot[train], onehot[val]
+    # The same float64 per-feature statistics skimb's Normalization layer gets.
+    mean, variance = feature_moments(X_train)
 
     def raw(validation: bool):
         keras.utils.set_random_seed(0)
@@ -106,17 +109,17 @@ def fit_time(X, y, architecture: str, epochs: int, repeats: int):
             units=64,
             n_layers=1,
             dropout=0.1,
-            mean=X32[train].reshape(-1, X.shape[-1]).mean(axis=0),
-            variance=X32[train].reshape(-1, X.shape[-1]).var(axis=0),
+            mean=mean,
+            variance=variance,
         )
         model.compile(
             optimizer=keras.optimizers.Adam(1e-3),
             loss=keras.losses.CategoricalCrossentropy(from_logits=True),
         )
         model.fit(
-            X32[train],
-            onehot[train],
-            validation_data=(X32[val], onehot[val]) if validation else None,
+            X_train,
+            y_train,
+            validation_data=(X_val, y_val) if validation else None,
             batch_size=128,
             epochs=epochs,
             verbose=0,
