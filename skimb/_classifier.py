@@ -401,7 +401,10 @@ class ImbalancedKerasClassifier(KerasClassifier):
 
     def _train(self, X, y_encoded, weights, train, val, *, epochs: int) -> dict:
         """Fit the network on ``train`` rows; return the per-epoch logs."""
-        loss, _, sparse = resolve_loss(self.loss, gamma=self.gamma)
+        # The validation loss is the compiled loss; only the target encoding
+        # is read from the loss parameter.
+        loss = self.model_.loss
+        sparse = resolve_loss(self.loss, gamma=self.gamma)[2]
         targets = self._targets(y_encoded, sparse)
         callbacks = []
         early_stopping = None
