@@ -18,6 +18,8 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import os
+import socket
 import time
 from datetime import datetime
 from numbers import Integral, Real
@@ -38,7 +40,6 @@ from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import _safe_split, available_if
 from sklearn.utils.validation import _check_method_params, check_is_fitted, indexable
-
 
 __all__ = ["OptunaSearchCV", "default_search_space", "SAMPLER_CHOICES"]
 
@@ -665,9 +666,11 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     @staticmethod
     def _record(trial, reporter: _TrialReporter, fit_times: list[float]) -> None:
-        # In the study's storage, so that a resumed search still has them.
+        # In the study's storage, so that a resumed search still has them,
+        # with the worker that ran the trial when several share the study.
         trial.set_user_attr("split_test_scores", list(reporter.fold_scores))
         trial.set_user_attr("fit_times", fit_times)
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
 
     def _store_results(self, study: optuna.Study) -> None:
         trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
