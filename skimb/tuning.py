@@ -398,14 +398,14 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
     Examples
     --------
     >>> import optuna
-    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.tree import DecisionTreeClassifier
     >>> from skimb.datasets import make_imbalanced_classification
     >>> from skimb.tuning import OptunaSearchCV
     >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
     >>> X, y = make_imbalanced_classification(300, random_state=0)
     >>> search = OptunaSearchCV(
-    ...     LogisticRegression(max_iter=1000),
-    ...     {"C": optuna.distributions.FloatDistribution(1e-2, 10, log=True)},
+    ...     DecisionTreeClassifier(random_state=0),
+    ...     {"max_depth": optuna.distributions.IntDistribution(1, 8)},
     ...     n_trials=3, cv=3, random_state=0,
     ... ).fit(X, y)
     >>> len(search.cv_results_["mean_test_score"])
