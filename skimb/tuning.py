@@ -351,8 +351,9 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
     cv : int, cross-validation generator or iterable, default=5
         An integer is the number of folds of a ``StratifiedKFold`` with
         shuffling, seeded from ``random_state`` (``KFold`` for a regressor).
-    scoring : str or callable, default="f1_macro"
-        The score each trial maximises, as for ``GridSearchCV``.
+    scoring : str, callable or None, default="f1_macro"
+        The score each trial maximises, as for ``GridSearchCV``; ``None``
+        uses the estimator's ``score``.
     storage : str or optuna.storages.BaseStorage, optional
         Where the study lives: ``None`` in memory, or a database URL such as
         ``"sqlite:///search.db"`` or ``"postgresql://user@host/db"``.
@@ -420,7 +421,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         "n_trials": [Interval(Integral, 1, None, closed="left")],
         "timeout": [None, Interval(Real, 0, None, closed="neither")],
         "cv": ["cv_object"],
-        "scoring": [StrOptions(set(get_scorer_names())), callable],
+        "scoring": [None, StrOptions(set(get_scorer_names())), callable],
         "storage": [None, str, optuna.storages.BaseStorage],
         "study_name": [None, str],
         "sampler": [None, optuna.samplers.BaseSampler],
@@ -699,7 +700,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         fit_time = np.full(n_trials, np.nan)
         for i, t in enumerate(trials):
             if t.state == TrialState.COMPLETE:
-                scores = t.user_attrs.get("split_test_scores", [])
+                scores = t.user_attrs.get("split_test_scores", [])[: self.n_splits_]
                 splits[i, : len(scores)] = scores
             times = t.user_attrs.get("fit_times")
             if times:

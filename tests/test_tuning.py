@@ -2,6 +2,7 @@
 
 import math
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -208,6 +209,9 @@ def test_each_fit_runs_a_fresh_study_and_fills_the_results(tabular):
         results["mean_test_score"],
         (results["split0_test_score"] + results["split1_test_score"]) / 2,
     )
+    restored = pickle.loads(pickle.dumps(search))
+    assert len(restored.study_.trials) == 3
+    np.testing.assert_array_equal(restored.predict(X), search.predict(X))
 
 
 def test_nested_cross_validation_does_not_leak(tabular):
