@@ -491,8 +491,16 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
                     f"param_distributions[{name!r}] must be an optuna "
                     f"distribution; got {type(distribution).__name__}."
                 )
+        steps = self._sampler_steps(space)
+        for name in steps:
+            choices = getattr(space[name], "choices", ())
+            if not choices or not set(choices) <= set(SAMPLER_CHOICES):
+                raise ValueError(
+                    f"The pipeline step {name!r} is searched over, so it must be "
+                    f"a CategoricalDistribution of {list(SAMPLER_CHOICES)}; got "
+                    f"{space[name]!r}."
+                )
         if np.ndim(X) == 3 and _sequence_sampler_class() is None:
-            steps = self._sampler_steps(space)
             if steps:
                 raise ValueError(
                     f"The sampler steps {steps} cannot resample 3-D sequences; "

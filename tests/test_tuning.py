@@ -136,6 +136,13 @@ def test_bad_param_distributions_are_named(tabular):
         OptunaSearchCV(Recorder(), {"c": [1, 2]}).fit(X, y)
 
 
+def test_a_sampler_step_takes_sampler_names(tabular):
+    pipe = Pipeline([("sampler", "passthrough"), ("clf", Recorder())])
+    space = {"sampler": CategoricalDistribution(["passthrough", "adasyn"])}
+    with pytest.raises(ValueError, match="'sampler' is searched over"):
+        OptunaSearchCV(pipe, space).fit(*tabular)
+
+
 def test_sampler_steps_on_3d_sequences(sequences):
     X, y = sequences
     pipe = Pipeline([("sampler", "passthrough"), ("clf", ImbalancedKerasClassifier())])
