@@ -12,9 +12,7 @@ and saves Optuna's optimisation-history and parameter-importance plots.
 # %%
 # Data
 # ----
-# Sequences of 10 steps x 6 features, four imbalanced classes.  imbalanced-learn
-# samplers take 2-D arrays, so the sequences are flattened; with
-# ``n_timesteps`` the LSTM reshapes them back.
+# Sequences of 10 steps x 6 features, four imbalanced classes.
 import tempfile
 import warnings
 from pathlib import Path
@@ -34,6 +32,7 @@ from sklearn.model_selection import train_test_split
 
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV
 from skimb.datasets import make_imbalanced_sequences
+from skimb.sampling import SequenceSampler
 from skimb.tuning import default_search_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -41,7 +40,6 @@ n_timesteps = 10
 X, y = make_imbalanced_sequences(
     1200, n_timesteps=n_timesteps, n_features=6, n_informative=3, random_state=0
 )
-X = X.reshape(len(X), -1)
 X_train, X_test, y_train, y_test = train_test_split(
     X, y, test_size=0.3, stratify=y, random_state=0
 )
@@ -50,17 +48,18 @@ print("class sizes:", np.bincount(y_train))
 # %%
 # The pipeline and its search space
 # ---------------------------------
-# Parameters are addressed the scikit-learn way, ``step__param``; the
-# sampler step chooses between no resampling and SMOTE.  The default space
-# (``param_distributions=None``) is larger; it can be inspected:
+# imbalanced-learn samplers take 2-D tables; :class:`~skimb.sampling.SequenceSampler`
+# lets SMOTE interpolate whole sequences in front of the LSTM.  Parameters
+# are addressed the scikit-learn way, ``step__param``; the sampler step
+# chooses between no resampling and SMOTE (wrapped for sequences).  The
+# default space (``param_distributions=None``) is larger; it can be
+# inspected:
 pipe = Pipeline(
     [
-        ("sampler", SMOTE(random_state=0)),
+        ("sampler", SequenceSampler(SMOTE(random_state=0))),
         (
             "clf",
-            ImbalancedKerasClassifier(
-                "lstm", n_timesteps=n_timesteps, epochs=5, patience=3, random_state=0
-            ),
+            ImbalancedKerasClassifier("lstm", epochs=5, patience=3, random_state=0),
         ),
     ]
 )
@@ -81,7 +80,7 @@ space = {
 # poor trials can stop early; ``storage="sqlite:///search.db"`` with a
 # ``study_name`` would keep the study on disk and resume it.
 search = OptunaSearchCV(
-    pipe, space, n_trials=6, cv=2, scoring="f1_macro", random_state=0
+    pipe, space, n_trials=5, cv=2, scoring="f1_macro", random_state=0
 )
 search.fit(X_train, y_train)
 print("best parameters:", search.best_params_)

@@ -66,6 +66,7 @@ _NETWORK_SPACE = {
     "beta": CategoricalDistribution((0.9, 0.99, 0.999, 0.9999)),
     "tau": FloatDistribution(0.25, 2.0),
     "class_weight": CategoricalDistribution((None, "balanced", "effective")),
+    "batch_sampler": CategoricalDistribution((None, "over", "under", "smote")),
     "decision": CategoricalDistribution(("argmax", "prior_corrected", "macro_f1")),
 }
 
@@ -142,6 +143,8 @@ def default_search_space(estimator) -> dict[str, BaseDistribution]:
     ``beta``            one of 0.9, 0.99, 0.999, 0.9999 (effective number)
     ``tau``             float, 0.25 to 2 (logit adjustment)
     ``class_weight``    None, "balanced" or "effective"
+    ``batch_sampler``   None, "over", "under" or "smote" (batches redrawn
+                        every epoch)
     ``decision``        the decision rules the estimator accepts among
                         argmax, prior_corrected and macro_f1
     ==================  ====================================================
