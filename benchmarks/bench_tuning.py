@@ -84,8 +84,8 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--n-trials", type=int, default=10)
-    parser.add_argument("--cv", type=int, default=3)
-    parser.add_argument("--n-train", type=int, default=2000)
+    parser.add_argument("--cv", type=int, default=2)
+    parser.add_argument("--n-train", type=int, default=1500)
     parser.add_argument("--n-test", type=int, default=20_000)
     args = parser.parse_args(argv)
     if args.quick:

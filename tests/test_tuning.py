@@ -221,6 +221,23 @@ def test_each_fit_runs_a_fresh_study_and_fills_the_results(tabular):
     np.testing.assert_array_equal(restored.predict(X), search.predict(X))
 
 
+def test_timeout_stops_starting_trials(tabular):
+    def slow_score(estimator, X, y):
+        time.sleep(0.1)
+        return _by_c(estimator, X, y)
+
+    search = OptunaSearchCV(
+        Recorder(),
+        {"c": FloatDistribution(0.0, 6.0)},
+        n_trials=100,
+        timeout=0.5,
+        cv=2,
+        scoring=slow_score,
+        refit=False,
+    ).fit(*tabular)
+    assert 1 <= len(search.study_.trials) < 10
+
+
 def test_nested_cross_validation_does_not_leak(tabular):
     X, y = tabular
     X = _ids(X)
