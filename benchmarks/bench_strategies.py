@@ -69,11 +69,16 @@ def _scores(y_true, y_pred) -> dict:
     }
 
 
-def _strategies():
-    """The estimator parameters of every network trained."""
+def _strategies(grid: str):
+    """The estimator parameters of every network trained.
+
+    ``"full"``: every loss with every class weight; ``"reduced"``: every loss
+    without class weights, and class weights with crossentropy only.
+    """
     for loss in LOSSES:
         for class_weight in CLASS_WEIGHTS:
-            yield {"loss": loss, "class_weight": class_weight}
+            if grid == "full" or class_weight is None or loss == "crossentropy":
+                yield {"loss": loss, "class_weight": class_weight}
     yield {"loss": "ldam", "class_weight": None, "drw": 10}
 
 
@@ -124,7 +129,9 @@ def _peers(architecture: str, seed: int, quick: bool) -> dict:
     }
 
 
-def run_problem(name: str, n_train: int, n_test: int, seed: int, quick: bool):
+def run_problem(
+    name: str, n_train: int, n_test: int, seed: int, quick: bool, grid: str = "full"
+):
     make, architecture = PROBLEMS[name]
     X, y = make(n_train, random_state=seed)
     X_test, y_test, posterior_test = make(
@@ -164,7 +171,7 @@ def run_problem(name: str, n_train: int, n_test: int, seed: int, quick: bool):
         keras.backend.clear_session()
 
     prior = np.bincount(y) / len(y)
-    for params in _strategies():
+    for params in _strategies(grid):
         estimator = ImbalancedKerasClassifier(
             architecture,
             decision="macro_f1",
@@ -246,22 +253,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problem", choices=sorted(PROBLEMS), action="append")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--n-train", type=int, default=None)
     parser.add_argument("--n-test", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--grid", choices=["full", "reduced"], default="full")
     parser.add_argument(
         "--out", type=Path, default=Path("benchmarks/results/strategies.json")
     )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="print the tables of earlier JSON results (with this run's)",
+    )
     args = parser.parse_args()
+    rows = [row for path in args.merge for row in json.loads(path.read_text())]
+    if rows and not args.problem:
+        print(summarize(rows))
+        return
     problems = args.problem or list(PROBLEMS)
     seeds = 1 if args.quick else args.seeds
     n_test = 5_000 if args.quick else args.n_test
     sizes = {"tabular": 20_000, "sequences": 20_000}
-    rows = []
     for problem in problems:
         n_train = 2_000 if args.quick else (args.n_train or sizes[problem])
-        for seed in range(seeds):
-            rows += run_problem(problem, n_train, n_test, seed, args.quick)
+        for seed in range(args.first_seed, args.first_seed + seeds):
+            rows += run_problem(problem, n_train, n_test, seed, args.quick, args.grid)
             print(summarize(rows), flush=True)
     if not args.quick:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -159,3 +159,18 @@ def test_partial_fit_keeps_a_rule_without_validation(tabular):
     prior = ImbalancedKerasClassifier(decision="prior_corrected", **FAST)
     prior.partial_fit(X[:50], y[:50], classes=np.arange(4))
     assert np.all(np.isfinite(prior.decision_offsets_))
+
+
+@pytest.mark.parametrize("loss", ["class_balanced", "logit_adjusted", "ldam"])
+def test_fitted_strategies_pickle(tabular, loss):
+    import pickle
+
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(
+        loss=loss, decision="prior_corrected", drw=1 if loss == "ldam" else None, **FAST
+    ).fit(X, y)
+    restored = pickle.loads(pickle.dumps(clf))
+    assert type(restored.model_.loss) is type(clf.model_.loss)
+    assert restored.model_.loss.get_config() == clf.model_.loss.get_config()
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
