@@ -419,6 +419,14 @@ class ImbalancedKerasClassifier(KerasClassifier):
             y=y,
             beta=self.beta,
         )
+        if np.ndim(sample_weight) and np.shape(sample_weight) != (len(y),):
+            raise ValueError(
+                f"sample_weight has shape {np.shape(sample_weight)} but X has "
+                f"{len(y)} samples. In an imbalanced-learn Pipeline, a sampler "
+                "step changes the rows but not the sample_weight passed to "
+                "later steps, so the weights would not match: use class_weight "
+                "or batch_sampler instead."
+            )
         # A new array: the caller's sample_weight is never written to.
         weights = (
             _check_sample_weight(

@@ -67,9 +67,6 @@ class _Outputs(ClassifierMixin, BaseEstimator):
         with np.errstate(divide="ignore"):
             return np.log(self._outputs_for(X))
 
-    def decision_function(self, X):
-        return self.predict_log_proba(X)
-
     def predict(self, X):
         return self._outputs_for(X).argmax(axis=1)
 

@@ -348,7 +348,10 @@ class EpochBatches(keras.utils.PyDataset):
         )
         if sampler is not None:
             _check_neighbours(sampler, self.y_train)
+        # The first draw fixes the number of batches; the next ones come at
+        # the start of each later epoch, so none is wasted after the last.
         self._draw()
+        self._epochs_begun = 0
 
     def _draw(self) -> None:
         """Resample the training rows for the next epoch."""
@@ -414,6 +417,10 @@ class EpochBatches(keras.utils.PyDataset):
         )
         return self.synthetic_[batch], targets, self.row_weights_[batch]
 
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
-        self._draw()
+    # Counted at the start of epochs: Keras also calls ``on_epoch_end`` once
+    # before the first epoch, after peeking at a batch for the shapes.
+    def on_epoch_begin(self) -> None:
+        self._epochs_begun += 1
+        if self._epochs_begun > 1:
+            self.epoch = self._epochs_begun - 1
+            self._draw()
