@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from skimb._files import DataError, check_folds, read_data
-from skimb._progress import EpochProgress, StatusLine
 
 STRATEGIES = {
     "crossentropy": {},
@@ -51,6 +50,7 @@ def demo(args) -> int:
     from sklearn.model_selection import StratifiedKFold
 
     from skimb import ImbalancedKerasClassifier
+    from skimb._progress import EpochProgress, StatusLine
     from skimb.datasets import (
         make_imbalanced_classification,
         make_imbalanced_sequences,
@@ -96,14 +96,23 @@ def demo(args) -> int:
                 # Out-of-fold probabilities, so that the report's confusion
                 # matrix and curves are of rows no model was trained on.
                 proba = np.zeros((len(y), len(classes)))
+                predicted = np.empty_like(y)
                 f1, bacc, history = [], [], None
                 for fold, (train, test) in enumerate(cv.split(X, y), start=1):
                     status.context = f"{name} · {strategy} · fold {fold}/{n_folds}"
                     clf = clone(base).fit(X[train], y[train])
                     proba[test] = clf.predict_proba(X[test])
-                    predicted = classes[proba[test].argmax(axis=1)]
-                    f1.append(f1_score(y[test], predicted, average="macro"))
-                    bacc.append(balanced_accuracy_score(y[test], predicted))
+                    predicted[test] = clf.predict(X[test])
+                    f1.append(
+                        f1_score(
+                            y[test],
+                            predicted[test],
+                            labels=classes,
+                            average="macro",
+                            zero_division=0,
+                        )
+                    )
+                    bacc.append(balanced_accuracy_score(y[test], predicted[test]))
                     if history is None:
                         history = (clf.history_, clf.best_epoch_)
                 seconds = time.perf_counter() - start
@@ -124,6 +133,7 @@ def demo(args) -> int:
                         "seconds": seconds,
                         "y": y,
                         "proba": proba,
+                        "predicted": predicted,
                         "classes": classes,
                         "history": history,
                     }
@@ -188,6 +198,7 @@ def _demo_report(results: list[dict], args, n_folds: int) -> Path:
                 r["y"],
                 r["proba"],
                 classes=r["classes"],
+                y_pred=r["predicted"],
                 name=f"{_slug(data)}_{_slug(r['strategy'])}",
                 history=history,
                 best_epoch=best_epoch,
@@ -204,29 +215,30 @@ def tune(args) -> int:
     if args.storage is None and args.study_name is not None:
         raise DataError("--study-name needs --storage (a study in memory has no name).")
     out = Path(args.out or f"skimb-tune-{_slug(Path(args.data).stem)}")
-
-    import optuna
-    from sklearn.model_selection import train_test_split
-
-    from skimb import ImbalancedKerasClassifier, persistence
-    from skimb.tuning import OptunaSearchCV, default_search_space
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    X, y = data.X, data.y
-    X_test = y_test = None
-    if args.test_size > 0:
-        check_folds(y, 2, data.path)
-        X, X_test, y, y_test = train_test_split(
-            X, y, test_size=args.test_size, stratify=y, random_state=args.seed
-        )
-    check_folds(y, args.cv, data.path)
     architecture = args.architecture or ("dense" if data.kind == "table" else "lstm")
-    if architecture != "dense" and np.ndim(X) != 3:
+    if architecture != "dense" and np.ndim(data.X) != 3:
         raise DataError(
             f"{data.path}: --architecture {architecture} needs sequences (an .npz "
             "with 3-D X); use dense for tables."
         )
+    check_folds(data.y, args.cv, data.path)
+    from sklearn.model_selection import train_test_split
 
+    X, y = data.X, data.y
+    X_test = y_test = None
+    if args.test_size > 0:
+        X, X_test, y, y_test = train_test_split(
+            X, y, test_size=args.test_size, stratify=y, random_state=args.seed
+        )
+        check_folds(y, args.cv, data.path)
+
+    import optuna
+
+    from skimb import ImbalancedKerasClassifier, persistence
+    from skimb._progress import EpochProgress, StatusLine
+    from skimb.tuning import OptunaSearchCV, default_search_space
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     status = StatusLine()
     progress = EpochProgress(status, n_folds=args.cv)
     estimator = ImbalancedKerasClassifier(
@@ -388,6 +400,7 @@ def _tune_report(search, best, X_test, y_test, args, out: Path) -> Path:
             best.predict_proba(X_test),
             classes=best.classes_,
             name="best",
+            y_pred=best.predict(X_test),
             history=best.history_,
             best_epoch=best.best_epoch_,
         )
@@ -406,6 +419,13 @@ def _load_model(path):
     return model
 
 
+def _features(model, data):
+    """The features as the model was fitted: named columns, or an array."""
+    if hasattr(model, "feature_names_in_") or data.kind != "table":
+        return data.X
+    return data.X.to_numpy()
+
+
 def evaluate(args) -> int:
     """Score a model file on labelled data."""
     model = _load_model(args.model)
@@ -414,6 +434,7 @@ def evaluate(args) -> int:
         target=args.target,
         feature_names=getattr(model, "feature_names_in_", None),
     )
+    X = _features(model, data)
     unknown = np.setdiff1d(data.y, model.classes_)
     if unknown.size:
         raise DataError(
@@ -423,12 +444,14 @@ def evaluate(args) -> int:
     from skimb.report import Report
 
     report = Report(f"skimb evaluate: {Path(args.model).name} on {data.path.name}")
+    predicted = model.predict(X)
     summary = report.add_classification(
         f"{len(data.y)} rows of {data.path.name}",
         data.y,
-        model.predict_proba(data.X),
+        model.predict_proba(X),
         classes=model.classes_,
         name="evaluation",
+        y_pred=predicted,
         history=getattr(model, "history_", None),
         best_epoch=getattr(model, "best_epoch_", None),
     )
@@ -442,7 +465,7 @@ def evaluate(args) -> int:
 
     print(
         classification_report_imbalanced(
-            data.y, model.predict(data.X), labels=model.classes_, zero_division=0
+            data.y, predicted, labels=model.classes_, zero_division=0
         )
     )
     if args.out:
@@ -470,9 +493,10 @@ def predict(args) -> int:
         need_target=False,
         feature_names=getattr(model, "feature_names_in_", None),
     )
-    proba = model.predict_proba(data.X)
+    X = _features(model, data)
+    proba = model.predict_proba(X)
     classes = np.asarray(model.classes_)
-    predicted = classes[proba.argmax(axis=1)]
+    predicted = model.predict(X)
     _write_predictions(out, predicted, proba, classes)
     print(f"{len(predicted)} predictions: {out}")
     return 0

@@ -198,7 +198,9 @@ def check_folds(y: np.ndarray, n_folds: int, path: Path) -> None:
     """Fail when a class has fewer rows than stratified cross-validation needs."""
     labels, counts = np.unique(y, return_counts=True)
     if len(labels) < 2:
-        raise DataError(f"{path}: the labels hold a single class ({labels[0]!r}).")
+        raise DataError(
+            f"{path}: the labels hold a single class ({_plain(labels[0])!r})."
+        )
     # Every test fold should see each class, and every training fold still
     # holds out a stratified validation split, which needs two rows of it.
     needed = n_folds
@@ -207,7 +209,12 @@ def check_folds(y: np.ndarray, n_folds: int, path: Path) -> None:
     rare = counts.argmin()
     if counts[rare] < needed:
         raise DataError(
-            f"{path}: class {labels[rare].item()!r} has {counts[rare]} rows, too few "
+            f"{path}: class {_plain(labels[rare])!r} has {counts[rare]} rows, too few "
             f"for {n_folds}-fold cross-validation (it needs at least {needed}); "
             "add rows or lower --cv."
         )
+
+
+def _plain(label):
+    """A label as Python shows it: 3, not np.int64(3)."""
+    return label.item() if isinstance(label, np.generic) else label

@@ -152,6 +152,7 @@ class Report:
         *,
         classes,
         name: str,
+        y_pred=None,
         history: dict | None = None,
         best_epoch: int | None = None,
     ) -> dict:
@@ -173,6 +174,9 @@ class Report:
             Class labels.
         name : str
             Prefix of the PNG file names.
+        y_pred : array-like of shape (n_samples,), optional
+            Predicted labels, when the classifier's decision rule is not the
+            most probable class; by default the argmax of ``y_score``.
         history : dict, optional
             Per-epoch logs (``estimator.history_``).
         best_epoch : int, optional
@@ -186,7 +190,9 @@ class Report:
         y_true = np.asarray(y_true)
         y_score = np.asarray(y_score, dtype=np.float64)
         classes = np.asarray(classes)
-        y_pred = classes[np.argmax(y_score, axis=1)]
+        if y_pred is None:
+            y_pred = classes[np.argmax(y_score, axis=1)]
+        y_pred = np.asarray(y_pred)
         summary = {
             "macro-F1": f1_score(
                 y_true, y_pred, labels=classes, average="macro", zero_division=0
