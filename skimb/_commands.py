@@ -359,7 +359,7 @@ def _print_search(search) -> None:
 
 def _short(value) -> str:
     if isinstance(value, float):
-        return f"{value:.3g}"
+        return f"{value:.4g}"
     return str(value)
 
 

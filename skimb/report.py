@@ -330,7 +330,8 @@ def plot_optimization_history(study) -> Figure:
     trials = [t for t in study.trials if t.state == TrialState.COMPLETE]
     if not trials:
         raise ValueError("The study has no complete trial to plot.")
-    numbers = np.array([t.number for t in trials])
+    # Counted from 1, as the command line and the report's tables count them.
+    numbers = np.array([t.number + 1 for t in trials])
     values = np.array([t.value for t in trials])
     maximize = study.direction.name == "MAXIMIZE"
     best = np.maximum.accumulate(values) if maximize else np.minimum.accumulate(values)
