@@ -132,11 +132,11 @@ def _atomic_write(path: Path, manifest: dict, members: dict[str, bytes]) -> None
             with zipfile.ZipFile(file, "w") as archive:
                 archive.writestr(_MANIFEST, json.dumps(manifest, indent=1))
                 for name, data in members.items():
-                    # .keras files are zip archives already.
-                    method = zipfile.ZIP_STORED
-                    if name.endswith(".json"):
-                        method = zipfile.ZIP_DEFLATED
-                    archive.writestr(name, data, compress_type=method)
+                    # Compressed even though .keras files are zip archives:
+                    # stored as they are, a truncated model file would end
+                    # in the network's own zip directory and read as a
+                    # valid, if foreign, zip file.
+                    archive.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -345,8 +345,8 @@ def _read_manifest(archive: zipfile.ZipFile, path: Path) -> dict:
         manifest = json.loads(archive.read(_MANIFEST))
     except KeyError:
         raise ModelFileError(
-            f"{str(path)!r} is a zip file but not a skimb model file (it has no "
-            f"{_MANIFEST})."
+            f"{str(path)!r} is not a skimb model file, or it is truncated or "
+            f"damaged (it has no {_MANIFEST})."
         ) from None
     except ValueError as error:
         raise ModelFileError(
