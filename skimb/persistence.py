@@ -16,10 +16,12 @@ A skimb model file is a zip archive of three kinds of member:
 Loading never unpickles and never imports a module outside skimb,
 scikit-learn and imbalanced-learn, so opening a model file from someone else
 cannot run their code; Keras' safe mode refuses ``Lambda`` layers for the
-same reason.  The checksums catch a file that was truncated or altered by
-accident; they are not a signature.  Anything the encoding cannot store
-(a callback, a ``RandomState``, a custom Python object) is refused at save
-time with an error that names it, rather than silently dropped.
+same reason.  The zip comment that ends the file holds the SHA-256 of all
+the bytes before it, so a truncated or altered file is refused; the
+checksums catch accidents and careless edits, they are not a signature.
+Anything the encoding cannot store (a callback, a ``RandomState``, a custom
+Python object) is refused at save time with an error that names it, rather
+than silently dropped.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib
+import io
 import json
 import math
 import os
 import uuid
 import zipfile
+import zlib
 from pathlib import Path
 
 import keras
@@ -48,6 +52,8 @@ FORMAT = "skimb-model"
 FORMAT_VERSION = 1
 _MANIFEST = "manifest.json"
 _ESTIMATOR = "estimator.json"
+# Start of the zip comment that ends every model file; a SHA-256 follows.
+_SEAL = b"skimb-sha256:"
 # Classes are only ever looked up in these packages, so a model file cannot
 # make ``load`` import and run a module of its choosing.
 _TRUSTED_PACKAGES = ("skimb", "sklearn", "imblearn")
@@ -115,11 +121,45 @@ def save(estimator: BaseEstimator, path: str | os.PathLike) -> Path:
         "estimator": type(estimator).__name__,
         "sha256": {name: _sha256(data) for name, data in members.items()},
     }
-    _atomic_write(path, manifest, members)
+    _atomic_write(path, _archive(manifest, members))
     return path
 
 
-def _atomic_write(path: Path, manifest: dict, members: dict[str, bytes]) -> None:
+def _archive(manifest: dict, members: dict[str, bytes]) -> bytes:
+    """The zip file, sealed with the SHA-256 of all its bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(_MANIFEST, json.dumps(manifest, indent=1))
+        for name, data in members.items():
+            # Compressed even though .keras files are zip archives: stored as
+            # they are, a truncated model file would end in the network's own
+            # zip directory and read as a valid, if foreign, zip file.
+            archive.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
+        archive.comment = _SEAL + b"0" * 64
+    return _seal(buffer.getvalue())
+
+
+def _seal(data: bytes) -> bytes:
+    # The zip comment ends the file; it holds the digest of everything before
+    # its last 64 bytes, so that a change to any byte (of the members, their
+    # headers or the zip directory) is detected, not only to the members.
+    return data[:-64] + hashlib.sha256(data[:-64]).hexdigest().encode("ascii")
+
+
+def _check_seal(data: bytes, path: Path) -> None:
+    if data[-64 - len(_SEAL) : -64] != _SEAL:
+        raise ModelFileError(
+            f"{str(path)!r} is not a skimb model file, or it is truncated or "
+            "damaged (its end is missing)."
+        )
+    if _seal(data) != data:
+        raise ModelFileError(
+            f"{str(path)!r} has been altered or damaged: its checksum does not "
+            "match its content."
+        )
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise FileNotFoundError(f"The folder {str(parent)!r} does not exist.")
@@ -129,14 +169,7 @@ def _atomic_write(path: Path, manifest: dict, members: dict[str, bytes]) -> None
     temporary = parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     try:
         with open(temporary, "xb") as file:
-            with zipfile.ZipFile(file, "w") as archive:
-                archive.writestr(_MANIFEST, json.dumps(manifest, indent=1))
-                for name, data in members.items():
-                    # Compressed even though .keras files are zip archives:
-                    # stored as they are, a truncated model file would end
-                    # in the network's own zip directory and read as a
-                    # valid, if foreign, zip file.
-                    archive.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
+            file.write(data)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -192,7 +225,9 @@ class _Encoder:
             name = f"models/{len(self.models)}.keras"
             self.models[name] = model_to_bytes(value)
             return {"type": "keras_model", "member": name}
-        if isinstance(value, keras.losses.Loss):
+        if isinstance(value, keras.losses.Loss) or (
+            callable(value) and _defined_in(value, ("keras", "skimb"))
+        ):
             return {"type": "keras_loss", "config": self._keras_config(value, where)}
         if isinstance(value, BaseEstimator):
             return self._encode_estimator(value, where)
@@ -224,12 +259,11 @@ class _Encoder:
 
     def _keras_config(self, loss, where: str) -> dict:
         config = keras.saving.serialize_keras_object(loss)
-        module = str(config.get("module") or "") if isinstance(config, dict) else ""
-        if module.split(".")[0] not in ("keras", "skimb"):
+        if not _trusted_keras_config(config):
             raise TypeError(
                 f"Cannot store {where}: the loss {type(loss).__name__} is defined "
-                f"in {module or 'an unknown module'!r}; model files hold Keras' and "
-                "skimb's losses only, so that loading runs no outside code."
+                f"in {type(loss).__module__!r}; model files hold Keras' and skimb's "
+                "losses only, so that loading runs no outside code."
             )
         return config
 
@@ -256,6 +290,25 @@ class _Encoder:
             },
             "attributes": {k: self.encode(v, f"{where}.{k}") for k, v in state.items()},
         }
+
+
+def _defined_in(obj, packages: tuple[str, ...]) -> bool:
+    module = getattr(obj, "__module__", None) or ""
+    return module.split(".")[0] in packages
+
+
+def _trusted_keras_config(config) -> bool:
+    """Whether Keras rebuilds ``config`` from Keras' or skimb's own objects.
+
+    Keras names its built-in functions by name alone (module "builtins"),
+    and classes by their module.
+    """
+    if not isinstance(config, dict):
+        return False
+    module = str(config.get("module") or "")
+    if module == "builtins" and config.get("class_name") == "function":
+        return isinstance(config.get("config"), str)
+    return module.split(".")[0] in ("keras", "skimb")
 
 
 def _refusal(value, where: str) -> str:
@@ -314,11 +367,13 @@ def load(path: str | os.PathLike) -> BaseEstimator:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No model file at {str(path)!r}.")
+    data = path.read_bytes()
+    _check_seal(data, path)
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             manifest = _read_manifest(archive, path)
             members = {name: archive.read(name) for name in sorted(manifest["sha256"])}
-    except (zipfile.BadZipFile, EOFError, KeyError, OSError) as error:
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError) as error:
         raise ModelFileError(
             f"{str(path)!r} is not a readable skimb model file: it is truncated, "
             f"damaged or of another kind ({error})."
@@ -398,6 +453,8 @@ class _Decoder:
             if kind == "keras_model":
                 return model_from_bytes(self.members[node["member"]])
             if kind == "keras_loss":
+                if not _trusted_keras_config(node["config"]):
+                    raise self._fail("a loss outside Keras and skimb is named")
                 return keras.saving.deserialize_keras_object(
                     node["config"], safe_mode=True
                 )

@@ -1,5 +1,6 @@
 """The skimb command: tune, evaluate, predict, progress, Ctrl-C and bad input."""
 
+import io
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 
 from skimb import persistence
 from skimb.cli import main
+from skimb.persistence import _seal
 
 # Tiny searches: the point is the workflow, not the score.
 TUNE = ["--trials", "2", "--cv", "2", "--epochs", "2", "--seed", "0"]
@@ -235,10 +237,13 @@ def test_bad_model_files_get_one_line_errors(
     manifest = json.loads(members["manifest.json"])
     manifest.update(format_version=persistence.FORMAT_VERSION + 1, skimb_version="9.0")
     members["manifest.json"] = json.dumps(manifest).encode()
-    newer = tmp_path / "newer.skimb"
-    with zipfile.ZipFile(newer, "w") as archive:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
+        archive.comment = b"skimb-sha256:" + b"0" * 64
+    newer = tmp_path / "newer.skimb"
+    newer.write_bytes(_seal(buffer.getvalue()))
     truncated = tmp_path / "truncated.skimb"
     truncated.write_bytes(dense_model.read_bytes()[:5000])
     for path, expected in [

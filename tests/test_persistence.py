@@ -1,9 +1,12 @@
 """Model files: pickle-free round trips, refusals, damage and interrupted saves."""
 
 import hashlib
+import io
 import json
+import os
 import pickle
 import zipfile
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -15,7 +18,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skimb import ImbalancedKerasClassifier
-from skimb.persistence import FORMAT_VERSION, ModelFileError, load, save
+from skimb.losses import FocalLoss
+from skimb.persistence import FORMAT_VERSION, ModelFileError, _seal, load, save
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +27,19 @@ def dense_file(fitted_dense, tmp_path_factory):
     return save(fitted_dense, tmp_path_factory.mktemp("models") / "dense.skimb")
 
 
-def _rewrite(source, target, change):
-    """Copy a model file, letting ``change(members)`` edit its members."""
+def _rewrite(source, target, change, *, seal=True):
+    """Copy a model file, letting ``change(members)`` edit its members, and
+    seal it as ``save`` does (as anyone can: the seal is not a signature)."""
     with zipfile.ZipFile(source) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
     change(members)
-    with zipfile.ZipFile(target, "w") as archive:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
+        archive.comment = b"skimb-sha256:" + b"0" * 64
+    data = buffer.getvalue()
+    target.write_bytes(_seal(data) if seal else data)
     return target
 
 
@@ -125,13 +134,34 @@ def test_string_labels_and_sklearn_pipelines(tmp_path):
         assert loaded.classes_.tolist() == pipeline.classes_.tolist()
 
 
-def test_keras_loss_parameter_round_trips(tmp_path):
-    clf = ImbalancedKerasClassifier(
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1)
-    )
-    loaded = load(save(clf, tmp_path / "unfitted.skimb"))
+def test_keras_and_skimb_loss_parameters_round_trip(tmp_path):
+    path = tmp_path / "unfitted.skimb"
+    smoothed = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)
+    loaded = load(save(ImbalancedKerasClassifier(loss=smoothed), path))
     assert isinstance(loaded.loss, keras.losses.CategoricalCrossentropy)
     assert loaded.loss.get_config()["label_smoothing"] == 0.1
+    function = keras.losses.categorical_crossentropy
+    assert load(save(ImbalancedKerasClassifier(loss=function), path)).loss is function
+    focal = load(save(ImbalancedKerasClassifier(loss=FocalLoss(gamma=3.0)), path))
+    assert isinstance(focal.loss, FocalLoss) and focal.loss.gamma == 3.0
+
+
+def test_losses_named_outside_keras_are_not_loaded(tmp_path):
+    path = save(ImbalancedKerasClassifier(loss=FocalLoss()), tmp_path / "m.skimb")
+
+    def hostile(tree):
+        tree["params"]["loss"]["config"] = {
+            "module": "os",
+            "class_name": "function",
+            "config": "system",
+            "registered_name": "function",
+        }
+
+    hostile_path = _rewrite(
+        path, tmp_path / "hostile.skimb", lambda m: _edit_estimator(m, hostile)
+    )
+    with pytest.raises(ModelFileError, match="outside Keras and skimb"):
+        load(hostile_path)
 
 
 # ------------------------------------------------------------------- refusals
@@ -177,31 +207,34 @@ def test_truncated_file_fails_clearly(dense_file, tmp_path):
     for size in (0, 100, len(data) // 2, len(data) - 100, len(data) - 10):
         path = tmp_path / f"cut{size}.skimb"
         path.write_bytes(data[:size])
-        with pytest.raises(ModelFileError, match="truncated, damaged"):
+        with pytest.raises(ModelFileError, match="truncated or damaged"):
             load(path)
 
 
-def test_flipped_byte_fails_clearly(dense_file, tmp_path):
-    data = bytearray(dense_file.read_bytes())
-    with zipfile.ZipFile(dense_file) as archive:
-        info = archive.getinfo("models/0.keras")
-    # A byte inside the stored network, past the member's local header.
-    data[info.header_offset + 200] ^= 0xFF
+def test_any_flipped_byte_fails_clearly(dense_file, tmp_path):
+    data = dense_file.read_bytes()
     path = tmp_path / "flipped.skimb"
-    path.write_bytes(bytes(data))
-    with pytest.raises(ModelFileError):
-        load(path)
+    # Bytes across the whole file: headers, the JSON, the network, the
+    # zip directory.
+    for position in np.linspace(0, len(data) - 1, 40).astype(int):
+        damaged = bytearray(data)
+        damaged[position] ^= 0xFF
+        path.write_bytes(bytes(damaged))
+        with pytest.raises(ModelFileError):
+            load(path)
 
 
 def test_edited_member_fails_its_checksum(dense_file, tmp_path):
     def more_units(tree):
         tree["params"]["units"] = 9
 
-    path = _rewrite(
-        dense_file,
-        tmp_path / "edited.skimb",
-        lambda m: _edit_estimator(m, more_units, fix_checksum=False),
-    )
+    def edit(members):
+        _edit_estimator(members, more_units, fix_checksum=False)
+
+    unsealed = _rewrite(dense_file, tmp_path / "a.skimb", edit, seal=False)
+    with pytest.raises(ModelFileError, match="altered or damaged: its checksum"):
+        load(unsealed)
+    path = _rewrite(dense_file, tmp_path / "b.skimb", edit)
     with pytest.raises(ModelFileError, match="altered or damaged.*estimator.json"):
         load(path)
 
@@ -209,13 +242,16 @@ def test_edited_member_fails_its_checksum(dense_file, tmp_path):
 def test_other_files_are_not_model_files(tmp_path):
     text = tmp_path / "notes.skimb"
     text.write_text("hello")
-    with pytest.raises(ModelFileError, match="not a readable skimb model file"):
+    with pytest.raises(ModelFileError, match="not a skimb model file"):
         load(text)
     other_zip = tmp_path / "other.skimb"
     with zipfile.ZipFile(other_zip, "w") as archive:
         archive.writestr("data.txt", "x")
-    with pytest.raises(ModelFileError, match="not a skimb model file.*no manifest"):
+    with pytest.raises(ModelFileError, match="not a skimb model file"):
         load(other_zip)
+    sealed_zip = _rewrite(other_zip, tmp_path / "sealed.skimb", lambda m: None)
+    with pytest.raises(ModelFileError, match="not a skimb model file.*no manifest"):
+        load(sealed_zip)
     with pytest.raises(FileNotFoundError, match="No model file"):
         load(tmp_path / "missing.skimb")
 
@@ -261,24 +297,25 @@ def test_lambda_layers_are_refused_by_keras_safe_mode(dense_file, tmp_path):
 
 
 def test_interrupted_save_leaves_previous_file_untouched(
-    fitted_dense, dense_file, tmp_path, monkeypatch
+    fitted_dense, tmp_path, monkeypatch
 ):
     path = tmp_path / "model.skimb"
     path.write_bytes(b"previous")
-    original = zipfile.ZipFile.writestr
-    calls = []
 
-    def interrupted(self, *args, **kwargs):
-        calls.append(args[0])
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return original(self, *args, **kwargs)
+    real_replace = os.replace
 
-    monkeypatch.setattr(zipfile.ZipFile, "writestr", interrupted)
+    def interrupted(source, target):
+        if Path(target).parent != tmp_path:
+            return real_replace(source, target)
+        # The temporary file is written by now, and must go.
+        assert Path(source).is_file() and Path(source).parent == tmp_path
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         save(fitted_dense, path)
     assert path.read_bytes() == b"previous"
-    calls.clear()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.skimb"]
     with pytest.raises(KeyboardInterrupt):
         save(fitted_dense, tmp_path / "new.skimb")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.skimb"]
