@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 import keras
@@ -20,8 +21,14 @@ from skimb._networks import ARCHITECTURES, build_network, feature_moments, forwa
 from skimb._random import seed_from, seeded
 from skimb._serialization import model_from_bytes, model_to_bytes
 from skimb.callbacks import ValidationMetrics
-from skimb.class_weight import compute_class_weight
-from skimb.losses import LOSSES, resolve_loss
+from skimb.class_weight import compute_class_weight, effective_number_weights
+from skimb.decision import (
+    DECISIONS,
+    MIN_VALIDATION_COUNT,
+    macro_f1_offsets,
+    prior_offsets,
+)
+from skimb.losses import LOSSES, DeferredReweighting, resolve_loss
 
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
 
@@ -59,13 +66,22 @@ class ImbalancedKerasClassifier(KerasClassifier):
     standardize : bool, default=True
         Standardise each feature inside the network with the mean and
         variance of the training split, so raw features work as they are.
-    loss : {"crossentropy", "focal"} or keras loss, default="crossentropy"
-        The loss strategy.  A Keras loss object or function is used as given:
-        it receives one-hot targets (integer labels for
-        ``SparseCategoricalCrossentropy``) and class probabilities, or
-        logits if it was built with ``from_logits=True``.
+    loss : {"crossentropy", "focal", "class_balanced", "logit_adjusted", \
+"ldam"} or keras loss, default="crossentropy"
+        The loss strategy (see :mod:`skimb.losses`); class counts and priors
+        are those of the ``y`` given to ``fit``.  ``"focal"``: focal loss
+        (Lin et al., 2017).  ``"class_balanced"``: focal loss (crossentropy
+        when ``gamma=0``) weighted by the effective number of samples with
+        ``beta`` (Cui et al., 2019).  ``"logit_adjusted"``: crossentropy on
+        logits shifted by ``tau * log(prior)`` (Menon et al., 2021); the
+        network's own logits then give balanced predictions.  ``"ldam"``:
+        label-distribution-aware margins scaled by ``ldam_scale`` (Cao et
+        al., 2019), optionally with ``drw``.  A Keras loss object or function
+        is used as given: it receives one-hot targets (integer labels for
+        ``SparseCategoricalCrossentropy``) and class probabilities, or logits
+        if it was built with ``from_logits=True``.
     gamma : float, default=2.0
-        Focusing parameter of ``loss="focal"``.
+        Focusing parameter of ``loss="focal"`` and ``loss="class_balanced"``.
     class_weight : None, "balanced", "effective" or dict, default=None
         Per-class weights, computed in ``fit`` from the labels it receives
         (so after any resampling) and multiplied into ``sample_weight``.
@@ -74,7 +90,25 @@ class ImbalancedKerasClassifier(KerasClassifier):
         a dict maps labels to weights.  With ``loss="focal"``, these weights
         are the focal loss's per-class :math:`\\alpha`.
     beta : float, default=0.999
-        Hyper-parameter of ``class_weight="effective"``, in ``[0, 1)``.
+        Effective-number parameter, in ``[0, 1)``, of
+        ``class_weight="effective"``, ``loss="class_balanced"`` and ``drw``.
+    tau : float, default=1.0
+        Strength of the prior adjustment of ``loss="logit_adjusted"`` and of
+        ``decision="prior_corrected"``.
+    ldam_scale : float, default=10.0
+        Scale of the margins of ``loss="ldam"``, in logit units.
+    drw : int, optional
+        With ``loss="ldam"``: the epoch from which the loss re-weights
+        classes by the effective number with ``beta`` (deferred re-weighting,
+        Cao et al., 2019); ``None`` never re-weights.
+    decision : {"argmax", "prior_corrected", "macro_f1"}, default="argmax"
+        How :meth:`predict` turns probabilities into a class (see
+        :mod:`skimb.decision`): ``"argmax"``; ``"prior_corrected"`` subtracts
+        ``tau * log(prior)`` from the log-probabilities; ``"macro_f1"`` adds
+        per-class offsets tuned on the validation split to maximise its
+        macro-F1 (it falls back to argmax, with a warning, when a class has
+        fewer than 5 validation samples).  :meth:`predict_proba` is not
+        changed by the rule; :meth:`decision_function` is.
     optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"}, default="adam"
         Keras optimizer, by name.
     learning_rate : float, default=1e-3
@@ -113,6 +147,13 @@ class ImbalancedKerasClassifier(KerasClassifier):
         Shape of one sample as the network takes it.
     class_weight_ : ndarray of shape (n_classes,)
         The per-class weights used in the last ``fit``.
+    class_counts_ : ndarray of shape (n_classes,)
+        Number of samples of each class in the ``y`` of the last ``fit``.
+    decision_offsets_ : ndarray of shape (n_classes,)
+        Offsets added to the log-probabilities before the argmax.
+    decision_rule_ : str
+        The rule behind ``decision_offsets_``: ``decision``, or ``"argmax"``
+        where ``"macro_f1"`` fell back to it.
     model_ : keras.Model
         The trained network; it outputs logits, or probabilities for a
         Keras loss that takes probabilities.
@@ -149,6 +190,10 @@ class ImbalancedKerasClassifier(KerasClassifier):
         "gamma": [Interval(Real, 0, None, closed="left")],
         "class_weight": [None, StrOptions({"balanced", "effective"}), dict],
         "beta": [Interval(Real, 0, 1, closed="left")],
+        "tau": [Interval(Real, 0, None, closed="left")],
+        "ldam_scale": [Interval(Real, 0, None, closed="neither")],
+        "drw": [None, Interval(Integral, 0, None, closed="left")],
+        "decision": [StrOptions(set(DECISIONS))],
         "optimizer": [StrOptions(set(OPTIMIZERS))],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -178,6 +223,10 @@ class ImbalancedKerasClassifier(KerasClassifier):
         gamma: float = 2.0,
         class_weight: None | str | dict = None,
         beta: float = 0.999,
+        tau: float = 1.0,
+        ldam_scale: float = 10.0,
+        drw: int | None = None,
+        decision: str = "argmax",
         optimizer: str = "adam",
         learning_rate: float = 1e-3,
         batch_size: int = 128,
@@ -201,6 +250,10 @@ class ImbalancedKerasClassifier(KerasClassifier):
         self.gamma = gamma
         self.class_weight = class_weight
         self.beta = beta
+        self.tau = tau
+        self.ldam_scale = ldam_scale
+        self.drw = drw
+        self.decision = decision
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -251,10 +304,20 @@ class ImbalancedKerasClassifier(KerasClassifier):
         self
         """
         self._validate_params()
-        if self.early_stopping and self.validation_fraction == 0:
+        if self.validation_fraction == 0:
+            for needs, name in [
+                (self.early_stopping, "early_stopping=True"),
+                (self.decision == "macro_f1", "decision='macro_f1'"),
+            ]:
+                if needs:
+                    raise ValueError(
+                        f"{name} needs validation_fraction > 0 to train on "
+                        "all the data; set early_stopping=False and "
+                        "decision='argmax' or 'prior_corrected'."
+                    )
+        if self.drw is not None and self.loss != "ldam":
             raise ValueError(
-                "early_stopping=True needs validation_fraction > 0; set "
-                "early_stopping=False to train on all the data."
+                f"drw applies to loss='ldam' only; got loss={self.loss!r}."
             )
         X, y_encoded, weights = self._check_training_data(
             X, y, sample_weight, classes=None
@@ -266,6 +329,10 @@ class ImbalancedKerasClassifier(KerasClassifier):
             self.history_ = self._train(
                 X, y_encoded, weights, train, val, epochs=self.epochs
             )
+        if val is None:
+            self._fit_decision(None, None)
+        else:
+            self._fit_decision(X[val], y_encoded[val])
         return self
 
     def partial_fit(
@@ -305,6 +372,7 @@ class ImbalancedKerasClassifier(KerasClassifier):
         # Successive calls extend one history, as successive epochs would.
         history = {} if first_call else self.history_
         self.history_ = {k: history.get(k, []) + v for k, v in logs.items()}
+        self._fit_decision(None, None)
         return self
 
     def _check_training_data(self, X, y, sample_weight, *, classes, reset=True):
@@ -324,6 +392,7 @@ class ImbalancedKerasClassifier(KerasClassifier):
                 f"classes {self.classes_.tolist()}."
             )
         y_encoded = np.searchsorted(self.classes_, y)
+        self.class_counts_ = np.bincount(y_encoded, minlength=len(self.classes_))
         present = np.unique(y_encoded)
         self.class_weight_ = np.ones(len(self.classes_))
         self.class_weight_[present] = compute_class_weight(
@@ -367,8 +436,21 @@ class ImbalancedKerasClassifier(KerasClassifier):
         train, val = next(splitter.split(np.zeros(n_samples), y_encoded))
         return np.sort(train), np.sort(val)
 
+    def _loss(self):
+        """``resolve_loss`` for this estimator's parameters and class counts."""
+        return resolve_loss(
+            self.loss,
+            gamma=self.gamma,
+            # A class absent from partial_fit's first batch counts as one
+            # sample, so priors and margins stay finite.
+            class_counts=np.maximum(self.class_counts_, 1),
+            beta=self.beta,
+            tau=self.tau,
+            ldam_scale=self.ldam_scale,
+        )
+
     def _build(self, X_train: np.ndarray) -> keras.Model:
-        loss, logits, _ = resolve_loss(self.loss, gamma=self.gamma)
+        loss, logits, _ = self._loss()
         mean = variance = None
         if self.standardize:
             mean, variance = feature_moments(X_train)
@@ -404,9 +486,18 @@ class ImbalancedKerasClassifier(KerasClassifier):
         # The validation loss is the compiled loss; only the target encoding
         # is read from the loss parameter.
         loss = self.model_.loss
-        sparse = resolve_loss(self.loss, gamma=self.gamma)[2]
+        sparse = not isinstance(self.loss, str) and self._loss()[2]
         targets = self._targets(y_encoded, sparse)
         callbacks = []
+        if self.drw is not None and self.loss == "ldam":
+            counts = np.maximum(self.class_counts_, 1)
+            callbacks.append(
+                DeferredReweighting(
+                    loss,
+                    effective_number_weights(counts, beta=self.beta),
+                    start_epoch=self.drw,
+                )
+            )
         early_stopping = None
         if val is not None:
             callbacks.append(
@@ -442,7 +533,42 @@ class ImbalancedKerasClassifier(KerasClassifier):
         self.best_epoch_ = None if early_stopping is None else early_stopping.best_epoch
         return {k: [float(v) for v in values] for k, values in history.history.items()}
 
+    def _fit_decision(self, X_val, y_val) -> None:
+        """Set ``decision_offsets_`` from the decision rule."""
+        n_classes = len(self.classes_)
+        self.decision_rule_ = self.decision
+        self.decision_offsets_ = np.zeros(n_classes)
+        if self.decision == "prior_corrected":
+            counts = np.maximum(self.class_counts_, 1)
+            self.decision_offsets_ = prior_offsets(counts, tau=self.tau)
+        elif self.decision == "macro_f1":
+            if y_val is None:  # partial_fit: no held-out data to tune on
+                self.decision_rule_ = "argmax"
+                return
+            log_proba = self._log_proba(X_val)
+            self.decision_offsets_, tuned = macro_f1_offsets(log_proba, y_val)
+            if not tuned:
+                self.decision_rule_ = "argmax"
+                counts = np.bincount(y_val, minlength=n_classes)
+                rare = int(np.argmin(counts))
+                warnings.warn(
+                    f"decision='macro_f1' kept the argmax rule: class "
+                    f"{self.classes_[rare].tolist()!r} has {counts[rare]} "
+                    f"validation samples, fewer than {MIN_VALIDATION_COUNT} to "
+                    "tune on; raise validation_fraction.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+
     # -------------------------------------------------------------- predict
+
+    def _log_proba(self, X: np.ndarray) -> np.ndarray:
+        outputs = forward(self.model_, X).astype(np.float64)
+        # The network ends in a softmax only for losses that take probabilities.
+        if self.model_.layers[-1].name != "probabilities":
+            return log_softmax(outputs, axis=1)
+        with np.errstate(divide="ignore"):
+            return np.log(outputs / outputs.sum(axis=1, keepdims=True))
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Logarithm of the class probabilities.
@@ -457,13 +583,7 @@ class ImbalancedKerasClassifier(KerasClassifier):
             Columns follow ``classes_``.
         """
         check_is_fitted(self, "model_")
-        X = check_features(self, X, reset=False)
-        outputs = forward(self.model_, X).astype(np.float64)
-        # The network ends in a softmax only for losses that take probabilities.
-        if self.model_.layers[-1].name != "probabilities":
-            return log_softmax(outputs, axis=1)
-        with np.errstate(divide="ignore"):
-            return np.log(outputs / outputs.sum(axis=1, keepdims=True))
+        return self._log_proba(check_features(self, X, reset=False))
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities.
@@ -489,9 +609,27 @@ class ImbalancedKerasClassifier(KerasClassifier):
         Returns
         -------
         ndarray of shape (n_samples,)
+            The class with the largest :meth:`decision_function`.
         """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+        scores = self.decision_function(X)  # checks the estimator is fitted
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def decision_function(self, X) -> np.ndarray:
+        """Log-probabilities plus the decision rule's per-class offsets.
+
+        Each column is an increasing function of that class's probability,
+        so per-class rankings (ROC and PR curves) are those of
+        :meth:`predict_proba`; :meth:`predict` takes the argmax.
+
+        Parameters
+        ----------
+        X : array-like, shaped as in :meth:`fit`
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        return self.predict_log_proba(X) + self.decision_offsets_
 
     def score(self, X, y, sample_weight=None) -> float:
         """Macro-averaged F1 score of ``predict(X)`` against ``y``.
@@ -549,6 +687,7 @@ class ImbalancedKerasClassifier(KerasClassifier):
         X, _, _ = self._check_training_data(X, y, None, classes=None)
         with seeded(seed_from(self.random_state)):
             self.model_ = self._build(X)
+        self._fit_decision(None, None)
         return self
 
     # --------------------------------------------------------------- pickle

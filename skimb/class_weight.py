@@ -7,6 +7,7 @@ it actually receives, so weights follow any resampling done before it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from numbers import Real
 
 import numpy as np
 from sklearn.utils.class_weight import compute_class_weight as _sklearn_balanced
@@ -112,7 +113,13 @@ def compute_class_weight(
         weights = np.ones(n_classes)
         for i, label in enumerate(classes.tolist()):
             if label in class_weight:
-                weights[i] = float(class_weight[label])
+                value = class_weight[label]
+                if not isinstance(value, Real) or isinstance(value, bool):
+                    raise ValueError(
+                        f"class_weight value for label {label!r} must be a "
+                        f"number; got {value!r}."
+                    )
+                weights[i] = float(value)
         if not np.all(np.isfinite(weights)) or np.any(weights < 0):
             raise ValueError(
                 f"class_weight values must be finite and >= 0; got {class_weight}."

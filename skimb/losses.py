@@ -13,9 +13,19 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-__all__ = ["FocalLoss", "resolve_loss"]
+from skimb.class_weight import effective_number_weights
 
-LOSSES = ("crossentropy", "focal")
+__all__ = [
+    "ClassBalancedLoss",
+    "DeferredReweighting",
+    "FocalLoss",
+    "LDAMLoss",
+    "LogitAdjustedLoss",
+    "ldam_margins",
+    "resolve_loss",
+]
+
+LOSSES = ("crossentropy", "focal", "class_balanced", "logit_adjusted", "ldam")
 
 
 def _log_probabilities(y_pred, from_logits: bool):
@@ -95,15 +105,304 @@ class FocalLoss(keras.losses.Loss):
         return config
 
 
-def resolve_loss(loss, *, gamma: float = 2.0):
+def _positive_counts(class_counts) -> list[float]:
+    counts = [float(c) for c in class_counts]
+    if len(counts) < 2 or any(not c > 0 for c in counts):
+        raise ValueError(
+            "class_counts must hold a positive count for each of at least 2 "
+            f"classes; got {counts}."
+        )
+    return counts
+
+
+@keras.saving.register_keras_serializable(package="skimb")
+class ClassBalancedLoss(FocalLoss):
+    r"""Class-balanced loss (Cui et al., 2019).
+
+    Focal loss (crossentropy when ``gamma=0``) with per-class weights from
+    the effective number of samples,
+
+    .. math:: \alpha_c = \frac{1 - \beta}{1 - \beta^{n_c}}, \quad
+              \text{normalised so that } \textstyle\sum_c \alpha_c = C.
+
+    Parameters
+    ----------
+    class_counts : sequence of float of length n_classes
+        Number of training samples of each class, all positive.
+    beta : float, default=0.999
+        In ``[0, 1)``: ``0`` weights classes equally, ``beta -> 1`` tends to
+        inverse class frequency.
+    gamma : float, default=0.0
+        Focusing parameter; ``0`` is class-balanced crossentropy.
+    from_logits : bool, default=True
+        Whether ``y_pred`` holds logits (``True``) or probabilities.
+    reduction, name, dtype
+        As for any ``keras.losses.Loss``.
+
+    Examples
+    --------
+    >>> from skimb.losses import ClassBalancedLoss
+    >>> [round(a, 3) for a in ClassBalancedLoss([1000, 10], beta=0.99).alpha]
+    [0.175, 1.825]
+    """
+
+    def __init__(
+        self,
+        class_counts: Sequence[float],
+        beta: float = 0.999,
+        gamma: float = 0.0,
+        from_logits: bool = True,
+        reduction: str = "sum_over_batch_size",
+        name: str = "class_balanced_loss",
+        dtype=None,
+    ):
+        counts = _positive_counts(class_counts)
+        alpha = effective_number_weights(counts, beta=beta)
+        super().__init__(
+            gamma=gamma,
+            alpha=alpha.tolist(),
+            from_logits=from_logits,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+        )
+        self.class_counts = counts
+        self.beta = float(beta)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        del config["alpha"]  # derived from class_counts and beta
+        config.update(class_counts=self.class_counts, beta=self.beta)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="skimb")
+class LogitAdjustedLoss(keras.losses.Loss):
+    r"""Logit-adjusted crossentropy (Menon et al., 2021).
+
+    .. math:: \ell(z, y) = -\log \mathrm{softmax}(z + \tau \log \pi)_y
+
+    with :math:`\pi` the training class prior.  The network learns logits
+    :math:`z` in which the prior has been taken out, so their argmax is the
+    balanced-error rule, with no post-hoc correction; ``tau=1`` is the
+    Balanced Softmax of Ren et al. (2020).
+
+    Parameters
+    ----------
+    class_prior : sequence of float of length n_classes
+        Training class frequencies, all positive (normalised here).
+    tau : float, default=1.0
+        Strength of the adjustment, ``tau >= 0``; ``0`` is crossentropy.
+    reduction, name, dtype
+        As for any ``keras.losses.Loss``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimb.losses import LogitAdjustedLoss
+    >>> y_true = np.array([[1.0, 0.0]])
+    >>> loss = LogitAdjustedLoss([0.9, 0.1], tau=1.0)
+    >>> round(float(loss(y_true, np.array([[0.0, 0.0]]))), 4)  # -log 0.9
+    0.1054
+    """
+
+    def __init__(
+        self,
+        class_prior: Sequence[float],
+        tau: float = 1.0,
+        reduction: str = "sum_over_batch_size",
+        name: str = "logit_adjusted_loss",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        prior = _positive_counts(class_prior)
+        if tau < 0:
+            raise ValueError(f"tau must be >= 0; got {tau}.")
+        self.class_prior = [p / sum(prior) for p in prior]
+        self.tau = float(tau)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, y_pred.dtype)
+        log_prior = ops.log(ops.convert_to_tensor(self.class_prior, y_pred.dtype))
+        log_p = ops.log_softmax(y_pred + self.tau * log_prior, axis=-1)
+        return -ops.sum(y_true * log_p, axis=-1)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(class_prior=self.class_prior, tau=self.tau)
+        return config
+
+
+def ldam_margins(class_counts, *, max_margin: float = 0.5):
+    r"""LDAM margins :math:`\Delta_c \propto n_c^{-1/4}`, the largest ``max_margin``.
+
+    Parameters
+    ----------
+    class_counts : array-like of shape (n_classes,)
+        Positive class counts.
+    max_margin : float, default=0.5
+        Margin of the rarest class.
+
+    Returns
+    -------
+    list of float
+
+    Examples
+    --------
+    >>> from skimb.losses import ldam_margins
+    >>> [round(m, 3) for m in ldam_margins([10000, 16, 1])]
+    [0.05, 0.25, 0.5]
+    """
+    counts = _positive_counts(class_counts)
+    raw = [c**-0.25 for c in counts]
+    return [max_margin * r / max(raw) for r in raw]
+
+
+@keras.saving.register_keras_serializable(package="skimb")
+class LDAMLoss(keras.losses.Loss):
+    r"""Label-distribution-aware margin loss (Cao et al., 2019).
+
+    .. math:: \ell(z, y) = -w_y \log \mathrm{softmax}(z - s \Delta_y e_y)_y,
+              \qquad \Delta_c \propto n_c^{-1/4}
+
+    The true class's logit must beat the others by a margin that grows as
+    the class gets rarer.  Cao et al. apply the margin to cosine logits
+    scaled by ``s``; skimb's networks output unnormalised logits :math:`z`,
+    so the margin is applied in logit units, :math:`s\Delta_y`, which is the
+    same loss when :math:`z = s\cos\theta`.
+
+    The per-class weights :math:`w` start at ``class_weight`` and are held
+    in a variable, so :class:`DeferredReweighting` can switch them on
+    during training (the DRW schedule).
+
+    Parameters
+    ----------
+    class_counts : sequence of float of length n_classes
+        Number of training samples of each class, all positive.
+    max_margin : float, default=0.5
+        Margin :math:`\Delta` of the rarest class.
+    scale : float, default=10.0
+        Scale :math:`s` of the margins, ``> 0``.
+    class_weight : sequence of float, optional
+        Initial per-class weights :math:`w` (ones by default).
+    reduction, name, dtype
+        As for any ``keras.losses.Loss``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimb.losses import LDAMLoss
+    >>> loss = LDAMLoss([100, 1], scale=1.0)
+    >>> round(float(loss(np.array([[0.0, 1.0]]), np.array([[0.0, 0.5]]))), 4)
+    0.6931
+    """
+
+    def __init__(
+        self,
+        class_counts: Sequence[float],
+        max_margin: float = 0.5,
+        scale: float = 10.0,
+        class_weight: Sequence[float] | None = None,
+        reduction: str = "sum_over_batch_size",
+        name: str = "ldam_loss",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        counts = _positive_counts(class_counts)
+        if not max_margin > 0 or not scale > 0:
+            raise ValueError(
+                f"max_margin and scale must be > 0; got {max_margin}, {scale}."
+            )
+        weights = [1.0] * len(counts) if class_weight is None else class_weight
+        weights = [float(w) for w in weights]
+        if len(weights) != len(counts) or any(not w >= 0 for w in weights):
+            raise ValueError(
+                f"class_weight must hold {len(counts)} non-negative weights; "
+                f"got {weights}."
+            )
+        self.class_counts = counts
+        self.max_margin = float(max_margin)
+        self.scale = float(scale)
+        self.margins = ldam_margins(counts, max_margin=max_margin)
+        # A variable, not a constant: the compiled training step reads its
+        # current value, so a callback can re-weight mid-training.
+        self.class_weight = keras.Variable(
+            weights, trainable=False, dtype="float32", name="ldam_class_weight"
+        )
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, y_pred.dtype)
+        margins = ops.convert_to_tensor(self.margins, y_pred.dtype)
+        log_p = ops.log_softmax(y_pred - self.scale * margins * y_true, axis=-1)
+        weights = ops.cast(self.class_weight, y_pred.dtype)
+        return -ops.sum(y_true * log_p, axis=-1) * ops.sum(y_true * weights, axis=-1)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            class_counts=self.class_counts,
+            max_margin=self.max_margin,
+            scale=self.scale,
+            class_weight=[float(w) for w in ops.convert_to_numpy(self.class_weight)],
+        )
+        return config
+
+
+class DeferredReweighting(keras.callbacks.Callback):
+    """Deferred re-weighting (DRW) of an :class:`LDAMLoss` (Cao et al., 2019).
+
+    Trains with the loss's initial weights until ``start_epoch``, then with
+    ``class_weight``: the network first learns features from the natural
+    distribution, then re-balances its decision boundaries.
+
+    Parameters
+    ----------
+    loss : LDAMLoss
+        The compiled loss whose weights change.
+    class_weight : sequence of float
+        Per-class weights from ``start_epoch`` on.
+    start_epoch : int
+        First (0-based) epoch trained with ``class_weight``.
+    """
+
+    def __init__(self, loss: LDAMLoss, class_weight: Sequence[float], start_epoch: int):
+        super().__init__()
+        self.loss = loss
+        self.class_weight = [float(w) for w in class_weight]
+        self.start_epoch = start_epoch
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if epoch == self.start_epoch:
+            self.loss.class_weight.assign(self.class_weight)
+
+
+def resolve_loss(
+    loss,
+    *,
+    gamma: float = 2.0,
+    class_counts=None,
+    beta: float = 0.999,
+    tau: float = 1.0,
+    ldam_scale: float = 10.0,
+):
     """The loss object for a ``loss`` parameter, and what it takes.
 
     Parameters
     ----------
-    loss : {"crossentropy", "focal"} or keras loss
+    loss : {"crossentropy", "focal", "class_balanced", "logit_adjusted", \
+"ldam"} or keras loss
         A strategy name, or a Keras loss object or function used as given.
     gamma : float, default=2.0
-        Focusing parameter of ``"focal"``.
+        Focusing parameter of ``"focal"`` and ``"class_balanced"``.
+    class_counts : array-like of shape (n_classes,), optional
+        Training class counts; needed by ``"class_balanced"``,
+        ``"logit_adjusted"`` and ``"ldam"``.
+    beta : float, default=0.999
+        Effective-number parameter of ``"class_balanced"``.
+    tau : float, default=1.0
+        Adjustment strength of ``"logit_adjusted"``.
+    ldam_scale : float, default=10.0
+        Margin scale of ``"ldam"``.
 
     Returns
     -------
@@ -121,11 +420,23 @@ def resolve_loss(loss, *, gamma: float = 2.0):
     >>> from skimb.losses import resolve_loss
     >>> resolve_loss(keras.losses.SparseCategoricalCrossentropy())[1:]
     (False, True)
+    >>> type(resolve_loss("ldam", class_counts=[90, 10])[0]).__name__
+    'LDAMLoss'
     """
     if loss == "crossentropy":
         return keras.losses.CategoricalCrossentropy(from_logits=True), True, False
     if loss == "focal":
         return FocalLoss(gamma=gamma), True, False
+    if loss in ("class_balanced", "logit_adjusted", "ldam"):
+        if class_counts is None:
+            raise ValueError(f"loss={loss!r} needs the training class_counts.")
+        if loss == "class_balanced":
+            built = ClassBalancedLoss(class_counts, beta=beta, gamma=gamma)
+        elif loss == "logit_adjusted":
+            built = LogitAdjustedLoss(class_counts, tau=tau)
+        else:
+            built = LDAMLoss(class_counts, scale=ldam_scale)
+        return built, True, False
     if isinstance(loss, str):
         raise ValueError(f"loss must be one of {LOSSES} or a Keras loss; got {loss!r}.")
     config = loss.get_config() if hasattr(loss, "get_config") else {}

@@ -135,7 +135,12 @@ def test_not_fitted(clf, tabular):
         ("loss", "hinge", "loss"),
         ("class_weight", "inverse", "class_weight"),
         ("beta", 1.0, "beta"),
+        ("beta", -0.1, "beta"),
         ("gamma", -1.0, "gamma"),
+        ("tau", -0.5, "tau"),
+        ("ldam_scale", 0.0, "ldam_scale"),
+        ("drw", -1, "drw"),
+        ("decision", "majority", "decision"),
         ("validation_fraction", 1.0, "validation_fraction"),
         ("optimizer", "lbfgs", "optimizer"),
         ("epochs", 0, "epochs"),
@@ -153,11 +158,18 @@ def test_invalid_parameters_are_named(tabular, param, value, match):
         ({7: 2.0}, r"labels \[7\] that are not in y"),
         ({0: -1.0}, "finite and >= 0"),
         ({0: np.nan}, "finite and >= 0"),
+        ({0: [1.0, 2.0]}, "class_weight value for label 0"),
+        ({0: "heavy"}, "class_weight value for label 0"),
     ],
 )
 def test_bad_class_weight_dict(tabular, class_weight, match):
     with pytest.raises(ValueError, match=match):
         ImbalancedKerasClassifier(class_weight=class_weight, **FAST).fit(*tabular)
+
+
+def test_drw_needs_the_ldam_loss(tabular):
+    with pytest.raises(ValueError, match="drw applies to loss='ldam'"):
+        ImbalancedKerasClassifier(loss="focal", drw=2, **FAST).fit(*tabular)
 
 
 def test_bad_sample_weight(clf, tabular):

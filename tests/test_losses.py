@@ -8,7 +8,15 @@ tf = pytest.importorskip("tensorflow")
 
 from scipy.special import log_softmax  # noqa: E402
 
-from skimb.losses import FocalLoss, resolve_loss  # noqa: E402
+from skimb.losses import (  # noqa: E402
+    ClassBalancedLoss,
+    DeferredReweighting,
+    FocalLoss,
+    LDAMLoss,
+    LogitAdjustedLoss,
+    ldam_margins,
+    resolve_loss,
+)
 
 RNG = np.random.RandomState(0)
 N, C = 64, 4
@@ -59,13 +67,8 @@ def test_focal_gamma_zero_is_crossentropy():
     )
 
 
-def test_focal_gradient_matches_reference_and_pushes_the_true_class_up():
-    gamma, alpha = 2.0, [0.5, 1.0, 1.5, 2.0]
-    logits = tf.Variable(LOGITS)
-    with tf.GradientTape() as tape:
-        value = FocalLoss(gamma=gamma, alpha=alpha)(ONE_HOT, logits)
-    grad = tape.gradient(value, logits).numpy()
-    # Central finite differences of the NumPy reference.
+def numeric_gradient(reference):
+    """Central finite differences of a NumPy reference at LOGITS."""
     numeric = np.zeros_like(LOGITS, dtype=np.float64)
     eps = 1e-3
     for i in range(N):
@@ -73,15 +76,29 @@ def test_focal_gradient_matches_reference_and_pushes_the_true_class_up():
             up, down = LOGITS.astype(np.float64), LOGITS.astype(np.float64)
             up[i, j] += eps
             down[i, j] -= eps
-            numeric[i, j] = (
-                focal_reference(LABELS, up, gamma, alpha)
-                - focal_reference(LABELS, down, gamma, alpha)
-            ) / (2 * eps)
-    np.testing.assert_allclose(grad, numeric, atol=2e-5)
-    true_grad = grad[np.arange(N), LABELS]
+            numeric[i, j] = (reference(up) - reference(down)) / (2 * eps)
+    return numeric
+
+
+def keras_gradient(loss):
+    logits = tf.Variable(LOGITS)
+    with tf.GradientTape() as tape:
+        value = loss(ONE_HOT, logits)
+    return tape.gradient(value, logits).numpy()
+
+
+def assert_pushes_the_true_class_up(grad):
     # A gradient step raises the true-class logit, lowers the others.
-    assert np.all(true_grad <= 0)
+    assert np.all(grad[np.arange(N), LABELS] <= 0)
     assert np.all(grad[ONE_HOT == 0] >= 0)
+
+
+def test_focal_gradient_matches_reference_and_pushes_the_true_class_up():
+    gamma, alpha = 2.0, [0.5, 1.0, 1.5, 2.0]
+    grad = keras_gradient(FocalLoss(gamma=gamma, alpha=alpha))
+    numeric = numeric_gradient(lambda z: focal_reference(LABELS, z, gamma, alpha))
+    np.testing.assert_allclose(grad, numeric, atol=2e-5)
+    assert_pushes_the_true_class_up(grad)
 
 
 def test_focal_down_weights_easy_examples():
@@ -129,3 +146,176 @@ def test_resolve_loss_reads_what_the_loss_takes(loss, logits, sparse):
 def test_resolve_loss_rejects_unknown_names():
     with pytest.raises(ValueError, match="loss must be one of"):
         resolve_loss("hinge")
+
+
+@pytest.mark.parametrize("loss", ["class_balanced", "logit_adjusted", "ldam"])
+def test_resolve_loss_needs_class_counts_for_prior_aware_losses(loss):
+    with pytest.raises(ValueError, match="class_counts"):
+        resolve_loss(loss)
+    built, logits, sparse = resolve_loss(loss, class_counts=COUNTS)
+    assert (logits, sparse) == (True, False)
+    assert isinstance(built, (ClassBalancedLoss, LogitAdjustedLoss, LDAMLoss))
+
+
+# --------------------------------------------------------- class-balanced
+
+COUNTS = np.array([5000.0, 300.0, 900.0, 40.0])
+
+
+def effective_reference(counts, beta):
+    """(1 - beta) / (1 - beta^n_c), normalised to sum to C (Cui et al.)."""
+    weights = (1 - beta) / (1 - beta ** np.asarray(counts, dtype=np.float64))
+    return weights / weights.sum() * len(counts)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 2.0])
+@pytest.mark.parametrize("beta", [0.9, 0.999, 0.9999])
+def test_class_balanced_matches_reference(beta, gamma):
+    loss = ClassBalancedLoss(COUNTS, beta=beta, gamma=gamma)
+    alpha = effective_reference(COUNTS, beta)
+    np.testing.assert_allclose(loss.alpha, alpha, rtol=1e-10)
+    assert alpha.sum() == pytest.approx(C)
+    expected = focal_reference(LABELS, LOGITS, gamma, alpha)
+    assert float(loss(ONE_HOT, LOGITS)) == pytest.approx(expected, rel=1e-5)
+    grad = keras_gradient(loss)
+    numeric = numeric_gradient(lambda z: focal_reference(LABELS, z, gamma, alpha))
+    np.testing.assert_allclose(grad, numeric, atol=2e-5)
+    assert_pushes_the_true_class_up(grad)
+
+
+def test_class_balanced_weights_rare_classes_more():
+    alpha = np.array(ClassBalancedLoss(COUNTS, beta=0.999).alpha)
+    assert list(np.argsort(alpha)) == list(np.argsort(-COUNTS))
+
+
+# ---------------------------------------------------------- logit-adjusted
+
+
+def logit_adjusted_reference(labels, logits, prior, tau):
+    """-log softmax(z + tau log pi)_y, averaged over the batch."""
+    adjusted = logits.astype(np.float64) + tau * np.log(prior / prior.sum())
+    return -log_softmax(adjusted, axis=1)[np.arange(len(labels)), labels].mean()
+
+
+@pytest.mark.parametrize("tau", [0.0, 0.5, 1.0, 2.0])
+def test_logit_adjusted_matches_reference(tau):
+    loss = LogitAdjustedLoss(COUNTS, tau=tau)
+    expected = logit_adjusted_reference(LABELS, LOGITS, COUNTS, tau)
+    assert float(loss(ONE_HOT, LOGITS)) == pytest.approx(expected, rel=1e-5)
+    grad = keras_gradient(loss)
+    numeric = numeric_gradient(
+        lambda z: logit_adjusted_reference(LABELS, z, COUNTS, tau)
+    )
+    np.testing.assert_allclose(grad, numeric, atol=2e-5)
+    assert_pushes_the_true_class_up(grad)
+
+
+def test_logit_adjusted_optimum_is_the_posterior_without_the_prior():
+    # For a point whose true posterior is eta, the expected loss is the loss
+    # against the soft target eta; its gradient softmax(z + tau log pi) - eta
+    # vanishes at z = log eta - tau log pi: the balanced posterior, not the
+    # posterior itself.
+    eta = np.array([[0.7, 0.1, 0.15, 0.05]], dtype=np.float32)
+    prior = COUNTS / COUNTS.sum()
+    loss = LogitAdjustedLoss(COUNTS, tau=1.0)
+
+    def gradient_at(z):
+        z = tf.Variable(z.astype(np.float32))
+        with tf.GradientTape() as tape:
+            value = loss(eta, z)
+        return tape.gradient(value, z).numpy()
+
+    np.testing.assert_allclose(gradient_at(np.log(eta) - np.log(prior)), 0, atol=1e-6)
+    assert np.abs(gradient_at(np.log(eta))).max() > 0.1
+
+
+# -------------------------------------------------------------------- LDAM
+
+
+def ldam_reference(labels, logits, counts, scale, max_margin=0.5, weights=None):
+    """-w_y log softmax(z - s * Delta_y e_y)_y, Delta_c = m * n_c^-1/4 / max."""
+    margins = np.asarray(counts, dtype=np.float64) ** -0.25
+    margins = max_margin * margins / margins.max()
+    shifted = logits.astype(np.float64).copy()
+    rows = np.arange(len(labels))
+    shifted[rows, labels] -= scale * margins[labels]
+    loss = -log_softmax(shifted, axis=1)[rows, labels]
+    if weights is not None:
+        loss = loss * np.asarray(weights)[labels]
+    return loss.mean()
+
+
+def test_ldam_margins_follow_the_quarter_power_law():
+    margins = np.array(ldam_margins(COUNTS))
+    assert margins.max() == pytest.approx(0.5)
+    np.testing.assert_allclose(
+        margins * COUNTS**0.25, np.full(C, margins[0] * COUNTS[0] ** 0.25)
+    )
+
+
+@pytest.mark.parametrize("scale", [1.0, 10.0])
+@pytest.mark.parametrize("weights", [None, [0.2, 1.0, 0.5, 3.0]])
+def test_ldam_matches_reference(scale, weights):
+    loss = LDAMLoss(COUNTS, scale=scale, class_weight=weights)
+    expected = ldam_reference(LABELS, LOGITS, COUNTS, scale, weights=weights)
+    assert float(loss(ONE_HOT, LOGITS)) == pytest.approx(expected, rel=1e-5)
+    grad = keras_gradient(loss)
+    numeric = numeric_gradient(
+        lambda z: ldam_reference(LABELS, z, COUNTS, scale, weights=weights)
+    )
+    np.testing.assert_allclose(grad, numeric, atol=2e-5)
+    assert_pushes_the_true_class_up(grad)
+
+
+def test_ldam_asks_a_larger_margin_of_rarer_classes():
+    # The same logit gap costs more loss for the rare class than the common one.
+    gap = np.array([[2.0, 0.0, 0.0, 0.0]], dtype=np.float32)
+    loss = LDAMLoss(COUNTS, scale=5.0)
+    common = float(loss(np.eye(C, dtype=np.float32)[[0]], gap))
+    rare = float(loss(np.eye(C, dtype=np.float32)[[3]], gap[:, [3, 1, 2, 0]]))
+    assert rare > common
+
+
+def test_deferred_reweighting_switches_the_weights_at_its_epoch():
+    loss = LDAMLoss(COUNTS, scale=1.0)
+    callback = DeferredReweighting(loss, [1.0, 2.0, 3.0, 4.0], start_epoch=2)
+    before = float(loss(ONE_HOT, LOGITS))
+    for epoch in range(2):
+        callback.on_epoch_begin(epoch)
+        assert float(loss(ONE_HOT, LOGITS)) == before
+    callback.on_epoch_begin(2)
+    expected = ldam_reference(LABELS, LOGITS, COUNTS, 1.0, weights=[1, 2, 3, 4])
+    assert float(loss(ONE_HOT, LOGITS)) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        ClassBalancedLoss(COUNTS, beta=0.99, gamma=1.0),
+        LogitAdjustedLoss(COUNTS, tau=0.5),
+        LDAMLoss(COUNTS, scale=3.0, class_weight=[1.0, 2.0, 3.0, 4.0]),
+    ],
+    ids=type,
+)
+def test_prior_aware_losses_serialize(loss):
+    restored = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert type(restored) is type(loss)
+    assert restored.get_config() == loss.get_config()
+    assert float(restored(ONE_HOT, LOGITS)) == float(loss(ONE_HOT, LOGITS))
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: ClassBalancedLoss([10, 0]), "class_counts"),
+        (lambda: ClassBalancedLoss([10, 5], beta=1.0), "beta"),
+        (lambda: LogitAdjustedLoss([0.5, 0.5], tau=-1), "tau"),
+        (lambda: LogitAdjustedLoss([1.0]), "at least 2"),
+        (lambda: LDAMLoss([10, 5], scale=0), "scale"),
+        (lambda: LDAMLoss([10, 5], class_weight=[1.0]), "class_weight"),
+        (lambda: LDAMLoss([10, 5], class_weight=[1.0, -1.0]), "class_weight"),
+    ],
+)
+def test_prior_aware_losses_reject_bad_parameters(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()

@@ -1,0 +1,176 @@
+"""Loss strategies and decision rules as estimator parameters."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from scipy.special import log_softmax  # noqa: E402
+
+from skimb import ImbalancedKerasClassifier  # noqa: E402
+from skimb._random import seed_from  # noqa: E402
+from skimb.class_weight import effective_number_weights  # noqa: E402
+from skimb.decision import macro_f1_offsets  # noqa: E402
+from skimb.losses import ClassBalancedLoss, LDAMLoss, LogitAdjustedLoss  # noqa: E402
+
+from .conftest import FAST  # noqa: E402
+
+# A validation split large enough for every class to have 5+ samples.
+SPLIT = dict(FAST, validation_fraction=0.3)
+
+
+@pytest.mark.parametrize(
+    "loss, kind",
+    [
+        ("class_balanced", ClassBalancedLoss),
+        ("logit_adjusted", LogitAdjustedLoss),
+        ("ldam", LDAMLoss),
+    ],
+)
+def test_prior_aware_losses_use_the_counts_of_fit(tabular, loss, kind):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(loss=loss, **FAST).fit(X, y)
+    counts = np.bincount(y)
+    np.testing.assert_array_equal(clf.class_counts_, counts)
+    assert isinstance(clf.model_.loss, kind)
+    if kind is LogitAdjustedLoss:
+        np.testing.assert_allclose(clf.model_.loss.class_prior, counts / counts.sum())
+    else:
+        np.testing.assert_array_equal(clf.model_.loss.class_counts, counts)
+    assert clf.predict_proba(X[:5]).sum(axis=1) == pytest.approx(np.ones(5))
+
+
+def test_class_balanced_loss_is_focal_with_effective_weights(tabular):
+    X, y = tabular
+    params = dict(FAST, gamma=1.0, beta=0.99)
+    balanced = ImbalancedKerasClassifier(loss="class_balanced", **params).fit(X, y)
+    focal = ImbalancedKerasClassifier(
+        loss="focal", class_weight="effective", **params
+    ).fit(X, y)
+    np.testing.assert_allclose(
+        balanced.model_.loss.alpha,
+        effective_number_weights(np.bincount(y), beta=0.99),
+    )
+    np.testing.assert_allclose(
+        balanced.predict_proba(X), focal.predict_proba(X), rtol=1e-4, atol=1e-6
+    )
+
+
+def test_logit_adjusted_predicts_from_the_raw_logits(tabular):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(loss="logit_adjusted", **FAST).fit(X, y)
+    logits = clf.model_(X[:20].astype(np.float32)).numpy()
+    np.testing.assert_allclose(
+        clf.predict_log_proba(X[:20]), log_softmax(logits, axis=1), atol=1e-5
+    )
+    np.testing.assert_array_equal(clf.predict(X[:20]), logits.argmax(axis=1))
+
+
+def test_drw_switches_ldam_to_effective_weights(tabular):
+    X, y = tabular
+    params = dict(FAST, epochs=3, early_stopping=False, beta=0.99)
+    clf = ImbalancedKerasClassifier(loss="ldam", drw=1, **params).fit(X, y)
+    expected = effective_number_weights(np.bincount(y), beta=0.99)
+    weights = keras.ops.convert_to_numpy(clf.model_.loss.class_weight)
+    np.testing.assert_allclose(weights, expected, rtol=1e-6)
+    late = ImbalancedKerasClassifier(loss="ldam", drw=5, **params).fit(X, y)
+    weights = keras.ops.convert_to_numpy(late.model_.loss.class_weight)
+    np.testing.assert_array_equal(weights, np.ones(4))
+
+
+def test_decision_rule_does_not_change_the_network(tabular):
+    X, y = tabular
+    probas = [
+        ImbalancedKerasClassifier(decision=rule, **SPLIT).fit(X, y).predict_proba(X)
+        for rule in ("argmax", "prior_corrected", "macro_f1")
+    ]
+    np.testing.assert_array_equal(probas[0], probas[1])
+    np.testing.assert_array_equal(probas[0], probas[2])
+
+
+def test_argmax_predicts_the_most_probable_class(fitted_dense, tabular):
+    X = tabular[0]
+    assert fitted_dense.decision_rule_ == "argmax"
+    np.testing.assert_array_equal(
+        fitted_dense.predict(X), fitted_dense.predict_proba(X).argmax(axis=1)
+    )
+
+
+def test_prior_corrected_subtracts_tau_log_prior(tabular):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(decision="prior_corrected", tau=0.7, **FAST)
+    clf.fit(X, y)
+    prior = np.bincount(y) / len(y)
+    expected = clf.predict_log_proba(X) - 0.7 * np.log(prior)
+    np.testing.assert_allclose(clf.decision_function(X), expected)
+    np.testing.assert_array_equal(clf.predict(X), expected.argmax(axis=1))
+    # The rare classes are predicted at least as often as under argmax.
+    argmax = np.bincount(clf.predict_proba(X).argmax(axis=1), minlength=4)
+    corrected = np.bincount(clf.predict(X), minlength=4)
+    assert corrected[np.argmin(prior)] >= argmax[np.argmin(prior)]
+
+
+def test_macro_f1_offsets_are_tuned_on_the_validation_split(tabular):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(decision="macro_f1", **SPLIT).fit(X, y)
+    assert clf.decision_rule_ == "macro_f1"
+    _, val = clf._split(np.searchsorted(clf.classes_, y), seed_from(0))
+    offsets, tuned = macro_f1_offsets(clf.predict_log_proba(X[val]), y[val])
+    assert tuned
+    np.testing.assert_array_equal(clf.decision_offsets_, offsets)
+    np.testing.assert_array_equal(
+        clf.predict(X), (clf.predict_log_proba(X) + offsets).argmax(axis=1)
+    )
+    # Never below argmax on the split it was tuned on.
+    from sklearn.metrics import f1_score
+
+    argmax = f1_score(y[val], clf.predict_proba(X[val]).argmax(axis=1), average="macro")
+    assert clf.score(X[val], y[val]) >= argmax
+
+
+def test_macro_f1_falls_back_to_argmax_with_tiny_validation_classes(tabular):
+    X, y = tabular  # class 0 has 10 samples: 1 or 2 in a 10% validation split
+    clf = ImbalancedKerasClassifier(decision="macro_f1", **FAST)
+    with pytest.warns(
+        UserWarning, match=r"class 0 has [12] validation samples, fewer than 5"
+    ):
+        clf.fit(X, y)
+    assert clf.decision_rule_ == "argmax"
+    np.testing.assert_array_equal(clf.decision_offsets_, np.zeros(4))
+
+
+def test_macro_f1_needs_a_validation_split(tabular):
+    clf = ImbalancedKerasClassifier(
+        decision="macro_f1", validation_fraction=0.0, early_stopping=False, **FAST
+    )
+    with pytest.raises(ValueError, match="decision='macro_f1' needs"):
+        clf.fit(*tabular)
+
+
+def test_partial_fit_keeps_a_rule_without_validation(tabular):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(decision="macro_f1", **FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.partial_fit(X, y)
+    assert clf.decision_rule_ == "argmax"
+    prior = ImbalancedKerasClassifier(decision="prior_corrected", **FAST)
+    prior.partial_fit(X[:50], y[:50], classes=np.arange(4))
+    assert np.all(np.isfinite(prior.decision_offsets_))
+
+
+@pytest.mark.parametrize("loss", ["class_balanced", "logit_adjusted", "ldam"])
+def test_fitted_strategies_pickle(tabular, loss):
+    import pickle
+
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(
+        loss=loss, decision="prior_corrected", drw=1 if loss == "ldam" else None, **FAST
+    ).fit(X, y)
+    restored = pickle.loads(pickle.dumps(clf))
+    assert type(restored.model_.loss) is type(clf.model_.loss)
+    assert restored.model_.loss.get_config() == clf.model_.loss.get_config()
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
