@@ -105,9 +105,10 @@ class _Recording(ImbalancedKerasClassifier):
         type(self).fitted_on.append(np.array(X, copy=True))
         return super().fit(X, y, sample_weight=sample_weight)
 
-    def predict_proba(self, X):
+    # predict, predict_proba and decision_function all go through here.
+    def predict_log_proba(self, X):
         type(self).predicted_on.append(np.array(X, copy=True))
-        return super().predict_proba(X)
+        return super().predict_log_proba(X)
 
 
 def test_smote_pipeline_cross_validates_lstm_on_training_folds_only(sequences):
