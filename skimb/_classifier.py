@@ -11,7 +11,7 @@ from scipy.special import log_softmax
 from sklearn.base import BaseEstimator
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedShuffleSplit
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils._tags import ClassifierTags
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
@@ -23,6 +23,7 @@ from skimb.callbacks import ValidationMetrics
 from skimb.class_weight import compute_class_weight, effective_number_weights
 from skimb.decision import DECISIONS, macro_f1_offsets, prior_offsets
 from skimb.losses import LOSSES, DeferredReweighting, resolve_loss
+from skimb.sampling import BATCH_SAMPLERS, EpochBatches, resolve_batch_sampler
 
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
 
@@ -121,6 +122,15 @@ class ImbalancedKerasClassifier(KerasClassifier):
         ``validation_fraction > 0``.
     patience : int, default=10
         Epochs without improvement before early stopping.
+    batch_sampler : {"over", "under", "smote"}, imbalanced-learn sampler or \
+            None, default=None
+        Redraw the training batches at every epoch with this sampler, from
+        the training split only (the validation split is never resampled):
+        ``"over"`` is ``RandomOverSampler``, ``"under"``
+        ``RandomUnderSampler``, ``"smote"`` ``SMOTE``; a sampler instance is
+        cloned and reseeded every epoch.  Over- and under-sampling select
+        rows without copying ``X``; a sampler that synthesises rows gives
+        them their class weight.  See :mod:`skimb.sampling`.
     callbacks : list of keras.callbacks.Callback, optional
         Extra callbacks; they run after the validation metrics are added to
         the logs, so they can monitor ``"val_macro_f1"``.
@@ -153,8 +163,9 @@ class ImbalancedKerasClassifier(KerasClassifier):
         The trained network; it outputs logits, or probabilities for a
         Keras loss that takes probabilities.
     history_ : dict of str to list of float
-        Per-epoch ``loss`` and, with validation, ``val_loss`` and
-        ``val_macro_f1``.
+        Per-epoch ``loss`` and, with validation, ``val_loss``,
+        ``val_macro_f1``, ``val_balanced_accuracy``, ``val_g_mean`` and
+        ``val_recall_<class>`` for each class.
     best_epoch_ : int or None
         Index of the epoch whose weights were kept by early stopping.
 
@@ -168,8 +179,8 @@ class ImbalancedKerasClassifier(KerasClassifier):
     ...                                 random_state=0)
     >>> clf.fit(X, y).predict(X[:3]).shape
     (3,)
-    >>> sorted(clf.history_)
-    ['loss', 'val_loss', 'val_macro_f1']
+    >>> sorted(clf.history_)[:4]
+    ['loss', 'val_balanced_accuracy', 'val_g_mean', 'val_loss']
     """
 
     _parameter_constraints: dict = {
@@ -196,6 +207,11 @@ class ImbalancedKerasClassifier(KerasClassifier):
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
         "patience": [Interval(Integral, 1, None, closed="left")],
+        "batch_sampler": [
+            None,
+            StrOptions(set(BATCH_SAMPLERS)),
+            HasMethods(["fit_resample"]),
+        ],
         "callbacks": [None, list],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -229,6 +245,7 @@ class ImbalancedKerasClassifier(KerasClassifier):
         validation_fraction: float = 0.1,
         early_stopping: bool = True,
         patience: int = 10,
+        batch_sampler=None,
         callbacks: list | None = None,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
@@ -256,6 +273,7 @@ class ImbalancedKerasClassifier(KerasClassifier):
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.patience = patience
+        self.batch_sampler = batch_sampler
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
@@ -396,6 +414,14 @@ class ImbalancedKerasClassifier(KerasClassifier):
             y=y,
             beta=self.beta,
         )
+        if np.ndim(sample_weight) and np.shape(sample_weight) != (len(y),):
+            raise ValueError(
+                f"sample_weight has shape {np.shape(sample_weight)} but X has "
+                f"{len(y)} samples. In an imbalanced-learn Pipeline, a sampler "
+                "step changes the rows but not the sample_weight passed to "
+                "later steps, so the weights would not match: use class_weight "
+                "or batch_sampler instead."
+            )
         # A new array: the caller's sample_weight is never written to.
         weights = (
             _check_sample_weight(
@@ -503,8 +529,16 @@ class ImbalancedKerasClassifier(KerasClassifier):
                     targets=targets[val],
                     sample_weight=weights[val],
                     n_classes=len(self.classes_),
+                    labels=self.classes_.tolist(),
                 )
             )
+            # Report and figure callbacks without data of their own get the
+            # validation split.
+            for callback in self.callbacks or []:
+                if hasattr(callback, "set_validation_data"):
+                    callback.set_validation_data(
+                        X[val], y_encoded[val], labels=self.classes_.tolist()
+                    )
             if self.early_stopping:
                 early_stopping = keras.callbacks.EarlyStopping(
                     monitor="val_macro_f1",
@@ -514,14 +548,33 @@ class ImbalancedKerasClassifier(KerasClassifier):
                 )
                 callbacks.append(early_stopping)
         callbacks.extend(self.callbacks or [])
-        whole = len(train) == len(X)
+        if self.batch_sampler is None and len(train) == len(X):
+            inputs = (X, targets)
+            options = dict(
+                sample_weight=weights, batch_size=self.batch_size, shuffle=True
+            )
+        else:
+            # Batches gathered from the training rows of X (resampled every
+            # epoch with batch_sampler): Keras given X[train] would hold it
+            # twice more, as a NumPy copy and as its own tensor.
+            inputs = (
+                EpochBatches(
+                    X,
+                    targets,
+                    weights,
+                    y_encoded,
+                    rows=train,
+                    sampler=resolve_batch_sampler(self.batch_sampler),
+                    class_weight=self.class_weight_,
+                    batch_size=self.batch_size,
+                    seed=seed_from(self.random_state),
+                ),
+            )
+            options = {}
         history = self.model_.fit(
-            X if whole else X[train],
-            targets if whole else targets[train],
-            sample_weight=weights if whole else weights[train],
-            batch_size=self.batch_size,
+            *inputs,
+            **options,
             epochs=epochs,
-            shuffle=True,
             verbose=self.verbose,
             callbacks=callbacks,
         )

@@ -82,13 +82,14 @@ def plot_history(history: dict, *, best_epoch: int | None = None) -> Figure:
     n_epochs = len(history["loss"])
     if n_epochs == 0:
         raise ValueError("history holds no epoch: 'loss' is empty.")
-    for key, values in history.items():
-        if len(values) != n_epochs:
+    scores = [key for key in _SCORES if key in history]
+    for key in ["val_loss", *scores]:
+        values = history.get(key, [])
+        if key in history and len(values) != n_epochs:
             raise ValueError(
                 f"history[{key!r}] has {len(values)} values but 'loss' has "
                 f"{n_epochs}: every entry needs one value per epoch."
             )
-    scores = [key for key in _SCORES if key in history]
     epochs = np.arange(1, n_epochs + 1)
 
     fig = _figure(10, 4) if scores else _figure(5.5, 4)

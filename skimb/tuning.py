@@ -66,6 +66,7 @@ _NETWORK_SPACE = {
     "beta": CategoricalDistribution((0.9, 0.99, 0.999, 0.9999)),
     "tau": FloatDistribution(0.25, 2.0),
     "class_weight": CategoricalDistribution((None, "balanced", "effective")),
+    "batch_sampler": CategoricalDistribution((None, "over", "under", "smote")),
     "decision": CategoricalDistribution(("argmax", "prior_corrected", "macro_f1")),
 }
 
@@ -142,6 +143,8 @@ def default_search_space(estimator) -> dict[str, BaseDistribution]:
     ``beta``            one of 0.9, 0.99, 0.999, 0.9999 (effective number)
     ``tau``             float, 0.25 to 2 (logit adjustment)
     ``class_weight``    None, "balanced" or "effective"
+    ``batch_sampler``   None, "over", "under" or "smote" (batches redrawn
+                        every epoch)
     ``decision``        the decision rules the estimator accepts among
                         argmax, prior_corrected and macro_f1
     ==================  ====================================================
@@ -351,8 +354,9 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
     cv : int, cross-validation generator or iterable, default=5
         An integer is the number of folds of a ``StratifiedKFold`` with
         shuffling, seeded from ``random_state`` (``KFold`` for a regressor).
-    scoring : str or callable, default="f1_macro"
-        The score each trial maximises, as for ``GridSearchCV``.
+    scoring : str, callable or None, default="f1_macro"
+        The score each trial maximises, as for ``GridSearchCV``; ``None``
+        uses the estimator's ``score``.
     storage : str or optuna.storages.BaseStorage, optional
         Where the study lives: ``None`` in memory, or a database URL such as
         ``"sqlite:///search.db"`` or ``"postgresql://user@host/db"``.
@@ -398,14 +402,14 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
     Examples
     --------
     >>> import optuna
-    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.tree import DecisionTreeClassifier
     >>> from skimb.datasets import make_imbalanced_classification
     >>> from skimb.tuning import OptunaSearchCV
     >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
     >>> X, y = make_imbalanced_classification(300, random_state=0)
     >>> search = OptunaSearchCV(
-    ...     LogisticRegression(max_iter=1000),
-    ...     {"C": optuna.distributions.FloatDistribution(1e-2, 10, log=True)},
+    ...     DecisionTreeClassifier(random_state=0),
+    ...     {"max_depth": optuna.distributions.IntDistribution(1, 8)},
     ...     n_trials=3, cv=3, random_state=0,
     ... ).fit(X, y)
     >>> len(search.cv_results_["mean_test_score"])
@@ -420,7 +424,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         "n_trials": [Interval(Integral, 1, None, closed="left")],
         "timeout": [None, Interval(Real, 0, None, closed="neither")],
         "cv": ["cv_object"],
-        "scoring": [StrOptions(set(get_scorer_names())), callable],
+        "scoring": [None, StrOptions(set(get_scorer_names())), callable],
         "storage": [None, str, optuna.storages.BaseStorage],
         "study_name": [None, str],
         "sampler": [None, optuna.samplers.BaseSampler],
@@ -490,8 +494,16 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
                     f"param_distributions[{name!r}] must be an optuna "
                     f"distribution; got {type(distribution).__name__}."
                 )
+        steps = self._sampler_steps(space)
+        for name in steps:
+            choices = getattr(space[name], "choices", ())
+            if not choices or not set(choices) <= set(SAMPLER_CHOICES):
+                raise ValueError(
+                    f"The pipeline step {name!r} is searched over, so it must be "
+                    f"a CategoricalDistribution of {list(SAMPLER_CHOICES)}; got "
+                    f"{space[name]!r}."
+                )
         if np.ndim(X) == 3 and _sequence_sampler_class() is None:
-            steps = self._sampler_steps(space)
             if steps:
                 raise ValueError(
                     f"The sampler steps {steps} cannot resample 3-D sequences; "
@@ -699,7 +711,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         fit_time = np.full(n_trials, np.nan)
         for i, t in enumerate(trials):
             if t.state == TrialState.COMPLETE:
-                scores = t.user_attrs.get("split_test_scores", [])
+                scores = t.user_attrs.get("split_test_scores", [])[: self.n_splits_]
                 splits[i, : len(scores)] = scores
             times = t.user_attrs.get("fit_times")
             if times:

@@ -69,7 +69,14 @@ def test_fitted_attributes(fitted_dense, tabular):
     np.testing.assert_array_equal(fitted_dense.classes_, [0, 1, 2, 3])
     assert fitted_dense.n_features_in_ == X.shape[1]
     assert fitted_dense.input_shape_ == (X.shape[1],)
-    assert set(fitted_dense.history_) == {"loss", "val_loss", "val_macro_f1"}
+    assert set(fitted_dense.history_) == {
+        "loss",
+        "val_loss",
+        "val_macro_f1",
+        "val_balanced_accuracy",
+        "val_g_mean",
+        *(f"val_recall_{label}" for label in range(4)),
+    }
     assert len(fitted_dense.history_["val_macro_f1"]) == FAST["epochs"]
 
 

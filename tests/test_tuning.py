@@ -2,6 +2,7 @@
 
 import math
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -135,6 +136,13 @@ def test_bad_param_distributions_are_named(tabular):
         OptunaSearchCV(Recorder(), {"c": [1, 2]}).fit(X, y)
 
 
+def test_a_sampler_step_takes_sampler_names(tabular):
+    pipe = Pipeline([("sampler", "passthrough"), ("clf", Recorder())])
+    space = {"sampler": CategoricalDistribution(["passthrough", "adasyn"])}
+    with pytest.raises(ValueError, match="'sampler' is searched over"):
+        OptunaSearchCV(pipe, space).fit(*tabular)
+
+
 def test_sampler_steps_on_3d_sequences(sequences):
     X, y = sequences
     pipe = Pipeline([("sampler", "passthrough"), ("clf", ImbalancedKerasClassifier())])
@@ -208,6 +216,26 @@ def test_each_fit_runs_a_fresh_study_and_fills_the_results(tabular):
         results["mean_test_score"],
         (results["split0_test_score"] + results["split1_test_score"]) / 2,
     )
+    restored = pickle.loads(pickle.dumps(search))
+    assert len(restored.study_.trials) == 3
+    np.testing.assert_array_equal(restored.predict(X), search.predict(X))
+
+
+def test_timeout_stops_starting_trials(tabular):
+    def slow_score(estimator, X, y):
+        time.sleep(0.1)
+        return _by_c(estimator, X, y)
+
+    search = OptunaSearchCV(
+        Recorder(),
+        {"c": FloatDistribution(0.0, 6.0)},
+        n_trials=100,
+        timeout=0.5,
+        cv=2,
+        scoring=slow_score,
+        refit=False,
+    ).fit(*tabular)
+    assert 1 <= len(search.study_.trials) < 10
 
 
 def test_nested_cross_validation_does_not_leak(tabular):

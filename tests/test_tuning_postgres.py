@@ -161,6 +161,10 @@ WORKER = textwrap.dedent(
 
 
 def test_two_workers_share_one_study(postgres_url, tmp_path):
+    # Created once before the workers start, as for workers on several
+    # machines: two processes creating a fresh database's tables at the same
+    # instant can collide.
+    optuna.create_study(storage=postgres_url, study_name="shared", direction="maximize")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     go = tmp_path / "go"
     workers = [

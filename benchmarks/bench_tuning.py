@@ -1,0 +1,137 @@
+"""Tuning with OptunaSearchCV: pruning vs none, and tuned vs default.
+
+On ``skimb.datasets.make_imbalanced_classification`` (four classes sized like
+10K / 500K / 90K / 30K), run in each round, interleaved:
+
+1. a search with Optuna's median pruning and one without, at the same number
+   of trials, the same folds and the same sampler seed: wall time, best
+   cross-validated macro-F1, trials pruned, and the macro-F1 of the refitted
+   best estimator on a fresh test sample from another seed (the same
+   density, so a test set for the same task);
+2. ``ImbalancedKerasClassifier()`` with its default parameters, fitted on the
+   same training sample and scored on the same test sample.
+
+Medians over rounds (each round draws a new training sample and seeds).
+Run ``python benchmarks/bench_tuning.py`` (``--quick`` for a smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import optuna  # noqa: E402
+from optuna.distributions import IntDistribution  # noqa: E402
+from sklearn.metrics import f1_score  # noqa: E402
+
+from skimb import ImbalancedKerasClassifier, OptunaSearchCV  # noqa: E402
+from skimb.datasets import make_imbalanced_classification  # noqa: E402
+from skimb.tuning import default_search_space  # noqa: E402
+
+
+def _macro_f1(estimator, X, y) -> float:
+    return float(f1_score(y, estimator.predict(X), average="macro"))
+
+
+def one_round(seed: int, args) -> dict:
+    X, y = make_imbalanced_classification(args.n_train, random_state=seed)
+    X_test, y_test = make_imbalanced_classification(
+        args.n_test, random_state=10_000 + seed
+    )
+    base = ImbalancedKerasClassifier(random_state=seed)
+    space = default_search_space(base)
+    if args.quick:
+        space["epochs"] = IntDistribution(2, 4)
+        space["units"] = IntDistribution(4, 16)
+    row = {}
+    for name, pruner in (("pruned", "median"), ("unpruned", None)):
+        search = OptunaSearchCV(
+            base,
+            space,
+            n_trials=args.n_trials,
+            cv=args.cv,
+            pruner=pruner,
+            random_state=seed,
+        )
+        start, cpu = time.perf_counter(), time.process_time()
+        search.fit(X, y)
+        states = list(search.cv_results_["state"])
+        row[name] = {
+            "seconds": time.perf_counter() - start,
+            # CPU time of all threads: steadier than wall time on a shared
+            # machine.
+            "cpu_seconds": time.process_time() - cpu,
+            "cv_f1": search.best_score_,
+            "test_f1": _macro_f1(search, X_test, y_test),
+            "pruned": states.count("PRUNED"),
+            "failed": states.count("FAIL"),
+        }
+    default = ImbalancedKerasClassifier(random_state=seed)
+    if args.quick:
+        default.set_params(epochs=3)
+    start = time.perf_counter()
+    default.fit(X, y)
+    row["default"] = {
+        "seconds": time.perf_counter() - start,
+        "test_f1": _macro_f1(default, X_test, y_test),
+    }
+    return row
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--n-trials", type=int, default=10)
+    parser.add_argument("--cv", type=int, default=2)
+    parser.add_argument("--n-train", type=int, default=1500)
+    parser.add_argument("--n-test", type=int, default=20_000)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.n_trials, args.cv = 1, 2, 2
+        args.n_train, args.n_test = 600, 2000
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    print(
+        f"{args.rounds} rounds, {args.n_trials} trials, {args.cv} folds, "
+        f"{args.n_train} training rows, {args.n_test} test rows"
+    )
+    rows = []
+    for seed in range(args.rounds):
+        row = one_round(seed, args)
+        rows.append(row)
+        print(
+            f"round {seed}: " + ", ".join(f"{k} {v}" for k, v in row.items()),
+            flush=True,
+        )
+
+    def median(name: str, key: str) -> float:
+        return statistics.median(row[name][key] for row in rows)
+
+    print()
+    print(
+        f"{'search':<10} {'seconds':>8} {'cpu s':>8} {'cv F1':>7} {'test F1':>8} "
+        f"{'pruned':>7}"
+    )
+    for name in ("pruned", "unpruned"):
+        print(
+            f"{name:<10} {median(name, 'seconds'):>8.1f} "
+            f"{median(name, 'cpu_seconds'):>8.1f} "
+            f"{median(name, 'cv_f1'):>7.3f} {median(name, 'test_f1'):>8.3f} "
+            f"{median(name, 'pruned'):>7.0f}"
+        )
+    print(
+        f"{'default':<10} {median('default', 'seconds'):>8.1f} {'':>8} {'':>7} "
+        f"{median('default', 'test_f1'):>8.3f}"
+    )
+    print(
+        f"\npruning time saved: "
+        f"{1 - median('pruned', 'seconds') / median('unpruned', 'seconds'):.0%}"
+    )
+
+
+if __name__ == "__main__":
+    main()

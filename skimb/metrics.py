@@ -1,0 +1,192 @@
+"""Scores that tell the truth on imbalanced data, as scikit-learn scorers.
+
+Accuracy rewards always predicting the majority class; these scores do not.
+Each scorer works as ``scoring=`` in ``cross_val_score``, ``GridSearchCV``
+and :class:`~skimb.OptunaSearchCV`, alone or together::
+
+    cross_validate(clf, X, y, scoring=skimb.metrics.SCORERS)
+
+The metrics themselves come from scikit-learn and imbalanced-learn; only the
+mean per-class PR-AUC is computed here, because scikit-learn's multi-class
+``average_precision_score`` maps score columns to the classes present in
+``y_true``, which misaligns them when a fold lacks a class.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import numpy as np
+from imblearn.metrics import geometric_mean_score
+from sklearn.metrics import average_precision_score, f1_score, make_scorer
+from sklearn.metrics import get_scorer as sklearn_get_scorer
+from sklearn.utils.validation import column_or_1d
+
+__all__ = [
+    "SCORERS",
+    "balanced_accuracy_scorer",
+    "g_mean_scorer",
+    "get_scorer",
+    "macro_f1_scorer",
+    "mean_average_precision",
+    "mean_pr_auc_scorer",
+]
+
+
+def mean_average_precision(
+    y_true, y_score, *, labels=None, sample_weight=None
+) -> float:
+    """Mean over classes of the one-vs-rest average precision (PR-AUC).
+
+    Each class's precision-recall curve is judged against its prevalence, so
+    a rare class counts as much as the majority one.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_score : array-like of shape (n_samples, n_classes)
+        Class scores or probabilities; column ``i`` belongs to ``labels[i]``.
+    labels : array-like of shape (n_classes,), optional
+        Labels of the columns of ``y_score``, such as ``estimator.classes_``;
+        by default the sorted labels of ``y_true``.
+    sample_weight : array-like of shape (n_samples,), optional
+        Sample weights.
+
+    Returns
+    -------
+    float
+        The mean over the classes present in ``y_true`` (a class without a
+        positive sample has no precision-recall curve).
+
+    Examples
+    --------
+    >>> from skimb.metrics import mean_average_precision
+    >>> y_score = [[0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.1, 0.9]]
+    >>> mean_average_precision([0, 1, 0, 1], y_score)
+    1.0
+    """
+    y_true = column_or_1d(y_true)
+    y_score = np.asarray(y_score, dtype=np.float64)
+    labels = np.unique(y_true) if labels is None else np.asarray(labels)
+    if y_score.ndim != 2 or y_score.shape != (len(y_true), len(labels)):
+        raise ValueError(
+            "y_score must have shape (n_samples, n_classes) = "
+            f"({len(y_true)}, {len(labels)}); got {y_score.shape}. Pass labels= "
+            "(e.g. estimator.classes_) when y_true lacks some classes."
+        )
+    unknown = np.setdiff1d(y_true, labels)
+    if unknown.size:
+        raise ValueError(
+            f"y_true has labels {unknown.tolist()} that are not among the "
+            f"labels of the score columns {labels.tolist()}."
+        )
+    present = [i for i, label in enumerate(labels) if np.any(y_true == label)]
+    return float(
+        np.mean(
+            [
+                average_precision_score(
+                    y_true == labels[i], y_score[:, i], sample_weight=sample_weight
+                )
+                for i in present
+            ]
+        )
+    )
+
+
+def mean_pr_auc_scorer(estimator, X, y_true, sample_weight=None) -> float:
+    """Scorer: :func:`mean_average_precision` of ``estimator.predict_proba(X)``.
+
+    A plain function rather than ``make_scorer``, because it needs the
+    estimator's ``classes_`` to know which column is which class.
+
+    Parameters
+    ----------
+    estimator : fitted classifier with ``predict_proba`` and ``classes_``
+    X : array-like
+        Test data.
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    sample_weight : array-like of shape (n_samples,), optional
+        Sample weights.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skimb.metrics import mean_pr_auc_scorer
+    >>> X, y = [[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1]
+    >>> mean_pr_auc_scorer(LogisticRegression().fit(X, y), X, y)
+    1.0
+    """
+    return mean_average_precision(
+        y_true,
+        estimator.predict_proba(X),
+        labels=estimator.classes_,
+        sample_weight=sample_weight,
+    )
+
+
+macro_f1_scorer = make_scorer(f1_score, average="macro", zero_division=0)
+"""Scorer: macro-averaged F1, every class weighing the same."""
+
+g_mean_scorer = make_scorer(geometric_mean_score, average="multiclass")
+"""Scorer: geometric mean of the per-class recalls (imbalanced-learn); it is 0
+as soon as one class is never recognised."""
+
+balanced_accuracy_scorer = sklearn_get_scorer("balanced_accuracy")
+"""Scorer: mean of the per-class recalls."""
+
+SCORERS = MappingProxyType(
+    {
+        "macro_f1": macro_f1_scorer,
+        "balanced_accuracy": balanced_accuracy_scorer,
+        "g_mean": g_mean_scorer,
+        "mean_pr_auc": mean_pr_auc_scorer,
+    }
+)
+"""The imbalance-aware scorers by name; a mapping that ``cross_validate`` and
+``GridSearchCV(refit=...)`` take as multi-metric ``scoring``."""
+
+
+def get_scorer(scoring):
+    """A scorer from a skimb name, a scikit-learn scorer name or a callable.
+
+    Parameters
+    ----------
+    scoring : str or callable
+        One of ``"macro_f1"``, ``"balanced_accuracy"``, ``"g_mean"``,
+        ``"mean_pr_auc"``, any name :func:`sklearn.metrics.get_scorer`
+        knows (``"f1_macro"``, ``"roc_auc_ovr"``, ...), or a scorer
+        ``(estimator, X, y) -> float``, returned as it is.
+
+    Returns
+    -------
+    callable
+        ``scorer(estimator, X, y) -> float``, greater is better.
+
+    Examples
+    --------
+    >>> from skimb.metrics import get_scorer
+    >>> get_scorer("g_mean")
+    make_scorer(geometric_mean_score, response_method='predict', average=multiclass)
+    """
+    if callable(scoring):
+        return scoring
+    if not isinstance(scoring, str):
+        raise TypeError(
+            "scoring must be a scorer name or a callable; got "
+            f"{type(scoring).__name__}."
+        )
+    if scoring in SCORERS:
+        return SCORERS[scoring]
+    try:
+        return sklearn_get_scorer(scoring)
+    except ValueError:
+        raise ValueError(
+            f"Unknown scoring {scoring!r}: use one of {sorted(SCORERS)} or a "
+            "scikit-learn scorer name (sklearn.metrics.get_scorer_names())."
+        ) from None

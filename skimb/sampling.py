@@ -1,0 +1,426 @@
+"""Resampling for sequences and per-epoch balanced mini-batches.
+
+Two ways to resample, both limited to training data:
+
+* :class:`SequenceSampler` makes any imbalanced-learn sampler work on 3-D
+  sequences ``(n_samples, n_timesteps, n_features)``, as a step of an
+  :class:`imblearn.pipeline.Pipeline`: the pipeline resamples the training
+  folds only, once per ``fit``.
+* ``ImbalancedKerasClassifier(batch_sampler=...)`` redraws the training
+  batches every epoch (:class:`EpochBatches`) from the training split, so
+  each epoch sees other majority rows (under-sampling), other duplicates
+  (over-sampling) or other synthetic rows (SMOTE); the validation split is
+  never resampled.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import keras
+import numpy as np
+from imblearn.base import SamplerMixin
+from imblearn.over_sampling import SMOTE, RandomOverSampler
+from imblearn.under_sampling import RandomUnderSampler
+from imblearn.utils import check_sampling_strategy
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, column_or_1d
+
+__all__ = [
+    "BATCH_SAMPLERS",
+    "EpochBatches",
+    "SequenceSampler",
+    "check_class_counts",
+]
+
+# The names ``batch_sampler`` accepts, and the sampler each one stands for.
+BATCH_SAMPLERS = {
+    "over": RandomOverSampler,
+    "under": RandomUnderSampler,
+    "smote": SMOTE,
+}
+
+
+def check_class_counts(
+    y, *, n_splits: int | None = None, k_neighbors: int | None = None, classes=None
+) -> None:
+    """Refuse classes too small for stratified folds or for a SMOTE-like sampler.
+
+    scikit-learn only warns when a class has fewer members than folds (some
+    folds then lack the class), and SMOTE's own error names neither the class
+    nor its count; this check names both.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Class labels.
+    n_splits : int, optional
+        Number of stratified folds: every class needs at least ``n_splits``
+        samples.
+    k_neighbors : int, optional
+        Neighbours of a SMOTE-like sampler: every class in ``classes``
+        needs more than ``k_neighbors`` samples.
+    classes : array-like, optional
+        The classes ``k_neighbors`` applies to (those to be over-sampled);
+        all classes by default.
+
+    Raises
+    ------
+    ValueError
+        Naming the first class that is too small and its count.
+
+    Examples
+    --------
+    >>> from skimb.sampling import check_class_counts
+    >>> check_class_counts(["a"] * 9 + ["b"] * 3, n_splits=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: Class 'b' has 3 samples, fewer than n_splits=5 folds: ...
+    """
+    labels, counts = np.unique(column_or_1d(y), return_counts=True)
+    if n_splits is not None:
+        for label, count in zip(labels, counts, strict=True):
+            if count < n_splits:
+                raise ValueError(
+                    f"Class {label.tolist()!r} has {count} samples, fewer than "
+                    f"n_splits={n_splits} folds: some training or test folds "
+                    "would lack it. Use fewer folds or gather more samples."
+                )
+    if k_neighbors is not None:
+        wanted = labels if classes is None else np.asarray(classes)
+        for label, count in zip(labels, counts, strict=True):
+            if label in wanted and count <= k_neighbors:
+                raise ValueError(
+                    f"Class {label.tolist()!r} has {count} samples, too few "
+                    f"for k_neighbors={k_neighbors}: interpolating between "
+                    f"neighbours needs at least {k_neighbors + 1}. Lower "
+                    "k_neighbors, or over-sample this class at random "
+                    "(RandomOverSampler)."
+                )
+
+
+def _neighbours(sampler) -> int | None:
+    """Number of neighbours a SMOTE-like sampler needs within each class."""
+    # SMOTEENN and SMOTETomek hold their SMOTE in ``smote`` (None: default).
+    if hasattr(sampler, "smote"):
+        sampler = sampler.smote if sampler.smote is not None else SMOTE()
+    for name in ("k_neighbors", "n_neighbors"):
+        value = getattr(sampler, name, None)
+        if isinstance(value, Integral) and not isinstance(value, bool):
+            return int(value)
+    return None
+
+
+def _check_neighbours(sampler, y: np.ndarray) -> None:
+    k = _neighbours(sampler)
+    if k is None or not hasattr(sampler, "sampling_strategy"):
+        return
+    sampling_type = getattr(sampler, "_sampling_type", "over-sampling")
+    if sampling_type != "over-sampling":
+        return
+    targets = check_sampling_strategy(sampler.sampling_strategy, y, sampling_type)
+    grown = [label for label, n_new in targets.items() if n_new > 0]
+    check_class_counts(y, k_neighbors=k, classes=grown)
+
+
+class SequenceSampler(SamplerMixin, BaseEstimator):
+    """Any imbalanced-learn sampler, on 3-D sequences.
+
+    Samplers take 2-D tables; this one flattens each sequence
+    ``(n_timesteps, n_features)`` into one row, resamples with a clone of
+    ``sampler`` and reshapes the result back.  A 2-D table goes to the
+    sampler as it is.  As a step of an :class:`imblearn.pipeline.Pipeline`,
+    it resamples only the data the pipeline is fitted on (the training
+    folds); ``predict`` and ``score`` skip it.
+
+    Rows the sampler keeps come back in their original order when nothing is
+    added or removed.  A pipeline cannot resample the fit parameters of
+    later steps, so a ``sample_weight`` for the classifier would no longer
+    match the rows: the classifier refuses it (use ``class_weight``).
+
+    Parameters
+    ----------
+    sampler : imbalanced-learn sampler
+        Any object with ``fit_resample``: ``RandomOverSampler``,
+        ``RandomUnderSampler``, ``SMOTE``, ``ADASYN``, ``SMOTEENN``, ...
+        SMOTE-like samplers interpolate between whole sequences, step by
+        step.
+
+    Attributes
+    ----------
+    sampler_ : sampler
+        The fitted clone of ``sampler``.
+    sample_indices_ : ndarray of shape (n_resampled,)
+        Index of the original row behind each resampled row, when the
+        sampler selects rows rather than synthesising them.
+    n_timesteps_ : int or None
+        Sequence length of the last 3-D input, ``None`` for a table.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from imblearn.over_sampling import SMOTE
+    >>> from skimb.sampling import SequenceSampler
+    >>> X = np.random.RandomState(0).normal(size=(30, 5, 2))
+    >>> y = np.array([0] * 24 + [1] * 6)
+    >>> X_res, y_res = SequenceSampler(SMOTE(k_neighbors=3, random_state=0)
+    ...                                ).fit_resample(X, y)
+    >>> X_res.shape, np.bincount(y_res).tolist()
+    ((48, 5, 2), [24, 24])
+    """
+
+    _parameter_constraints: dict = {"sampler": [HasMethods(["fit_resample"])]}
+    # Read by imbalanced-learn; the wrapped sampler does its own strategy.
+    _sampling_type = "bypass"
+
+    def __init__(self, sampler):
+        self.sampler = sampler
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+    def fit(self, X, y, **params) -> SequenceSampler:
+        """Resample ``X, y`` and keep the fitted sampler.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or \
+                (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        **params : dict
+            Passed to the sampler's ``fit_resample``.
+
+        Returns
+        -------
+        self
+        """
+        self.fit_resample(X, y, **params)
+        return self
+
+    def fit_resample(self, X, y, **params):
+        """Resample ``X, y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or \
+                (n_samples, n_features)
+            Data; never modified.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        **params : dict
+            Passed to the sampler's ``fit_resample``.
+
+        Returns
+        -------
+        X_resampled : ndarray, shaped like ``X`` but for the first axis
+        y_resampled : ndarray of shape (n_resampled,)
+        """
+        self._validate_params()
+        X = check_array(X, allow_nd=True, dtype="numeric", input_name="X")
+        y = column_or_1d(y)
+        check_classification_targets(y)
+        if len(y) != len(X):
+            raise ValueError(
+                f"X and y have inconsistent numbers of samples: {len(X)} and {len(y)}."
+            )
+        if X.ndim not in (2, 3):
+            raise ValueError(
+                "X must be 3-D (n_samples, n_timesteps, n_features) or 2-D; "
+                f"got a {X.ndim}-D input."
+            )
+        return self._fit_resample(X, y, **params)
+
+    def _fit_resample(self, X, y, **params):
+        self.n_timesteps_ = X.shape[1] if X.ndim == 3 else None
+        _check_neighbours(self.sampler, y)
+        self.sampler_ = clone(self.sampler)
+        # A view for a C-contiguous X: no copy before the sampler's own.
+        flat = X.reshape(len(X), -1)
+        X_res, y_res = self.sampler_.fit_resample(flat, y, **params)[:2]
+        X_res = np.asarray(X_res).reshape(len(X_res), *X.shape[1:])
+        y_res = np.asarray(y_res)
+        indices = getattr(self.sampler_, "sample_indices_", None)
+        if indices is not None and len(indices) == len(X):
+            # Same rows, maybe regrouped by class (under-samplers do): put
+            # them back in order, so row-aligned data still matches.
+            order = np.argsort(indices, kind="stable")
+            X_res, y_res, indices = X_res[order], y_res[order], indices[order]
+        self.sample_indices_ = indices
+        return X_res, y_res
+
+
+def resolve_batch_sampler(batch_sampler):
+    """The imbalanced-learn sampler behind a ``batch_sampler`` value (None
+    stays None)."""
+    if isinstance(batch_sampler, str):
+        if batch_sampler not in BATCH_SAMPLERS:
+            raise ValueError(
+                f"batch_sampler must be one of {sorted(BATCH_SAMPLERS)} or a "
+                f"sampler; got {batch_sampler!r}."
+            )
+        return BATCH_SAMPLERS[batch_sampler]()
+    return batch_sampler
+
+
+class EpochBatches(keras.utils.PyDataset):
+    """Training batches gathered from the training rows, drawn anew every epoch.
+
+    Before each epoch the training rows are shuffled, or, with a
+    ``sampler``, resampled by a fresh clone of it (seeded with the epoch
+    number).  Only the rows given in ``rows`` are ever used, so a validation
+    split kept in the same ``X`` is never trained on nor resampled.
+
+    Batches are gathered from ``X`` one at a time: no copy of the training
+    rows is made (``keras.Model.fit`` on ``X[rows]`` would hold two, the
+    NumPy one and its own tensor).  Random over- and under-sampling only
+    select rows, so they run on row indices and keep this property; samplers
+    that synthesise rows (SMOTE, ADASYN) run on the flattened training rows.
+    Used by ``ImbalancedKerasClassifier`` when it holds out a validation
+    split or when ``batch_sampler`` is set.
+
+    Parameters
+    ----------
+    X : ndarray
+        All the inputs, float32, shaped as the network takes them.
+    targets : ndarray
+        Targets in the loss's encoding, row-aligned with ``X``.
+    weights : ndarray of shape (n_samples,)
+        Sample weights (class weights included), row-aligned with ``X``.
+    y : ndarray of shape (n_samples,)
+        Encoded labels, which the sampler balances.
+    rows : ndarray of int
+        The training rows; no other row is ever used.
+    sampler : imbalanced-learn sampler or None
+        Cloned at every epoch; ``None`` uses every training row once per
+        epoch, in a new order.
+    class_weight : ndarray of shape (n_classes,)
+        Weight of a synthetic row of each class (it has no sample weight of
+        its own); original rows keep theirs.
+    batch_size : int
+        Rows per batch.
+    seed : int or None
+        Seed of the first epoch's draw and of the shuffling.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimb.sampling import EpochBatches, resolve_batch_sampler
+    >>> y = np.array([0] * 90 + [1] * 10)
+    >>> X = np.zeros((100, 3), dtype="float32")
+    >>> batches = EpochBatches(
+    ...     X, np.eye(2, dtype="float32")[y], np.ones(100, "float32"), y,
+    ...     rows=np.arange(100), sampler=resolve_batch_sampler("under"),
+    ...     class_weight=np.ones(2), batch_size=8, seed=0)
+    >>> len(batches), np.bincount(batches.labels_).tolist()
+    (3, [10, 10])
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        targets: np.ndarray,
+        weights: np.ndarray,
+        y: np.ndarray,
+        *,
+        rows: np.ndarray,
+        sampler,
+        class_weight: np.ndarray,
+        batch_size: int,
+        seed: int | None,
+    ):
+        super().__init__()
+        self.X, self.targets, self.weights = X, targets, weights
+        self.rows = np.asarray(rows)
+        self.y_train = y[self.rows]
+        self.sampler = sampler
+        self.class_weight = np.asarray(class_weight, dtype=np.float32)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.epoch = 0
+        # Only random over- and under-sampling ignore the features.
+        self.by_index = sampler is None or type(sampler) in (
+            RandomOverSampler,
+            RandomUnderSampler,
+        )
+        if sampler is not None:
+            _check_neighbours(sampler, self.y_train)
+        # The first draw fixes the number of batches; the next ones come at
+        # the start of each later epoch, so none is wasted after the last.
+        self._draw()
+        self._epochs_begun = 0
+
+    def _draw(self) -> None:
+        """Resample the training rows for the next epoch."""
+        seed = None if self.seed is None else self.seed + self.epoch
+        rng = np.random.RandomState(seed)
+        if self.sampler is None:
+            self.labels_ = self.y_train
+            self.source_ = self.rows
+            self.order_ = rng.permutation(len(self.rows))
+            return
+        sampler = clone(self.sampler)
+        if "random_state" in sampler.get_params():
+            sampler.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
+        if self.by_index:
+            positions = np.arange(len(self.rows)).reshape(-1, 1)
+            positions = sampler.fit_resample(positions, self.y_train)[0].ravel()
+            self.synthetic_ = None
+            self.labels_ = self.y_train[positions]
+            self.source_ = self.rows[positions]
+        else:
+            X_train = self.X[self.rows]
+            flat = X_train.reshape(len(X_train), -1)
+            X_res, y_res = sampler.fit_resample(flat, self.y_train)[:2]
+            X_res = np.asarray(X_res, dtype=np.float32)
+            y_res = np.asarray(y_res)
+            self.synthetic_ = X_res.reshape(len(X_res), *self.X.shape[1:])
+            self.labels_ = y_res
+            self.source_ = None
+            self.row_weights_ = self._synthetic_weights(flat, X_res, y_res)
+        self.order_ = rng.permutation(len(self.labels_))
+
+    def _synthetic_weights(self, flat, X_res, y_res) -> np.ndarray:
+        """Weights of resampled rows: their own for the original rows, the
+        class weight for new ones."""
+        n = len(flat)
+        weights = self.class_weight[y_res]
+        # SMOTE and ADASYN return the original rows first, in order; then
+        # their sample weights carry over.
+        if len(X_res) >= n and np.array_equal(X_res[:n], flat):
+            weights[:n] = self.weights[self.rows]
+        elif not np.allclose(self.weights[self.rows], self.class_weight[self.y_train]):
+            raise ValueError(
+                f"{type(self.sampler).__name__} does not return the original "
+                "rows first, so sample_weight cannot follow them; use "
+                "class_weight, or a sampler that keeps the original rows."
+            )
+        return weights
+
+    def __len__(self) -> int:
+        return -(-len(self.labels_) // self.batch_size)
+
+    def __getitem__(self, index: int):
+        batch = self.order_[index * self.batch_size : (index + 1) * self.batch_size]
+        if self.source_ is not None:
+            rows = np.sort(self.source_[batch])  # sorted: faster gathering
+            return self.X[rows], self.targets[rows], self.weights[rows]
+        labels = self.labels_[batch]
+        # Targets in the loss's encoding, rebuilt from the labels.
+        targets = (
+            labels.astype(self.targets.dtype)
+            if self.targets.ndim == 1
+            else np.eye(self.targets.shape[1], dtype=self.targets.dtype)[labels]
+        )
+        return self.synthetic_[batch], targets, self.row_weights_[batch]
+
+    # Counted at the start of epochs: Keras also calls ``on_epoch_end`` once
+    # before the first epoch, after peeking at a batch for the shapes.
+    def on_epoch_begin(self) -> None:
+        self._epochs_begun += 1
+        if self._epochs_begun > 1:
+            self.epoch = self._epochs_begun - 1
+            self._draw()

@@ -1,0 +1,151 @@
+"""Callbacks: per-epoch scores in the logs, the report and the figures."""
+
+import keras
+import numpy as np
+import optuna
+import pytest
+from optuna_integration import KerasPruningCallback
+from scipy.special import softmax
+from sklearn.metrics import roc_auc_score
+
+from skimb import ImbalancedKerasClassifier
+from skimb._networks import forward
+from skimb.callbacks import ClassificationReport, TrainingFigures, ValidationMetrics
+from skimb.metrics import mean_average_precision
+from tests.conftest import FAST
+
+
+def _recalls(y, pred, n_classes):
+    return np.array([np.mean(pred[y == c] == c) for c in range(n_classes)])
+
+
+def test_validation_metrics_match_numpy_on_the_final_outputs(tabular):
+    X, y = tabular
+    X = ((X - X.mean(0)) / X.std(0)).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((X.shape[1],)), keras.layers.Dense(4)])
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    labels = ["rare", "major", "mid", "minor"]
+    metrics = ValidationMetrics(
+        X,
+        y,
+        n_classes=4,
+        labels=labels,
+        scoring=[
+            "macro_f1",
+            "balanced_accuracy",
+            "g_mean",
+            "recall",
+            "mean_pr_auc",
+            "roc_auc_ovr",
+        ],
+    )
+    history = model.fit(X, y, epochs=2, verbose=0, callbacks=[metrics]).history
+    logits = forward(model, X)
+    proba = softmax(logits.astype(np.float64), axis=1)
+    pred = logits.argmax(1)
+    recalls = _recalls(y, pred, 4)
+    precisions = np.array(
+        [np.mean(y[pred == c] == c) if any(pred == c) else 0 for c in range(4)]
+    )
+    denominator = precisions + recalls
+    f1 = np.divide(
+        2 * precisions * recalls, denominator, out=np.zeros(4), where=denominator > 0
+    )
+    last = {key: values[-1] for key, values in history.items()}
+    assert last["val_macro_f1"] == pytest.approx(f1.mean())
+    assert last["val_balanced_accuracy"] == pytest.approx(recalls.mean())
+    assert last["val_g_mean"] == pytest.approx(np.prod(recalls) ** 0.25)
+    for label, recall in zip(labels, recalls, strict=True):
+        assert last[f"val_recall_{label}"] == pytest.approx(recall)
+    assert last["val_mean_pr_auc"] == pytest.approx(
+        mean_average_precision(y, proba), rel=1e-5
+    )
+    assert last["val_roc_auc_ovr"] == pytest.approx(
+        roc_auc_score(y, proba, multi_class="ovr"), rel=1e-5
+    )
+    assert all(len(values) == 2 for values in history.values())
+
+
+def test_validation_metrics_scoring_dict_and_bad_scoring(tabular):
+    X, y = tabular
+    model = keras.Sequential([keras.Input((X.shape[1],)), keras.layers.Dense(4)])
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+    def majority_share(estimator, X, y):
+        return float(np.mean(estimator.predict(X) == 1))
+
+    metrics = ValidationMetrics(
+        X.astype("float32"), y, scoring={"majority": majority_share}
+    )
+    history = model.fit(X, y, epochs=1, verbose=0, callbacks=[metrics]).history
+    pred = forward(model, X.astype("float32")).argmax(1)
+    assert history["val_majority"] == [pytest.approx(np.mean(pred == 1))]
+    with pytest.raises(ValueError, match="Unknown scoring 'f3'"):
+        ValidationMetrics(X, y, scoring=["f3"])
+    with pytest.raises(TypeError, match="dict"):
+        ValidationMetrics(X, y, scoring=[majority_share])
+
+
+@pytest.fixture(scope="module")
+def trained_with_callbacks(tabular, tmp_path_factory):
+    """One fit carrying the report, the figures and Optuna's pruning."""
+    X, y = tabular
+    labels = np.array(["rare", "major", "mid", "minor"])[y]
+    printed = []
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask()
+    folder = tmp_path_factory.mktemp("figures")
+    report = ClassificationReport(every=2, print_fn=printed.append)
+    figures = TrainingFigures(folder)
+    clf = ImbalancedKerasClassifier(
+        callbacks=[report, figures, KerasPruningCallback(trial, "val_macro_f1")],
+        **{**FAST, "epochs": 4, "patience": 10},
+    ).fit(X, labels)
+    return clf, report, figures, printed, study
+
+
+def test_optuna_pruning_reads_val_macro_f1(trained_with_callbacks):
+    clf, *_, study = trained_with_callbacks
+    reported = study.trials[0].intermediate_values
+    assert [reported[epoch] for epoch in sorted(reported)] == pytest.approx(
+        clf.history_["val_macro_f1"]
+    )
+
+
+def test_classification_report_on_the_classifier_validation_split(
+    trained_with_callbacks,
+):
+    clf, report, _, printed, _ = trained_with_callbacks
+    # Every 2nd epoch, then at the end of training.
+    assert [epoch for epoch, _ in report.reports_] == [1, 3, -1]
+    assert printed[-1].startswith("Classification report, end of training:")
+    text = report.reports_[-1][1]
+    # imbalanced-learn's columns, one row per class, by name.
+    assert text.split()[:7] == ["pre", "rec", "spe", "f1", "geo", "iba", "sup"]
+    rows = {line.split()[0]: line.split() for line in text.splitlines()[1:] if line}
+    supports = {name: int(rows[name][-1]) for name in clf.classes_}
+    n_val = int(np.ceil(0.1 * 340))
+    assert sum(supports.values()) == n_val
+    assert report.X is None  # the split is given back after training
+
+
+def test_training_figures_written_from_the_validation_split(trained_with_callbacks):
+    clf, _, figures, _, _ = trained_with_callbacks
+    names = sorted(path.name for path in figures.paths_)
+    assert names == ["confusion_matrix.png", "history.png", "precision_recall.png"]
+    for path in figures.paths_:
+        assert path.read_bytes()[:4] == b"\x89PNG"
+    # No temporary file left behind.
+    assert sorted(p.name for p in figures.paths_[0].parent.iterdir()) == names
+    assert figures.history_["val_macro_f1"] == pytest.approx(
+        clf.history_["val_macro_f1"]
+    )
+
+
+def test_report_callbacks_need_both_x_and_y(tabular):
+    X, y = tabular
+    with pytest.raises(ValueError, match="both X and y"):
+        ClassificationReport(X)
+    with pytest.raises(ValueError, match="both X and y"):
+        TrainingFigures("folder", y=y)

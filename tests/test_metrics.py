@@ -1,0 +1,108 @@
+"""Scorers: checked against NumPy references and used as ``scoring=``."""
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skimb.metrics import (
+    SCORERS,
+    get_scorer,
+    macro_f1_scorer,
+    mean_average_precision,
+    mean_pr_auc_scorer,
+)
+
+
+def _recalls(y, pred, labels):
+    return np.array([np.mean(pred[y == c] == c) for c in labels])
+
+
+def _average_precision(positive, score):
+    # Reference: precision at each positive, ranked by decreasing score.
+    order = np.argsort(-score, kind="stable")
+    hits = positive[order]
+    precision_at = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return precision_at[hits].mean()
+
+
+class _Fixed(ClassifierMixin, BaseEstimator):
+    """A 'fitted classifier' that returns given predictions and scores."""
+
+    def __init__(self, pred, proba, classes):
+        self.pred, self.proba, self.classes_ = pred, proba, np.asarray(classes)
+
+    def predict(self, X):
+        return self.pred
+
+    def predict_proba(self, X):
+        return self.proba
+
+
+@pytest.fixture
+def predictions():
+    rng = np.random.RandomState(0)
+    y = rng.choice(4, size=300, p=[0.05, 0.6, 0.25, 0.1])
+    proba = rng.dirichlet(np.ones(4), size=300)
+    proba[np.arange(300), y] += rng.uniform(0, 0.6, size=300)
+    proba /= proba.sum(axis=1, keepdims=True)
+    return y, proba, proba.argmax(axis=1)
+
+
+def test_scorers_match_numpy_references(predictions):
+    y, proba, pred = predictions
+    fixed = _Fixed(pred, proba, np.arange(4))
+    recalls = _recalls(y, pred, range(4))
+    precisions = np.array([np.mean(y[pred == c] == c) for c in range(4)])
+    f1 = 2 * precisions * recalls / (precisions + recalls)
+    X = np.zeros((len(y), 1))
+    assert SCORERS["macro_f1"](fixed, X, y) == pytest.approx(f1.mean())
+    assert SCORERS["balanced_accuracy"](fixed, X, y) == pytest.approx(recalls.mean())
+    assert SCORERS["g_mean"](fixed, X, y) == pytest.approx(np.prod(recalls) ** (1 / 4))
+    ap = [_average_precision(y == c, proba[:, c]) for c in range(4)]
+    assert SCORERS["mean_pr_auc"](fixed, X, y) == pytest.approx(np.mean(ap))
+
+
+def test_mean_average_precision_aligns_columns_when_a_class_is_absent(predictions):
+    y, proba, _ = predictions
+    keep = y != 0  # class 0 absent, its column still there
+    labels = np.array([10, 11, 12, 13])
+    got = mean_average_precision(labels[y[keep]], proba[keep], labels=labels)
+    expected = np.mean(
+        [_average_precision(y[keep] == c, proba[keep, c]) for c in (1, 2, 3)]
+    )
+    assert got == pytest.approx(expected)
+    # Without labels the three present classes cannot be mapped to 4 columns.
+    with pytest.raises(ValueError, match="labels="):
+        mean_average_precision(labels[y[keep]], proba[keep])
+    with pytest.raises(ValueError, match=r"labels \[99\]"):
+        mean_average_precision(np.r_[99, y[1:]], proba, labels=np.arange(4))
+
+
+def test_scorers_work_as_scoring_in_sklearn_tools(tabular):
+    X, y = tabular
+    clf = make_pipeline(StandardScaler(), LogisticRegression())
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    results = cross_validate(clf, X, y, cv=cv, scoring=dict(SCORERS))
+    for name in SCORERS:
+        scores = results[f"test_{name}"]
+        assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
+    f1 = cross_val_score(clf, X, y, cv=cv, scoring=macro_f1_scorer)
+    np.testing.assert_allclose(
+        f1, cross_val_score(clf, X, y, cv=cv, scoring="f1_macro")
+    )
+    pr_auc = cross_val_score(clf, X, y, cv=cv, scoring=mean_pr_auc_scorer)
+    np.testing.assert_allclose(pr_auc, results["test_mean_pr_auc"])
+
+
+def test_get_scorer_resolves_names_and_rejects_unknown():
+    assert get_scorer("g_mean") is SCORERS["g_mean"]
+    assert get_scorer(mean_pr_auc_scorer) is mean_pr_auc_scorer
+    assert get_scorer("roc_auc_ovr")._response_method == "predict_proba"
+    with pytest.raises(ValueError, match="Unknown scoring 'f2_macro'"):
+        get_scorer("f2_macro")
+    with pytest.raises(TypeError, match="scorer name or a callable"):
+        get_scorer(3)

@@ -1,0 +1,235 @@
+"""Resampling of sequences: in pipelines, on training folds only, per epoch."""
+
+import numpy as np
+import pytest
+from imblearn.combine import SMOTEENN
+from imblearn.over_sampling import SMOTE, RandomOverSampler
+from imblearn.pipeline import make_pipeline
+from imblearn.under_sampling import RandomUnderSampler
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skimb import ImbalancedKerasClassifier
+from skimb.sampling import EpochBatches, SequenceSampler, check_class_counts
+from tests.conftest import FAST
+
+
+def _row_index(X_rows, X):
+    """Index in X of each row of X_rows (-1 where the row is not in X)."""
+    flat = X.reshape(len(X), -1)
+    lookup = {row.tobytes(): i for i, row in enumerate(flat)}
+    return np.array(
+        [lookup.get(row.tobytes(), -1) for row in X_rows.reshape(len(X_rows), -1)]
+    )
+
+
+def test_sequence_sampler_resamples_3d_without_touching_input(sequences):
+    X, y = sequences
+    X_before = X.copy()
+    sampler = SequenceSampler(SMOTE(k_neighbors=3, random_state=0))
+    X_res, y_res = sampler.fit_resample(X, y)
+    np.testing.assert_array_equal(X, X_before)
+    counts = np.bincount(y)
+    assert X_res.shape == (4 * counts.max(), *X.shape[1:])
+    assert np.bincount(y_res).tolist() == [counts.max()] * 4
+    # The original sequences come first, unchanged; each synthetic one lies
+    # between two sequences of its class, step by step.
+    np.testing.assert_array_equal(X_res[: len(X)], X)
+    synthetic, labels = X_res[len(X) :], y_res[len(X) :]
+    for row, label in zip(synthetic[:20], labels[:20], strict=True):
+        same = X[y == label].reshape(-1, X[0].size)
+        low, high = same.min(axis=0), same.max(axis=0)
+        assert np.all((row.ravel() >= low - 1e-9) & (row.ravel() <= high + 1e-9))
+    assert sampler.n_timesteps_ == X.shape[1]
+
+
+def test_sequence_sampler_selection_keeps_row_identity(sequences):
+    X, y = sequences
+    sampler = SequenceSampler(RandomOverSampler(random_state=0))
+    X_res, y_res = sampler.fit_resample(X, y)
+    np.testing.assert_array_equal(X_res, X[sampler.sample_indices_])
+    np.testing.assert_array_equal(y_res, y[sampler.sample_indices_])
+    # An under-sampler that removes nothing regroups rows by class; they come
+    # back in their original order, so row-aligned data still matches.
+    keep_all = dict(enumerate(np.bincount(y)))
+    X_same, y_same = SequenceSampler(
+        RandomUnderSampler(sampling_strategy=keep_all)
+    ).fit_resample(X, y)
+    np.testing.assert_array_equal(X_same, X)
+    np.testing.assert_array_equal(y_same, y)
+
+
+def test_sequence_sampler_is_an_sklearn_estimator(tabular):
+    sampler = SequenceSampler(SMOTE(k_neighbors=2))
+    cloned = clone(sampler)
+    assert cloned.get_params()["sampler"] is not sampler.sampler
+    assert cloned.get_params()["sampler__k_neighbors"] == 2
+    cloned.set_params(sampler__k_neighbors=4)
+    assert cloned.sampler.k_neighbors == 4
+    # A table goes to the sampler as it is.
+    X, y = tabular
+    X_res, _ = SequenceSampler(RandomUnderSampler(random_state=0)).fit_resample(X, y)
+    assert X_res.shape == (4 * np.bincount(y).min(), X.shape[1])
+    with pytest.raises(InvalidParameterError, match="sampler"):
+        SequenceSampler("smote").fit_resample(X, y)
+    with pytest.raises(ValueError, match="inconsistent"):
+        SequenceSampler(SMOTE()).fit_resample(X, y[:-1])
+
+
+def test_too_few_samples_name_the_class_and_count(sequences):
+    X, y = sequences
+    few = np.r_[np.flatnonzero(y != 0), np.flatnonzero(y == 0)[:4]]
+    with pytest.raises(ValueError, match=r"Class 0 has 4 samples.*k_neighbors=5"):
+        SequenceSampler(SMOTE()).fit_resample(X[few], y[few])
+    # Inside SMOTEENN too.
+    with pytest.raises(ValueError, match=r"Class 0 has 4 samples"):
+        SequenceSampler(SMOTEENN()).fit_resample(X[few], y[few])
+    # A class that is not over-sampled needs no neighbours.
+    sampler = SMOTE(k_neighbors=5, sampling_strategy={2: 200})
+    SequenceSampler(sampler).fit_resample(X[few], y[few])
+    with pytest.raises(
+        ValueError, match="Class 'b' has 2 samples, fewer than n_splits=3"
+    ):
+        check_class_counts(["a"] * 10 + ["b"] * 2, n_splits=3)
+    check_class_counts(["a"] * 10 + ["b"] * 3, n_splits=3, k_neighbors=2)
+
+
+class _Recording(ImbalancedKerasClassifier):
+    """The classifier, recording every row it is fitted on and predicts."""
+
+    fitted_on: list = []
+    predicted_on: list = []
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).fitted_on.append(np.array(X, copy=True))
+        return super().fit(X, y, sample_weight=sample_weight)
+
+    # predict, predict_proba and decision_function all go through here.
+    def predict_log_proba(self, X):
+        type(self).predicted_on.append(np.array(X, copy=True))
+        return super().predict_log_proba(X)
+
+
+def test_smote_pipeline_cross_validates_lstm_on_training_folds_only(sequences):
+    X, y = sequences
+    _Recording.fitted_on, _Recording.predicted_on = [], []
+    pipeline = make_pipeline(
+        SequenceSampler(SMOTE(k_neighbors=3, random_state=0)),
+        _Recording("lstm", **FAST),
+    )
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    scores = cross_val_score(pipeline, X, y, cv=cv, scoring="f1_macro")
+    assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
+    folds = list(cv.split(X, y))
+    assert len(_Recording.fitted_on) == len(_Recording.predicted_on) == 3
+    for (_, test), fitted, scored in zip(
+        folds, _Recording.fitted_on, _Recording.predicted_on, strict=True
+    ):
+        # Training saw synthetic sequences (not rows of X) and no test row.
+        fitted_rows = _row_index(fitted, X)
+        assert np.any(fitted_rows == -1)
+        assert not np.isin(fitted_rows[fitted_rows >= 0], test).any()
+        # Scoring saw exactly the original test rows: nothing synthetic.
+        np.testing.assert_array_equal(np.sort(_row_index(scored, X)), test)
+
+
+def test_sample_weight_through_a_resampling_pipeline_is_refused(sequences):
+    X, y = sequences
+    pipeline = make_pipeline(
+        SequenceSampler(RandomOverSampler(random_state=0)),
+        ImbalancedKerasClassifier("lstm", **FAST),
+    )
+    with pytest.raises(ValueError, match="sampler.*step changes the rows"):
+        pipeline.fit(X, y, imbalancedkerasclassifier__sample_weight=np.ones(len(y)))
+
+
+def _batches(y, sampler, *, rows=None, seed=0):
+    X = np.random.RandomState(0).normal(size=(len(y), 3)).astype("float32")
+    rows = np.arange(len(y)) if rows is None else rows
+    weights = np.linspace(1, 2, len(y)).astype("float32")
+    return X, EpochBatches(
+        X,
+        np.eye(4, dtype="float32")[y],
+        weights,
+        y,
+        rows=rows,
+        sampler=sampler,
+        class_weight=np.array([1.0, 2.0, 3.0, 4.0]),
+        batch_size=16,
+        seed=seed,
+    )
+
+
+def test_epoch_batches_use_training_rows_only_and_redraw(sequences):
+    _, y = sequences
+    rows = np.flatnonzero(np.arange(len(y)) % 5 != 0)  # every 5th held out
+    X, batches = _batches(y, RandomUnderSampler(), rows=rows)
+    epochs = []
+    for _ in range(3):
+        batches.on_epoch_begin()
+        seen = [batches[i] for i in range(len(batches))]
+        source = _row_index(np.concatenate([b[0] for b in seen]), X)
+        assert np.isin(source, rows).all()
+        assert np.bincount(y[source]).tolist() == [np.bincount(y[rows]).min()] * 4
+        # Targets and weights travel with their rows.
+        np.testing.assert_array_equal(
+            np.concatenate([b[1] for b in seen]).argmax(1), y[source]
+        )
+        np.testing.assert_allclose(
+            np.concatenate([b[2] for b in seen]), np.linspace(1, 2, len(y))[source]
+        )
+        epochs.append(set(source))
+    assert epochs[0] != epochs[1] != epochs[2]  # the majority rows change
+
+
+def test_epoch_batches_with_smote_weigh_synthetic_rows_by_class(sequences):
+    _, y = sequences
+    X, batches = _batches(y, SMOTE(k_neighbors=3))
+    x, targets, weights = (
+        np.concatenate(parts)
+        for parts in zip(*(batches[i] for i in range(len(batches))), strict=True)
+    )
+    assert len(x) == 4 * np.bincount(y).max()
+    original = _row_index(x, X)
+    labels = targets.argmax(1)
+    np.testing.assert_allclose(
+        weights[original >= 0], np.linspace(1, 2, len(y))[original[original >= 0]]
+    )
+    np.testing.assert_allclose(weights[original < 0], (labels[original < 0] + 1.0))
+
+
+@pytest.mark.parametrize("batch_sampler", ["under", SMOTE(k_neighbors=3)])
+def test_batch_sampler_never_resamples_the_validation_split(
+    sequences, batch_sampler, monkeypatch
+):
+    X, y = sequences
+    seen = []
+    draw = EpochBatches._draw
+
+    def spy(self):
+        draw(self)
+        seen.append(self.rows.copy())
+
+    monkeypatch.setattr(EpochBatches, "_draw", spy)
+    clf = ImbalancedKerasClassifier(
+        "dense", batch_sampler=batch_sampler, **{**FAST, "epochs": 2}
+    )
+    clf.fit(X, y)
+    clf.classes_ = np.unique(y)
+    train, val = clf._split(y, seed=FAST["random_state"])
+    assert len(seen) == 2  # one draw per epoch, none after the last
+    for rows in seen:
+        np.testing.assert_array_equal(rows, train)
+    assert len(clf.history_["val_macro_f1"]) == 2
+    assert clf.predict(X[val]).shape == (len(val),)
+
+
+def test_batch_sampler_is_seeded_and_validated(sequences):
+    X, y = sequences
+    params = dict(batch_sampler="over", **{**FAST, "epochs": 1})
+    first = ImbalancedKerasClassifier("dense", **params).fit(X, y).predict_proba(X)
+    second = ImbalancedKerasClassifier("dense", **params).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(first, second, rtol=1e-5)
+    with pytest.raises(InvalidParameterError, match="batch_sampler"):
+        ImbalancedKerasClassifier(batch_sampler="smoteen").fit(X, y)
