@@ -204,7 +204,9 @@ def run_problem(
         keras.backend.clear_session()
         print(f"  {name} seed {seed} {params}: {seconds:.0f} s", flush=True)
     for row in rows:
-        row.update(problem=name, seed=seed, bayes_macro_f1=bayes["macro_f1"])
+        row.update(
+            problem=name, n_train=n_train, seed=seed, bayes_macro_f1=bayes["macro_f1"]
+        )
     return rows
 
 
@@ -220,15 +222,18 @@ def _label(row: dict) -> str:
 
 def summarize(rows: list[dict]) -> str:
     lines = []
-    for problem in dict.fromkeys(r["problem"] for r in rows):
+    for problem in dict.fromkeys((r["problem"], r["n_train"]) for r in rows):
         groups: dict[str, list[dict]] = {}
         for row in rows:
-            if row["problem"] == problem:
+            if (row["problem"], row["n_train"]) == problem:
                 groups.setdefault(_label(row), []).append(row)
-        bayes = statistics.mean(r["bayes_macro_f1"] for r in groups[_label(rows[0])])
+        # Every row of a seed carries that seed's Bayes-optimal score.
+        first = next(iter(groups.values()))
+        bayes = statistics.mean(r["bayes_macro_f1"] for r in first)
         seeds = len(next(iter(groups.values())))
         lines += [
-            f"\n### {problem} ({seeds} seed(s); Bayes-optimal macro-F1 {bayes:.3f})\n",
+            f"\n### {problem[0]}, {problem[1]} training samples ({seeds} seed(s); "
+            f"Bayes-optimal macro-F1 {bayes:.3f})\n",
             "| model | macro-F1 | sd | % of Bayes | balanced acc. | accuracy |",
             "|---|---|---|---|---|---|",
         ]
@@ -246,7 +251,33 @@ def summarize(rows: list[dict]) -> str:
                 f"{mean(r['balanced_accuracy'] for r in group):.3f} | "
                 f"{mean(r['accuracy'] for r in group):.3f} |"
             )
-    return "\n".join(lines)
+    return "\n".join(lines + _overall(rows))
+
+
+def _overall(rows: list[dict]) -> list[str]:
+    """Mean % of the Bayes-optimal macro-F1 over the problems that ran it all."""
+    percent: dict[str, dict[tuple, list[float]]] = {}
+    for row in rows:
+        problem = (row["problem"], row["n_train"])
+        share = 100 * row["macro_f1"] / row["bayes_macro_f1"]
+        percent.setdefault(_label(row), {}).setdefault(problem, []).append(share)
+    problems = {(r["problem"], r["n_train"]) for r in rows}
+    if len(problems) < 2:
+        return []
+    common = {
+        label: statistics.mean(statistics.mean(v) for v in by_problem.values())
+        for label, by_problem in percent.items()
+        if set(by_problem) == problems
+    }
+    lines = [
+        f"\n### Overall: mean % of Bayes-optimal macro-F1 over {len(problems)} "
+        "problems (the models that ran on all)\n",
+        "| model | % of Bayes |",
+        "|---|---|",
+    ]
+    for label, value in sorted(common.items(), key=lambda item: -item[1]):
+        lines.append(f"| {label} | {value:.1f} |")
+    return lines
 
 
 def main() -> None:
