@@ -6,11 +6,14 @@ from __future__ import annotations
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["ImbalancedKerasClassifier", "__version__"]
+__all__ = ["ImbalancedKerasClassifier", "OptunaSearchCV", "__version__"]
 
 # The classifier pulls in Keras and its backend; loading it on first use keeps
 # ``import skimb`` and ``skimb --help`` fast and free of side effects.
-_LAZY = {"ImbalancedKerasClassifier": "skimb._classifier"}
+_LAZY = {
+    "ImbalancedKerasClassifier": "skimb._classifier",
+    "OptunaSearchCV": "skimb.tuning",
+}
 
 
 def __getattr__(name: str):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 
 import keras
@@ -22,12 +21,7 @@ from skimb._random import seed_from, seeded
 from skimb._serialization import model_from_bytes, model_to_bytes
 from skimb.callbacks import ValidationMetrics
 from skimb.class_weight import compute_class_weight, effective_number_weights
-from skimb.decision import (
-    DECISIONS,
-    MIN_VALIDATION_COUNT,
-    macro_f1_offsets,
-    prior_offsets,
-)
+from skimb.decision import DECISIONS, macro_f1_offsets, prior_offsets
 from skimb.losses import LOSSES, DeferredReweighting, resolve_loss
 from skimb.sampling import BATCH_SAMPLERS, EpochBatches, resolve_batch_sampler
 
@@ -107,9 +101,10 @@ class ImbalancedKerasClassifier(KerasClassifier):
         :mod:`skimb.decision`): ``"argmax"``; ``"prior_corrected"`` subtracts
         ``tau * log(prior)`` from the log-probabilities; ``"macro_f1"`` adds
         per-class offsets tuned on the validation split to maximise its
-        macro-F1 (it falls back to argmax, with a warning, when a class has
-        fewer than 5 validation samples).  :meth:`predict_proba` is not
-        changed by the rule; :meth:`decision_function` is.
+        macro-F1 (it keeps argmax when a class has fewer than 5 validation
+        samples; ``decision_rule_`` says which rule is in use).
+        :meth:`predict_proba` is not changed by the rule;
+        :meth:`decision_function` is.
     optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"}, default="adam"
         Keras optimizer, by name.
     learning_rate : float, default=1e-3
@@ -601,17 +596,10 @@ class ImbalancedKerasClassifier(KerasClassifier):
             log_proba = self._log_proba(X_val)
             self.decision_offsets_, tuned = macro_f1_offsets(log_proba, y_val)
             if not tuned:
+                # Too few validation samples of some class to tune on: the
+                # argmax rule, silently (this happens on every small data
+                # set), recorded in decision_rule_.
                 self.decision_rule_ = "argmax"
-                counts = np.bincount(y_val, minlength=n_classes)
-                rare = int(np.argmin(counts))
-                warnings.warn(
-                    f"decision='macro_f1' kept the argmax rule: class "
-                    f"{self.classes_[rare].tolist()!r} has {counts[rare]} "
-                    f"validation samples, fewer than {MIN_VALIDATION_COUNT} to "
-                    "tune on; raise validation_fraction.",
-                    UserWarning,
-                    stacklevel=3,
-                )
 
     # -------------------------------------------------------------- predict
 

@@ -1,4 +1,9 @@
-"""The ``skimb`` command."""
+"""The ``skimb`` command.
+
+This module only parses arguments and turns errors into one line on stderr;
+the commands themselves live in :mod:`skimb._commands`, imported after the
+arguments are parsed, so that ``skimb --help`` answers without loading Keras.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +11,16 @@ import argparse
 import logging
 import os
 import sys
-import time
-
-STRATEGIES = {
-    "crossentropy": {},
-    "class_weight=balanced": {"class_weight": "balanced"},
-    "class_weight=effective": {"class_weight": "effective"},
-    "focal": {"loss": "focal"},
-}
-
-# Full run: a few minutes on 2 cores.  --quick: a smoke run of seconds.
-SIZES = {
-    False: {"tabular": 10_000, "sequences": 3_000, "epochs": 40, "folds": 3},
-    True: {"tabular": 1_000, "sequences": 500, "epochs": 3, "folds": 2},
-}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="skimb",
         description="Keras networks for imbalanced multi-class data.",
+        epilog="Run 'skimb COMMAND --help' for the options of a command.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
     demo = commands.add_parser(
         "demo",
         help="compare imbalance strategies on embedded data",
@@ -35,72 +28,133 @@ def _parser() -> argparse.ArgumentParser:
             "Compare plain crossentropy with the imbalance strategies on embedded "
             "synthetic data (4 classes sized like 10K/500K/90K/30K; a table and "
             "20-step sequences), scored on macro-F1 with stratified "
-            "cross-validation."
+            "cross-validation, and write an HTML report."
         ),
     )
     demo.add_argument(
         "--quick", action="store_true", help="small data and few epochs (smoke run)"
     )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    demo.add_argument(
+        "--out",
+        default="skimb-demo-report",
+        metavar="DIR",
+        help="folder of the report (default: ./skimb-demo-report)",
+    )
+
+    tune = commands.add_parser(
+        "tune",
+        help="tune a network on a data file and save the best model",
+        description=(
+            "Search hyper-parameters with Optuna, scored on cross-validated "
+            "macro-F1, on a table (CSV or Parquet, with --target naming the label "
+            "column) or sequences (.npz with X of shape (n, timesteps, features) "
+            "and y).  A stratified share of the rows is held out to evaluate the "
+            "best model in the report.  Writes model.skimb and report.html."
+        ),
+    )
+    tune.add_argument("data", metavar="DATA", help=".csv, .parquet or .npz file")
+    tune.add_argument("--target", metavar="COLUMN", help="label column of a table")
+    tune.add_argument(
+        "--trials", type=_positive_int, default=20, help="trials (default: 20)"
+    )
+    tune.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="start no new trial after this many seconds",
+    )
+    tune.add_argument(
+        "--storage",
+        metavar="URL",
+        help="Optuna storage, e.g. sqlite:///search.db, to resume or share a search",
+    )
+    tune.add_argument("--study-name", metavar="NAME", help="study name in --storage")
+    tune.add_argument(
+        "--architecture",
+        choices=("dense", "lstm", "gru", "conv1d"),
+        help="network (default: dense for tables, lstm for sequences)",
+    )
+    tune.add_argument(
+        "--cv", type=_fold_count, default=3, help="cross-validation folds (default: 3)"
+    )
+    tune.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=50,
+        help="maximum epochs per fit, with early stopping (default: 50)",
+    )
+    tune.add_argument(
+        "--test-size",
+        type=_fraction,
+        default=0.2,
+        help="share of rows held out for the report (default: 0.2; 0: none)",
+    )
+    tune.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    tune.add_argument(
+        "--out",
+        metavar="DIR",
+        help="folder for model.skimb and the report (default: ./skimb-tune-<DATA>)",
+    )
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a saved model on a labelled data file",
+        description=(
+            "Print macro-F1, balanced accuracy and per-class scores of a model "
+            "file on labelled data; with --out, also write an HTML report."
+        ),
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="a .skimb model file")
+    evaluate.add_argument("data", metavar="DATA", help=".csv, .parquet or .npz file")
+    evaluate.add_argument("--target", metavar="COLUMN", help="label column of a table")
+    evaluate.add_argument("--out", metavar="DIR", help="write an HTML report here")
+
+    predict = commands.add_parser(
+        "predict",
+        help="predict classes and probabilities for a data file",
+        description=(
+            "Write the predicted class and the class probabilities of every row "
+            "to a .csv, .parquet or .npz file."
+        ),
+    )
+    predict.add_argument("model", metavar="MODEL", help="a .skimb model file")
+    predict.add_argument("data", metavar="DATA", help=".csv, .parquet or .npz file")
+    predict.add_argument(
+        "--out", metavar="FILE", required=True, help=".csv, .parquet or .npz output"
+    )
+    predict.add_argument(
+        "--target", metavar="COLUMN", help="a label column to ignore, if present"
+    )
     return parser
 
 
-def _demo(quick: bool, seed: int) -> int:
-    import numpy as np
-    from sklearn.model_selection import StratifiedKFold, cross_validate
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
-    from skimb import ImbalancedKerasClassifier
-    from skimb.datasets import (
-        make_imbalanced_classification,
-        make_imbalanced_sequences,
-    )
 
-    size = SIZES[quick]
-    problems = {
-        "tabular (dense)": (
-            "dense",
-            make_imbalanced_classification(size["tabular"], random_state=seed),
-        ),
-        "sequences (lstm)": (
-            "lstm",
-            make_imbalanced_sequences(size["sequences"], random_state=seed),
-        ),
-    }
-    cv = StratifiedKFold(size["folds"], shuffle=True, random_state=seed)
-    print(
-        f"macro-F1 and balanced accuracy, {size['folds']}-fold stratified "
-        "cross-validation (mean ± sd)"
-    )
-    header = (
-        f"{'data':<18} {'strategy':<24} {'macro-F1':>14} {'bal. acc.':>14} {'s':>6}"
-    )
-    print(header)
-    print("-" * len(header))
-    for name, (architecture, (X, y)) in problems.items():
-        for strategy, params in STRATEGIES.items():
-            clf = ImbalancedKerasClassifier(
-                architecture,
-                epochs=size["epochs"],
-                patience=8,
-                batch_size=64,
-                learning_rate=3e-3,
-                random_state=seed,
-                **params,
-            )
-            start = time.perf_counter()
-            scores = cross_validate(
-                clf, X, y, cv=cv, scoring=["f1_macro", "balanced_accuracy"]
-            )
-            f1 = scores["test_f1_macro"]
-            bacc = scores["test_balanced_accuracy"]
-            print(
-                f"{name:<18} {strategy:<24} "
-                f"{np.mean(f1):>7.3f} ± {np.std(f1):.3f} "
-                f"{np.mean(bacc):>7.3f} ± {np.std(bacc):.3f} "
-                f"{time.perf_counter() - start:>6.0f}",
-                flush=True,
-            )
-    return 0
+def _fold_count(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"needs at least 2 folds, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,9 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     # The backend's start-up and tracing messages are noise on a terminal.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    if args.command == "demo":
-        return _demo(args.quick, args.seed)
-    return 2
+    try:
+        from skimb import _commands
+
+        return getattr(_commands, args.command)(args)
+    except KeyboardInterrupt:
+        print("\nskimb: interrupted.", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError) as error:
+        # Bad input of any kind: one line that names the problem, no
+        # traceback.  ModelFileError and DataError are ValueErrors.
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"skimb {args.command}: error: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

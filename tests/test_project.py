@@ -35,9 +35,9 @@ def test_help_is_fast_and_does_not_load_keras():
 
 
 @pytest.mark.slow
-def test_demo_quick_prints_the_comparison():
+def test_demo_quick_prints_the_comparison(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "skimb.cli", "demo", "--quick"],
+        [sys.executable, "-m", "skimb.cli", "demo", "--quick", "--out", tmp_path],
         capture_output=True,
         text=True,
         check=True,
@@ -50,6 +50,15 @@ def test_demo_quick_prints_the_comparison():
     for row in rows:
         f1 = float(row.split()[3])
         assert 0.0 <= f1 <= 1.0
+    # The report: the comparison tables and, per data set, the best strategy's
+    # (and the crossentropy baseline's) figures.
+    assert f"report: {tmp_path / 'report.html'}" in lines
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<table>") >= 2 + 2 * 2
+    for figure in ("confusion_matrix", "precision_recall", "history"):
+        assert len(list(tmp_path.glob(f"tabular_dense_*_{figure}.png"))) in (1, 2)
+        assert len(list(tmp_path.glob(f"sequences_lstm_*_{figure}.png"))) in (1, 2)
+        assert f"_{figure}.png" in page
 
 
 @pytest.mark.slow

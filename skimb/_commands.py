@@ -1,0 +1,524 @@
+"""The work behind each ``skimb`` command (see :mod:`skimb.cli`).
+
+Results go to stdout; progress goes to stderr, only on a terminal.  Ctrl-C
+keeps what was finished: the demo reports the strategies it has scored, and
+a search saves the best of its finished trials.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from skimb._files import DataError, check_folds, read_data
+
+STRATEGIES = {
+    "crossentropy": {},
+    "class_weight=balanced": {"class_weight": "balanced"},
+    "class_weight=effective": {"class_weight": "effective"},
+    "focal": {"loss": "focal"},
+}
+
+# Full run: a few minutes on 2 cores.  --quick: a smoke run of seconds.
+SIZES = {
+    False: {"tabular": 10_000, "sequences": 3_000, "epochs": 40, "folds": 3},
+    True: {"tabular": 1_000, "sequences": 500, "epochs": 3, "folds": 2},
+}
+
+MODEL_FILE = "model.skimb"
+
+
+def _print_table_header() -> None:
+    header = (
+        f"{'data':<18} {'strategy':<24} {'macro-F1':>14} {'bal. acc.':>14} {'s':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+
+
+# --------------------------------------------------------------------- demo
+
+
+def demo(args) -> int:
+    """Compare imbalance strategies on embedded data; write the report."""
+    from sklearn.base import clone
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+    from sklearn.model_selection import StratifiedKFold
+
+    from skimb import ImbalancedKerasClassifier
+    from skimb._progress import EpochProgress, StatusLine
+    from skimb.datasets import (
+        make_imbalanced_classification,
+        make_imbalanced_sequences,
+    )
+
+    size = SIZES[args.quick]
+    seed = args.seed
+    problems = {
+        "tabular (dense)": (
+            "dense",
+            make_imbalanced_classification(size["tabular"], random_state=seed),
+        ),
+        "sequences (lstm)": (
+            "lstm",
+            make_imbalanced_sequences(size["sequences"], random_state=seed),
+        ),
+    }
+    n_folds = size["folds"]
+    cv = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+    status = StatusLine()
+    progress = EpochProgress(status)
+    print(
+        f"macro-F1 and balanced accuracy, {n_folds}-fold stratified "
+        "cross-validation (mean ± sd)"
+    )
+    _print_table_header()
+    results = []
+    try:
+        for name, (architecture, (X, y)) in problems.items():
+            classes = np.unique(y)
+            for strategy, params in STRATEGIES.items():
+                base = ImbalancedKerasClassifier(
+                    architecture,
+                    epochs=size["epochs"],
+                    patience=8,
+                    batch_size=64,
+                    learning_rate=3e-3,
+                    random_state=seed,
+                    callbacks=[progress],
+                    **params,
+                )
+                start = time.perf_counter()
+                # Out-of-fold probabilities, so that the report's confusion
+                # matrix and curves are of rows no model was trained on.
+                proba = np.zeros((len(y), len(classes)))
+                predicted = np.empty_like(y)
+                f1, bacc, history = [], [], None
+                for fold, (train, test) in enumerate(cv.split(X, y), start=1):
+                    status.context = f"{name} · {strategy} · fold {fold}/{n_folds}"
+                    clf = clone(base).fit(X[train], y[train])
+                    proba[test] = clf.predict_proba(X[test])
+                    predicted[test] = clf.predict(X[test])
+                    f1.append(
+                        f1_score(
+                            y[test],
+                            predicted[test],
+                            labels=classes,
+                            average="macro",
+                            zero_division=0,
+                        )
+                    )
+                    bacc.append(balanced_accuracy_score(y[test], predicted[test]))
+                    if history is None:
+                        history = (clf.history_, clf.best_epoch_)
+                seconds = time.perf_counter() - start
+                status.clear()
+                print(
+                    f"{name:<18} {strategy:<24} "
+                    f"{np.mean(f1):>7.3f} ± {np.std(f1):.3f} "
+                    f"{np.mean(bacc):>7.3f} ± {np.std(bacc):.3f} "
+                    f"{seconds:>6.0f}",
+                    flush=True,
+                )
+                results.append(
+                    {
+                        "data": name,
+                        "strategy": strategy,
+                        "f1": f1,
+                        "bacc": bacc,
+                        "seconds": seconds,
+                        "y": y,
+                        "proba": proba,
+                        "predicted": predicted,
+                        "classes": classes,
+                        "history": history,
+                    }
+                )
+    except KeyboardInterrupt:
+        status.clear()
+        if not results:
+            raise
+        print(
+            f"Interrupted: reporting the {len(results)} finished strategies.",
+            file=sys.stderr,
+        )
+        page = _demo_report(results, args, n_folds)
+        print(f"report: {page}")
+        return 130
+    page = _demo_report(results, args, n_folds)
+    print(f"report: {page}")
+    return 0
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()
+
+
+def _demo_report(results: list[dict], args, n_folds: int) -> Path:
+    from skimb.report import Report
+
+    report = Report("skimb demo: imbalance strategies compared")
+    report.add_text(
+        "Embedded synthetic data with 4 classes in proportion 10K / 500K / 90K / "
+        f"30K, {'--quick run' if args.quick else 'full run'}, seed {args.seed}. "
+        f"Scores are means ± standard deviations over {n_folds} stratified folds; "
+        "the figures use the out-of-fold probabilities (every row predicted by "
+        "the model that did not train on it), the training curves come from the "
+        "first fold."
+    )
+    for data in dict.fromkeys(r["data"] for r in results):
+        rows = [r for r in results if r["data"] == data]
+        best = int(np.argmax([np.mean(r["f1"]) for r in rows]))
+        report.add_heading(data)
+        report.add_table(
+            f"Strategies on {data}, best macro-F1 in bold",
+            [
+                {
+                    "strategy": r["strategy"],
+                    "macro-F1": np.mean(r["f1"]),
+                    "macro-F1 sd": np.std(r["f1"]),
+                    "balanced accuracy": np.mean(r["bacc"]),
+                    "balanced accuracy sd": np.std(r["bacc"]),
+                    "seconds": f"{r['seconds']:.1f}",
+                }
+                for r in rows
+            ],
+            highlight=best,
+        )
+        shown = [rows[best]] + ([rows[0]] if best != 0 else [])
+        for r in shown:
+            history, best_epoch = r["history"]
+            report.add_classification(
+                f"{data}: {r['strategy']}"
+                + (" (best)" if r is rows[best] else " (baseline)"),
+                r["y"],
+                r["proba"],
+                classes=r["classes"],
+                y_pred=r["predicted"],
+                name=f"{_slug(data)}_{_slug(r['strategy'])}",
+                history=history,
+                best_epoch=best_epoch,
+            )
+    return report.write(args.out)
+
+
+# --------------------------------------------------------------------- tune
+
+
+def tune(args) -> int:
+    """Search hyper-parameters on a data file; save the best model and report."""
+    data = read_data(args.data, target=args.target)
+    if args.storage is None and args.study_name is not None:
+        raise DataError("--study-name needs --storage (a study in memory has no name).")
+    out = Path(args.out or f"skimb-tune-{_slug(Path(args.data).stem)}")
+    architecture = args.architecture or ("dense" if data.kind == "table" else "lstm")
+    if architecture != "dense" and np.ndim(data.X) != 3:
+        raise DataError(
+            f"{data.path}: --architecture {architecture} needs sequences (an .npz "
+            "with 3-D X); use dense for tables."
+        )
+    check_folds(data.y, args.cv, data.path)
+    from sklearn.model_selection import train_test_split
+
+    X, y = data.X, data.y
+    X_test = y_test = None
+    if args.test_size > 0:
+        X, X_test, y, y_test = train_test_split(
+            X, y, test_size=args.test_size, stratify=y, random_state=args.seed
+        )
+        check_folds(y, args.cv, data.path)
+
+    import optuna
+
+    from skimb import ImbalancedKerasClassifier, persistence
+    from skimb._progress import EpochProgress, StatusLine
+    from skimb.tuning import OptunaSearchCV, default_search_space
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    status = StatusLine()
+    progress = EpochProgress(status, n_folds=args.cv)
+    estimator = ImbalancedKerasClassifier(
+        architecture, epochs=args.epochs, random_state=args.seed, callbacks=[progress]
+    )
+    # Epochs are bounded by --epochs and stopped early on validation
+    # macro-F1, so they are not searched.
+    space = default_search_space(estimator)
+    space.pop("epochs", None)
+    # The study always lives in a storage object, so that the trials that
+    # finished before a Ctrl-C can still be read and the best one refitted.
+    storage = args.storage or optuna.storages.InMemoryStorage()
+    study_name = args.study_name or "skimb-tune"
+    search = OptunaSearchCV(
+        estimator,
+        space,
+        n_trials=args.trials,
+        timeout=args.timeout,
+        cv=args.cv,
+        storage=storage,
+        study_name=study_name,
+        random_state=args.seed,
+    )
+    watcher = _TrialWatcher(storage, study_name, args.trials, status, progress)
+    progress.on_fit = watcher.update
+    try:
+        search.fit(X, y)
+    except KeyboardInterrupt:
+        status.clear()
+        finished = watcher.complete()
+        if not finished:
+            print(
+                "Interrupted before any trial finished; nothing saved.", file=sys.stderr
+            )
+            return 130
+        print(
+            f"Interrupted: refitting the best of {finished} finished trials to save "
+            "it (Ctrl-C again to quit without a model).",
+            file=sys.stderr,
+        )
+        # The finished trials are in the storage: a search asked for no more
+        # trials than that only refits the best one.
+        search.set_params(n_trials=watcher.finished(), timeout=None)
+        search.fit(X, y)
+        interrupted = True
+    else:
+        interrupted = False
+    status.clear()
+
+    best = search.best_estimator_
+    # The progress display only served training; the saved model needs none.
+    best.set_params(callbacks=None)
+    out.mkdir(parents=True, exist_ok=True)
+    model_path = persistence.save(best, out / MODEL_FILE)
+    _print_search(search)
+    page = _tune_report(search, best, X_test, y_test, args, out)
+    print(f"model: {model_path}")
+    print(f"report: {page}")
+    return 130 if interrupted else 0
+
+
+class _TrialWatcher:
+    """Reads the study's storage at the start of every fit to show trials."""
+
+    def __init__(self, storage, study_name, n_trials, status, progress):
+        self.storage = storage
+        self.study_name = study_name
+        self.n_trials = n_trials
+        self.status = status
+        self.progress = progress
+        self.seen: set[int] = set()
+
+    def _trials(self):
+        import optuna
+
+        study = optuna.load_study(study_name=self.study_name, storage=self.storage)
+        return study.get_trials(deepcopy=False)
+
+    def finished(self) -> int:
+        return sum(t.state.is_finished() for t in self._trials())
+
+    def complete(self) -> int:
+        return sum(t.state.name == "COMPLETE" for t in self._trials())
+
+    def update(self) -> None:
+        if not self.status.enabled:
+            return
+        running = None
+        for trial in self._trials():
+            if trial.state.is_finished() and trial.number not in self.seen:
+                self.seen.add(trial.number)
+                value = "" if trial.value is None else f" macro-F1 {trial.value:.3f}"
+                state = trial.state.name.lower()
+                self.status.say(f"trial {trial.number + 1}: {state}{value}")
+                self.progress.reset()
+            elif trial.state.name == "RUNNING":
+                running = trial.number
+        if running is None:
+            self.progress.reset(refitting=True)
+            self.status.context = "best trial"
+        else:
+            self.status.context = f"trial {running + 1}/{self.n_trials}"
+
+
+def _print_search(search) -> None:
+    results = search.cv_results_
+    order = np.argsort(results["rank_test_score"])
+    print(f"{'rank':>4} {'trial':>5} {'state':<9} {'macro-F1':>9}  parameters")
+    for i in order[:10]:
+        score = results["mean_test_score"][i]
+        shown = "" if np.isnan(score) else f"{score:.3f}"
+        params = ", ".join(f"{k}={_short(v)}" for k, v in results["params"][i].items())
+        print(
+            f"{results['rank_test_score'][i]:>4} {results['number'][i] + 1:>5} "
+            f"{results['state'][i].lower():<9} {shown:>9}  {params}"
+        )
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _tune_report(search, best, X_test, y_test, args, out: Path) -> Path:
+    from skimb.report import Report, plot_optimization_history
+
+    report = Report(f"skimb tune: {Path(args.data).name}")
+    results = search.cv_results_
+    report.add_text(
+        f"{len(results['number'])} trials of an Optuna search, each scored by "
+        f"mean macro-F1 over {search.n_splits_} stratified folds; "
+        f"best {search.best_score_:.3f} (trial {search.study_.best_trial.number + 1})."
+    )
+    order = np.argsort(results["rank_test_score"])
+    report.add_table(
+        "Trials, best first",
+        [
+            {
+                "trial": int(results["number"][i]) + 1,
+                "state": results["state"][i].lower(),
+                "macro-F1": results["mean_test_score"][i],
+                "sd": results["std_test_score"][i],
+                **{k: _short(v) for k, v in results["params"][i].items()},
+            }
+            for i in order
+        ],
+        highlight=0,
+    )
+    report.add_figure(
+        "Mean cross-validated macro-F1 of each trial",
+        plot_optimization_history(search.study_),
+        "optimization_history",
+    )
+    if X_test is not None:
+        report.add_classification(
+            f"Best model on the {len(y_test)} held-out rows",
+            y_test,
+            best.predict_proba(X_test),
+            classes=best.classes_,
+            name="best",
+            y_pred=best.predict(X_test),
+            history=best.history_,
+            best_epoch=best.best_epoch_,
+        )
+    return report.write(out)
+
+
+# ----------------------------------------------------------------- evaluate
+
+
+def _load_model(path):
+    from skimb import persistence
+
+    model = persistence.load(path)
+    if not hasattr(model, "predict_proba"):
+        raise DataError(f"{path}: the model has no predict_proba.")
+    return model
+
+
+def _features(model, data):
+    """The features as the model was fitted: named columns, or an array."""
+    if hasattr(model, "feature_names_in_") or data.kind != "table":
+        return data.X
+    return data.X.to_numpy()
+
+
+def evaluate(args) -> int:
+    """Score a model file on labelled data."""
+    model = _load_model(args.model)
+    data = read_data(
+        args.data,
+        target=args.target,
+        feature_names=getattr(model, "feature_names_in_", None),
+    )
+    X = _features(model, data)
+    unknown = np.setdiff1d(data.y, model.classes_)
+    if unknown.size:
+        raise DataError(
+            f"{data.path}: labels {unknown.tolist()[:5]} are not classes of the "
+            f"model ({model.classes_.tolist()})."
+        )
+    from skimb.report import Report
+
+    report = Report(f"skimb evaluate: {Path(args.model).name} on {data.path.name}")
+    predicted = model.predict(X)
+    summary = report.add_classification(
+        f"{len(data.y)} rows of {data.path.name}",
+        data.y,
+        model.predict_proba(X),
+        classes=model.classes_,
+        name="evaluation",
+        y_pred=predicted,
+        history=getattr(model, "history_", None),
+        best_epoch=getattr(model, "best_epoch_", None),
+    )
+    for key, value in summary.items():
+        print(
+            f"{key:<18} {value:.4f}"
+            if isinstance(value, float)
+            else f"{key:<18} {value}"
+        )
+    from imblearn.metrics import classification_report_imbalanced
+
+    print(
+        classification_report_imbalanced(
+            data.y, predicted, labels=model.classes_, zero_division=0
+        )
+    )
+    if args.out:
+        print(f"report: {report.write(args.out)}")
+    return 0
+
+
+# ------------------------------------------------------------------ predict
+
+
+def predict(args) -> int:
+    """Write predicted classes and probabilities of a data file."""
+    out = Path(args.out)
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".npz"):
+        raise DataError(
+            f"{out}: write .csv, .parquet or .npz, not {suffix or 'no suffix'!r}."
+        )
+    if not out.parent.is_dir():
+        raise DataError(f"{out}: the folder {str(out.parent)!r} does not exist.")
+    model = _load_model(args.model)
+    data = read_data(
+        args.data,
+        target=args.target,
+        need_target=False,
+        feature_names=getattr(model, "feature_names_in_", None),
+    )
+    X = _features(model, data)
+    proba = model.predict_proba(X)
+    classes = np.asarray(model.classes_)
+    predicted = model.predict(X)
+    _write_predictions(out, predicted, proba, classes)
+    print(f"{len(predicted)} predictions: {out}")
+    return 0
+
+
+def _write_predictions(out: Path, predicted, proba, classes) -> None:
+    import io
+
+    from skimb.report import write_atomic
+
+    if out.suffix.lower() == ".npz":
+        buffer = io.BytesIO()
+        np.savez(buffer, prediction=predicted, proba=proba, classes=classes)
+        write_atomic(out, buffer.getvalue())
+        return
+    import pandas as pd
+
+    frame = pd.DataFrame(proba, columns=[f"proba_{c}" for c in classes])
+    frame.insert(0, "prediction", predicted)
+    if out.suffix.lower() == ".csv":
+        write_atomic(out, frame.to_csv(index=False).encode("utf-8"))
+    else:
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        write_atomic(out, buffer.getvalue())

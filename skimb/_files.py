@@ -1,0 +1,220 @@
+"""Data files for the command line: tables (CSV, Parquet) and sequences (.npz).
+
+Every problem with a file becomes a :class:`DataError` whose one-line message
+names the file and what is wrong with it, so the command can print it as is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+SEQUENCE_SUFFIXES = (".npz",)
+
+
+class DataError(ValueError):
+    """A data file cannot be used; the message says why in one line."""
+
+
+@dataclass
+class Data:
+    """Features, labels (when the file has them) and what the file was."""
+
+    X: object
+    y: np.ndarray | None
+    kind: str  # "table" or "sequences"
+    path: Path
+
+
+def read_data(
+    path: str | Path,
+    *,
+    target: str | None = None,
+    need_target: bool = True,
+    feature_names=None,
+) -> Data:
+    """Read a table or a sequence file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv``, ``.parquet`` / ``.pq`` table, or an ``.npz`` file with
+        an array ``X`` of shape ``(n, timesteps, features)`` (or a 2-D table)
+        and, usually, labels ``y``.
+    target : str, optional
+        The label column of a table.
+    need_target : bool, default=True
+        Fail when the labels are missing; otherwise ``y`` is ``None``.
+    feature_names : sequence of str, optional
+        The columns the model was fitted on: they are selected by name and
+        every other column is ignored.
+
+    Returns
+    -------
+    Data
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES + SEQUENCE_SUFFIXES:
+        raise DataError(
+            f"{path}: unsupported file type {suffix or '(no suffix)'!r}; use .csv, "
+            ".parquet or .npz."
+        )
+    if not path.is_file():
+        raise DataError(f"{path}: no such file.")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty.")
+    if suffix in SEQUENCE_SUFFIXES:
+        return _read_sequences(path, need_target)
+    return _read_table(path, target, need_target, feature_names)
+
+
+def _read_table(path: Path, target, need_target: bool, feature_names) -> Data:
+    try:
+        import pandas as pd
+    except ImportError:
+        raise DataError(
+            f"{path}: reading tables needs pandas (pip install pandas)."
+        ) from None
+    try:
+        if path.suffix.lower() == ".csv":
+            frame = pd.read_csv(path)
+        else:
+            frame = pd.read_parquet(path)
+    except ImportError as error:
+        raise DataError(f"{path}: {error}".splitlines()[0]) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty.") from None
+    except Exception as error:  # parsers raise many types; all mean "unreadable"
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DataError(f"{path}: cannot read the table ({message}).") from None
+    frame.columns = [str(column) for column in frame.columns]
+    if len(frame) == 0:
+        raise DataError(f"{path}: the table has no rows.")
+    if need_target and target is None:
+        raise DataError(f"{path}: name the label column with --target.")
+    if target is not None and target not in frame.columns:
+        if need_target:
+            raise DataError(
+                f"{path}: no column {target!r} (the columns are "
+                f"{_listing(frame.columns)})."
+            )
+        target = None
+    y = None
+    if target is not None:
+        labels = frame[target]
+        if labels.isna().any():
+            raise DataError(
+                f"{path}: the label column {target!r} has "
+                f"{int(labels.isna().sum())} missing values."
+            )
+        y = labels.to_numpy()
+    if feature_names is not None:
+        missing = [name for name in feature_names if name not in frame.columns]
+        if missing:
+            raise DataError(
+                f"{path}: the model needs the columns {_listing(missing)}, "
+                "which the table lacks."
+            )
+        features = frame[list(feature_names)]
+    else:
+        features = frame.drop(columns=[target] if target is not None else [])
+    if features.shape[1] == 0:
+        raise DataError(f"{path}: the table has no feature columns.")
+    text = [c for c in features.columns if not _is_numeric(features[c].dtype)]
+    if text:
+        raise DataError(
+            f"{path}: the feature columns {_listing(text)} are not numeric; "
+            "encode them as numbers or drop them."
+        )
+    missing_values = [c for c in features.columns if features[c].isna().any()]
+    if missing_values:
+        raise DataError(
+            f"{path}: the feature columns {_listing(missing_values)} have "
+            "missing values; fill or drop them."
+        )
+    X = features.astype(np.float64)
+    if not np.isfinite(X.to_numpy()).all():
+        raise DataError(f"{path}: the features hold infinite values.")
+    return Data(X=X, y=y, kind="table", path=path)
+
+
+def _is_numeric(dtype) -> bool:
+    return getattr(dtype, "kind", "O") in "biuf"
+
+
+def _read_sequences(path: Path, need_target: bool) -> Data:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise DataError(
+                f"{path}: holds object arrays, which are not read (they would "
+                "need pickle); store numeric X and numeric or string y."
+            ) from None
+        raise DataError(f"{path}: not a readable .npz file ({error}).") from None
+    except Exception as error:  # zip and format errors of many types
+        raise DataError(f"{path}: not a readable .npz file ({error}).") from None
+    if "X" not in arrays:
+        raise DataError(
+            f"{path}: no array named 'X' (it has {_listing(arrays) or 'none'})."
+        )
+    X = arrays["X"]
+    if X.ndim not in (2, 3):
+        raise DataError(
+            f"{path}: X must have shape (n, timesteps, features); got {X.shape}."
+        )
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"{path}: X must be numeric; got dtype {X.dtype}.")
+    if len(X) == 0:
+        raise DataError(f"{path}: X has no rows.")
+    if not np.isfinite(X).all():
+        raise DataError(f"{path}: X holds NaN or infinite values.")
+    y = arrays.get("y")
+    if y is None and need_target:
+        raise DataError(f"{path}: no array named 'y' with the labels.")
+    if y is not None:
+        if y.ndim != 1:
+            raise DataError(f"{path}: y must be 1-D; got shape {y.shape}.")
+        if len(y) != len(X):
+            raise DataError(
+                f"{path}: X has {len(X)} rows but y has {len(y)}; they must match."
+            )
+    return Data(X=X, y=y, kind="sequences", path=path)
+
+
+def _listing(names) -> str:
+    names = [repr(str(name)) for name in names]
+    if len(names) > 8:
+        names = names[:8] + [f"… ({len(names) - 8} more)"]
+    return ", ".join(names)
+
+
+def check_folds(y: np.ndarray, n_folds: int, path: Path) -> None:
+    """Fail when a class has fewer rows than stratified cross-validation needs."""
+    labels, counts = np.unique(y, return_counts=True)
+    if len(labels) < 2:
+        raise DataError(
+            f"{path}: the labels hold a single class ({_plain(labels[0])!r})."
+        )
+    # Every test fold should see each class, and every training fold still
+    # holds out a stratified validation split, which needs two rows of it.
+    needed = n_folds
+    while needed - -(-needed // n_folds) < 2:
+        needed += 1
+    rare = counts.argmin()
+    if counts[rare] < needed:
+        raise DataError(
+            f"{path}: class {_plain(labels[rare])!r} has {counts[rare]} rows, too few "
+            f"for {n_folds}-fold cross-validation (it needs at least {needed}); "
+            "add rows or lower --cv."
+        )
+
+
+def _plain(label):
+    """A label as Python shows it: 3, not np.int64(3)."""
+    return label.item() if isinstance(label, np.generic) else label

@@ -1,0 +1,801 @@
+"""Hyper-parameter search with Optuna, scored on macro-F1.
+
+:class:`OptunaSearchCV` is a scikit-learn meta-estimator around an Optuna
+study: stratified folds, pruning from per-epoch validation macro-F1, and a
+study that can live in a database so that a search resumes after an
+interruption and several worker processes share it.
+:func:`default_search_space` is the space it searches when given none.
+
+optuna-integration has an ``OptunaSearchCV`` too; it is not used here because
+``is_classifier`` is false for it (so integer ``cv`` does not stratify), it
+reuses one study across ``fit`` calls (so nested cross-validation leaks), and
+it prunes only through ``partial_fit`` iterations, not through the epochs of
+a Keras fit.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import os
+import socket
+import time
+from datetime import datetime
+from numbers import Integral, Real
+
+import numpy as np
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import TrialState
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.model_selection import KFold, StratifiedKFold, check_cv
+from sklearn.utils import check_random_state, get_tags
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metaestimators import _safe_split, available_if
+from sklearn.utils.validation import _check_method_params, check_is_fitted, indexable
+
+__all__ = ["OptunaSearchCV", "default_search_space", "SAMPLER_CHOICES"]
+
+# Names a pipeline's sampler step can take in a search space.  Optuna stores
+# categorical choices in its database only when they are plain values, so the
+# space holds these names and the search builds the sampler from them.
+SAMPLER_CHOICES = ("passthrough", "random_over", "smote")
+
+# The candidate space of ImbalancedKerasClassifier.  Only the parameters the
+# estimator has are used, and string choices are narrowed to those its
+# ``_parameter_constraints`` accept, so the space follows the estimator as
+# loss strategies and decision rules are added to it.
+_NETWORK_SPACE = {
+    "units": IntDistribution(8, 128, log=True),
+    "n_layers": IntDistribution(1, 3),
+    "dropout": FloatDistribution(0.0, 0.5),
+    "learning_rate": FloatDistribution(1e-4, 1e-2, log=True),
+    "batch_size": CategoricalDistribution((32, 64, 128, 256)),
+    "epochs": IntDistribution(10, 60, step=10),
+    "loss": CategoricalDistribution(
+        ("crossentropy", "focal", "class_balanced", "logit_adjusted", "ldam")
+    ),
+    "gamma": FloatDistribution(0.5, 5.0),
+    "beta": CategoricalDistribution((0.9, 0.99, 0.999, 0.9999)),
+    "tau": FloatDistribution(0.25, 2.0),
+    "class_weight": CategoricalDistribution((None, "balanced", "effective")),
+    "decision": CategoricalDistribution(("argmax", "prior_corrected", "macro_f1")),
+}
+
+
+def _seed_from(random_state) -> int | None:
+    # As skimb._random.seed_from, which imports Keras with it: a search over
+    # an estimator that does not use Keras (and a worker process that only
+    # loads a study) need not pay for loading it.
+    if random_state is None or isinstance(random_state, Integral):
+        return random_state
+    return int(check_random_state(random_state).randint(2**31 - 1))
+
+
+def _allowed(estimator, name: str, choices: tuple) -> tuple:
+    """The ``choices`` that the estimator's parameter constraints accept."""
+    constraints = getattr(estimator, "_parameter_constraints", {}).get(name)
+    if constraints is None:
+        return choices
+    strings = set()
+    for constraint in constraints:
+        if isinstance(constraint, StrOptions):
+            strings |= constraint.options
+    return tuple(
+        c
+        for c in choices
+        if (c is None and None in constraints)
+        or (isinstance(c, str) and c in strings)
+        or not (c is None or isinstance(c, str))
+    )
+
+
+def _network_space(estimator) -> dict[str, BaseDistribution]:
+    params = estimator.get_params(deep=False)
+    space = {}
+    for name, distribution in _NETWORK_SPACE.items():
+        if name not in params:
+            continue
+        if isinstance(distribution, CategoricalDistribution):
+            choices = _allowed(estimator, name, distribution.choices)
+            if len(choices) < 2:
+                continue
+            distribution = CategoricalDistribution(choices)
+        space[name] = distribution
+    return space
+
+
+def _is_pipeline(estimator) -> bool:
+    return hasattr(estimator, "steps") and hasattr(estimator, "named_steps")
+
+
+def _is_sampler_slot(name: str, step) -> bool:
+    if hasattr(step, "fit_resample"):
+        return True
+    return step in (None, "passthrough") and "sampl" in name
+
+
+def default_search_space(estimator) -> dict[str, BaseDistribution]:
+    """The search space :class:`OptunaSearchCV` uses when given none.
+
+    For an :class:`~skimb.ImbalancedKerasClassifier`:
+
+    ==================  ====================================================
+    ``units``           int, 8 to 128, log scale
+    ``n_layers``        int, 1 to 3
+    ``dropout``         float, 0 to 0.5
+    ``learning_rate``   float, 1e-4 to 1e-2, log scale
+    ``batch_size``      one of 32, 64, 128, 256
+    ``epochs``          10 to 60 in steps of 10 (a maximum: early stopping
+                        ends a fit sooner)
+    ``loss``            the loss strategies the estimator accepts among
+                        crossentropy, focal, class_balanced,
+                        logit_adjusted and ldam
+    ``gamma``           float, 0.5 to 5 (focal loss)
+    ``beta``            one of 0.9, 0.99, 0.999, 0.9999 (effective number)
+    ``tau``             float, 0.25 to 2 (logit adjustment)
+    ``class_weight``    None, "balanced" or "effective"
+    ``decision``        the decision rules the estimator accepts among
+                        argmax, prior_corrected and macro_f1
+    ==================  ====================================================
+
+    Only the parameters the estimator has are included, and string choices
+    are narrowed to those it accepts.  In a pipeline, the classifier's
+    parameters are prefixed with its step name (``clf__units``), and each
+    sampler step (a step with ``fit_resample``, or a ``"passthrough"`` step
+    whose name contains "sampl") chooses among :data:`SAMPLER_CHOICES`:
+    no resampling, ``RandomOverSampler`` or ``SMOTE``.
+
+    Parameters
+    ----------
+    estimator : estimator or imblearn Pipeline
+        The estimator to tune; for a pipeline, the last step is tuned.
+
+    Returns
+    -------
+    dict of str to optuna.distributions.BaseDistribution
+        Parameter names, addressed as in ``set_params``, to distributions.
+
+    Raises
+    ------
+    ValueError
+        If the estimator has none of the parameters of the space.
+
+    Examples
+    --------
+    >>> from skimb import ImbalancedKerasClassifier
+    >>> from skimb.tuning import default_search_space
+    >>> space = default_search_space(ImbalancedKerasClassifier())
+    >>> space["units"]
+    IntDistribution(high=128, log=True, low=8, step=1)
+    >>> space["class_weight"].choices
+    (None, 'balanced', 'effective')
+    """
+    if _is_pipeline(estimator):
+        final_name, final = estimator.steps[-1]
+        space = {
+            f"{final_name}__{name}": distribution
+            for name, distribution in default_search_space(final).items()
+        }
+        for name, step in estimator.steps[:-1]:
+            if _is_sampler_slot(name, step):
+                space[name] = CategoricalDistribution(SAMPLER_CHOICES)
+        return space
+    space = _network_space(estimator)
+    if not space:
+        raise ValueError(
+            f"There is no default search space for {type(estimator).__name__}; "
+            "pass param_distributions."
+        )
+    return space
+
+
+def _sequence_sampler_class():
+    # SequenceSampler lets an imblearn sampler resample 3-D sequences; without
+    # it, samplers need 2-D (flattened) sequences.
+    try:
+        from skimb.sampling import SequenceSampler
+    except ImportError:
+        return None
+    return SequenceSampler
+
+
+def _make_sampler(choice: str, *, current, three_d: bool, seed: int | None):
+    from imblearn.over_sampling import SMOTE, RandomOverSampler
+
+    if choice == "passthrough":
+        return "passthrough"
+    sampler = {"random_over": RandomOverSampler, "smote": SMOTE}[choice](
+        random_state=seed
+    )
+    wrapper = _sequence_sampler_class()
+    if wrapper is not None and (three_d or isinstance(current, wrapper)):
+        return wrapper(sampler)
+    return sampler
+
+
+def _callbacks_param(estimator) -> str | None:
+    """The ``set_params`` name of the final estimator's Keras callbacks."""
+    if _is_pipeline(estimator):
+        name, final = estimator.steps[-1]
+        inner = _callbacks_param(final)
+        return None if inner is None else f"{name}__{inner}"
+    return "callbacks" if "callbacks" in estimator.get_params(deep=False) else None
+
+
+class _TrialReporter:
+    """Report one trial's running mean macro-F1 to Optuna, and prune.
+
+    The value at each step is the mean over the folds so far, where the fold
+    in progress counts with its latest epoch's validation macro-F1 and a
+    finished fold with its test score.  Steps count reports: one per epoch
+    and one at the end of each fold but the last.
+    """
+
+    def __init__(self, trial: optuna.Trial):
+        self.trial = trial
+        self.fold_scores: list[float] = []
+        self.step = 0
+
+    def report(self, current: float | None = None) -> None:
+        scores = self.fold_scores + ([] if current is None else [current])
+        value = float(np.mean(scores))
+        self.trial.report(value, self.step)
+        self.step += 1
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(
+                f"Pruned at step {self.step - 1}: mean macro-F1 {value:.4f}."
+            )
+
+
+@functools.cache
+def _pruning_callback_class():
+    # Defined on first use so that importing this module, and a search over
+    # an estimator without Keras callbacks, does not load Keras.
+    import keras
+
+    class PruningCallback(keras.callbacks.Callback):
+        """Report ``val_macro_f1`` after each epoch; fail on a non-finite loss.
+
+        optuna-integration's ``KerasPruningCallback`` reports the raw epoch
+        value at ``step=epoch``, so the second fold's epochs would reuse the
+        first fold's steps (Optuna ignores a step reported twice); this one
+        reports the running mean over folds on the trial's own step count.
+        """
+
+        def __init__(self, reporter: _TrialReporter):
+            super().__init__()
+            self.reporter = reporter
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs = logs or {}
+            loss = logs.get("loss")
+            if loss is not None and not math.isfinite(loss):
+                raise FloatingPointError(
+                    f"The training loss is {loss} at epoch {epoch}."
+                )
+            if "val_macro_f1" in logs:
+                self.reporter.report(float(logs["val_macro_f1"]))
+
+    return PruningCallback
+
+
+def _suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution):
+    if isinstance(distribution, FloatDistribution):
+        return trial.suggest_float(
+            name,
+            distribution.low,
+            distribution.high,
+            step=distribution.step,
+            log=distribution.log,
+        )
+    if isinstance(distribution, IntDistribution):
+        return trial.suggest_int(
+            name,
+            distribution.low,
+            distribution.high,
+            step=distribution.step,
+            log=distribution.log,
+        )
+    if isinstance(distribution, CategoricalDistribution):
+        return trial.suggest_categorical(name, distribution.choices)
+    raise TypeError(f"Unsupported distribution for {name!r}: {distribution!r}.")
+
+
+def _estimator_has(attr: str):
+    def check(self) -> bool:
+        if hasattr(self, "best_estimator_"):
+            return hasattr(self.best_estimator_, attr)
+        return hasattr(self.estimator, attr)
+
+    return check
+
+
+class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
+    """Hyper-parameter search with Optuna, cross-validated on macro-F1.
+
+    Each trial draws parameters from ``param_distributions`` with Optuna's
+    sampler, cross-validates a clone of ``estimator`` with them and scores
+    it with ``scoring`` (macro-F1 by default).  Trials report their running
+    mean score to Optuna's pruner after every epoch of a Keras estimator
+    (its validation macro-F1) and after every fold, so that poor trials stop
+    early.  A trial that raises an exception, gets a non-finite score or a
+    non-finite training loss is recorded as failed and the search goes on.
+
+    The search is itself a classifier (``is_classifier`` follows the
+    estimator), so it can be cross-validated: every ``fit`` runs a new
+    study, unless ``storage`` and ``study_name`` name a study that exists,
+    which is then resumed.
+
+    Parameters
+    ----------
+    estimator : estimator or imblearn Pipeline
+        The estimator to tune.
+    param_distributions : dict of str to optuna distribution, optional
+        Parameter names, addressed as in ``set_params`` (``step__param`` in a
+        pipeline), to ``optuna.distributions`` objects.  ``None`` uses
+        :func:`default_search_space`.  A pipeline step named as a parameter
+        takes ``"passthrough"``, ``"random_over"`` or ``"smote"``.
+    n_trials : int, default=20
+        Number of trials the study holds when the search ends, counting
+        those of a resumed study and those other workers run or ran.
+    timeout : float, optional
+        Seconds after which no new trial starts.
+    cv : int, cross-validation generator or iterable, default=5
+        An integer is the number of folds of a ``StratifiedKFold`` with
+        shuffling, seeded from ``random_state`` (``KFold`` for a regressor).
+    scoring : str or callable, default="f1_macro"
+        The score each trial maximises, as for ``GridSearchCV``.
+    storage : str or optuna.storages.BaseStorage, optional
+        Where the study lives: ``None`` in memory, or a database URL such as
+        ``"sqlite:///search.db"`` or ``"postgresql://user@host/db"``.
+    study_name : str, optional
+        With ``storage``, the name of the study; a study of that name that
+        exists is resumed.
+    sampler : optuna.samplers.BaseSampler, optional
+        Optuna's sampler; default a ``TPESampler`` seeded from
+        ``random_state``.
+    pruner : "median", optuna.pruners.BasePruner or None, default="median"
+        ``"median"`` is ``MedianPruner(n_startup_trials=5,
+        n_warmup_steps=5)``; ``None`` never prunes.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the folds, the default sampler and the samplers of the
+        pipeline's sampler step.
+    refit : bool, default=True
+        Fit ``best_estimator_`` on the whole data with the best parameters.
+
+    Attributes
+    ----------
+    study_ : optuna.study.Study
+        The study of the last ``fit``.
+    best_params_ : dict
+        Parameters of the best trial, as drawn from the space.
+    best_score_ : float
+        Mean cross-validated score of the best trial.
+    best_index_ : int
+        Index of the best trial in ``cv_results_``.
+    best_estimator_ : estimator
+        The estimator refitted with the best parameters (with ``refit=True``).
+    cv_results_ : dict of str to ndarray
+        One entry per trial of the study: ``number``, ``state``, ``params``,
+        ``param_<name>``, ``split<k>_test_score``, ``mean_test_score``,
+        ``std_test_score``, ``rank_test_score`` and ``mean_fit_time``
+        (NaN for trials that did not complete).
+    scorer_ : callable
+        The scorer used.
+    n_splits_ : int
+        Number of cross-validation folds.
+    refit_time_ : float
+        Seconds taken to refit the best estimator.
+
+    Examples
+    --------
+    >>> import optuna
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skimb.datasets import make_imbalanced_classification
+    >>> from skimb.tuning import OptunaSearchCV
+    >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+    >>> X, y = make_imbalanced_classification(300, random_state=0)
+    >>> search = OptunaSearchCV(
+    ...     LogisticRegression(max_iter=1000),
+    ...     {"C": optuna.distributions.FloatDistribution(1e-2, 10, log=True)},
+    ...     n_trials=3, cv=3, random_state=0,
+    ... ).fit(X, y)
+    >>> len(search.cv_results_["mean_test_score"])
+    3
+    >>> search.predict(X[:2]).shape
+    (2,)
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit"])],
+        "param_distributions": [None, dict],
+        "n_trials": [Interval(Integral, 1, None, closed="left")],
+        "timeout": [None, Interval(Real, 0, None, closed="neither")],
+        "cv": ["cv_object"],
+        "scoring": [StrOptions(set(get_scorer_names())), callable],
+        "storage": [None, str, optuna.storages.BaseStorage],
+        "study_name": [None, str],
+        "sampler": [None, optuna.samplers.BaseSampler],
+        "pruner": [None, StrOptions({"median"}), optuna.pruners.BasePruner],
+        "random_state": ["random_state"],
+        "refit": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        param_distributions: dict | None = None,
+        *,
+        n_trials: int = 20,
+        timeout: float | None = None,
+        cv=5,
+        scoring="f1_macro",
+        storage=None,
+        study_name: str | None = None,
+        sampler=None,
+        pruner="median",
+        random_state=None,
+        refit: bool = True,
+    ):
+        self.estimator = estimator
+        self.param_distributions = param_distributions
+        self.n_trials = n_trials
+        self.timeout = timeout
+        self.cv = cv
+        self.scoring = scoring
+        self.storage = storage
+        self.study_name = study_name
+        self.sampler = sampler
+        self.pruner = pruner
+        self.random_state = random_state
+        self.refit = refit
+
+    def __sklearn_tags__(self):
+        # Like scikit-learn's searches: the search is whatever it wraps, so a
+        # search over a classifier stratifies when it is cross-validated.
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = copy.deepcopy(inner.classifier_tags)
+        tags.regressor_tags = copy.deepcopy(inner.regressor_tags)
+        tags.target_tags.required = inner.target_tags.required
+        tags.input_tags = copy.deepcopy(inner.input_tags)
+        return tags
+
+    # ------------------------------------------------------------ set-up
+
+    def _search_space(self, X) -> dict[str, BaseDistribution]:
+        space = self.param_distributions
+        if space is None:
+            space = default_search_space(self.estimator)
+        known = self.estimator.get_params(deep=True)
+        unknown = sorted(set(space) - set(known))
+        if unknown:
+            raise ValueError(
+                f"param_distributions names {unknown}, which are not parameters "
+                f"of {type(self.estimator).__name__}; valid names include "
+                f"{sorted(known)[:20]}."
+            )
+        for name, distribution in space.items():
+            if not isinstance(distribution, BaseDistribution):
+                raise TypeError(
+                    f"param_distributions[{name!r}] must be an optuna "
+                    f"distribution; got {type(distribution).__name__}."
+                )
+        if np.ndim(X) == 3 and _sequence_sampler_class() is None:
+            steps = self._sampler_steps(space)
+            if steps:
+                raise ValueError(
+                    f"The sampler steps {steps} cannot resample 3-D sequences; "
+                    "flatten X to 2-D and set n_timesteps on the classifier."
+                )
+        return dict(space)
+
+    def _sampler_steps(self, space) -> list[str]:
+        if not _is_pipeline(self.estimator):
+            return []
+        return [name for name in space if name in self.estimator.named_steps]
+
+    def _check_cv(self, y, seed: int | None):
+        if isinstance(self.cv, Integral):
+            if is_classifier(self.estimator):
+                return StratifiedKFold(self.cv, shuffle=True, random_state=seed)
+            return KFold(self.cv, shuffle=True, random_state=seed)
+        return check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+
+    def _create_study(self, seed: int | None) -> optuna.Study:
+        sampler = (
+            optuna.samplers.TPESampler(seed=seed)
+            if self.sampler is None
+            else copy.deepcopy(self.sampler)
+        )
+        if self.pruner == "median":
+            pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
+        elif self.pruner is None:
+            pruner = optuna.pruners.NopPruner()
+        else:
+            pruner = copy.deepcopy(self.pruner)
+        return optuna.create_study(
+            storage=self.storage,
+            study_name=self.study_name,
+            sampler=sampler,
+            pruner=pruner,
+            direction="maximize",
+            load_if_exists=self.storage is not None and self.study_name is not None,
+        )
+
+    def _configure(self, params: dict, *, three_d: bool, seed: int | None):
+        """A clone of the estimator with a trial's parameters set."""
+        estimator = clone(self.estimator)
+        params = dict(params)
+        for name in self._sampler_steps(params):
+            params[name] = _make_sampler(
+                params[name],
+                current=estimator.named_steps[name],
+                three_d=three_d,
+                seed=seed,
+            )
+        return estimator.set_params(**params)
+
+    # --------------------------------------------------------------- fit
+
+    def fit(self, X, y, **fit_params) -> OptunaSearchCV:
+        """Run the search, then refit the best estimator on ``X, y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Training data, as the estimator takes it.
+        y : array-like of shape (n_samples,)
+            Target labels.
+        **fit_params : dict
+            Passed to the estimator's ``fit``; per-sample arrays are split
+            with the folds.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X, y = indexable(X, y)
+        space = self._search_space(X)
+        seed = _seed_from(self.random_state)
+        three_d = np.ndim(X) == 3
+        splits = list(self._check_cv(y, seed).split(X, y))
+        self.n_splits_ = len(splits)
+        self.scorer_ = check_scoring(self.estimator, self.scoring)
+        study = self._create_study(seed)
+        started = datetime.now()
+
+        def counted() -> int:
+            # Running trials count once they started after this fit began:
+            # workers started together on one study stop together at
+            # n_trials, and a trial left running by a killed process (which
+            # Optuna cannot tell from a live one) does not use up the budget.
+            trials = study.get_trials(deepcopy=False)
+            return sum(
+                t.state.is_finished()
+                or (
+                    t.state == TrialState.RUNNING
+                    and t.datetime_start is not None
+                    and t.datetime_start >= started
+                )
+                for t in trials
+            )
+
+        def stop_at_budget(study: optuna.Study, trial) -> None:
+            if counted() >= self.n_trials:
+                study.stop()
+
+        def objective(trial: optuna.Trial) -> float:
+            params = {name: _suggest(trial, name, d) for name, d in space.items()}
+            return self._cross_validate(
+                trial, params, X, y, splits, fit_params, three_d=three_d, seed=seed
+            )
+
+        remaining = self.n_trials - counted()
+        if remaining > 0:
+            # Optuna records an exception as a failed trial and goes on
+            # (catch), and a pruned or interrupted trial as such.
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                timeout=self.timeout,
+                catch=(Exception,),
+                callbacks=[stop_at_budget],
+            )
+        self.study_ = study
+        self._store_results(study)
+        if self.refit:
+            start = time.perf_counter()
+            best = self._configure(self.best_params_, three_d=three_d, seed=seed)
+            self.best_estimator_ = best.fit(X, y, **fit_params)
+            self.refit_time_ = time.perf_counter() - start
+        return self
+
+    def _cross_validate(
+        self, trial, params, X, y, splits, fit_params, *, three_d, seed
+    ) -> float:
+        """Mean score of one trial over the folds, reporting as it goes."""
+        reporter = _TrialReporter(trial)
+        callbacks_param = _callbacks_param(self.estimator)
+        fit_times: list[float] = []
+        try:
+            for fold, (train, test) in enumerate(splits):
+                if fold > 0:
+                    reporter.report()
+                estimator = self._configure(params, three_d=three_d, seed=seed)
+                if callbacks_param is not None:
+                    # Set after cloning: the callback holds the live trial,
+                    # which must not be deep-copied.
+                    given = estimator.get_params()[callbacks_param] or []
+                    estimator.set_params(
+                        **{
+                            callbacks_param: [
+                                *given,
+                                _pruning_callback_class()(reporter),
+                            ]
+                        }
+                    )
+                X_train, y_train = _safe_split(estimator, X, y, train)
+                X_test, y_test = _safe_split(estimator, X, y, test, train)
+                start = time.perf_counter()
+                estimator.fit(
+                    X_train, y_train, **_check_method_params(X, fit_params, train)
+                )
+                fit_times.append(time.perf_counter() - start)
+                score = float(self.scorer_(estimator, X_test, y_test))
+                if not math.isfinite(score):
+                    raise FloatingPointError(f"The score of fold {fold} is {score}.")
+                reporter.fold_scores.append(score)
+        except Exception as error:
+            if not isinstance(error, optuna.TrialPruned):
+                trial.set_user_attr("error", f"{type(error).__name__}: {error}")
+            raise
+        finally:
+            self._record(trial, reporter, fit_times)
+        return float(np.mean(reporter.fold_scores))
+
+    @staticmethod
+    def _record(trial, reporter: _TrialReporter, fit_times: list[float]) -> None:
+        # In the study's storage, so that a resumed search still has them,
+        # with the worker that ran the trial when several share the study.
+        trial.set_user_attr("split_test_scores", list(reporter.fold_scores))
+        trial.set_user_attr("fit_times", fit_times)
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+
+    def _store_results(self, study: optuna.Study) -> None:
+        trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+        if not complete:
+            states = [t.state.name for t in trials]
+            errors = [t.user_attrs["error"] for t in trials if "error" in t.user_attrs]
+            raise ValueError(
+                f"No trial of the study completed (states: {states}); "
+                f"first error: {errors[0] if errors else None}."
+            )
+        n_trials = len(trials)
+        results: dict = {
+            "number": np.array([t.number for t in trials]),
+            "state": np.array([t.state.name for t in trials], dtype=object),
+            "params": [dict(t.params) for t in trials],
+        }
+        names = sorted({name for t in trials for name in t.params})
+        for name in names:
+            column = np.ma.masked_all(n_trials, dtype=object)
+            for i, t in enumerate(trials):
+                if name in t.params:
+                    column[i] = t.params[name]
+            results[f"param_{name}"] = column
+        splits = np.full((n_trials, self.n_splits_), np.nan)
+        fit_time = np.full(n_trials, np.nan)
+        for i, t in enumerate(trials):
+            if t.state == TrialState.COMPLETE:
+                scores = t.user_attrs.get("split_test_scores", [])
+                splits[i, : len(scores)] = scores
+            times = t.user_attrs.get("fit_times")
+            if times:
+                fit_time[i] = np.mean(times)
+        for k in range(self.n_splits_):
+            results[f"split{k}_test_score"] = splits[:, k]
+        mean = np.array(
+            [t.value if t.state == TrialState.COMPLETE else np.nan for t in trials]
+        )
+        results["mean_test_score"] = mean
+        std = np.full(n_trials, np.nan)
+        scored = ~np.isnan(mean)
+        std[scored] = splits[scored].std(axis=1)
+        results["std_test_score"] = std
+        # Rank 1 is best; trials without a score rank last, as in sklearn.
+        order = np.argsort(np.where(np.isnan(mean), -np.inf, -mean), kind="stable")
+        rank = np.empty(n_trials, dtype=np.int32)
+        rank[order] = np.arange(1, n_trials + 1)
+        results["rank_test_score"] = rank
+        results["mean_fit_time"] = fit_time
+        self.cv_results_ = results
+        best = study.best_trial
+        self.best_index_ = [t.number for t in trials].index(best.number)
+        self.best_params_ = dict(best.params)
+        self.best_score_ = float(best.value)
+
+    # ------------------------------------------------------------ predict
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """Class labels of the best estimator."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.classes_
+
+    @property
+    def n_features_in_(self) -> int:
+        """Number of features seen by the best estimator."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.n_features_in_
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X) -> np.ndarray:
+        """Predict with the best estimator.
+
+        Parameters
+        ----------
+        X : array-like
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities of the best estimator.
+
+        Parameters
+        ----------
+        X : array-like
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X) -> np.ndarray:
+        """Log class probabilities of the best estimator.
+
+        Parameters
+        ----------
+        X : array-like
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict_log_proba(X)
+
+    def score(self, X, y) -> float:
+        """Score of the best estimator with ``scoring`` (macro-F1 by default).
+
+        Parameters
+        ----------
+        X : array-like
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        float
+        """
+        check_is_fitted(self, "best_estimator_")
+        return float(self.scorer_(self.best_estimator_, X, y))

@@ -1,0 +1,304 @@
+"""The skimb command: tune, evaluate, predict, progress, Ctrl-C and bad input."""
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skimb import persistence
+from skimb.cli import main
+from skimb.persistence import _seal
+
+# Tiny searches: the point is the workflow, not the score.
+TUNE = ["--trials", "2", "--cv", "2", "--epochs", "2", "--seed", "0"]
+
+
+@pytest.fixture(scope="module")
+def table_file(tabular, tmp_path_factory):
+    X, y = tabular
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    frame["label"] = np.array(["a", "b", "c", "d"])[y]
+    path = tmp_path_factory.mktemp("data") / "table.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def dense_model(fitted_dense, tmp_path_factory):
+    return persistence.save(
+        fitted_dense, tmp_path_factory.mktemp("models") / "dense.skimb"
+    )
+
+
+@pytest.fixture(scope="module")
+def numeric_table(tabular, tmp_path_factory):
+    """The fixture table with the integer labels the dense model knows."""
+    X, y = tabular
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    frame.insert(2, "label", y)
+    path = tmp_path_factory.mktemp("data") / "numeric.parquet"
+    frame.to_parquet(path)
+    return path
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _error_line(capsys, *argv) -> str:
+    code, _, err = _run(capsys, *argv)
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+# ---------------------------------------------------------- evaluate, predict
+
+
+def test_evaluate_prints_scores_and_writes_a_report(
+    capsys, dense_model, numeric_table, fitted_dense, tabular, tmp_path
+):
+    code, out, err = _run(
+        capsys,
+        "evaluate",
+        dense_model,
+        numeric_table,
+        "--target",
+        "label",
+        "--out",
+        tmp_path / "report",
+    )
+    assert code == 0
+    # Not a terminal: no progress on stderr.
+    assert err == ""
+    expected = fitted_dense.score(*tabular)
+    assert f"macro-F1           {expected:.4f}" in out
+    assert (tmp_path / "report" / "report.html").is_file()
+    assert (tmp_path / "report" / "evaluation_confusion_matrix.png").is_file()
+
+
+def test_predict_writes_classes_and_probabilities(
+    capsys, dense_model, numeric_table, fitted_dense, tabular, tmp_path
+):
+    out_file = tmp_path / "predictions.csv"
+    code, out, _ = _run(
+        capsys,
+        "predict",
+        dense_model,
+        numeric_table,
+        "--target",
+        "label",
+        "--out",
+        out_file,
+    )
+    assert code == 0 and "340 predictions" in out
+    written = pd.read_csv(out_file)
+    X, _ = tabular
+    np.testing.assert_array_equal(written["prediction"], fitted_dense.predict(X))
+    proba = written[[f"proba_{c}" for c in fitted_dense.classes_]].to_numpy()
+    np.testing.assert_allclose(proba, fitted_dense.predict_proba(X), rtol=1e-12)
+
+
+def test_predict_sequences_from_npz_without_labels(
+    capsys, fitted_lstm, sequences, tmp_path
+):
+    X, _ = sequences
+    model = persistence.save(fitted_lstm, tmp_path / "lstm.skimb")
+    np.savez(tmp_path / "new.npz", X=X[:25])
+    code, _, _ = _run(
+        capsys, "predict", model, tmp_path / "new.npz", "--out", tmp_path / "p.npz"
+    )
+    assert code == 0
+    with np.load(tmp_path / "p.npz") as result:
+        np.testing.assert_array_equal(result["prediction"], fitted_lstm.predict(X[:25]))
+        np.testing.assert_array_equal(result["classes"], fitted_lstm.classes_)
+
+
+# ------------------------------------------------------------------- tune
+
+
+def test_tune_saves_a_loadable_model_and_a_report_quietly_when_piped(
+    capsys, table_file, tmp_path
+):
+    out_dir = tmp_path / "tuned"
+    argv = ["tune", table_file, "--target", "label", *TUNE, "--out", out_dir]
+    argv[argv.index("--trials") + 1] = "1"
+    code, out, err = _run(capsys, *argv)
+    assert code == 0, err
+    # stderr is not a terminal here: no progress, no Optuna log lines.
+    for progress in ("\r", "trial 1", "fold", "epoch", "[I "):
+        assert progress not in err
+    assert "complete" in out
+    assert sorted(p.name for p in out_dir.iterdir() if p.suffix != ".png") == [
+        "model.skimb",
+        "report.html",
+    ]
+    report = (out_dir / "report.html").read_text()
+    for figure in ("optimization_history", "best_confusion_matrix", "best_history"):
+        assert f'data-file="{figure}.png"' in report
+        assert (out_dir / f"{figure}.png").is_file()
+    model = persistence.load(out_dir / "model.skimb")
+    assert model.callbacks is None
+    assert model.feature_names_in_.tolist() == [f"f{i}" for i in range(6)]
+    assert model.classes_.tolist() == ["a", "b", "c", "d"]
+    # The saved model works with the other commands on the same file.
+    code, out, _ = _run(
+        capsys, "evaluate", out_dir / "model.skimb", table_file, "--target", "label"
+    )
+    assert code == 0 and "balanced accuracy" in out
+
+
+def test_tune_shows_progress_and_ctrl_c_keeps_the_finished_trials(
+    capsys, table_file, tmp_path, monkeypatch
+):
+    from skimb import _progress
+
+    # Pretend stderr is a terminal, to see the progress display.
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    original = _progress.EpochProgress.on_train_begin
+    fits = []
+
+    def interrupt_second_trial(self, logs=None):
+        original(self, logs)
+        fits.append(1)
+        if len(fits) == 3:  # trial 2, fold 1 (two folds per trial)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(
+        _progress.EpochProgress, "on_train_begin", interrupt_second_trial
+    )
+    out_dir = tmp_path / "interrupted"
+    code, out, err = _run(
+        capsys, "tune", table_file, "--target", "label", *TUNE, "--out", out_dir
+    )
+    assert code == 130
+    for shown in ("trial 1/2", "fold 1/2", "fold 2/2", "epoch 2/2", "refit"):
+        assert shown in err
+    assert "trial 1: complete macro-F1" in err
+    assert "refitting the best of 1 finished trials" in err
+    assert "complete" in out and "fail" in out
+    model = persistence.load(out_dir / "model.skimb")
+    frame = pd.read_csv(table_file)
+    assert model.predict(frame.drop(columns="label")).shape == (340,)
+    assert (out_dir / "report.html").is_file()
+
+
+# -------------------------------------------------------------- bad input
+
+
+def test_bad_data_files_get_one_line_errors(capsys, table_file, tmp_path):
+    frame = pd.read_csv(table_file)
+    cases = {}
+    cases["no column 'kind'"] = (table_file, "kind")
+    text = frame.assign(f1=["x"] * len(frame))
+    text.to_csv(tmp_path / "text.csv", index=False)
+    cases["'f1' are not numeric"] = (tmp_path / "text.csv", "label")
+    (tmp_path / "empty.csv").write_text("")
+    cases["the file is empty"] = (tmp_path / "empty.csv", "label")
+    (tmp_path / "header.csv").write_text("a,b,label\n")
+    cases["has no rows"] = (tmp_path / "header.csv", "label")
+    gaps = frame.astype({"f0": float})
+    gaps.loc[3, "f0"] = np.nan
+    gaps.to_csv(tmp_path / "gaps.csv", index=False)
+    cases["'f0' have missing values"] = (tmp_path / "gaps.csv", "label")
+    np.savez(tmp_path / "lengths.npz", X=np.zeros((10, 4, 2)), y=np.zeros(9))
+    cases["X has 10 rows but y has 9"] = (tmp_path / "lengths.npz", None)
+    np.savez(tmp_path / "noX.npz", data=np.zeros(3))
+    cases["no array named 'X'"] = (tmp_path / "noX.npz", None)
+    rare = frame.copy()
+    rare.loc[rare.index[:3], "label"] = "z"
+    rare.to_csv(tmp_path / "rare.csv", index=False)
+    cases["class 'z' has 3 rows, too few for 2-fold"] = (tmp_path / "rare.csv", "label")
+    cases["unsupported file type '.txt'"] = (tmp_path / "data.txt", "label")
+    cases["no such file"] = (tmp_path / "missing.csv", "label")
+    for expected, (path, target) in cases.items():
+        argv = ["tune", path, *TUNE, "--out", tmp_path / "never"]
+        if target:
+            argv += ["--target", target]
+        line = _error_line(capsys, *argv)
+        assert line.startswith("skimb tune: error: ")
+        assert expected in line, line
+    assert not (tmp_path / "never").exists()
+
+
+def test_bad_model_files_get_one_line_errors(
+    capsys, dense_model, numeric_table, tmp_path
+):
+    with zipfile.ZipFile(dense_model) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    manifest.update(format_version=persistence.FORMAT_VERSION + 1, skimb_version="9.0")
+    members["manifest.json"] = json.dumps(manifest).encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+        archive.comment = b"skimb-sha256:" + b"0" * 64
+    newer = tmp_path / "newer.skimb"
+    newer.write_bytes(_seal(buffer.getvalue()))
+    truncated = tmp_path / "truncated.skimb"
+    truncated.write_bytes(dense_model.read_bytes()[:5000])
+    for path, expected in [
+        (newer, "written by skimb 9.0"),
+        (truncated, "truncated"),
+        (tmp_path / "none.skimb", "No model file"),
+    ]:
+        line = _error_line(capsys, "evaluate", path, numeric_table, "--target", "label")
+        assert expected in line, line
+    # Labels the model never saw, and columns it lacks.
+    frame = pd.read_parquet(numeric_table)
+    frame.assign(label=frame["label"] + 10).to_csv(tmp_path / "new.csv", index=False)
+    line = _error_line(
+        capsys, "evaluate", dense_model, tmp_path / "new.csv", "--target", "label"
+    )
+    assert "are not classes of the model" in line
+    line = _error_line(
+        capsys, "predict", dense_model, numeric_table, "--out", tmp_path / "p.json"
+    )
+    assert "write .csv, .parquet or .npz" in line
+
+
+def test_errors_in_a_real_process_are_one_line_without_keras(tmp_path):
+    # As a user sees it: exit status 1, one line, no traceback, and a data
+    # problem found before the deep-learning backend is even loaded.
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n")
+    code = (
+        "import sys; from skimb.cli import main\n"
+        "status = main(sys.argv[1:])\n"
+        "assert 'keras' not in sys.modules, 'keras was imported'\n"
+        "sys.exit(status)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, "tune", str(tmp_path / "t.csv"), "--target", "y"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"skimb tune: error: {tmp_path / 't.csv'}: no column 'y' (the columns are "
+        "'a', 'b')."
+    ]
+
+
+def test_every_help_is_fast_and_does_not_load_keras():
+    code = (
+        "import sys; from skimb.cli import main\n"
+        "for argv in ([], ['demo'], ['tune'], ['evaluate'], ['predict']):\n"
+        "    try:\n        main([*argv, '--help'])\n    except SystemExit:\n"
+        "        pass\n"
+        "assert 'keras' not in sys.modules, 'skimb --help imported keras'"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    for shown in ("--trials", "--storage", "--study-name", "--architecture"):
+        assert shown in result.stdout

@@ -1,0 +1,478 @@
+"""OptunaSearchCV: stratified, pruned, failure-tolerant and resumable."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+optuna = pytest.importorskip("optuna")
+
+from imblearn.pipeline import Pipeline  # noqa: E402
+from optuna.distributions import (  # noqa: E402
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier  # noqa: E402
+from sklearn.model_selection import (  # noqa: E402
+    GridSearchCV,
+    RandomizedSearchCV,
+    StratifiedKFold,
+    cross_val_score,
+)
+from sklearn.utils import get_tags  # noqa: E402
+
+from skimb import ImbalancedKerasClassifier, OptunaSearchCV  # noqa: E402
+from skimb.losses import LOSSES  # noqa: E402
+from skimb.tuning import (  # noqa: E402
+    SAMPLER_CHOICES,
+    _pruning_callback_class,
+    _sequence_sampler_class,
+    default_search_space,
+)
+
+from .conftest import FAST  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+N_CLASSES = 4
+LOGS: dict[str, list] = {}
+
+
+@pytest.fixture(autouse=True)
+def _quiet_optuna():
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    yield
+    optuna.logging.set_verbosity(level)
+
+
+class Recorder(ClassifierMixin, BaseEstimator):
+    """A cheap classifier that records the rows and classes each fit sees.
+
+    Column 0 of X holds each row's id; ``log`` names a list of ``LOGS``
+    (a name, because clones deep-copy their parameters).  ``mode="raise"``
+    fails in ``fit``.
+    """
+
+    def __init__(self, c: float = 1.0, mode: str = "ok", log: str | None = None):
+        self.c = c
+        self.mode = mode
+        self.log = log
+
+    def fit(self, X, y):
+        if self.mode == "raise":
+            raise RuntimeError("this configuration cannot be fitted")
+        if self.log is not None:
+            LOGS[self.log].append(
+                (set(np.asarray(X)[:, 0].astype(int)), np.bincount(y))
+            )
+        self.classes_ = np.unique(y)
+        self.majority_ = np.bincount(y).argmax()
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.majority_)
+
+
+def _ids(X):
+    return np.column_stack([np.arange(len(X)), X])
+
+
+def _by_c(estimator, X, y):
+    """A score that peaks at ``c == 3``, whatever the data."""
+    return 1.0 - abs(estimator.c - 3.0) / 10.0
+
+
+# ---------------------------------------------------------- search space
+
+
+def test_default_space_is_keyed_by_existing_params_and_always_settable():
+    clf = ImbalancedKerasClassifier()
+    space = default_search_space(clf)
+    params = clf.get_params()
+    assert {"units", "n_layers", "dropout", "learning_rate", "batch_size"} <= set(space)
+    assert set(space) <= set(params)
+    assert set(space["loss"].choices) == set(LOSSES) & {
+        "crossentropy",
+        "focal",
+        "class_balanced",
+        "logit_adjusted",
+        "ldam",
+    }
+    assert space["class_weight"].choices == (None, "balanced", "effective")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(10):
+        drawn = study.ask(space).params
+        clone(clf).set_params(**drawn)._validate_params()
+
+
+def test_default_space_in_a_pipeline_prefixes_and_adds_the_sampler():
+    pipe = Pipeline([("sampler", "passthrough"), ("clf", ImbalancedKerasClassifier())])
+    space = default_search_space(pipe)
+    assert space["sampler"].choices == SAMPLER_CHOICES
+    assert "clf__units" in space and "units" not in space
+    assert set(space) <= set(pipe.get_params())
+
+
+def test_default_space_needs_a_known_estimator():
+    with pytest.raises(ValueError, match="no default search space for Recorder"):
+        default_search_space(Recorder())
+
+
+def test_bad_param_distributions_are_named(tabular):
+    X, y = tabular
+    with pytest.raises(ValueError, match=r"\['nope'\]"):
+        OptunaSearchCV(Recorder(), {"nope": FloatDistribution(0, 1)}).fit(X, y)
+    with pytest.raises(TypeError, match=r"param_distributions\['c'\]"):
+        OptunaSearchCV(Recorder(), {"c": [1, 2]}).fit(X, y)
+
+
+def test_sampler_steps_on_3d_sequences(sequences):
+    X, y = sequences
+    pipe = Pipeline([("sampler", "passthrough"), ("clf", ImbalancedKerasClassifier())])
+    search = OptunaSearchCV(
+        pipe, {"sampler": CategoricalDistribution(SAMPLER_CHOICES)}, n_trials=1
+    )
+    if _sequence_sampler_class() is None:
+        with pytest.raises(ValueError, match="cannot resample 3-D sequences"):
+            search.fit(X, y)
+    else:
+        configured = search._configure({"sampler": "smote"}, three_d=True, seed=0)
+        assert isinstance(configured.named_steps["sampler"], _sequence_sampler_class())
+
+
+# --------------------------------------------------- sklearn behaviour
+
+
+def test_is_a_classifier_with_the_estimators_tags():
+    search = OptunaSearchCV(ImbalancedKerasClassifier())
+    assert is_classifier(search)
+    assert get_tags(search).input_tags.three_d_array
+    pipe = Pipeline([("sampler", "passthrough"), ("clf", ImbalancedKerasClassifier())])
+    assert is_classifier(OptunaSearchCV(pipe))
+
+
+def test_integer_cv_is_stratified_shuffled_and_seeded(tabular):
+    X, y = tabular
+    X = _ids(X)
+    space = {"c": FloatDistribution(0.0, 6.0)}
+    runs = []
+    for random_state in (0, 0, 1):
+        log = LOGS[f"seeded{len(runs)}"] = []
+        OptunaSearchCV(
+            Recorder(log=f"seeded{len(runs)}"),
+            space,
+            n_trials=2,
+            cv=3,
+            random_state=random_state,
+            refit=False,
+        ).fit(X, y)
+        runs.append(log)
+    counts = np.array([seen for _, seen in runs[0]])
+    # Stratified: each training fold holds each class in proportion, +-1.
+    assert np.all(counts.max(axis=0) - counts.min(axis=0) <= 1)
+    assert len(counts) == 2 * 3
+    first_fold = sorted(runs[0][0][0])
+    unshuffled = next(StratifiedKFold(3).split(X, y))[0]
+    assert first_fold != sorted(unshuffled)
+    assert sorted(runs[1][0][0]) == first_fold  # same seed, same folds
+    assert sorted(runs[2][0][0]) != first_fold  # another seed, other folds
+
+
+def test_each_fit_runs_a_fresh_study_and_fills_the_results(tabular):
+    X, y = tabular
+    search = OptunaSearchCV(
+        Recorder(), {"c": FloatDistribution(0.0, 6.0)}, n_trials=3, cv=2
+    )
+    search.set_params(scoring=_by_c, random_state=0)
+    first = search.fit(X, y).study_
+    second = search.fit(X, y).study_
+    assert first is not second
+    assert len(second.trials) == 3
+    results = search.cv_results_
+    assert list(results["state"]) == ["COMPLETE"] * 3
+    best = int(np.argmax(results["mean_test_score"]))
+    assert search.best_index_ == best
+    assert results["rank_test_score"][best] == 1
+    assert search.best_params_ == results["params"][best]
+    assert search.best_score_ == pytest.approx(_by_c(search.best_estimator_, X, y))
+    np.testing.assert_allclose(
+        results["mean_test_score"],
+        (results["split0_test_score"] + results["split1_test_score"]) / 2,
+    )
+
+
+def test_nested_cross_validation_does_not_leak(tabular):
+    X, y = tabular
+    X = _ids(X)
+    log = LOGS["nested"] = []
+    search = OptunaSearchCV(
+        Recorder(log="nested"),
+        {"c": FloatDistribution(0.0, 6.0)},
+        n_trials=2,
+        cv=2,
+        random_state=0,
+    )
+    outer = list(StratifiedKFold(2, shuffle=True, random_state=1).split(X, y))
+    scores = cross_val_score(search, X, y, cv=outer)
+    assert np.all(np.isfinite(scores))
+    fits_per_outer_fold = 2 * 2 + 1  # trials x inner folds + refit
+    assert len(log) == 2 * fits_per_outer_fold
+    for k, (train, test) in enumerate(outer):
+        for rows, _ in log[k * fits_per_outer_fold : (k + 1) * fits_per_outer_fold]:
+            assert rows <= set(train)
+            assert not rows & set(test)
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_failed_trials_are_recorded_and_the_search_goes_on(tabular):
+    X, y = tabular
+
+    def score(estimator, X, y):
+        return math.nan if estimator.c == 2 else _by_c(estimator, X, y)
+
+    search = OptunaSearchCV(
+        Recorder(),
+        {
+            "mode": CategoricalDistribution(["ok", "raise"]),
+            "c": IntDistribution(1, 3),
+        },
+        n_trials=6,
+        cv=2,
+        scoring=score,
+        sampler=optuna.samplers.BruteForceSampler(seed=0),
+    ).fit(X, y)
+    states = {
+        (p["mode"], p["c"]): s
+        for p, s in zip(
+            search.cv_results_["params"], search.cv_results_["state"], strict=True
+        )
+    }
+    assert states == {
+        ("ok", 1): "COMPLETE",
+        ("ok", 2): "FAIL",  # a NaN score
+        ("ok", 3): "COMPLETE",
+        ("raise", 1): "FAIL",
+        ("raise", 2): "FAIL",
+        ("raise", 3): "FAIL",
+    }
+    errors = [t.user_attrs.get("error", "") for t in search.study_.trials]
+    assert sum("cannot be fitted" in e for e in errors) == 3
+    assert sum("FloatingPointError" in e for e in errors) == 1
+    assert search.best_params_ == {"mode": "ok", "c": 3}
+    assert np.isnan(search.cv_results_["mean_test_score"]).sum() == 4
+
+
+def test_a_search_where_every_trial_fails_says_so(tabular):
+    X, y = tabular
+    search = OptunaSearchCV(
+        Recorder(mode="raise"), {"c": FloatDistribution(0, 1)}, n_trials=2, cv=2
+    )
+    with pytest.raises(ValueError, match="No trial of the study completed"):
+        search.fit(X, y)
+
+
+def test_pruning_callback_fails_a_non_finite_loss():
+    with pytest.raises(FloatingPointError, match="nan"):
+        _pruning_callback_class()(reporter=None).on_epoch_end(0, {"loss": float("nan")})
+
+
+# ---------------------------------------------- Keras: pruning, pipelines
+
+
+class PruneTrialOne(optuna.pruners.BasePruner):
+    def prune(self, study, trial):
+        return trial.number == 1 and len(trial.intermediate_values) >= 2
+
+
+def test_trials_report_epochs_and_folds_and_pruned_trials_are_recorded(tabular):
+    X, y = tabular
+    mine = keras.callbacks.History()
+    clf = ImbalancedKerasClassifier(
+        **{**FAST, "epochs": 2}, early_stopping=False, callbacks=[mine]
+    )
+    search = OptunaSearchCV(
+        clf,
+        {"units": IntDistribution(4, 8)},
+        n_trials=3,
+        cv=2,
+        pruner=PruneTrialOne(),
+        random_state=0,
+    ).fit(X, y)
+    first, pruned, last = search.study_.trials
+    assert [t.state.name for t in (first, pruned, last)] == [
+        "COMPLETE",
+        "PRUNED",
+        "COMPLETE",
+    ]
+    # Two epochs, the first fold's score, two epochs of the second fold.
+    values = first.intermediate_values
+    assert sorted(values) == [0, 1, 2, 3, 4]
+    split0 = search.cv_results_["split0_test_score"][0]
+    assert values[2] == pytest.approx(split0)
+    for step in (3, 4):  # mean of the first fold and the epoch's macro-F1
+        assert 0.0 <= 2 * values[step] - split0 <= 1.0
+    assert sorted(pruned.intermediate_values) == [0, 1]
+    assert search.study_.best_trial.number in (0, 2)
+    # The estimator's own callbacks are kept and its parameters untouched.
+    assert search.estimator.callbacks == [mine]
+    (kept,) = search.best_estimator_.callbacks
+    assert isinstance(kept, keras.callbacks.History)
+    assert search.predict(X[:5]).shape == (5,)
+    assert search.score(X, y) == pytest.approx(search.best_estimator_.score(X, y))
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_pipeline_with_a_sampler_step_reports_through_the_final_step(tabular):
+    X, y = tabular
+    pipe = Pipeline(
+        [
+            ("sampler", "passthrough"),
+            ("clf", ImbalancedKerasClassifier(**{**FAST, "epochs": 2})),
+        ]
+    )
+    search = OptunaSearchCV(
+        pipe,
+        {
+            "sampler": CategoricalDistribution(["passthrough", "smote"]),
+            "clf__class_weight": CategoricalDistribution([None, "balanced"]),
+        },
+        n_trials=2,
+        cv=2,
+        sampler=optuna.samplers.BruteForceSampler(seed=0),
+        random_state=0,
+        refit=False,
+    ).fit(X, y)
+    assert {p["sampler"] for p in search.cv_results_["params"]} <= {
+        "passthrough",
+        "smote",
+    }
+    assert all(len(t.intermediate_values) >= 3 for t in search.study_.trials)
+    assert not hasattr(search, "best_estimator_")
+    configured = search._configure(search.best_params_, three_d=False, seed=0)
+    step = configured.named_steps["sampler"]
+    assert (step == "passthrough") == (search.best_params_["sampler"] == "passthrough")
+
+
+@pytest.mark.parametrize(
+    "make_search",
+    [
+        lambda clf: GridSearchCV(clf, {"units": [4]}, cv=2, refit=False),
+        lambda clf: RandomizedSearchCV(
+            clf, {"units": [4, 6]}, n_iter=1, cv=2, refit=False, random_state=0
+        ),
+    ],
+    ids=["grid", "randomized"],
+)
+def test_sklearn_searches_over_the_classifier_stratify(tabular, make_search):
+    X, y = tabular
+    seen = []
+
+    class Spy(ImbalancedKerasClassifier):
+        def fit(self, X, y, sample_weight=None):
+            seen.append(np.bincount(y, minlength=N_CLASSES))
+            return super().fit(X, y, sample_weight=sample_weight)
+
+    search = make_search(Spy(**{**FAST, "epochs": 1})).fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    counts = np.array(seen)
+    assert len(counts) == 2
+    assert np.all(counts.max(axis=0) - counts.min(axis=0) <= 1)
+
+
+# ------------------------------------------------------------ resuming
+
+WORKER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import numpy as np
+    import optuna
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from skimb.datasets import make_imbalanced_classification
+    from skimb.tuning import OptunaSearchCV
+
+    storage, name, marker = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    fits = []
+
+    class Hangs(ClassifierMixin, BaseEstimator):
+        def __init__(self, c=1.0):
+            self.c = c
+
+        def fit(self, X, y):
+            fits.append(1)
+            if len(fits) == 5:  # the third trial's first fold
+                marker.write_text("in trial")
+                time.sleep(120)
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict(self, X):
+            return np.zeros(len(X), dtype=int)
+
+    X, y = make_imbalanced_classification(200, random_state=0)
+    OptunaSearchCV(
+        Hangs(), {"c": optuna.distributions.FloatDistribution(0, 6)},
+        n_trials=4, cv=2, storage=storage, study_name=name,
+        scoring=lambda est, X, y: 1 - abs(est.c - 3) / 10, random_state=0,
+    ).fit(X, y)
+    """
+)
+
+
+def test_a_killed_search_resumes_with_its_completed_trials(tmp_path, tabular):
+    storage = f"sqlite:///{tmp_path / 'search.db'}"
+    marker = tmp_path / "marker"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER, storage, "resumed", str(marker)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert worker.poll() is None, worker.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the worker never reached trial 2"
+            time.sleep(0.1)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        worker.stderr.close()
+    before = optuna.load_study(study_name="resumed", storage=storage).trials
+    assert [t.state.name for t in before] == ["COMPLETE", "COMPLETE", "RUNNING"]
+
+    X, y = tabular
+    search = OptunaSearchCV(
+        Recorder(),
+        {"c": FloatDistribution(0.0, 6.0)},
+        n_trials=4,
+        cv=2,
+        storage=storage,
+        study_name="resumed",
+        scoring=_by_c,
+        random_state=0,
+    ).fit(X, y)
+    after = search.study_.trials
+    # The completed trials are kept as they were; the killed one does not
+    # count, and the search ran on to 4 completed trials.
+    for old, new in zip(before[:2], after[:2], strict=True):
+        assert (new.params, new.value, new.state) == (old.params, old.value, old.state)
+    assert [t.state.name for t in after] == [
+        "COMPLETE",
+        "COMPLETE",
+        "RUNNING",
+        "COMPLETE",
+        "COMPLETE",
+    ]
+    assert search.best_score_ == max(t.value for t in after if t.value is not None)
+    assert list(search.cv_results_["state"]).count("COMPLETE") == 4
