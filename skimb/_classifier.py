@@ -414,9 +414,10 @@ class ImbalancedKerasClassifier(KerasClassifier):
             y=y,
             beta=self.beta,
         )
-        if np.ndim(sample_weight) and np.shape(sample_weight) != (len(y),):
+        shape = None if sample_weight is None else np.asarray(sample_weight).shape
+        if shape not in (None, (), (len(y),)):
             raise ValueError(
-                f"sample_weight has shape {np.shape(sample_weight)} but X has "
+                f"sample_weight has shape {shape} but X has "
                 f"{len(y)} samples. In an imbalanced-learn Pipeline, a sampler "
                 "step changes the rows but not the sample_weight passed to "
                 "later steps, so the weights would not match: use class_weight "
