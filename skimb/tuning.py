@@ -535,7 +535,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             pruner = optuna.pruners.NopPruner()
         else:
             pruner = copy.deepcopy(self.pruner)
-        return optuna.create_study(
+        study = optuna.create_study(
             storage=self.storage,
             study_name=self.study_name,
             sampler=sampler,
@@ -543,6 +543,11 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             direction="maximize",
             load_if_exists=self.storage is not None and self.study_name is not None,
         )
+        if self.sampler is None and seed is not None and study.trials:
+            # A resumed study: the same seed would make TPE's random start-up
+            # trials repeat the parameters of the first run's.
+            study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
+        return study
 
     def _configure(self, params: dict, *, three_d: bool, seed: int | None):
         """A clone of the estimator with a trial's parameters set."""

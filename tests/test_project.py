@@ -45,7 +45,7 @@ def test_demo_quick_prints_the_comparison(tmp_path):
     lines = result.stdout.splitlines()
     rows = [line for line in lines if "±" in line and "(" in line.split()[1]]
     assert len(rows) == 8, result.stdout
-    for strategy in ("crossentropy", "class_weight=balanced", "focal"):
+    for strategy in ("crossentropy", "class_weight=balanced", "focal", "skimb-default"):
         assert any(strategy in row for row in rows)
     for row in rows:
         f1 = float(row.split()[3])

@@ -10,8 +10,9 @@ from skimb import ImbalancedKerasClassifier  # noqa: E402
 
 # The checks fit on tiny blobs: a small network with a high learning rate
 # learns them in a few epochs, and without a validation split the smallest
-# check datasets stay usable.
+# check datasets stay usable (so the decision rule is one that needs none).
 FAST = dict(
+    decision="argmax",
     units=16,
     epochs=12,
     batch_size=64,
@@ -38,6 +39,11 @@ EXPECTED_FAILED_CHECKS = {
     "check_methods_sample_order_invariance": (
         "float32 matrix products round differently when rows move within a "
         "batch (about 1e-9), above the check's tolerance."
+    ),
+    "check_methods_subset_invariance": (
+        "the same float32 rounding, seen in decision_function's "
+        "log-probabilities (about 1e-6 on values near -5), above the 1e-7 "
+        "tolerance; predict and predict_proba pass."
     ),
 }
 

@@ -504,3 +504,6 @@ def test_a_killed_search_resumes_with_its_completed_trials(tmp_path, tabular):
     ]
     assert search.best_score_ == max(t.value for t in after if t.value is not None)
     assert list(search.cv_results_["state"]).count("COMPLETE") == 4
+    # The resumed run explores: it does not replay the first run's parameters.
+    first = {t.params["c"] for t in before}
+    assert first.isdisjoint(t.params["c"] for t in after[3:])
