@@ -27,9 +27,9 @@ X, y = make_imbalanced_classification(3000, random_state=0)
 X_train, X_test, y_train, y_test = train_test_split(
     X, y, test_size=0.3, stratify=y, random_state=0
 )
-clf = ImbalancedKerasClassifier(
-    class_weight="balanced", units=32, epochs=15, random_state=0
-).fit(X_train, y_train)
+clf = ImbalancedKerasClassifier(units=32, epochs=15, random_state=0).fit(
+    X_train, y_train
+)
 
 # %%
 # A model file, and what it holds

@@ -5,8 +5,8 @@ Quick start: an LSTM on imbalanced sequences
 
 The case behind skimb: sequences of 20 steps x 18 features, four classes sized
 like 10K / 500K / 90K / 30K, and an LSTM that predicts the majority class.
-We compare plain crossentropy with class weights, scored on macro-F1 with
-stratified cross-validation, at a size that runs in a minute.
+We compare plain crossentropy with skimb's defaults, scored on macro-F1
+with stratified cross-validation, at a size that runs in a minute.
 """
 
 # %%
@@ -29,33 +29,38 @@ print(X.shape, "class sizes:", np.bincount(y))
 # %%
 # Two strategies, one estimator
 # -----------------------------
-# The imbalance strategy is a plain hyper-parameter.  Stratified folds keep the
-# rare class in every fold; the estimator's own validation split is
-# stratified too, and early stopping watches validation macro-F1.
+# The imbalance strategy is a plain hyper-parameter.  Plain crossentropy with
+# the argmax rule is what a Keras user starts with; skimb's defaults train
+# with the logit-adjusted loss and pick classes with per-class offsets tuned
+# for macro-F1 on the validation split.  Stratified folds keep the rare
+# class in every fold; the estimator's own validation split is stratified
+# too, and early stopping watches validation macro-F1.
 cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
-strategies = {"crossentropy": None, 'class_weight="balanced"': "balanced"}
+strategies = {
+    "plain crossentropy": {"loss": "crossentropy", "decision": "argmax"},
+    "skimb defaults": {},
+}
 predictions = {}
-for name, class_weight in strategies.items():
+for name, params in strategies.items():
     clf = ImbalancedKerasClassifier(
         "lstm",
         units=32,
-        class_weight=class_weight,
         learning_rate=5e-3,
         batch_size=64,
         epochs=40,
         patience=8,
         random_state=0,
+        **params,
     )
     predictions[name] = cross_val_predict(clf, X, y, cv=cv)
 
 # %%
 # Accuracy hides the problem; macro-F1 and per-class recall show it
 # ------------------------------------------------------------------
-# Accuracy is dominated by the majority class (1).  Per-class recall shows
-# what class weights do: they move recall from the majority class to the
-# rare ones.  Whether that raises macro-F1 depends on how much precision the
-# rare classes lose in exchange, which is why the strategy is a
-# hyper-parameter to tune on macro-F1, not a fixed recipe.
+# Accuracy is dominated by the majority class (1), so it hardly tells the
+# two apart.  Per-class recall shows what the defaults change: the rare
+# classes are found far more often, at a small cost in recall on the
+# majority class, and macro-F1, which weighs every class equally, rises.
 from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
 
 for name, pred in predictions.items():

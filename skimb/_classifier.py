@@ -106,8 +106,9 @@ class ImbalancedKerasClassifier(KerasClassifier):
         :mod:`skimb.decision`): ``"argmax"``; ``"prior_corrected"`` subtracts
         ``tau * log(prior)`` from the log-probabilities; ``"macro_f1"`` adds
         per-class offsets tuned on the validation split to maximise its
-        macro-F1 (it keeps argmax when a class has fewer than 5 validation
-        samples; ``decision_rule_`` says which rule is in use).
+        macro-F1 (it keeps argmax without a validation split, or when a class
+        has fewer than 5 validation samples; ``decision_rule_`` says which
+        rule is in use).
         :meth:`predict_proba` is not changed by the rule;
         :meth:`decision_function` is.
     optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"}, default="adam"
@@ -180,10 +181,11 @@ class ImbalancedKerasClassifier(KerasClassifier):
     >>> from skimb import ImbalancedKerasClassifier
     >>> from skimb.datasets import make_imbalanced_classification
     >>> X, y = make_imbalanced_classification(1000, random_state=0)
-    >>> clf = ImbalancedKerasClassifier(class_weight="balanced", epochs=5,
-    ...                                 random_state=0)
+    >>> clf = ImbalancedKerasClassifier(epochs=5, random_state=0)
     >>> clf.fit(X, y).predict(X[:3]).shape
     (3,)
+    >>> clf.loss, clf.decision
+    ('logit_adjusted', 'macro_f1')
     >>> sorted(clf.history_)[:4]
     ['loss', 'val_balanced_accuracy', 'val_g_mean', 'val_loss']
     """
@@ -322,17 +324,11 @@ class ImbalancedKerasClassifier(KerasClassifier):
         self
         """
         self._validate_params()
-        if self.validation_fraction == 0:
-            for needs, name in [
-                (self.early_stopping, "early_stopping=True"),
-                (self.decision == "macro_f1", "decision='macro_f1'"),
-            ]:
-                if needs:
-                    raise ValueError(
-                        f"{name} needs validation_fraction > 0 to train on "
-                        "all the data; set early_stopping=False and "
-                        "decision='argmax' or 'prior_corrected'."
-                    )
+        if self.early_stopping and self.validation_fraction == 0:
+            raise ValueError(
+                "early_stopping=True needs validation_fraction > 0; set "
+                "early_stopping=False to train on all the data."
+            )
         if self.drw is not None and self.loss != "ldam":
             raise ValueError(
                 f"drw applies to loss='ldam' only; got loss={self.loss!r}."
@@ -596,7 +592,7 @@ class ImbalancedKerasClassifier(KerasClassifier):
             counts = np.maximum(self.class_counts_, 1)
             self.decision_offsets_ = prior_offsets(counts, tau=self.tau)
         elif self.decision == "macro_f1":
-            if y_val is None:  # partial_fit: no held-out data to tune on
+            if y_val is None:  # no validation split, or partial_fit
                 self.decision_rule_ = "argmax"
                 return
             log_proba = self._log_proba(X_val)

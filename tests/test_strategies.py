@@ -141,12 +141,12 @@ def test_macro_f1_falls_back_to_argmax_with_tiny_validation_classes(tabular):
     np.testing.assert_array_equal(clf.predict(X), clf.predict_proba(X).argmax(axis=1))
 
 
-def test_macro_f1_needs_a_validation_split(tabular):
+def test_macro_f1_keeps_argmax_without_a_validation_split(tabular):
     clf = ImbalancedKerasClassifier(
         decision="macro_f1", validation_fraction=0.0, early_stopping=False, **FAST
-    )
-    with pytest.raises(ValueError, match="decision='macro_f1' needs"):
-        clf.fit(*tabular)
+    ).fit(*tabular)
+    assert clf.decision_rule_ == "argmax"
+    np.testing.assert_array_equal(clf.decision_offsets_, np.zeros(4))
 
 
 def test_partial_fit_keeps_a_rule_without_validation(tabular):
