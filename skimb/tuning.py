@@ -519,6 +519,11 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
     def _check_cv(self, y, seed: int | None):
         if isinstance(self.cv, Integral):
             if is_classifier(self.estimator):
+                # scikit-learn's own message names neither the class nor its
+                # count.  (Imported here: skimb.sampling loads Keras.)
+                from skimb.sampling import check_class_counts
+
+                check_class_counts(y, n_splits=self.cv)
                 return StratifiedKFold(self.cv, shuffle=True, random_state=seed)
             return KFold(self.cv, shuffle=True, random_state=seed)
         return check_cv(self.cv, y, classifier=is_classifier(self.estimator))

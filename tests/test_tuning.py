@@ -507,3 +507,16 @@ def test_a_killed_search_resumes_with_its_completed_trials(tmp_path, tabular):
     # The resumed run explores: it does not replay the first run's parameters.
     first = {t.params["c"] for t in before}
     assert first.isdisjoint(t.params["c"] for t in after[3:])
+
+
+def test_a_class_smaller_than_the_folds_is_named(tabular):
+    X, y = tabular
+    y = y.copy()
+    y[np.flatnonzero(y == 0)[3:]] = 1  # leave 3 samples of class 0
+    search = OptunaSearchCV(
+        Recorder(), {"c": FloatDistribution(0.0, 6.0)}, n_trials=1, cv=5
+    )
+    with pytest.raises(
+        ValueError, match=r"Class 0 has 3 samples, fewer than n_splits=5"
+    ):
+        search.fit(X, y)
