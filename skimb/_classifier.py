@@ -23,7 +23,12 @@ from skimb.callbacks import ValidationMetrics
 from skimb.class_weight import compute_class_weight, effective_number_weights
 from skimb.decision import DECISIONS, macro_f1_offsets, prior_offsets
 from skimb.losses import LOSSES, DeferredReweighting, resolve_loss
-from skimb.sampling import BATCH_SAMPLERS, EpochBatches, resolve_batch_sampler
+from skimb.sampling import (
+    BATCH_SAMPLERS,
+    EpochBatches,
+    resampled_class_counts,
+    resolve_batch_sampler,
+)
 
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
 
@@ -64,22 +69,21 @@ class ImbalancedKerasClassifier(KerasClassifier):
         variance of the training split, so raw features work as they are.
     loss : {"crossentropy", "focal", "class_balanced", "logit_adjusted", \
 "ldam"} or keras loss, default="logit_adjusted"
-        The loss strategy (see :mod:`skimb.losses`); class counts and priors
-        are those of the ``y`` given to ``fit``.  ``"focal"``: focal loss
-        (Lin et al., 2017).  ``"class_balanced"``: focal loss (crossentropy
-        when ``gamma=0``) weighted by the effective number of samples with
-        ``beta`` (Cui et al., 2019).  ``"logit_adjusted"``: crossentropy on
-        logits shifted by ``tau * log(prior)`` (Menon et al., 2021); the
-        network's own logits then give balanced predictions.  ``"ldam"``:
-        label-distribution-aware margins scaled by ``ldam_scale`` (Cao et
-        al., 2019), optionally with ``drw``.  A Keras loss object or function
-        is used as given: it receives one-hot targets (integer labels for
-        ``SparseCategoricalCrossentropy``) and class probabilities, or logits
-        if it was built with ``from_logits=True``.  The default, with
-        ``decision="macro_f1"``, scored best over the problems of the
-        strategy benchmark (see the Benchmarks page of the documentation);
-        with it, :meth:`predict_proba` gives class probabilities under a
-        balanced prior.
+        The loss strategy (see :mod:`skimb.losses`); class counts and priors are
+        those of the ``y`` given to ``fit`` (``train_class_counts_``).
+        ``"focal"``: focal loss (Lin et al., 2017).  ``"class_balanced"``: focal
+        loss (crossentropy when ``gamma=0``) weighted by the effective number of
+        samples with ``beta`` (Cui et al., 2019).  ``"logit_adjusted"``:
+        crossentropy on logits shifted by ``tau * log(prior)`` (Menon et al.,
+        2021); the network's own logits then give balanced predictions.
+        ``"ldam"``: label-distribution-aware margins scaled by ``ldam_scale``
+        (Cao et al., 2019), optionally with ``drw``.  A Keras loss object or
+        function is used as given: it receives one-hot targets (integer labels
+        for ``SparseCategoricalCrossentropy``) and class probabilities, or
+        logits if it was built with ``from_logits=True``.  The default, with
+        ``decision="macro_f1"``, scored best over the problems of the strategy
+        benchmark (see the Benchmarks page of the documentation); with it,
+        :meth:`predict_proba` gives class probabilities under a balanced prior.
     gamma : float, default=2.0
         Focusing parameter of ``loss="focal"`` and ``loss="class_balanced"``.
     class_weight : None, "balanced", "effective" or dict, default=None
@@ -160,6 +164,10 @@ class ImbalancedKerasClassifier(KerasClassifier):
         The per-class weights used in the last ``fit``.
     class_counts_ : ndarray of shape (n_classes,)
         Number of samples of each class in the ``y`` of the last ``fit``.
+    train_class_counts_ : ndarray of shape (n_classes,)
+        The class counts behind the loss's prior, margins or weights and the
+        prior correction: ``class_counts_``, or as ``batch_sampler``
+        resamples them.
     decision_offsets_ : ndarray of shape (n_classes,)
         Offsets added to the log-probabilities before the argmax.
     decision_rule_ : str
@@ -407,6 +415,17 @@ class ImbalancedKerasClassifier(KerasClassifier):
             )
         y_encoded = np.searchsorted(self.classes_, y)
         self.class_counts_ = np.bincount(y_encoded, minlength=len(self.classes_))
+        # The prior the network trains on: with batch_sampler, that of the
+        # resampled batches, not of y (else the logit adjustment, margins and
+        # prior correction would correct an imbalance the batches no longer
+        # have).
+        self.train_class_counts_ = (
+            self.class_counts_
+            if self.batch_sampler is None
+            else resampled_class_counts(
+                resolve_batch_sampler(self.batch_sampler), self.class_counts_
+            )
+        )
         present = np.unique(y_encoded)
         self.class_weight_ = np.ones(len(self.classes_))
         self.class_weight_[present] = compute_class_weight(
@@ -466,7 +485,7 @@ class ImbalancedKerasClassifier(KerasClassifier):
             gamma=self.gamma,
             # A class absent from partial_fit's first batch counts as one
             # sample, so priors and margins stay finite.
-            class_counts=np.maximum(self.class_counts_, 1),
+            class_counts=np.maximum(self.train_class_counts_, 1),
             beta=self.beta,
             tau=self.tau,
             ldam_scale=self.ldam_scale,
@@ -513,7 +532,7 @@ class ImbalancedKerasClassifier(KerasClassifier):
         targets = self._targets(y_encoded, sparse)
         callbacks = []
         if self.drw is not None and self.loss == "ldam":
-            counts = np.maximum(self.class_counts_, 1)
+            counts = np.maximum(self.train_class_counts_, 1)
             callbacks.append(
                 DeferredReweighting(
                     loss,
@@ -589,7 +608,7 @@ class ImbalancedKerasClassifier(KerasClassifier):
         self.decision_rule_ = self.decision
         self.decision_offsets_ = np.zeros(n_classes)
         if self.decision == "prior_corrected":
-            counts = np.maximum(self.class_counts_, 1)
+            counts = np.maximum(self.train_class_counts_, 1)
             self.decision_offsets_ = prior_offsets(counts, tau=self.tau)
         elif self.decision == "macro_f1":
             if y_val is None:  # no validation split, or partial_fit

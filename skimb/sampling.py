@@ -33,6 +33,7 @@ __all__ = [
     "EpochBatches",
     "SequenceSampler",
     "check_class_counts",
+    "resampled_class_counts",
 ]
 
 # The names ``batch_sampler`` accepts, and the sampler each one stands for.
@@ -251,6 +252,45 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
             X_res, y_res, indices = X_res[order], y_res[order], indices[order]
         self.sample_indices_ = indices
         return X_res, y_res
+
+
+def resampled_class_counts(sampler, counts) -> np.ndarray:
+    """Class counts after ``sampler`` resamples data with ``counts``.
+
+    Over-samplers add, under-samplers keep, the numbers their
+    ``sampling_strategy`` asks for; samplers of another kind (cleaning) leave
+    the counts as they are.
+
+    Parameters
+    ----------
+    sampler : imbalanced-learn sampler
+    counts : array-like of int, shape (n_classes,)
+        Class counts before resampling, classes encoded ``0 .. n_classes-1``.
+
+    Returns
+    -------
+    ndarray of shape (n_classes,)
+
+    Examples
+    --------
+    >>> from imblearn.over_sampling import RandomOverSampler
+    >>> from skimb.sampling import resampled_class_counts
+    >>> resampled_class_counts(RandomOverSampler(), [90, 10, 30])
+    array([90, 90, 90])
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    sampling_type = getattr(sampler, "_sampling_type", None)
+    if sampling_type not in ("over-sampling", "under-sampling"):
+        return counts
+    y = np.repeat(np.arange(len(counts)), counts)
+    targets = check_sampling_strategy(sampler.sampling_strategy, y, sampling_type)
+    resampled = counts.copy()
+    for label, n in targets.items():
+        if sampling_type == "over-sampling":
+            resampled[label] += n
+        else:
+            resampled[label] = n
+    return resampled
 
 
 def resolve_batch_sampler(batch_sampler):

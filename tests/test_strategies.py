@@ -174,3 +174,21 @@ def test_fitted_strategies_pickle(tabular, loss):
     assert restored.model_.loss.get_config() == clf.model_.loss.get_config()
     np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
     np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
+
+
+@pytest.mark.parametrize("batch_sampler", ["over", "under"])
+def test_priors_follow_the_balanced_batches(tabular, batch_sampler):
+    # Batches drawn balanced have a uniform prior: adjusting the logits by the
+    # prior of y would correct an imbalance the network never sees.
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(
+        loss="logit_adjusted",
+        decision="prior_corrected",
+        batch_sampler=batch_sampler,
+        **dict(FAST, epochs=1),
+    ).fit(X, y)
+    np.testing.assert_array_equal(clf.class_counts_, np.bincount(y))
+    counts = clf.train_class_counts_
+    assert len(set(counts.tolist())) == 1
+    np.testing.assert_allclose(clf.model_.loss.class_prior, np.full(4, 0.25))
+    np.testing.assert_allclose(clf.decision_offsets_, np.full(4, np.log(4)))
