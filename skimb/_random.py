@@ -6,7 +6,6 @@ import contextlib
 import random
 from numbers import Integral
 
-import keras
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -28,6 +27,10 @@ def seeded(seed: int | None):
     if seed is None:
         yield
         return
+    # Imported here so that seed_from, used by modules that need no network
+    # (the tuning search), does not load Keras.
+    import keras
+
     python_state, numpy_state = random.getstate(), np.random.get_state()
     keras.utils.set_random_seed(seed)
     try:

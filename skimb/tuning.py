@@ -36,10 +36,12 @@ from optuna.trial import TrialState
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
-from sklearn.utils import check_random_state, get_tags
+from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import _safe_split, available_if
 from sklearn.utils.validation import _check_method_params, check_is_fitted, indexable
+
+from skimb._random import seed_from
 
 __all__ = ["OptunaSearchCV", "default_search_space", "SAMPLER_CHOICES"]
 
@@ -69,15 +71,6 @@ _NETWORK_SPACE = {
     "batch_sampler": CategoricalDistribution((None, "over", "under", "smote")),
     "decision": CategoricalDistribution(("argmax", "prior_corrected", "macro_f1")),
 }
-
-
-def _seed_from(random_state) -> int | None:
-    # As skimb._random.seed_from, which imports Keras with it: a search over
-    # an estimator that does not use Keras (and a worker process that only
-    # loads a study) need not pay for loading it.
-    if random_state is None or isinstance(random_state, Integral):
-        return random_state
-    return int(check_random_state(random_state).randint(2**31 - 1))
 
 
 def _allowed(estimator, name: str, choices: tuple) -> tuple:
@@ -589,7 +582,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         self._validate_params()
         X, y = indexable(X, y)
         space = self._search_space(X)
-        seed = _seed_from(self.random_state)
+        seed = seed_from(self.random_state)
         three_d = np.ndim(X) == 3
         splits = list(self._check_cv(y, seed).split(X, y))
         self.n_splits_ = len(splits)
