@@ -21,7 +21,8 @@ decision rule never changes the trained network).
 
 Run ``python benchmarks/bench_strategies.py`` (all problems, several seeds;
 ``--quick`` for a smoke run; ``--problem``, ``--seeds``, ``--n-train`` to
-narrow it).  Results are printed as Markdown tables and written as JSON.
+narrow it; ``--grid default --no-peers`` for the default estimator alone).
+Results are printed as Markdown tables and written as JSON.
 """
 
 from __future__ import annotations
@@ -46,11 +47,16 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier  # noqa: E402
+from skimb._random import seed_from  # noqa: E402
 from skimb.datasets import (  # noqa: E402
     make_imbalanced_classification,
     make_imbalanced_sequences,
 )
-from skimb.decision import macro_f1_offsets, prior_offsets  # noqa: E402
+from skimb.decision import (  # noqa: E402
+    macro_f1_offsets,
+    posterior_offsets,
+    prior_offsets,
+)
 
 PROBLEMS = {
     "tabular": (make_imbalanced_classification, "dense"),
@@ -58,7 +64,6 @@ PROBLEMS = {
 }
 LOSSES = ("crossentropy", "focal", "class_balanced", "logit_adjusted", "ldam")
 CLASS_WEIGHTS = (None, "balanced", "effective")
-DECISIONS = ("argmax", "prior_corrected", "macro_f1")
 
 
 def _scores(y_true, y_pred) -> dict:
@@ -73,8 +78,12 @@ def _strategies(grid: str):
     """The estimator parameters of every network trained.
 
     ``"full"``: every loss with every class weight; ``"reduced"``: every loss
-    without class weights, and class weights with crossentropy only.
+    without class weights, and class weights with crossentropy only;
+    ``"default"``: the estimator's default loss alone.
     """
+    if grid == "default":
+        yield {"loss": ImbalancedKerasClassifier().loss, "class_weight": None}
+        return
     for loss in LOSSES:
         for class_weight in CLASS_WEIGHTS:
             if grid == "full" or class_weight is None or loss == "crossentropy":
@@ -130,7 +139,13 @@ def _peers(architecture: str, seed: int, quick: bool) -> dict:
 
 
 def run_problem(
-    name: str, n_train: int, n_test: int, seed: int, quick: bool, grid: str = "full"
+    name: str,
+    n_train: int,
+    n_test: int,
+    seed: int,
+    quick: bool,
+    grid: str = "full",
+    peers: bool = True,
 ):
     make, architecture = PROBLEMS[name]
     X, y = make(n_train, random_state=seed)
@@ -157,7 +172,7 @@ def run_problem(
 
     flat = X.reshape(len(X), -1)
     flat_test = X_test.reshape(len(X_test), -1)
-    for peer, estimator in _peers(architecture, seed, quick).items():
+    for peer, estimator in (_peers(architecture, seed, quick) if peers else {}).items():
         start = time.perf_counter()
         data = (X, X_test) if peer.startswith("scikeras") else (flat, flat_test)
         estimator.fit(data[0], y)
@@ -187,10 +202,23 @@ def run_problem(
         offsets = {
             "argmax": np.zeros(len(prior)),
             "prior_corrected": prior_offsets(prior, tau=tau),
+            # As the estimator's decision="posterior" computes them.
+            "posterior": posterior_offsets(
+                np.maximum(estimator.class_counts_, 1),
+                train_class_counts=np.maximum(estimator.train_class_counts_, 1),
+                tau=tau if estimator.loss == "logit_adjusted" else 0.0,
+            ),
             "macro_f1": estimator.decision_offsets_,
         }
-        for decision in DECISIONS:
-            predicted = np.argmax(log_proba + offsets[decision], axis=1)
+        if grid == "default":
+            # The rule before bagging: tuned once on the validation split,
+            # from argmax (the split is the estimator's own, as fit drew it).
+            _, val = estimator._split(y, seed_from(seed))
+            offsets["macro_f1 tuned once"], _ = macro_f1_offsets(
+                estimator.predict_log_proba(X[val]), y[val], n_bootstrap=0
+            )
+        for decision, decision_offsets in offsets.items():
+            predicted = np.argmax(log_proba + decision_offsets, axis=1)
             rows.append(
                 {
                     "model": "skimb",
@@ -288,7 +316,12 @@ def main() -> None:
     parser.add_argument("--n-train", type=int, default=None)
     parser.add_argument("--n-test", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--grid", choices=["full", "reduced"], default="full")
+    parser.add_argument(
+        "--grid", choices=["full", "reduced", "default"], default="full"
+    )
+    parser.add_argument(
+        "--no-peers", action="store_true", help="skip the other libraries' models"
+    )
     parser.add_argument(
         "--out", type=Path, default=Path("benchmarks/results/strategies.json")
     )
@@ -311,7 +344,15 @@ def main() -> None:
     for problem in problems:
         n_train = 2_000 if args.quick else (args.n_train or sizes[problem])
         for seed in range(args.first_seed, args.first_seed + seeds):
-            rows += run_problem(problem, n_train, n_test, seed, args.quick, args.grid)
+            rows += run_problem(
+                problem,
+                n_train,
+                n_test,
+                seed,
+                args.quick,
+                args.grid,
+                peers=not args.no_peers,
+            )
             print(summarize(rows), flush=True)
     if not args.quick:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,12 @@ from skimb._random import seed_from, seeded
 from skimb._serialization import model_from_bytes, model_to_bytes
 from skimb.callbacks import ValidationMetrics
 from skimb.class_weight import compute_class_weight, effective_number_weights
-from skimb.decision import DECISIONS, macro_f1_offsets, prior_offsets
+from skimb.decision import (
+    DECISIONS,
+    macro_f1_offsets,
+    posterior_offsets,
+    prior_offsets,
+)
 from skimb.losses import LOSSES, DeferredReweighting, resolve_loss
 from skimb.sampling import (
     BATCH_SAMPLERS,
@@ -105,14 +110,21 @@ class ImbalancedKerasClassifier(KerasClassifier):
         With ``loss="ldam"``: the epoch from which the loss re-weights
         classes by the effective number with ``beta`` (deferred re-weighting,
         Cao et al., 2019); ``None`` never re-weights.
-    decision : {"argmax", "prior_corrected", "macro_f1"}, default="macro_f1"
+    decision : {"argmax", "prior_corrected", "posterior", "macro_f1"}, \
+default="macro_f1"
         How :meth:`predict` turns probabilities into a class (see
         :mod:`skimb.decision`): ``"argmax"``; ``"prior_corrected"`` subtracts
-        ``tau * log(prior)`` from the log-probabilities; ``"macro_f1"`` adds
-        per-class offsets tuned on the validation split to maximise its
-        macro-F1 (it keeps argmax without a validation split, or when a class
-        has fewer than 5 validation samples; ``decision_rule_`` says which
-        rule is in use).
+        ``tau * log(prior)`` from the log-probabilities; ``"posterior"``
+        undoes the loss's logit adjustment and ``batch_sampler``'s
+        resampling, so the argmax is that of the posterior under the class
+        frequencies of ``y``, weighted by ``class_weight`` (weights are
+        costs, so they still move predictions; exact for the crossentropy
+        and logit-adjusted losses, an approximation for the others);
+        ``"macro_f1"`` starts from ``"posterior"`` and adds per-class offsets
+        tuned on the validation split to maximise its macro-F1, averaged over
+        bootstrap resamples of the split (it keeps ``"posterior"`` without a
+        validation split, or when a class has fewer than 5 validation
+        samples; ``decision_rule_`` says which rule is in use).
         :meth:`predict_proba` is not changed by the rule;
         :meth:`decision_function` is.
     optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"}, default="adam"
@@ -171,8 +183,8 @@ class ImbalancedKerasClassifier(KerasClassifier):
     decision_offsets_ : ndarray of shape (n_classes,)
         Offsets added to the log-probabilities before the argmax.
     decision_rule_ : str
-        The rule behind ``decision_offsets_``: ``decision``, or ``"argmax"``
-        where ``"macro_f1"`` fell back to it.
+        The rule behind ``decision_offsets_``: ``decision``, or
+        ``"posterior"`` where ``"macro_f1"`` fell back to it.
     model_ : keras.Model
         The trained network; it outputs logits, or probabilities for a
         Keras loss that takes probabilities.
@@ -354,7 +366,7 @@ class ImbalancedKerasClassifier(KerasClassifier):
         if val is None:
             self._fit_decision(None, None)
         else:
-            self._fit_decision(X[val], y_encoded[val])
+            self._fit_decision(X[val], y_encoded[val], seed)
         return self
 
     def partial_fit(
@@ -602,25 +614,37 @@ class ImbalancedKerasClassifier(KerasClassifier):
         self.best_epoch_ = None if early_stopping is None else early_stopping.best_epoch
         return {k: [float(v) for v in values] for k, values in history.history.items()}
 
-    def _fit_decision(self, X_val, y_val) -> None:
+    def _fit_decision(self, X_val, y_val, seed: int | None = None) -> None:
         """Set ``decision_offsets_`` from the decision rule."""
-        n_classes = len(self.classes_)
         self.decision_rule_ = self.decision
-        self.decision_offsets_ = np.zeros(n_classes)
+        self.decision_offsets_ = np.zeros(len(self.classes_))
         if self.decision == "prior_corrected":
             counts = np.maximum(self.train_class_counts_, 1)
             self.decision_offsets_ = prior_offsets(counts, tau=self.tau)
+        elif self.decision == "posterior":
+            self.decision_offsets_ = self._posterior_offsets()
         elif self.decision == "macro_f1":
-            if y_val is None:  # no validation split, or partial_fit
-                self.decision_rule_ = "argmax"
-                return
-            log_proba = self._log_proba(X_val)
-            self.decision_offsets_, tuned = macro_f1_offsets(log_proba, y_val)
+            start = self._posterior_offsets()
+            tuned = False
+            if y_val is not None:  # None: no validation split, or partial_fit
+                self.decision_offsets_, tuned = macro_f1_offsets(
+                    self._log_proba(X_val), y_val, start=start, random_state=seed
+                )
             if not tuned:
-                # Too few validation samples of some class to tune on: the
-                # argmax rule, silently (this happens on every small data
+                # Nothing (or too few samples of some class) to tune on: the
+                # posterior rule, silently (this happens on every small data
                 # set), recorded in decision_rule_.
-                self.decision_rule_ = "argmax"
+                self.decision_offsets_ = start
+                self.decision_rule_ = "posterior"
+
+    def _posterior_offsets(self) -> np.ndarray:
+        """``skimb.decision.posterior_offsets`` for this loss and its counts."""
+        # A class absent from y (partial_fit with `classes`) counts as 1.
+        return posterior_offsets(
+            np.maximum(self.class_counts_, 1),
+            train_class_counts=np.maximum(self.train_class_counts_, 1),
+            tau=self.tau if self.loss == "logit_adjusted" else 0.0,
+        )
 
     # -------------------------------------------------------------- predict
 

@@ -69,7 +69,9 @@ _NETWORK_SPACE = {
     "tau": FloatDistribution(0.25, 2.0),
     "class_weight": CategoricalDistribution((None, "balanced", "effective")),
     "batch_sampler": CategoricalDistribution((None, "over", "under", "smote")),
-    "decision": CategoricalDistribution(("argmax", "prior_corrected", "macro_f1")),
+    "decision": CategoricalDistribution(
+        ("argmax", "prior_corrected", "posterior", "macro_f1")
+    ),
 }
 
 
@@ -139,7 +141,7 @@ def default_search_space(estimator) -> dict[str, BaseDistribution]:
     ``batch_sampler``   None, "over", "under" or "smote" (batches redrawn
                         every epoch)
     ``decision``        the decision rules the estimator accepts among
-                        argmax, prior_corrected and macro_f1
+                        argmax, prior_corrected, posterior and macro_f1
     ==================  ====================================================
 
     Only the parameters the estimator has are included, and string choices
@@ -305,6 +307,32 @@ def _suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution):
     raise TypeError(f"Unsupported distribution for {name!r}: {distribution!r}.")
 
 
+def _holds(distribution: BaseDistribution, value) -> bool:
+    """Whether ``value`` is one that ``distribution`` can draw."""
+    if isinstance(distribution, CategoricalDistribution):
+        return any(
+            type(value) is type(choice) and value == choice
+            for choice in distribution.choices
+        )
+    if isinstance(distribution, (FloatDistribution, IntDistribution)):
+        if isinstance(value, bool) or not isinstance(value, Real):
+            return False
+        if isinstance(distribution, IntDistribution) and value != int(value):
+            return False
+        if not distribution.low <= value <= distribution.high:
+            return False
+        step = distribution.step
+        return (
+            step is None
+            or abs(
+                (value - distribution.low) / step
+                - round((value - distribution.low) / step)
+            )
+            < 1e-9
+        )
+    return False
+
+
 def _estimator_has(attr: str):
     def check(self) -> bool:
         if hasattr(self, "best_estimator_"):
@@ -367,6 +395,13 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         pipeline's sampler step.
     refit : bool, default=True
         Fit ``best_estimator_`` on the whole data with the best parameters.
+    start_from_estimator : bool, default=True
+        Make the first trial of a new study the estimator's own parameters
+        (those of the space whose current value the space holds; the others
+        are drawn), so that the search does not end below the estimator as
+        given when the space holds all its values (with the default space
+        only ``epochs``, 100 by default, is drawn).  A resumed study is not
+        given that trial again.
 
     Attributes
     ----------
@@ -424,6 +459,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         "pruner": [None, StrOptions({"median"}), optuna.pruners.BasePruner],
         "random_state": ["random_state"],
         "refit": ["boolean"],
+        "start_from_estimator": ["boolean"],
     }
 
     def __init__(
@@ -441,6 +477,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         pruner="median",
         random_state=None,
         refit: bool = True,
+        start_from_estimator: bool = True,
     ):
         self.estimator = estimator
         self.param_distributions = param_distributions
@@ -454,6 +491,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.pruner = pruner
         self.random_state = random_state
         self.refit = refit
+        self.start_from_estimator = start_from_estimator
 
     def __sklearn_tags__(self):
         # Like scikit-learn's searches: the search is whatever it wraps, so a
@@ -616,6 +654,15 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
                 trial, params, X, y, splits, fit_params, three_d=three_d, seed=seed
             )
 
+        if self.start_from_estimator and not study.trials:
+            current = self.estimator.get_params()
+            start = {
+                name: current[name]
+                for name, distribution in space.items()
+                if _holds(distribution, current.get(name))
+            }
+            if start:
+                study.enqueue_trial(start)
         remaining = self.n_trials - counted()
         if remaining > 0:
             # Optuna records an exception as a failed trial and goes on

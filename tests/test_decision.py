@@ -6,9 +6,12 @@ from scipy.special import log_softmax
 from sklearn.metrics import f1_score
 
 from skimb.decision import (
+    _GRID,
     MIN_VALIDATION_COUNT,
     _macro_f1,
+    _scores_along_grid,
     macro_f1_offsets,
+    posterior_offsets,
     prior_offsets,
 )
 
@@ -82,3 +85,107 @@ def test_macro_f1_offsets_fall_back_with_tiny_classes():
     # A class missing altogether is the same fallback, not a crash.
     offsets, tuned = macro_f1_offsets(log_proba[y != 3], y[y != 3])
     assert not tuned
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_grid_scores_match_sklearn_on_every_offset(seed):
+    # The sorted-count scoring of one class's offset against a brute-force
+    # argmax of the offset log-probabilities, scored by scikit-learn.
+    log_proba, y = imbalanced_scores(seed, n=300)
+    offsets = np.random.RandomState(seed).normal(scale=0.5, size=4)
+    for c in range(4):
+        others = log_proba + offsets
+        others[:, c] = -np.inf
+        runner_up = others.argmax(axis=1)
+        margin = log_proba[:, c] - others[np.arange(len(y)), runner_up]
+        fast = _scores_along_grid(y, margin, runner_up, c, 4)
+        for i in range(0, len(_GRID), 7):
+            rule = offsets.copy()
+            rule[c] = _GRID[i]
+            expected = f1_score(
+                y,
+                (log_proba + rule).argmax(axis=1),
+                average="macro",
+                labels=range(4),
+                zero_division=0,
+            )
+            assert fast[i] == pytest.approx(expected, abs=1e-12)
+
+
+def test_posterior_offsets_formula():
+    counts = np.array([600.0, 250.0, 100.0, 50.0])
+    train = np.array([250.0, 250.0, 250.0, 250.0])
+    for tau in (0.0, 0.5, 1.0):
+        expected = np.log(counts / counts.sum()) - (1 - tau) * np.log(
+            train / train.sum()
+        )
+        got = posterior_offsets(counts, train_class_counts=train, tau=tau)
+        np.testing.assert_allclose(got, expected)
+    # Plain crossentropy on the data as it is: nothing to undo.
+    np.testing.assert_allclose(posterior_offsets(counts), np.zeros(4), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"train_class_counts": [1.0, 0.0]}, {"train_class_counts": [1.0, 2.0, 3.0]}],
+)
+def test_posterior_offsets_reject_bad_counts(kwargs):
+    with pytest.raises(ValueError, match="train_class_counts"):
+        posterior_offsets([5, 5], **kwargs)
+
+
+def test_posterior_rule_recovers_the_bayes_argmax():
+    # Balanced log-probabilities (what the logit-adjusted loss learns) plus
+    # the posterior offsets give back the true posterior's argmax.
+    log_proba, y = imbalanced_scores(0, n=2000)
+    prior = np.array([0.7, 0.15, 0.1, 0.05])
+    balanced = log_softmax(log_proba - np.log(prior), axis=1)
+    offsets = posterior_offsets(prior * 1000, tau=1.0)
+    np.testing.assert_array_equal(
+        (balanced + offsets).argmax(axis=1), log_proba.argmax(axis=1)
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bagged_offsets_never_score_below_argmax_or_start(seed):
+    log_proba, y = imbalanced_scores(seed, n=200)
+    start = np.array([0.0, 0.3, -0.2, 0.5])
+    offsets, tuned = macro_f1_offsets(log_proba, y, start=start, random_state=seed)
+    assert tuned
+
+    def score(o):
+        return f1_score(y, (log_proba + o).argmax(axis=1), average="macro")
+
+    assert score(offsets) >= max(score(np.zeros(4)), score(start))
+    again, _ = macro_f1_offsets(log_proba, y, start=start, random_state=seed)
+    np.testing.assert_array_equal(offsets, again)
+
+
+def test_bagging_generalises_better_from_small_held_out_sets():
+    # Offsets tuned on 300 held-out rows (about 15 of the rarest class),
+    # scored on a large fresh sample: averaging the offsets of bootstrap
+    # resamples beats tuning once, on average over 20 problems.
+    fresh_log_proba, fresh_y = imbalanced_scores(1000, n=50000)
+
+    def fresh(offsets):
+        predicted = (fresh_log_proba + offsets).argmax(axis=1)
+        return f1_score(fresh_y, predicted, average="macro")
+
+    gains = []
+    for seed in range(20):
+        log_proba, y = imbalanced_scores(seed, n=300)
+        once, _ = macro_f1_offsets(log_proba, y, n_bootstrap=0)
+        bagged, _ = macro_f1_offsets(log_proba, y, random_state=seed)
+        gains.append(fresh(bagged) - fresh(once))
+    assert np.mean(gains) > 0.003
+
+
+def test_start_is_kept_with_tiny_classes_and_validated():
+    log_proba, y = imbalanced_scores(0, n=60)
+    start = np.array([0.0, 0.1, 0.2, 0.3])
+    assert np.bincount(y, minlength=4).min() < MIN_VALIDATION_COUNT
+    offsets, tuned = macro_f1_offsets(log_proba, y, start=start)
+    assert not tuned
+    np.testing.assert_array_equal(offsets, start)
+    with pytest.raises(ValueError, match="start"):
+        macro_f1_offsets(log_proba, y, start=[0.0, np.nan, 0.0, 0.0])

@@ -12,7 +12,7 @@ from scipy.special import log_softmax  # noqa: E402
 from skimb import ImbalancedKerasClassifier  # noqa: E402
 from skimb._random import seed_from  # noqa: E402
 from skimb.class_weight import effective_number_weights  # noqa: E402
-from skimb.decision import macro_f1_offsets  # noqa: E402
+from skimb.decision import macro_f1_offsets, posterior_offsets  # noqa: E402
 from skimb.losses import ClassBalancedLoss, LDAMLoss, LogitAdjustedLoss  # noqa: E402
 
 from .conftest import FAST  # noqa: E402
@@ -60,7 +60,8 @@ def test_class_balanced_loss_is_focal_with_effective_weights(tabular):
 
 def test_logit_adjusted_predicts_from_the_raw_logits(tabular):
     X, y = tabular
-    clf = ImbalancedKerasClassifier(loss="logit_adjusted", **FAST).fit(X, y)
+    clf = ImbalancedKerasClassifier(loss="logit_adjusted", decision="argmax", **FAST)
+    clf.fit(X, y)
     logits = clf.model_(X[:20].astype(np.float32)).numpy()
     np.testing.assert_allclose(
         clf.predict_log_proba(X[:20]), log_softmax(logits, axis=1), atol=1e-5
@@ -84,18 +85,18 @@ def test_decision_rule_does_not_change_the_network(tabular):
     X, y = tabular
     probas = [
         ImbalancedKerasClassifier(decision=rule, **SPLIT).fit(X, y).predict_proba(X)
-        for rule in ("argmax", "prior_corrected", "macro_f1")
+        for rule in ("argmax", "prior_corrected", "posterior", "macro_f1")
     ]
-    np.testing.assert_array_equal(probas[0], probas[1])
-    np.testing.assert_array_equal(probas[0], probas[2])
+    for other in probas[1:]:
+        np.testing.assert_array_equal(probas[0], other)
 
 
-def test_argmax_predicts_the_most_probable_class(fitted_dense, tabular):
-    X = tabular[0]
-    assert fitted_dense.decision_rule_ == "argmax"
-    np.testing.assert_array_equal(
-        fitted_dense.predict(X), fitted_dense.predict_proba(X).argmax(axis=1)
-    )
+def test_argmax_predicts_the_most_probable_class(tabular):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(decision="argmax", **dict(FAST, epochs=1))
+    clf.fit(X, y)
+    assert clf.decision_rule_ == "argmax"
+    np.testing.assert_array_equal(clf.predict(X), clf.predict_proba(X).argmax(axis=1))
 
 
 def test_prior_corrected_subtracts_tau_log_prior(tabular):
@@ -117,7 +118,10 @@ def test_macro_f1_offsets_are_tuned_on_the_validation_split(tabular):
     clf = ImbalancedKerasClassifier(decision="macro_f1", **SPLIT).fit(X, y)
     assert clf.decision_rule_ == "macro_f1"
     _, val = clf._split(np.searchsorted(clf.classes_, y), seed_from(0))
-    offsets, tuned = macro_f1_offsets(clf.predict_log_proba(X[val]), y[val])
+    start = posterior_offsets(np.bincount(y), tau=clf.tau)
+    offsets, tuned = macro_f1_offsets(
+        clf.predict_log_proba(X[val]), y[val], start=start, random_state=0
+    )
     assert tuned
     np.testing.assert_array_equal(clf.decision_offsets_, offsets)
     np.testing.assert_array_equal(
@@ -130,23 +134,65 @@ def test_macro_f1_offsets_are_tuned_on_the_validation_split(tabular):
     assert clf.score(X[val], y[val]) >= argmax
 
 
-def test_macro_f1_falls_back_to_argmax_with_tiny_validation_classes(tabular):
+def test_macro_f1_falls_back_to_the_posterior_with_tiny_validation_classes(tabular):
     X, y = tabular  # class 0 has 10 samples: 1 or 2 in a 10% validation split
     clf = ImbalancedKerasClassifier(decision="macro_f1", **FAST)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         clf.fit(X, y)
-    assert clf.decision_rule_ == "argmax"
-    np.testing.assert_array_equal(clf.decision_offsets_, np.zeros(4))
-    np.testing.assert_array_equal(clf.predict(X), clf.predict_proba(X).argmax(axis=1))
+    assert clf.decision_rule_ == "posterior"
+    # The logit-adjusted network's balanced logits, shifted back by tau*log(prior).
+    prior = np.bincount(y) / len(y)
+    np.testing.assert_allclose(clf.decision_offsets_, np.log(prior))
+    expected = clf.predict_log_proba(X) + np.log(prior)
+    np.testing.assert_array_equal(clf.predict(X), expected.argmax(axis=1))
 
 
-def test_macro_f1_keeps_argmax_without_a_validation_split(tabular):
+def test_macro_f1_keeps_the_posterior_without_a_validation_split(tabular):
+    X, y = tabular
     clf = ImbalancedKerasClassifier(
-        decision="macro_f1", validation_fraction=0.0, early_stopping=False, **FAST
-    ).fit(*tabular)
-    assert clf.decision_rule_ == "argmax"
-    np.testing.assert_array_equal(clf.decision_offsets_, np.zeros(4))
+        loss="crossentropy",
+        decision="macro_f1",
+        validation_fraction=0.0,
+        early_stopping=False,
+        **FAST,
+    ).fit(X, y)
+    assert clf.decision_rule_ == "posterior"
+    # Plain crossentropy learns the posterior: nothing to undo.
+    np.testing.assert_allclose(clf.decision_offsets_, np.zeros(4), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        # log pi - (1 - tau) log pi', with pi' the batches' prior; class
+        # weights are costs and stay.
+        ({"loss": "crossentropy"}, lambda pi: 0 * pi),
+        ({"loss": "logit_adjusted", "tau": 0.5}, lambda pi: 0.5 * np.log(pi)),
+        ({"loss": "crossentropy", "class_weight": "balanced"}, lambda pi: 0 * pi),
+        (
+            {"loss": "crossentropy", "batch_sampler": "over"},
+            lambda pi: np.log(pi) - np.log(0.25),
+        ),
+        (
+            {"loss": "logit_adjusted", "class_weight": "effective"},
+            lambda pi: np.log(pi),
+        ),
+    ],
+)
+def test_posterior_rule_undoes_what_the_loss_adjusts(tabular, params, expected):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(
+        decision="posterior", **dict(FAST, epochs=1), **params
+    ).fit(X, y)
+    pi = np.bincount(y) / len(y)
+    offsets = clf.decision_offsets_
+    reference = expected(pi)
+    # Offsets matter up to a constant shared by every class.
+    np.testing.assert_allclose(offsets - offsets[0], reference - reference[0])
+    np.testing.assert_array_equal(
+        clf.predict(X), (clf.predict_log_proba(X) + offsets).argmax(axis=1)
+    )
 
 
 def test_partial_fit_keeps_a_rule_without_validation(tabular):
@@ -155,7 +201,7 @@ def test_partial_fit_keeps_a_rule_without_validation(tabular):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         clf.partial_fit(X, y)
-    assert clf.decision_rule_ == "argmax"
+    assert clf.decision_rule_ == "posterior"
     prior = ImbalancedKerasClassifier(decision="prior_corrected", **FAST)
     prior.partial_fit(X[:50], y[:50], classes=np.arange(4))
     assert np.all(np.isfinite(prior.decision_offsets_))

@@ -221,6 +221,40 @@ def test_each_fit_runs_a_fresh_study_and_fills_the_results(tabular):
     np.testing.assert_array_equal(restored.predict(X), search.predict(X))
 
 
+def test_the_first_trial_is_the_estimator_as_given(tabular, tmp_path):
+    X, y = tabular
+    space = {
+        "c": FloatDistribution(0.0, 6.0),
+        "mode": CategoricalDistribution(["ok", "other"]),
+    }
+    # c=5.5 is inside the space and starts the study; mode="raise" is not one
+    # of the space's choices, so it is drawn like any other trial's.
+    search = OptunaSearchCV(
+        Recorder(c=5.5, mode="raise"),
+        space,
+        n_trials=3,
+        cv=2,
+        scoring=_by_c,
+        random_state=0,
+    ).fit(X, y)
+    first = search.study_.trials[0]
+    assert first.params["c"] == 5.5
+    assert first.params["mode"] in ("ok", "other")
+    assert search.best_score_ >= _by_c(Recorder(c=5.5), X, y)
+    # Without it, every trial is drawn: seeded TPE never lands on 5.5.
+    drawn = clone(search).set_params(start_from_estimator=False).fit(X, y)
+    assert all(t.params["c"] != 5.5 for t in drawn.study_.trials)
+    # A resumed study is not given the estimator's trial again.
+    storage = f"sqlite:///{tmp_path / 'search.db'}"
+    resumable = clone(search).set_params(
+        n_trials=2, storage=storage, study_name="again"
+    )
+    resumable.fit(X, y)
+    resumable.set_params(n_trials=4).fit(X, y)
+    values = [t.params["c"] for t in resumable.study_.trials]
+    assert values.count(5.5) == 1 and values[0] == 5.5
+
+
 def test_timeout_stops_starting_trials(tabular):
     def slow_score(estimator, X, y):
         time.sleep(0.1)
