@@ -26,6 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _raw_keras import fit_raw_keras  # noqa: E402
 from scikeras.wrappers import KerasClassifier  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier  # noqa: E402
@@ -102,27 +103,15 @@ def fit_time(X, y, architecture: str, epochs: int, repeats: int):
 
     def raw(validation: bool):
         keras.utils.set_random_seed(0)
-        model = build_network(
-            architecture=architecture,
-            input_shape=X.shape[1:],
-            n_classes=4,
-            units=64,
-            n_layers=1,
-            dropout=0.1,
-            mean=mean,
-            variance=variance,
-        )
-        model.compile(
-            optimizer=keras.optimizers.Adam(1e-3),
-            loss=keras.losses.CategoricalCrossentropy(from_logits=True),
-        )
-        model.fit(
+        fit_raw_keras(
             X_train,
             y_train,
-            validation_data=(X_val, y_val) if validation else None,
+            (X_val, y_val) if validation else None,
+            architecture=architecture,
+            mean=mean,
+            variance=variance,
             batch_size=128,
             epochs=epochs,
-            verbose=0,
         )
 
     outside_share = []

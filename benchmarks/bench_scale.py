@@ -64,9 +64,10 @@ def worker(contender: str, folder: Path, batch_size: int) -> dict:
     import keras
     import numpy as np
     import tensorflow  # noqa: F401  (the backend, loaded before the baseline)
+    from _raw_keras import fit_raw_keras
 
     from skimb import ImbalancedKerasClassifier
-    from skimb._networks import build_network, feature_moments
+    from skimb._networks import feature_moments
 
     idle = _memory()["VmRSS"]
     X = np.load(folder / "X.npy")
@@ -99,26 +100,15 @@ def worker(contender: str, folder: Path, batch_size: int) -> dict:
         else:
             X_train, y_train, validation_data = X, onehot, None
         mean, variance = feature_moments(X_train)
-        model = build_network(
-            architecture="lstm",
-            input_shape=X.shape[1:],
-            n_classes=n_classes,
-            units=64,
-            dropout=0.1,
-            mean=mean,
-            variance=variance,
-        )
-        model.compile(
-            optimizer=keras.optimizers.Adam(1e-3),
-            loss=keras.losses.CategoricalCrossentropy(from_logits=True),
-        )
-        model.fit(
+        fit_raw_keras(
             X_train,
             y_train,
-            validation_data=validation_data,
+            validation_data,
+            architecture="lstm",
+            mean=mean,
+            variance=variance,
             batch_size=batch_size,
             epochs=1,
-            verbose=0,
         )
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "peak_above_idle": _memory()["VmHWM"] - idle}
