@@ -30,7 +30,6 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 from sklearn.metrics import f1_score  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier  # noqa: E402
@@ -38,7 +37,6 @@ from skimb.datasets import (  # noqa: E402
     make_imbalanced_classification,
     make_imbalanced_sequences,
 )
-from skimb.decision import posterior_offsets  # noqa: E402
 
 
 def f1(y_true, predicted) -> float:
@@ -70,11 +68,7 @@ def main() -> None:
             estimator.fit(X, y)
             seconds = time.perf_counter() - start
             log_proba = estimator.predict_log_proba(X_test)
-            posterior = posterior_offsets(
-                np.maximum(estimator.class_counts_, 1),
-                train_class_counts=np.maximum(estimator.train_class_counts_, 1),
-                tau=estimator.tau if estimator.loss == "logit_adjusted" else 0.0,
-            )
+            posterior = estimator._posterior_offsets()
 
             print(
                 json.dumps(

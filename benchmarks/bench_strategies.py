@@ -54,7 +54,6 @@ from skimb.datasets import (  # noqa: E402
 )
 from skimb.decision import (  # noqa: E402
     macro_f1_offsets,
-    posterior_offsets,
     prior_offsets,
 )
 
@@ -202,12 +201,8 @@ def run_problem(
         offsets = {
             "argmax": np.zeros(len(prior)),
             "prior_corrected": prior_offsets(prior, tau=tau),
-            # As the estimator's decision="posterior" computes them.
-            "posterior": posterior_offsets(
-                np.maximum(estimator.class_counts_, 1),
-                train_class_counts=np.maximum(estimator.train_class_counts_, 1),
-                tau=tau if estimator.loss == "logit_adjusted" else 0.0,
-            ),
+            # The offsets of the estimator's own decision="posterior".
+            "posterior": estimator._posterior_offsets(),
             "macro_f1": estimator.decision_offsets_,
         }
         if grid == "default":

@@ -495,9 +495,7 @@ default="macro_f1"
         return resolve_loss(
             self.loss,
             gamma=self.gamma,
-            # A class absent from partial_fit's first batch counts as one
-            # sample, so priors and margins stay finite.
-            class_counts=np.maximum(self.train_class_counts_, 1),
+            class_counts=self._prior_counts(self.train_class_counts_),
             beta=self.beta,
             tau=self.tau,
             ldam_scale=self.ldam_scale,
@@ -544,7 +542,7 @@ default="macro_f1"
         targets = self._targets(y_encoded, sparse)
         callbacks = []
         if self.drw is not None and self.loss == "ldam":
-            counts = np.maximum(self.train_class_counts_, 1)
+            counts = self._prior_counts(self.train_class_counts_)
             callbacks.append(
                 DeferredReweighting(
                     loss,
@@ -619,7 +617,7 @@ default="macro_f1"
         self.decision_rule_ = self.decision
         self.decision_offsets_ = np.zeros(len(self.classes_))
         if self.decision == "prior_corrected":
-            counts = np.maximum(self.train_class_counts_, 1)
+            counts = self._prior_counts(self.train_class_counts_)
             self.decision_offsets_ = prior_offsets(counts, tau=self.tau)
         elif self.decision == "posterior":
             self.decision_offsets_ = self._posterior_offsets()
@@ -639,12 +637,17 @@ default="macro_f1"
 
     def _posterior_offsets(self) -> np.ndarray:
         """``skimb.decision.posterior_offsets`` for this loss and its counts."""
-        # A class absent from y (partial_fit with `classes`) counts as 1.
         return posterior_offsets(
-            np.maximum(self.class_counts_, 1),
-            train_class_counts=np.maximum(self.train_class_counts_, 1),
+            self._prior_counts(self.class_counts_),
+            train_class_counts=self._prior_counts(self.train_class_counts_),
             tau=self.tau if self.loss == "logit_adjusted" else 0.0,
         )
+
+    @staticmethod
+    def _prior_counts(counts: np.ndarray) -> np.ndarray:
+        """Class counts for priors, margins and weights: a class absent from
+        partial_fit's first batch counts as one sample, so they stay finite."""
+        return np.maximum(counts, 1)
 
     # -------------------------------------------------------------- predict
 
