@@ -32,13 +32,10 @@ from sklearn.model_selection import (  # noqa: E402
 from sklearn.utils import get_tags  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV  # noqa: E402
+from skimb._pruning import _pruning_callback_class  # noqa: E402
+from skimb._search_space import _sequence_sampler_class  # noqa: E402
 from skimb.losses import LOSSES  # noqa: E402
-from skimb.tuning import (  # noqa: E402
-    SAMPLER_CHOICES,
-    _pruning_callback_class,
-    _sequence_sampler_class,
-    default_search_space,
-)
+from skimb.tuning import SAMPLER_CHOICES, default_search_space  # noqa: E402
 
 from .conftest import FAST  # noqa: E402
 

@@ -1,0 +1,82 @@
+"""Pruning of :class:`skimb.tuning.OptunaSearchCV` trials from Keras epochs.
+
+A trial's running mean macro-F1 (``_TrialReporter``) is reported to Optuna
+after every epoch, through a Keras callback added to the final step's
+``callbacks`` (``_pruning_callback_class``), and after every fold.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import optuna
+
+from skimb._search_space import _is_pipeline
+
+
+def _callbacks_param(estimator) -> str | None:
+    """The ``set_params`` name of the final estimator's Keras callbacks."""
+    if _is_pipeline(estimator):
+        name, final = estimator.steps[-1]
+        inner = _callbacks_param(final)
+        return None if inner is None else f"{name}__{inner}"
+    return "callbacks" if "callbacks" in estimator.get_params(deep=False) else None
+
+
+class _TrialReporter:
+    """Report one trial's running mean macro-F1 to Optuna, and prune.
+
+    The value at each step is the mean over the folds so far, where the fold
+    in progress counts with its latest epoch's validation macro-F1 and a
+    finished fold with its test score.  Steps count reports: one per epoch
+    and one at the end of each fold but the last.
+    """
+
+    def __init__(self, trial: optuna.Trial):
+        self.trial = trial
+        self.fold_scores: list[float] = []
+        self.step = 0
+
+    def report(self, current: float | None = None) -> None:
+        scores = self.fold_scores + ([] if current is None else [current])
+        value = float(np.mean(scores))
+        self.trial.report(value, self.step)
+        self.step += 1
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(
+                f"Pruned at step {self.step - 1}: mean macro-F1 {value:.4f}."
+            )
+
+
+@functools.cache
+def _pruning_callback_class():
+    # Defined on first use so that importing this module, and a search over
+    # an estimator without Keras callbacks, does not load Keras.
+    import keras
+
+    class PruningCallback(keras.callbacks.Callback):
+        """Report ``val_macro_f1`` after each epoch; fail on a non-finite loss.
+
+        optuna-integration's ``KerasPruningCallback`` reports the raw epoch
+        value at ``step=epoch``, so the second fold's epochs would reuse the
+        first fold's steps (Optuna ignores a step reported twice); this one
+        reports the running mean over folds on the trial's own step count.
+        """
+
+        def __init__(self, reporter: _TrialReporter):
+            super().__init__()
+            self.reporter = reporter
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs = logs or {}
+            loss = logs.get("loss")
+            if loss is not None and not math.isfinite(loss):
+                raise FloatingPointError(
+                    f"The training loss is {loss} at epoch {epoch}."
+                )
+            if "val_macro_f1" in logs:
+                self.reporter.report(float(logs["val_macro_f1"]))
+
+    return PruningCallback
