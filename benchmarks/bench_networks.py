@@ -7,15 +7,19 @@ same network).  This is how the network probes on the Benchmarks page were
 run, e.g.::
 
     python benchmarks/bench_networks.py --problem sequences --n-train 20000 \\
+        '{"architecture": "lstm", "kernel_size": 0, "bidirectional": false}' \\
+        '{"architecture": "lstm", "bidirectional": false}' \\
+        '{"architecture": "lstm", "kernel_size": 0}' \\
         '{"architecture": "lstm"}' '{"architecture": "gru"}' \\
         '{"architecture": "lstm", "units": 128}' \\
-        '{"architecture": "lstm", "dropout": 0.0}' \\
-        '{"architecture": "lstm", "patience": 25, "epochs": 300}'
-    python benchmarks/bench_networks.py --problem sequences --n-train 40000 \\
-        '{"architecture": "lstm"}'
+        '{"architecture": "lstm", "kernel_size": 5}' --seeds 0 1
     python benchmarks/bench_networks.py --problem tabular --n-train 5000 \\
-        --seeds 0 1 2 '{}' '{"units": 128}' '{"dropout": 0.3}' \\
-        '{"learning_rate": 0.003}' '{"batch_size": 64}'
+        '{}' '{"units": 128}' '{"dropout": 0.3}' \\
+        '{"learning_rate": 0.003}' '{"batch_size": 64}' --seeds 0 1 2
+
+The probes of the plain recurrent layer on the Benchmarks page (dropout,
+patience, 40,000 sequences, ...) ran the same way with
+``"kernel_size": 0, "bidirectional": false`` added, the default then.
 
 One JSON line per fit is printed.
 """

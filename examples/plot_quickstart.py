@@ -58,24 +58,24 @@ for name, params in strategies.items():
 # Accuracy hides the problem; macro-F1 and per-class recall show it
 # ------------------------------------------------------------------
 # Accuracy is dominated by the majority class (1).  Per-class recall shows
-# how little an LSTM learns from 3,000 sequences: class 0 (47 sequences in
-# all) is never found, by either strategy, and class 3 rarely.  At this size
-# skimb's defaults do not pay: each training fold holds about 30 sequences
-# of class 0, so the validation split has 3 of them, too few for the
-# macro-F1 rule to tune its offsets.  It falls back to the posterior rule
-# (``decision_rule_`` is then ``"posterior"``: the argmax of the
-# logit-adjusted network's estimate of the posterior), which is what plain
-# crossentropy's argmax estimates too, from a network trained differently;
-# here plain crossentropy's is the better of the two.  The strategy
-# benchmark (see the Benchmarks page) shows the defaults ahead once the
-# rarest class has a few dozen validation samples; with less data than
-# that, compare strategies on macro-F1 as here before trusting any of them.
+# how little a network learns from 3,000 sequences: class 0 has 47 sequences
+# in all, about 30 per training fold, so the estimator's validation split
+# holds 3 of them, too few for the macro-F1 rule to tune its offsets.  It
+# falls back to the posterior rule (``decision_rule_`` is then
+# ``"posterior"``: the argmax of the logit-adjusted network's estimate of the
+# posterior), which is what plain crossentropy's argmax estimates too, from a
+# network trained differently, so at this size the two strategies land
+# close together.  The strategy benchmark (see the Benchmarks page) shows
+# the defaults pulling ahead once the rarest class has a few dozen
+# validation samples; with less data than that, compare strategies on
+# macro-F1 as here before trusting any of them.
 from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
 
 for name, pred in predictions.items():
     print(
         f"{name:<26} accuracy {accuracy_score(y, pred):.3f}   "
-        f"macro-F1 {f1_score(y, pred, average='macro'):.3f}"
+        f"macro-F1 {f1_score(y, pred, average='macro'):.3f}   recall per class "
+        f"{np.round(recall_score(y, pred, average=None), 2)}"
     )
 
 fig, ax = plt.subplots(figsize=(6, 3.5))

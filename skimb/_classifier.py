@@ -58,13 +58,22 @@ class ImbalancedKerasClassifier(KerasClassifier):
     units : int, default=64
         Width of each hidden layer (units, recurrent units or filters).
     n_layers : int, default=1
-        Number of hidden layers; ``0`` with ``"dense"`` is a linear model.
+        Number of hidden layers; ``0`` with ``"dense"`` is a linear model;
+        ``"lstm"`` and ``"gru"`` need at least 1 recurrent layer.
     dropout : float, default=0.1
         Dropout after each hidden layer (on the inputs of recurrent layers).
     recurrent_dropout : float, default=0.0
         Dropout on the recurrent state of LSTM and GRU layers.
     activation : str, default="relu"
         Activation of dense and convolutional hidden layers.
+    kernel_size : int, default=3
+        Width of the convolutions: those of ``"conv1d"`` (at least 1), and of
+        the convolutional layer that ``"lstm"`` and ``"gru"`` put in front of
+        their recurrent layers (``0``: no such layer).
+    bidirectional : bool, default=True
+        ``"lstm"`` and ``"gru"`` read each sequence in both directions, with
+        ``units // 2`` (at least 1) recurrent units per direction.
+        ``kernel_size=0, bidirectional=False`` is the plain recurrent network.
     n_timesteps : int, optional
         Sequence length.  With it, a sequence network also accepts 2-D
         ``X`` of flattened sequences ``(n_samples, n_timesteps * n_features)``,
@@ -217,6 +226,8 @@ default="macro_f1"
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "recurrent_dropout": [Interval(Real, 0, 1, closed="left")],
         "activation": [str],
+        "kernel_size": [Interval(Integral, 0, None, closed="left")],
+        "bidirectional": ["boolean"],
         "n_timesteps": [None, Interval(Integral, 1, None, closed="left")],
         "standardize": ["boolean"],
         "loss": [StrOptions(set(LOSSES)), keras.losses.Loss, callable],
@@ -255,6 +266,8 @@ default="macro_f1"
         dropout: float = 0.1,
         recurrent_dropout: float = 0.0,
         activation: str = "relu",
+        kernel_size: int = 3,
+        bidirectional: bool = True,
         n_timesteps: int | None = None,
         standardize: bool = True,
         loss="logit_adjusted",
@@ -283,6 +296,8 @@ default="macro_f1"
         self.dropout = dropout
         self.recurrent_dropout = recurrent_dropout
         self.activation = activation
+        self.kernel_size = kernel_size
+        self.bidirectional = bidirectional
         self.n_timesteps = n_timesteps
         self.standardize = standardize
         self.loss = loss
@@ -515,6 +530,8 @@ default="macro_f1"
             dropout=self.dropout,
             recurrent_dropout=self.recurrent_dropout,
             activation=self.activation,
+            kernel_size=self.kernel_size,
+            bidirectional=self.bidirectional,
             mean=mean,
             variance=variance,
             probabilities=not logits,

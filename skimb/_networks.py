@@ -28,6 +28,8 @@ def build_network(
     dropout: float = 0.0,
     recurrent_dropout: float = 0.0,
     activation: str = "relu",
+    kernel_size: int = 3,
+    bidirectional: bool = True,
     mean: np.ndarray | None = None,
     variance: np.ndarray | None = None,
     probabilities: bool = False,
@@ -51,6 +53,12 @@ def build_network(
         Dropout after each hidden layer, and on the recurrent state.
     activation : str
         Activation of dense and convolutional hidden layers.
+    kernel_size : int
+        Width of the convolutions: those of ``"conv1d"`` (>= 1), and the
+        convolutional layer in front of ``"lstm"`` and ``"gru"`` (0: none).
+    bidirectional : bool
+        Read sequences in both directions in ``"lstm"`` and ``"gru"`` layers,
+        ``units // 2`` (at least 1) per direction.
     mean, variance : ndarray of shape (n_features,), optional
         When given, a ``Normalization`` layer standardises each feature.
     probabilities : bool
@@ -71,6 +79,16 @@ def build_network(
         raise ValueError(
             f"architecture must be one of {ARCHITECTURES}; got {architecture!r}."
         )
+    if kernel_size < (1 if architecture == "conv1d" else 0):
+        raise ValueError(
+            f"kernel_size must be >= 1 with architecture='conv1d' and >= 0 "
+            f"otherwise; got {kernel_size} with {architecture!r}."
+        )
+    if n_layers < 1 and architecture in ("lstm", "gru"):
+        # Without a recurrent layer nothing would reduce the time axis.
+        raise ValueError(
+            f"n_layers must be >= 1 with architecture={architecture!r}; got {n_layers}."
+        )
     inputs = keras.Input(shape=tuple(input_shape), name="features")
     x = inputs
     if mean is not None:
@@ -85,19 +103,41 @@ def build_network(
             if dropout > 0:
                 x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
     elif architecture in ("lstm", "gru"):
+        # A convolution in front hands the recurrent layer features of
+        # neighbouring time steps, and reading both directions spares it
+        # carrying the first steps to the end: on the benchmark sequences the
+        # two together lift the default's macro-F1 from 87% to 92.5% of the
+        # Bayes-optimal (docs/benchmarks.rst, "The recurrent network").
+        if kernel_size > 0:
+            x = keras.layers.Conv1D(
+                units,
+                kernel_size,
+                padding="same",
+                activation=activation,
+                name="conv1d_front",
+            )(x)
         layer = keras.layers.LSTM if architecture == "lstm" else keras.layers.GRU
         for i in range(n_layers):
-            x = layer(
-                units,
+            recurrent = layer(
+                max(units // 2, 1) if bidirectional else units,
                 dropout=dropout,
                 recurrent_dropout=recurrent_dropout,
                 return_sequences=i < n_layers - 1,
                 name=f"{architecture}_{i}",
-            )(x)
+            )
+            if bidirectional:
+                recurrent = keras.layers.Bidirectional(
+                    recurrent, name=f"bidirectional_{i}"
+                )
+            x = recurrent(x)
     else:
         for i in range(n_layers):
             x = keras.layers.Conv1D(
-                units, 3, padding="same", activation=activation, name=f"conv1d_{i}"
+                units,
+                kernel_size,
+                padding="same",
+                activation=activation,
+                name=f"conv1d_{i}",
             )(x)
             if dropout > 0:
                 x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
