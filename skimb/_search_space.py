@@ -197,16 +197,13 @@ def _make_sampler(choice: str, *, current, three_d: bool, seed: int | None):
 
 
 def _suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution):
-    if isinstance(distribution, FloatDistribution):
-        return trial.suggest_float(
-            name,
-            distribution.low,
-            distribution.high,
-            step=distribution.step,
-            log=distribution.log,
+    if isinstance(distribution, (FloatDistribution, IntDistribution)):
+        suggest = (
+            trial.suggest_float
+            if isinstance(distribution, FloatDistribution)
+            else trial.suggest_int
         )
-    if isinstance(distribution, IntDistribution):
-        return trial.suggest_int(
+        return suggest(
             name,
             distribution.low,
             distribution.high,
