@@ -205,9 +205,10 @@ def run_problem(
             "posterior": estimator._posterior_offsets(),
             "macro_f1": estimator.decision_offsets_,
         }
-        if grid == "default":
+        if grid == "default" and estimator.n_networks_ == 1:
             # The rule before bagging: tuned once on the validation split,
-            # from argmax (the split is the estimator's own, as fit drew it).
+            # from argmax (the split is the estimator's own, as fit drew it;
+            # cross-fitted networks have no single split to tune on).
             _, val = estimator._split(y, seed_from(seed))
             offsets["macro_f1 tuned once"], _ = macro_f1_offsets(
                 estimator.predict_log_proba(X[val]), y[val], n_bootstrap=0

@@ -10,13 +10,19 @@ from scikeras.wrappers import KerasClassifier
 from scipy.special import log_softmax
 from sklearn.base import BaseEstimator
 from sklearn.metrics import f1_score
-from sklearn.model_selection import StratifiedShuffleSplit
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils._tags import ClassifierTags
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from skimb._inputs import check_features, check_labels
-from skimb._networks import ARCHITECTURES, build_network, feature_moments, forward
+from skimb._networks import (
+    ARCHITECTURES,
+    average_networks,
+    build_network,
+    feature_moments,
+    forward,
+)
 from skimb._random import seed_from, seeded
 from skimb._serialization import model_from_bytes, model_to_bytes
 from skimb.callbacks import ValidationMetrics
@@ -36,6 +42,10 @@ from skimb.sampling import (
 )
 
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
+# cv="auto": this many cross-fitted networks when the rarest class has fewer
+# samples than AUTO_CV_RAREST.
+AUTO_CV_FOLDS = 5
+AUTO_CV_RAREST = 1000
 
 
 class ImbalancedKerasClassifier(KerasClassifier):
@@ -44,7 +54,8 @@ class ImbalancedKerasClassifier(KerasClassifier):
     The estimator builds a dense, LSTM, GRU or 1-D convolutional network,
     standardises its inputs inside the network, trains it with the imbalance
     strategy given by ``loss`` and ``class_weight``, keeps a stratified
-    validation split, stops early on validation macro-F1 and turns
+    validation split (or, when classes are small, cross-fits several networks
+    on stratified folds: ``cv``), stops early on validation macro-F1 and turns
     probabilities into classes with the rule given by ``decision``.
 
     ``is_classifier`` is true, so ``cross_val_score`` and ``GridSearchCV``
@@ -146,11 +157,25 @@ default="macro_f1"
         Maximum number of epochs.
     validation_fraction : float, default=0.1
         Fraction of the training data held out, stratified and shuffled, to
-        monitor validation loss and macro-F1.  ``0`` trains on everything.
+        monitor validation loss and macro-F1 and to tune the decision rule.
+        ``0`` trains on everything.  Not used when ``cv`` cross-fits.
+    cv : int, "auto" or None, default="auto"
+        Cross-fitting: an int ``k >= 2`` trains ``k`` networks, each holding
+        out one fold of a stratified ``k``-fold split for its validation
+        metrics and early stopping; the decision rule is tuned on their
+        out-of-fold log-probabilities (every sample of ``y``, where a single
+        split holds ``validation_fraction`` of them), and the model predicts
+        with the mean of their log-probabilities.  It costs ``k`` fits and
+        pays where classes are small: on the benchmark's 5,000-row table it
+        lifts macro-F1 from 93.5% to 95.4% of the Bayes-optimal (see
+        docs/benchmarks.rst).  ``None`` trains one network.  ``"auto"``:
+        ``5`` (or the size of the rarest class, when smaller) when the rarest
+        class has fewer than 1,000 samples and ``validation_fraction > 0``,
+        ``None`` otherwise.
     early_stopping : bool, default=True
         Stop when validation macro-F1 has not improved for ``patience``
         epochs and restore the weights of the best epoch.  Needs
-        ``validation_fraction > 0``.
+        ``validation_fraction > 0`` or cross-fitting.
     patience : int, default=10
         Epochs without improvement before early stopping.
     batch_sampler : {"over", "under", "smote"}, imbalanced-learn sampler or \
@@ -164,7 +189,8 @@ default="macro_f1"
         them their class weight.  See :mod:`skimb.sampling`.
     callbacks : list of keras.callbacks.Callback, optional
         Extra callbacks; they run after the validation metrics are added to
-        the logs, so they can monitor ``"val_macro_f1"``.
+        the logs, so they can monitor ``"val_macro_f1"``.  With cross-fitting they
+        run during each network's training in turn.
     random_state : int, RandomState instance or None, default=None
         Seed for the split, the initial weights, dropout and shuffling: the
         same seed gives the same predictions.
@@ -194,15 +220,22 @@ default="macro_f1"
     decision_rule_ : str
         The rule behind ``decision_offsets_``: ``decision``, or
         ``"posterior"`` where ``"macro_f1"`` fell back to it.
+    n_networks_ : int
+        Number of networks trained: the folds of ``cv``, or 1.
     model_ : keras.Model
-        The trained network; it outputs logits, or probabilities for a
+        The trained network (with cross-fitting, one model averaging the
+        ``n_networks_`` networks); it outputs logits, or probabilities for a
         Keras loss that takes probabilities.
     history_ : dict of str to list of float
         Per-epoch ``loss`` and, with validation, ``val_loss``,
         ``val_macro_f1``, ``val_balanced_accuracy``, ``val_g_mean`` and
-        ``val_recall_<class>`` for each class.
+        ``val_recall_<class>`` for each class; with cross-fitting, those of
+        the first network.
+    histories_ : list of dict
+        ``history_`` of each of the ``n_networks_`` networks.
     best_epoch_ : int or None
-        Index of the epoch whose weights were kept by early stopping.
+        Index of the epoch whose weights were kept by early stopping (of the
+        first network, with cross-fitting).
 
     Examples
     --------
@@ -243,6 +276,7 @@ default="macro_f1"
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "cv": [None, StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
         "early_stopping": ["boolean"],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "batch_sampler": [
@@ -283,6 +317,7 @@ default="macro_f1"
         batch_size: int = 128,
         epochs: int = 100,
         validation_fraction: float = 0.1,
+        cv: int | str | None = "auto",
         early_stopping: bool = True,
         patience: int = 10,
         batch_sampler=None,
@@ -313,6 +348,7 @@ default="macro_f1"
         self.batch_size = batch_size
         self.epochs = epochs
         self.validation_fraction = validation_fraction
+        self.cv = cv
         self.early_stopping = early_stopping
         self.patience = patience
         self.batch_sampler = batch_sampler
@@ -359,10 +395,14 @@ default="macro_f1"
         self
         """
         self._validate_params()
-        if self.early_stopping and self.validation_fraction == 0:
+        if (
+            self.early_stopping
+            and self.validation_fraction == 0
+            and not isinstance(self.cv, Integral)
+        ):
             raise ValueError(
-                "early_stopping=True needs validation_fraction > 0; set "
-                "early_stopping=False to train on all the data."
+                "early_stopping=True needs validation_fraction > 0 or an "
+                "integer cv; set early_stopping=False to train on all the data."
             )
         if self.drw is not None and self.loss != "ldam":
             raise ValueError(
@@ -372,16 +412,43 @@ default="macro_f1"
             X, y, sample_weight, classes=None
         )
         seed = seed_from(self.random_state)
-        train, val = self._split(y_encoded, seed)
-        with seeded(seed):
-            self.model_ = self._build(X[train])
-            self.history_ = self._train(
-                X, y_encoded, weights, train, val, epochs=self.epochs
-            )
-        if val is None:
+        n_folds = self._n_folds(y_encoded)
+        if n_folds is None:
+            splits = [self._split(y_encoded, seed)]
+        else:
+            folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+            splits = list(folds.split(np.zeros(len(y_encoded)), y_encoded))
+        networks, histories, best_epochs = [], [], []
+        held_out = np.zeros((len(y_encoded), len(self.classes_)))
+        for i, (train, val) in enumerate(splits):
+            # Progress displays count the networks of one fit as one fit.
+            for callback in self.callbacks or []:
+                if hasattr(callback, "set_network"):
+                    callback.set_network(i, len(splits))
+            with seeded(None if seed is None else seed + i):
+                self.model_ = self._build(X[train])
+                histories.append(
+                    self._train(X, y_encoded, weights, train, val, epochs=self.epochs)
+                )
+            networks.append(self.model_)
+            best_epochs.append(self.best_epoch_)
+            if val is not None:
+                held_out[val] = self._log_proba(X[val])
+        self.n_networks_ = len(networks)
+        self.histories_ = histories
+        self.history_, self.best_epoch_ = histories[0], best_epochs[0]
+        if len(networks) > 1:
+            self.model_ = self._compile(average_networks(networks))
+            # Built now, so that a saved model holds every optimizer variable
+            # and reloads without Keras skipping them.
+            self.model_.optimizer.build(self.model_.trainable_variables)
+        if splits[0][1] is None:
             self._fit_decision(None, None)
         else:
-            self._fit_decision(X[val], y_encoded[val], seed)
+            # The rows held out from training: the validation split, or
+            # every row once with cross-fitting.
+            rows = np.sort(np.concatenate([val for _, val in splits]))
+            self._fit_decision(held_out[rows], y_encoded[rows], seed)
         return self
 
     def partial_fit(
@@ -421,6 +488,12 @@ default="macro_f1"
         # Successive calls extend one history, as successive epochs would.
         history = {} if first_call else self.history_
         self.history_ = {k: history.get(k, []) + v for k, v in logs.items()}
+        if first_call:
+            self.n_networks_ = 1
+            self.histories_ = [self.history_]
+        else:
+            # After a cross-fitted fit, the averaged model trains on.
+            self.histories_[0] = self.history_
         self._fit_decision(None, None)
         return self
 
@@ -479,6 +552,29 @@ default="macro_f1"
         )
         return X, y_encoded, weights.astype(np.float32)
 
+    def _n_folds(self, y_encoded: np.ndarray) -> int | None:
+        """Number of cross-fitted networks, or None for one network."""
+        rarest = int(np.bincount(y_encoded, minlength=len(self.classes_)).min())
+        if self.cv is None:
+            return None
+        if self.cv == "auto":
+            # Cross-fitting pays where the rarest class is small: a 10%
+            # validation split then holds a handful of its samples, too few
+            # to tune the decision rule on (docs/benchmarks.rst, "Cross-fitted
+            # networks").  With fewer than 2 samples _split names the problem.
+            if self.validation_fraction == 0 or not 2 <= rarest < AUTO_CV_RAREST:
+                return None
+            return min(AUTO_CV_FOLDS, rarest)
+        if rarest < self.cv:
+            label = self.classes_[
+                np.argmin(np.bincount(y_encoded, minlength=len(self.classes_)))
+            ].tolist()
+            raise ValueError(
+                f"cv={self.cv} needs at least {self.cv} samples of every class "
+                f"for its stratified folds; class {label!r} has {rarest}."
+            )
+        return self.cv
+
     def _split(self, y_encoded: np.ndarray, seed: int | None):
         """Stratified, shuffled train/validation indices."""
         n_samples, n_classes = len(y_encoded), len(self.classes_)
@@ -536,13 +632,18 @@ default="macro_f1"
             variance=variance,
             probabilities=not logits,
         )
+        return self._compile(model, loss)
+
+    def _compile(self, model: keras.Model, loss=None) -> keras.Model:
         optimizer = keras.optimizers.get(
             {
                 "class_name": self.optimizer,
                 "config": {"learning_rate": self.learning_rate},
             }
         )
-        model.compile(optimizer=optimizer, loss=loss)
+        model.compile(
+            optimizer=optimizer, loss=self._loss()[0] if loss is None else loss
+        )
         return model
 
     def _targets(self, y_encoded: np.ndarray, sparse: bool) -> np.ndarray:
@@ -629,8 +730,9 @@ default="macro_f1"
         self.best_epoch_ = None if early_stopping is None else early_stopping.best_epoch
         return {k: [float(v) for v in values] for k, values in history.history.items()}
 
-    def _fit_decision(self, X_val, y_val, seed: int | None = None) -> None:
-        """Set ``decision_offsets_`` from the decision rule."""
+    def _fit_decision(self, log_proba_val, y_val, seed: int | None = None) -> None:
+        """Set ``decision_offsets_`` from the decision rule and held-out
+        log-probabilities."""
         self.decision_rule_ = self.decision
         self.decision_offsets_ = np.zeros(len(self.classes_))
         if self.decision == "prior_corrected":
@@ -643,7 +745,7 @@ default="macro_f1"
             tuned = False
             if y_val is not None:  # None: no validation split, or partial_fit
                 self.decision_offsets_, tuned = macro_f1_offsets(
-                    self._log_proba(X_val), y_val, start=start, random_state=seed
+                    log_proba_val, y_val, start=start, random_state=seed
                 )
             if not tuned:
                 # Nothing (or too few samples of some class) to tune on: the
@@ -802,6 +904,7 @@ default="macro_f1"
         X, _, _ = self._check_training_data(X, y, None, classes=None)
         with seeded(seed_from(self.random_state)):
             self.model_ = self._build(X)
+        self.n_networks_ = 1
         self._fit_decision(None, None)
         return self
 

@@ -16,16 +16,19 @@ import numpy as np
 
 from skimb._files import DataError, check_folds, read_data
 
-# What people usually try, against skimb's defaults (the logit-adjusted loss
-# with the macro-F1 decision rule, chosen by benchmarks/bench_strategies.py).
+# What people usually try (one network with an imbalance strategy), against
+# skimb's defaults (the logit-adjusted loss with the macro-F1 decision rule,
+# chosen by benchmarks/bench_strategies.py, and on these small classes five
+# cross-fitted networks: cv="auto").
 STRATEGIES = {
-    "crossentropy": {"loss": "crossentropy", "decision": "argmax"},
+    "crossentropy": {"loss": "crossentropy", "decision": "argmax", "cv": None},
     "class_weight=balanced": {
         "loss": "crossentropy",
         "class_weight": "balanced",
         "decision": "argmax",
+        "cv": None,
     },
-    "focal": {"loss": "focal", "decision": "argmax"},
+    "focal": {"loss": "focal", "decision": "argmax", "cv": None},
     "skimb-default": {},
 }
 

@@ -148,6 +148,52 @@ def build_network(
     return keras.Model(inputs, outputs, name=f"skimb_{architecture}")
 
 
+def average_networks(networks: list[keras.Model]) -> keras.Model:
+    """One model whose output is the mean of several networks' outputs.
+
+    Networks ending in logits are averaged as log-probabilities (a normalised
+    geometric mean of their probabilities; the output is again logits), and
+    networks ending in a softmax as probabilities.  Each network keeps its own
+    standardisation layer and weights, under the name ``network_i``.
+
+    Parameters
+    ----------
+    networks : list of keras.Model
+        Networks built by :func:`build_network` with the same input shape,
+        number of classes and output kind.
+
+    Returns
+    -------
+    keras.Model
+        Uncompiled; its last layer is ``"logits"`` or ``"probabilities"`` as
+        the networks' is.
+
+    Examples
+    --------
+    >>> from skimb._networks import average_networks, build_network
+    >>> networks = [
+    ...     build_network(architecture="dense", input_shape=(3,), n_classes=2)
+    ...     for _ in range(3)
+    ... ]
+    >>> [layer.name for layer in average_networks(networks).layers][-2:]
+    ['log_proba_2', 'logits']
+    """
+    probabilities = networks[0].layers[-1].name == "probabilities"
+    inputs = keras.Input(shape=networks[0].input_shape[1:], name="features")
+    outputs = []
+    for i, network in enumerate(networks):
+        # Nested models must have distinct names within the ensemble.
+        network.name = f"network_{i}"
+        x = network(inputs)
+        if not probabilities:
+            x = keras.layers.Activation("log_softmax", name=f"log_proba_{i}")(x)
+        outputs.append(x)
+    outputs = keras.layers.Average(name="probabilities" if probabilities else "logits")(
+        outputs
+    )
+    return keras.Model(inputs, outputs, name="skimb_ensemble")
+
+
 def feature_moments(X: np.ndarray, chunk: int = 65_536):
     """Per-feature mean and variance over every axis but the last, in float64,
     a chunk of rows at a time so that no float64 copy of X is made."""

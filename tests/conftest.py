@@ -8,8 +8,10 @@ from skimb.datasets import make_imbalanced_classification, make_imbalanced_seque
 # folds while staying clearly imbalanced (1 : 10 at the extremes).
 WEIGHTS = (10, 100, 40, 20)
 
-# Small and fast: tests check behaviour, not accuracy.
-FAST = dict(units=8, epochs=3, batch_size=64, patience=2, random_state=0)
+# Small and fast: tests check behaviour, not accuracy.  One network per fit:
+# on these small classes cv="auto" would train five (tests/test_cross_fit.py
+# covers cross-fitting).
+FAST = dict(units=8, epochs=3, batch_size=64, patience=2, cv=None, random_state=0)
 
 
 @pytest.fixture(scope="session")

@@ -124,7 +124,7 @@ def test_validation_split_is_stratified_and_shuffled(tabular):
 def test_early_stopping_restores_best_epoch(tabular):
     X, y = tabular
     clf = ImbalancedKerasClassifier(
-        units=8, epochs=40, patience=3, learning_rate=0.05, random_state=0
+        units=8, epochs=40, patience=3, learning_rate=0.05, cv=None, random_state=0
     ).fit(X, y)
     scores = clf.history_["val_macro_f1"]
     assert len(scores) < 40, "patience should have stopped training"
@@ -172,7 +172,7 @@ X, y = make_imbalanced_classification(
 )
 if sys.argv[1] == "fit":
     clf = ImbalancedKerasClassifier(units=8, epochs=3, batch_size=64, patience=2,
-                                    random_state=0).fit(X, y)
+                                    cv=None, random_state=0).fit(X, y)
 else:
     with open(sys.argv[2], "rb") as f:
         clf = pickle.load(f)

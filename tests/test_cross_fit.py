@@ -1,0 +1,142 @@
+"""Cross-fitting (``cv``): several networks, a rule tuned out of fold, one model."""
+
+import pickle
+
+import numpy as np
+import pytest
+from scipy.special import log_softmax
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold
+
+from skimb import ImbalancedKerasClassifier
+from skimb._networks import forward
+from skimb.datasets import make_imbalanced_classification
+from skimb.decision import macro_f1_offsets
+from skimb.persistence import load, save
+
+from .conftest import FAST
+
+
+@pytest.fixture(scope="module")
+def cross_fitted(tabular):
+    return ImbalancedKerasClassifier(**{**FAST, "cv": 3}).fit(*tabular)
+
+
+def test_networks_are_trained_on_stratified_folds(cross_fitted, tabular):
+    X, y = tabular
+    assert cross_fitted.n_networks_ == 3
+    assert len(cross_fitted.histories_) == 3
+    assert cross_fitted.history_ is cross_fitted.histories_[0]
+    # Each network stopped early on its own held-out fold.
+    for history in cross_fitted.histories_:
+        assert len(history["val_macro_f1"]) == len(history["loss"]) >= 1
+    # Each network standardises with the moments of its own training folds.
+    folds = StratifiedKFold(3, shuffle=True, random_state=0).split(X, y)
+    for i, (train, _) in enumerate(folds):
+        layer = cross_fitted.model_.get_layer(f"network_{i}").get_layer("standardize")
+        np.testing.assert_allclose(
+            np.ravel(layer.mean), X[train].mean(axis=0), rtol=1e-5, atol=1e-4
+        )
+
+
+def test_model_outputs_the_mean_of_the_networks_log_probabilities(
+    cross_fitted, tabular
+):
+    X, _ = tabular
+    networks = [cross_fitted.model_.get_layer(f"network_{i}") for i in range(3)]
+    expected = log_softmax(
+        np.mean([log_softmax(forward(n, X), axis=1) for n in networks], axis=0),
+        axis=1,
+    )
+    np.testing.assert_allclose(
+        cross_fitted.predict_log_proba(X), expected, rtol=1e-5, atol=1e-5
+    )
+
+
+def test_rule_is_tuned_on_every_sample_out_of_fold(cross_fitted, tabular):
+    X, y = tabular
+    y_encoded = np.searchsorted(cross_fitted.classes_, y)
+    held_out = np.zeros((len(y), len(cross_fitted.classes_)))
+    folds = StratifiedKFold(3, shuffle=True, random_state=0).split(X, y)
+    for i, (_, val) in enumerate(folds):
+        network = cross_fitted.model_.get_layer(f"network_{i}")
+        held_out[val] = log_softmax(forward(network, X[val]), axis=1)
+    expected, tuned = macro_f1_offsets(
+        held_out, y_encoded, start=cross_fitted._posterior_offsets(), random_state=0
+    )
+    # 20 samples of the rarest class out of fold: enough to tune on, where a
+    # 10% validation split (2 samples) would fall back to the posterior rule.
+    assert tuned and cross_fitted.decision_rule_ == "macro_f1"
+    np.testing.assert_allclose(cross_fitted.decision_offsets_, expected, atol=1e-6)
+
+
+def test_auto_cross_fits_only_small_classes_with_a_validation_split(tabular):
+    X, y = tabular
+    auto = {**FAST, "epochs": 1, "cv": "auto"}
+    # The rarest class has 20 samples: five networks.
+    assert ImbalancedKerasClassifier(**auto).fit(X, y).n_networks_ == 5
+    assert (
+        ImbalancedKerasClassifier(**auto, validation_fraction=0, early_stopping=False)
+        .fit(X, y)
+        .n_networks_
+        == 1
+    )
+    X_big, y_big = make_imbalanced_classification(
+        2100, n_features=3, n_informative=2, weights=(1, 1), random_state=0
+    )
+    assert np.bincount(y_big).min() >= 1000
+    assert ImbalancedKerasClassifier(**auto).fit(X_big, y_big).n_networks_ == 1
+
+
+def test_auto_uses_fewer_folds_than_the_rarest_class(tabular):
+    X, y = tabular
+    keep = np.r_[np.flatnonzero(y == 0)[:3], np.flatnonzero(y != 0)]
+    clf = ImbalancedKerasClassifier(**{**FAST, "epochs": 1, "cv": "auto"})
+    assert clf.fit(X[keep], y[keep]).n_networks_ == 3
+
+
+def test_too_many_folds_for_the_rarest_class_names_cv(tabular):
+    X, y = tabular
+    with pytest.raises(ValueError, match=r"cv=21 needs at least 21 .*class 0.* 20"):
+        ImbalancedKerasClassifier(**{**FAST, "cv": 21}).fit(X, y)
+
+
+def test_integer_cv_early_stops_without_a_validation_fraction(tabular):
+    clf = ImbalancedKerasClassifier(**{**FAST, "cv": 2, "validation_fraction": 0})
+    assert clf.fit(*tabular).n_networks_ == 2
+    assert clf.best_epoch_ is not None
+
+
+def test_same_seed_same_predictions_and_clone_refits_alike(cross_fitted, tabular):
+    X, y = tabular
+    again = clone(cross_fitted).fit(X, y)
+    np.testing.assert_array_equal(again.predict(X), cross_fitted.predict(X))
+    np.testing.assert_allclose(
+        again.predict_proba(X), cross_fitted.predict_proba(X), atol=1e-6
+    )
+
+
+def test_pickle_and_model_file_round_trips(cross_fitted, tabular, tmp_path, recwarn):
+    X, _ = tabular
+    for loaded in (
+        pickle.loads(pickle.dumps(cross_fitted)),
+        load(save(cross_fitted, tmp_path / "cross_fitted.skimb")),
+    ):
+        np.testing.assert_allclose(
+            loaded.predict_proba(X), cross_fitted.predict_proba(X), atol=1e-6
+        )
+        assert loaded.n_networks_ == 3 and len(loaded.histories_) == 3
+    # Keras warns when a saved optimizer misses variables; none may be missing.
+    assert not [w for w in recwarn if "optimizer" in str(w.message)]
+
+
+def test_partial_fit_trains_the_averaged_model_on(tabular):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(**{**FAST, "cv": 2}).fit(X, y)
+    before = clf.predict_proba(X)
+    epochs = len(clf.history_["loss"])
+    clf.partial_fit(X, y)
+    assert clf.n_networks_ == 2
+    assert len(clf.history_["loss"]) == epochs + 1
+    assert clf.histories_[0] is clf.history_
+    assert not np.allclose(clf.predict_proba(X), before)
