@@ -84,6 +84,10 @@ clf = ImbalancedKerasClassifier(
     learning_rate=5e-3,
     batch_sampler="smote",
     validation_fraction=0.2,
+    # One network and one validation split for the figures (on classes this
+    # small cv="auto" would cross-fit five networks, and the callbacks would
+    # follow each in turn).
+    cv=None,
     callbacks=[TrainingFigures(folder), ClassificationReport()],
     random_state=0,
 ).fit(X, y)
