@@ -554,7 +554,8 @@ default="macro_f1"
 
     def _n_folds(self, y_encoded: np.ndarray) -> int | None:
         """Number of cross-fitted networks, or None for one network."""
-        rarest = int(np.bincount(y_encoded, minlength=len(self.classes_)).min())
+        counts = np.bincount(y_encoded, minlength=len(self.classes_))
+        rarest = int(counts.min())
         if self.cv is None:
             return None
         if self.cv == "auto":
@@ -566,9 +567,7 @@ default="macro_f1"
                 return None
             return min(AUTO_CV_FOLDS, rarest)
         if rarest < self.cv:
-            label = self.classes_[
-                np.argmin(np.bincount(y_encoded, minlength=len(self.classes_)))
-            ].tolist()
+            label = self.classes_[np.argmin(counts)].tolist()
             raise ValueError(
                 f"cv={self.cv} needs at least {self.cv} samples of every class "
                 f"for its stratified folds; class {label!r} has {rarest}."
