@@ -221,6 +221,7 @@ def run_problem(
                     **params,
                     "decision": decision,
                     "seconds": seconds,
+                    "networks": estimator.n_networks_,
                     "epochs": len(estimator.history_["loss"]),
                     **_scores(y_test, predicted),
                 }
@@ -238,9 +239,12 @@ def _label(row: dict) -> str:
     if row["model"] != "skimb":
         return row["model"]
     drw = f" + DRW@{row['drw']}" if row.get("drw") is not None else ""
+    # Rows written before cross-fitting existed are of one network.
+    networks = row.get("networks", 1)
+    cross_fit = f", {networks} cross-fitted networks" if networks > 1 else ""
     return (
         f"{row['loss']}{drw}, class_weight={row['class_weight']}, "
-        f"decision={row['decision']}"
+        f"decision={row['decision']}{cross_fit}"
     )
 
 
