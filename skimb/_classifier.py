@@ -421,10 +421,7 @@ default="macro_f1"
         networks, histories, best_epochs = [], [], []
         held_out = np.zeros((len(y_encoded), len(self.classes_)))
         for i, (train, val) in enumerate(splits):
-            # Progress displays count the networks of one fit as one fit.
-            for callback in self.callbacks or []:
-                if hasattr(callback, "set_network"):
-                    callback.set_network(i, len(splits))
+            self._announce_network(i, len(splits))
             with seeded(None if seed is None else seed + i):
                 self.model_ = self._build(X[train])
                 histories.append(
@@ -434,6 +431,8 @@ default="macro_f1"
             best_epochs.append(self.best_epoch_)
             if val is not None:
                 held_out[val] = self._log_proba(X[val])
+        # Later Keras fits (partial_fit) are of one network again.
+        self._announce_network(0, 1)
         self.n_networks_ = len(networks)
         self.histories_ = histories
         self.history_, self.best_epoch_ = histories[0], best_epochs[0]
@@ -551,6 +550,13 @@ default="macro_f1"
             * self.class_weight_[y_encoded]
         )
         return X, y_encoded, weights.astype(np.float32)
+
+    def _announce_network(self, index: int, n_networks: int) -> None:
+        """Tell callbacks that count fits (progress displays) which of the
+        cross-fitted networks trains next, so that they count one fit."""
+        for callback in self.callbacks or []:
+            if hasattr(callback, "set_network"):
+                callback.set_network(index, n_networks)
 
     def _n_folds(self, y_encoded: np.ndarray) -> int | None:
         """Number of cross-fitted networks, or None for one network."""

@@ -140,3 +140,16 @@ def test_partial_fit_trains_the_averaged_model_on(tabular):
     assert len(clf.history_["loss"]) == epochs + 1
     assert clf.histories_[0] is clf.history_
     assert not np.allclose(clf.predict_proba(X), before)
+
+
+def test_progress_counts_the_networks_of_a_fit_as_one_fit(tabular):
+    from skimb._progress import EpochProgress, StatusLine
+
+    X, y = tabular
+    progress = EpochProgress(StatusLine())
+    clf = ImbalancedKerasClassifier(**{**FAST, "cv": 3}, callbacks=[progress])
+    clf.fit(X, y)
+    assert progress.fits == 1
+    # A later partial_fit is a fit of its own, not a fourth network.
+    clf.partial_fit(X, y)
+    assert progress.fits == 2
