@@ -1,9 +1,10 @@
 """Network settings of the default estimator, one fit per setting and seed.
 
-Trains ``ImbalancedKerasClassifier`` with its defaults plus the given
-parameters on a ``skimb.datasets`` problem and scores test macro-F1 on a
-fresh sample (decision rule as fitted, argmax and the posterior rule of the
-same network).  This is how the network probes on the Benchmarks page were
+Trains one ``ImbalancedKerasClassifier`` network (``cv=None`` unless a
+setting gives ``cv``) with its defaults plus the given parameters on a
+``skimb.datasets`` problem and scores test macro-F1 on a fresh sample
+(decision rule as fitted, argmax and the posterior rule of the same
+network).  This is how the network probes on the Benchmarks page were
 run, e.g.::
 
     python benchmarks/bench_networks.py --problem sequences --n-train 20000 \\
@@ -67,7 +68,11 @@ def main() -> None:
         X_test, y_test = make(args.n_test, random_state=10_000 + seed)
         for setting in args.settings:
             params = json.loads(setting)
-            estimator = ImbalancedKerasClassifier(random_state=seed, **params)
+            # One network unless the setting asks for cv: the probes compare
+            # networks, not ensembles.
+            estimator = ImbalancedKerasClassifier(
+                random_state=seed, **{"cv": None, **params}
+            )
             start = time.perf_counter()
             estimator.fit(X, y)
             seconds = time.perf_counter() - start

@@ -10,7 +10,6 @@ from scikeras.wrappers import KerasClassifier
 from scipy.special import log_softmax
 from sklearn.base import BaseEstimator
 from sklearn.metrics import f1_score
-from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils._tags import ClassifierTags
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
@@ -25,27 +24,23 @@ from skimb._networks import (
 )
 from skimb._random import seed_from, seeded
 from skimb._serialization import model_from_bytes, model_to_bytes
-from skimb.callbacks import ValidationMetrics
-from skimb.class_weight import compute_class_weight, effective_number_weights
+from skimb._splits import network_splits, validation_split
+from skimb._training import train_network
+from skimb.class_weight import compute_class_weight
 from skimb.decision import (
     DECISIONS,
     macro_f1_offsets,
     posterior_offsets,
     prior_offsets,
 )
-from skimb.losses import LOSSES, DeferredReweighting, resolve_loss
+from skimb.losses import LOSSES, resolve_loss
 from skimb.sampling import (
     BATCH_SAMPLERS,
-    EpochBatches,
     resampled_class_counts,
     resolve_batch_sampler,
 )
 
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
-# cv="auto": this many cross-fitted networks when the rarest class has fewer
-# samples than AUTO_CV_RAREST.
-AUTO_CV_FOLDS = 5
-AUTO_CV_RAREST = 1000
 
 
 class ImbalancedKerasClassifier(KerasClassifier):
@@ -412,23 +407,25 @@ default="macro_f1"
             X, y, sample_weight, classes=None
         )
         seed = seed_from(self.random_state)
-        n_folds = self._n_folds(y_encoded)
-        if n_folds is None:
-            splits = [self._split(y_encoded, seed)]
-        else:
-            folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
-            splits = list(folds.split(np.zeros(len(y_encoded)), y_encoded))
+        splits = network_splits(
+            self.cv,
+            y_encoded,
+            classes=self.classes_,
+            validation_fraction=self.validation_fraction,
+            seed=seed,
+        )
         networks, histories, best_epochs = [], [], []
         held_out = np.zeros((len(y_encoded), len(self.classes_)))
         for i, (train, val) in enumerate(splits):
             self._announce_network(i, len(splits))
             with seeded(None if seed is None else seed + i):
                 self.model_ = self._build(X[train])
-                histories.append(
-                    self._train(X, y_encoded, weights, train, val, epochs=self.epochs)
+                history, best_epoch = train_network(
+                    self, X, y_encoded, weights, train, val, epochs=self.epochs
                 )
             networks.append(self.model_)
-            best_epochs.append(self.best_epoch_)
+            histories.append(history)
+            best_epochs.append(best_epoch)
             if val is not None:
                 held_out[val] = self._log_proba(X[val])
         # Later Keras fits (partial_fit) are of one network again.
@@ -483,7 +480,9 @@ default="macro_f1"
         with seeded(seed_from(self.random_state) if first_call else None):
             if first_call:
                 self.model_ = self._build(X)
-            logs = self._train(X, y_encoded, weights, train, None, epochs=1)
+            logs, self.best_epoch_ = train_network(
+                self, X, y_encoded, weights, train, None, epochs=1
+            )
         # Successive calls extend one history, as successive epochs would.
         history = {} if first_call else self.history_
         self.history_ = {k: history.get(k, []) + v for k, v in logs.items()}
@@ -558,53 +557,14 @@ default="macro_f1"
             if hasattr(callback, "set_network"):
                 callback.set_network(index, n_networks)
 
-    def _n_folds(self, y_encoded: np.ndarray) -> int | None:
-        """Number of cross-fitted networks, or None for one network."""
-        counts = np.bincount(y_encoded, minlength=len(self.classes_))
-        rarest = int(counts.min())
-        if self.cv is None:
-            return None
-        if self.cv == "auto":
-            # Cross-fitting pays where the rarest class is small: a 10%
-            # validation split then holds a handful of its samples, too few
-            # to tune the decision rule on (docs/benchmarks.rst, "Cross-fitted
-            # networks").  With fewer than 2 samples _split names the problem.
-            if self.validation_fraction == 0 or not 2 <= rarest < AUTO_CV_RAREST:
-                return None
-            return min(AUTO_CV_FOLDS, rarest)
-        if rarest < self.cv:
-            label = self.classes_[np.argmin(counts)].tolist()
-            raise ValueError(
-                f"cv={self.cv} needs at least {self.cv} samples of every class "
-                f"for its stratified folds; class {label!r} has {rarest}."
-            )
-        return self.cv
-
     def _split(self, y_encoded: np.ndarray, seed: int | None):
-        """Stratified, shuffled train/validation indices."""
-        n_samples, n_classes = len(y_encoded), len(self.classes_)
-        if self.validation_fraction == 0:
-            return np.arange(n_samples), None
-        counts = np.bincount(y_encoded, minlength=n_classes)
-        if counts.min() < 2:
-            rare = self.classes_[np.argmin(counts)].tolist()
-            raise ValueError(
-                f"Class {rare!r} has {counts.min()} sample; the stratified "
-                "validation split needs at least 2 per class. Provide more "
-                "samples or set validation_fraction=0 and early_stopping=False."
-            )
-        n_val = max(int(np.ceil(self.validation_fraction * n_samples)), n_classes)
-        if n_samples - n_val < n_classes:
-            raise ValueError(
-                f"{n_samples} samples are too few to hold out a stratified "
-                f"validation split of {n_val} for {n_classes} classes; set "
-                "validation_fraction=0 and early_stopping=False."
-            )
-        splitter = StratifiedShuffleSplit(
-            n_splits=1, test_size=n_val, random_state=seed
+        """The validation split of a single-network fit."""
+        return validation_split(
+            y_encoded,
+            classes=self.classes_,
+            validation_fraction=self.validation_fraction,
+            seed=seed,
         )
-        train, val = next(splitter.split(np.zeros(n_samples), y_encoded))
-        return np.sort(train), np.sort(val)
 
     def _loss(self):
         """``resolve_loss`` for this estimator's parameters and class counts."""
@@ -650,90 +610,6 @@ default="macro_f1"
             optimizer=optimizer, loss=self._loss()[0] if loss is None else loss
         )
         return model
-
-    def _targets(self, y_encoded: np.ndarray, sparse: bool) -> np.ndarray:
-        if sparse:
-            return y_encoded.astype(np.int32)
-        return np.eye(len(self.classes_), dtype=np.float32)[y_encoded]
-
-    def _train(self, X, y_encoded, weights, train, val, *, epochs: int) -> dict:
-        """Fit the network on ``train`` rows; return the per-epoch logs."""
-        # The validation loss is the compiled loss; only the target encoding
-        # is read from the loss parameter.
-        loss = self.model_.loss
-        sparse = not isinstance(self.loss, str) and self._loss()[2]
-        targets = self._targets(y_encoded, sparse)
-        callbacks = []
-        if self.drw is not None and self.loss == "ldam":
-            counts = self._prior_counts(self.train_class_counts_)
-            callbacks.append(
-                DeferredReweighting(
-                    loss,
-                    effective_number_weights(counts, beta=self.beta),
-                    start_epoch=self.drw,
-                )
-            )
-        early_stopping = None
-        if val is not None:
-            callbacks.append(
-                ValidationMetrics(
-                    X[val],
-                    y_encoded[val],
-                    loss=loss,
-                    targets=targets[val],
-                    sample_weight=weights[val],
-                    n_classes=len(self.classes_),
-                    labels=self.classes_.tolist(),
-                )
-            )
-            # Report and figure callbacks without data of their own get the
-            # validation split.
-            for callback in self.callbacks or []:
-                if hasattr(callback, "set_validation_data"):
-                    callback.set_validation_data(
-                        X[val], y_encoded[val], labels=self.classes_.tolist()
-                    )
-            if self.early_stopping:
-                early_stopping = keras.callbacks.EarlyStopping(
-                    monitor="val_macro_f1",
-                    mode="max",
-                    patience=self.patience,
-                    restore_best_weights=True,
-                )
-                callbacks.append(early_stopping)
-        callbacks.extend(self.callbacks or [])
-        if self.batch_sampler is None and len(train) == len(X):
-            inputs = (X, targets)
-            options = dict(
-                sample_weight=weights, batch_size=self.batch_size, shuffle=True
-            )
-        else:
-            # Batches gathered from the training rows of X (resampled every
-            # epoch with batch_sampler): Keras given X[train] would hold it
-            # twice more, as a NumPy copy and as its own tensor.
-            inputs = (
-                EpochBatches(
-                    X,
-                    targets,
-                    weights,
-                    y_encoded,
-                    rows=train,
-                    sampler=resolve_batch_sampler(self.batch_sampler),
-                    class_weight=self.class_weight_,
-                    batch_size=self.batch_size,
-                    seed=seed_from(self.random_state),
-                ),
-            )
-            options = {}
-        history = self.model_.fit(
-            *inputs,
-            **options,
-            epochs=epochs,
-            verbose=self.verbose,
-            callbacks=callbacks,
-        )
-        self.best_epoch_ = None if early_stopping is None else early_stopping.best_epoch
-        return {k: [float(v) for v in values] for k, values in history.history.items()}
 
     def _fit_decision(self, log_proba_val, y_val, seed: int | None = None) -> None:
         """Set ``decision_offsets_`` from the decision rule and held-out

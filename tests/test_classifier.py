@@ -20,6 +20,7 @@ from sklearn.model_selection import (  # noqa: E402
 )
 
 from skimb import ImbalancedKerasClassifier  # noqa: E402
+from skimb._training import targets as training_targets  # noqa: E402
 from skimb.losses import FocalLoss, resolve_loss  # noqa: E402
 
 from .conftest import FAST  # noqa: E402
@@ -266,7 +267,9 @@ def test_targets_and_outputs_match_the_loss(tabular, loss, target_shape, probabi
     clf = ImbalancedKerasClassifier(loss=loss, **params).fit(X, y)
     _, logits, sparse = resolve_loss(clf.loss)
     assert logits is not probabilities
-    targets = clf._targets(np.searchsorted(clf.classes_, y), sparse)
+    targets = training_targets(
+        np.searchsorted(clf.classes_, y), len(clf.classes_), sparse=sparse
+    )
     assert targets.shape[1:] == target_shape[1:]
     if not sparse:
         np.testing.assert_array_equal(targets.argmax(axis=1), y)
