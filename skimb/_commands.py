@@ -251,7 +251,12 @@ def tune(args) -> int:
     status = StatusLine()
     progress = EpochProgress(status, n_folds=args.cv)
     estimator = ImbalancedKerasClassifier(
-        architecture, epochs=args.epochs, random_state=args.seed, callbacks=[progress]
+        architecture,
+        epochs=args.epochs,
+        # --networks 1 is one network (cv=None); N >= 2 cross-fits N.
+        cv=None if args.networks == 1 else args.networks,
+        random_state=args.seed,
+        callbacks=[progress],
     )
     # Epochs are bounded by --epochs and stopped early on validation
     # macro-F1, so they are not searched.

@@ -79,6 +79,15 @@ def _parser() -> argparse.ArgumentParser:
         "--cv", type=_fold_count, default=3, help="cross-validation folds (default: 3)"
     )
     tune.add_argument(
+        "--networks",
+        type=_network_count,
+        default="auto",
+        help=(
+            "networks per fit: auto (5 cross-fitted when the rarest class has "
+            "fewer than 1,000 rows, else 1), 1, or N cross-fitted (default: auto)"
+        ),
+    )
+    tune.add_argument(
         "--epochs",
         type=_positive_int,
         default=50,
@@ -140,6 +149,20 @@ def _fold_count(text: str) -> int:
     value = int(text)
     if value < 2:
         raise argparse.ArgumentTypeError(f"needs at least 2 folds, got {value}")
+    return value
+
+
+def _network_count(text: str) -> str | int:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be auto or a whole number of at least 1, got {text!r}"
+        )
     return value
 
 

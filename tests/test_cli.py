@@ -132,6 +132,7 @@ def test_tune_saves_a_loadable_model_and_a_report_quietly_when_piped(
     out_dir = tmp_path / "tuned"
     argv = ["tune", table_file, "--target", "label", *TUNE, "--out", out_dir]
     argv[argv.index("--trials") + 1] = "1"
+    argv += ["--networks", "1"]  # one network per fit (cv=None)
     code, out, err = _run(capsys, *argv)
     assert code == 0, err
     # stderr is not a terminal here: no progress, no Optuna log lines.
@@ -148,6 +149,7 @@ def test_tune_saves_a_loadable_model_and_a_report_quietly_when_piped(
         assert (out_dir / f"{figure}.png").is_file()
     model = persistence.load(out_dir / "model.skimb")
     assert model.callbacks is None
+    assert model.cv is None and model.n_networks_ == 1
     assert model.feature_names_in_.tolist() == [f"f{i}" for i in range(6)]
     assert model.classes_.tolist() == ["a", "b", "c", "d"]
     # The saved model works with the other commands on the same file.
@@ -190,6 +192,7 @@ def test_tune_shows_progress_and_ctrl_c_keeps_the_finished_trials(
     assert "refitting the best of 1 finished trials" in err
     assert "complete" in out and "fail" in out
     model = persistence.load(out_dir / "model.skimb")
+    assert model.cv == "auto" and model.n_networks_ == 5
     frame = pd.read_csv(table_file)
     assert model.predict(frame.drop(columns="label")).shape == (340,)
     assert (out_dir / "report.html").is_file()
@@ -230,6 +233,18 @@ def test_bad_data_files_get_one_line_errors(capsys, table_file, tmp_path):
         line = _error_line(capsys, *argv)
         assert line.startswith("skimb tune: error: ")
         assert expected in line, line
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-3"])
+def test_bad_network_counts_are_refused_by_name(capsys, table_file, tmp_path, value):
+    argv = ["tune", table_file, "--target", "label", "--networks", value]
+    with pytest.raises(SystemExit) as exit_:
+        main([*map(str, argv), "--out", str(tmp_path / "never")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    expected = f"must be auto or a whole number of at least 1, got '{value}'"
+    assert f"--networks: {expected}" in err
     assert not (tmp_path / "never").exists()
 
 
