@@ -13,6 +13,7 @@ their ``set_validation_data`` method.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import keras
@@ -20,6 +21,7 @@ import numpy as np
 from imblearn.metrics import classification_report_imbalanced, geometric_mean_score
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
 
 from skimb._networks import forward
@@ -142,7 +144,11 @@ class ValidationMetrics(keras.callbacks.Callback):
         scorer name (``"mean_pr_auc"``, ``"f1_weighted"``,
         ``"roc_auc_ovr"``, ``"neg_log_loss"``, ...), and a dict maps names
         to scorers ``(estimator, X, y) -> float``, as in skorch's
-        ``EpochScoring``.  By default the four label-based scores.
+        ``EpochScoring``.  By default the four label-based scores.  A class
+        with no validation sample (a small stratified split can miss the
+        rarest class) has recall and F1 0 in the macro-F1, the g-mean and
+        its ``val_recall_<label>``, and is left out of the balanced
+        accuracy (scikit-learn's definition), without a warning per epoch.
 
     Examples
     --------
@@ -228,15 +234,28 @@ class ValidationMetrics(keras.callbacks.Callback):
                     )
                 )
             elif score == "balanced_accuracy":
-                logs["val_balanced_accuracy"] = float(
-                    balanced_accuracy_score(self.y, predicted)
-                )
-            elif score == "g_mean":
-                logs["val_g_mean"] = float(
-                    geometric_mean_score(
-                        self.y, predicted, labels=classes, average="multiclass"
+                # A class predicted but absent from the validation data is
+                # left out, as scikit-learn defines it; it warns at every
+                # epoch, which says nothing the docstring does not.
+                with warnings.catch_warnings():
+                    warnings.filterwarnings(
+                        "ignore", "y_pred contains classes not in y_true"
                     )
-                )
+                    logs["val_balanced_accuracy"] = float(
+                        balanced_accuracy_score(self.y, predicted)
+                    )
+            elif score == "g_mean":
+                # A class with no validation sample has no recall; imblearn
+                # counts it as 0 (so the g-mean is 0), as zero_division=0
+                # does for the scores above, but it has no zero_division to
+                # say so and warns at every epoch instead.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UndefinedMetricWarning)
+                    logs["val_g_mean"] = float(
+                        geometric_mean_score(
+                            self.y, predicted, labels=classes, average="multiclass"
+                        )
+                    )
             elif score == "recall":
                 recalls = recall_score(
                     self.y, predicted, labels=classes, average=None, zero_division=0

@@ -67,6 +67,36 @@ def test_validation_metrics_match_numpy_on_the_final_outputs(tabular):
     assert all(len(values) == 2 for values in history.values())
 
 
+def test_a_class_missing_from_the_validation_data_scores_zero_quietly(tabular, recwarn):
+    X, y = tabular
+    X = ((X - X.mean(0)) / X.std(0)).astype("float32")
+    keep = y != 0  # no validation sample of class 0
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((X.shape[1],)), keras.layers.Dense(4)])
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    # Biased towards class 0, so that the untrained network predicts it too.
+    model.layers[-1].bias.assign([1.0, 0.0, 0.0, 0.0])
+    metrics = ValidationMetrics(
+        X[keep],
+        y[keep],
+        n_classes=4,
+        scoring=["g_mean", "recall", "balanced_accuracy", "macro_f1"],
+    )
+    metrics.set_model(model)
+    logs = {}
+    metrics.on_epoch_end(0, logs)
+    history = {key: [value] for key, value in logs.items()}
+    pred = forward(model, X[keep]).argmax(1)
+    assert (pred == 0).any() and (pred != 0).any()
+    recalls = _recalls(y[keep], pred, 4)
+    # Class 0's recall is undefined and counts as 0, so the g-mean is 0; the
+    # balanced accuracy averages the recalls of the classes present.
+    assert history["val_recall_0"] == [0.0]
+    assert history["val_g_mean"] == [0.0]
+    assert history["val_balanced_accuracy"] == [pytest.approx(recalls[1:].mean())]
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
 def test_validation_metrics_scoring_dict_and_bad_scoring(tabular):
     X, y = tabular
     model = keras.Sequential([keras.Input((X.shape[1],)), keras.layers.Dense(4)])

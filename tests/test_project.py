@@ -42,6 +42,8 @@ def test_demo_quick_prints_the_comparison(tmp_path):
         text=True,
         check=True,
     )
+    # No Python warnings reach the user (TensorFlow's own log lines aside).
+    assert not re.findall(r"\w+Warning: .*", result.stderr), result.stderr
     lines = result.stdout.splitlines()
     rows = [line for line in lines if "±" in line and "(" in line.split()[1]]
     assert len(rows) == 8, result.stdout
