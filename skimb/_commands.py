@@ -230,7 +230,7 @@ def tune(args) -> int:
             f"{data.path}: --architecture {architecture} needs sequences (an .npz "
             "with 3-D X); use dense for tables."
         )
-    check_folds(data.y, args.cv, data.path)
+    check_folds(data.y, args.cv, data.path, networks=args.networks)
     from sklearn.model_selection import train_test_split
 
     X, y = data.X, data.y
@@ -239,7 +239,7 @@ def tune(args) -> int:
         X, X_test, y, y_test = train_test_split(
             X, y, test_size=args.test_size, stratify=y, random_state=args.seed
         )
-        check_folds(y, args.cv, data.path)
+        check_folds(y, args.cv, data.path, networks=args.networks)
 
     import optuna
 

@@ -194,24 +194,33 @@ def _listing(names) -> str:
     return ", ".join(names)
 
 
-def check_folds(y: np.ndarray, n_folds: int, path: Path) -> None:
-    """Fail when a class has fewer rows than stratified cross-validation needs."""
+def check_folds(
+    y: np.ndarray, n_folds: int, path: Path, *, networks: int | str = "auto"
+) -> None:
+    """Fail when a class has fewer rows than stratified cross-validation needs
+    (with ``networks`` >= 2, the cross-fitted networks' folds as well)."""
     labels, counts = np.unique(y, return_counts=True)
     if len(labels) < 2:
         raise DataError(
             f"{path}: the labels hold a single class ({_plain(labels[0])!r})."
         )
     # Every test fold should see each class, and every training fold still
-    # holds out a stratified validation split, which needs two rows of it.
+    # holds out a stratified validation split, which needs two rows of it,
+    # or splits into one fold per cross-fitted network, which needs one row
+    # of it per network.
+    per_training_fold = max(2, networks) if isinstance(networks, int) else 2
     needed = n_folds
-    while needed - -(-needed // n_folds) < 2:
+    while needed - -(-needed // n_folds) < per_training_fold:
         needed += 1
     rare = counts.argmin()
+    cross_fit = isinstance(networks, int) and networks > 2
+    with_networks = f" with {networks} networks each" if cross_fit else ""
+    or_networks = " or --networks" if cross_fit else ""
     if counts[rare] < needed:
         raise DataError(
             f"{path}: class {_plain(labels[rare])!r} has {counts[rare]} rows, too few "
-            f"for {n_folds}-fold cross-validation (it needs at least {needed}); "
-            "add rows or lower --cv."
+            f"for {n_folds}-fold cross-validation{with_networks} (it needs at "
+            f"least {needed}); add rows or lower --cv{or_networks}."
         )
 
 

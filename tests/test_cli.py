@@ -224,12 +224,21 @@ def test_bad_data_files_get_one_line_errors(capsys, table_file, tmp_path):
     rare.loc[rare.index[:3], "label"] = "z"
     rare.to_csv(tmp_path / "rare.csv", index=False)
     cases["class 'z' has 3 rows, too few for 2-fold"] = (tmp_path / "rare.csv", "label")
+    # 20 rows of class 'a', 16 after the 20% test split: a 2-fold search
+    # trains on 8, too few for 9 cross-fitted networks.
+    cases["'a' has 16 rows, too few for 2-fold cross-validation with 9 networks"] = (
+        table_file,
+        "label",
+        ["--networks", "9"],
+    )
     cases["unsupported file type '.txt'"] = (tmp_path / "data.txt", "label")
     cases["no such file"] = (tmp_path / "missing.csv", "label")
-    for expected, (path, target) in cases.items():
+    for expected, (path, target, *options) in cases.items():
         argv = ["tune", path, *TUNE, "--out", tmp_path / "never"]
         if target:
             argv += ["--target", target]
+        if options:
+            argv += options[0]
         line = _error_line(capsys, *argv)
         assert line.startswith("skimb tune: error: ")
         assert expected in line, line
