@@ -181,7 +181,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run")
     args = parser.parse_args()
     n_tab, n_seq, epochs, repeats, calls = (
-        (600, 300, 1, 1, 20) if args.quick else (20_000, 8_000, 5, 8, 400)
+        (600, 400, 1, 1, 20) if args.quick else (20_000, 8_000, 5, 8, 400)
     )
     problems = {
         "dense": make_imbalanced_classification(n_tab, random_state=0),
