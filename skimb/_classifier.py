@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils._tags import ClassifierTags
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
+from skimb._engine import TrainingPlan, encode_targets, train
 from skimb._inputs import check_features, check_labels
 from skimb._networks import (
     ARCHITECTURES,
@@ -25,8 +26,7 @@ from skimb._networks import (
 from skimb._random import seed_from, seeded
 from skimb._serialization import model_from_bytes, model_to_bytes
 from skimb._splits import network_splits, validation_split
-from skimb._training import train_network
-from skimb.class_weight import compute_class_weight
+from skimb.class_weight import compute_class_weight, effective_number_weights
 from skimb.decision import (
     DECISIONS,
     macro_f1_offsets,
@@ -414,37 +414,40 @@ default="macro_f1"
             validation_fraction=self.validation_fraction,
             seed=seed,
         )
-        networks, histories, best_epochs = [], [], []
-        held_out = np.zeros((len(y_encoded), len(self.classes_)))
-        for i, (train, val) in enumerate(splits):
-            self._announce_network(i, len(splits))
+        loss, logits, sparse = self._loss()
+        networks = []
+        for i, (train_rows, _) in enumerate(splits):
             with seeded(None if seed is None else seed + i):
-                self.model_ = self._build(X[train])
-                history, best_epoch = train_network(
-                    self, X, y_encoded, weights, train, val, epochs=self.epochs
-                )
-            networks.append(self.model_)
-            histories.append(history)
-            best_epochs.append(best_epoch)
-            if val is not None:
-                held_out[val] = self._log_proba(X[val])
-        # Later Keras fits (partial_fit) are of one network again.
-        self._announce_network(0, 1)
+                networks.append(self._network(X[train_rows], probabilities=not logits))
+        plan = self._plan(
+            loss,
+            y_encoded,
+            weights,
+            sparse=sparse,
+            optimizer=self._optimizer(),
+            epochs=self.epochs,
+            early_stopping=self.early_stopping and splits[0][1] is not None,
+            seed=seed,
+        )
+        with seeded(seed):
+            result = train(networks, X, splits, plan)
         self.n_networks_ = len(networks)
-        self.histories_ = histories
-        self.history_, self.best_epoch_ = histories[0], best_epochs[0]
-        if len(networks) > 1:
-            self.model_ = self._compile(average_networks(networks))
-            # Built now, so that a saved model holds every optimizer variable
-            # and reloads without Keras skipping them.
-            self.model_.optimizer.build(self.model_.trainable_variables)
+        self.histories_ = result.histories
+        self.history_, self.best_epoch_ = result.histories[0], result.best_epochs[0]
+        if len(networks) == 1:
+            self.model_ = networks[0]  # compiled by the training
+        else:
+            self.model_ = average_networks(networks)
+            # The training's optimizer, built for the same variables: a
+            # saved model holds every optimizer variable and reloads whole.
+            self.model_.compile(optimizer=plan.optimizer, loss=loss)
         if splits[0][1] is None:
             self._fit_decision(None, None)
         else:
             # The rows held out from training: the validation split, or
             # every row once with cross-fitting.
             rows = np.sort(np.concatenate([val for _, val in splits]))
-            self._fit_decision(held_out[rows], y_encoded[rows], seed)
+            self._fit_decision(result.held_out[rows], y_encoded[rows], seed)
         return self
 
     def partial_fit(
@@ -476,13 +479,24 @@ default="macro_f1"
         X, y_encoded, weights = self._check_training_data(
             X, y, sample_weight, classes=classes, reset=first_call
         )
-        train = np.arange(len(y_encoded))
-        with seeded(seed_from(self.random_state) if first_call else None):
+        loss, logits, sparse = self._loss()
+        seed = seed_from(self.random_state) if first_call else None
+        with seeded(seed):
             if first_call:
-                self.model_ = self._build(X)
-            logs, self.best_epoch_ = train_network(
-                self, X, y_encoded, weights, train, None, epochs=1
+                self.model_ = self._network(X, probabilities=not logits)
+            plan = self._plan(
+                loss,
+                y_encoded,
+                weights,
+                sparse=sparse,
+                # Later calls go on with the optimizer's state.
+                optimizer=self._optimizer() if first_call else self.model_.optimizer,
+                epochs=1,
+                early_stopping=False,
+                seed=seed,
             )
+            result = train([self.model_], X, [(np.arange(len(X)), None)], plan)
+        logs, self.best_epoch_ = result.histories[0], None
         # Successive calls extend one history, as successive epochs would.
         history = {} if first_call else self.history_
         self.history_ = {k: history.get(k, []) + v for k, v in logs.items()}
@@ -550,13 +564,6 @@ default="macro_f1"
         )
         return X, y_encoded, weights.astype(np.float32)
 
-    def _announce_network(self, index: int, n_networks: int) -> None:
-        """Tell callbacks that count fits (progress displays) which of the
-        cross-fitted networks trains next, so that they count one fit."""
-        for callback in self.callbacks or []:
-            if hasattr(callback, "set_network"):
-                callback.set_network(index, n_networks)
-
     def _split(self, y_encoded: np.ndarray, seed: int | None):
         """The validation split of a single-network fit."""
         return validation_split(
@@ -577,12 +584,12 @@ default="macro_f1"
             ldam_scale=self.ldam_scale,
         )
 
-    def _build(self, X_train: np.ndarray) -> keras.Model:
-        loss, logits, _ = self._loss()
+    def _network(self, X_train: np.ndarray, *, probabilities: bool) -> keras.Model:
+        """A new, uncompiled network, standardising with ``X_train``'s moments."""
         mean = variance = None
         if self.standardize:
             mean, variance = feature_moments(X_train)
-        model = build_network(
+        return build_network(
             architecture=self.architecture,
             input_shape=self.input_shape_,
             n_classes=len(self.classes_),
@@ -595,21 +602,52 @@ default="macro_f1"
             bidirectional=self.bidirectional,
             mean=mean,
             variance=variance,
-            probabilities=not logits,
+            probabilities=probabilities,
         )
-        return self._compile(model, loss)
 
-    def _compile(self, model: keras.Model, loss=None) -> keras.Model:
-        optimizer = keras.optimizers.get(
+    def _optimizer(self) -> keras.optimizers.Optimizer:
+        return keras.optimizers.get(
             {
                 "class_name": self.optimizer,
                 "config": {"learning_rate": self.learning_rate},
             }
         )
-        model.compile(
-            optimizer=optimizer, loss=self._loss()[0] if loss is None else loss
+
+    def _plan(
+        self,
+        loss,
+        y_encoded: np.ndarray,
+        weights: np.ndarray,
+        *,
+        sparse: bool,
+        optimizer: keras.optimizers.Optimizer,
+        epochs: int,
+        early_stopping: bool,
+        seed: int | None,
+    ) -> TrainingPlan:
+        """The training plan of this estimator's parameters, for ``y``."""
+        reweighting = None
+        if self.drw is not None:
+            counts = self._prior_counts(self.train_class_counts_)
+            reweighting = (self.drw, effective_number_weights(counts, beta=self.beta))
+        return TrainingPlan(
+            loss=loss,
+            optimizer=optimizer,
+            targets=encode_targets(y_encoded, len(self.classes_), sparse=sparse),
+            weights=weights,
+            y=y_encoded,
+            labels=self.classes_.tolist(),
+            batch_size=self.batch_size,
+            epochs=epochs,
+            early_stopping=early_stopping,
+            patience=self.patience,
+            sampler=resolve_batch_sampler(self.batch_sampler),
+            class_weight=self.class_weight_,
+            reweighting=reweighting,
+            callbacks=tuple(self.callbacks or ()),
+            seed=seed,
+            verbose=self.verbose,
         )
-        return model
 
     def _fit_decision(self, log_proba_val, y_val, seed: int | None = None) -> None:
         """Set ``decision_offsets_`` from the decision rule and held-out
@@ -783,8 +821,10 @@ default="macro_f1"
         """
         self._validate_params()
         X, _, _ = self._check_training_data(X, y, None, classes=None)
+        loss, logits, _ = self._loss()
         with seeded(seed_from(self.random_state)):
-            self.model_ = self._build(X)
+            self.model_ = self._network(X, probabilities=not logits)
+        self.model_.compile(optimizer=self._optimizer(), loss=loss)
         self.n_networks_ = 1
         self._fit_decision(None, None)
         return self

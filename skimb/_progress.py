@@ -51,12 +51,12 @@ class StatusLine:
 
 
 class EpochProgress(keras.callbacks.Callback):
-    """Keras callback that shows ``<context> · fold k/n · epoch i/m``.
+    """Keras callback that shows ``<context> · fold k/n · j networks · epoch i/m``.
 
     Given to the classifier as one of its ``callbacks``.  With ``n_folds``,
     the fits since the last :meth:`reset` are counted as cross-validation
-    folds, and a fit beyond them as the final refit; the cross-fitted
-    networks of one classifier fit count as one fit (``network j/k`` is shown).
+    folds, and a fit beyond them as the final refit (the cross-fitted
+    networks of one classifier fit train together: one fit).
 
     Parameters
     ----------
@@ -72,7 +72,6 @@ class EpochProgress(keras.callbacks.Callback):
         self.n_folds = n_folds
         self.fits = 0
         self.refitting = False
-        self.network, self.n_networks = 0, 1
         # Called at the start of every fit, to look at the search's trials.
         self.on_fit = None
 
@@ -86,16 +85,10 @@ class EpochProgress(keras.callbacks.Callback):
         self.fits = 0
         self.refitting = refitting
 
-    def set_network(self, index: int, n_networks: int) -> None:
-        """Called by the classifier before it trains each of its cross-fitted
-        networks, so that they count as one fit."""
-        self.network, self.n_networks = index, n_networks
-
     def on_train_begin(self, logs=None):
-        if self.network == 0:
-            if self.on_fit is not None:
-                self.on_fit()
-            self.fits += 1
+        if self.on_fit is not None:
+            self.on_fit()
+        self.fits += 1
 
     def on_epoch_end(self, epoch, logs=None):
         parts = [self.status.context]
@@ -103,8 +96,10 @@ class EpochProgress(keras.callbacks.Callback):
             parts.append(
                 "refit" if self.refitting else f"fold {self.fits}/{self.n_folds}"
             )
-        if self.n_networks > 1:
-            parts.append(f"network {self.network + 1}/{self.n_networks}")
+        # The engine's params say how many networks train together.
+        networks = self.params.get("networks", 1)
+        if networks > 1:
+            parts.append(f"{networks} networks")
         parts.append(f"epoch {epoch + 1}/{self.params.get('epochs', '?')}")
         score = (logs or {}).get("val_macro_f1")
         if score is not None:

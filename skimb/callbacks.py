@@ -6,27 +6,31 @@ callback and the ``History`` read them.  :class:`ClassificationReport` and
 :class:`TrainingFigures` show the per-class picture as text and as figures.
 
 Inside :class:`~skimb.ImbalancedKerasClassifier`, callbacks given without
-validation data receive the classifier's own validation split, through
-their ``set_validation_data`` method.
+validation data (:class:`ValidationDataCallback`) receive the rows the
+classifier held out from training, through their ``set_validation_data``
+method.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import keras
 import numpy as np
-from imblearn.metrics import classification_report_imbalanced, geometric_mean_score
+from imblearn.metrics import classification_report_imbalanced
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
 
 from skimb._networks import forward
+from skimb.metrics import confusion_scores, get_scorer
 
-__all__ = ["ClassificationReport", "TrainingFigures", "ValidationMetrics"]
+__all__ = [
+    "ClassificationReport",
+    "TrainingFigures",
+    "ValidationDataCallback",
+    "ValidationMetrics",
+]
 
 # Computed from the predicted labels in one place, cheaply, every epoch.
 DEFAULT_SCORING = ("macro_f1", "balanced_accuracy", "g_mean", "recall")
@@ -34,7 +38,7 @@ DEFAULT_SCORING = ("macro_f1", "balanced_accuracy", "g_mean", "recall")
 
 def _probabilities(model: keras.Model, outputs: np.ndarray) -> np.ndarray:
     """Class probabilities from the network's outputs (logits or softmax)."""
-    if model.layers and model.layers[-1].name == "probabilities":
+    if model is not None and model.layers and model.layers[-1].name == "probabilities":
         return outputs
     if outputs.min() >= 0 and np.allclose(outputs.sum(axis=1), 1, atol=1e-4):
         return outputs
@@ -73,10 +77,23 @@ class _Outputs(ClassifierMixin, BaseEstimator):
         return self._outputs_for(X).argmax(axis=1)
 
 
-class _NeedsValidationData(keras.callbacks.Callback):
-    """A callback working on validation data, given or received from the
-    classifier (which then takes it back at the end of training, so the
-    fitted estimator does not keep a copy)."""
+class ValidationDataCallback(keras.callbacks.Callback):
+    """Base of callbacks that work on validation data, given or received.
+
+    Inside :class:`~skimb.ImbalancedKerasClassifier`, a callback of this kind
+    given without data receives the rows held out from training (the
+    validation split, or every row with cross-fitting) through
+    :meth:`set_validation_data`, with the out-of-fold probabilities of the
+    networks being trained, and gives them back at the end of training
+    (:meth:`release_validation_data`), so the fitted estimator keeps no copy.
+
+    Parameters
+    ----------
+    X, y : ndarray, optional
+        Validation inputs and labels encoded ``0 .. n_classes - 1``.
+    labels : sequence, optional
+        Class names, in the order of the encoding.
+    """
 
     def __init__(self, X=None, y=None, *, labels=None):
         super().__init__()
@@ -86,18 +103,27 @@ class _NeedsValidationData(keras.callbacks.Callback):
         self.y = None if y is None else np.asarray(y)
         self.labels = labels
         self._received = False
+        self._received_outputs = None
 
-    def set_validation_data(self, X, y, *, labels=None) -> None:
+    def set_validation_data(self, X, y, *, labels=None, outputs=None) -> None:
         """Use ``X, y`` (``y`` encoded ``0 .. n_classes - 1``) unless data
-        were given to the constructor."""
+        were given to the constructor.
+
+        ``outputs``, when given, is a function of no argument returning the
+        class probabilities of ``X`` as training stands (the out-of-fold
+        probabilities of cross-fitted networks); otherwise they come from
+        the callback's model.
+        """
         if self.X is None:
             self.X, self.y, self._received = X, np.asarray(y), True
+            self._received_outputs = outputs
             if self.labels is None:
                 self.labels = labels
 
-    def _release(self) -> None:
+    def release_validation_data(self) -> None:
+        """Forget data received through :meth:`set_validation_data`."""
         if self._received:
-            self.X = self.y = None
+            self.X = self.y = self._received_outputs = None
             self._received = False
 
     def _names(self, n_classes: int) -> list[str]:
@@ -105,6 +131,8 @@ class _NeedsValidationData(keras.callbacks.Callback):
         return [str(label) for label in labels]
 
     def _outputs(self) -> np.ndarray:
+        if self._received_outputs is not None:
+            return self._received_outputs()
         return _probabilities(self.model, forward(self.model, self.X))
 
 
@@ -192,8 +220,6 @@ class ValidationMetrics(keras.callbacks.Callback):
     @staticmethod
     def _resolve(scoring) -> dict:
         """Map each log name to a built-in score (a str) or a scorer."""
-        from skimb.metrics import get_scorer
-
         if scoring is None:
             scoring = DEFAULT_SCORING
         if isinstance(scoring, str) or callable(scoring):
@@ -218,58 +244,39 @@ class ValidationMetrics(keras.callbacks.Callback):
             logs["val_loss"] = float(
                 self.loss(self.targets, outputs, sample_weight=self.sample_weight)
             )
+        logs.update(self.scores(outputs))
+
+    def scores(self, outputs: np.ndarray) -> dict[str, float]:
+        """The ``val_<name>`` scores of the network's outputs on ``X``.
+
+        Parameters
+        ----------
+        outputs : ndarray of shape (n_samples, n_classes)
+            Logits, log-probabilities or probabilities for the rows of ``X``.
+
+        Returns
+        -------
+        dict of str to float
+        """
         n_classes = self.n_classes or outputs.shape[1]
-        classes = np.arange(n_classes)
-        predicted = outputs.argmax(axis=1)
+        scores = {}
+        labels = confusion_scores(self.y, outputs.argmax(axis=1), n_classes=n_classes)
         frozen = None
         for name, score in self._scorers.items():
-            if score == "macro_f1":
-                logs["val_macro_f1"] = float(
-                    f1_score(
-                        self.y,
-                        predicted,
-                        labels=classes,
-                        average="macro",
-                        zero_division=0,
-                    )
-                )
-            elif score == "balanced_accuracy":
-                # A class predicted but absent from the validation data is
-                # left out, as scikit-learn defines it; it warns at every
-                # epoch, which says nothing the docstring does not.
-                with warnings.catch_warnings():
-                    warnings.filterwarnings(
-                        "ignore", "y_pred contains classes not in y_true"
-                    )
-                    logs["val_balanced_accuracy"] = float(
-                        balanced_accuracy_score(self.y, predicted)
-                    )
-            elif score == "g_mean":
-                # A class with no validation sample has no recall; imblearn
-                # counts it as 0 (so the g-mean is 0), as zero_division=0
-                # does for the scores above, but it has no zero_division to
-                # say so and warns at every epoch instead.
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UndefinedMetricWarning)
-                    logs["val_g_mean"] = float(
-                        geometric_mean_score(
-                            self.y, predicted, labels=classes, average="multiclass"
-                        )
-                    )
-            elif score == "recall":
-                recalls = recall_score(
-                    self.y, predicted, labels=classes, average=None, zero_division=0
-                )
-                names = classes if self.labels is None else self.labels
-                for label, recall in zip(names, recalls, strict=True):
-                    logs[f"val_recall_{label}"] = float(recall)
+            if score == "recall":
+                names = range(n_classes) if self.labels is None else self.labels
+                for label, recall in zip(names, labels["recall"], strict=True):
+                    scores[f"val_recall_{label}"] = float(recall)
+            elif isinstance(score, str):
+                scores[f"val_{name}"] = labels[score]
             else:
                 if frozen is None:
                     frozen = _Outputs(self.X, _probabilities(self.model, outputs))
-                logs[f"val_{name}"] = float(score(frozen, self.X, self.y))
+                scores[f"val_{name}"] = float(score(frozen, self.X, self.y))
+        return scores
 
 
-class ClassificationReport(_NeedsValidationData):
+class ClassificationReport(ValidationDataCallback):
     """imbalanced-learn's classification report on the validation data.
 
     Per class: precision, recall, specificity, F1, geometric mean, index
@@ -339,10 +346,9 @@ class ClassificationReport(_NeedsValidationData):
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self._report(-1)
-        self._release()
 
 
-class TrainingFigures(_NeedsValidationData):
+class TrainingFigures(ValidationDataCallback):
     """Write the training picture to PNG files, without a display.
 
     ``history.png``: loss and validation scores per epoch;
@@ -436,4 +442,3 @@ class TrainingFigures(_NeedsValidationData):
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.history_:
             self._write()
-        self._release()

@@ -25,6 +25,7 @@ from sklearn.utils.validation import column_or_1d
 __all__ = [
     "SCORERS",
     "balanced_accuracy_scorer",
+    "confusion_scores",
     "g_mean_scorer",
     "get_scorer",
     "macro_f1_scorer",
@@ -128,6 +129,63 @@ def mean_pr_auc_scorer(estimator, X, y_true, sample_weight=None) -> float:
         labels=estimator.classes_,
         sample_weight=sample_weight,
     )
+
+
+def confusion_scores(y_true, y_pred, *, n_classes: int) -> dict[str, object]:
+    """Macro-F1, balanced accuracy, g-mean and per-class recall of encoded labels.
+
+    The same numbers as scikit-learn's ``f1_score(average="macro",
+    zero_division=0)``, ``balanced_accuracy_score`` and imbalanced-learn's
+    ``geometric_mean_score(average="multiclass")`` with ``labels=range(n_classes)``,
+    read off one confusion matrix.  Training scores the held-out rows of
+    every network after every epoch; the library functions validate their
+    inputs and build the matrix once per score, which costs a few
+    milliseconds where this costs tens of microseconds.
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray of int, shape (n_samples,)
+        Labels encoded ``0 .. n_classes - 1``.
+    n_classes : int
+        Number of classes; a class absent from ``y_true`` has recall and F1
+        0 in the macro-F1, the g-mean and ``recall``, and is left out of the
+        balanced accuracy, as in those functions.
+
+    Returns
+    -------
+    dict
+        ``"macro_f1"``, ``"balanced_accuracy"``, ``"g_mean"`` (floats) and
+        ``"recall"`` (ndarray of shape (n_classes,)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimb.metrics import confusion_scores
+    >>> scores = confusion_scores(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2]),
+    ...                           n_classes=3)
+    >>> round(scores["macro_f1"], 4), scores["recall"].tolist()
+    (0.7778, [0.5, 1.0, 1.0])
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    matrix = np.bincount(
+        y_true * n_classes + y_pred, minlength=n_classes * n_classes
+    ).reshape(n_classes, n_classes)
+    hits = np.diag(matrix).astype(np.float64)
+    actual, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    recall = np.divide(hits, actual, out=np.zeros(n_classes), where=actual > 0)
+    f1_denominator = actual + predicted
+    f1 = np.divide(
+        2 * hits, f1_denominator, out=np.zeros(n_classes), where=f1_denominator > 0
+    )
+    # scikit-learn's balanced accuracy averages over the classes of y_true.
+    present = actual > 0
+    return {
+        "macro_f1": float(f1.mean()),
+        "balanced_accuracy": float(recall[present].mean()) if present.any() else 0.0,
+        "g_mean": float(np.prod(recall) ** (1.0 / n_classes)),
+        "recall": recall,
+    }
 
 
 macro_f1_scorer = make_scorer(f1_score, average="macro", zero_division=0)

@@ -16,6 +16,7 @@ Two ways to resample, both limited to training data:
 from __future__ import annotations
 
 from numbers import Integral
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -31,8 +32,10 @@ from sklearn.utils.validation import check_array, column_or_1d
 __all__ = [
     "BATCH_SAMPLERS",
     "EpochBatches",
+    "ResampledRows",
     "SequenceSampler",
     "check_class_counts",
+    "resample_rows",
     "resampled_class_counts",
 ]
 
@@ -306,6 +309,86 @@ def resolve_batch_sampler(batch_sampler):
     return batch_sampler
 
 
+class ResampledRows(NamedTuple):
+    """One draw of training rows: rows of ``X`` (``source``), or new rows."""
+
+    source: np.ndarray | None
+    synthetic: np.ndarray | None
+    labels: np.ndarray
+    weights: np.ndarray | None
+
+
+def resample_rows(
+    X: np.ndarray,
+    weights: np.ndarray,
+    y_train: np.ndarray,
+    *,
+    rows: np.ndarray,
+    sampler,
+    class_weight: np.ndarray,
+    rng: np.random.RandomState,
+) -> ResampledRows:
+    """Draw one epoch's training rows with a fresh clone of ``sampler``.
+
+    Random over- and under-sampling only select rows, so they run on row
+    indices and return ``source``, the drawn rows of ``X`` (repeated or
+    left out), without copying ``X``.  Samplers that synthesise rows (SMOTE,
+    ADASYN) run on the flattened training rows and return them as
+    ``synthetic``, with ``weights``: its own for an original row, the class
+    weight for a new one.  ``sampler=None`` returns ``rows`` as they are.
+
+    Parameters
+    ----------
+    X : ndarray
+        All the inputs, shaped as the network takes them.
+    weights : ndarray of shape (n_samples,)
+        Sample weights of all the rows of ``X``.
+    y_train : ndarray of shape (n_train,)
+        Encoded labels of the training rows, which the sampler balances.
+    rows : ndarray of int, shape (n_train,)
+        The training rows of ``X``; no other row is used.
+    sampler : imbalanced-learn sampler or None
+        Cloned, and seeded from ``rng``.
+    class_weight : ndarray of shape (n_classes,)
+        Weight of a synthetic row of each class.
+    rng : numpy.random.RandomState
+        Source of the sampler's seed.
+
+    Returns
+    -------
+    ResampledRows
+    """
+    if sampler is None:
+        return ResampledRows(rows, None, y_train, None)
+    _check_neighbours(sampler, y_train)
+    sampler = clone(sampler)
+    if "random_state" in sampler.get_params():
+        sampler.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
+    # Only random over- and under-sampling ignore the features.
+    if type(sampler) in (RandomOverSampler, RandomUnderSampler):
+        positions = np.arange(len(rows)).reshape(-1, 1)
+        positions = sampler.fit_resample(positions, y_train)[0].ravel()
+        return ResampledRows(rows[positions], None, y_train[positions], None)
+    flat = X[rows].reshape(len(rows), -1)
+    X_res, y_res = sampler.fit_resample(flat, y_train)[:2]
+    X_res = np.asarray(X_res, dtype=np.float32)
+    y_res = np.asarray(y_res)
+    row_weights = np.asarray(class_weight, dtype=np.float32)[y_res]
+    # SMOTE and ADASYN return the original rows first, in order; then
+    # their sample weights carry over.
+    n = len(flat)
+    if len(X_res) >= n and np.array_equal(X_res[:n], flat):
+        row_weights[:n] = weights[rows]
+    elif not np.allclose(weights[rows], np.asarray(class_weight)[y_train]):
+        raise ValueError(
+            f"{type(sampler).__name__} does not return the original "
+            "rows first, so sample_weight cannot follow them; use "
+            "class_weight, or a sampler that keeps the original rows."
+        )
+    synthetic = X_res.reshape(len(X_res), *X.shape[1:])
+    return ResampledRows(None, synthetic, y_res, row_weights)
+
+
 class EpochBatches(keras.utils.PyDataset):
     """Training batches gathered from the training rows, drawn anew every epoch.
 
@@ -381,13 +464,6 @@ class EpochBatches(keras.utils.PyDataset):
         self.batch_size = batch_size
         self.seed = seed
         self.epoch = 0
-        # Only random over- and under-sampling ignore the features.
-        self.by_index = sampler is None or type(sampler) in (
-            RandomOverSampler,
-            RandomUnderSampler,
-        )
-        if sampler is not None:
-            _check_neighbours(sampler, self.y_train)
         # The first draw fixes the number of batches; the next ones come at
         # the start of each later epoch, so none is wasted after the last.
         self._draw()
@@ -397,48 +473,18 @@ class EpochBatches(keras.utils.PyDataset):
         """Resample the training rows for the next epoch."""
         seed = None if self.seed is None else self.seed + self.epoch
         rng = np.random.RandomState(seed)
-        if self.sampler is None:
-            self.labels_ = self.y_train
-            self.source_ = self.rows
-            self.order_ = rng.permutation(len(self.rows))
-            return
-        sampler = clone(self.sampler)
-        if "random_state" in sampler.get_params():
-            sampler.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
-        if self.by_index:
-            positions = np.arange(len(self.rows)).reshape(-1, 1)
-            positions = sampler.fit_resample(positions, self.y_train)[0].ravel()
-            self.synthetic_ = None
-            self.labels_ = self.y_train[positions]
-            self.source_ = self.rows[positions]
-        else:
-            X_train = self.X[self.rows]
-            flat = X_train.reshape(len(X_train), -1)
-            X_res, y_res = sampler.fit_resample(flat, self.y_train)[:2]
-            X_res = np.asarray(X_res, dtype=np.float32)
-            y_res = np.asarray(y_res)
-            self.synthetic_ = X_res.reshape(len(X_res), *self.X.shape[1:])
-            self.labels_ = y_res
-            self.source_ = None
-            self.row_weights_ = self._synthetic_weights(flat, X_res, y_res)
+        drawn = resample_rows(
+            self.X,
+            self.weights,
+            self.y_train,
+            rows=self.rows,
+            sampler=self.sampler,
+            class_weight=self.class_weight,
+            rng=rng,
+        )
+        self.source_, self.synthetic_ = drawn.source, drawn.synthetic
+        self.labels_, self.row_weights_ = drawn.labels, drawn.weights
         self.order_ = rng.permutation(len(self.labels_))
-
-    def _synthetic_weights(self, flat, X_res, y_res) -> np.ndarray:
-        """Weights of resampled rows: their own for the original rows, the
-        class weight for new ones."""
-        n = len(flat)
-        weights = self.class_weight[y_res]
-        # SMOTE and ADASYN return the original rows first, in order; then
-        # their sample weights carry over.
-        if len(X_res) >= n and np.array_equal(X_res[:n], flat):
-            weights[:n] = self.weights[self.rows]
-        elif not np.allclose(self.weights[self.rows], self.class_weight[self.y_train]):
-            raise ValueError(
-                f"{type(self.sampler).__name__} does not return the original "
-                "rows first, so sample_weight cannot follow them; use "
-                "class_weight, or a sampler that keeps the original rows."
-            )
-        return weights
 
     def __len__(self) -> int:
         return -(-len(self.labels_) // self.batch_size)

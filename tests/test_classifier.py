@@ -19,8 +19,10 @@ from sklearn.model_selection import (  # noqa: E402
     cross_val_score,
 )
 
+import skimb._classifier  # noqa: E402
+import skimb._engine  # noqa: E402
 from skimb import ImbalancedKerasClassifier  # noqa: E402
-from skimb._training import targets as training_targets  # noqa: E402
+from skimb._engine import encode_targets  # noqa: E402
 from skimb.losses import FocalLoss, resolve_loss  # noqa: E402
 
 from .conftest import FAST  # noqa: E402
@@ -233,14 +235,13 @@ def test_sample_weight_combines_with_class_weight_without_writing(tabular, monke
     original = sample_weight.copy()
     X_before, y_before = X.copy(), y.copy()
     received = {}
-    fit = keras.Model.fit
+    train = skimb._engine.train
 
-    def spy(self, x, targets, sample_weight=None, **kwargs):
-        received["weights"] = sample_weight
-        received["rows"] = len(x)
-        return fit(self, x, targets, sample_weight=sample_weight, **kwargs)
+    def spy(networks, X, splits, plan):
+        received["weights"] = plan.weights
+        return train(networks, X, splits, plan)
 
-    monkeypatch.setattr(keras.Model, "fit", spy)
+    monkeypatch.setattr(skimb._classifier, "train", spy)
     clf = ImbalancedKerasClassifier(
         class_weight={0: 4.0}, validation_fraction=0.0, early_stopping=False, **FAST
     ).fit(X, y, sample_weight=sample_weight)
@@ -267,7 +268,7 @@ def test_targets_and_outputs_match_the_loss(tabular, loss, target_shape, probabi
     clf = ImbalancedKerasClassifier(loss=loss, **params).fit(X, y)
     _, logits, sparse = resolve_loss(clf.loss)
     assert logits is not probabilities
-    targets = training_targets(
+    targets = encode_targets(
         np.searchsorted(clf.classes_, y), len(clf.classes_), sparse=sparse
     )
     assert targets.shape[1:] == target_shape[1:]

@@ -171,9 +171,9 @@ def test_tune_shows_progress_and_ctrl_c_keeps_the_finished_trials(
 
     def interrupt_second_trial(self, logs=None):
         original(self, logs)
-        # A fit trains 5 cross-fitted networks (the rarest class has 20 rows).
-        if self.network == 0:
-            fits.append(1)
+        # A fit trains its 5 cross-fitted networks (the rarest class has 20
+        # rows) together: one training.
+        fits.append(1)
         if len(fits) == 3:  # trial 2, fold 1 (two folds per trial)
             raise KeyboardInterrupt
 
@@ -185,7 +185,7 @@ def test_tune_shows_progress_and_ctrl_c_keeps_the_finished_trials(
         capsys, "tune", table_file, "--target", "label", *TUNE, "--out", out_dir
     )
     assert code == 130
-    shown_parts = ("trial 1/2", "fold 1/2", "fold 2/2", "network 5/5", "epoch 2/2")
+    shown_parts = ("trial 1/2", "fold 1/2", "fold 2/2", "5 networks", "epoch 2/2")
     for shown in (*shown_parts, "refit"):
         assert shown in err
     assert "trial 1: complete macro-F1" in err

@@ -106,3 +106,33 @@ def test_get_scorer_resolves_names_and_rejects_unknown():
         get_scorer("f2_macro")
     with pytest.raises(TypeError, match="scorer name or a callable"):
         get_scorer(3)
+
+
+@pytest.mark.parametrize("absent", [None, 0, 3])
+def test_confusion_scores_match_the_library_functions(predictions, absent, recwarn):
+    from imblearn.metrics import geometric_mean_score
+    from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
+
+    from skimb.metrics import confusion_scores
+
+    y, _, pred = predictions
+    if absent is not None:
+        # A class missing from y_true (a small held-out fold), still predicted.
+        keep = y != absent
+        y, pred = y[keep], pred[keep]
+        pred[:3] = absent
+    labels = np.arange(4)
+    scores = confusion_scores(y, pred, n_classes=4)
+    assert scores["macro_f1"] == pytest.approx(
+        f1_score(y, pred, labels=labels, average="macro", zero_division=0)
+    )
+    assert scores["balanced_accuracy"] == pytest.approx(
+        balanced_accuracy_score(y, pred)
+    )
+    assert scores["g_mean"] == pytest.approx(
+        geometric_mean_score(y, pred, labels=labels, average="multiclass")
+    )
+    np.testing.assert_allclose(
+        scores["recall"],
+        recall_score(y, pred, labels=labels, average=None, zero_division=0),
+    )

@@ -62,7 +62,7 @@ def test_logit_adjusted_predicts_from_the_raw_logits(tabular):
     X, y = tabular
     clf = ImbalancedKerasClassifier(loss="logit_adjusted", decision="argmax", **FAST)
     clf.fit(X, y)
-    logits = clf.model_(X[:20].astype(np.float32)).numpy()
+    logits = keras.ops.convert_to_numpy(clf.model_(X[:20].astype(np.float32)))
     np.testing.assert_allclose(
         clf.predict_log_proba(X[:20]), log_softmax(logits, axis=1), atol=1e-5
     )

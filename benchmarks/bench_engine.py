@@ -1,0 +1,245 @@
+"""Fit speed of the training engine, side by side in one run, on one backend.
+
+Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
+
+    python benchmarks/bench_engine.py            # about 5 minutes on 2 cores
+    python benchmarks/bench_engine.py --seed-scale   # adds the 95,000-sequence epoch
+
+1. **Default fit on real tables** (scikit-learn's bundled digits, made
+   imbalanced, 1,000 rows; breast cancer, 569 rows; wine, 178 rows): the
+   default estimator (five cross-fitted networks on these small classes)
+   against ``HistGradientBoostingClassifier(class_weight="balanced")`` and
+   against one raw-Keras network of the same size trained with
+   ``keras.Model.fit`` for as many epochs as the default's program ran.
+2. **Per epoch, one network**: skimb with ``cv=None`` against raw
+   ``Model.fit`` of the same network, both validating on the same rows every
+   epoch, as the marginal cost of 40 more epochs (so set-up and compilation
+   cancel out).
+3. **Small-table epoch**: the same marginal cost on a 1,000 x 8 table with a
+   64-unit network and batch 128, against raw ``Model.fit`` without
+   validation.
+4. With ``--seed-scale``: one epoch of the default sequence network on
+   95,000 sequences of 20 x 18, against raw ``Model.fit`` with its defaults
+   and with ``steps_per_execution=32``.
+
+Every figure is a median over ``--repeats`` interleaved runs; results go to
+``benchmarks/results/engine_<backend>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine  # noqa: E402
+from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
+
+from skimb import ImbalancedKerasClassifier  # noqa: E402
+from skimb._networks import build_network, feature_moments  # noqa: E402
+from skimb.datasets import make_imbalanced_sequences  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _seconds(call) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def real_tables() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Three tables bundled with scikit-learn; digits made imbalanced."""
+    X, y = load_digits(return_X_y=True)
+    rng = np.random.RandomState(0)
+    # Class c keeps 180 * 0.8**c rows: 180 down to 24, 1,000 rows in all.
+    keep = np.concatenate(
+        [
+            rng.choice(np.flatnonzero(y == c), int(180 * 0.8**c), replace=False)
+            for c in range(10)
+        ]
+    )
+    tables = {"digits_imbalanced": (X[keep], y[keep])}
+    for name, loader in (("breast_cancer", load_breast_cancer), ("wine", load_wine)):
+        X, y = loader(return_X_y=True)
+        tables[name] = (X, y)
+    return {k: (X.astype(np.float32), y) for k, (X, y) in tables.items()}
+
+
+def raw_network(
+    X_train: np.ndarray,
+    n_classes: int,
+    *,
+    architecture: str = "dense",
+    steps_per_execution: int = 1,
+) -> keras.Model:
+    """skimb's default network, by the same builder, compiled for Model.fit."""
+    mean, variance = feature_moments(X_train)
+    model = build_network(
+        architecture=architecture,
+        input_shape=X_train.shape[1:],
+        n_classes=n_classes,
+        dropout=0.1,
+        mean=mean,
+        variance=variance,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        steps_per_execution=steps_per_execution,
+    )
+    return model
+
+
+def _fit_raw(X: np.ndarray, targets: np.ndarray, epochs: int) -> None:
+    model = raw_network(X, targets.shape[1])
+    model.fit(X, targets, batch_size=128, epochs=epochs, verbose=0)
+
+
+def default_fits(repeats: int) -> list[dict]:
+    rows = []
+    for name, (X, y) in real_tables().items():
+        classes = np.unique(y)
+        targets = np.eye(len(classes), dtype=np.float32)[np.searchsorted(classes, y)]
+        ours, hgb, raw, epochs = [], [], [], []
+        for seed in range(repeats):
+            clf = ImbalancedKerasClassifier(random_state=seed)
+            ours.append(_seconds(functools.partial(clf.fit, X, y)))
+            ran = max(len(h["loss"]) for h in clf.histories_)
+            epochs.append(ran)
+            boosting = HistGradientBoostingClassifier(
+                class_weight="balanced", random_state=seed
+            )
+            hgb.append(_seconds(functools.partial(boosting.fit, X, y)))
+            raw.append(_seconds(functools.partial(_fit_raw, X, targets, ran)))
+        row = {
+            "table": name,
+            "rows": len(X),
+            "classes": len(classes),
+            "networks": clf.n_networks_,
+            "epochs_run": statistics.median(epochs),
+            "skimb_default_s": statistics.median(ours),
+            "hgb_balanced_s": statistics.median(hgb),
+            "raw_keras_one_network_s": statistics.median(raw),
+        }
+        row["ratio_to_hgb"] = row["skimb_default_s"] / row["hgb_balanced_s"]
+        row["ratio_to_raw_keras"] = (
+            row["skimb_default_s"] / row["raw_keras_one_network_s"]
+        )
+        rows.append(row)
+        print(json.dumps(row))
+    return rows
+
+
+def marginal_epoch(repeats: int, *, validate: bool, n_features: int, n_rows: int):
+    """Milliseconds per epoch of skimb (one network) and of raw Model.fit,
+    as the extra time of 40 more epochs."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n_rows, n_features)).astype(np.float32)
+    y = rng.choice(4, size=n_rows, p=[0.55, 0.25, 0.15, 0.05])
+    targets = np.eye(4, dtype=np.float32)[y]
+    val_fraction = 0.1 if validate else 0.0
+    probe = ImbalancedKerasClassifier(
+        cv=None, epochs=1, early_stopping=False, validation_fraction=val_fraction
+    )
+    probe.fit(X, y)
+    train, val = probe._split(y, seed=0) if validate else (np.arange(n_rows), None)
+
+    def ours(epochs):
+        ImbalancedKerasClassifier(
+            cv=None,
+            epochs=epochs,
+            early_stopping=False,
+            validation_fraction=val_fraction,
+            random_state=0,
+        ).fit(X, y)
+
+    def raw(epochs):
+        model = raw_network(X[train], 4)
+        model.fit(
+            X[train],
+            targets[train],
+            validation_data=None if val is None else (X[val], targets[val]),
+            batch_size=128,
+            epochs=epochs,
+            verbose=0,
+        )
+
+    result = {}
+    for name, call in (("skimb", ours), ("raw_keras", raw)):
+        per_epoch = []
+        for _ in range(repeats):
+            short = _seconds(functools.partial(call, 10))
+            long = _seconds(functools.partial(call, 50))
+            per_epoch.append((long - short) / 40 * 1000)
+        result[f"{name}_ms_per_epoch"] = statistics.median(per_epoch)
+    result["ratio"] = result["skimb_ms_per_epoch"] / result["raw_keras_ms_per_epoch"]
+    print(json.dumps(result))
+    return result
+
+
+def seed_scale_epoch() -> dict:
+    """One epoch of the default sequence network on 95,000 sequences."""
+    X, y = make_imbalanced_sequences(95_000, random_state=0)
+    n_classes = len(np.unique(y))
+    targets = np.eye(n_classes, dtype=np.float32)[y]
+    result = {}
+
+    def ours():
+        ImbalancedKerasClassifier(
+            "lstm",
+            epochs=1,
+            validation_fraction=0,
+            early_stopping=False,
+            cv=None,
+            random_state=0,
+        ).fit(X, y)
+
+    result["skimb_s"] = _seconds(ours)
+    for spe in (1, 32):
+        model = raw_network(X, n_classes, architecture="lstm", steps_per_execution=spe)
+        result[f"raw_keras_spe{spe}_s"] = _seconds(
+            functools.partial(
+                model.fit, X, targets, batch_size=128, epochs=1, verbose=0
+            )
+        )
+    print(json.dumps(result))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed-scale", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="one repeat, no tables")
+    args = parser.parse_args()
+    repeats = 1 if args.quick else args.repeats
+    backend = keras.backend.backend()
+    results = {"backend": backend}
+    if not args.quick:
+        results["default_fit"] = default_fits(repeats)
+    results["one_network_epoch"] = marginal_epoch(
+        repeats, validate=True, n_features=20, n_rows=5000
+    )
+    results["small_table_epoch"] = marginal_epoch(
+        repeats, validate=False, n_features=8, n_rows=1000
+    )
+    if args.seed_scale:
+        results["seed_scale_epoch"] = seed_scale_epoch()
+    if not args.quick:
+        RESULTS.mkdir(exist_ok=True)
+        path = RESULTS / f"engine_{backend}.json"
+        path.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""The training engine: k networks in one program, each stopping on its own."""
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from scipy.special import log_softmax  # noqa: E402
+from sklearn.model_selection import StratifiedKFold  # noqa: E402
+
+import skimb._engine  # noqa: E402
+from skimb import ImbalancedKerasClassifier  # noqa: E402
+from skimb._networks import forward  # noqa: E402
+from skimb.callbacks import ClassificationReport  # noqa: E402
+from skimb.metrics import confusion_scores  # noqa: E402
+
+from .conftest import FAST  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def stopped_apart(tabular):
+    # Patience 2 over 40 epochs: the three networks stop at different epochs.
+    report = ClassificationReport(print_fn=None)
+    clf = ImbalancedKerasClassifier(
+        **{**FAST, "cv": 3, "epochs": 40, "learning_rate": 0.03},
+        callbacks=[report],
+    )
+    return clf.fit(*tabular), report
+
+
+def test_each_network_stops_on_its_own_and_keeps_its_best_weights(
+    stopped_apart, tabular
+):
+    clf, _ = stopped_apart
+    X, y = tabular
+    y_encoded = np.searchsorted(clf.classes_, y)
+    lengths = [len(h["val_macro_f1"]) for h in clf.histories_]
+    assert len(set(lengths)) > 1, lengths
+    folds = StratifiedKFold(3, shuffle=True, random_state=0).split(X, y)
+    for i, (_, val) in enumerate(folds):
+        history = clf.histories_[i]
+        best = int(np.argmax(history["val_macro_f1"]))
+        # Stopped `patience` epochs after its best, which it kept.
+        assert len(history["val_macro_f1"]) == best + 1 + FAST["patience"]
+        network = clf.model_.get_layer(f"network_{i}")
+        predicted = forward(network, X[val]).argmax(axis=1)
+        kept = confusion_scores(y_encoded[val], predicted, n_classes=4)["macro_f1"]
+        assert kept == pytest.approx(history["val_macro_f1"][best], abs=1e-6)
+
+
+def test_training_loss_is_each_networks_own(stopped_apart):
+    clf, _ = stopped_apart
+    first = [h["loss"][0] for h in clf.histories_]
+    # Each is a mean over its own rows, as for one network trained alone
+    # (about log(4) at the start), not the sum over the networks.
+    assert all(0.5 < loss < 3.0 for loss in first), first
+
+
+def test_report_callbacks_see_the_out_of_fold_predictions(stopped_apart, tabular):
+    clf, report = stopped_apart
+    X, y = tabular
+    folds = StratifiedKFold(3, shuffle=True, random_state=0).split(X, y)
+    held_out = np.zeros((len(y), 4))
+    for i, (_, val) in enumerate(folds):
+        network = clf.model_.get_layer(f"network_{i}")
+        held_out[val] = log_softmax(forward(network, X[val]), axis=1)
+    support = report.reports_[-1][1].split("\n")[-2].split()[-1]
+    assert int(support) == len(y)  # every row, once, out of fold
+    recall_0 = np.mean(held_out[y == 0].argmax(axis=1) == 0)
+    assert f"{recall_0:.2f}" in report.reports_[-1][1].split("\n")[2]
+    assert report.X is None  # given back at the end of training
+
+
+def test_batch_sampler_with_cross_fitting_draws_from_each_training_fold(
+    tabular, monkeypatch
+):
+    X, y = tabular
+    folds = list(StratifiedKFold(2, shuffle=True, random_state=0).split(X, y))
+    for sampler in ("over", "smote"):
+        seen = []
+        draw = skimb._engine.resample_rows
+
+        def spy(*args, rows, draw=draw, seen=seen, **kwargs):
+            seen.append(rows.copy())
+            return draw(*args, rows=rows, **kwargs)
+
+        monkeypatch.setattr(skimb._engine, "resample_rows", spy)
+        clf = ImbalancedKerasClassifier(
+            **{**FAST, "cv": 2, "epochs": 2}, batch_sampler=sampler
+        ).fit(X, y)
+        assert clf.n_networks_ == 2
+        assert all(len(h["loss"]) == 2 for h in clf.histories_)
+        # Every epoch, each network draws from its own training fold only.
+        assert len(seen) == 4
+        for i, rows in enumerate(seen):
+            np.testing.assert_array_equal(rows, folds[i % 2][0])
