@@ -481,17 +481,25 @@ class _Program:
         if self.backend == "tensorflow":
             import tensorflow as tf
 
-            @tf.function(reduce_retracing=True)
+            # A while loop written out, without autograph: autograph would
+            # trace the body twice, and tracing is most of a small fit.
+            @tf.function(autograph=False, reduce_retracing=True)
             def epoch(X, T, order, W):
-                logs = None
-                for s in tf.range(tf.shape(order)[0]):
+                def step(s, losses):
                     idx = order[s]
                     logs = model.train_step(
                         batch(tf.gather(X, idx), tf.gather(T, idx), W[s])
                     )
-                return [logs[key] for key in keys]
+                    return s + 1, [logs[key] for key in keys]
 
-            @tf.function(reduce_retracing=True)
+                _, losses = tf.while_loop(
+                    lambda s, _: s < tf.shape(order)[0],
+                    step,
+                    (tf.constant(0), [tf.zeros(())] * len(keys)),
+                )
+                return losses
+
+            @tf.function(autograph=False, reduce_retracing=True)
             def forward(X, T, W):
                 return evaluate(model(X, training=False), T, W)
 
