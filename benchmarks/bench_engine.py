@@ -2,11 +2,12 @@
 
 Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
 
-    python benchmarks/bench_engine.py            # about 5 minutes on 2 cores
-    python benchmarks/bench_engine.py --seed-scale   # adds the 95,000-sequence epoch
+    python benchmarks/bench_engine.py                     # 1-3, about 5 minutes
+    python benchmarks/bench_engine.py --part search       # 4
+    python benchmarks/bench_engine.py --part seed-scale   # 5
 
 1. **Default fit on real tables** (scikit-learn's bundled digits, made
-   imbalanced, 936 rows; breast cancer, 569 rows; wine, 178 rows): the
+   imbalanced, 933 rows; breast cancer, 569 rows; wine, 178 rows): the
    default estimator (five cross-fitted networks on these small classes)
    against ``HistGradientBoostingClassifier(class_weight="balanced")`` and
    against one raw-Keras network of the same size trained with
@@ -18,12 +19,15 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
 3. **Small-table epoch**: the same marginal cost on a 1,000 x 8 table with a
    64-unit network and batch 128, against raw ``Model.fit`` without
    validation (200 more epochs).
-4. With ``--seed-scale``: one epoch of the default sequence network on
+4. ``--part search``: ``OptunaSearchCV`` with 20 trials x 3 folds on 1,500
+   rows, the default estimator and search space.
+5. ``--part seed-scale``: one epoch of the default sequence network on
    95,000 sequences of 20 x 18, against raw ``Model.fit`` with its defaults
    and with ``steps_per_execution=32``.
 
 Every figure is a median over ``--repeats`` interleaved runs; results go to
-``benchmarks/results/engine_<backend>.json``.
+``benchmarks/results/engine_<backend>.json``,
+``engine_search_<backend>.json`` and ``engine_seed_scale_<backend>.json``.
 """
 
 from __future__ import annotations
@@ -43,9 +47,12 @@ import numpy as np  # noqa: E402
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine  # noqa: E402
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
 
-from skimb import ImbalancedKerasClassifier  # noqa: E402
+from skimb import ImbalancedKerasClassifier, OptunaSearchCV  # noqa: E402
 from skimb._networks import build_network, feature_moments  # noqa: E402
-from skimb.datasets import make_imbalanced_sequences  # noqa: E402
+from skimb.datasets import (  # noqa: E402
+    make_imbalanced_classification,
+    make_imbalanced_sequences,
+)
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -60,7 +67,7 @@ def real_tables() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Three tables bundled with scikit-learn; digits made imbalanced."""
     X, y = load_digits(return_X_y=True)
     rng = np.random.RandomState(0)
-    # Class c keeps 175 * 0.85**c rows: 175 down to 40, 936 rows in all.
+    # Class c keeps 175 * 0.85**c rows: 175 down to 40, 933 rows in all.
     keep = np.concatenate(
         [
             rng.choice(np.flatnonzero(y == c), int(175 * 0.85**c), replace=False)
@@ -188,6 +195,30 @@ def marginal_epoch(
     return result
 
 
+def search_time() -> dict:
+    """OptunaSearchCV, 20 trials x 3 stratified folds, on 1,500 rows, with
+    the default estimator (five cross-fitted networks per fit on these
+    small classes) and its default search space."""
+    X, y = make_imbalanced_classification(1500, random_state=0)
+    search = OptunaSearchCV(
+        ImbalancedKerasClassifier(random_state=0),
+        n_trials=20,
+        cv=3,
+        random_state=0,
+        refit=False,
+    )
+    seconds = _seconds(functools.partial(search.fit, X, y))
+    states = [t.state.name for t in search.study_.trials]
+    result = {
+        "seconds": seconds,
+        "complete": states.count("COMPLETE"),
+        "pruned": states.count("PRUNED"),
+        "best_cv_macro_f1": search.best_score_,
+    }
+    print(json.dumps(result))
+    return result
+
+
 def seed_scale_epoch() -> dict:
     """One epoch of the default sequence network on 95,000 sequences."""
     X, y = make_imbalanced_sequences(95_000, random_state=0)
@@ -219,28 +250,39 @@ def seed_scale_epoch() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--part",
+        choices=["speed", "search", "seed-scale"],
+        default="speed",
+        help="the fits and epochs (1-3), the search (4) or the seed-scale epoch (5)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--seed-scale", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="one repeat, no tables")
+    parser.add_argument(
+        "--quick", action="store_true", help="speed: one repeat, epochs only, no file"
+    )
     args = parser.parse_args()
-    repeats = 1 if args.quick else args.repeats
     backend = keras.backend.backend()
-    results = {"backend": backend}
-    if not args.quick:
-        results["default_fit"] = default_fits(repeats)
-    results["one_network_epoch"] = marginal_epoch(
-        repeats, validate=True, n_features=20, n_rows=5000, extra=60
-    )
-    results["small_table_epoch"] = marginal_epoch(
-        repeats, validate=False, n_features=8, n_rows=1000, extra=200
-    )
-    if args.seed_scale:
-        results["seed_scale_epoch"] = seed_scale_epoch()
-    if not args.quick:
-        RESULTS.mkdir(exist_ok=True)
-        path = RESULTS / f"engine_{backend}.json"
-        path.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"wrote {path}")
+    if args.part == "search":
+        results, name = search_time(), f"engine_search_{backend}.json"
+    elif args.part == "seed-scale":
+        results, name = seed_scale_epoch(), f"engine_seed_scale_{backend}.json"
+    else:
+        repeats = 1 if args.quick else args.repeats
+        results, name = {"backend": backend}, f"engine_{backend}.json"
+        if not args.quick:
+            results["default_fit"] = default_fits(repeats)
+        results["one_network_epoch"] = marginal_epoch(
+            repeats, validate=True, n_features=20, n_rows=5000, extra=60
+        )
+        results["small_table_epoch"] = marginal_epoch(
+            repeats, validate=False, n_features=8, n_rows=1000, extra=200
+        )
+        if args.quick:
+            return
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / name
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

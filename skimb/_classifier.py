@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils._tags import ClassifierTags
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from skimb._engine import TrainingPlan, encode_targets, train
+from skimb._engine import train
 from skimb._inputs import check_features, check_labels
 from skimb._networks import (
     ARCHITECTURES,
@@ -23,6 +23,7 @@ from skimb._networks import (
     feature_moments,
     forward,
 )
+from skimb._plan import TrainingPlan, encode_targets
 from skimb._random import seed_from, seeded
 from skimb._serialization import model_from_bytes, model_to_bytes
 from skimb._splits import network_splits, validation_split

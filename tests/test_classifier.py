@@ -22,7 +22,7 @@ from sklearn.model_selection import (  # noqa: E402
 import skimb._classifier  # noqa: E402
 import skimb._engine  # noqa: E402
 from skimb import ImbalancedKerasClassifier  # noqa: E402
-from skimb._engine import encode_targets  # noqa: E402
+from skimb._plan import encode_targets  # noqa: E402
 from skimb.losses import FocalLoss, resolve_loss  # noqa: E402
 
 from .conftest import FAST  # noqa: E402

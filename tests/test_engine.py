@@ -8,7 +8,7 @@ keras = pytest.importorskip("keras")
 from scipy.special import log_softmax  # noqa: E402
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
-import skimb._engine  # noqa: E402
+import skimb._schedule  # noqa: E402
 from skimb import ImbalancedKerasClassifier  # noqa: E402
 from skimb._networks import forward  # noqa: E402
 from skimb.callbacks import ClassificationReport  # noqa: E402
@@ -78,13 +78,13 @@ def test_batch_sampler_with_cross_fitting_draws_from_each_training_fold(
     folds = list(StratifiedKFold(2, shuffle=True, random_state=0).split(X, y))
     for sampler in ("over", "smote"):
         seen = []
-        draw = skimb._engine.resample_rows
+        draw = skimb._schedule.resample_rows
 
         def spy(*args, rows, draw=draw, seen=seen, **kwargs):
             seen.append(rows.copy())
             return draw(*args, rows=rows, **kwargs)
 
-        monkeypatch.setattr(skimb._engine, "resample_rows", spy)
+        monkeypatch.setattr(skimb._schedule, "resample_rows", spy)
         clf = ImbalancedKerasClassifier(
             **{**FAST, "cv": 2, "epochs": 2}, batch_sampler=sampler
         ).fit(X, y)
@@ -94,3 +94,11 @@ def test_batch_sampler_with_cross_fitting_draws_from_each_training_fold(
         assert len(seen) == 4
         for i, rows in enumerate(seen):
             np.testing.assert_array_equal(rows, folds[i % 2][0])
+
+
+def test_an_unsupported_backend_is_named(tabular, monkeypatch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    with pytest.raises(
+        RuntimeError, match=r"backends \('tensorflow', 'jax'\).*'torch'"
+    ):
+        ImbalancedKerasClassifier(**FAST).fit(*tabular)

@@ -10,7 +10,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.utils._param_validation import InvalidParameterError
 
-import skimb._engine
+import skimb._schedule
 from skimb import ImbalancedKerasClassifier
 from skimb.sampling import EpochBatches, SequenceSampler, check_class_counts
 from tests.conftest import FAST
@@ -206,13 +206,13 @@ def test_batch_sampler_never_resamples_the_validation_split(
 ):
     X, y = sequences
     seen = []
-    draw = skimb._engine.resample_rows
+    draw = skimb._schedule.resample_rows
 
     def spy(*args, rows, **kwargs):
         seen.append(rows.copy())
         return draw(*args, rows=rows, **kwargs)
 
-    monkeypatch.setattr(skimb._engine, "resample_rows", spy)
+    monkeypatch.setattr(skimb._schedule, "resample_rows", spy)
     clf = ImbalancedKerasClassifier(
         "dense", batch_sampler=batch_sampler, **{**FAST, "epochs": 2}
     )

@@ -1,0 +1,84 @@
+"""The training plan: what one fit's training needs, as plain values.
+
+The estimator resolves its parameters into a :class:`TrainingPlan`; the
+training engine (:mod:`skimb._engine`) reads nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+
+def encode_targets(
+    y_encoded: np.ndarray, n_classes: int, *, sparse: bool
+) -> np.ndarray:
+    """Integer labels for sparse losses, one-hot rows for the others."""
+    if sparse:
+        return y_encoded.astype(np.int32)
+    return np.eye(n_classes, dtype=np.float32)[y_encoded]
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What one fit's training needs, resolved from the estimator's parameters.
+
+    Parameters
+    ----------
+    loss : keras loss
+        Compiled for every network; its per-network value is the validation
+        loss too.
+    optimizer : keras.optimizers.Optimizer
+        Shared by the networks (each variable has its own slots); an
+        optimizer already built keeps its state (``partial_fit``).
+    targets : ndarray
+        Targets in the loss's encoding: integer labels ``(n,)`` or one-hot
+        rows ``(n, n_classes)``.
+    weights : ndarray of shape (n,)
+        Sample weights, class weights included.
+    y : ndarray of shape (n,)
+        Labels encoded ``0 .. n_classes - 1``.
+    labels : list
+        Class names, for the ``val_recall_<label>`` keys.
+    batch_size : int
+        Training rows of each network per step.
+    epochs : int
+        Maximum number of epochs.
+    early_stopping : bool
+        Stop each network when validation macro-F1 has not improved for
+        ``patience`` epochs, and give it back the weights of its best epoch.
+    patience : int
+    sampler : imbalanced-learn sampler or None
+        Redraws each network's training rows at every epoch.
+    class_weight : ndarray of shape (n_classes,)
+        Weight of a synthetic row of each class.
+    reweighting : (int, ndarray) or None
+        Deferred re-weighting: from this epoch on, the loss's per-class
+        ``class_weight`` variable takes these weights.
+    callbacks : sequence of keras.callbacks.Callback
+        The user's callbacks.
+    seed : int or None
+        Seed of the row order and the samplers' draws.
+    verbose : int
+        Keras progress output.
+    """
+
+    loss: object
+    optimizer: keras.optimizers.Optimizer
+    targets: np.ndarray
+    weights: np.ndarray
+    y: np.ndarray
+    labels: list
+    batch_size: int
+    epochs: int
+    early_stopping: bool = False
+    patience: int = 10
+    sampler: object = None
+    class_weight: np.ndarray | None = None
+    reweighting: tuple[int, np.ndarray] | None = None
+    callbacks: Sequence[keras.callbacks.Callback] = ()
+    seed: int | None = None
+    verbose: int = 0

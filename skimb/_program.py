@@ -1,0 +1,197 @@
+"""The networks of one fit as one Keras model, with a compiled epoch.
+
+Part of the training engine (:mod:`skimb._engine`).  One compiled function
+runs a whole epoch: ``tf.function`` over a while loop on TensorFlow,
+``jax.jit`` over ``lax.scan`` on JAX, where the weights live in arrays
+outside the Keras variables until :meth:`Program.sync` writes them back.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from skimb._plan import TrainingPlan
+
+# The backends whose compiled epochs are written here.
+BACKENDS = ("tensorflow", "jax")
+
+
+class Program:
+    """The networks as one Keras model, with a compiled epoch and evaluation.
+
+    One network is its own model; ``k`` networks are ``k`` outputs on one
+    input, the loss applied to each output with its own sample weights
+    (Keras sums the outputs' losses and logs each one).
+    """
+
+    def __init__(self, networks: list[keras.Model], plan: TrainingPlan, X: np.ndarray):
+        self.backend = keras.backend.backend()
+        if self.backend not in BACKENDS:
+            raise RuntimeError(
+                f"skimb trains on the Keras backends {BACKENDS}; this process "
+                f"uses {self.backend!r} (KERAS_BACKEND)."
+            )
+        self.plan = plan
+        self.k = len(networks)
+        if self.k == 1:
+            model = networks[0]
+        else:
+            inputs = keras.Input(shape=X.shape[1:], name="features")
+            for j, network in enumerate(networks):
+                network.name = f"network_{j}"
+            model = keras.Model(
+                inputs, [network(inputs) for network in networks], name="skimb_towers"
+            )
+        model.compile(optimizer=plan.optimizer, loss=plan.loss)
+        batch = min(len(X), plan.batch_size)
+        # Builds the optimizer and the compiled loss, as Model.fit would.
+        model._symbolic_build(
+            data_batch=self._batch(
+                X[:batch], plan.targets[:batch], np.ones((batch, self.k), np.float32)
+            )
+        )
+        self.model, self.networks = model, networks
+        self.X, self.targets = self._to_device(X), self._to_device(plan.targets)
+        if self.backend == "jax":
+            self.reload()
+            # Where each network's weights sit in the trainable and
+            # non-trainable state, for snapshots without a sync.
+            where = {id(v): (0, i) for i, v in enumerate(model.trainable_variables)}
+            where.update(
+                {id(v): (1, i) for i, v in enumerate(model.non_trainable_variables)}
+            )
+            self._where = [[where[id(v)] for v in n.weights] for n in networks]
+        self.retrace()
+
+    def _batch(self, x, t, w):
+        if self.k == 1:
+            return x, t, w[:, 0]
+        return x, [t] * self.k, [w[:, j] for j in range(self.k)]
+
+    def _loss_keys(self) -> list[str]:
+        if self.k == 1:
+            return ["loss"]
+        return [f"{name}_loss" for name in self.model.output_names]
+
+    def _to_device(self, array: np.ndarray):
+        return keras.ops.convert_to_tensor(array)
+
+    def retrace(self) -> None:
+        """Compile the epoch and the evaluation (again after the loss
+        changed: JAX traces the loss's variables as constants)."""
+        model, batch, keys, k = self.model, self._batch, self._loss_keys(), self.k
+        loss = self.plan.loss
+
+        def evaluate(outputs, T, W):
+            outputs = [outputs] if k == 1 else list(outputs)
+            losses = [
+                loss(T, out, sample_weight=W[:, j]) for j, out in enumerate(outputs)
+            ]
+            return outputs, losses
+
+        if self.backend == "tensorflow":
+            import tensorflow as tf
+
+            # A while loop written out, without autograph: autograph would
+            # trace the body twice, and tracing is most of a small fit.
+            @tf.function(autograph=False, reduce_retracing=True)
+            def epoch(X, T, order, W):
+                def step(s, losses):
+                    idx = order[s]
+                    logs = model.train_step(
+                        batch(tf.gather(X, idx), tf.gather(T, idx), W[s])
+                    )
+                    return s + 1, [logs[key] for key in keys]
+
+                _, losses = tf.while_loop(
+                    lambda s, _: s < tf.shape(order)[0],
+                    step,
+                    (tf.constant(0), [tf.zeros(())] * len(keys)),
+                )
+                return losses
+
+            @tf.function(autograph=False, reduce_retracing=True)
+            def forward(X, T, W):
+                return evaluate(model(X, training=False), T, W)
+
+            self._epoch, self._evaluate = epoch, forward
+        else:
+            import jax
+            import jax.numpy as jnp
+
+            def epoch(state, X, T, order, W):
+                def step(state, s):
+                    idx = order[s]
+                    logs, state = model.train_step(state, batch(X[idx], T[idx], W[s]))
+                    return state, [logs[key] for key in keys]
+
+                state, losses = jax.lax.scan(step, state, jnp.arange(order.shape[0]))
+                return state, [loss[-1] for loss in losses]
+
+            def forward(trainable, non_trainable, X, T, W):
+                outputs, _ = model.stateless_call(
+                    trainable, non_trainable, X, training=False
+                )
+                return evaluate(outputs, T, W)
+
+            self._epoch, self._evaluate = jax.jit(epoch), jax.jit(forward)
+
+    def run_epoch(self, data, order: np.ndarray, W: np.ndarray) -> list[float]:
+        """Train one epoch; each network's mean training loss."""
+        X, T = (self.X, self.targets) if data is None else map(self._to_device, data)
+        self.model.reset_metrics()
+        if self.backend == "tensorflow":
+            losses = self._epoch(X, T, order, W)
+        else:
+            metrics = [v.value for v in self.model.metrics_variables]
+            self._state, losses = self._epoch(
+                (*self._state[:3], metrics), X, T, order, W
+            )
+        return [float(keras.ops.convert_to_numpy(loss)) for loss in losses]
+
+    def evaluate(self, X, T, W) -> tuple[list[np.ndarray], list[float]]:
+        """Each network's outputs on ``X`` in inference mode, and its loss
+        weighted by its column of ``W``."""
+        if self.backend == "tensorflow":
+            outputs, losses = self._evaluate(X, T, W)
+        else:
+            outputs, losses = self._evaluate(self._state[0], self._state[1], X, T, W)
+        return (
+            [np.asarray(keras.ops.convert_to_numpy(o)) for o in outputs],
+            [float(keras.ops.convert_to_numpy(v)) for v in losses],
+        )
+
+    def weights(self, j: int) -> list[np.ndarray]:
+        """A copy of network ``j``'s weights as they are now."""
+        if self.backend != "jax":
+            return [np.array(w) for w in self.networks[j].get_weights()]
+        return [np.array(self._state[a][i]) for a, i in self._where[j]]
+
+    def sync(self) -> None:
+        """Write the trained state into the model's variables, where
+        callbacks and the caller read it (JAX trains on arrays outside
+        them)."""
+        if self.backend != "jax":
+            return
+        model = self.model
+        variables = (
+            model.trainable_variables,
+            model.non_trainable_variables,
+            model.optimizer.variables,
+        )
+        for refs, values in zip(variables, self._state[:3], strict=True):
+            for ref, value in zip(refs, values, strict=True):
+                ref.assign(value)
+
+    def reload(self) -> None:
+        """Read the state back from the variables, after something (a
+        callback, restored weights) wrote to them."""
+        if self.backend != "jax":
+            return
+        model = self.model
+        self._state = (
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+            [v.value for v in model.optimizer.variables],
+        )
