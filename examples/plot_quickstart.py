@@ -72,11 +72,12 @@ for name, params in strategies.items():
 # rule to tune its offsets on.  On classes this small the defaults cross-fit
 # (``cv="auto"``): five networks, each validated on one fifth of the data,
 # the rule tuned on all 47 out-of-fold samples of class 0, and the
-# prediction the mean of the five networks.  That costs five fits;
-# ``cv=None`` trains one network.  The true posterior's row is the ceiling:
-# even the best classifier recalls class 0 only partly, because its
-# sequences look like others'.  The strategy benchmark (see the Benchmarks
-# page) measures the strategies against the Bayes-optimal classifier.
+# prediction the mean of the five networks, which train together in one
+# compiled program; ``cv=None`` trains one network.  The true posterior's
+# row is the ceiling: even the best classifier recalls class 0 only partly,
+# because its sequences look like others'.  The strategy benchmark (see the
+# Benchmarks page) measures the strategies against the Bayes-optimal
+# classifier.
 from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
 
 predictions["true posterior, argmax"] = np.argmax(posterior, axis=1)
