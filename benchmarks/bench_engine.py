@@ -3,8 +3,9 @@
 Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
 
     python benchmarks/bench_engine.py                     # 1-3, about 5 minutes
-    python benchmarks/bench_engine.py --part search       # 4
-    python benchmarks/bench_engine.py --part seed-scale   # 5
+    python benchmarks/bench_engine.py --part batch-size   # 4
+    python benchmarks/bench_engine.py --part search       # 5
+    python benchmarks/bench_engine.py --part seed-scale   # 6
 
 1. **Default fit on real tables** (scikit-learn's bundled digits, made
    imbalanced, 933 rows; breast cancer, 569 rows; wine, 178 rows): the
@@ -19,15 +20,18 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
 3. **Small-table epoch**: the same marginal cost on a 1,000 x 8 table with a
    64-unit network and batch 128, against raw ``Model.fit`` without
    validation (200 more epochs).
-4. ``--part search``: ``OptunaSearchCV`` with 20 trials x 3 folds on 1,500
+4. ``--part batch-size``: the default on the same real tables with batch
+   sizes 32, 64, 128 and 256: 5-fold stratified CV macro-F1 and fit time.
+5. ``--part search``: ``OptunaSearchCV`` with 20 trials x 3 folds on 1,500
    rows, the default estimator and search space.
-5. ``--part seed-scale``: one epoch of the default sequence network on
+6. ``--part seed-scale``: one epoch of the default sequence network on
    95,000 sequences of 20 x 18, against raw ``Model.fit`` with its defaults
    and with ``steps_per_execution=32``.
 
 Every figure is a median over ``--repeats`` interleaved runs; results go to
 ``benchmarks/results/engine_<backend>.json``,
-``engine_search_<backend>.json`` and ``engine_seed_scale_<backend>.json``.
+``engine_batch_size_<backend>.json``, ``engine_search_<backend>.json`` and
+``engine_seed_scale_<backend>.json``.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine  # noqa: E402
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
+from sklearn.metrics import f1_score  # noqa: E402
+from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV  # noqa: E402
 from skimb._networks import build_network, feature_moments  # noqa: E402
@@ -195,6 +201,34 @@ def marginal_epoch(
     return result
 
 
+def batch_sizes() -> list[dict]:
+    """The default on the real tables at four batch sizes: 5-fold stratified
+    CV macro-F1 (one seed per fold) and the median fit time."""
+    rows = []
+    for name, (X, y) in real_tables().items():
+        folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+        for batch_size in (32, 64, 128, 256):
+            scores, seconds = [], []
+            for fold, (train, test) in enumerate(folds):
+                clf = ImbalancedKerasClassifier(
+                    batch_size=batch_size, random_state=fold
+                )
+                fit = functools.partial(clf.fit, X[train], y[train])
+                seconds.append(_seconds(fit))
+                predicted = clf.predict(X[test])
+                scores.append(f1_score(y[test], predicted, average="macro"))
+            row = {
+                "table": name,
+                "batch_size": batch_size,
+                "macro_f1": float(np.mean(scores)),
+                "sd": float(np.std(scores)),
+                "fit_s_median": statistics.median(seconds),
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
 def search_time() -> dict:
     """OptunaSearchCV, 20 trials x 3 stratified folds, on 1,500 rows, with
     the default estimator (five cross-fitted networks per fit on these
@@ -252,9 +286,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--part",
-        choices=["speed", "search", "seed-scale"],
+        choices=["speed", "batch-size", "search", "seed-scale"],
         default="speed",
-        help="the fits and epochs (1-3), the search (4) or the seed-scale epoch (5)",
+        help="fits and epochs (1-3), batch sizes (4), search (5), seed scale (6)",
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
@@ -262,7 +296,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     backend = keras.backend.backend()
-    if args.part == "search":
+    if args.part == "batch-size":
+        results, name = batch_sizes(), f"engine_batch_size_{backend}.json"
+    elif args.part == "search":
         results, name = search_time(), f"engine_search_{backend}.json"
     elif args.part == "seed-scale":
         results, name = seed_scale_epoch(), f"engine_seed_scale_{backend}.json"
