@@ -1,16 +1,17 @@
 """Training: the networks of one fit, trained together as one compiled program.
 
 A fit trains one network (with a validation split) or ``k`` cross-fitted
-networks.  Here they train at once: ``k`` towers on one shared input, each
-tower's loss weighted by its own training rows only (zero on its held-out
-fold), so that one step updates every network and one pass over the rows is
-an epoch of each.  One compiled function runs a whole epoch (``tf.function``
-on TensorFlow, ``jax.jit`` over ``lax.scan`` on JAX): ``keras.Model.fit``
-spends about 20 ms per epoch on TensorFlow setting up its input pipeline and
-callbacks, which on small data is most of the fit (``benchmarks/bench_engine.py``).
-After each epoch one forward pass over the held-out rows scores every tower
-on its own fold; each tower has its own early stopping and keeps its best
-weights.
+networks.  Here they train at once, as one Keras model of ``k`` inputs and
+``k`` outputs: each step takes one batch of its own training rows for each
+network (:mod:`skimb._schedule`), so each network sees the batches it would
+see trained alone, and one step updates them all.  One compiled function
+runs a whole epoch (:mod:`skimb._program`: ``tf.function`` on TensorFlow,
+``jax.jit`` over ``lax.scan`` on JAX): ``keras.Model.fit`` spends about
+20 ms per epoch on TensorFlow setting up its input pipeline and callbacks,
+which on small data is most of the fit (``benchmarks/bench_engine.py``).
+After each epoch one forward pass over the held-out rows scores every
+network on its own fold; each network has its own early stopping and keeps
+its best weights.
 
 Nothing here reads the estimator: :func:`train` takes the networks, the data,
 the rows of each network and a :class:`TrainingPlan`.

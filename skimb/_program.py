@@ -20,9 +20,10 @@ BACKENDS = ("tensorflow", "jax")
 class Program:
     """The networks as one Keras model, with a compiled epoch and evaluation.
 
-    One network is its own model; ``k`` networks are ``k`` outputs on one
-    input, the loss applied to each output with its own sample weights
-    (Keras sums the outputs' losses and logs each one).
+    One network is its own model; ``k`` networks are one model of ``k``
+    inputs and ``k`` outputs, network ``j`` reading input ``j`` (its own
+    batch) into output ``j``, the loss applied to each output with its own
+    sample weights (Keras sums the outputs' losses and logs each one).
     """
 
     def __init__(self, networks: list[keras.Model], plan: TrainingPlan, X: np.ndarray):
@@ -37,18 +38,25 @@ class Program:
         if self.k == 1:
             model = networks[0]
         else:
-            inputs = keras.Input(shape=X.shape[1:], name="features")
+            inputs = [
+                keras.Input(shape=X.shape[1:], name=f"features_{j}")
+                for j in range(self.k)
+            ]
             for j, network in enumerate(networks):
                 network.name = f"network_{j}"
             model = keras.Model(
-                inputs, [network(inputs) for network in networks], name="skimb_towers"
+                inputs,
+                [network(x) for network, x in zip(networks, inputs, strict=True)],
+                name="skimb_networks",
             )
         model.compile(optimizer=plan.optimizer, loss=plan.loss)
         batch = min(len(X), plan.batch_size)
         # Builds the optimizer and the compiled loss, as Model.fit would.
         model._symbolic_build(
             data_batch=self._batch(
-                X[:batch], plan.targets[:batch], np.ones((batch, self.k), np.float32)
+                [X[:batch]] * self.k,
+                [plan.targets[:batch]] * self.k,
+                [np.ones(batch, np.float32)] * self.k,
             )
         )
         self.model, self.networks = model, networks
@@ -64,10 +72,11 @@ class Program:
             self._where = [[where[id(v)] for v in n.weights] for n in networks]
         self.retrace()
 
-    def _batch(self, x, t, w):
+    def _batch(self, xs: list, ts: list, ws: list):
+        """Keras' (x, y, sample_weight) of one step, from each network's."""
         if self.k == 1:
-            return x, t, w[:, 0]
-        return x, [t] * self.k, [w[:, j] for j in range(self.k)]
+            return xs[0], ts[0], ws[0]
+        return list(xs), list(ts), list(ws)
 
     def _loss_keys(self) -> list[str]:
         if self.k == 1:
@@ -98,9 +107,13 @@ class Program:
             @tf.function(autograph=False, reduce_retracing=True)
             def epoch(X, T, order, W):
                 def step(s, losses):
-                    idx = order[s]
+                    rows = [order[s, j] for j in range(k)]
                     logs = model.train_step(
-                        batch(tf.gather(X, idx), tf.gather(T, idx), W[s])
+                        batch(
+                            [tf.gather(X, r) for r in rows],
+                            [tf.gather(T, r) for r in rows],
+                            [W[s, j] for j in range(k)],
+                        )
                     )
                     return s + 1, [logs[key] for key in keys]
 
@@ -113,7 +126,8 @@ class Program:
 
             @tf.function(autograph=False, reduce_retracing=True)
             def forward(X, T, W):
-                return evaluate(model(X, training=False), T, W)
+                inputs = X if k == 1 else [X] * k
+                return evaluate(model(inputs, training=False), T, W)
 
             self._epoch, self._evaluate = epoch, forward
         else:
@@ -122,16 +136,22 @@ class Program:
 
             def epoch(state, X, T, order, W):
                 def step(state, s):
-                    idx = order[s]
-                    logs, state = model.train_step(state, batch(X[idx], T[idx], W[s]))
+                    rows = [order[s, j] for j in range(k)]
+                    data = batch(
+                        [X[r] for r in rows],
+                        [T[r] for r in rows],
+                        [W[s, j] for j in range(k)],
+                    )
+                    logs, state = model.train_step(state, data)
                     return state, [logs[key] for key in keys]
 
                 state, losses = jax.lax.scan(step, state, jnp.arange(order.shape[0]))
                 return state, [loss[-1] for loss in losses]
 
             def forward(trainable, non_trainable, X, T, W):
+                inputs = X if k == 1 else [X] * k
                 outputs, _ = model.stateless_call(
-                    trainable, non_trainable, X, training=False
+                    trainable, non_trainable, inputs, training=False
                 )
                 return evaluate(outputs, T, W)
 

@@ -14,40 +14,33 @@ from skimb.sampling import resample_rows
 
 
 class Schedule:
-    """The rows of each epoch and each network's weight on every row.
+    """Each network's own batches, drawn anew every epoch.
 
-    Row ``i`` appears as many times as the network that draws it most often
-    draws it (once, without a sampler); on its ``m``-th appearance network
-    ``j`` weighs it by its sample weight if ``j`` drew it more than ``m``
-    times, else by 0.  Rows a sampler synthesises for network ``j`` are
-    appended with weight for ``j`` only.  The batch holds as many rows as
-    make about ``batch_size`` training rows of each network per step, so each
-    network takes as many steps per epoch, of the same size, as it would
-    trained alone.
+    Every epoch each network shuffles its training rows, or has its sampler
+    redraw them (rows a sampler synthesises are appended to ``X`` in the
+    epoch's data), and takes ``batch_size`` of them per step, as it would
+    trained alone; a step holds one batch per network.  ``order[s, j]`` are
+    the rows of network ``j`` at step ``s`` and ``weights[s, j]`` their
+    sample weights.
     """
 
     def __init__(self, splits: list, plan: TrainingPlan, X: np.ndarray):
         self.splits, self.plan, self.X = splits, plan, X
         self.k = len(splits)
         self.n = len(X)
-        first = self._rows(0)
-        per_network = first[-1]
-        self.batch = max(1, round(plan.batch_size * len(first[0]) / per_network))
-        self.steps = -(-len(first[0]) // self.batch)
-        self._first = first
-        # A sum over the batch of each network's weighted losses, divided by
-        # Keras by the batch size, is scaled back to a mean over the about
-        # batch_size rows of that network.
-        self.scale = np.float32(self.batch / plan.batch_size)
+        self.batch = plan.batch_size
+        self._first = self._rows(0)
+        self.steps = self._steps(self._first[0])
+
+    def _steps(self, per_network: list) -> int:
+        return max(-(-len(rows) // self.batch) for rows, _ in per_network)
 
     def _rows(self, epoch: int):
-        """Unshuffled rows (indices into X, then synthetic rows), the
-        weights of each network on them and the synthetic rows themselves."""
+        """Each network's shuffled rows and weights, and the synthetic rows."""
         plan = self.plan
         rng = np.random.RandomState(None if plan.seed is None else plan.seed + epoch)
-        counts = np.zeros((self.n, self.k), dtype=np.int64)
-        synthetic = []
-        for j, (train, _) in enumerate(self.splits):
+        per_network, extra_X, extra_y = [], [], []
+        for train, _ in self.splits:
             drawn = resample_rows(
                 self.X,
                 plan.weights,
@@ -58,42 +51,42 @@ class Schedule:
                 rng=rng,
             )
             if drawn.source is not None:
-                np.add.at(counts[:, j], drawn.source, 1)
+                rows, weights = drawn.source, plan.weights[drawn.source]
             else:
-                synthetic.append((j, drawn))
-        appear = counts.max(axis=1)
-        rows = np.repeat(np.arange(self.n), appear)
-        nth = np.arange(len(rows)) - np.repeat(np.cumsum(appear) - appear, appear)
-        weights = (counts[rows] > nth[:, None]) * plan.weights[rows, None]
-        extra_X, extra_y = [], []
-        for j, drawn in synthetic:
-            # Synthetic rows follow X's rows in the epoch's data.
-            first = self.n + sum(map(len, extra_y))
-            block = np.zeros((len(drawn.labels), self.k), dtype=np.float32)
-            block[:, j] = drawn.weights
-            rows = np.concatenate([rows, first + np.arange(len(block))])
-            weights = np.concatenate([weights, block])
-            extra_X.append(drawn.synthetic)
-            extra_y.append(drawn.labels)
-        per_network = (counts.sum() + sum(map(len, extra_y))) / self.k
-        return rows, weights.astype(np.float32), extra_X, extra_y, rng, per_network
+                # Synthetic rows follow X's rows in the epoch's data.
+                first = self.n + sum(map(len, extra_y))
+                rows = first + np.arange(len(drawn.labels))
+                weights = drawn.weights
+                extra_X.append(drawn.synthetic)
+                extra_y.append(drawn.labels)
+            order = rng.permutation(len(rows))
+            per_network.append((rows[order], weights[order]))
+        return per_network, extra_X, extra_y
 
     def draw(self, epoch: int):
         """One epoch: ``(X, targets)`` when synthetic rows were drawn (else
-        None, None), the row order ``(steps, batch)`` and the weights
-        ``(steps, batch, k)``."""
+        None), the rows ``(steps, k, batch)`` and their weights."""
         if epoch == 0:
-            (rows, weights, extra_X, extra_y, rng, _), self._first = self._first, None
+            (per_network, extra_X, extra_y), self._first = self._first, None
         else:
-            rows, weights, extra_X, extra_y, rng, _ = self._rows(epoch)
-        order = rng.permutation(len(rows))
-        rows, weights = rows[order], weights[order] * self.scale
-        steps = -(-len(rows) // self.batch)
-        padding = steps * self.batch - len(rows)
-        # Padding rows weigh nothing: every step has the same shape, so the
-        # epoch compiles once.
-        rows = np.concatenate([rows, np.zeros(padding, dtype=rows.dtype)])
-        weights = np.concatenate([weights, np.zeros((padding, self.k), np.float32)])
+            per_network, extra_X, extra_y = self._rows(epoch)
+        steps, batch = self._steps(per_network), self.batch
+        order = np.zeros((steps, self.k, batch), dtype=np.int32)
+        weights = np.zeros((steps, self.k, batch), dtype=np.float32)
+        for j, (rows, w) in enumerate(per_network):
+            m = len(rows)
+            flat_rows = np.zeros(steps * batch, dtype=np.int32)
+            flat_weights = np.zeros(steps * batch, dtype=np.float32)
+            flat_rows[:m], flat_weights[:m] = rows, w
+            # Keras divides a batch's weighted loss by the batch size: a last,
+            # partial batch is scaled up to the mean over its own rows, as
+            # Model.fit's shorter last batch would be.  Steps past a
+            # network's last batch (a fold a row shorter) weigh nothing.
+            full = (m // batch) * batch
+            if full < m:
+                flat_weights[full:m] *= batch / (m - full)
+            order[:, j] = flat_rows.reshape(steps, batch)
+            weights[:, j] = flat_weights.reshape(steps, batch)
         data = None
         if extra_X:
             labels = np.concatenate(extra_y)
@@ -107,8 +100,4 @@ class Schedule:
                 np.concatenate([self.X, *extra_X]),
                 np.concatenate([targets, extra_targets]),
             )
-        return (
-            data,
-            rows.reshape(steps, self.batch).astype(np.int32),
-            weights.reshape(steps, self.batch, self.k),
-        )
+        return data, order, weights
