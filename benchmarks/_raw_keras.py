@@ -1,4 +1,5 @@
-"""The raw-Keras contender of ``bench_overhead.py`` and ``bench_scale.py``.
+"""The raw-Keras contender of ``bench_overhead.py``, ``bench_scale.py`` and
+``bench_engine.py``.
 
 skimb's default network (64 units, dropout 0.1, standardised inputs, logits)
 built by the same builder, then compiled and trained with ``keras.Model.fit``
@@ -13,6 +14,34 @@ import numpy as np
 from skimb._networks import build_network
 
 
+def compiled_network(
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    *,
+    architecture: str,
+    mean: np.ndarray,
+    variance: np.ndarray,
+    steps_per_execution: int = 1,
+) -> keras.Model:
+    """skimb's default network, by the same builder, compiled for Model.fit."""
+    model = build_network(
+        architecture=architecture,
+        input_shape=input_shape,
+        n_classes=n_classes,
+        units=64,
+        n_layers=1,
+        dropout=0.1,
+        mean=mean,
+        variance=variance,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        steps_per_execution=steps_per_execution,
+    )
+    return model
+
+
 def fit_raw_keras(
     X_train: np.ndarray,
     y_train: np.ndarray,
@@ -25,19 +54,12 @@ def fit_raw_keras(
     epochs: int,
 ) -> keras.Model:
     """Build, compile and fit the network on one-hot ``y_train``."""
-    model = build_network(
+    model = compiled_network(
+        X_train.shape[1:],
+        y_train.shape[1],
         architecture=architecture,
-        input_shape=X_train.shape[1:],
-        n_classes=y_train.shape[1],
-        units=64,
-        n_layers=1,
-        dropout=0.1,
         mean=mean,
         variance=variance,
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
     )
     model.fit(
         X_train,

@@ -48,13 +48,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _raw_keras import compiled_network  # noqa: E402
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine  # noqa: E402
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
 from sklearn.metrics import f1_score  # noqa: E402
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV  # noqa: E402
-from skimb._networks import build_network, feature_moments  # noqa: E402
+from skimb._networks import feature_moments  # noqa: E402
 from skimb.datasets import (  # noqa: E402
     make_imbalanced_classification,
     make_imbalanced_sequences,
@@ -94,22 +95,16 @@ def raw_network(
     architecture: str = "dense",
     steps_per_execution: int = 1,
 ) -> keras.Model:
-    """skimb's default network, by the same builder, compiled for Model.fit."""
+    """skimb's default network with the moments of ``X_train``."""
     mean, variance = feature_moments(X_train)
-    model = build_network(
+    return compiled_network(
+        X_train.shape[1:],
+        n_classes,
         architecture=architecture,
-        input_shape=X_train.shape[1:],
-        n_classes=n_classes,
-        dropout=0.1,
         mean=mean,
         variance=variance,
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
         steps_per_execution=steps_per_execution,
     )
-    return model
 
 
 def _fit_raw(X: np.ndarray, targets: np.ndarray, epochs: int) -> None:
