@@ -32,7 +32,7 @@ STRATEGIES = {
     "skimb-default": {},
 }
 
-# Full run: about 4 minutes on 2 cores.  --quick: a smoke run of about 45 s.
+# Full run: about 3.5 minutes on 2 cores.  --quick: a smoke run of about 45 s.
 SIZES = {
     False: {"tabular": 10_000, "sequences": 3_000, "epochs": 40, "folds": 3},
     True: {"tabular": 1_000, "sequences": 500, "epochs": 3, "folds": 2},
