@@ -7,7 +7,6 @@ from numbers import Integral, Real
 import keras
 import numpy as np
 from scikeras.wrappers import KerasClassifier
-from scipy.special import log_softmax
 from sklearn.base import BaseEstimator
 from sklearn.metrics import f1_score
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -22,6 +21,7 @@ from skimb._networks import (
     build_network,
     feature_moments,
     forward,
+    log_probabilities,
 )
 from skimb._plan import TrainingPlan, encode_targets
 from skimb._random import seed_from, seeded
@@ -691,12 +691,11 @@ default="macro_f1"
     # -------------------------------------------------------------- predict
 
     def _log_proba(self, X: np.ndarray) -> np.ndarray:
-        outputs = forward(self.model_, X).astype(np.float64)
         # The network ends in a softmax only for losses that take probabilities.
-        if self.model_.layers[-1].name != "probabilities":
-            return log_softmax(outputs, axis=1)
-        with np.errstate(divide="ignore"):
-            return np.log(outputs / outputs.sum(axis=1, keepdims=True))
+        return log_probabilities(
+            forward(self.model_, X),
+            probabilities=self.model_.layers[-1].name == "probabilities",
+        )
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Logarithm of the class probabilities.

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 
 import keras
 import numpy as np
-from scipy.special import log_softmax, softmax
+from scipy.special import softmax
 
+from skimb._networks import log_probabilities
 from skimb._plan import TrainingPlan
 from skimb._program import Program
 from skimb._schedule import Schedule
@@ -70,8 +71,12 @@ def train(
     """
     program = Program(networks, plan, X)
     schedule = Schedule(splits, plan, X)
-    held_out = _HeldOut(splits, plan, X)
-    held_out.probabilities_output = networks[0].layers[-1].name == "probabilities"
+    held_out = _HeldOut(
+        splits,
+        plan,
+        X,
+        probabilities=networks[0].layers[-1].name == "probabilities",
+    )
     callbacks = keras.callbacks.CallbackList(
         list(plan.callbacks),
         add_history=False,
@@ -90,7 +95,7 @@ def train(
                 X[held_out.rows],
                 plan.y[held_out.rows],
                 labels=plan.labels,
-                outputs=held_out.probabilities,
+                outputs=held_out.class_probabilities,
             )
     stopping = [_EarlyStopping(plan.patience) for _ in networks]
     histories: list[dict] = [{} for _ in networks]
@@ -174,9 +179,17 @@ class _HeldOut:
     its validation loss is weighted by them alone.
     """
 
-    def __init__(self, splits: list[Split], plan: TrainingPlan, X: np.ndarray):
+    def __init__(
+        self,
+        splits: list[Split],
+        plan: TrainingPlan,
+        X: np.ndarray,
+        *,
+        probabilities: bool,
+    ):
         self.plan, self.n = plan, len(X)
-        self.probabilities_output = False
+        # Whether the networks end in a softmax rather than in logits.
+        self.probabilities = probabilities
         vals = [val for _, val in splits]
         self.rows = None
         if vals[0] is None:
@@ -214,15 +227,10 @@ class _HeldOut:
     def _log_proba(self) -> np.ndarray:
         held_out = np.zeros((len(self.rows), len(self.plan.labels)))
         for out, p in zip(self._outputs, self.positions, strict=True):
-            out = out[p].astype(np.float64)
-            if self.probabilities_output:
-                with np.errstate(divide="ignore"):
-                    held_out[p] = np.log(out / out.sum(axis=1, keepdims=True))
-            else:
-                held_out[p] = log_softmax(out, axis=1)
+            held_out[p] = log_probabilities(out[p], probabilities=self.probabilities)
         return held_out
 
-    def probabilities(self) -> np.ndarray | None:
+    def class_probabilities(self) -> np.ndarray | None:
         """The held-out rows' class probabilities as of the last epoch scored,
         each from the network that did not train on it."""
         if self._outputs is None:

@@ -13,6 +13,7 @@ import weakref
 
 import keras
 import numpy as np
+from scipy.special import log_softmax
 
 ARCHITECTURES = ("dense", "lstm", "gru", "conv1d")
 SEQUENCE_ARCHITECTURES = ("lstm", "gru", "conv1d")
@@ -192,6 +193,16 @@ def average_networks(networks: list[keras.Model]) -> keras.Model:
         outputs
     )
     return keras.Model(inputs, outputs, name="skimb_ensemble")
+
+
+def log_probabilities(outputs: np.ndarray, *, probabilities: bool) -> np.ndarray:
+    """Float64 log-probabilities of a network's outputs: logits, or the
+    probabilities of a network ending in a softmax (``probabilities``)."""
+    outputs = outputs.astype(np.float64)
+    if not probabilities:
+        return log_softmax(outputs, axis=1)
+    with np.errstate(divide="ignore"):
+        return np.log(outputs / outputs.sum(axis=1, keepdims=True))
 
 
 def feature_moments(X: np.ndarray, chunk: int = 65_536):

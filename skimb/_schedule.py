@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skimb._plan import TrainingPlan
+from skimb._plan import TrainingPlan, encode_targets
 from skimb.sampling import resample_rows
 
 
@@ -89,12 +89,11 @@ class Schedule:
             weights[:, j] = flat_weights.reshape(steps, batch)
         data = None
         if extra_X:
-            labels = np.concatenate(extra_y)
             targets = self.plan.targets
-            extra_targets = (
-                labels.astype(targets.dtype)
-                if targets.ndim == 1
-                else np.eye(targets.shape[1], dtype=targets.dtype)[labels]
+            extra_targets = encode_targets(
+                np.concatenate(extra_y),
+                len(self.plan.labels),
+                sparse=targets.ndim == 1,
             )
             data = (
                 np.concatenate([self.X, *extra_X]),
