@@ -42,6 +42,15 @@ from skimb.sampling import (
 )
 
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
+# units="auto" and n_layers="auto", chosen on the benchmark suite
+# (docs/benchmarks.rst, "The benchmark suite").
+AUTO_SHAPE = {
+    "dense": {"units": 128, "n_layers": 2},
+    "sequence": {"units": 64, "n_layers": 1},
+}
+# batch_size="auto": training rows // AUTO_STEPS, within AUTO_BATCH_BOUNDS.
+AUTO_STEPS = 32
+AUTO_BATCH_BOUNDS = (32, 128)
 
 
 class ImbalancedKerasClassifier(KerasClassifier):
@@ -62,11 +71,13 @@ class ImbalancedKerasClassifier(KerasClassifier):
     architecture : {"dense", "lstm", "gru", "conv1d"}, default="dense"
         ``"dense"`` for tables (a 3-D input is flattened); the others read
         sequences ``(n_samples, n_timesteps, n_features)``.
-    units : int, default=64
+    units : int or "auto", default="auto"
         Width of each hidden layer (units, recurrent units or filters).
-    n_layers : int, default=1
+        ``"auto"``: 128 for ``"dense"``, 64 for the sequence networks.
+    n_layers : int or "auto", default="auto"
         Number of hidden layers; ``0`` with ``"dense"`` is a linear model;
         ``"lstm"`` and ``"gru"`` need at least 1 recurrent layer.
+        ``"auto"``: 2 for ``"dense"``, 1 for the sequence networks.
     dropout : float, default=0.1
         Dropout after each hidden layer (on the inputs of recurrent layers).
     recurrent_dropout : float, default=0.0
@@ -81,10 +92,26 @@ class ImbalancedKerasClassifier(KerasClassifier):
         ``"lstm"`` and ``"gru"`` read each sequence in both directions, with
         ``units // 2`` (at least 1) recurrent units per direction.
         ``kernel_size=0, bidirectional=False`` is the plain recurrent network.
+    flat_path : bool, default=True
+        Sequence networks (``"lstm"``, ``"gru"``, ``"conv1d"``) add to their
+        logits those of a linear layer on the whole flattened, standardised
+        window (with weight decay), so that they contain the linear model of
+        the flattened sequence that users would otherwise fit beside them.
+    pooling : bool, default=True
+        ``"lstm"`` and ``"gru"`` also pool the features of their front
+        convolution over time (mean and maximum), beside the recurrent
+        state; ``"conv1d"`` pools with the maximum as well as the mean.
     n_timesteps : int, optional
         Sequence length.  With it, a sequence network also accepts 2-D
         ``X`` of flattened sequences ``(n_samples, n_timesteps * n_features)``,
-        which is what imbalanced-learn samplers return.
+        which is what imbalanced-learn samplers return.  With sequences of
+        different lengths, the length they are padded to.
+    mask_value : float, optional
+        Sequences of different lengths, padded: a time step whose features
+        all equal ``mask_value`` is padding, which the network masks in every
+        layer that reads along time.  A list of ``(n_timesteps_i,
+        n_features)`` arrays needs no ``mask_value``: it is padded and masked
+        as it is.
     standardize : bool, default=True
         Standardise each feature inside the network with the mean and
         variance of the training split, so raw features work as they are.
@@ -147,10 +174,13 @@ default="macro_f1"
         Keras optimizer, by name.
     learning_rate : float, default=1e-3
         Learning rate of the optimizer.
-    batch_size : int, default=128
-        Mini-batch size.
-    epochs : int, default=100
-        Maximum number of epochs.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size (rows of each network per step).  ``"auto"``: one
+        network's training rows divided by 32, between 32 and 128: batches
+        of 32 on small data (enough gradient steps before early stopping can
+        stop), of 128 on large data (fewer, cheaper steps per epoch).
+    epochs : int, default=300
+        Maximum number of epochs (early stopping usually ends sooner).
     validation_fraction : float, default=0.1
         Fraction of the training data held out, stratified and shuffled, to
         monitor validation loss and macro-F1 and to tune the decision rule.
@@ -169,11 +199,18 @@ default="macro_f1"
         class has fewer than 1,000 samples and ``validation_fraction > 0``,
         ``None`` otherwise.
     early_stopping : bool, default=True
-        Stop when validation macro-F1 has not improved for ``patience``
-        epochs and restore the weights of the best epoch.  Needs
-        ``validation_fraction > 0`` or cross-fitting.
-    patience : int, default=10
+        Stop when the validation score ``monitor`` has not improved for
+        ``patience`` epochs and restore the weights of the best epoch.
+        Needs ``validation_fraction > 0`` or cross-fitting.
+    patience : int, default=30
         Epochs without improvement before early stopping.
+    monitor : {"val_macro_f1", "oof_macro_f1", "val_loss"}, \
+default="oof_macro_f1"
+        What early stopping follows: each network's validation macro-F1;
+        ``"oof_macro_f1"``, the macro-F1 of the out-of-fold predictions of
+        all the cross-fitted networks together (every sample of ``y``, so
+        ``k`` times the rare samples of one fold), on which the networks stop
+        together; or each network's validation loss (downwards).
     batch_sampler : {"over", "under", "smote"}, imbalanced-learn sampler or \
             None, default=None
         Redraw the training batches at every epoch with this sampler, from
@@ -203,6 +240,9 @@ default="macro_f1"
         Column names, when ``X`` was a DataFrame with string column names.
     input_shape_ : tuple of int
         Shape of one sample as the network takes it.
+    variable_length_ : bool
+        Whether the network masks padded steps: ``X`` was a list of
+        sequences, or ``mask_value`` was set.
     class_weight_ : ndarray of shape (n_classes,)
         The per-class weights used in the last ``fit``.
     class_counts_ : ndarray of shape (n_classes,)
@@ -226,7 +266,8 @@ default="macro_f1"
         Per-epoch ``loss`` and, with validation, ``val_loss``,
         ``val_macro_f1``, ``val_balanced_accuracy``, ``val_g_mean`` and
         ``val_recall_<class>`` for each class; with cross-fitting, those of
-        the first network.
+        the first network, and ``oof_macro_f1``, the macro-F1 of all the
+        networks' out-of-fold predictions together.
     histories_ : list of dict
         ``history_`` of each of the ``n_networks_`` networks.
     best_epoch_ : int or None
@@ -245,19 +286,22 @@ default="macro_f1"
     >>> clf.loss, clf.decision
     ('logit_adjusted', 'macro_f1')
     >>> sorted(clf.history_)[:4]
-    ['loss', 'val_balanced_accuracy', 'val_g_mean', 'val_loss']
+    ['loss', 'oof_macro_f1', 'val_balanced_accuracy', 'val_g_mean']
     """
 
     _parameter_constraints: dict = {
         "architecture": [StrOptions(set(ARCHITECTURES))],
-        "units": [Interval(Integral, 1, None, closed="left")],
-        "n_layers": [Interval(Integral, 0, None, closed="left")],
+        "units": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "n_layers": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "recurrent_dropout": [Interval(Real, 0, 1, closed="left")],
         "activation": [str],
         "kernel_size": [Interval(Integral, 0, None, closed="left")],
         "bidirectional": ["boolean"],
+        "flat_path": ["boolean"],
+        "pooling": ["boolean"],
         "n_timesteps": [None, Interval(Integral, 1, None, closed="left")],
+        "mask_value": [None, Real],
         "standardize": ["boolean"],
         "loss": [StrOptions(set(LOSSES)), keras.losses.Loss, callable],
         "gamma": [Interval(Real, 0, None, closed="left")],
@@ -269,12 +313,16 @@ default="macro_f1"
         "decision": [StrOptions(set(DECISIONS))],
         "optimizer": [StrOptions(set(OPTIMIZERS))],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "cv": [None, StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
         "early_stopping": ["boolean"],
         "patience": [Interval(Integral, 1, None, closed="left")],
+        "monitor": [StrOptions({"val_macro_f1", "oof_macro_f1", "val_loss"})],
         "batch_sampler": [
             None,
             StrOptions(set(BATCH_SAMPLERS)),
@@ -291,14 +339,17 @@ default="macro_f1"
         self,
         architecture: str = "dense",
         *,
-        units: int = 64,
-        n_layers: int = 1,
+        units: int | str = "auto",
+        n_layers: int | str = "auto",
         dropout: float = 0.1,
         recurrent_dropout: float = 0.0,
         activation: str = "relu",
         kernel_size: int = 3,
         bidirectional: bool = True,
+        flat_path: bool = True,
+        pooling: bool = True,
         n_timesteps: int | None = None,
+        mask_value: float | None = None,
         standardize: bool = True,
         loss="logit_adjusted",
         gamma: float = 2.0,
@@ -310,12 +361,13 @@ default="macro_f1"
         decision: str = "macro_f1",
         optimizer: str = "adam",
         learning_rate: float = 1e-3,
-        batch_size: int = 128,
-        epochs: int = 100,
+        batch_size: int | str = "auto",
+        epochs: int = 300,
         validation_fraction: float = 0.1,
         cv: int | str | None = "auto",
         early_stopping: bool = True,
-        patience: int = 10,
+        patience: int = 30,
+        monitor: str = "oof_macro_f1",
         batch_sampler=None,
         callbacks: list | None = None,
         random_state: int | np.random.RandomState | None = None,
@@ -329,7 +381,10 @@ default="macro_f1"
         self.activation = activation
         self.kernel_size = kernel_size
         self.bidirectional = bidirectional
+        self.flat_path = flat_path
+        self.pooling = pooling
         self.n_timesteps = n_timesteps
+        self.mask_value = mask_value
         self.standardize = standardize
         self.loss = loss
         self.gamma = gamma
@@ -347,6 +402,7 @@ default="macro_f1"
         self.cv = cv
         self.early_stopping = early_stopping
         self.patience = patience
+        self.monitor = monitor
         self.batch_sampler = batch_sampler
         self.callbacks = callbacks
         self.random_state = random_state
@@ -429,6 +485,7 @@ default="macro_f1"
             epochs=self.epochs,
             early_stopping=self.early_stopping and splits[0][1] is not None,
             seed=seed,
+            n_train=len(splits[0][0]),
         )
         with seeded(seed):
             result = train(networks, X, splits, plan)
@@ -495,6 +552,7 @@ default="macro_f1"
                 epochs=1,
                 early_stopping=False,
                 seed=seed,
+                n_train=len(X),
             )
             result = train([self.model_], X, [(np.arange(len(X)), None)], plan)
         logs, self.best_epoch_ = result.histories[0], None
@@ -594,8 +652,8 @@ default="macro_f1"
             architecture=self.architecture,
             input_shape=self.input_shape_,
             n_classes=len(self.classes_),
-            units=self.units,
-            n_layers=self.n_layers,
+            units=self._resolved("units"),
+            n_layers=self._resolved("n_layers"),
             dropout=self.dropout,
             recurrent_dropout=self.recurrent_dropout,
             activation=self.activation,
@@ -604,6 +662,9 @@ default="macro_f1"
             mean=mean,
             variance=variance,
             probabilities=probabilities,
+            masked=self.variable_length_,
+            flat_path=self.flat_path,
+            pooling=self.pooling,
         )
 
     def _optimizer(self) -> keras.optimizers.Optimizer:
@@ -625,8 +686,10 @@ default="macro_f1"
         epochs: int,
         early_stopping: bool,
         seed: int | None,
+        n_train: int,
     ) -> TrainingPlan:
-        """The training plan of this estimator's parameters, for ``y``."""
+        """The training plan of this estimator's parameters, for ``y``
+        (``n_train``: training rows of one network)."""
         reweighting = None
         if self.drw is not None:
             counts = self._prior_counts(self.train_class_counts_)
@@ -638,10 +701,11 @@ default="macro_f1"
             weights=weights,
             y=y_encoded,
             labels=self.classes_.tolist(),
-            batch_size=self.batch_size,
+            batch_size=self._batch_size(n_train),
             epochs=epochs,
             early_stopping=early_stopping,
             patience=self.patience,
+            monitor=self.monitor,
             sampler=resolve_batch_sampler(self.batch_sampler),
             class_weight=self.class_weight_,
             reweighting=reweighting,
@@ -649,6 +713,24 @@ default="macro_f1"
             seed=seed,
             verbose=self.verbose,
         )
+
+    def _resolved(self, name: str) -> int:
+        """``units`` or ``n_layers``, with "auto" resolved for the architecture."""
+        value = getattr(self, name)
+        if value != "auto":
+            return value
+        kind = "dense" if self.architecture == "dense" else "sequence"
+        return AUTO_SHAPE[kind][name]
+
+    def _batch_size(self, n_train: int) -> int:
+        if self.batch_size != "auto":
+            return self.batch_size
+        # About AUTO_STEPS steps per epoch, between the bounds: small data
+        # gets enough gradient steps before early stopping can stop it, large
+        # data fewer, cheaper steps (docs/benchmarks.rst, "The benchmark
+        # suite": on the tuning tables 32 beat 128 on 11 of 12, and beat 16
+        # on 9 of the 11 where they differ).
+        return int(np.clip(n_train // AUTO_STEPS, *AUTO_BATCH_BOUNDS))
 
     def _fit_decision(self, log_proba_val, y_val, seed: int | None = None) -> None:
         """Set ``decision_offsets_`` from the decision rule and held-out

@@ -31,6 +31,7 @@ from skimb._plan import TrainingPlan
 from skimb._program import Program
 from skimb._schedule import Schedule
 from skimb.callbacks import ValidationDataCallback, ValidationMetrics
+from skimb.metrics import confusion_scores
 
 Split = tuple[np.ndarray, "np.ndarray | None"]
 
@@ -98,6 +99,10 @@ def train(
                 outputs=held_out.class_probabilities,
             )
     stopping = [_EarlyStopping(plan.patience) for _ in networks]
+    # One network's out-of-fold rows are its validation rows.
+    monitor = plan.monitor
+    if monitor == "oof_macro_f1" and len(networks) == 1:
+        monitor = "val_macro_f1"
     histories: list[dict] = [{} for _ in networks]
     program.model.stop_training = False
     callbacks.on_train_begin()
@@ -115,8 +120,10 @@ def train(
                 continue
             for key, value in logs.items():
                 histories[j].setdefault(key, []).append(value)
-            if plan.early_stopping and "val_macro_f1" in logs:
-                stopping[j].update(epoch, logs["val_macro_f1"], program, j)
+            if plan.early_stopping and monitor in logs:
+                # Higher is better for every score but the loss.
+                score = -logs[monitor] if monitor == "val_loss" else logs[monitor]
+                stopping[j].update(epoch, score, program, j)
         # Callbacks see one set of logs: the networks' mean (with
         # cross-fitting, the cross-validated estimate).
         logs = {
@@ -149,7 +156,7 @@ def train(
 
 
 class _EarlyStopping:
-    """One network's early stopping on validation macro-F1."""
+    """One network's early stopping on a validation score (higher is better)."""
 
     def __init__(self, patience: int):
         self.patience = patience
@@ -222,6 +229,18 @@ class _HeldOut:
         for j, (out, p) in enumerate(zip(outputs, self.positions, strict=True)):
             logs[j]["val_loss"] = val_losses[j]
             logs[j].update(self.metrics[j].scores(out[p]))
+        if len(outputs) == 1:
+            return logs
+        # The macro-F1 of every held-out row, each scored by the network that
+        # did not train on it: with cross-fitting, the cross-validated score,
+        # on k times the rows of one network's own (rare classes included).
+        pooled = confusion_scores(
+            self.plan.y[self.rows],
+            np.argmax(self._log_proba(), axis=1),
+            n_classes=len(self.plan.labels),
+        )["macro_f1"]
+        for entry in logs:
+            entry["oof_macro_f1"] = pooled
         return logs
 
     def _log_proba(self) -> np.ndarray:

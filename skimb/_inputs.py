@@ -17,6 +17,58 @@ def _ndim(X) -> int:
     return np.ndim(np.asarray(X, dtype=object))
 
 
+def sequence_list(X) -> list | None:
+    """``X`` as a list of per-sample 2-D arrays, if it is a list, tuple or
+    1-D object array of ``(n_timesteps_i, n_features)`` sequences."""
+    listed = isinstance(X, (list, tuple)) or (
+        isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1
+    )
+    if listed and len(X) and np.ndim(X[0]) == 2:
+        return list(X)
+    return None
+
+
+def _pad_sequences(sequences: list, *, length: int | None, n_features: int | None):
+    """Check each sequence and pad them into one float32 array whose steps
+    after each sequence's end are NaN (the padding skimb's networks mask)."""
+    arrays = []
+    for i, sequence in enumerate(sequences):
+        try:
+            array = np.asarray(sequence, dtype=np.float32)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"Sequence {i} of X cannot be read as numbers: {error}"
+            ) from None
+        if array.ndim != 2 or len(array) == 0:
+            raise ValueError(
+                "Each sequence of a list X must be a 2-D (n_timesteps_i, "
+                f"n_features) array with at least one step; sequence {i} has "
+                f"shape {array.shape}."
+            )
+        if not np.isfinite(array).all():
+            raise ValueError(f"Sequence {i} of X contains NaN or infinity.")
+        arrays.append(array)
+    widths = {a.shape[1] for a in arrays}
+    if len(widths) > 1 or (n_features is not None and widths != {n_features}):
+        expected = n_features if n_features is not None else arrays[0].shape[1]
+        bad = next(i for i, a in enumerate(arrays) if a.shape[1] != expected)
+        raise ValueError(
+            f"Every sequence must have {expected} features per step; sequence "
+            f"{bad} has {arrays[bad].shape[1]}."
+        )
+    longest = max(len(a) for a in arrays)
+    length = longest if length is None else length
+    if longest > length:
+        raise ValueError(
+            f"A sequence of X has {longest} time steps, more than the "
+            f"{length} the network was fitted on."
+        )
+    X = np.full((len(arrays), length, arrays[0].shape[1]), np.nan, np.float32)
+    for i, array in enumerate(arrays):
+        X[i, : len(array)] = array
+    return X
+
+
 def check_features(estimator, X, *, reset: bool) -> np.ndarray:
     """Validate ``X`` and return it as float32 in the network's input shape.
 
@@ -24,8 +76,21 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
     and feature names); 3-D input is checked against the fitted
     ``(n_timesteps, n_features)``.  With ``n_timesteps`` set, a 2-D table of
     flattened sequences (as samplers return them) is reshaped, as a view.
-    The caller's array is never written to.
+    Sequences of different lengths (a list of 2-D arrays, or padded 3-D
+    input with ``mask_value`` steps) come back padded with steps of NaN,
+    which the network masks.  The caller's array is never written to.
     """
+    sequences = sequence_list(X)
+    if sequences is not None:
+        fitted = None if reset else estimator.input_shape_
+        X = _pad_sequences(
+            sequences,
+            length=estimator.n_timesteps if fitted is None else fitted[0],
+            n_features=None if fitted is None else fitted[1],
+        )
+        return _fitted_shape(
+            estimator, X, reset=reset, variable_length=True, sequences=True
+        )
     if sp.issparse(X):
         raise TypeError(
             "Sparse input is not supported: the networks take dense arrays. "
@@ -70,13 +135,46 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
             raise ValueError(
                 f"X has {X.shape[1]} time steps but n_timesteps={n_timesteps}."
             )
-        if reset:
+    mask_value = getattr(estimator, "mask_value", None)
+    if mask_value is not None and X.ndim == 3:
+        # A new array: padded steps become NaN, the padding the network masks.
+        padding = np.all(X == np.float32(mask_value), axis=-1, keepdims=True)
+        if padding.all(axis=1).any():
+            row = int(np.flatnonzero(padding.all(axis=(1, 2)))[0])
+            raise ValueError(
+                f"Sequence {row} of X has no step that is not mask_value="
+                f"{mask_value}: every sequence needs at least one real step."
+            )
+        X = np.where(padding, np.float32(np.nan), X)
+    return _fitted_shape(
+        estimator,
+        X,
+        reset=reset,
+        variable_length=mask_value is not None and X.ndim == 3,
+        sequences=ndim == 3,
+    )
+
+
+def _fitted_shape(estimator, X, *, reset: bool, variable_length: bool, sequences):
+    """Record (``reset``) or check the sample shape of ``X``; ``sequences``:
+    the caller gave sequences, whose features per step are the features."""
+    if reset:
+        if sequences:
             estimator.n_features_in_ = X.shape[2]
             if hasattr(estimator, "feature_names_in_"):
                 del estimator.feature_names_in_
-    if reset:
         estimator.input_shape_ = tuple(X.shape[1:])
-    elif tuple(X.shape[1:]) != estimator.input_shape_:
+        estimator.variable_length_ = variable_length
+        return X
+    # Models fitted before variable lengths existed have no such attribute.
+    if variable_length and not getattr(estimator, "variable_length_", False):
+        raise ValueError(
+            f"{type(estimator).__name__} was fitted on sequences of one "
+            "length, so its network has no mask for padded steps: fit it on "
+            "a list of sequences, or with mask_value set, to predict on "
+            "sequences of different lengths."
+        )
+    if tuple(X.shape[1:]) != estimator.input_shape_:
         raise ValueError(
             f"X has samples of shape {tuple(X.shape[1:])}, but "
             f"{type(estimator).__name__} was fitted on samples of shape "

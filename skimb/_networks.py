@@ -9,14 +9,22 @@ probabilities.
 
 from __future__ import annotations
 
+import math
 import weakref
 
 import keras
 import numpy as np
 from scipy.special import log_softmax
 
+from skimb._layers import MaskedPooling, PooledMask, StepMask, ZeroPadded
+
 ARCHITECTURES = ("dense", "lstm", "gru", "conv1d")
 SEQUENCE_ARCHITECTURES = ("lstm", "gru", "conv1d")
+# L2 penalty of the flat path's weights (see build_network).
+FLAT_PATH_L2 = 1e-3
+# Longer sequences are max-pooled to at most this many steps between the
+# front convolution and the recurrent layers (see _recurrent_encoder).
+RECURRENT_STEPS = 32
 
 
 def build_network(
@@ -34,6 +42,9 @@ def build_network(
     mean: np.ndarray | None = None,
     variance: np.ndarray | None = None,
     probabilities: bool = False,
+    masked: bool = False,
+    flat_path: bool = False,
+    pooling: bool = False,
 ) -> keras.Model:
     """Build the network for one architecture.
 
@@ -64,6 +75,15 @@ def build_network(
         When given, a ``Normalization`` layer standardises each feature.
     probabilities : bool
         Append a softmax; otherwise the network outputs logits.
+    masked : bool
+        Steps of NaN are padding (sequences of different lengths): the
+        network masks them in every layer that reads along time.
+    flat_path : bool
+        With a sequence architecture, add the logits of a linear layer on
+        the flattened, standardised window to those of the temporal encoder.
+    pooling : bool
+        With a sequence architecture, also pool the first convolution's
+        features over time (mean and maximum) beside the encoder's output.
 
     Returns
     -------
@@ -92,10 +112,16 @@ def build_network(
         )
     inputs = keras.Input(shape=tuple(input_shape), name="features")
     x = inputs
+    step_mask = None
+    if masked:
+        x, step_mask = StepMask(name="step_mask")(x)
     if mean is not None:
         x = keras.layers.Normalization(
             axis=-1, mean=mean, variance=variance, name="standardize"
         )(x)
+    if masked:
+        x = ZeroPadded(name="zero_padded")(x, step_mask)
+    window = x
     if architecture == "dense":
         if len(input_shape) > 1:
             x = keras.layers.Flatten(name="flatten")(x)
@@ -104,33 +130,19 @@ def build_network(
             if dropout > 0:
                 x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
     elif architecture in ("lstm", "gru"):
-        # A convolution in front hands the recurrent layer features of
-        # neighbouring time steps, and reading both directions spares it
-        # carrying the first steps to the end: on the benchmark sequences the
-        # two together lift the default's macro-F1 from 87% to 92.5% of the
-        # Bayes-optimal (docs/benchmarks.rst, "The recurrent network").
-        if kernel_size > 0:
-            x = keras.layers.Conv1D(
-                units,
-                kernel_size,
-                padding="same",
-                activation=activation,
-                name="conv1d_front",
-            )(x)
-        layer = keras.layers.LSTM if architecture == "lstm" else keras.layers.GRU
-        for i in range(n_layers):
-            recurrent = layer(
-                max(units // 2, 1) if bidirectional else units,
-                dropout=dropout,
-                recurrent_dropout=recurrent_dropout,
-                return_sequences=i < n_layers - 1,
-                name=f"{architecture}_{i}",
-            )
-            if bidirectional:
-                recurrent = keras.layers.Bidirectional(
-                    recurrent, name=f"bidirectional_{i}"
-                )
-            x = recurrent(x)
+        x = _recurrent_encoder(
+            x,
+            step_mask,
+            architecture=architecture,
+            units=units,
+            n_layers=n_layers,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            activation=activation,
+            kernel_size=kernel_size,
+            bidirectional=bidirectional,
+            pooling=pooling,
+        )
     else:
         for i in range(n_layers):
             x = keras.layers.Conv1D(
@@ -140,13 +152,109 @@ def build_network(
                 activation=activation,
                 name=f"conv1d_{i}",
             )(x)
+            if masked:
+                x = ZeroPadded(name=f"zero_padded_{i}")(x, step_mask)
             if dropout > 0:
                 x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
-        x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+        x = _pooled(x, step_mask, modes=("mean", "max") if pooling else ("mean",))
     outputs = keras.layers.Dense(n_classes, name="logits")(x)
+    if flat_path and architecture in SEQUENCE_ARCHITECTURES:
+        # A linear model of the whole standardised window beside the
+        # temporal encoder: the network can do at least what logistic
+        # regression on the flattened sequence does (docs/benchmarks.rst,
+        # "The benchmark suite").  Weight decay keeps its many weights from
+        # fitting noise on small data.
+        linear = keras.layers.Dense(
+            n_classes,
+            kernel_regularizer=keras.regularizers.L2(FLAT_PATH_L2),
+            name="flat_logits",
+        )(keras.layers.Flatten(name="flat_window")(window))
+        outputs = keras.layers.Add(name="logits_sum")([outputs, linear])
     if probabilities:
         outputs = keras.layers.Softmax(name="probabilities")(outputs)
     return keras.Model(inputs, outputs, name=f"skimb_{architecture}")
+
+
+def _recurrent_encoder(
+    x,
+    step_mask,
+    *,
+    architecture,
+    units,
+    n_layers,
+    dropout,
+    recurrent_dropout,
+    activation,
+    kernel_size,
+    bidirectional,
+    pooling,
+):
+    """Convolution in front, recurrent layers, and optionally pooled
+    convolution features beside them."""
+    # A convolution in front hands the recurrent layer features of
+    # neighbouring time steps, and reading both directions spares it
+    # carrying the first steps to the end: on the benchmark sequences the
+    # two together lift the default's macro-F1 from 87% to 92.5% of the
+    # Bayes-optimal (docs/benchmarks.rst, "The recurrent network").
+    front, front_mask = None, step_mask
+    if kernel_size > 0:
+        x = front = keras.layers.Conv1D(
+            units,
+            kernel_size,
+            padding="same",
+            activation=activation,
+            name="conv1d_front",
+        )(x)
+        if step_mask is not None:
+            x = front = ZeroPadded(name="zero_padded_front")(x, step_mask)
+        pool = math.ceil(x.shape[1] / RECURRENT_STEPS)
+        if pool > 1:
+            # Long sequences reach the recurrent layer max-pooled to at most
+            # RECURRENT_STEPS steps: its cost grows with the steps it reads,
+            # and short sequences train better by gradient.  The flat path
+            # and the pooled features still see every step.
+            # Windows start at step 0 whatever the length (``"same"``
+            # padding would centre them), so padding never moves them.
+            extra = pool * math.ceil(x.shape[1] / pool) - x.shape[1]
+            if extra:
+                x = keras.layers.ZeroPadding1D((0, extra), name="pad_to_pool")(x)
+            x = keras.layers.MaxPooling1D(pool, name="downsample")(x)
+            if step_mask is not None:
+                step_mask = PooledMask(pool, name="downsampled_mask")(step_mask)
+    layer = keras.layers.LSTM if architecture == "lstm" else keras.layers.GRU
+    for i in range(n_layers):
+        recurrent = layer(
+            max(units // 2, 1) if bidirectional else units,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            return_sequences=i < n_layers - 1,
+            name=f"{architecture}_{i}",
+        )
+        if bidirectional:
+            recurrent = keras.layers.Bidirectional(recurrent, name=f"bidirectional_{i}")
+        x = recurrent(x) if step_mask is None else recurrent(x, mask=step_mask)
+    if pooling and front is not None:
+        # A pattern anywhere in the window (a motif) is found by the maximum
+        # over time of a convolution; the recurrent state must carry it.
+        x = keras.layers.Concatenate(name="encoded")(
+            [x, _pooled(front, front_mask, modes=("mean", "max"))]
+        )
+    return x
+
+
+def _pooled(x, step_mask, *, modes):
+    """Pool ``x`` over time (over real steps only when masked)."""
+    pooled = []
+    for mode in modes:
+        if step_mask is not None:
+            pooled.append(MaskedPooling(mode, name=f"{mode}_pool")(x, step_mask))
+        elif mode == "mean":
+            pooled.append(keras.layers.GlobalAveragePooling1D(name="mean_pool")(x))
+        else:
+            pooled.append(keras.layers.GlobalMaxPooling1D(name="max_pool")(x))
+    if len(pooled) == 1:
+        return pooled[0]
+    return keras.layers.Concatenate(name="pooled")(pooled)
 
 
 def average_networks(networks: list[keras.Model]) -> keras.Model:
@@ -207,16 +315,20 @@ def log_probabilities(outputs: np.ndarray, *, probabilities: bool) -> np.ndarray
 
 def feature_moments(X: np.ndarray, chunk: int = 65_536):
     """Per-feature mean and variance over every axis but the last, in float64,
-    a chunk of rows at a time so that no float64 copy of X is made."""
+    a chunk of rows at a time so that no float64 copy of X is made.  Padded
+    steps (rows of NaN) are left out."""
     rows = X.reshape(-1, X.shape[-1])
     total = np.zeros(rows.shape[1])
     total_sq = np.zeros(rows.shape[1])
+    count = 0
     for start in range(0, len(rows), chunk):
         block = rows[start : start + chunk].astype(np.float64)
+        block = block[~np.isnan(block).any(axis=1)]
         total += block.sum(axis=0)
         total_sq += np.square(block).sum(axis=0)
-    mean = total / len(rows)
-    return mean, np.maximum(total_sq / len(rows) - mean**2, 0.0)
+        count += len(block)
+    mean = total / count
+    return mean, np.maximum(total_sq / count - mean**2, 0.0)
 
 
 # One inference function per live model; weak keys let models be collected.

@@ -48,9 +48,11 @@ class TrainingPlan:
     epochs : int
         Maximum number of epochs.
     early_stopping : bool
-        Stop each network when validation macro-F1 has not improved for
+        Stop each network when its ``monitor`` has not improved for
         ``patience`` epochs, and give it back the weights of its best epoch.
     patience : int
+    monitor : {"val_macro_f1", "oof_macro_f1", "val_loss"}
+        The validation score early stopping follows (the loss downwards).
     sampler : imbalanced-learn sampler or None
         Redraws each network's training rows at every epoch.
     class_weight : ndarray of shape (n_classes,)
@@ -76,6 +78,7 @@ class TrainingPlan:
     epochs: int
     early_stopping: bool = False
     patience: int = 10
+    monitor: str = "val_macro_f1"
     sampler: object = None
     class_weight: np.ndarray | None = None
     reweighting: tuple[int, np.ndarray] | None = None

@@ -15,7 +15,7 @@ Two ways to resample, both limited to training data:
 
 from __future__ import annotations
 
-from numbers import Integral
+from numbers import Integral, Real
 from typing import NamedTuple
 
 import keras
@@ -28,6 +28,8 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
+
+from skimb._inputs import sequence_list
 
 __all__ = [
     "BATCH_SAMPLERS",
@@ -139,6 +141,13 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
     it resamples only the data the pipeline is fitted on (the training
     folds); ``predict`` and ``score`` skip it.
 
+    Sequences of different lengths, as a list of ``(n_timesteps_i,
+    n_features)`` arrays or padded 3-D data with ``mask_value`` steps, come
+    back in the same form.  Each is flattened with its last step repeated up
+    to the longest length, beside its length as one more column, so that
+    SMOTE-like samplers interpolate the lengths too; a synthetic sequence
+    keeps its rounded length.
+
     Rows the sampler keeps come back in their original order when nothing is
     added or removed.  A pipeline cannot resample the fit parameters of
     later steps, so a ``sample_weight`` for the classifier would no longer
@@ -151,6 +160,9 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
         ``RandomUnderSampler``, ``SMOTE``, ``ADASYN``, ``SMOTEENN``, ...
         SMOTE-like samplers interpolate between whole sequences, step by
         step.
+    mask_value : float, optional
+        For padded 3-D sequences of different lengths: a step whose features
+        all equal ``mask_value`` is padding.
 
     Attributes
     ----------
@@ -175,12 +187,16 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
     ((48, 5, 2), [24, 24])
     """
 
-    _parameter_constraints: dict = {"sampler": [HasMethods(["fit_resample"])]}
+    _parameter_constraints: dict = {
+        "sampler": [HasMethods(["fit_resample"])],
+        "mask_value": [None, Real],
+    }
     # Read by imbalanced-learn; the wrapped sampler does its own strategy.
     _sampling_type = "bypass"
 
-    def __init__(self, sampler):
+    def __init__(self, sampler, *, mask_value: float | None = None):
         self.sampler = sampler
+        self.mask_value = mask_value
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -224,7 +240,23 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
         y_resampled : ndarray of shape (n_resampled,)
         """
         self._validate_params()
+        sequences = sequence_list(X)
+        if sequences is not None:
+            y = column_or_1d(y)
+            check_classification_targets(y)
+            return self._resample_sequences(sequences, y, **params)
         X = check_array(X, allow_nd=True, dtype="numeric", input_name="X")
+        if self.mask_value is not None and X.ndim == 3:
+            y = column_or_1d(y)
+            check_classification_targets(y)
+            real = ~np.all(X == self.mask_value, axis=-1)
+            X_res, y_res = self._resample_sequences(
+                [x[keep] for x, keep in zip(X, real, strict=True)], y, **params
+            )
+            padded = np.full((len(X_res), *X.shape[1:]), self.mask_value, X.dtype)
+            for i, x in enumerate(X_res):
+                padded[i, : len(x)] = x
+            return padded, y_res
         y = column_or_1d(y)
         check_classification_targets(y)
         if len(y) != len(X):
@@ -255,6 +287,40 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
             X_res, y_res, indices = X_res[order], y_res[order], indices[order]
         self.sample_indices_ = indices
         return X_res, y_res
+
+    def _resample_sequences(self, sequences: list, y: np.ndarray, **params):
+        """Resample sequences of different lengths; returns a list."""
+        if len(sequences) != len(y):
+            raise ValueError(
+                "X and y have inconsistent numbers of samples: "
+                f"{len(sequences)} and {len(y)}."
+            )
+        sequences = [np.asarray(x) for x in sequences]
+        lengths = np.array([len(x) for x in sequences])
+        if lengths.min() < 1 or len({x.shape[1] for x in sequences}) > 1:
+            raise ValueError(
+                "Every sequence must be a 2-D (n_timesteps_i, n_features) "
+                "array with at least one step and the same n_features."
+            )
+        longest, n_features = lengths.max(), sequences[0].shape[1]
+        flat = np.empty((len(sequences), longest * n_features + 1))
+        for i, x in enumerate(sequences):
+            # The last step repeated: interpolation between a long and a
+            # short sequence then continues the short one's last values.
+            flat[i, :-1] = np.concatenate(
+                [x, np.repeat(x[-1:], longest - len(x), axis=0)]
+            ).ravel()
+        flat[:, -1] = lengths
+        X_res, y_res = self._fit_resample(flat, y, **params)
+        self.n_timesteps_ = None
+        if self.sample_indices_ is not None:
+            return [sequences[i] for i in self.sample_indices_], y_res
+        dtype = np.result_type(*sequences)
+        out = []
+        for row in X_res:
+            length = int(np.clip(np.rint(row[-1]), 1, longest))
+            out.append(row[:-1].reshape(longest, n_features)[:length].astype(dtype))
+        return out, y_res
 
 
 def resampled_class_counts(sampler, counts) -> np.ndarray:

@@ -23,6 +23,7 @@ import skimb._classifier  # noqa: E402
 import skimb._engine  # noqa: E402
 from skimb import ImbalancedKerasClassifier  # noqa: E402
 from skimb._plan import encode_targets  # noqa: E402
+from skimb._splits import validation_split  # noqa: E402
 from skimb.losses import FocalLoss, resolve_loss  # noqa: E402
 
 from .conftest import FAST  # noqa: E402
@@ -336,3 +337,26 @@ def test_user_callbacks_can_monitor_val_macro_f1(tabular):
     clf = ImbalancedKerasClassifier(callbacks=[reduce], **FAST).fit(X, y)
     assert "val_macro_f1" in clf.history_
     assert reduce.best > 0
+
+
+class _Steps(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.steps = self.params["steps"]
+
+
+@pytest.mark.parametrize(
+    ("n_samples", "batch"),
+    # One network's training rows // 32, between 32 and 128.
+    [(200, 32), (3000, 84), (10_000, 128)],
+)
+def test_auto_batch_size_gives_small_data_enough_steps(n_samples, batch):
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(n_samples, 3)), np.arange(n_samples) % 2
+    steps = _Steps()
+    params = {**FAST, "epochs": 1, "batch_size": "auto"}
+    ImbalancedKerasClassifier(callbacks=[steps], **params).fit(X, y)
+    train, _ = validation_split(
+        y, classes=np.arange(2), validation_fraction=0.1, seed=0
+    )
+    assert len(train) // 32 == batch or batch in (32, 128)
+    assert steps.steps == -(-len(train) // batch)

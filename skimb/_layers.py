@@ -1,0 +1,97 @@
+"""Layers for sequences of different lengths, written with ``keras.ops`` so
+they run on every backend and reload from a saved model.
+
+Keras' own ``Masking`` layer marks padded steps by a value, and its mask is
+dropped by ``Conv1D``, ``Flatten`` and ``GlobalMaxPooling1D``; these layers
+carry the mask explicitly instead.  Inside skimb's networks a padded step is
+a step of NaN (``skimb._inputs`` pads that way), a value no real step can
+take since inputs are checked to be finite.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="skimb")
+class StepMask(keras.layers.Layer):
+    """``(x, mask)``: ``x`` with padded (NaN) steps set to 0, and a boolean
+    ``(batch, timesteps)`` mask that is true on real steps."""
+
+    def call(self, x):
+        missing = ops.isnan(x)
+        return ops.where(missing, ops.zeros_like(x), x), ops.logical_not(
+            ops.any(missing, axis=-1)
+        )
+
+    def compute_output_spec(self, x):
+        return (
+            keras.KerasTensor(x.shape, dtype=x.dtype),
+            keras.KerasTensor(x.shape[:-1], dtype="bool"),
+        )
+
+
+@keras.saving.register_keras_serializable(package="skimb")
+class ZeroPadded(keras.layers.Layer):
+    """Set the features of padded steps to 0 (after standardisation or a
+    convolution, which move them)."""
+
+    def call(self, x, step_mask):
+        return x * ops.expand_dims(ops.cast(step_mask, x.dtype), -1)
+
+    def compute_output_shape(self, x_shape, step_mask_shape):
+        return x_shape
+
+
+@keras.saving.register_keras_serializable(package="skimb")
+class MaskedPooling(keras.layers.Layer):
+    """Mean or maximum over the real steps of each sequence."""
+
+    def __init__(self, mode: str = "mean", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("mean", "max"):
+            raise ValueError(f"mode must be 'mean' or 'max'; got {mode!r}.")
+        self.mode = mode
+
+    def call(self, x, step_mask):
+        weight = ops.expand_dims(ops.cast(step_mask, x.dtype), -1)
+        if self.mode == "mean":
+            return ops.sum(x * weight, axis=1) / ops.maximum(
+                ops.sum(weight, axis=1), 1.0
+            )
+        # Every sequence has a real step, so the maximum is one of them.
+        return ops.max(ops.where(weight > 0, x, -1e30), axis=1)
+
+    def compute_output_shape(self, x_shape, step_mask_shape):
+        return (x_shape[0], x_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="skimb")
+class PooledMask(keras.layers.Layer):
+    """The step mask of a sequence max-pooled by ``pool`` in windows from
+    step 0 (the last one padded): a pooled step is real when any step of its
+    window is."""
+
+    def __init__(self, pool: int, **kwargs):
+        super().__init__(**kwargs)
+        self.pool = pool
+
+    def call(self, step_mask):
+        weight = ops.expand_dims(ops.cast(step_mask, "float32"), -1)
+        extra = -step_mask.shape[1] % self.pool
+        weight = ops.pad(weight, ((0, 0), (0, extra), (0, 0)))
+        pooled = ops.max_pool(weight, self.pool, strides=self.pool, padding="valid")
+        return ops.squeeze(pooled, -1) > 0
+
+    def compute_output_spec(self, step_mask):
+        steps = (
+            None if step_mask.shape[1] is None else -(-step_mask.shape[1] // self.pool)
+        )
+        return keras.KerasTensor((step_mask.shape[0], steps), dtype="bool")
+
+    def get_config(self):
+        return {**super().get_config(), "pool": self.pool}

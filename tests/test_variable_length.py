@@ -1,0 +1,133 @@
+"""Sequences of different lengths: a list of arrays, or padded with mask_value."""
+
+import numpy as np
+import pytest
+from imblearn.over_sampling import SMOTE, RandomOverSampler
+from imblearn.pipeline import make_pipeline
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+from skimb import ImbalancedKerasClassifier
+from skimb.sampling import SequenceSampler
+
+from .conftest import FAST
+
+MASK = -99.0
+
+
+@pytest.fixture(scope="module")
+def ragged():
+    """120 sequences of 3 to 8 steps; the class shifts the mean."""
+    rng = np.random.RandomState(0)
+    y = np.array([0] * 70 + [1] * 35 + [2] * 15)
+    X = [
+        (rng.normal(size=(rng.randint(3, 9), 2)) + label).astype("float32")
+        for label in y
+    ]
+    return X, y
+
+
+def _padded(X, length=8):
+    out = np.full((len(X), length, X[0].shape[1]), MASK, dtype="float32")
+    for i, x in enumerate(X):
+        out[i, : len(x)] = x
+    return out
+
+
+@pytest.mark.parametrize("architecture", ["lstm", "gru", "conv1d", "dense"])
+def test_list_and_mask_value_give_the_same_model(ragged, architecture):
+    X, y = ragged
+    listed = ImbalancedKerasClassifier(architecture, **FAST).fit(X, y)
+    padded = ImbalancedKerasClassifier(architecture, mask_value=MASK, **FAST)
+    padded.fit(_padded(X), y)
+    assert listed.variable_length_ and padded.variable_length_
+    assert listed.input_shape_ == padded.input_shape_ == (8, 2)
+    np.testing.assert_array_equal(
+        listed.predict_proba(X), padded.predict_proba(_padded(X))
+    )
+    assert np.isfinite(listed.predict_proba(X)).all()
+
+
+def test_padding_never_changes_a_prediction(ragged):
+    X, y = ragged
+    clf = ImbalancedKerasClassifier("lstm", **FAST).fit(X, y)
+    alone = clf.predict_proba(X[:4])
+    # The same sequences in a batch with a full-length one: more padding.
+    batch = clf.predict_proba([*X[:4], np.zeros((8, 2), "float32")])
+    np.testing.assert_allclose(batch[:4], alone, atol=1e-6)
+
+
+def test_n_timesteps_sets_the_padded_length(ragged):
+    X, y = ragged
+    clf = ImbalancedKerasClassifier("gru", n_timesteps=12, **FAST).fit(X, y)
+    assert clf.input_shape_ == (12, 2)
+    assert clf.predict([np.ones((11, 2))]).shape == (1,)
+
+
+def test_ragged_input_errors_name_the_problem(ragged):
+    X, y = ragged
+    clf = ImbalancedKerasClassifier("lstm", **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="9 time steps, more than the 8"):
+        clf.predict([np.ones((9, 2))])
+    with pytest.raises(ValueError, match="2 features per step; sequence 1 has 3"):
+        clf.predict([np.ones((4, 2)), np.ones((4, 3))])
+    with pytest.raises(ValueError, match="Sequence 1 of X contains NaN"):
+        clf.predict([np.ones((4, 2)), np.full((4, 2), np.nan)])
+    with pytest.raises(ValueError, match="at least one step"):
+        clf.predict([np.ones((4, 2)), np.ones((0, 2))])
+    fixed = ImbalancedKerasClassifier("lstm", **FAST).fit(_padded(X), y)
+    with pytest.raises(ValueError, match="fitted on sequences of one length"):
+        fixed.predict(X[:3])
+    masked = ImbalancedKerasClassifier("lstm", mask_value=MASK, **FAST)
+    empty = _padded(X)
+    empty[5] = MASK
+    with pytest.raises(ValueError, match="Sequence 5 of X has no step"):
+        masked.fit(empty, y)
+
+
+def test_callers_arrays_are_not_modified(ragged):
+    X, y = ragged
+    X_padded = _padded(X)
+    before = [x.copy() for x in X], X_padded.copy()
+    ImbalancedKerasClassifier("lstm", **FAST).fit(X, y)
+    ImbalancedKerasClassifier("lstm", mask_value=MASK, **FAST).fit(X_padded, y)
+    assert all(np.array_equal(a, b) for a, b in zip(X, before[0], strict=True))
+    np.testing.assert_array_equal(X_padded, before[1])
+
+
+def test_sequence_sampler_keeps_lengths(ragged):
+    X, y = ragged
+    X_res, y_res = SequenceSampler(SMOTE(k_neighbors=3, random_state=0)).fit_resample(
+        X, y
+    )
+    assert isinstance(X_res, list) and np.bincount(y_res).tolist() == [70, 70, 70]
+    # The original sequences come back untouched; new ones have lengths
+    # between the shortest and the longest.
+    assert all(np.array_equal(a, b) for a, b in zip(X, X_res, strict=False))
+    lengths = {len(x) for x in X_res[len(X) :]}
+    assert lengths <= set(range(3, 9)) and len(lengths) > 1
+    X_over, _ = SequenceSampler(RandomOverSampler(random_state=0)).fit_resample(X, y)
+    indices = SequenceSampler(RandomOverSampler(random_state=0)).fit(X, y)
+    assert [len(x) for x in X_over] == [len(X[i]) for i in indices.sample_indices_]
+
+
+def test_sequence_sampler_on_padded_sequences(ragged):
+    X, y = ragged
+    sampler = SequenceSampler(SMOTE(k_neighbors=3, random_state=0), mask_value=MASK)
+    X_res, y_res = sampler.fit_resample(_padded(X), y)
+    assert X_res.shape == (210, 8, 2)
+    np.testing.assert_array_equal(X_res[: len(X)], _padded(X))
+    # Every synthetic sequence is real steps, then padding.
+    real = ~np.all(X_res == MASK, axis=-1)
+    assert all(np.all(np.diff(r.astype(int)) <= 0) and r[0] for r in real)
+
+
+def test_smote_pipeline_and_cross_validation_on_ragged_sequences(ragged):
+    X, y = ragged
+    pipeline = make_pipeline(
+        SequenceSampler(SMOTE(k_neighbors=3, random_state=0)),
+        ImbalancedKerasClassifier("lstm", n_timesteps=8, **FAST),
+    )
+    scores = cross_val_score(
+        pipeline, X, y, cv=StratifiedKFold(3, shuffle=True, random_state=0)
+    )
+    assert scores.shape == (3,) and np.isfinite(scores).all()
