@@ -1,15 +1,20 @@
-"""The raw-Keras contender of ``bench_overhead.py``, ``bench_scale.py`` and
-``bench_engine.py``.
+"""The plain-Keras contenders of the benchmarks.
 
-skimb's default network (64 units, dropout 0.1, standardised inputs, logits)
-built by the same builder, then compiled and trained with ``keras.Model.fit``
+``compiled_network`` (``bench_overhead.py``, ``bench_scale.py``,
+``bench_engine.py``): a skimb network of 64 units (dropout 0.1,
+standardised inputs, logits; the default before the benchmark suite) built
+by the same builder, then compiled and trained with ``keras.Model.fit``
 alone, so the benchmarks compare skimb's fit with the Keras work it wraps.
+
+``plain_scikeras`` (``bench_strategies.py``, ``bench_suite.py``): the network
+a scikeras user writes, softmax and crossentropy.
 """
 
 from __future__ import annotations
 
 import keras
 import numpy as np
+from scikeras.wrappers import KerasClassifier
 
 from skimb._networks import build_network
 
@@ -70,3 +75,36 @@ def fit_raw_keras(
         verbose=0,
     )
     return model
+
+
+def plain_scikeras(
+    *,
+    lstm_units: int | None,
+    dense_units: tuple[int, ...],
+    epochs: int,
+    seed: int,
+    batch_size: int | None = None,
+) -> KerasClassifier:
+    """A scikeras ``KerasClassifier``: an optional LSTM layer, ReLU dense
+    layers, a softmax, sparse crossentropy, Adam (``batch_size=None``: Keras'
+    32)."""
+
+    def model(meta):
+        inputs = keras.Input(meta["X_shape_"][1:])
+        hidden = inputs
+        if lstm_units is not None:
+            hidden = keras.layers.LSTM(lstm_units)(hidden)
+        for units in dense_units:
+            hidden = keras.layers.Dense(units, activation="relu")(hidden)
+        outputs = keras.layers.Dense(meta["n_classes_"], activation="softmax")(hidden)
+        return keras.Model(inputs, outputs)
+
+    return KerasClassifier(
+        model=model,
+        loss="sparse_categorical_crossentropy",
+        optimizer="adam",
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=0,
+        random_state=seed,
+    )

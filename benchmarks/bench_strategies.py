@@ -38,8 +38,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _raw_keras import plain_scikeras  # noqa: E402
 from imblearn.ensemble import BalancedRandomForestClassifier  # noqa: E402
-from scikeras.wrappers import KerasClassifier  # noqa: E402
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score  # noqa: E402
@@ -92,24 +92,13 @@ def _strategies(grid: str):
 
 def _plain_scikeras(architecture: str, epochs: int, seed: int):
     """The network a scikeras user writes: same shape, softmax, crossentropy."""
-
-    def model(meta):
-        inputs = keras.Input(meta["X_shape_"][1:])
-        if architecture == "lstm":
-            hidden = keras.layers.LSTM(64)(inputs)
-        else:
-            hidden = keras.layers.Dense(64, activation="relu")(inputs)
-        outputs = keras.layers.Dense(meta["n_classes_"], activation="softmax")(hidden)
-        return keras.Model(inputs, outputs)
-
-    return KerasClassifier(
-        model=model,
-        loss="sparse_categorical_crossentropy",
-        optimizer="adam",
+    lstm = architecture == "lstm"
+    return plain_scikeras(
+        lstm_units=64 if lstm else None,
+        dense_units=() if lstm else (64,),
         epochs=epochs,
+        seed=seed,
         batch_size=128,
-        verbose=0,
-        random_state=seed,
     )
 
 

@@ -53,10 +53,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _families  # noqa: E402
 import _suite_data  # noqa: E402
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _raw_keras import plain_scikeras  # noqa: E402
 from imblearn.ensemble import BalancedRandomForestClassifier  # noqa: E402
-from scikeras.wrappers import KerasClassifier  # noqa: E402
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import f1_score  # noqa: E402
@@ -74,29 +73,6 @@ RESULTS = Path(__file__).resolve().parent / "results" / "suite"
 PEERS = ("logistic", "hist_gradient_boosting", "balanced_random_forest", "mlp", "lstm")
 TRAIN_SIZES = (2_000, 6_000)
 N_TEST = 50_000
-
-
-def _plain_keras(kind: str, epochs: int, seed: int):
-    """The network a scikeras user writes: softmax, crossentropy."""
-
-    def model(meta):
-        inputs = keras.Input(meta["X_shape_"][1:])
-        if kind == "lstm":
-            hidden = keras.layers.LSTM(64)(inputs)
-        else:
-            hidden = keras.layers.Dense(128, activation="relu")(inputs)
-            hidden = keras.layers.Dense(64, activation="relu")(hidden)
-        outputs = keras.layers.Dense(meta["n_classes_"], activation="softmax")(hidden)
-        return keras.Model(inputs, outputs)
-
-    return KerasClassifier(
-        model=model,
-        loss="sparse_categorical_crossentropy",
-        optimizer="adam",
-        epochs=epochs,
-        verbose=0,
-        random_state=seed,
-    )
 
 
 def make_model(name: str, *, sequences: bool, overrides: dict, quick: bool, seed: int):
@@ -126,9 +102,14 @@ def make_model(name: str, *, sequences: bool, overrides: dict, quick: bool, seed
             n_jobs=2,
         ), False
     if name == "mlp":
-        return make_pipeline(StandardScaler(), _plain_keras("mlp", epochs, seed)), False
+        mlp = plain_scikeras(
+            lstm_units=None, dense_units=(128, 64), epochs=epochs, seed=seed
+        )
+        return make_pipeline(StandardScaler(), mlp), False
     if name == "lstm":
-        return _plain_keras("lstm", epochs, seed), True
+        return plain_scikeras(
+            lstm_units=64, dense_units=(), epochs=epochs, seed=seed
+        ), True
     raise ValueError(f"unknown model {name!r}")
 
 
