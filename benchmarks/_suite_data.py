@@ -25,6 +25,8 @@ import warnings
 
 import numpy as np
 
+from skimb._inputs import pad_sequences
+
 MIN_ROWS = 200
 MIN_CLASSES = 3
 MIN_RAREST = 5
@@ -159,7 +161,4 @@ def padded(X, *, value: float = 0.0) -> np.ndarray:
     if not isinstance(X, list):
         return X
     length = max(len(x) for x in X)
-    out = np.full((len(X), length, X[0].shape[1]), value, dtype=np.float32)
-    for i, x in enumerate(X):
-        out[i, : len(x)] = x
-    return out
+    return pad_sequences(X, length=length, value=value, dtype=np.float32)

@@ -63,9 +63,15 @@ def _pad_sequences(sequences: list, *, length: int | None, n_features: int | Non
             f"A sequence of X has {longest} time steps, more than the "
             f"{length} the network was fitted on."
         )
-    X = np.full((len(arrays), length, arrays[0].shape[1]), np.nan, np.float32)
-    for i, array in enumerate(arrays):
-        X[i, : len(array)] = array
+    return pad_sequences(arrays, length=length, value=np.nan, dtype=np.float32)
+
+
+def pad_sequences(sequences, *, length: int, value: float, dtype) -> np.ndarray:
+    """``(t_i, f)`` arrays as one ``(n, length, f)`` array, each followed by
+    steps of ``value``."""
+    X = np.full((len(sequences), length, sequences[0].shape[1]), value, dtype)
+    for i, sequence in enumerate(sequences):
+        X[i, : len(sequence)] = sequence
     return X
 
 

@@ -29,7 +29,7 @@ from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 
-from skimb._inputs import sequence_list
+from skimb._inputs import pad_sequences, sequence_list
 
 __all__ = [
     "BATCH_SAMPLERS",
@@ -240,25 +240,21 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
         y_resampled : ndarray of shape (n_resampled,)
         """
         self._validate_params()
+        y = column_or_1d(y)
+        check_classification_targets(y)
         sequences = sequence_list(X)
         if sequences is not None:
-            y = column_or_1d(y)
-            check_classification_targets(y)
             return self._resample_sequences(sequences, y, **params)
         X = check_array(X, allow_nd=True, dtype="numeric", input_name="X")
         if self.mask_value is not None and X.ndim == 3:
-            y = column_or_1d(y)
-            check_classification_targets(y)
             real = ~np.all(X == self.mask_value, axis=-1)
             X_res, y_res = self._resample_sequences(
                 [x[keep] for x, keep in zip(X, real, strict=True)], y, **params
             )
-            padded = np.full((len(X_res), *X.shape[1:]), self.mask_value, X.dtype)
-            for i, x in enumerate(X_res):
-                padded[i, : len(x)] = x
+            padded = pad_sequences(
+                X_res, length=X.shape[1], value=self.mask_value, dtype=X.dtype
+            )
             return padded, y_res
-        y = column_or_1d(y)
-        check_classification_targets(y)
         if len(y) != len(X):
             raise ValueError(
                 f"X and y have inconsistent numbers of samples: {len(X)} and {len(y)}."
