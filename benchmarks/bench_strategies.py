@@ -52,10 +52,7 @@ from skimb.datasets import (  # noqa: E402
     make_imbalanced_classification,
     make_imbalanced_sequences,
 )
-from skimb.decision import (  # noqa: E402
-    macro_f1_offsets,
-    prior_offsets,
-)
+from skimb.decision import macro_f1_offsets  # noqa: E402
 
 PROBLEMS = {
     "tabular": (make_imbalanced_classification, "dense"),
@@ -173,7 +170,6 @@ def run_problem(
         )
         keras.backend.clear_session()
 
-    prior = np.bincount(y) / len(y)
     for params in _strategies(grid):
         estimator = ImbalancedKerasClassifier(
             architecture,
@@ -186,14 +182,12 @@ def run_problem(
         estimator.fit(X, y)
         seconds = time.perf_counter() - start
         log_proba = estimator.predict_log_proba(X_test)
-        tau = estimator.tau
+        # The offsets of the estimator's own rules, as predict applies them.
         offsets = {
-            "argmax": np.zeros(len(prior)),
-            "prior_corrected": prior_offsets(prior, tau=tau),
-            # The offsets of the estimator's own decision="posterior".
-            "posterior": estimator._posterior_offsets(),
-            "macro_f1": estimator.decision_offsets_,
+            rule: estimator._rule_offsets(rule)[0]
+            for rule in ("argmax", "prior_corrected", "posterior")
         }
+        offsets["macro_f1"] = estimator.decision_offsets_
         if grid == "default" and estimator.n_networks_ == 1:
             # The rule before bagging: tuned once on the validation split,
             # from argmax (the split is the estimator's own, as fit drew it;

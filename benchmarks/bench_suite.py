@@ -33,7 +33,9 @@ Markdown tables of everything there.
 Run ``python benchmarks/bench_suite.py`` (every model, every set; about an
 hour on two cores), ``--models skimb`` for the default alone, ``--kind
 tables|sequences|synthetic``, ``--sets tuning|held_back|all``, and
-``--quick`` for a smoke run (one tiny case of each kind, seconds).
+``--quick`` for a smoke run (one tiny case of each kind, seconds);
+``--ablation`` runs the default with each of its parts changed in turn on the
+tuning tables (``ABLATION``), and ``--report --ablation`` compares them.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import json
 import logging
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -72,6 +75,19 @@ logging.getLogger("tensorflow").setLevel(logging.ERROR)
 RESULTS = Path(__file__).resolve().parent / "results" / "suite"
 PEERS = ("logistic", "hist_gradient_boosting", "balanced_random_forest", "mlp", "lstm")
 TRAIN_SIZES = (2_000, 6_000)
+# The ablation: each part of the default changed in turn (``--ablation``
+# runs them on the tuning tables; ``--report --ablation`` compares them).
+ABLATION = {
+    "no_cv": ({"cv": None}, "one network, no cross-fitting"),
+    "small": ({"units": 64, "n_layers": 1}, "one layer of 64 units"),
+    "no_dropout": ({"dropout": 0.0}, "no dropout"),
+    "val_f1": (
+        {"monitor": "val_macro_f1"},
+        "each network stops on its own fold's macro-F1",
+    ),
+    "ce": ({"loss": "crossentropy"}, "plain crossentropy loss"),
+    "argmax": ({"decision": "argmax"}, "the network's argmax, no tuned rule"),
+}
 N_TEST = 50_000
 
 
@@ -304,6 +320,57 @@ def report(results: Path, shown=None, *, rst: bool = False) -> str:
     return "\n".join(lines)
 
 
+def ablation_report(results: Path, *, rst: bool = False) -> str:
+    """Each ablation variant against the default on the tuning tables:
+    mean macro-F1 change, sets worse or better by more than 0.005, and
+    sets at least as good as the best peer."""
+    models = _load(results)
+    base = models.get("skimb", {})
+    header = ["changed", "mean change", "worse", "better", ">= best peer", "sets"]
+    lines = []
+    rows = [("(the default)", "skimb")] + [
+        (description, f"skimb[{name}]") for name, (_, description) in ABLATION.items()
+    ]
+    for description, model in rows:
+        variant = models.get(model, {})
+        keys = [
+            k
+            for k in variant
+            if k in base and k[0] == "tables" and variant[k]["group"] == "tuning"
+        ]
+        if not keys:
+            continue
+        change = [variant[k]["macro_f1"] - base[k]["macro_f1"] for k in keys]
+        best = [
+            max(models[p][k]["macro_f1"] for p in PEERS if k in models.get(p, {}))
+            for k in keys
+        ]
+        wins = sum(variant[k]["macro_f1"] >= b for k, b in zip(keys, best, strict=True))
+        lines.append(
+            [
+                description,
+                f"{statistics.mean(change):+.3f}",
+                str(sum(c < -0.005 for c in change)),
+                str(sum(c > 0.005 for c in change)),
+                str(wins),
+                str(len(keys)),
+            ]
+        )
+    if rst:
+        return "\n".join(
+            [
+                ".. csv-table:: ablation",
+                "   :header: " + ", ".join(f'"{h}"' for h in header),
+                "",
+            ]
+            + ["   " + ", ".join(f'"{c}"' for c in line) for line in lines]
+        )
+    return "\n".join(
+        ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+        + ["| " + " | ".join(line) + " |" for line in lines]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["skimb", *PEERS])
@@ -319,10 +386,40 @@ def main() -> None:
     parser.add_argument("--report", action="store_true")
     parser.add_argument("--rst", action="store_true", help="report as RST tables")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="run (or with --report, compare) the ablation variants",
+    )
     args = parser.parse_args()
     if args.report:
+        if args.ablation:
+            print(ablation_report(args.results, rst=args.rst))
+            return
         shown = None if args.models == parser.get_default("models") else args.models
         print(report(args.results, shown, rst=args.rst))
+        return
+    if args.ablation:
+        # One process per variant, as if run by hand with --variant --set.
+        for name, (overrides, _) in ABLATION.items():
+            command = [
+                sys.executable,
+                __file__,
+                "--models",
+                "skimb",
+                "--kind",
+                "tables",
+                "--sets",
+                "tuning",
+                "--variant",
+                name,
+                "--results",
+                str(args.results),
+                "--set",
+                *(f"{key}={value!r}" for key, value in overrides.items()),
+            ]
+            subprocess.run(command, check=True)
+        print(ablation_report(args.results))
         return
     overrides = _parse_overrides(args.overrides)
     quick = args.quick

@@ -7,9 +7,15 @@ from numbers import Integral, Real
 import keras
 import numpy as np
 from scikeras.wrappers import KerasClassifier
+from scipy.special import log_softmax
 from sklearn.base import BaseEstimator
 from sklearn.metrics import f1_score
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+)
 from sklearn.utils._tags import ClassifierTags
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
@@ -27,6 +33,7 @@ from skimb._plan import TrainingPlan, encode_targets
 from skimb._random import seed_from, seeded
 from skimb._serialization import model_from_bytes, model_to_bytes
 from skimb._splits import network_splits, validation_split
+from skimb.calibration import estimate_prior, fit_temperature_and_bias, shift_prior
 from skimb.class_weight import compute_class_weight, effective_number_weights
 from skimb.decision import (
     DECISIONS,
@@ -130,8 +137,9 @@ class ImbalancedKerasClassifier(KerasClassifier):
         for ``SparseCategoricalCrossentropy``) and class probabilities, or
         logits if it was built with ``from_logits=True``.  The default, with
         ``decision="macro_f1"``, scored best over the problems of the strategy
-        benchmark (see the Benchmarks page of the documentation); with it,
-        :meth:`predict_proba` gives class probabilities under a balanced prior.
+        benchmark (see the Benchmarks page of the documentation).  Whatever
+        the loss, :meth:`predict_proba` undoes its adjustment (see
+        ``class_prior``).
     gamma : float, default=2.0
         Focusing parameter of ``loss="focal"`` and ``loss="class_balanced"``.
     class_weight : None, "balanced", "effective" or dict, default=None
@@ -139,8 +147,17 @@ class ImbalancedKerasClassifier(KerasClassifier):
         (so after any resampling) and multiplied into ``sample_weight``.
         ``"balanced"`` is ``n_samples / (n_classes * n_c)``; ``"effective"``
         is the effective number of samples of Cui et al. (2019) with ``beta``;
-        a dict maps labels to weights.  With ``loss="focal"``, these weights
-        are the focal loss's per-class :math:`\\alpha`.
+        a dict maps labels to weights.  A weight is a cost on that class's
+        errors, the same under every loss: training sees each class as often
+        as its count times its mean weight (``weighted_class_counts_``), and
+        the logit adjustment, the LDAM margins, the class-balanced weights
+        and ``drw`` are computed from those weighted counts, so that
+        ``"balanced"`` never corrects twice (with balanced weights the logit
+        adjustment is zero).  :meth:`predict_proba` takes the weights out
+        again (it is the posterior of the data, not of the weighted data);
+        the ``"posterior"`` rule puts them back as costs, so a larger weight
+        moves predictions towards its class.  Per-class means of
+        ``sample_weight`` act the same way.
     beta : float, default=0.999
         Effective-number parameter, in ``[0, 1)``, of
         ``class_weight="effective"``, ``loss="class_balanced"`` and ``drw``.
@@ -156,8 +173,11 @@ class ImbalancedKerasClassifier(KerasClassifier):
     decision : {"argmax", "prior_corrected", "posterior", "macro_f1"}, \
 default="macro_f1"
         How :meth:`predict` turns probabilities into a class (see
-        :mod:`skimb.decision`): ``"argmax"``; ``"prior_corrected"`` subtracts
-        ``tau * log(prior)`` from the log-probabilities; ``"posterior"``
+        :mod:`skimb.decision`): ``"argmax"``, the network's own prediction,
+        as its loss trained it (balanced under the logit-adjusted loss);
+        ``"prior_corrected"`` subtracts ``tau * log(prior)`` from the
+        network's log-probabilities, with the prior of the weighted classes
+        (``weighted_class_counts_``); ``"posterior"``
         undoes the loss's logit adjustment and ``batch_sampler``'s
         resampling, so the argmax is that of the posterior under the class
         frequencies of ``y``, weighted by ``class_weight`` (weights are
@@ -170,6 +190,20 @@ default="macro_f1"
         samples; ``decision_rule_`` says which rule is in use).
         :meth:`predict_proba` is not changed by the rule;
         :meth:`decision_function` is.
+    class_prior : None, "balanced" or array-like of shape (n_classes,), \
+default=None
+        The class frequencies :meth:`predict_proba` is the posterior under,
+        and :meth:`predict` decides for: ``None``, those of the ``y`` given
+        to ``fit``; ``"balanced"``, equal frequencies (the probabilities of
+        a balanced prior); or frequencies in the order of ``classes_`` (for
+        example the ones before a sampler in front of the estimator
+        resampled ``y``, or those expected where the model is used).  The
+        probabilities are moved by Bayes' rule from the training data's
+        frequencies, after the loss's adjustment and ``batch_sampler``'s
+        resampling are undone and a temperature is fitted on the held-out
+        predictions (:mod:`skimb.calibration`); the decision rule's offsets
+        stay and apply on top.  :meth:`fit_class_prior` estimates the
+        frequencies of unlabelled data instead (label shift).
     optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"}, default="adam"
         Keras optimizer, by name.
     learning_rate : float, default=1e-3
@@ -245,14 +279,37 @@ default="oof_macro_f1"
         sequences, or ``mask_value`` was set.
     class_weight_ : ndarray of shape (n_classes,)
         The per-class weights used in the last ``fit``.
+    weighted_class_counts_ : ndarray of shape (n_classes,)
+        ``train_class_counts_`` times each class's mean training weight
+        (``class_weight_`` times ``sample_weight``): the class frequencies
+        the loss sees, behind its prior adjustment, margins or weights.
     class_counts_ : ndarray of shape (n_classes,)
         Number of samples of each class in the ``y`` of the last ``fit``.
     train_class_counts_ : ndarray of shape (n_classes,)
         The class counts behind the loss's prior, margins or weights and the
         prior correction: ``class_counts_``, or as ``batch_sampler``
         resamples them.
+    posterior_offsets_ : ndarray of shape (n_classes,)
+        Offsets added to the network's log-probabilities to undo the loss's
+        adjustment, the class weights and ``batch_sampler``'s resampling:
+        the posterior under the class frequencies of ``y``, before the
+        temperature.
+    temperature_ : float
+        The temperature the network's log-probabilities are divided by,
+        fitted with ``calibration_bias_`` on the held-out (or out-of-fold)
+        predictions to minimise their log-loss; ``1.0`` without held-out
+        data.
+    calibration_bias_ : ndarray of shape (n_classes,)
+        Per-class biases added after the temperature, which keep the mean
+        held-out probability of each class at its frequency (bias-corrected
+        temperature scaling, :mod:`skimb.calibration`); zeros without
+        held-out data.
+    class_prior_ : ndarray of shape (n_classes,)
+        The class frequencies :meth:`predict_proba` is the posterior under:
+        ``class_prior``, those of ``y``, or :meth:`fit_class_prior`'s
+        estimate.
     decision_offsets_ : ndarray of shape (n_classes,)
-        Offsets added to the log-probabilities before the argmax.
+        Offsets added to :meth:`predict_log_proba` before the argmax.
     decision_rule_ : str
         The rule behind ``decision_offsets_``: ``decision``, or
         ``"posterior"`` where ``"macro_f1"`` fell back to it.
@@ -311,6 +368,7 @@ default="oof_macro_f1"
         "ldam_scale": [Interval(Real, 0, None, closed="neither")],
         "drw": [None, Interval(Integral, 0, None, closed="left")],
         "decision": [StrOptions(set(DECISIONS))],
+        "class_prior": [None, StrOptions({"balanced"}), "array-like"],
         "optimizer": [StrOptions(set(OPTIMIZERS))],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [
@@ -359,6 +417,7 @@ default="oof_macro_f1"
         ldam_scale: float = 10.0,
         drw: int | None = None,
         decision: str = "macro_f1",
+        class_prior=None,
         optimizer: str = "adam",
         learning_rate: float = 1e-3,
         batch_size: int | str = "auto",
@@ -394,6 +453,7 @@ default="oof_macro_f1"
         self.ldam_scale = ldam_scale
         self.drw = drw
         self.decision = decision
+        self.class_prior = class_prior
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -415,6 +475,21 @@ default="oof_macro_f1"
     get_params = BaseEstimator.get_params
     set_params = BaseEstimator.set_params
     __repr__ = BaseEstimator.__repr__
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        # bool is an int to Python (and to scikit-learn's Interval), but
+        # units=True is a mistake, not one unit.
+        for name, constraints in self._parameter_constraints.items():
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)) and not (
+                {"boolean", "verbose"} & {c for c in constraints if isinstance(c, str)}
+            ):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be "
+                    f"a number or one of its named options, not a bool; got "
+                    f"{value!r}."
+                )
 
     def __sklearn_tags__(self):
         # scikeras lists ClassifierMixin after BaseEstimator, so its tags never
@@ -621,6 +696,26 @@ default="oof_macro_f1"
             )
             * self.class_weight_[y_encoded]
         )
+        total = np.bincount(y_encoded, weights=weights, minlength=len(self.classes_))
+        starved = (total == 0) & (self.class_counts_ > 0)
+        if starved.any():
+            raise ValueError(
+                f"Every sample of class {self.classes_[starved].tolist()} has "
+                "weight 0 (sample_weight times class_weight): the network "
+                "cannot learn a class it never sees."
+            )
+        # Weights are costs: the loss sees each class as often as its count
+        # times its mean weight, and its prior, margins or re-weighting are
+        # computed from these counts, so weights and losses compose.
+        mean_weight = np.divide(
+            total,
+            self.class_counts_,
+            out=np.ones(len(self.classes_)),
+            where=self.class_counts_ > 0,
+        )
+        self.weighted_class_counts_ = (
+            self._prior_counts(self.train_class_counts_) * mean_weight
+        )
         return X, y_encoded, weights.astype(np.float32)
 
     def _split(self, y_encoded: np.ndarray, seed: int | None):
@@ -637,7 +732,7 @@ default="oof_macro_f1"
         return resolve_loss(
             self.loss,
             gamma=self.gamma,
-            class_counts=self._prior_counts(self.train_class_counts_),
+            class_counts=self.weighted_class_counts_,
             beta=self.beta,
             tau=self.tau,
             ldam_scale=self.ldam_scale,
@@ -648,6 +743,16 @@ default="oof_macro_f1"
         mean = variance = None
         if self.standardize:
             mean, variance = feature_moments(X_train)
+            # The network computes in float32, where a variance above ~3e38
+            # is infinite and standardises every row to 0.
+            overflow = variance > np.finfo(np.float32).max
+            if overflow.any():
+                raise ValueError(
+                    f"The variance of feature {np.flatnonzero(overflow)[:5].tolist()} "
+                    f"of X ({variance[overflow].max():.3g}) overflows float32, "
+                    "the network's precision: rescale X (for example divide it "
+                    "by its largest absolute value) before fitting."
+                )
         return build_network(
             architecture=self.architecture,
             input_shape=self.input_shape_,
@@ -692,8 +797,7 @@ default="oof_macro_f1"
         (``n_train``: training rows of one network)."""
         reweighting = None
         if self.drw is not None:
-            counts = self._prior_counts(self.train_class_counts_)
-            reweighting = (self.drw, effective_number_weights(counts, beta=self.beta))
+            reweighting = (self.drw, self._loss_class_weights())
         return TrainingPlan(
             loss=loss,
             optimizer=optimizer,
@@ -733,36 +837,90 @@ default="oof_macro_f1"
         return int(np.clip(n_train // AUTO_STEPS, *AUTO_BATCH_BOUNDS))
 
     def _fit_decision(self, log_proba_val, y_val, seed: int | None = None) -> None:
-        """Set ``decision_offsets_`` from the decision rule and held-out
-        log-probabilities."""
-        self.decision_rule_ = self.decision
-        self.decision_offsets_ = np.zeros(len(self.classes_))
-        if self.decision == "prior_corrected":
-            counts = self._prior_counts(self.train_class_counts_)
-            self.decision_offsets_ = prior_offsets(counts, tau=self.tau)
-        elif self.decision == "posterior":
-            self.decision_offsets_ = self._posterior_offsets()
-        elif self.decision == "macro_f1":
-            start = self._posterior_offsets()
-            tuned = False
-            if y_val is not None:  # None: no validation split, or partial_fit
-                self.decision_offsets_, tuned = macro_f1_offsets(
-                    log_proba_val, y_val, start=start, random_state=seed
-                )
-            if not tuned:
-                # Nothing (or too few samples of some class) to tune on: the
-                # posterior rule, silently (this happens on every small data
-                # set), recorded in decision_rule_.
-                self.decision_offsets_ = start
-                self.decision_rule_ = "posterior"
-
-    def _posterior_offsets(self) -> np.ndarray:
-        """``skimb.decision.posterior_offsets`` for this loss and its counts."""
-        return posterior_offsets(
+        """Set the posterior's offsets and temperature, the class prior and
+        ``decision_offsets_`` from the decision rule and the held-out
+        network log-probabilities (``None`` without held-out data)."""
+        self.posterior_offsets_ = posterior_offsets(
             self._prior_counts(self.class_counts_),
-            train_class_counts=self._prior_counts(self.train_class_counts_),
+            train_class_counts=self.weighted_class_counts_ * self._loss_class_weights(),
             tau=self.tau if self.loss == "logit_adjusted" else 0.0,
         )
+        self.temperature_ = 1.0
+        self.calibration_bias_ = np.zeros(len(self.classes_))
+        if y_val is not None:
+            self.temperature_, self.calibration_bias_ = fit_temperature_and_bias(
+                log_proba_val + self.posterior_offsets_, y_val
+            )
+        self.class_prior_ = self._class_prior()
+        self.decision_offsets_, self.decision_rule_ = self._rule_offsets(
+            self.decision, log_proba_val, y_val, seed
+        )
+
+    def _rule_offsets(
+        self, decision: str, log_proba_val=None, y_val=None, seed: int | None = None
+    ) -> tuple[np.ndarray, str]:
+        """A decision rule's offsets on :meth:`predict_log_proba`, and the rule
+        in use (``"macro_f1"`` falls back to ``"posterior"``)."""
+        offsets, rule = self._network_offsets(decision, log_proba_val, y_val, seed)
+        # The rules are offsets on the network's log-probabilities (so the
+        # calibration never changes a prediction), stored as offsets on
+        # predict_log_proba: argmax((z + s) / T + b + d) = argmax(z + o) for
+        # d = (o - s) / T - b.
+        offsets = (offsets - self.posterior_offsets_) / self.temperature_
+        return offsets - self.calibration_bias_, rule
+
+    def _network_offsets(
+        self, decision: str, log_proba_val, y_val, seed: int | None
+    ) -> tuple[np.ndarray, str]:
+        """A decision rule as offsets on the network's log-probabilities."""
+        if decision == "argmax":
+            return np.zeros(len(self.classes_)), decision
+        if decision == "prior_corrected":
+            counts = self.weighted_class_counts_ * self._loss_class_weights()
+            return prior_offsets(counts, tau=self.tau), decision
+        # The posterior with the weights put back as costs: the Bayes rule
+        # for those costs.
+        start = self.posterior_offsets_ + np.log(
+            self.weighted_class_counts_
+            / self._prior_counts(self.train_class_counts_)
+            * self._loss_class_weights()
+        )
+        if decision == "posterior":
+            return start, decision
+        if y_val is not None:  # None: no validation split, or partial_fit
+            offsets, tuned = macro_f1_offsets(
+                log_proba_val, y_val, start=start, random_state=seed
+            )
+            if tuned:
+                return offsets, decision
+        # Nothing (or too few samples of some class) to tune on: the
+        # posterior rule, silently (this happens on every small data set),
+        # recorded in decision_rule_.
+        return start, "posterior"
+
+    def _loss_class_weights(self) -> np.ndarray:
+        """The per-class weights a loss applies on its own (the class-balanced
+        loss's, and those ``drw`` switches on), from the weighted counts."""
+        if self.loss == "class_balanced" or self.drw is not None:
+            return effective_number_weights(self.weighted_class_counts_, beta=self.beta)
+        return np.ones(len(self.classes_))
+
+    def _class_prior(self) -> np.ndarray:
+        """``class_prior`` as frequencies in the order of ``classes_``."""
+        n_classes = len(self.classes_)
+        if self.class_prior is None:
+            counts = self._prior_counts(self.class_counts_)
+            return counts / counts.sum()
+        if isinstance(self.class_prior, str):  # "balanced"
+            return np.full(n_classes, 1.0 / n_classes)
+        prior = np.asarray(self.class_prior, dtype=np.float64)
+        if prior.shape != (n_classes,) or not np.all(np.isfinite(prior) & (prior > 0)):
+            raise ValueError(
+                f"class_prior must hold {n_classes} positive frequencies, one "
+                f"per class of classes_ {self.classes_.tolist()}; got "
+                f"{self.class_prior!r}."
+            )
+        return prior / prior.sum()
 
     @staticmethod
     def _prior_counts(counts: np.ndarray) -> np.ndarray:
@@ -773,11 +931,21 @@ default="oof_macro_f1"
     # -------------------------------------------------------------- predict
 
     def _log_proba(self, X: np.ndarray) -> np.ndarray:
+        """The network's own log-probabilities."""
         # The network ends in a softmax only for losses that take probabilities.
         return log_probabilities(
             forward(self.model_, X),
             probabilities=self.model_.layers[-1].name == "probabilities",
         )
+
+    def _log_posterior(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated log-posteriors under the class frequencies of ``y``."""
+        scaled = (self._log_proba(X) + self.posterior_offsets_) / self.temperature_
+        return log_softmax(scaled + self.calibration_bias_, axis=1)
+
+    def _training_prior(self) -> np.ndarray:
+        counts = self._prior_counts(self.class_counts_)
+        return counts / counts.sum()
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Logarithm of the class probabilities.
@@ -792,10 +960,20 @@ default="oof_macro_f1"
             Columns follow ``classes_``.
         """
         check_is_fitted(self, "model_")
-        return self._log_proba(check_features(self, X, reset=False))
+        log_posterior = self._log_posterior(check_features(self, X, reset=False))
+        return shift_prior(
+            log_posterior, from_prior=self._training_prior(), to_prior=self.class_prior_
+        )
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities.
+        """Class probabilities: the posterior under ``class_prior_``.
+
+        The network's log-probabilities, with the adjustment of the loss,
+        the class weights and ``batch_sampler``'s resampling undone
+        (``posterior_offsets_``), divided by ``temperature_``, shifted by
+        ``calibration_bias_`` and moved to
+        ``class_prior_`` (the class frequencies of ``y`` unless
+        ``class_prior`` or :meth:`fit_class_prior` says otherwise).
 
         Parameters
         ----------
@@ -807,6 +985,51 @@ default="oof_macro_f1"
             Columns follow ``classes_``.
         """
         return np.exp(self.predict_log_proba(X))
+
+    def fit_class_prior(
+        self, X, *, max_iter: int = 1000, tol: float = 1e-8
+    ) -> ImbalancedKerasClassifier:
+        """Estimate the class frequencies of unlabelled ``X`` (label shift).
+
+        Where new data has other class frequencies than the training data
+        (but each class looks the same), the frequencies are estimated by
+        expectation-maximisation on the calibrated posteriors (Saerens et
+        al., 2002; :func:`skimb.calibration.estimate_prior`) and become
+        ``class_prior_``: :meth:`predict_proba` is then the posterior under
+        them and :meth:`predict` decides for them, the decision rule's
+        offsets applying on top.  The next ``fit`` restores ``class_prior``.
+
+        Parameters
+        ----------
+        X : array-like, shaped as in :meth:`fit`
+            Unlabelled rows of the new data (a few hundred or more).
+        max_iter : int, default=1000
+            Most EM steps.
+        tol : float, default=1e-8
+            Stop when no frequency moves by more than this.
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> from skimb import ImbalancedKerasClassifier
+        >>> from skimb.datasets import make_imbalanced_classification
+        >>> X, y = make_imbalanced_classification(600, random_state=0)
+        >>> clf = ImbalancedKerasClassifier(epochs=5, random_state=0).fit(X, y)
+        >>> clf.fit_class_prior(X[y == 0]).class_prior_.argmax()
+        np.int64(0)
+        """
+        check_is_fitted(self, "model_")
+        log_posterior = self._log_posterior(check_features(self, X, reset=False))
+        self.class_prior_ = estimate_prior(
+            log_posterior,
+            train_prior=self._training_prior(),
+            max_iter=max_iter,
+            tol=tol,
+        )
+        return self
 
     def predict(self, X) -> np.ndarray:
         """Predicted class labels.

@@ -189,6 +189,15 @@ def _fitted_shape(estimator, X, *, reset: bool, variable_length: bool, sequences
     return X
 
 
+def _is_missing(label) -> bool:
+    if label is None:
+        return True
+    try:
+        return bool(label != label)  # NaN, and pandas' NA and NaT
+    except TypeError:  # pandas.NA cannot be made a bool
+        return True
+
+
 def check_labels(y, n_samples: int) -> np.ndarray:
     """Validate classification targets: 1-D, same length as X, no NaN."""
     if y is None:
@@ -197,6 +206,16 @@ def check_labels(y, n_samples: int) -> np.ndarray:
             "needs labels to fit."
         )
     y = column_or_1d(y, warn=True)
+    if y.dtype == object:
+        # Missing labels among strings: NumPy would fail to sort them with
+        # "'<' not supported between 'float' and 'str'".
+        missing = [i for i, label in enumerate(y) if _is_missing(label)]
+        if missing:
+            raise ValueError(
+                f"y has {len(missing)} missing labels (NaN or None), at rows "
+                f"{missing[:5]}{' ...' if len(missing) > 5 else ''}: drop those "
+                "rows or give them a class."
+            )
     if len(y) != n_samples:
         raise ValueError(
             f"X and y have inconsistent numbers of samples: {n_samples} and {len(y)}."

@@ -18,20 +18,52 @@ from types import MappingProxyType
 
 import numpy as np
 from imblearn.metrics import geometric_mean_score
-from sklearn.metrics import average_precision_score, f1_score, make_scorer
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    f1_score,
+    log_loss,
+    make_scorer,
+)
 from sklearn.metrics import get_scorer as sklearn_get_scorer
 from sklearn.utils.validation import column_or_1d
 
 __all__ = [
+    "PROBABILITY_SCORERS",
     "SCORERS",
     "balanced_accuracy_scorer",
     "confusion_scores",
+    "expected_calibration_error",
     "g_mean_scorer",
     "get_scorer",
     "macro_f1_scorer",
     "mean_average_precision",
     "mean_pr_auc_scorer",
+    "neg_brier_score_scorer",
+    "neg_expected_calibration_error_scorer",
+    "neg_log_loss_scorer",
 ]
+
+
+def _check_scores(y_true, scores, labels, name: str):
+    """Labels as a 1-D array, scores as a (n_samples, n_classes) float array
+    whose columns are ``labels`` (by default the sorted labels of y_true)."""
+    y_true = column_or_1d(y_true)
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.unique(y_true) if labels is None else np.asarray(labels)
+    if scores.ndim != 2 or scores.shape != (len(y_true), len(labels)):
+        raise ValueError(
+            f"{name} must have shape (n_samples, n_classes) = "
+            f"({len(y_true)}, {len(labels)}); got {scores.shape}. Pass labels= "
+            "(e.g. estimator.classes_) when y_true lacks some classes."
+        )
+    unknown = np.setdiff1d(y_true, labels)
+    if unknown.size:
+        raise ValueError(
+            f"y_true has labels {unknown.tolist()} that are not among the "
+            f"labels of the score columns {labels.tolist()}."
+        )
+    return y_true, scores, labels
 
 
 def mean_average_precision(
@@ -67,21 +99,7 @@ def mean_average_precision(
     >>> mean_average_precision([0, 1, 0, 1], y_score)
     1.0
     """
-    y_true = column_or_1d(y_true)
-    y_score = np.asarray(y_score, dtype=np.float64)
-    labels = np.unique(y_true) if labels is None else np.asarray(labels)
-    if y_score.ndim != 2 or y_score.shape != (len(y_true), len(labels)):
-        raise ValueError(
-            "y_score must have shape (n_samples, n_classes) = "
-            f"({len(y_true)}, {len(labels)}); got {y_score.shape}. Pass labels= "
-            "(e.g. estimator.classes_) when y_true lacks some classes."
-        )
-    unknown = np.setdiff1d(y_true, labels)
-    if unknown.size:
-        raise ValueError(
-            f"y_true has labels {unknown.tolist()} that are not among the "
-            f"labels of the score columns {labels.tolist()}."
-        )
+    y_true, y_score, labels = _check_scores(y_true, y_score, labels, "y_score")
     present = [i for i, label in enumerate(labels) if np.any(y_true == label)]
     return float(
         np.mean(
@@ -129,6 +147,94 @@ def mean_pr_auc_scorer(estimator, X, y_true, sample_weight=None) -> float:
         labels=estimator.classes_,
         sample_weight=sample_weight,
     )
+
+
+def expected_calibration_error(
+    y_true, y_proba, *, labels=None, n_bins: int = 15, sample_weight=None
+) -> float:
+    """Expected calibration error of the most probable class (Guo et al., 2017).
+
+    Rows are put in ``n_bins`` equal-width bins by the probability of their
+    most probable class; the error is the mean, weighted by the bins' sizes,
+    of the gap between that probability and how often the class is right.
+    scikit-learn has ``calibration_curve`` for one class at a time, not this
+    multi-class summary.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_proba : array-like of shape (n_samples, n_classes)
+        Class probabilities; column ``i`` belongs to ``labels[i]``.
+    labels : array-like of shape (n_classes,), optional
+        Labels of the columns, such as ``estimator.classes_``; by default the
+        sorted labels of ``y_true``.
+    n_bins : int, default=15
+        Number of bins over ``[0, 1]``.
+    sample_weight : array-like of shape (n_samples,), optional
+        Sample weights.
+
+    Returns
+    -------
+    float
+        Between 0 (calibrated) and 1.
+
+    Examples
+    --------
+    >>> from skimb.metrics import expected_calibration_error
+    >>> ece = expected_calibration_error([0, 1, 1, 0], [[0.9, 0.1], [0.2, 0.8],
+    ...                                                 [0.6, 0.4], [0.7, 0.3]])
+    >>> round(ece, 3)  # gaps 0.1, 0.2, 0.6 (wrong at 0.6) and 0.3, averaged
+    0.3
+    """
+    y_true, y_proba, labels = _check_scores(y_true, y_proba, labels, "y_proba")
+    if int(n_bins) != n_bins or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer; got {n_bins!r}.")
+    weight = (
+        np.ones(len(y_true))
+        if sample_weight is None
+        else np.asarray(sample_weight, dtype=np.float64)
+    )
+    confidence = y_proba.max(axis=1)
+    correct = labels[y_proba.argmax(axis=1)] == y_true
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    total = np.bincount(bins, weights=weight, minlength=n_bins)
+    gap = np.abs(
+        np.bincount(bins, weights=weight * confidence, minlength=n_bins)
+        - np.bincount(bins, weights=weight * correct, minlength=n_bins)
+    )
+    return float(gap.sum() / total.sum())
+
+
+def _probability_scorer(metric, doc: str):
+    """A scorer of ``-metric(y, predict_proba(X), labels=classes_)``: with the
+    estimator's classes, so a fold that lacks a class still scores."""
+
+    def scorer(estimator, X, y_true, sample_weight=None) -> float:
+        return -float(
+            metric(
+                y_true,
+                estimator.predict_proba(X),
+                labels=estimator.classes_,
+                sample_weight=sample_weight,
+            )
+        )
+
+    scorer.__doc__ = doc
+    return scorer
+
+
+neg_log_loss_scorer = _probability_scorer(
+    log_loss, "Scorer: minus the log-loss of ``predict_proba`` (greater is better)."
+)
+neg_brier_score_scorer = _probability_scorer(
+    brier_score_loss,
+    "Scorer: minus the multi-class Brier score of ``predict_proba``.",
+)
+neg_expected_calibration_error_scorer = _probability_scorer(
+    expected_calibration_error,
+    "Scorer: minus :func:`expected_calibration_error` of ``predict_proba``.",
+)
 
 
 def confusion_scores(y_true, y_pred, *, n_classes: int) -> dict[str, object]:
@@ -209,6 +315,16 @@ SCORERS = MappingProxyType(
 """The imbalance-aware scorers by name; a mapping that ``cross_validate`` and
 ``GridSearchCV(refit=...)`` take as multi-metric ``scoring``."""
 
+PROBABILITY_SCORERS = MappingProxyType(
+    {
+        "neg_log_loss": neg_log_loss_scorer,
+        "neg_brier_score": neg_brier_score_scorer,
+        "neg_expected_calibration_error": neg_expected_calibration_error_scorer,
+    }
+)
+"""Scorers of the probabilities themselves (calibration), by name; greater
+is better, as for every scorer."""
+
 
 def get_scorer(scoring):
     """A scorer from a skimb name, a scikit-learn scorer name or a callable.
@@ -217,9 +333,11 @@ def get_scorer(scoring):
     ----------
     scoring : str or callable
         One of ``"macro_f1"``, ``"balanced_accuracy"``, ``"g_mean"``,
-        ``"mean_pr_auc"``, any name :func:`sklearn.metrics.get_scorer`
-        knows (``"f1_macro"``, ``"roc_auc_ovr"``, ...), or a scorer
-        ``(estimator, X, y) -> float``, returned as it is.
+        ``"mean_pr_auc"``, ``"neg_log_loss"``, ``"neg_brier_score"``,
+        ``"neg_expected_calibration_error"``, any name
+        :func:`sklearn.metrics.get_scorer` knows (``"f1_macro"``,
+        ``"roc_auc_ovr"``, ...), or a scorer ``(estimator, X, y) -> float``,
+        returned as it is.
 
     Returns
     -------
@@ -241,10 +359,13 @@ def get_scorer(scoring):
         )
     if scoring in SCORERS:
         return SCORERS[scoring]
+    if scoring in PROBABILITY_SCORERS:
+        return PROBABILITY_SCORERS[scoring]
     try:
         return sklearn_get_scorer(scoring)
     except ValueError:
         raise ValueError(
-            f"Unknown scoring {scoring!r}: use one of {sorted(SCORERS)} or a "
+            f"Unknown scoring {scoring!r}: use one of "
+            f"{sorted(SCORERS) + sorted(PROBABILITY_SCORERS)} or a "
             "scikit-learn scorer name (sklearn.metrics.get_scorer_names())."
         ) from None

@@ -365,6 +365,11 @@ def load(path: str | os.PathLike) -> BaseEstimator:
     [1.0]
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{str(path)!r} is a folder, not a model file: give the path of "
+            "the .skimb file inside it."
+        )
     if not path.is_file():
         raise FileNotFoundError(f"No model file at {str(path)!r}.")
     data = path.read_bytes()

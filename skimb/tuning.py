@@ -46,6 +46,7 @@ from skimb._search_space import (
     _suggest,
     default_search_space,
 )
+from skimb.metrics import PROBABILITY_SCORERS, SCORERS, get_scorer
 
 __all__ = ["OptunaSearchCV", "default_search_space", "SAMPLER_CHOICES"]
 
@@ -93,7 +94,9 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         An integer is the number of folds of a ``StratifiedKFold`` with
         shuffling, seeded from ``random_state`` (``KFold`` for a regressor).
     scoring : str, callable or None, default="f1_macro"
-        The score each trial maximises, as for ``GridSearchCV``; ``None``
+        The score each trial maximises, as for ``GridSearchCV``: a
+        scikit-learn scorer name, a name of :func:`skimb.metrics.get_scorer`
+        (``"macro_f1"``, ``"neg_log_loss"``, ...) or a callable; ``None``
         uses the estimator's ``score``.
     storage : str or optuna.storages.BaseStorage, optional
         Where the study lives: ``None`` in memory, or a database URL such as
@@ -169,7 +172,13 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         "n_trials": [Interval(Integral, 1, None, closed="left")],
         "timeout": [None, Interval(Real, 0, None, closed="neither")],
         "cv": ["cv_object"],
-        "scoring": [None, StrOptions(set(get_scorer_names())), callable],
+        "scoring": [
+            None,
+            StrOptions(
+                set(get_scorer_names()) | set(SCORERS) | set(PROBABILITY_SCORERS)
+            ),
+            callable,
+        ],
         "storage": [None, str, optuna.storages.BaseStorage],
         "study_name": [None, str],
         "sampler": [None, optuna.samplers.BaseSampler],
@@ -341,7 +350,12 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         three_d = np.ndim(X) == 3
         splits = list(self._check_cv(y, seed).split(X, y))
         self.n_splits_ = len(splits)
-        self.scorer_ = check_scoring(self.estimator, self.scoring)
+        # skimb's own scorer names too ("macro_f1", ...), not only scikit-learn's.
+        self.scorer_ = (
+            get_scorer(self.scoring)
+            if isinstance(self.scoring, str)
+            else check_scoring(self.estimator, self.scoring)
+        )
         study = self._create_study(seed)
         started = datetime.now()
 

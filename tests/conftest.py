@@ -47,3 +47,24 @@ def fitted_lstm(sequences):
     from skimb import ImbalancedKerasClassifier
 
     return ImbalancedKerasClassifier("lstm", **FAST).fit(*sequences)
+
+
+def network_log_proba(clf, X):
+    """The network's own log-probabilities, before ``predict_proba`` undoes
+    the loss's adjustment and applies the temperature."""
+    import numpy as np
+
+    from skimb._networks import forward, log_probabilities
+
+    return log_probabilities(
+        forward(clf.model_, np.asarray(X, dtype=np.float32)),
+        probabilities=clf.model_.layers[-1].name == "probabilities",
+    )
+
+
+def network_offsets(clf):
+    """``decision_offsets_`` as offsets on the network's log-probabilities
+    (``predict`` is the argmax of those plus these)."""
+    return (
+        clf.decision_offsets_ + clf.calibration_bias_
+    ) * clf.temperature_ + clf.posterior_offsets_

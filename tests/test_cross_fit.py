@@ -10,11 +10,12 @@ from sklearn.model_selection import StratifiedKFold
 
 from skimb import ImbalancedKerasClassifier
 from skimb._networks import forward
+from skimb.calibration import fit_temperature_and_bias
 from skimb.datasets import make_imbalanced_classification
 from skimb.decision import macro_f1_offsets
 from skimb.persistence import load, save
 
-from .conftest import FAST
+from .conftest import FAST, network_log_proba, network_offsets
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,16 @@ def test_model_outputs_the_mean_of_the_networks_log_probabilities(
         axis=1,
     )
     np.testing.assert_allclose(
-        cross_fitted.predict_log_proba(X), expected, rtol=1e-5, atol=1e-5
+        network_log_proba(cross_fitted, X), expected, rtol=1e-5, atol=1e-5
+    )
+    # predict_proba: the same, adjustment undone, at the fitted temperature.
+    calibrated = log_softmax(
+        (expected + cross_fitted.posterior_offsets_) / cross_fitted.temperature_
+        + cross_fitted.calibration_bias_,
+        axis=1,
+    )
+    np.testing.assert_allclose(
+        cross_fitted.predict_log_proba(X), calibrated, rtol=1e-5, atol=1e-5
     )
 
 
@@ -61,13 +71,18 @@ def test_rule_is_tuned_on_every_sample_out_of_fold(cross_fitted, tabular):
     for i, (_, val) in enumerate(folds):
         network = cross_fitted.model_.get_layer(f"network_{i}")
         held_out[val] = log_softmax(forward(network, X[val]), axis=1)
+    prior = np.bincount(y_encoded) / len(y)
     expected, tuned = macro_f1_offsets(
-        held_out, y_encoded, start=cross_fitted._posterior_offsets(), random_state=0
+        held_out, y_encoded, start=np.log(prior), random_state=0
     )
     # 20 samples of the rarest class out of fold: enough to tune on, where a
     # 10% validation split (2 samples) would fall back to the posterior rule.
     assert tuned and cross_fitted.decision_rule_ == "macro_f1"
-    np.testing.assert_allclose(cross_fitted.decision_offsets_, expected, atol=1e-6)
+    np.testing.assert_allclose(network_offsets(cross_fitted), expected, atol=1e-6)
+    # The temperature is fitted on the same out-of-fold predictions.
+    temperature, bias = fit_temperature_and_bias(held_out + np.log(prior), y_encoded)
+    assert cross_fitted.temperature_ == pytest.approx(temperature, rel=1e-4)
+    np.testing.assert_allclose(cross_fitted.calibration_bias_, bias, atol=1e-6)
 
 
 def test_auto_cross_fits_only_small_classes_with_a_validation_split(tabular):

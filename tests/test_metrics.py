@@ -4,16 +4,22 @@ import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold, cross_val_score, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skimb.metrics import (
+    PROBABILITY_SCORERS,
     SCORERS,
+    expected_calibration_error,
     get_scorer,
     macro_f1_scorer,
     mean_average_precision,
     mean_pr_auc_scorer,
+    neg_brier_score_scorer,
+    neg_expected_calibration_error_scorer,
+    neg_log_loss_scorer,
 )
 
 
@@ -136,3 +142,54 @@ def test_confusion_scores_match_the_library_functions(predictions, absent, recwa
         scores["recall"],
         recall_score(y, pred, labels=labels, average=None, zero_division=0),
     )
+
+
+def _ece_reference(y, proba, n_bins):
+    """Top-label ECE, bin by bin, as Guo et al. (2017) write it."""
+    confidence, predicted = proba.max(axis=1), proba.argmax(axis=1)
+    total = 0.0
+    for b in range(n_bins):
+        low, high = b / n_bins, (b + 1) / n_bins
+        rows = (confidence >= low) & (
+            (confidence < high) if b < n_bins - 1 else (confidence <= high)
+        )
+        if rows.any():
+            gap = abs(confidence[rows].mean() - np.mean(predicted[rows] == y[rows]))
+            total += rows.sum() / len(y) * gap
+    return total
+
+
+def test_expected_calibration_error_matches_its_formula():
+    rng = np.random.RandomState(0)
+    proba = rng.dirichlet(np.ones(4) * 0.5, size=500)
+    y = np.array([rng.choice(4, p=p) for p in proba**2 / (proba**2).sum(1)[:, None]])
+    for n_bins in (1, 10, 15):
+        assert expected_calibration_error(y, proba, n_bins=n_bins) == pytest.approx(
+            _ece_reference(y, proba, n_bins)
+        )
+    # Labels in the order of the columns, not of y.
+    labels = np.array(["a", "b", "c", "d"])
+    assert expected_calibration_error(labels[y], proba, labels=labels) == pytest.approx(
+        _ece_reference(y, proba, 15)
+    )
+
+
+def test_probability_scorers_score_every_class_of_the_model():
+    X = np.r_[np.linspace(-3, 3, 60)[:, None]]
+    y = np.repeat([0, 1, 2], 20)
+    model = LogisticRegression().fit(X, y)
+    # A test fold without class 2: the scorers still know the model's classes.
+    X_fold, y_fold = X[:40], y[:40]
+    proba = model.predict_proba(X_fold)
+    assert neg_log_loss_scorer(model, X_fold, y_fold) == pytest.approx(
+        -log_loss(y_fold, proba, labels=[0, 1, 2])
+    )
+    onehot = np.eye(3)[y_fold]
+    assert neg_brier_score_scorer(model, X_fold, y_fold) == pytest.approx(
+        -np.mean(np.sum((proba - onehot) ** 2, axis=1))
+    )
+    assert neg_expected_calibration_error_scorer(
+        model, X_fold, y_fold
+    ) == pytest.approx(-_ece_reference(y_fold, proba, 15))
+    for name in PROBABILITY_SCORERS:
+        assert get_scorer(name) is PROBABILITY_SCORERS[name]

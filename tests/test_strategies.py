@@ -15,7 +15,7 @@ from skimb.class_weight import effective_number_weights  # noqa: E402
 from skimb.decision import macro_f1_offsets, posterior_offsets  # noqa: E402
 from skimb.losses import ClassBalancedLoss, LDAMLoss, LogitAdjustedLoss  # noqa: E402
 
-from .conftest import FAST  # noqa: E402
+from .conftest import FAST, network_log_proba, network_offsets  # noqa: E402
 
 # A validation split large enough for every class to have 5+ samples.
 SPLIT = dict(FAST, validation_fraction=0.3)
@@ -63,10 +63,17 @@ def test_logit_adjusted_predicts_from_the_raw_logits(tabular):
     clf = ImbalancedKerasClassifier(loss="logit_adjusted", decision="argmax", **FAST)
     clf.fit(X, y)
     logits = keras.ops.convert_to_numpy(clf.model_(X[:20].astype(np.float32)))
-    np.testing.assert_allclose(
-        clf.predict_log_proba(X[:20]), log_softmax(logits, axis=1), atol=1e-5
-    )
     np.testing.assert_array_equal(clf.predict(X[:20]), logits.argmax(axis=1))
+    # predict_proba puts the prior the adjustment took out back in: the
+    # posterior of the data, at the fitted temperature.
+    prior = np.bincount(y) / len(y)
+    expected = log_softmax(
+        (log_softmax(logits, axis=1) + np.log(prior)) / clf.temperature_
+        + clf.calibration_bias_,
+        axis=1,
+    )
+    np.testing.assert_allclose(clf.predict_log_proba(X[:20]), expected, atol=1e-5)
+    np.testing.assert_allclose(clf.posterior_offsets_, np.log(prior))
 
 
 def test_drw_switches_ldam_to_effective_weights(tabular):
@@ -91,24 +98,45 @@ def test_decision_rule_does_not_change_the_network(tabular):
         np.testing.assert_array_equal(probas[0], other)
 
 
-def test_argmax_predicts_the_most_probable_class(tabular):
+def test_argmax_predicts_the_networks_most_probable_class(tabular):
     X, y = tabular
     clf = ImbalancedKerasClassifier(decision="argmax", **dict(FAST, epochs=1))
     clf.fit(X, y)
     assert clf.decision_rule_ == "argmax"
-    np.testing.assert_array_equal(clf.predict(X), clf.predict_proba(X).argmax(axis=1))
+    np.testing.assert_array_equal(
+        clf.predict(X), network_log_proba(clf, X).argmax(axis=1)
+    )
+    # Crossentropy learns the posterior itself: nothing to undo, and the
+    # rule's offsets on predict_log_proba only take the calibration out.
+    plain = ImbalancedKerasClassifier(
+        loss="crossentropy", decision="argmax", **dict(FAST, epochs=1)
+    ).fit(X, y)
+    np.testing.assert_allclose(plain.posterior_offsets_, np.zeros(4), atol=1e-12)
+    np.testing.assert_allclose(plain.decision_offsets_, -plain.calibration_bias_)
+    np.testing.assert_array_equal(
+        plain.predict(X), network_log_proba(plain, X).argmax(axis=1)
+    )
 
 
 def test_prior_corrected_subtracts_tau_log_prior(tabular):
     X, y = tabular
-    clf = ImbalancedKerasClassifier(decision="prior_corrected", tau=0.7, **FAST)
+    clf = ImbalancedKerasClassifier(
+        loss="crossentropy", decision="prior_corrected", tau=0.7, **FAST
+    )
     clf.fit(X, y)
     prior = np.bincount(y) / len(y)
-    expected = clf.predict_log_proba(X) - 0.7 * np.log(prior)
-    np.testing.assert_allclose(clf.decision_function(X), expected)
+    network = network_log_proba(clf, X)
+    expected = network - 0.7 * np.log(prior)
     np.testing.assert_array_equal(clf.predict(X), expected.argmax(axis=1))
+    np.testing.assert_allclose(
+        clf.decision_function(X),
+        clf.predict_log_proba(X)
+        + (-0.7 * np.log(prior)) / clf.temperature_
+        - clf.calibration_bias_,
+        atol=1e-6,
+    )
     # The rare classes are predicted at least as often as under argmax.
-    argmax = np.bincount(clf.predict_proba(X).argmax(axis=1), minlength=4)
+    argmax = np.bincount(network.argmax(axis=1), minlength=4)
     corrected = np.bincount(clf.predict(X), minlength=4)
     assert corrected[np.argmin(prior)] >= argmax[np.argmin(prior)]
 
@@ -119,18 +147,15 @@ def test_macro_f1_offsets_are_tuned_on_the_validation_split(tabular):
     assert clf.decision_rule_ == "macro_f1"
     _, val = clf._split(np.searchsorted(clf.classes_, y), seed_from(0))
     start = posterior_offsets(np.bincount(y), tau=clf.tau)
-    offsets, tuned = macro_f1_offsets(
-        clf.predict_log_proba(X[val]), y[val], start=start, random_state=0
-    )
+    network = network_log_proba(clf, X)
+    offsets, tuned = macro_f1_offsets(network[val], y[val], start=start, random_state=0)
     assert tuned
-    np.testing.assert_array_equal(clf.decision_offsets_, offsets)
-    np.testing.assert_array_equal(
-        clf.predict(X), (clf.predict_log_proba(X) + offsets).argmax(axis=1)
-    )
-    # Never below argmax on the split it was tuned on.
+    np.testing.assert_allclose(network_offsets(clf), offsets, atol=1e-9)
+    np.testing.assert_array_equal(clf.predict(X), (network + offsets).argmax(axis=1))
+    # Never below the network's argmax on the split it was tuned on.
     from sklearn.metrics import f1_score
 
-    argmax = f1_score(y[val], clf.predict_proba(X[val]).argmax(axis=1), average="macro")
+    argmax = f1_score(y[val], network[val].argmax(axis=1), average="macro")
     assert clf.score(X[val], y[val]) >= argmax
 
 
@@ -141,10 +166,12 @@ def test_macro_f1_falls_back_to_the_posterior_with_tiny_validation_classes(tabul
         warnings.simplefilter("error")
         clf.fit(X, y)
     assert clf.decision_rule_ == "posterior"
-    # The logit-adjusted network's balanced logits, shifted back by tau*log(prior).
+    # The logit-adjusted network's balanced logits, shifted back by log(prior):
+    # the argmax of predict_proba.
     prior = np.bincount(y) / len(y)
-    np.testing.assert_allclose(clf.decision_offsets_, np.log(prior))
-    expected = clf.predict_log_proba(X) + np.log(prior)
+    np.testing.assert_allclose(network_offsets(clf), np.log(prior))
+    np.testing.assert_allclose(clf.decision_offsets_, -clf.calibration_bias_)
+    expected = network_log_proba(clf, X) + np.log(prior)
     np.testing.assert_array_equal(clf.predict(X), expected.argmax(axis=1))
 
 
@@ -158,40 +185,63 @@ def test_macro_f1_keeps_the_posterior_without_a_validation_split(tabular):
         **FAST,
     ).fit(X, y)
     assert clf.decision_rule_ == "posterior"
-    # Plain crossentropy learns the posterior: nothing to undo.
+    # Plain crossentropy learns the posterior: nothing to undo, and no
+    # held-out data to fit a temperature on.
     np.testing.assert_allclose(clf.decision_offsets_, np.zeros(4), atol=1e-12)
+    assert clf.temperature_ == 1.0
+    np.testing.assert_array_equal(clf.calibration_bias_, np.zeros(4))
+
+
+def _effective(pi):
+    return effective_number_weights(pi * 340, beta=0.999)
 
 
 @pytest.mark.parametrize(
-    "params, expected",
+    "params, posterior, rule",
     [
-        # log pi - (1 - tau) log pi', with pi' the batches' prior; class
-        # weights are costs and stay.
-        ({"loss": "crossentropy"}, lambda pi: 0 * pi),
-        ({"loss": "logit_adjusted", "tau": 0.5}, lambda pi: 0.5 * np.log(pi)),
-        ({"loss": "crossentropy", "class_weight": "balanced"}, lambda pi: 0 * pi),
+        # posterior_offsets_: log pi - (1 - tau) log pi', with pi' the
+        # weighted classes the loss saw (batches' counts times mean weight);
+        # the posterior rule puts the weights back as costs (+ log w).
+        ({"loss": "crossentropy"}, lambda pi: 0 * pi, lambda pi: 0 * pi),
+        (
+            {"loss": "logit_adjusted", "tau": 0.5},
+            lambda pi: 0.5 * np.log(pi),
+            lambda pi: 0.5 * np.log(pi),
+        ),
+        (
+            {"loss": "crossentropy", "class_weight": "balanced"},
+            lambda pi: np.log(pi) - np.log(pi / pi),  # weighted classes: uniform
+            # The costs are the weights the network learned with: its argmax.
+            lambda pi: 0 * pi,
+        ),
         (
             {"loss": "crossentropy", "batch_sampler": "over"},
+            lambda pi: np.log(pi) - np.log(0.25),
             lambda pi: np.log(pi) - np.log(0.25),
         ),
         (
             {"loss": "logit_adjusted", "class_weight": "effective"},
             lambda pi: np.log(pi),
+            lambda pi: np.log(pi) + np.log(_effective(pi)),
         ),
     ],
 )
-def test_posterior_rule_undoes_what_the_loss_adjusts(tabular, params, expected):
+def test_posterior_rule_undoes_what_the_loss_adjusts(tabular, params, posterior, rule):
     X, y = tabular
     clf = ImbalancedKerasClassifier(
         decision="posterior", **dict(FAST, epochs=1), **params
     ).fit(X, y)
     pi = np.bincount(y) / len(y)
-    offsets = clf.decision_offsets_
-    reference = expected(pi)
-    # Offsets matter up to a constant shared by every class.
-    np.testing.assert_allclose(offsets - offsets[0], reference - reference[0])
+
+    def same(offsets, reference):  # offsets matter up to a shared constant
+        np.testing.assert_allclose(
+            offsets - offsets[0], reference - reference[0], atol=1e-9
+        )
+
+    same(clf.posterior_offsets_, posterior(pi))
+    same(network_offsets(clf), rule(pi))
     np.testing.assert_array_equal(
-        clf.predict(X), (clf.predict_log_proba(X) + offsets).argmax(axis=1)
+        clf.predict(X), (network_log_proba(clf, X) + rule(pi)).argmax(axis=1)
     )
 
 
@@ -237,4 +287,7 @@ def test_priors_follow_the_balanced_batches(tabular, batch_sampler):
     counts = clf.train_class_counts_
     assert len(set(counts.tolist())) == 1
     np.testing.assert_allclose(clf.model_.loss.class_prior, np.full(4, 0.25))
-    np.testing.assert_allclose(clf.decision_offsets_, np.full(4, np.log(4)))
+    np.testing.assert_allclose(network_offsets(clf), np.full(4, np.log(4)))
+    # predict_proba is still the posterior under the frequencies of y.
+    pi = np.bincount(y) / len(y)
+    np.testing.assert_allclose(clf.posterior_offsets_, np.log(pi))

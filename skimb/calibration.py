@@ -1,0 +1,261 @@
+r"""Calibrated probabilities: temperature scaling and shifts of class prior.
+
+The classifier's :meth:`~skimb.ImbalancedKerasClassifier.predict_proba` is
+built in three steps, each a function here:
+
+1. the network's log-probabilities plus the offsets that undo what its loss,
+   class weights and batch sampler did to the class prior
+   (:func:`skimb.decision.posterior_offsets`): the posterior under the
+   class frequencies of the training data;
+2. divided by a temperature and shifted by per-class biases fitted on
+   held-out predictions (:func:`fit_temperature_and_bias`; temperature
+   scaling of Guo et al., 2017, with the bias correction of Alexandari et
+   al., 2020), so that the probabilities are as confident as the network is
+   right and each class is as frequent as in the data;
+3. moved to another class prior where one is given or estimated
+   (:func:`shift_prior`, :func:`estimate_prior`; Saerens et al., 2002).
+
+Keras-free: it works on arrays of log-probabilities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize, minimize_scalar
+from scipy.special import log_softmax, logsumexp
+
+__all__ = [
+    "estimate_prior",
+    "fit_temperature",
+    "fit_temperature_and_bias",
+    "shift_prior",
+]
+
+
+def _check_log_proba(log_proba) -> np.ndarray:
+    log_proba = np.asarray(log_proba, dtype=np.float64)
+    if log_proba.ndim != 2 or log_proba.shape[1] < 2:
+        raise ValueError(
+            "log_proba must be a 2-D array with a column per class; got shape "
+            f"{log_proba.shape}."
+        )
+    if not np.all(np.isfinite(log_proba)):
+        raise ValueError("log_proba holds NaN or infinite values.")
+    return log_proba
+
+
+def _check_labels(y, log_proba: np.ndarray) -> np.ndarray:
+    y = np.asarray(y)
+    if y.shape != (len(log_proba),) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(
+            f"y must hold {len(log_proba)} encoded labels; got shape {y.shape}."
+        )
+    return y.astype(np.intp)
+
+
+def _check_prior(prior, n_classes: int, name: str) -> np.ndarray:
+    prior = np.asarray(prior, dtype=np.float64)
+    if prior.shape != (n_classes,) or not np.all(prior > 0):
+        raise ValueError(
+            f"{name} must hold {n_classes} positive class frequencies; got {prior}."
+        )
+    return prior / prior.sum()
+
+
+def fit_temperature(log_proba, y) -> float:
+    r"""The temperature :math:`T` that minimises the log-loss of
+    :math:`\mathrm{softmax}(z / T)` on held-out data.
+
+    The same fit as scikit-learn's ``CalibratedClassifierCV(method=
+    "temperature")`` (which the tests use as the reference); that one wraps a
+    fitted estimator and cross-validates it, where the classifier already has
+    the held-out or out-of-fold log-probabilities, so the one-parameter fit is
+    done here on them.
+
+    Parameters
+    ----------
+    log_proba : array-like of shape (n_samples, n_classes)
+        Held-out log-probabilities (or logits) :math:`z`.
+    y : array-like of shape (n_samples,)
+        Held-out labels, encoded ``0 .. n_classes - 1``.
+
+    Returns
+    -------
+    float
+        :math:`T > 0`; above 1 where the predictions were over-confident.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimb.calibration import fit_temperature
+    >>> rng = np.random.RandomState(0)
+    >>> y = rng.randint(2, size=20000)
+    >>> x = rng.normal(4.0 * y - 2.0)  # unit-variance classes at -2 and 2
+    >>> calibrated = np.c_[np.zeros(20000), 4.0 * x]  # the true log-odds
+    >>> round(fit_temperature(3 * calibrated, y), 1)  # over-confident 3 times
+    3.0
+    """
+    log_proba = _check_log_proba(log_proba)
+    y = _check_labels(y, log_proba)
+    rows = np.arange(len(y))
+
+    def log_loss(log_temperature: float) -> float:
+        scaled = log_proba * np.exp(-log_temperature)
+        return float(np.mean(logsumexp(scaled, axis=1) - scaled[rows, y]))
+
+    # Bounds as scikit-learn's (inverse temperature between e^-10 and e^10).
+    result = minimize_scalar(log_loss, bounds=(-10.0, 10.0), method="bounded")
+    return float(np.exp(result.x))
+
+
+def fit_temperature_and_bias(log_proba, y) -> tuple[float, np.ndarray]:
+    r"""Bias-corrected temperature scaling: the temperature :math:`T` and
+    per-class biases :math:`b` that minimise the log-loss of
+    :math:`\mathrm{softmax}(z / T + b)` on held-out data.
+
+    Temperature scaling alone fixes how confident the probabilities are, but
+    where the class prior is part of :math:`z` a temperature above 1 also
+    flattens it, so the mean probability of a rare class drifts above its
+    frequency.  The biases put the frequencies back: at the optimum the mean
+    held-out probability of each class is its held-out frequency, which the
+    estimate of a new class prior (:func:`estimate_prior`) relies on
+    (Alexandari, Kundaje and Shrikumar, 2020).  scikit-learn has no such
+    calibration.
+
+    Parameters
+    ----------
+    log_proba : array-like of shape (n_samples, n_classes)
+        Held-out log-probabilities (or logits) :math:`z`.
+    y : array-like of shape (n_samples,)
+        Held-out labels, encoded ``0 .. n_classes - 1``.
+
+    Returns
+    -------
+    temperature : float
+    bias : ndarray of shape (n_classes,)
+        Centred on 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimb.calibration import fit_temperature_and_bias
+    >>> rng = np.random.RandomState(0)
+    >>> y = rng.randint(2, size=20000)
+    >>> x = rng.normal(4.0 * y - 2.0)
+    >>> calibrated = np.c_[np.zeros(20000), 4.0 * x]
+    >>> temperature, bias = fit_temperature_and_bias(3 * calibrated + [0, 6], y)
+    >>> round(temperature, 1), float(np.round(bias[1] - bias[0], 1))
+    (3.0, -2.0)
+    """
+    log_proba = _check_log_proba(log_proba)
+    y = _check_labels(y, log_proba)
+    n_classes = log_proba.shape[1]
+    onehot = np.eye(n_classes)[y]
+
+    def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        inverse = np.exp(-theta[0])
+        log_p = log_softmax(log_proba * inverse + theta[1:], axis=1)
+        residual = (np.exp(log_p) - onehot) / len(y)
+        gradient = np.concatenate(
+            [[-np.sum(residual * log_proba) * inverse], residual.sum(axis=0)]
+        )
+        return -np.sum(onehot * log_p) / len(y), gradient
+
+    start = np.zeros(n_classes + 1)
+    start[0] = np.log(fit_temperature(log_proba, y))
+    result = minimize(loss_and_gradient, start, jac=True, method="L-BFGS-B")
+    bias = result.x[1:] - result.x[1:].mean()
+    return float(np.exp(result.x[0])), bias
+
+
+def shift_prior(log_proba, *, from_prior, to_prior) -> np.ndarray:
+    r"""Log-posteriors under another class prior (Bayes' rule).
+
+    .. math:: \log p'(c \mid x) = \log p(c \mid x) + \log \pi'_c
+              - \log \pi_c - \text{normaliser}
+
+    Parameters
+    ----------
+    log_proba : array-like of shape (n_samples, n_classes)
+        Log-posteriors under ``from_prior``.
+    from_prior, to_prior : array-like of shape (n_classes,)
+        Positive class frequencies (normalised here).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimb.calibration import shift_prior
+    >>> p = shift_prior(np.log([[0.5, 0.5]]), from_prior=[0.9, 0.1],
+    ...                 to_prior=[0.5, 0.5])
+    >>> np.exp(p).round(2)
+    array([[0.1, 0.9]])
+    """
+    log_proba = _check_log_proba(log_proba)
+    n_classes = log_proba.shape[1]
+    source = _check_prior(from_prior, n_classes, "from_prior")
+    target = _check_prior(to_prior, n_classes, "to_prior")
+    return log_softmax(log_proba + np.log(target) - np.log(source), axis=1)
+
+
+def estimate_prior(
+    log_proba, *, train_prior, max_iter: int = 1000, tol: float = 1e-8
+) -> np.ndarray:
+    r"""Class frequencies of unlabelled data, by expectation-maximisation
+    (Saerens, Latinne and Decaestecker, 2002).
+
+    Under label shift the class-conditional densities stay and only the
+    class frequencies change.  Starting from the training prior, each step
+    moves the posteriors to the current estimate (:func:`shift_prior`) and
+    takes their mean as the next estimate; it converges to the maximum-
+    likelihood prior of the unlabelled rows.  The posteriors must be
+    calibrated (the classifier's :meth:`predict_proba` is temperature-scaled
+    for this).
+
+    Parameters
+    ----------
+    log_proba : array-like of shape (n_samples, n_classes)
+        Log-posteriors of the unlabelled rows under ``train_prior``.
+    train_prior : array-like of shape (n_classes,)
+        Class frequencies the posteriors are under.
+    max_iter : int, default=1000
+        Most EM steps.
+    tol : float, default=1e-8
+        Stop when no frequency changes by more than this.
+
+    Returns
+    -------
+    ndarray of shape (n_classes,)
+        The estimated class frequencies (summing to 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimb.calibration import estimate_prior
+    >>> rng = np.random.RandomState(0)
+    >>> y = (rng.uniform(size=5000) < 0.5).astype(int)  # trained at 10% of 1s
+    >>> x = rng.normal(2.0 * y)
+    >>> logit = 2.0 * x - 2.0 + np.log(0.1 / 0.9)
+    >>> log_proba = -np.logaddexp(0, np.c_[logit, -logit])
+    >>> estimate_prior(log_proba, train_prior=[0.9, 0.1]).round(1)
+    array([0.5, 0.5])
+    """
+    log_proba = _check_log_proba(log_proba)
+    source = _check_prior(train_prior, log_proba.shape[1], "train_prior")
+    prior = source
+    for _ in range(max_iter):
+        posterior = np.exp(log_proba + np.log(prior) - np.log(source))
+        posterior /= posterior.sum(axis=1, keepdims=True)
+        new = posterior.mean(axis=0)
+        # A class the rows never point to would reach 0 and stop the
+        # posteriors from moving back: keep every frequency positive.
+        new = np.maximum(new, 1e-12)
+        new /= new.sum()
+        converged = np.max(np.abs(new - prior)) < tol
+        prior = new
+        if converged:
+            break
+    return prior

@@ -1,0 +1,358 @@
+"""Probabilities that are the posterior, class weights that compose with every
+loss, and shifts of class prior (label shift)."""
+
+import numpy as np
+import pytest
+from scipy.special import log_softmax, softmax
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+from sklearn.metrics import f1_score, log_loss
+
+from skimb import ImbalancedKerasClassifier
+from skimb._random import seed_from
+from skimb.calibration import (
+    estimate_prior,
+    fit_temperature,
+    fit_temperature_and_bias,
+    shift_prior,
+)
+from skimb.class_weight import effective_number_weights
+from skimb.datasets import make_imbalanced_classification
+from skimb.losses import ldam_margins
+
+from .conftest import FAST, WEIGHTS, network_log_proba
+
+# Enough data and epochs for probabilities worth comparing, still seconds.
+CALIBRATION = dict(units=16, epochs=40, batch_size=64, patience=10, cv=None)
+
+
+@pytest.fixture(scope="module")
+def known_posterior():
+    """A training set, and a test set with its true posterior."""
+    X, y = make_imbalanced_classification(
+        2000, n_features=6, n_informative=3, weights=WEIGHTS, random_state=1
+    )
+    X_test, y_test, posterior = make_imbalanced_classification(
+        6000,
+        n_features=6,
+        n_informative=3,
+        weights=WEIGHTS,
+        random_state=2,
+        return_posterior=True,
+    )
+    return X, y, X_test, y_test, posterior
+
+
+# ------------------------------------------------------------ the functions
+
+
+class _Logits(ClassifierMixin, BaseEstimator):
+    """A 'fitted' classifier whose decision function is a stored table of
+    logits, row i for X = [[i]]: scikit-learn's calibration as reference."""
+
+    def __init__(self, logits):
+        self.logits = logits
+
+    def fit(self, X, y):
+        self.classes_ = np.arange(self.logits.shape[1])
+        return self
+
+    def decision_function(self, X):
+        return self.logits[np.asarray(X)[:, 0].astype(int)]
+
+    def predict(self, X):
+        return self.decision_function(X).argmax(axis=1)
+
+
+def test_fit_temperature_matches_scikit_learns_temperature_scaling():
+    rng = np.random.RandomState(0)
+    true_logits = rng.normal(scale=1.5, size=(3000, 3))
+    y = np.array([rng.choice(3, p=p) for p in softmax(true_logits, axis=1)])
+    overconfident = 2.5 * true_logits
+    temperature = fit_temperature(log_softmax(overconfident, axis=1), y)
+    assert temperature == pytest.approx(2.5, rel=0.1)
+    rows = np.arange(len(y))[:, None]
+    reference = CalibratedClassifierCV(
+        FrozenEstimator(_Logits(overconfident).fit(rows, y)), method="temperature"
+    ).fit(rows, y)
+    np.testing.assert_allclose(
+        softmax(overconfident / temperature, axis=1),
+        reference.predict_proba(rows),
+        atol=1e-4,
+    )
+
+
+def test_shift_prior_is_bayes_rule():
+    rng = np.random.RandomState(0)
+    proba = softmax(rng.normal(size=(50, 3)), axis=1)
+    source, target = np.array([0.7, 0.2, 0.1]), np.array([0.2, 0.3, 0.5])
+    expected = proba * target / source
+    expected /= expected.sum(axis=1, keepdims=True)
+    shifted = shift_prior(np.log(proba), from_prior=source, to_prior=target)
+    np.testing.assert_allclose(np.exp(shifted), expected, rtol=1e-10)
+    with pytest.raises(ValueError, match="to_prior must hold 3 positive"):
+        shift_prior(np.log(proba), from_prior=source, to_prior=[0.5, 0.5])
+
+
+def test_estimate_prior_recovers_a_known_shift():
+    # Three unit Gaussians on a line: the exact posterior under any prior.
+    rng = np.random.RandomState(0)
+    means = np.array([-2.0, 0.0, 2.0])
+    train, test = np.array([0.7, 0.2, 0.1]), np.array([0.1, 0.3, 0.6])
+    y = rng.choice(3, size=20_000, p=test)
+    x = rng.normal(means[y])
+    log_likelihood = -0.5 * (x[:, None] - means) ** 2
+    log_posterior = log_softmax(log_likelihood + np.log(train), axis=1)
+    estimate = estimate_prior(log_posterior, train_prior=train)
+    np.testing.assert_allclose(estimate, test, atol=0.02)
+    assert estimate.sum() == pytest.approx(1.0)
+
+
+# ------------------------------------------------------ predict_proba
+
+
+def test_predict_proba_is_the_posterior_whatever_the_loss(known_posterior):
+    X, y, X_test, y_test, posterior = known_posterior
+    losses = {}
+    for loss in ("logit_adjusted", "crossentropy"):
+        clf = ImbalancedKerasClassifier(loss=loss, random_state=0, **CALIBRATION)
+        losses[loss] = log_loss(y_test, clf.fit(X, y).predict_proba(X_test))
+    truth = log_loss(y_test, posterior)
+    # The logit-adjusted network's own probabilities are those of a balanced
+    # prior (log-loss far above); undone, they are as good as crossentropy's.
+    assert losses["logit_adjusted"] <= losses["crossentropy"] + 0.02
+    assert losses["logit_adjusted"] < 1.5 * truth
+
+
+def test_balanced_class_prior_gives_balanced_probabilities(known_posterior):
+    X, y, X_test, _, _ = known_posterior
+    params = dict(FAST, validation_fraction=0.3)
+    posterior = ImbalancedKerasClassifier(**params).fit(X, y)
+    balanced = ImbalancedKerasClassifier(class_prior="balanced", **params).fit(X, y)
+    prior = np.bincount(y) / len(y)
+    np.testing.assert_allclose(
+        balanced.predict_log_proba(X_test),
+        shift_prior(
+            posterior.predict_log_proba(X_test), from_prior=prior, to_prior=np.ones(4)
+        ),
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(balanced.class_prior_, np.full(4, 0.25))
+    # The decision rule applies on top of the probabilities it is given.
+    np.testing.assert_allclose(
+        balanced.decision_function(X_test),
+        balanced.predict_log_proba(X_test) + balanced.decision_offsets_,
+    )
+    # Classes in the order of classes_, as frequencies.
+    given = ImbalancedKerasClassifier(class_prior=[1, 1, 1, 1], **params).fit(X, y)
+    np.testing.assert_allclose(
+        given.predict_proba(X_test), balanced.predict_proba(X_test)
+    )
+
+
+@pytest.mark.parametrize("class_prior", [[0.5, 0.5], [1, 1, 1, -1], [0, 1, 1, 1]])
+def test_class_prior_must_match_the_classes(tabular, class_prior):
+    with pytest.raises(ValueError, match="class_prior must hold 4 positive"):
+        ImbalancedKerasClassifier(class_prior=class_prior, **FAST).fit(*tabular)
+
+
+def test_fit_temperature_and_bias_keeps_the_class_frequencies():
+    # A temperature alone flattens a prior that is part of the logits: the
+    # rare class's mean probability drifts above its frequency.  The biases
+    # put it back (the optimum's first-order condition).
+    rng = np.random.RandomState(0)
+    y = rng.choice(3, size=5000, p=[0.8, 0.15, 0.05])
+    logits = 0.6 * np.eye(3)[y] + rng.normal(scale=1.0, size=(5000, 3))
+    logits = 3 * (logits + np.log([0.8, 0.15, 0.05]))  # over-confident
+    temperature, bias = fit_temperature_and_bias(log_softmax(logits, axis=1), y)
+    proba = softmax(logits / temperature + bias, axis=1)
+    np.testing.assert_allclose(proba.mean(axis=0), np.bincount(y) / len(y), atol=1e-4)
+    alone = softmax(logits / fit_temperature(logits, y), axis=1)
+    frequency = np.mean(y == 2)
+    assert abs(alone.mean(axis=0)[2] - frequency) > 0.01
+    assert bias.sum() == pytest.approx(0.0, abs=1e-9)
+
+
+def test_calibration_is_fitted_on_the_held_out_predictions(tabular):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(**dict(FAST, validation_fraction=0.3)).fit(X, y)
+    _, val = clf._split(y, seed_from(0))
+    held_out = network_log_proba(clf, X[val]) + clf.posterior_offsets_
+    temperature, bias = fit_temperature_and_bias(held_out, y[val])
+    assert clf.temperature_ == pytest.approx(temperature)
+    np.testing.assert_allclose(clf.calibration_bias_, bias, atol=1e-8)
+    expected = log_softmax(
+        (network_log_proba(clf, X) + clf.posterior_offsets_) / temperature + bias,
+        axis=1,
+    )
+    np.testing.assert_allclose(clf.predict_log_proba(X), expected, atol=1e-6)
+    # Calibrated on the held-out rows: each class's mean probability there
+    # is its frequency.
+    np.testing.assert_allclose(
+        clf.predict_proba(X[val]).mean(axis=0),
+        np.bincount(y[val]) / len(val),
+        atol=1e-3,
+    )
+
+
+# ------------------------------------------------------ class weights
+
+
+def _counts(y, weights):
+    return np.bincount(y) * np.asarray(weights)
+
+
+@pytest.mark.parametrize("loss", ["logit_adjusted", "ldam", "class_balanced"])
+def test_losses_adjust_for_the_weighted_class_counts(tabular, loss):
+    X, y = tabular
+    weights = {0: 3.0, 1: 0.5, 2: 1.0, 3: 2.0}
+    clf = ImbalancedKerasClassifier(loss=loss, class_weight=weights, **FAST).fit(X, y)
+    counts = _counts(y, list(weights.values()))
+    np.testing.assert_allclose(clf.weighted_class_counts_, counts)
+    built = clf.model_.loss
+    if loss == "logit_adjusted":
+        np.testing.assert_allclose(built.class_prior, counts / counts.sum())
+    elif loss == "ldam":
+        np.testing.assert_allclose(built.margins, ldam_margins(counts))
+    else:
+        np.testing.assert_allclose(
+            built.alpha, effective_number_weights(counts, beta=clf.beta)
+        )
+
+
+def test_balanced_weights_leave_nothing_to_adjust(tabular):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(class_weight="balanced", **FAST).fit(X, y)
+    # Balanced weights already equalise the classes: no logit adjustment on
+    # top (the double correction), and predict_proba undoes the weights.
+    np.testing.assert_allclose(clf.model_.loss.class_prior, np.full(4, 0.25))
+    np.testing.assert_allclose(clf.posterior_offsets_, np.log(np.bincount(y) / len(y)))
+
+
+def test_sample_weight_and_class_weight_agree(tabular):
+    X, y = tabular
+    weights = np.array([4.0, 0.5, 1.0, 2.0])
+    by_class = ImbalancedKerasClassifier(
+        class_weight=dict(enumerate(weights)), **FAST
+    ).fit(X, y)
+    by_sample = ImbalancedKerasClassifier(**FAST).fit(X, y, sample_weight=weights[y])
+    np.testing.assert_allclose(
+        by_class.weighted_class_counts_, by_sample.weighted_class_counts_
+    )
+    np.testing.assert_allclose(by_class.predict_proba(X), by_sample.predict_proba(X))
+    np.testing.assert_array_equal(by_class.predict(X), by_sample.predict(X))
+
+
+@pytest.mark.parametrize("loss", ["crossentropy", "logit_adjusted"])
+def test_a_larger_class_weight_moves_predictions_to_its_class(known_posterior, loss):
+    # Documented: a weight is a cost on that class's errors, so with the
+    # posterior rule a larger weight predicts its class more often.
+    X, y, X_test, _, _ = known_posterior
+    params = dict(CALIBRATION, loss=loss, decision="posterior", random_state=0)
+    counts = []
+    for weight in (0.2, 1.0, 5.0):
+        clf = ImbalancedKerasClassifier(
+            class_weight={0: weight, 1: 1.0, 2: 1.0, 3: 1.0}, **params
+        ).fit(X, y)
+        counts.append(np.sum(clf.predict(X_test) == 0))
+    assert counts[0] < counts[1] < counts[2]
+
+
+def test_zero_weight_for_a_whole_class_is_refused(tabular):
+    X, y = tabular
+    with pytest.raises(ValueError, match=r"Every sample of class \[2\] has weight 0"):
+        ImbalancedKerasClassifier(**FAST).fit(X, y, sample_weight=(y != 2) * 1.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "loss", ["crossentropy", "focal", "class_balanced", "logit_adjusted", "ldam"]
+)
+def test_balanced_class_weight_does_not_lower_macro_f1(known_posterior, loss):
+    X, y, X_test, y_test, _ = known_posterior
+    scores = {}
+    for class_weight in (None, "balanced"):
+        scores[class_weight] = np.mean(
+            [
+                f1_score(
+                    y_test,
+                    ImbalancedKerasClassifier(
+                        loss=loss,
+                        class_weight=class_weight,
+                        random_state=seed,
+                        **CALIBRATION,
+                    )
+                    .fit(X, y)
+                    .predict(X_test),
+                    average="macro",
+                )
+                for seed in (0, 1)
+            ]
+        )
+    # Seed noise of a two-seed mean here is about 0.01.
+    assert scores["balanced"] >= scores[None] - 0.025, scores
+
+
+# ------------------------------------------------------ label shift
+
+
+def test_fit_class_prior_follows_a_shift_of_class_frequencies(known_posterior):
+    X, y, _, _, _ = known_posterior
+    shifted = WEIGHTS[::-1]  # class 2 becomes the most frequent, 1 the second
+    X_new, y_new = make_imbalanced_classification(
+        4000, n_features=6, n_informative=3, weights=shifted, random_state=3
+    )
+    # The default estimator: EM needs well-calibrated probabilities.
+    clf = ImbalancedKerasClassifier(random_state=0).fit(X, y)
+    before = log_loss(y_new, clf.predict_proba(X_new))
+    predicted_before = np.bincount(clf.predict(X_new), minlength=4)
+    true_prior = np.bincount(y_new) / len(y_new)
+    training_error = np.abs(clf.class_prior_ - true_prior).sum()
+    clf.fit_class_prior(X_new)
+    error = np.abs(clf.class_prior_ - true_prior).sum()
+    assert error < 0.25 * training_error
+    assert log_loss(y_new, clf.predict_proba(X_new)) < before
+    # Predictions follow: the class that became frequent is predicted more
+    # often, the one that became rarer less often.
+    predicted = np.bincount(clf.predict(X_new), minlength=4)
+    assert predicted[2] > predicted_before[2]
+    assert predicted[1] < predicted_before[1]
+    # fit restores class_prior.
+    np.testing.assert_allclose(
+        clf.fit(X, y).class_prior_, np.bincount(y) / len(y), rtol=1e-12
+    )
+
+
+def test_class_prior_undoes_a_sampler_in_front(tabular):
+    # A sampler in a pipeline resamples y before the estimator sees it, so
+    # the estimator's posterior is that of the balanced data; class_prior
+    # given the frequencies before the sampler puts them back.
+    from imblearn.over_sampling import RandomOverSampler
+    from imblearn.pipeline import make_pipeline
+
+    X, y = tabular
+    frequencies = np.bincount(y) / len(y)
+    params = dict(FAST, epochs=20, validation_fraction=0.3)
+    balanced = make_pipeline(
+        RandomOverSampler(random_state=0), ImbalancedKerasClassifier(**params)
+    ).fit(X, y)
+    restored = make_pipeline(
+        RandomOverSampler(random_state=0),
+        ImbalancedKerasClassifier(class_prior=frequencies, **params),
+    ).fit(X, y)
+    np.testing.assert_allclose(
+        restored.predict_log_proba(X),
+        shift_prior(
+            balanced.predict_log_proba(X),
+            from_prior=np.ones(4),
+            to_prior=frequencies,
+        ),
+        atol=1e-6,
+    )
+    # On the training rows, the mean probability of the rarest class is near
+    # its frequency again, where the resampled model puts it near 1/4.
+    rarest = np.argmin(frequencies)
+    assert abs(restored.predict_proba(X).mean(axis=0)[rarest] - frequencies[rarest]) < (
+        abs(balanced.predict_proba(X).mean(axis=0)[rarest] - frequencies[rarest]) / 2
+    )

@@ -1,0 +1,592 @@
+"""Bad and edge inputs across the library, each tried as a user would.
+
+Every case either raises an error whose message names the problem, or works
+and gives a correct result; and the caller's arrays and DataFrames are never
+modified.  The cases are data (one row each), so adding one is one line.
+"""
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from imblearn.over_sampling import SMOTE, RandomOverSampler
+from optuna.distributions import IntDistribution
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import f1_score
+
+from skimb import ImbalancedKerasClassifier, OptunaSearchCV, persistence
+from skimb.metrics import expected_calibration_error, get_scorer
+from skimb.sampling import SequenceSampler
+
+from .conftest import FAST
+
+
+def _snapshot(value):
+    """A deep copy of arrays, DataFrames and lists of arrays, to compare with."""
+    if isinstance(value, pd.DataFrame | pd.Series):
+        return value.copy(deep=True)
+    if isinstance(value, list):
+        return [_snapshot(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    return value
+
+
+def _unchanged(before, after) -> None:
+    if isinstance(before, pd.DataFrame | pd.Series):
+        assert before.equals(after)
+    elif isinstance(before, list):
+        for b, a in zip(before, after, strict=True):
+            _unchanged(b, a)
+    elif isinstance(before, np.ndarray) and before.dtype == object:
+        assert [repr(v) for v in before.ravel()] == [repr(v) for v in after.ravel()]
+    elif isinstance(before, np.ndarray):
+        np.testing.assert_array_equal(before, after)
+
+
+def _check(call, arguments, error, match):
+    """Run ``call(*arguments)``: it raises ``error`` matching ``match``, or
+    (``error=None``) returns; the arguments are unchanged either way."""
+    before = [_snapshot(a) for a in arguments]
+    if error is None:
+        result = call(*arguments)
+    else:
+        with pytest.raises(error, match=match):
+            call(*arguments)
+        result = None
+    for b, a in zip(before, arguments, strict=True):
+        _unchanged(b, a)
+    return result
+
+
+@pytest.fixture(scope="module")
+def data(tabular):
+    X, y = tabular
+    return X.copy(), y.copy()
+
+
+def _fit(**params):
+    def fit(X, y, *rest):
+        return ImbalancedKerasClassifier(**{**FAST, **params}).fit(X, y, *rest)
+
+    return fit
+
+
+RNG = np.random.RandomState(0)
+X0 = RNG.normal(size=(60, 4))
+Y0 = np.repeat([0, 1, 2], 20)
+S0 = np.repeat(["a", "b", "c"], 20).astype(object)
+
+# (id, call, arguments, error, message) for fit; X0/Y0 are small and clean.
+FIT_CASES = [
+    (
+        "nan-in-X",
+        _fit(),
+        [np.where(np.eye(60, 4) > 0, np.nan, X0), Y0],
+        ValueError,
+        "NaN",
+    ),
+    (
+        "inf-in-X",
+        _fit(),
+        [np.where(np.eye(60, 4) > 0, np.inf, X0), Y0],
+        ValueError,
+        "infinity",
+    ),
+    ("empty-X", _fit(), [np.empty((0, 4)), np.empty(0)], ValueError, "0 sample"),
+    ("no-features", _fit(), [np.empty((60, 0)), Y0], ValueError, "0 feature"),
+    ("one-class", _fit(), [X0, np.zeros(60, int)], ValueError, "at least 2 classes"),
+    ("1-D-X", _fit(), [X0[:, 0], Y0], ValueError, "2-D"),
+    ("4-D-X", _fit(), [X0.reshape(60, 2, 2, 1), Y0], ValueError, "4-D"),
+    ("sparse-X", _fit(), [sp.csr_matrix(X0), Y0], TypeError, "Sparse input"),
+    (
+        "length-mismatch",
+        _fit(),
+        [X0, Y0[:-1]],
+        ValueError,
+        "inconsistent numbers of samples",
+    ),
+    ("y-none", _fit(), [X0, None], ValueError, "requires y"),
+    (
+        "continuous-y",
+        _fit(),
+        [X0, RNG.normal(size=60)],
+        ValueError,
+        "Unknown label type",
+    ),
+    (
+        "nan-in-numeric-y",
+        _fit(),
+        [X0, np.where(np.arange(60) == 3, np.nan, Y0)],
+        ValueError,
+        "NaN",
+    ),
+    (
+        "nan-among-string-labels",
+        _fit(),
+        [X0, np.where(np.arange(60) == 3, np.nan, S0)],
+        ValueError,
+        r"missing labels \(NaN or None\), at rows \[3\]",
+    ),
+    (
+        "none-among-string-labels",
+        _fit(),
+        [X0, np.where(np.arange(60) == 7, None, S0)],
+        ValueError,
+        r"missing labels .* at rows \[7\]",
+    ),
+    ("huge-values", _fit(), [X0 * 1e20, Y0], ValueError, "overflows float32"),
+    (
+        "strings-in-X",
+        _fit(),
+        [np.full((60, 4), "x"), Y0],
+        ValueError,
+        "could not convert",
+    ),
+    ("complex-X", _fit(), [X0 + 1j, Y0], ValueError, "Complex"),
+    (
+        "sample-weight-length",
+        _fit(),
+        [X0, Y0, np.ones(59)],
+        ValueError,
+        "sample_weight has shape",
+    ),
+    (
+        "negative-sample-weight",
+        _fit(),
+        [X0, Y0, -np.ones(60)],
+        ValueError,
+        "Negative values",
+    ),
+    (
+        "zero-weight-class",
+        _fit(),
+        [X0, Y0, (Y0 != 1) * 1.0],
+        ValueError,
+        r"Every sample of class \[1\] has weight 0",
+    ),
+    (
+        "class-weight-unknown-label",
+        _fit(class_weight={9: 2.0}),
+        [X0, Y0],
+        ValueError,
+        r"labels \[9\]",
+    ),
+    (
+        "class-prior-length",
+        _fit(class_prior=[0.5, 0.5]),
+        [X0, Y0],
+        ValueError,
+        "class_prior must hold 3 positive",
+    ),
+    (
+        "class-prior-negative",
+        _fit(class_prior=[1, -1, 1]),
+        [X0, Y0],
+        ValueError,
+        "class_prior must hold 3 positive",
+    ),
+    ("lstm-on-2-D", _fit(architecture="lstm"), [X0, Y0], ValueError, "needs 3-D X"),
+    (
+        "n-timesteps-not-dividing",
+        _fit(architecture="lstm", n_timesteps=3),
+        [X0, Y0],
+        ValueError,
+        "not a multiple of n_timesteps=3",
+    ),
+    (
+        "sequence-list-feature-count",
+        _fit(architecture="lstm"),
+        [[RNG.normal(size=(5, 2))] * 30 + [RNG.normal(size=(5, 3))] * 30, Y0[:60]],
+        ValueError,
+        "feature",
+    ),
+    (
+        "drw-without-ldam",
+        _fit(drw=2),
+        [X0, Y0],
+        ValueError,
+        "drw applies to loss='ldam'",
+    ),
+    (
+        "early-stopping-without-validation",
+        _fit(validation_fraction=0.0),
+        [X0, Y0],
+        ValueError,
+        "early_stopping=True needs validation_fraction > 0",
+    ),
+    (
+        "too-few-for-the-folds",
+        _fit(cv=5),
+        [X0[:12], np.array([0] * 8 + [1] * 4)],
+        ValueError,
+        "cv=5 needs at least 5 samples of every class",
+    ),
+    (
+        "class-of-one-sample",
+        _fit(),
+        [X0[:21], np.r_[np.zeros(20, int), 1]],
+        ValueError,
+        "1 sample",
+    ),
+    (
+        "dataframe-works",
+        _fit(),
+        [pd.DataFrame(X0, columns=list("abcd")), pd.Series(S0)],
+        None,
+        None,
+    ),
+    (
+        "read-only-arrays-work",
+        _fit(),
+        [np.require(X0, requirements="C"), Y0],
+        None,
+        None,
+    ),
+    ("string-labels-work", _fit(), [X0, S0], None, None),
+    ("two-classes-work", _fit(), [X0[:40], Y0[:40]], None, None),
+    ("float32-extremes-work", _fit(), [X0 * 1e15, Y0], None, None),
+]
+
+
+@pytest.mark.parametrize(
+    "call, arguments, error, match",
+    [pytest.param(*case[1:], id=case[0]) for case in FIT_CASES],
+)
+def test_fit(call, arguments, error, match):
+    result = _check(call, arguments, error, match)
+    if error is None:  # a correct result: every row gets one of the classes
+        predicted = result.predict(arguments[0])
+        assert set(np.unique(predicted)) <= set(np.unique(arguments[1]))
+        np.testing.assert_allclose(
+            result.predict_proba(arguments[0]).sum(axis=1), 1.0, rtol=1e-5
+        )
+
+
+# ------------------------------------------------------------- parameters
+
+PARAMETER_CASES = [
+    ("units", True, "'units' parameter .* not a bool"),
+    ("units", 0, "units"),
+    ("units", "big", "units"),
+    ("n_layers", False, "'n_layers' parameter .* not a bool"),
+    ("dropout", True, "'dropout' parameter"),
+    ("tau", True, "'tau' parameter .* not a bool"),
+    ("dropout", 1.0, "dropout"),
+    ("epochs", True, "'epochs' parameter .* not a bool"),
+    ("batch_size", 0, "batch_size"),
+    ("learning_rate", 0.0, "learning_rate"),
+    ("monitor", "val_accuracy", "monitor"),
+    ("batch_sampler", "tomek", "batch_sampler"),
+    ("class_prior", "uniform", "class_prior"),
+    ("patience", 0, "patience"),
+    ("cv", 1, "cv"),
+    ("kernel_size", -1, "kernel_size"),
+    ("random_state", True, "'random_state' parameter .* not a bool"),
+]
+
+
+@pytest.mark.parametrize(
+    "name, value, match",
+    PARAMETER_CASES,
+    ids=[f"{c[0]}={c[1]!r}" for c in PARAMETER_CASES],
+)
+def test_parameters(name, value, match):
+    _check(_fit(**{name: value}), [X0, Y0], ValueError, match)
+
+
+def test_verbose_true_is_still_accepted():
+    # scikit-learn's verbose convention takes bools.
+    _check(_fit(verbose=False), [X0, Y0], None, None)
+
+
+# ---------------------------------------------------------------- predict
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return ImbalancedKerasClassifier(**FAST).fit(X, y)
+
+
+PREDICT_CASES = [
+    ("wrong-feature-count", "predict", lambda X: [X[:, :4]], ValueError, "features"),
+    (
+        "3-D-into-dense",
+        "predict",
+        lambda X: [X[:, :, None]],
+        ValueError,
+        r"fitted on samples of shape \(6,\)",
+    ),
+    (
+        "nan-at-predict",
+        "predict_proba",
+        lambda X: [np.where(X > 2, np.nan, X)],
+        ValueError,
+        "NaN",
+    ),
+    ("empty-at-predict", "predict", lambda X: [X[:0]], ValueError, "0 sample"),
+    ("sparse-at-predict", "predict", lambda X: [sp.csr_matrix(X)], TypeError, "Sparse"),
+    (
+        "unseen-labels-at-score",
+        "score",
+        lambda X: [X, np.full(len(X), 9)],
+        ValueError,
+        r"labels \[9\] that were not seen",
+    ),
+    ("one-row-works", "predict_proba", lambda X: [X[:1]], None, None),
+    ("list-of-lists-works", "predict", lambda X: [X[:3].tolist()], None, None),
+    (
+        "fit-class-prior-wrong-count",
+        "fit_class_prior",
+        lambda X: [X[:, :2]],
+        ValueError,
+        "features",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "method, arguments, error, match",
+    [pytest.param(*case[1:], id=case[0]) for case in PREDICT_CASES],
+)
+def test_predict(fitted, data, method, arguments, error, match):
+    X, _ = data
+    result = _check(getattr(fitted, method), arguments(X), error, match)
+    if method == "predict_proba" and error is None:
+        np.testing.assert_allclose(result.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "method", ["predict", "predict_proba", "decision_function", "fit_class_prior"]
+)
+def test_unfitted(method):
+    _check(
+        getattr(ImbalancedKerasClassifier(), method), [X0], NotFittedError, "not fitted"
+    )
+
+
+def test_fit_class_prior_without_a_shift_keeps_the_prior(fitted, data):
+    X, y = data
+    clf = persistence_copy(fitted)
+    clf.fit_class_prior(X)
+    np.testing.assert_allclose(clf.class_prior_, np.bincount(y) / len(y), atol=0.05)
+
+
+def persistence_copy(estimator):
+    import pickle
+
+    return pickle.loads(pickle.dumps(estimator))
+
+
+# ------------------------------------------------------------ persistence
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda p: p, IsADirectoryError, "is a folder, not a model file"),
+        (lambda p: p / "missing.skimb", FileNotFoundError, "No model file"),
+        (
+            lambda p: _write(p / "t.skimb", b"plain text"),
+            ValueError,
+            "not a skimb model file",
+        ),
+        (lambda p: _write(p / "e.skimb", b""), ValueError, "not a skimb model file"),
+    ],
+    ids=["folder", "missing", "text-file", "empty-file"],
+)
+def test_load(tmp_path, make, error, match):
+    with pytest.raises(error, match=match):
+        persistence.load(make(tmp_path))
+
+
+def _write(path, content: bytes):
+    path.write_bytes(content)
+    return path
+
+
+def test_truncated_model_file_is_refused(fitted, tmp_path):
+    path = persistence.save(fitted, tmp_path / "m.skimb")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated or damaged"):
+        persistence.load(path)
+
+
+def test_save_into_a_missing_folder_leaves_nothing(fitted, tmp_path):
+    with pytest.raises(OSError):
+        persistence.save(fitted, tmp_path / "no" / "such" / "m.skimb")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_saved_model_predicts_the_same(fitted, data, tmp_path):
+    X, _ = data
+    loaded = persistence.load(persistence.save(fitted, tmp_path / "m.skimb"))
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+    assert loaded.temperature_ == fitted.temperature_
+
+
+# ---------------------------------------------------------- OptunaSearchCV
+
+
+def _search(**params):
+    def fit(X, y):
+        return OptunaSearchCV(
+            ImbalancedKerasClassifier(**{**FAST, "epochs": 1}),
+            {"units": IntDistribution(4, 8)},
+            **{"n_trials": 1, "cv": 2, "random_state": 0, **params},
+        ).fit(X, y)
+
+    return fit
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ({"scoring": "nonsense"}, ValueError, "scoring"),
+        ({"n_trials": 0}, ValueError, "n_trials"),
+        ({"cv": 50}, ValueError, "n_splits=50"),
+    ],
+    ids=["unknown-scoring", "no-trials", "more-folds-than-samples"],
+)
+def test_search_errors(data, params, error, match):
+    _check(_search(**params), list(data), error, match)
+
+
+@pytest.mark.parametrize("scoring", ["macro_f1", "g_mean", "neg_log_loss"])
+def test_search_takes_skimbs_scorer_names(data, scoring):
+    X, y = data
+    search = _check(_search(scoring=scoring), [X, y], None, None)
+    assert search.best_score_ == pytest.approx(
+        get_scorer(scoring)(search.best_estimator_, X, y), abs=1.0
+    )
+    assert np.isfinite(search.best_score_)
+    if scoring == "macro_f1":
+        assert search.score(X, y) == pytest.approx(
+            f1_score(y, search.predict(X), average="macro")
+        )
+
+
+# --------------------------------------------------------- SequenceSampler
+
+SEQ = RNG.normal(size=(30, 5, 2))
+SEQ_Y = np.r_[np.zeros(25, int), np.ones(5, int)]
+
+
+@pytest.mark.parametrize(
+    "sampler, X, y, error, match",
+    [
+        (SMOTE(k_neighbors=10), SEQ, SEQ_Y, ValueError, "too few for k_neighbors"),
+        (
+            RandomOverSampler(),
+            SEQ,
+            SEQ_Y[:-1],
+            ValueError,
+            "inconsistent numbers of samples",
+        ),
+        (RandomOverSampler(), SEQ, np.zeros(30, int), ValueError, "class"),
+        (
+            RandomOverSampler(),
+            SEQ,
+            np.where(np.arange(30) == 0, np.nan, SEQ_Y),
+            ValueError,
+            "NaN",
+        ),
+        ("smote", SEQ, SEQ_Y, ValueError, "sampler"),
+        (RandomOverSampler(random_state=0), SEQ, SEQ_Y, None, None),
+        (
+            RandomOverSampler(random_state=0),
+            [SEQ[i, : 3 + i % 3] for i in range(30)],
+            SEQ_Y,
+            None,
+            None,
+        ),
+    ],
+    ids=[
+        "smote-too-few",
+        "length-mismatch",
+        "one-class",
+        "nan-label",
+        "sampler-by-name",
+        "3-D-works",
+        "ragged-list-works",
+    ],
+)
+def test_sequence_sampler(sampler, X, y, error, match):
+    result = _check(
+        lambda X, y: SequenceSampler(sampler).fit_resample(X, y), [X, y], error, match
+    )
+    if error is None:
+        X_res, y_res = result
+        assert len(X_res) == len(y_res) and np.bincount(y_res).tolist() == [25, 25]
+
+
+# ------------------------------------------------------------------ metrics
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: expected_calibration_error([0, 1], [[1.0, 0.0]]), "y_proba must"),
+        (
+            lambda: expected_calibration_error([0, 1], [[1, 0], [0, 1]], n_bins=0),
+            "n_bins",
+        ),
+        (lambda: get_scorer("accuracy_of_rare"), "Unknown scoring"),
+    ],
+    ids=["ece-shape", "ece-bins", "unknown-scorer"],
+)
+def test_metrics(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# ------------------------------------------------------------ command line
+
+
+def _skimb(*argv, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "skimb.cli", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+    )
+
+
+def test_cli_prints_only_its_own_line_after_loading_keras(tmp_path):
+    # A non-model file: the command loads Keras to read it, and TensorFlow's
+    # start-up lines must not reach the user's terminal.
+    (tmp_path / "not_a_model.skimb").write_text("a,b\n1,2\n")
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n")
+    result = _skimb(
+        "predict", "not_a_model.skimb", "t.csv", "--out", "p.csv", cwd=tmp_path
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "skimb predict: error: 'not_a_model.skimb' is not a skimb model file, or "
+        "it is truncated or damaged (its end is missing)."
+    ]
+    assert not (tmp_path / "p.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["predict", ".", "t.csv", "--out", "p.csv"], "is a folder, not a model file"),
+        (["tune", "missing.csv", "--target", "y"], "missing.csv"),
+        (["tune", "t.csv", "--target", "nope"], "no column 'nope'"),
+        (["tune", "t.csv", "--target", "b", "--trials", "0"], "--trials"),
+    ],
+    ids=["folder-as-model", "missing-data", "missing-column", "zero-trials"],
+)
+def test_cli_errors(tmp_path, argv, match):
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n")
+    result = _skimb(*argv, cwd=tmp_path)
+    assert result.returncode in (1, 2)
+    lines = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(lines) == 1 and re.search(match, lines[0]), result.stderr
