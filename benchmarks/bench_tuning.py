@@ -14,22 +14,37 @@ On ``skimb.datasets.make_imbalanced_classification`` (four classes sized like
 
 Medians over rounds (each round draws a new training sample and seeds).
 Run ``python benchmarks/bench_tuning.py`` (``--quick`` for a smoke run).
+
+``--nested`` compares instead, on real tables of the benchmark suite (the
+tuning tables, smallest first), by nested cross-validation (an outer
+stratified k-fold for the score, the search inside each outer training
+fold): the conditional space with its grouped multivariate TPE sampler, the
+flat space the search used before (every parameter drawn on every trial,
+``epochs`` searched from 10 to 60, independent TPE), and the default
+estimator; macro-F1 on the outer test folds and wall time.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import optuna  # noqa: E402
-from optuna.distributions import IntDistribution  # noqa: E402
+from optuna.distributions import (  # noqa: E402
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from sklearn.metrics import f1_score  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV  # noqa: E402
+from skimb import _search_space as _space  # noqa: E402
 from skimb.datasets import make_imbalanced_classification  # noqa: E402
 from skimb.tuning import default_search_space  # noqa: E402
 
@@ -85,6 +100,111 @@ def one_round(seed: int, args) -> dict:
     return row
 
 
+# The flat space the search used before the conditional one, for --nested.
+FLAT_SPACE = {
+    "units": IntDistribution(8, 128, log=True),
+    "n_layers": IntDistribution(1, 3),
+    "dropout": FloatDistribution(0.0, 0.5),
+    "learning_rate": FloatDistribution(1e-4, 1e-2, log=True),
+    "batch_size": CategoricalDistribution((32, 64, 128, 256)),
+    "epochs": IntDistribution(10, 60, step=10),
+    "loss": CategoricalDistribution(
+        ("crossentropy", "focal", "class_balanced", "logit_adjusted", "ldam")
+    ),
+    "gamma": FloatDistribution(0.5, 5.0),
+    "beta": CategoricalDistribution((0.9, 0.99, 0.999, 0.9999)),
+    "tau": FloatDistribution(0.25, 2.0),
+    "class_weight": CategoricalDistribution((None, "balanced", "effective")),
+    "batch_sampler": CategoricalDistribution((None, "over", "under", "smote")),
+    "decision": CategoricalDistribution(
+        ("argmax", "prior_corrected", "posterior", "macro_f1")
+    ),
+}
+
+
+def _flat_search(base, args, seed):
+    """The search as it was: no conditions, no conflicts, independent TPE."""
+    return OptunaSearchCV(
+        base,
+        FLAT_SPACE,
+        n_trials=args.n_trials,
+        cv=args.cv,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        random_state=seed,
+    )
+
+
+def nested(args) -> None:
+    import _suite_data
+    from sklearn.model_selection import StratifiedKFold
+
+    sets = _suite_data.tables()
+    held = _suite_data.held_back(sets)
+    names = sorted(
+        (name for name in sets if name not in held), key=lambda n: len(sets[n][1])
+    )[: args.n_sets]
+    rows = []
+    for name in names:
+        X, y = sets[name]
+        outer = StratifiedKFold(args.outer, shuffle=True, random_state=0)
+        for fold, (train, test) in enumerate(outer.split(X, y)):
+            quick = {"epochs": 2} if args.quick else {}
+            base = ImbalancedKerasClassifier(cv=None, random_state=fold, **quick)
+            runs = {
+                "conditional": OptunaSearchCV(
+                    base, n_trials=args.n_trials, cv=args.cv, random_state=fold
+                ),
+                "flat": _flat_search(base, args, fold),
+                "default": ImbalancedKerasClassifier(random_state=fold, **quick),
+            }
+            for run, model in runs.items():
+                if run == "flat":
+                    # The conditions off, as before (the module's rule tables).
+                    saved = (_space.CONDITIONS, _space.CONFLICTS)
+                    _space.CONDITIONS, _space.CONFLICTS = {}, ()
+                start = time.perf_counter()
+                try:
+                    model.fit(X[train], y[train])
+                finally:
+                    if run == "flat":
+                        _space.CONDITIONS, _space.CONFLICTS = saved
+                rows.append(
+                    {
+                        "set": name,
+                        "fold": fold,
+                        "run": run,
+                        "macro_f1": _macro_f1(model, X[test], y[test]),
+                        "seconds": time.perf_counter() - start,
+                    }
+                )
+                print(rows[-1], flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=1))
+    print(f"\n| set | {' | '.join(RUNS)} | conditional - default |")
+    print("|---" * (len(RUNS) + 2) + "|")
+    for name in names:
+        mean = {
+            run: statistics.mean(
+                r["macro_f1"] for r in rows if r["set"] == name and r["run"] == run
+            )
+            for run in RUNS
+        }
+        seconds = {
+            run: statistics.mean(
+                r["seconds"] for r in rows if r["set"] == name and r["run"] == run
+            )
+            for run in RUNS
+        }
+        cells = [f"{mean[run]:.3f} ({seconds[run]:.0f} s)" for run in RUNS]
+        print(
+            f"| {name} | {' | '.join(cells)} | "
+            f"{mean['conditional'] - mean['default']:+.3f} |"
+        )
+
+
+RUNS = ("conditional", "flat", "default")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run")
@@ -93,7 +213,17 @@ def main(argv=None) -> None:
     parser.add_argument("--cv", type=int, default=2)
     parser.add_argument("--n-train", type=int, default=1500)
     parser.add_argument("--n-test", type=int, default=20_000)
+    parser.add_argument("--nested", action="store_true", help="see the docstring")
+    parser.add_argument("--n-sets", type=int, default=8)
+    parser.add_argument("--outer", type=int, default=5)
+    parser.add_argument("--out", help="with --nested: write the rows as JSON")
     args = parser.parse_args(argv)
+    if args.nested:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        if args.quick:
+            args.n_sets, args.outer, args.n_trials, args.cv = 1, 2, 2, 2
+        nested(args)
+        return
     if args.quick:
         args.rounds, args.n_trials, args.cv = 1, 2, 2
         args.n_train, args.n_test = 600, 2000

@@ -327,7 +327,9 @@ def tune(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     model_path = persistence.save(best, out / MODEL_FILE)
     _print_search(search)
-    page = _tune_report(search, best, X_test, y_test, args, out)
+    test_score = None if X_test is None else best.score(X_test, y_test)
+    _print_summary(search, test_score, n_test=0 if y_test is None else len(y_test))
+    page = _tune_report(search, best, (X, y), (X_test, y_test), args, out)
     print(f"model: {model_path}")
     print(f"report: {page}")
     return 130 if interrupted else 0
@@ -377,16 +379,41 @@ class _TrialWatcher:
 
 
 def _print_search(search) -> None:
+    """The ten best trials, completed ones first: a pruned or failed trial
+    shows the running score it last reached, in brackets."""
     results = search.cv_results_
     order = np.argsort(results["rank_test_score"])
     print(f"{'rank':>4} {'trial':>5} {'state':<9} {'macro-F1':>9}  parameters")
     for i in order[:10]:
         score = results["mean_test_score"][i]
-        shown = "" if np.isnan(score) else f"{score:.3f}"
+        last = results["last_intermediate_value"][i]
+        if not np.isnan(score):
+            shown = f"{score:.3f}"
+        else:
+            shown = "" if np.isnan(last) else f"({last:.3f})"
         params = ", ".join(f"{k}={_short(v)}" for k, v in results["params"][i].items())
+        if results["start"][i]:
+            params = f"the default: {params}"
         print(
             f"{results['rank_test_score'][i]:>4} {results['number'][i] + 1:>5} "
             f"{results['state'][i].lower():<9} {shown:>9}  {params}"
+        )
+
+
+def _print_summary(search, test_score: float | None, *, n_test: int) -> None:
+    best = int(search.cv_results_["number"][search.best_index_]) + 1
+    print(
+        f"best: trial {best}, cross-validated macro-F1 {search.best_score_:.3f} "
+        f"over {search.n_splits_} folds"
+    )
+    if np.isnan(search.default_score_):
+        print("the default: not scored (its trial did not complete)")
+    else:
+        print(f"the default (trial 1): {search.default_score_:.3f} on the same folds")
+    if test_score is not None:
+        print(
+            f"held-out test macro-F1 of the refitted best model: {test_score:.3f} "
+            f"({n_test} rows)"
         )
 
 
@@ -396,15 +423,56 @@ def _short(value) -> str:
     return str(value)
 
 
-def _tune_report(search, best, X_test, y_test, args, out: Path) -> Path:
+def _peer_scores(search, X, y) -> np.ndarray:
+    """``LogisticRegression(class_weight="balanced")`` on standardised,
+    flattened rows, scored on the search's own folds."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    peer = make_pipeline(
+        StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000)
+    )
+    flat = np.nan_to_num(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
+    return cross_val_score(peer, flat, y, cv=search.cv_splitter_, scoring="f1_macro")
+
+
+def _tune_report(search, best, train, test, args, out: Path) -> Path:
     from skimb.report import Report, plot_optimization_history
 
+    X_test, y_test = test
     report = Report(f"skimb tune: {Path(args.data).name}")
     results = search.cv_results_
     report.add_text(
         f"{len(results['number'])} trials of an Optuna search, each scored by "
         f"mean macro-F1 over {search.n_splits_} stratified folds; "
         f"best {search.best_score_:.3f} (trial {search.study_.best_trial.number + 1})."
+    )
+    tuned = results["mean_test_score"][search.best_index_]
+    tuned_sd = results["std_test_score"][search.best_index_]
+    defaults = np.flatnonzero(results["start"])
+    peer = _peer_scores(search, *train)
+    rows = [{"model": "tuned (best trial)", "macro-F1": tuned, "sd": tuned_sd}]
+    if defaults.size:
+        rows.append(
+            {
+                "model": "the default (trial 1)",
+                "macro-F1": results["mean_test_score"][defaults[0]],
+                "sd": results["std_test_score"][defaults[0]],
+            }
+        )
+    rows.append(
+        {
+            "model": 'LogisticRegression(class_weight="balanced")',
+            "macro-F1": float(peer.mean()),
+            "sd": float(peer.std()),
+        }
+    )
+    report.add_table(
+        f"Did the search pay? Mean macro-F1 over the same {search.n_splits_} folds",
+        rows,
+        highlight=0,
     )
     order = np.argsort(results["rank_test_score"])
     report.add_table(
@@ -415,6 +483,7 @@ def _tune_report(search, best, X_test, y_test, args, out: Path) -> Path:
                 "state": results["state"][i].lower(),
                 "macro-F1": results["mean_test_score"][i],
                 "sd": results["std_test_score"][i],
+                "last reported": results["last_intermediate_value"][i],
                 **{k: _short(v) for k, v in results["params"][i].items()},
             }
             for i in order

@@ -2,9 +2,10 @@
 
 :func:`default_search_space` gives Optuna distributions keyed like
 ``set_params``; a pipeline's sampler step is searched by name
-(``SAMPLER_CHOICES``) and built by ``_make_sampler``.  ``_suggest`` draws a
-trial's value from a distribution and ``_holds`` says whether a value is one
-a distribution can draw.
+(``SAMPLER_CHOICES``) and built by ``_make_sampler``.  :func:`draw` draws a
+trial's parameters by run, each only where ``CONDITIONS`` says the trial
+uses it, and ``conflict`` names a combination that corrects twice;
+``_holds`` says whether a value is one a distribution can draw.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from optuna.distributions import (
 )
 from sklearn.utils._param_validation import StrOptions
 
-__all__ = ["SAMPLER_CHOICES", "default_search_space"]
+__all__ = ["CONDITIONS", "SAMPLER_CHOICES", "default_search_space", "draw"]
 
 # Names a pipeline's sampler step can take in a search space.  Optuna stores
 # categorical choices in its database only when they are plain values, so the
@@ -30,26 +31,71 @@ SAMPLER_CHOICES = ("passthrough", "random_over", "smote")
 # The candidate space of ImbalancedKerasClassifier.  Only the parameters the
 # estimator has are used, and string choices are narrowed to those its
 # ``_parameter_constraints`` accept, so the space follows the estimator as
-# loss strategies and decision rules are added to it.
+# loss strategies and decision rules are added to it.  Every default of the
+# estimator is a value of the space, so that the first trial can be the
+# default.  Parents come before the parameters that depend on them
+# (``CONDITIONS``), which a trial draws in this order.  The maximum number
+# of epochs is not searched: early stopping ends a fit.
 _NETWORK_SPACE = {
-    "units": IntDistribution(8, 128, log=True),
-    "n_layers": IntDistribution(1, 3),
+    "units": CategoricalDistribution(("auto", 16, 32, 64, 128, 256)),
+    "n_layers": CategoricalDistribution(("auto", 1, 2, 3)),
     "dropout": FloatDistribution(0.0, 0.5),
-    "learning_rate": FloatDistribution(1e-4, 1e-2, log=True),
-    "batch_size": CategoricalDistribution((32, 64, 128, 256)),
-    "epochs": IntDistribution(10, 60, step=10),
+    "learning_rate": FloatDistribution(3e-4, 1e-2, log=True),
+    "batch_size": CategoricalDistribution(("auto", 16, 32, 64, 128, 256)),
     "loss": CategoricalDistribution(
         ("crossentropy", "focal", "class_balanced", "logit_adjusted", "ldam")
     ),
-    "gamma": FloatDistribution(0.5, 5.0),
-    "beta": CategoricalDistribution((0.9, 0.99, 0.999, 0.9999)),
-    "tau": FloatDistribution(0.25, 2.0),
-    "class_weight": CategoricalDistribution((None, "balanced", "effective")),
     "batch_sampler": CategoricalDistribution((None, "over", "under", "smote")),
+    "class_weight": CategoricalDistribution((None, "balanced", "effective")),
     "decision": CategoricalDistribution(
         ("argmax", "prior_corrected", "posterior", "macro_f1")
     ),
+    "gamma": FloatDistribution(0.5, 5.0),
+    "tau": FloatDistribution(0.25, 2.0),
+    "beta": CategoricalDistribution((0.9, 0.99, 0.999, 0.9999)),
 }
+
+# Parameters a trial draws only when it uses them: name -> (the parameters
+# the condition reads, the condition on their values, what it says).  A value
+# the trial does not draw is the estimator's own.
+CONDITIONS = {
+    "class_weight": (
+        ("batch_sampler",),
+        lambda p: p["batch_sampler"] is None,
+        "without batch_sampler (balanced batches weighted again correct twice)",
+    ),
+    "gamma": (
+        ("loss",),
+        lambda p: p["loss"] in ("focal", "class_balanced"),
+        "with loss focal or class_balanced",
+    ),
+    "tau": (
+        ("loss", "decision"),
+        lambda p: p["loss"] == "logit_adjusted" or p["decision"] == "prior_corrected",
+        "with loss logit_adjusted or decision prior_corrected",
+    ),
+    "beta": (
+        ("loss", "class_weight", "drw"),
+        lambda p: (
+            p["class_weight"] == "effective"
+            or p["loss"] == "class_balanced"
+            or p.get("drw") is not None
+        ),
+        'with class_weight "effective", loss class_balanced or drw',
+    ),
+}
+
+# Combinations that correct the same imbalance twice: a trial drawing one is
+# pruned before any fit.
+CONFLICTS = (
+    (
+        lambda p: (
+            p.get("loss") == "logit_adjusted" and p.get("decision") == "prior_corrected"
+        ),
+        "loss logit_adjusted already builds the prior correction into the "
+        "logits; decision prior_corrected would apply it twice",
+    ),
+)
 
 
 def _allowed(estimator, name: str, choices: tuple) -> tuple:
@@ -101,32 +147,43 @@ def default_search_space(estimator) -> dict[str, BaseDistribution]:
     For an :class:`~skimb.ImbalancedKerasClassifier`:
 
     ==================  ====================================================
-    ``units``           int, 8 to 128, log scale
-    ``n_layers``        int, 1 to 3
+    ``units``           "auto", 16, 32, 64, 128 or 256
+    ``n_layers``        "auto", 1, 2 or 3
     ``dropout``         float, 0 to 0.5
-    ``learning_rate``   float, 1e-4 to 1e-2, log scale
-    ``batch_size``      one of 32, 64, 128, 256
-    ``epochs``          10 to 60 in steps of 10 (a maximum: early stopping
-                        ends a fit sooner)
+    ``learning_rate``   float, 3e-4 to 1e-2, log scale
+    ``batch_size``      "auto", 16, 32, 64, 128 or 256
     ``loss``            the loss strategies the estimator accepts among
                         crossentropy, focal, class_balanced,
                         logit_adjusted and ldam
-    ``gamma``           float, 0.5 to 5 (focal loss)
-    ``beta``            one of 0.9, 0.99, 0.999, 0.9999 (effective number)
-    ``tau``             float, 0.25 to 2 (logit adjustment)
-    ``class_weight``    None, "balanced" or "effective"
     ``batch_sampler``   None, "over", "under" or "smote" (batches redrawn
                         every epoch)
+    ``class_weight``    None, "balanced" or "effective"; only without
+                        ``batch_sampler``
     ``decision``        the decision rules the estimator accepts among
                         argmax, prior_corrected, posterior and macro_f1
+    ``gamma``           float, 0.5 to 5; only with loss focal or
+                        class_balanced
+    ``tau``             float, 0.25 to 2; only with loss logit_adjusted or
+                        decision prior_corrected
+    ``beta``            one of 0.9, 0.99, 0.999, 0.9999; only with
+                        class_weight "effective", loss class_balanced or
+                        ``drw``
     ==================  ====================================================
 
-    Only the parameters the estimator has are included, and string choices
-    are narrowed to those it accepts.  In a pipeline, the classifier's
-    parameters are prefixed with its step name (``clf__units``), and each
-    sampler step (a step with ``fit_resample``, or a ``"passthrough"`` step
-    whose name contains "sampl") chooses among :data:`SAMPLER_CHOICES`:
-    no resampling, ``RandomOverSampler`` or ``SMOTE``.
+    The space is conditional (:data:`CONDITIONS`): a trial draws a parameter
+    only when it uses it, and keeps the estimator's own value otherwise, so
+    a trial's parameters are the ones that act; a trial that would correct
+    the same imbalance twice (the logit-adjusted loss with the
+    prior-corrected rule) is pruned before it fits. Every default of the
+    estimator is in the space, and :class:`OptunaSearchCV` makes the default
+    its first trial. The maximum number of epochs is not searched: early
+    stopping ends a fit. Only the parameters the estimator has are included,
+    and string choices are narrowed to those it accepts. In a pipeline, the
+    classifier's parameters are prefixed with its step name
+    (``clf__units``), and each sampler step (a step with ``fit_resample``,
+    or a ``"passthrough"`` step whose name contains "sampl") chooses among
+    :data:`SAMPLER_CHOICES`: no resampling, ``RandomOverSampler`` or
+    ``SMOTE``.
 
     Parameters
     ----------
@@ -148,8 +205,8 @@ def default_search_space(estimator) -> dict[str, BaseDistribution]:
     >>> from skimb import ImbalancedKerasClassifier
     >>> from skimb.tuning import default_search_space
     >>> space = default_search_space(ImbalancedKerasClassifier())
-    >>> space["units"]
-    IntDistribution(high=128, log=True, low=8, step=1)
+    >>> space["units"].choices
+    ('auto', 16, 32, 64, 128, 256)
     >>> space["class_weight"].choices
     (None, 'balanced', 'effective')
     """
@@ -213,6 +270,52 @@ def _suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution):
     if isinstance(distribution, CategoricalDistribution):
         return trial.suggest_categorical(name, distribution.choices)
     raise TypeError(f"Unsupported distribution for {name!r}: {distribution!r}.")
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    """``"clf__tau"`` -> ``("clf__", "tau")``."""
+    prefix, _, bare = name.rpartition("__")
+    return (prefix + "__" if prefix else ""), bare
+
+
+def draw(trial: optuna.Trial, space: dict, defaults: dict) -> dict:
+    """A trial's parameters, drawn by run: a parameter with a condition in
+    :data:`CONDITIONS` is drawn only where the condition holds on the values
+    drawn before it (or, for those not searched, ``defaults``: the
+    estimator's own, keyed like the space).
+
+    Returns the drawn parameters only, keyed like the space.
+    """
+    params: dict = {}
+    for name, distribution in space.items():
+        prefix, bare = _split_name(name)
+        reads, holds, _ = CONDITIONS.get(bare, ((), None, None))
+        # Only for an estimator that has every parameter the condition reads:
+        # another estimator's "gamma" (an SVC's) is its own.
+        if holds is not None and all(
+            prefix + key in params or prefix + key in defaults for key in reads
+        ):
+            values = {
+                key: params.get(prefix + key, defaults.get(prefix + key))
+                for key in reads
+            }
+            if not holds(values):
+                continue
+        params[name] = _suggest(trial, name, distribution)
+    return params
+
+
+def conflict(params: dict, defaults: dict) -> str | None:
+    """Why a trial's parameters correct the same imbalance twice, or None."""
+    values: dict = {}
+    for name, value in {**defaults, **params}.items():
+        prefix, bare = _split_name(name)
+        values.setdefault(prefix, {})[bare] = value
+    for step in values.values():
+        for test, reason in CONFLICTS:
+            if test(step):
+                return reason
+    return None
 
 
 def _holds(distribution: BaseDistribution, value) -> bool:

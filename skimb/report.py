@@ -81,7 +81,8 @@ class Report:
     def add_table(
         self, caption: str, rows: list[dict], *, highlight: int | None = None
     ) -> None:
-        """A table whose columns are the keys of the first row.
+        """A table whose columns are the keys of the rows, in the order they
+        first appear (a row without a column leaves its cell empty).
 
         Parameters
         ----------
@@ -94,7 +95,7 @@ class Report:
         """
         if not rows:
             raise ValueError(f"The table {caption!r} has no rows.")
-        columns = list(rows[0])
+        columns = list(dict.fromkeys(key for row in rows for key in row))
         # Words align left, numbers (numeric strings included) right.
         text_columns = {c for c in columns if any(_is_word(r.get(c)) for r in rows)}
 

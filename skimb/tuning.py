@@ -20,6 +20,7 @@ import math
 import os
 import socket
 import time
+import warnings
 from datetime import datetime
 from numbers import Integral, Real
 
@@ -43,12 +44,25 @@ from skimb._search_space import (
     _is_pipeline,
     _make_sampler,
     _sequence_sampler_class,
-    _suggest,
+    conflict,
     default_search_space,
+    draw,
 )
 from skimb.metrics import PROBABILITY_SCORERS, SCORERS, get_scorer
 
 __all__ = ["OptunaSearchCV", "default_search_space", "SAMPLER_CHOICES"]
+
+
+def _tpe(seed: int | None) -> optuna.samplers.TPESampler:
+    """TPE for a conditional space: ``multivariate`` models the parameters
+    together, ``group`` models each set of parameters that occur together
+    (those of one loss, say) on its own, as Optuna recommends for spaces
+    defined by run; plain TPE models each parameter alone and learns a
+    conditional one only from the trials that drew it."""
+    with warnings.catch_warnings():
+        # Both options are marked experimental in Optuna (since 2.2 and 2.8).
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
 
 
 def _estimator_has(attr: str):
@@ -105,8 +119,10 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         With ``storage``, the name of the study; a study of that name that
         exists is resumed.
     sampler : optuna.samplers.BaseSampler, optional
-        Optuna's sampler; default a ``TPESampler`` seeded from
-        ``random_state``.
+        Optuna's sampler; default a ``TPESampler(multivariate=True,
+        group=True)`` seeded from ``random_state``, which models the
+        parameters that are drawn together (the space is conditional: see
+        :func:`default_search_space`).
     pruner : "median", optuna.pruners.BasePruner or None, default="median"
         ``"median"`` is ``MedianPruner(n_startup_trials=5,
         n_warmup_steps=5)``; ``None`` never prunes.
@@ -119,9 +135,10 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         Make the first trial of a new study the estimator's own parameters
         (those of the space whose current value the space holds; the others
         are drawn), so that the search does not end below the estimator as
-        given when the space holds all its values (with the default space
-        only ``epochs``, 100 by default, is drawn).  A resumed study is not
-        given that trial again.
+        given when the space holds all its values (the default space holds
+        every default of :class:`~skimb.ImbalancedKerasClassifier`), and so
+        that ``default_score_`` tells what the search gained.  A resumed
+        study is not given that trial again.
 
     Attributes
     ----------
@@ -135,11 +152,23 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         Index of the best trial in ``cv_results_``.
     best_estimator_ : estimator
         The estimator refitted with the best parameters (with ``refit=True``).
+    default_score_ : float
+        Mean cross-validated score of the estimator's own parameters, the
+        first trial (``start_from_estimator``), on the same folds as every
+        trial; NaN when that trial did not complete or was not run.
     cv_results_ : dict of str to ndarray
-        One entry per trial of the study: ``number``, ``state``, ``params``,
-        ``param_<name>``, ``split<k>_test_score``, ``mean_test_score``,
-        ``std_test_score``, ``rank_test_score`` and ``mean_fit_time``
-        (NaN for trials that did not complete).
+        One entry per trial of the study: ``number``, ``state``, ``params``
+        (the parameters the trial drew: those it uses),
+        ``param_<name>`` (masked where not drawn), ``split<k>_test_score``,
+        ``mean_test_score``, ``std_test_score``, ``rank_test_score``,
+        ``mean_fit_time`` (NaN for trials that did not complete),
+        ``last_intermediate_value`` (the running score a pruned or failed
+        trial last reported) and ``start`` (True for the estimator's own
+        parameters).  Completed trials rank first, by score; the others
+        after them.
+    cv_splitter_ : cross-validation generator
+        The folds every trial was scored on, to score other models on the
+        same folds (``cross_val_score(model, X, y, cv=search.cv_splitter_)``).
     scorer_ : callable
         The scorer used.
     n_splits_ : int
@@ -286,11 +315,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         return check_cv(self.cv, y, classifier=is_classifier(self.estimator))
 
     def _create_study(self, seed: int | None) -> optuna.Study:
-        sampler = (
-            optuna.samplers.TPESampler(seed=seed)
-            if self.sampler is None
-            else copy.deepcopy(self.sampler)
-        )
+        sampler = _tpe(seed) if self.sampler is None else copy.deepcopy(self.sampler)
         if self.pruner == "median":
             pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
         elif self.pruner is None:
@@ -308,7 +333,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         if self.sampler is None and seed is not None and study.trials:
             # A resumed study: the same seed would make TPE's random start-up
             # trials repeat the parameters of the first run's.
-            study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
+            study.sampler = _tpe(seed + len(study.trials))
         return study
 
     def _configure(self, params: dict, *, three_d: bool, seed: int | None):
@@ -348,7 +373,8 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         space = self._search_space(X)
         seed = seed_from(self.random_state)
         three_d = np.ndim(X) == 3
-        splits = list(self._check_cv(y, seed).split(X, y))
+        self.cv_splitter_ = self._check_cv(y, seed)
+        splits = list(self.cv_splitter_.split(X, y))
         self.n_splits_ = len(splits)
         # skimb's own scorer names too ("macro_f1", ...), not only scikit-learn's.
         self.scorer_ = (
@@ -379,21 +405,26 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             if counted() >= self.n_trials:
                 study.stop()
 
+        defaults = self.estimator.get_params()
+
         def objective(trial: optuna.Trial) -> float:
-            params = {name: _suggest(trial, name, d) for name, d in space.items()}
+            params = draw(trial, space, defaults)
+            reason = conflict(params, defaults)
+            if reason is not None:
+                trial.set_user_attr("error", f"skipped: {reason}")
+                raise optuna.TrialPruned(reason)
             return self._cross_validate(
                 trial, params, X, y, splits, fit_params, three_d=three_d, seed=seed
             )
 
         if self.start_from_estimator and not study.trials:
-            current = self.estimator.get_params()
             start = {
-                name: current[name]
+                name: defaults[name]
                 for name, distribution in space.items()
-                if _holds(distribution, current.get(name))
+                if _holds(distribution, defaults.get(name))
             }
             if start:
-                study.enqueue_trial(start)
+                study.enqueue_trial(start, user_attrs={"start": "estimator"})
         remaining = self.n_trials - counted()
         if remaining > 0:
             # Optuna records an exception as a failed trial and goes on
@@ -508,12 +539,32 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         std[scored] = splits[scored].std(axis=1)
         results["std_test_score"] = std
         # Rank 1 is best; trials without a score rank last, as in sklearn.
-        order = np.argsort(np.where(np.isnan(mean), -np.inf, -mean), kind="stable")
+        order = np.argsort(np.where(np.isnan(mean), np.inf, -mean), kind="stable")
         rank = np.empty(n_trials, dtype=np.int32)
         rank[order] = np.arange(1, n_trials + 1)
         results["rank_test_score"] = rank
         results["mean_fit_time"] = fit_time
+        # What a pruned or failed trial had reached: its last report.
+        results["last_intermediate_value"] = np.array(
+            [
+                t.intermediate_values[max(t.intermediate_values)]
+                if t.intermediate_values
+                else np.nan
+                for t in trials
+            ]
+        )
+        results["start"] = np.array(
+            [t.user_attrs.get("start") == "estimator" for t in trials]
+        )
         self.cv_results_ = results
+        started = [
+            i
+            for i, t in enumerate(trials)
+            if results["start"][i] and t.state == TrialState.COMPLETE
+        ]
+        # The estimator as given, scored on the same folds: what the search
+        # has to beat.
+        self.default_score_ = float(mean[started[0]]) if started else float("nan")
         best = study.best_trial
         self.best_index_ = [t.number for t in trials].index(best.number)
         self.best_params_ = dict(best.params)

@@ -139,11 +139,16 @@ def test_tune_saves_a_loadable_model_and_a_report_quietly_when_piped(
     for progress in ("\r", "trial 1", "fold", "epoch", "[I "):
         assert progress not in err
     assert "complete" in out
+    # The search against the default, on the same folds, and on held-out rows.
+    assert "best: trial 1, cross-validated macro-F1" in out
+    assert "the default (trial 1): " in out
+    assert "held-out test macro-F1 of the refitted best model" in out
     assert sorted(p.name for p in out_dir.iterdir() if p.suffix != ".png") == [
         "model.skimb",
         "report.html",
     ]
     report = (out_dir / "report.html").read_text()
+    assert "Did the search pay?" in report and "LogisticRegression" in report
     for figure in ("optimization_history", "best_confusion_matrix", "best_history"):
         assert f'data-file="{figure}.png"' in report
         assert (out_dir / f"{figure}.png").is_file()

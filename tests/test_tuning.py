@@ -33,6 +33,7 @@ from sklearn.utils import get_tags  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV  # noqa: E402
 from skimb._pruning import _pruning_callback_class  # noqa: E402
+from skimb._random import seed_from  # noqa: E402
 from skimb._search_space import _sequence_sampler_class  # noqa: E402
 from skimb.losses import LOSSES  # noqa: E402
 from skimb.tuning import SAMPLER_CHOICES, default_search_space  # noqa: E402
@@ -380,6 +381,12 @@ def test_trials_report_epochs_and_folds_and_pruned_trials_are_recorded(tabular):
     for step in (3, 4):  # mean of the first fold and the epoch's macro-F1
         assert 0.0 <= 2 * values[step] - split0 <= 1.0
     assert sorted(pruned.intermediate_values) == [0, 1]
+    # Completed trials rank first; the pruned one after them, with the
+    # running score it last reported.
+    results = search.cv_results_
+    assert results["rank_test_score"][1] == 3
+    assert np.isnan(results["mean_test_score"][1])
+    assert results["last_intermediate_value"][1] == pruned.intermediate_values[1]
     assert search.study_.best_trial.number in (0, 2)
     # The estimator's own callbacks are kept and its parameters untouched.
     assert search.estimator.callbacks == [mine]
@@ -551,3 +558,104 @@ def test_a_class_smaller_than_the_folds_is_named(tabular):
         ValueError, match=r"Class 0 has 3 samples, fewer than n_splits=5"
     ):
         search.fit(X, y)
+
+
+def _asked(space, defaults, n=300):
+    """Parameters of n trials drawn by run from ``space`` (no fits)."""
+    from skimb._search_space import conflict, draw
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    drawn = []
+    for _ in range(n):
+        trial = study.ask()
+        params = draw(trial, space, defaults)
+        drawn.append((params, conflict(params, defaults)))
+        study.tell(trial, 0.0)
+    return drawn
+
+
+def test_a_trial_draws_only_the_parameters_it_uses():
+    estimator = ImbalancedKerasClassifier()
+    space = default_search_space(estimator)
+    drawn = _asked(space, estimator.get_params())
+    for params, conflict in drawn:
+        loss, decision = params["loss"], params["decision"]
+        assert ("gamma" in params) == (loss in ("focal", "class_balanced"))
+        assert ("tau" in params) == (
+            loss == "logit_adjusted" or decision == "prior_corrected"
+        )
+        assert ("class_weight" in params) == (params["batch_sampler"] is None)
+        assert ("beta" in params) == (
+            params.get("class_weight") == "effective" or loss == "class_balanced"
+        )
+        assert (conflict is not None) == (
+            loss == "logit_adjusted" and decision == "prior_corrected"
+        )
+    # Every conditional parameter is drawn by some trials and not by others.
+    for name in ("gamma", "tau", "beta", "class_weight"):
+        assert 0 < sum(name in params for params, _ in drawn) < len(drawn)
+
+
+def test_conditions_follow_a_pipeline_prefix_and_spare_other_estimators():
+    from imblearn.over_sampling import RandomOverSampler
+
+    pipeline = Pipeline(
+        [("sampler", RandomOverSampler()), ("clf", ImbalancedKerasClassifier())]
+    )
+    space = default_search_space(pipeline)
+    for params, _ in _asked(space, pipeline.get_params(), n=60):
+        assert ("clf__gamma" in params) == (
+            params["clf__loss"] in ("focal", "class_balanced")
+        )
+    # Another estimator's "gamma" (an SVC's) has no loss to depend on.
+    from sklearn.svm import SVC
+
+    space = {"gamma": FloatDistribution(0.1, 1.0), "C": FloatDistribution(0.1, 1)}
+    assert all("gamma" in p for p, _ in _asked(space, SVC().get_params(), n=20))
+
+
+def test_a_trial_that_corrects_twice_is_skipped_before_it_fits(tabular):
+    space = {
+        "loss": CategoricalDistribution(["logit_adjusted"]),
+        "decision": CategoricalDistribution(["prior_corrected"]),
+    }
+    search = OptunaSearchCV(
+        ImbalancedKerasClassifier(**FAST), space, n_trials=2, cv=2, random_state=0
+    )
+    with pytest.raises(ValueError, match="skipped: loss logit_adjusted already"):
+        search.fit(*tabular)
+    assert all(t.state.name == "PRUNED" for t in search.study_.trials)
+    assert all("fit_times" not in t.user_attrs for t in search.study_.trials)
+
+
+def test_the_default_is_the_first_trial_and_the_score_to_beat(tabular):
+    X, y = tabular
+    estimator = ImbalancedKerasClassifier(epochs=2, cv=None, random_state=0)
+    search = OptunaSearchCV(
+        estimator, n_trials=2, cv=2, pruner=None, random_state=0
+    ).fit(X, y)
+    first = search.study_.trials[0]
+    defaults = estimator.get_params()
+    assert first.params == {name: defaults[name] for name in first.params}
+    # Every parameter the default uses is in its trial; none it does not.
+    assert set(first.params) == {
+        "units",
+        "n_layers",
+        "dropout",
+        "learning_rate",
+        "batch_size",
+        "loss",
+        "batch_sampler",
+        "class_weight",
+        "decision",
+        "tau",
+    }
+    results = search.cv_results_
+    assert results["start"].tolist() == [True, False]
+    assert search.default_score_ == results["mean_test_score"][0]
+    # Other models are scored on the very same folds.
+    folds = [test.tolist() for _, test in search.cv_splitter_.split(X, y)]
+    again = [test.tolist() for _, test in search.cv_splitter_.split(X, y)]
+    assert folds == again
+    expected = StratifiedKFold(2, shuffle=True, random_state=seed_from(0))
+    assert folds == [test.tolist() for _, test in expected.split(X, y)]
