@@ -266,7 +266,9 @@ def tune(args) -> int:
     from skimb._progress import EpochProgress, StatusLine
     from skimb.tuning import OptunaSearchCV, default_search_space
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Failed trials are shown in the table, with their error; Optuna's own
+    # warnings would print each one's traceback on stderr.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     status = StatusLine()
     progress = EpochProgress(status, n_folds=args.cv)
     estimator = ImbalancedKerasClassifier(
@@ -394,6 +396,9 @@ def _print_search(search) -> None:
         params = ", ".join(f"{k}={_short(v)}" for k, v in results["params"][i].items())
         if results["start"][i]:
             params = f"the default: {params}"
+        if results["error"][i]:
+            error = " ".join(str(results["error"][i]).split())
+            params += f" ({error[:100]}{'...' if len(error) > 100 else ''})"
         print(
             f"{results['rank_test_score'][i]:>4} {results['number'][i] + 1:>5} "
             f"{results['state'][i].lower():<9} {shown:>9}  {params}"

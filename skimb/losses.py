@@ -91,8 +91,12 @@ class FocalLoss(keras.losses.Loss):
         y_true = ops.cast(y_true, y_pred.dtype)
         log_p = _log_probabilities(y_pred, self.from_logits)
         log_p_true = ops.sum(y_true * log_p, axis=-1)
-        # 1 - p_y computed as -expm1(log p_y) keeps precision when p_y -> 1.
-        modulator = ops.power(-ops.expm1(log_p_true), self.gamma)
+        # 1 - p_y computed as -expm1(log p_y) keeps precision when p_y -> 1;
+        # kept above epsilon because the derivative of x**gamma is infinite
+        # at 0 for gamma < 1, and infinity times log p_y = 0 is NaN.
+        modulator = ops.power(
+            ops.maximum(-ops.expm1(log_p_true), keras.config.epsilon()), self.gamma
+        )
         loss = -modulator * log_p_true
         if self.alpha is not None:
             alpha = ops.convert_to_tensor(self.alpha, dtype=y_pred.dtype)

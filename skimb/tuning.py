@@ -163,7 +163,8 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         ``mean_test_score``, ``std_test_score``, ``rank_test_score``,
         ``mean_fit_time`` (NaN for trials that did not complete),
         ``last_intermediate_value`` (the running score a pruned or failed
-        trial last reported) and ``start`` (True for the estimator's own
+        trial last reported), ``error`` (why a trial failed or was skipped,
+        else empty) and ``start`` (True for the estimator's own
         parameters).  Completed trials rank first, by score; the others
         after them.
     cv_splitter_ : cross-validation generator
@@ -555,6 +556,9 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         )
         results["start"] = np.array(
             [t.user_attrs.get("start") == "estimator" for t in trials]
+        )
+        results["error"] = np.array(
+            [t.user_attrs.get("error", "") for t in trials], dtype=object
         )
         self.cv_results_ = results
         started = [

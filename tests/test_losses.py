@@ -327,3 +327,13 @@ def test_prior_aware_losses_serialize(loss):
 def test_prior_aware_losses_reject_bad_parameters(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize("gamma", [0.3, 0.5, 2.0])
+def test_focal_gradient_is_finite_for_a_certain_prediction(gamma):
+    # d/dx x**gamma is infinite at x = 0 for gamma < 1: a confidently right
+    # prediction must not turn the gradient into NaN.
+    logits = np.array([[60.0, -60.0, 0.0]])
+    target = np.array([[1.0, 0.0, 0.0]], dtype="float32")
+    grad = gradient(FocalLoss(gamma=gamma), target, logits)
+    assert np.all(np.isfinite(grad))

@@ -628,6 +628,28 @@ def test_a_trial_that_corrects_twice_is_skipped_before_it_fits(tabular):
     assert all("fit_times" not in t.user_attrs for t in search.study_.trials)
 
 
+def test_results_say_why_a_trial_failed(tabular):
+    X, y = tabular
+    search = OptunaSearchCV(
+        ImbalancedKerasClassifier(**FAST),
+        {
+            "loss": CategoricalDistribution(["logit_adjusted"]),
+            "decision": CategoricalDistribution(["prior_corrected", "posterior"]),
+        },
+        n_trials=4,
+        cv=2,
+        random_state=0,
+        start_from_estimator=False,
+    ).fit(X, y)
+    results = search.cv_results_
+    for state, decision, error in zip(
+        results["state"], results["param_decision"], results["error"], strict=True
+    ):
+        skipped = decision == "prior_corrected"
+        assert (state == "PRUNED") == skipped
+        assert error.startswith("skipped: loss logit_adjusted") == skipped
+
+
 def test_the_default_is_the_first_trial_and_the_score_to_beat(tabular):
     X, y = tabular
     estimator = ImbalancedKerasClassifier(epochs=2, cv=None, random_state=0)
