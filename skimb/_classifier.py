@@ -31,8 +31,10 @@ from skimb._networks import (
 )
 from skimb._plan import TrainingPlan, encode_targets
 from skimb._random import seed_from, seeded
+from skimb._routing import ROUTED_PREFIX, routed_params
 from skimb._serialization import model_from_bytes, model_to_bytes
 from skimb._splits import network_splits, validation_split
+from skimb._user_model import build_user_network
 from skimb.calibration import estimate_prior, fit_temperature_and_bias, shift_prior
 from skimb.class_weight import compute_class_weight, effective_number_weights
 from skimb.decision import (
@@ -119,9 +121,12 @@ class ImbalancedKerasClassifier(KerasClassifier):
         layer that reads along time.  A list of ``(n_timesteps_i,
         n_features)`` arrays needs no ``mask_value``: it is padded and masked
         as it is.
-    standardize : bool, default=True
+    standardize : bool or "auto", default="auto"
         Standardise each feature inside the network with the mean and
         variance of the training split, so raw features work as they are.
+        ``"auto"``: for skimb's networks, not for your own ``model`` (it
+        sees ``X`` as you give it, as under scikeras, so the
+        preprocessing it was designed for is kept).
     loss : {"crossentropy", "focal", "class_balanced", "logit_adjusted", \
 "ldam"} or keras loss, default="logit_adjusted"
         The loss strategy (see :mod:`skimb.losses`); class counts and priors are
@@ -263,6 +268,27 @@ default="oof_macro_f1"
         same seed gives the same predictions.
     verbose : int, default=0
         Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.
+    model : keras.Model, callable or None, default=None
+        Your own network instead of skimb's, as scikeras' ``model``: a
+        ``keras.Model`` (compiled or not), cloned with fresh weights for
+        every network trained, or a function that returns one.  The function
+        may take ``meta``, a dict with scikeras' ``n_features_in_``,
+        ``n_classes_``, ``classes_``, ``target_type_`` and ``X_shape_``, and
+        ``input_shape_`` (the shape of one sample), and its own keyword
+        hyper-parameters, which are estimator parameters named
+        ``model__<name>`` (``model__units=32``): ``get_params``,
+        ``set_params``, ``clone``, ``GridSearchCV`` and
+        :class:`~skimb.OptunaSearchCV` see them.  The network takes one input
+        of the shape of a sample of ``X`` and gives one score per class; a
+        final softmax is turned back into log-probabilities, so that every
+        loss, class weight, batch sampler, decision rule, cross-fitting and
+        early stopping applies; ``standardize=True`` standardises its input.  The
+        network is trained with this estimator's ``loss`` and ``optimizer``:
+        a loss or optimizer it was compiled with is not used (pass your own
+        Keras loss as ``loss=`` to keep it).  ``None``: skimb's networks, by
+        ``architecture``.
+    **model_params
+        ``model__<name>`` hyper-parameters of the build function.
 
     Attributes
     ----------
@@ -359,7 +385,7 @@ default="oof_macro_f1"
         "pooling": ["boolean"],
         "n_timesteps": [None, Interval(Integral, 1, None, closed="left")],
         "mask_value": [None, Real],
-        "standardize": ["boolean"],
+        "standardize": ["boolean", StrOptions({"auto"})],
         "loss": [StrOptions(set(LOSSES)), keras.losses.Loss, callable],
         "gamma": [Interval(Real, 0, None, closed="left")],
         "class_weight": [None, StrOptions({"balanced", "effective"}), dict],
@@ -389,6 +415,7 @@ default="oof_macro_f1"
         "callbacks": [None, list],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "model": [None, keras.Model, callable],
     }
 
     # scikeras' __init__ stores its own parameter set (and **kwargs); this
@@ -408,7 +435,7 @@ default="oof_macro_f1"
         pooling: bool = True,
         n_timesteps: int | None = None,
         mask_value: float | None = None,
-        standardize: bool = True,
+        standardize: bool | str = "auto",
         loss="logit_adjusted",
         gamma: float = 2.0,
         class_weight: None | str | dict = None,
@@ -431,6 +458,8 @@ default="oof_macro_f1"
         callbacks: list | None = None,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
+        model=None,
+        **model_params,
     ):
         self.architecture = architecture
         self.units = units
@@ -467,17 +496,76 @@ default="oof_macro_f1"
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
+        self.model = model
+        # Stored as they come, checked in fit (scikit-learn's convention).
+        for name, value in model_params.items():
+            setattr(self, name, value)
 
     # scikeras replaces these with routing of ``prefix__param`` names and
     # introspection of ``__dict__``; the parameters here are explicit, so
     # scikit-learn's own versions are the right ones.
     _get_param_names = classmethod(BaseEstimator._get_param_names.__func__)
-    get_params = BaseEstimator.get_params
-    set_params = BaseEstimator.set_params
     __repr__ = BaseEstimator.__repr__
+
+    def get_params(self, deep: bool = True) -> dict:
+        """Parameters of this estimator, the routed ``model__<name>`` ones
+        included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            As for any scikit-learn estimator.
+
+        Returns
+        -------
+        dict
+        """
+        params = BaseEstimator.get_params(self, deep=deep)
+        params.update(
+            {k: v for k, v in vars(self).items() if k.startswith(ROUTED_PREFIX)}
+        )
+        return params
+
+    def set_params(self, **params) -> ImbalancedKerasClassifier:
+        """Set parameters, the routed ``model__<name>`` ones included.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self
+        """
+        # scikit-learn would read "model__units" as the parameter "units" of
+        # an estimator in "model"; here it goes to the build function.  Other
+        # names that are not parameters are stored as __init__ stores them,
+        # and refused by fit.
+        named = set(self._get_param_names())
+        for name in [k for k in params if k.startswith(ROUTED_PREFIX) or "__" not in k]:
+            if name not in named:
+                setattr(self, name, params.pop(name))
+        return BaseEstimator.set_params(self, **params)
 
     def _validate_params(self) -> None:
         super()._validate_params()
+        # Keyword arguments beyond the documented parameters must be routed
+        # to a build function; anything else is a mistyped name.
+        named = set(self._get_param_names())
+        unknown = sorted(
+            k
+            for k in vars(self)
+            if k not in named
+            and not k.startswith((ROUTED_PREFIX, "_"))
+            and not k.endswith("_")
+        )
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected keyword arguments "
+                f"{unknown}: besides its documented parameters it takes only "
+                f"{ROUTED_PREFIX}<name> ones, routed to a build function."
+            )
         # bool is an int to Python (and to scikit-learn's Interval), but
         # units=True is a mistake, not one unit.
         for name, constraints in self._parameter_constraints.items():
@@ -740,8 +828,17 @@ default="oof_macro_f1"
 
     def _network(self, X_train: np.ndarray, *, probabilities: bool) -> keras.Model:
         """A new, uncompiled network, standardising with ``X_train``'s moments."""
+        if self.model is not None and self.variable_length_:
+            raise ValueError(
+                "model= takes sequences of one length: pad them to one length "
+                "(without mask_value) for your own network, or leave model=None "
+                "for skimb's networks, which mask padded steps."
+            )
         mean = variance = None
-        if self.standardize:
+        # A user's network was designed for X as given (see standardize).
+        if self.standardize is True or (
+            self.standardize == "auto" and self.model is None
+        ):
             mean, variance = feature_moments(X_train)
             # The network computes in float32, where a variance above ~3e38
             # is infinite and standardises every row to 0.
@@ -753,6 +850,27 @@ default="oof_macro_f1"
                     "the network's precision: rescale X (for example divide it "
                     "by its largest absolute value) before fitting."
                 )
+        if self.model is not None:
+            return build_user_network(
+                self.model,
+                routed=routed_params(self.get_params(deep=False)),
+                # scikeras' names, and the shape of one sample.
+                meta={
+                    "n_features_in_": self.n_features_in_,
+                    "n_classes_": len(self.classes_),
+                    "classes_": self.classes_,
+                    "target_type_": "binary"
+                    if len(self.classes_) == 2
+                    else "multiclass",
+                    "X_shape_": X_train.shape,
+                    "input_shape_": self.input_shape_,
+                },
+                input_shape=self.input_shape_,
+                n_classes=len(self.classes_),
+                mean=mean,
+                variance=variance,
+                probabilities=probabilities,
+            )
         return build_network(
             architecture=self.architecture,
             input_shape=self.input_shape_,

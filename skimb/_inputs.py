@@ -115,7 +115,12 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
         X = validate_data(
             estimator, X, reset=reset, dtype=np.float32, ensure_all_finite=True
         )
-        if architecture in SEQUENCE_ARCHITECTURES:
+        # A user's own network (model=) takes flattened sequences back as
+        # sequences when n_timesteps is set, as skimb's sequence networks do.
+        own_network = getattr(estimator, "model", None) is not None
+        if architecture in SEQUENCE_ARCHITECTURES or (
+            own_network and n_timesteps is not None
+        ):
             if n_timesteps is None:
                 raise ValueError(
                     f"architecture={architecture!r} needs 3-D X (n_samples, "

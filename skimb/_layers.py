@@ -1,5 +1,6 @@
-"""Layers for sequences of different lengths, written with ``keras.ops`` so
-they run on every backend and reload from a saved model.
+"""Layers for sequences of different lengths, and the log of a softmax,
+written with ``keras.ops`` so they run on every backend and reload from a
+saved model.
 
 Keras' own ``Masking`` layer marks padded steps by a value, and its mask is
 dropped by ``Conv1D``, ``Flatten`` and ``GlobalMaxPooling1D``; these layers
@@ -95,3 +96,12 @@ class PooledMask(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "pool": self.pool}
+
+
+@keras.saving.register_keras_serializable(package="skimb")
+class LogOf(keras.layers.Layer):
+    """The logarithm of probabilities, kept finite: a network that ends in a
+    softmax gives logits this way (``softmax(log p) = p``)."""
+
+    def call(self, x):
+        return ops.log(ops.clip(x, keras.config.epsilon(), 1.0))

@@ -309,8 +309,11 @@ def log_probabilities(outputs: np.ndarray, *, probabilities: bool) -> np.ndarray
     outputs = outputs.astype(np.float64)
     if not probabilities:
         return log_softmax(outputs, axis=1)
-    with np.errstate(divide="ignore"):
-        return np.log(outputs / outputs.sum(axis=1, keepdims=True))
+    # A float32 softmax rounds probabilities below its range to 0: their log
+    # is at most log(tiny) (about -87), not -inf, which would poison the
+    # calibration and the decision rule fitted on these outputs.
+    outputs = np.maximum(outputs, np.finfo(np.float32).tiny)
+    return np.log(outputs / outputs.sum(axis=1, keepdims=True))
 
 
 def feature_moments(X: np.ndarray, chunk: int = 65_536):

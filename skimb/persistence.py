@@ -222,6 +222,7 @@ class _Encoder:
                 ],
             }
         if isinstance(value, keras.Model):
+            _check_layers(value, where)
             name = f"models/{len(self.models)}.keras"
             self.models[name] = model_to_bytes(value)
             return {"type": "keras_model", "member": name}
@@ -292,6 +293,34 @@ class _Encoder:
         }
 
 
+def _all_layers(model: keras.Model):
+    """Every layer of ``model``, those of nested models included."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+        elif hasattr(layer, "layer"):  # wrappers: TimeDistributed, Bidirectional
+            yield layer.layer
+
+
+def _check_layers(model: keras.Model, where: str) -> None:
+    """Refuse a network with a layer that Keras' safe mode could not rebuild:
+    one whose class is neither Keras' nor skimb's and is not registered as
+    serialisable (the file would be written, and then not load)."""
+    for layer in _all_layers(model):
+        cls = type(layer)
+        if _defined_in(cls, ("keras", "skimb")):
+            continue
+        if keras.saving.get_registered_name(cls) == cls.__name__:
+            raise TypeError(
+                f"Cannot store {where}: its layer {layer.name!r} is a "
+                f"{cls.__qualname__} from {cls.__module__!r}, which is not "
+                "registered as serialisable, so the file could not be loaded. "
+                "Decorate the class with @keras.saving."
+                "register_keras_serializable(), and import it before loading."
+            )
+
+
 def _defined_in(obj, packages: tuple[str, ...]) -> bool:
     module = getattr(obj, "__module__", None) or ""
     return module.split(".")[0] in packages
@@ -321,7 +350,11 @@ def _refusal(value, where: str) -> str:
     elif isinstance(value, np.random.RandomState):
         hint = " Use an integer random_state to save the estimator."
     elif callable(value):
-        hint = " Functions cannot be stored without running code on loading."
+        hint = (
+            " Functions cannot be stored without running code on loading; for "
+            "a network's build function (model=), pass the keras.Model it "
+            "builds as model= instead, or use pickle for files you trust."
+        )
     else:
         hint = ""
     return (

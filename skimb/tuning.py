@@ -38,6 +38,7 @@ from sklearn.utils.validation import _check_method_params, check_is_fitted, inde
 
 from skimb._pruning import _callbacks_param, _pruning_callback_class, _TrialReporter
 from skimb._random import seed_from
+from skimb._routing import ROUTED_PREFIX
 from skimb._search_space import (
     SAMPLER_CHOICES,
     _holds,
@@ -51,6 +52,13 @@ from skimb._search_space import (
 from skimb.metrics import PROBABILITY_SCORERS, SCORERS, get_scorer
 
 __all__ = ["OptunaSearchCV", "default_search_space", "SAMPLER_CHOICES"]
+
+
+def _routed(name: str, known: dict) -> bool:
+    """Whether ``name`` is a hyper-parameter of a network's build function:
+    ``model__units`` (or ``clf__model__units``) where ``model`` is set."""
+    head, routed, _ = name.rpartition(ROUTED_PREFIX)
+    return bool(routed) and known.get(head + "model") is not None
 
 
 def _tpe(seed: int | None) -> optuna.samplers.TPESampler:
@@ -132,13 +140,16 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
     refit : bool, default=True
         Fit ``best_estimator_`` on the whole data with the best parameters.
     start_from_estimator : bool, default=True
-        Make the first trial of a new study the estimator's own parameters
+        Make the first trial of a study this ``fit`` creates the estimator's
+        own parameters
         (those of the space whose current value the space holds; the others
         are drawn), so that the search does not end below the estimator as
         given when the space holds all its values (the default space holds
         every default of :class:`~skimb.ImbalancedKerasClassifier`), and so
-        that ``default_score_`` tells what the search gained.  A resumed
-        study is not given that trial again.
+        that ``default_score_`` tells what the search gained.  A study the
+        storage already holds (resumed, or created before several workers
+        start on it) is not given that trial; enqueue it with
+        ``study.enqueue_trial`` if you want it there.
 
     Attributes
     ----------
@@ -268,7 +279,9 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         if space is None:
             space = default_search_space(self.estimator)
         known = self.estimator.get_params(deep=True)
-        unknown = sorted(set(space) - set(known))
+        unknown = sorted(
+            name for name in space if name not in known and not _routed(name, known)
+        )
         if unknown:
             raise ValueError(
                 f"param_distributions names {unknown}, which are not parameters "
@@ -315,7 +328,9 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             return KFold(self.cv, shuffle=True, random_state=seed)
         return check_cv(self.cv, y, classifier=is_classifier(self.estimator))
 
-    def _create_study(self, seed: int | None) -> optuna.Study:
+    def _create_study(self, seed: int | None) -> tuple[optuna.Study, bool]:
+        """The study, and whether this call created it (rather than loaded
+        one that a storage already held)."""
         sampler = _tpe(seed) if self.sampler is None else copy.deepcopy(self.sampler)
         if self.pruner == "median":
             pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
@@ -323,19 +338,24 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             pruner = optuna.pruners.NopPruner()
         else:
             pruner = copy.deepcopy(self.pruner)
-        study = optuna.create_study(
-            storage=self.storage,
-            study_name=self.study_name,
-            sampler=sampler,
-            pruner=pruner,
-            direction="maximize",
-            load_if_exists=self.storage is not None and self.study_name is not None,
-        )
-        if self.sampler is None and seed is not None and study.trials:
-            # A resumed study: the same seed would make TPE's random start-up
-            # trials repeat the parameters of the first run's.
-            study.sampler = _tpe(seed + len(study.trials))
-        return study
+        settings = dict(storage=self.storage, sampler=sampler, pruner=pruner)
+        try:
+            study = optuna.create_study(
+                study_name=self.study_name, direction="maximize", **settings
+            )
+        except optuna.exceptions.DuplicatedStudyError:
+            if self.storage is None or self.study_name is None:
+                raise
+            # Creating fails for all but one of the processes that try at
+            # once, which makes "created" the race-free test of who starts
+            # the study (and so enqueues the estimator's own parameters).
+            study = optuna.load_study(study_name=self.study_name, **settings)
+            if self.sampler is None and seed is not None and study.trials:
+                # A resumed study: the same seed would make TPE's random
+                # start-up trials repeat the parameters of the first run's.
+                study.sampler = _tpe(seed + len(study.trials))
+            return study, False
+        return study, True
 
     def _configure(self, params: dict, *, three_d: bool, seed: int | None):
         """A clone of the estimator with a trial's parameters set."""
@@ -383,7 +403,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             if isinstance(self.scoring, str)
             else check_scoring(self.estimator, self.scoring)
         )
-        study = self._create_study(seed)
+        study, created = self._create_study(seed)
         started = datetime.now()
 
         def counted() -> int:
@@ -418,7 +438,9 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
                 trial, params, X, y, splits, fit_params, three_d=three_d, seed=seed
             )
 
-        if self.start_from_estimator and not study.trials:
+        # Only in a study this fit created: workers sharing one study would
+        # each see it empty and enqueue the same trial.
+        if self.start_from_estimator and created:
             start = {
                 name: defaults[name]
                 for name, distribution in space.items()

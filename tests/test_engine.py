@@ -11,7 +11,7 @@ from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
 import skimb._schedule  # noqa: E402
 from skimb import ImbalancedKerasClassifier  # noqa: E402
-from skimb._networks import forward  # noqa: E402
+from skimb._networks import forward, log_probabilities  # noqa: E402
 from skimb.callbacks import ClassificationReport  # noqa: E402
 from skimb.metrics import confusion_scores  # noqa: E402
 
@@ -127,3 +127,12 @@ def test_an_unsupported_backend_is_named(tabular, monkeypatch):
         RuntimeError, match=r"backends \('tensorflow', 'jax'\).*'torch'"
     ):
         ImbalancedKerasClassifier(**FAST).fit(*tabular)
+
+
+def test_log_probabilities_of_a_saturated_softmax_are_finite():
+    # float32 softmax outputs with a probability rounded to 0.
+    outputs = np.array([[1.0, 0.0, 0.0], [0.25, 0.25, 0.5]], dtype=np.float32)
+    log_p = log_probabilities(outputs, probabilities=True)
+    assert np.all(np.isfinite(log_p))
+    assert log_p[0, 1] == pytest.approx(np.log(np.finfo(np.float32).tiny))
+    np.testing.assert_allclose(log_p[1], np.log([0.25, 0.25, 0.5]))

@@ -47,9 +47,38 @@ EXPECTED_FAILED_CHECKS = {
 }
 
 
+OWN_NETWORK_FAILED_CHECKS = {
+    "check_no_attributes_set_in_init": (
+        "model__<name> parameters, routed to the build function, are stored "
+        "as attributes, as scikeras stores them: get_params lists them, but "
+        "the signature of __init__ cannot name them."
+    ),
+}
+
+
+def own_network(meta, units=16):
+    """A user's network, passed as model= (module level, so it pickles)."""
+    return keras.Sequential(
+        [
+            keras.Input(meta["input_shape_"]),
+            keras.layers.Dense(units, activation="relu"),
+            keras.layers.Dense(meta["n_classes_"], activation="softmax"),
+        ]
+    )
+
+
 @parametrize_with_checks(
-    [ImbalancedKerasClassifier(**FAST)],
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+    [
+        ImbalancedKerasClassifier(**FAST),
+        ImbalancedKerasClassifier(
+            model=own_network, model__units=16, **{**FAST, "units": "auto"}
+        ),
+    ],
+    expected_failed_checks=lambda est: (
+        EXPECTED_FAILED_CHECKS
+        if est.model is None
+        else {**EXPECTED_FAILED_CHECKS, **OWN_NETWORK_FAILED_CHECKS}
+    ),
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)

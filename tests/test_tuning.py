@@ -251,6 +251,12 @@ def test_the_first_trial_is_the_estimator_as_given(tabular, tmp_path):
     resumable.set_params(n_trials=4).fit(X, y)
     values = [t.params["c"] for t in resumable.study_.trials]
     assert values.count(5.5) == 1 and values[0] == 5.5
+    # Nor is a study created before the search (as for several workers,
+    # which would each see it empty and each add the trial).
+    optuna.create_study(storage=storage, study_name="shared", direction="maximize")
+    shared = clone(search).set_params(storage=storage, study_name="shared").fit(X, y)
+    assert all(t.params["c"] != 5.5 for t in shared.study_.trials)
+    assert np.isnan(shared.default_score_)
 
 
 def test_timeout_stops_starting_trials(tabular):

@@ -1,0 +1,145 @@
+"""A user's own Keras network, made ready for skimb's training.
+
+``ImbalancedKerasClassifier(model=...)`` takes what scikeras'
+``KerasClassifier(model=...)`` takes: a build function (which may accept
+``meta`` and its own keyword hyper-parameters, routed from the estimator's
+``model__<name>`` parameters) or a ``keras.Model``, compiled or not, cloned
+with fresh weights for every network skimb trains.  Every network then gets
+skimb's treatment: its input standardised, a final softmax turned back into
+log-probabilities (so every loss, the class weights and the decision rules
+work on logits), and the output layer named as skimb's own networks name
+theirs.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import keras
+import numpy as np
+
+from skimb._layers import LogOf
+from skimb._routing import ROUTED_PREFIX
+
+
+def _raw_model(model, *, routed: dict, meta: dict) -> keras.Model:
+    """The user's network: a fresh clone, or what the build function returns."""
+    if isinstance(model, keras.Model):
+        if routed:
+            raise ValueError(
+                f"The parameters {sorted(ROUTED_PREFIX + k for k in routed)} route "
+                "to a build function, but model is a keras.Model; pass a "
+                "function that builds the network to tune its hyper-parameters."
+            )
+        # Fresh weights for every network; the compiled loss and optimizer
+        # are not kept (skimb's loss and optimizer parameters train it).
+        return keras.models.clone_model(model)
+    if not callable(model):
+        raise TypeError(
+            "model must be a keras.Model or a function that returns one; got "
+            f"{type(model).__name__}."
+        )
+    signature = inspect.signature(model)
+    takes_any = any(
+        p.kind == inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()
+    )
+    name = getattr(model, "__name__", type(model).__name__)
+    unknown = sorted(k for k in routed if k not in signature.parameters)
+    if unknown and not takes_any:
+        raise ValueError(
+            f"The build function {name}() has no parameter "
+            f"{', '.join(repr(k) for k in unknown)} (routed from "
+            f"{', '.join(ROUTED_PREFIX + k for k in unknown)}); its parameters "
+            f"are {list(signature.parameters)}."
+        )
+    kwargs = dict(routed)
+    if "meta" in signature.parameters:
+        kwargs["meta"] = meta
+    built = model(**kwargs)
+    if not isinstance(built, keras.Model):
+        raise TypeError(
+            f"The build function {name}() returned a {type(built).__name__}, "
+            "not a keras.Model."
+        )
+    return built
+
+
+def _ends_in_softmax(model: keras.Model) -> bool:
+    last = model.layers[-1]
+    return isinstance(last, keras.layers.Softmax) or (
+        getattr(last, "activation", None) is keras.activations.softmax
+    )
+
+
+def _check_shapes(model: keras.Model, *, input_shape: tuple, n_classes: int) -> None:
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(
+            f"The model has {len(model.inputs)} inputs and {len(model.outputs)} "
+            "outputs; skimb trains networks with one input (X) and one output "
+            "(a score per class)."
+        )
+    expected = tuple(model.inputs[0].shape[1:])
+    if len(expected) != len(input_shape) or any(
+        e is not None and e != a for e, a in zip(expected, input_shape, strict=True)
+    ):
+        raise ValueError(
+            f"The model takes samples of shape {expected}, but X has samples of "
+            f"shape {tuple(input_shape)}."
+        )
+    output = tuple(model.outputs[0].shape[1:])
+    if output != (n_classes,):
+        raise ValueError(
+            f"The model's output has shape {output}, but y has {n_classes} "
+            f"classes: its last layer must give one score per class, shape "
+            f"({n_classes},)."
+        )
+
+
+def build_user_network(
+    model,
+    *,
+    routed: dict,
+    meta: dict,
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    mean: np.ndarray | None = None,
+    variance: np.ndarray | None = None,
+    probabilities: bool = False,
+) -> keras.Model:
+    """The user's network inside skimb's frame.
+
+    ``inputs -> standardise (with mean and variance, when given) -> the
+    user's network -> logits`` (the log of its probabilities where it ends
+    in a softmax; its outputs as they are otherwise), and a final softmax
+    named ``"probabilities"`` when the loss takes probabilities.
+
+    Raises
+    ------
+    ValueError
+        When the network's input or output shape does not fit the data, it
+        has several inputs or outputs, or a routed parameter is not one of
+        the build function's.
+    TypeError
+        When ``model`` is neither a keras.Model nor a function returning one.
+    """
+    raw = _raw_model(model, routed=routed, meta=meta)
+    try:
+        raw.inputs  # noqa: B018  (a Sequential without an Input has none yet)
+    except (AttributeError, ValueError):
+        raw.build((None, *input_shape))
+    _check_shapes(raw, input_shape=tuple(input_shape), n_classes=n_classes)
+    softmax = _ends_in_softmax(raw)
+    inputs = keras.Input(shape=tuple(input_shape), name="features")
+    x = inputs
+    if mean is not None:
+        x = keras.layers.Normalization(
+            axis=-1, mean=mean, variance=variance, name="standardize"
+        )(x)
+    x = raw(x)
+    if softmax:
+        # log p are logits (softmax(log p) = p): every loss and rule works.
+        x = LogOf(name="log_of_probabilities")(x)
+    outputs = keras.layers.Identity(name="logits")(x)
+    if probabilities:
+        outputs = keras.layers.Softmax(name="probabilities")(outputs)
+    return keras.Model(inputs, outputs, name="skimb_user_network")

@@ -1,0 +1,310 @@
+"""A user's own Keras network (``model=``), with every skimb strategy applied."""
+
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from optuna.distributions import IntDistribution  # noqa: E402
+from sklearn.base import clone  # noqa: E402
+from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
+
+from skimb import ImbalancedKerasClassifier, OptunaSearchCV, persistence  # noqa: E402
+from skimb._networks import forward  # noqa: E402
+
+from .conftest import FAST  # noqa: E402
+
+OWN = dict(epochs=3, batch_size=64, patience=2, cv=None, random_state=0)
+SEEN_META: list[dict] = []
+
+
+def lstm_time_distributed(meta, units=8, dropout=0.1):
+    """What users write: an LSTM, a per-step Dense(1), Flatten, a softmax."""
+    SEEN_META.append(meta)
+    return keras.Sequential(
+        [
+            keras.Input(meta["input_shape_"]),
+            keras.layers.LSTM(units, return_sequences=True),
+            keras.layers.TimeDistributed(keras.layers.Dense(1)),
+            keras.layers.Dropout(dropout),
+            keras.layers.Flatten(),
+            keras.layers.Dense(meta["n_classes_"], activation="softmax"),
+        ]
+    )
+
+
+def dense_logits(meta, units=8):
+    """A network that outputs logits (no softmax)."""
+    return keras.Sequential(
+        [
+            keras.Input((meta["n_features_in_"],)),
+            keras.layers.Dense(units, activation="relu", name="hidden"),
+            keras.layers.Dense(meta["n_classes_"]),
+        ]
+    )
+
+
+def _user_network(model: keras.Model) -> keras.Model:
+    return next(layer for layer in model.layers if isinstance(layer, keras.Model))
+
+
+def _hidden_units(clf) -> int:
+    return _user_network(clf.model_).get_layer("hidden").units
+
+
+def test_a_build_function_gets_meta_and_its_routed_parameters(sequences):
+    X, y = sequences
+    SEEN_META.clear()
+    clf = ImbalancedKerasClassifier(
+        model=lstm_time_distributed, model__units=4, **OWN
+    ).fit(X, y)
+    (meta,) = SEEN_META
+    assert meta["n_classes_"] == 4 and meta["input_shape_"] == X.shape[1:]
+    assert meta["n_features_in_"] == X.shape[2]
+    np.testing.assert_array_equal(meta["classes_"], np.arange(4))
+    user = _user_network(clf.model_)
+    assert user.layers[0].units == 4  # the LSTM of the routed width
+    proba = clf.predict_proba(X[:10])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_routed_parameters_are_estimator_parameters(tabular):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(model=dense_logits, model__units=3, **OWN)
+    assert clf.get_params()["model__units"] == 3
+    copy = clone(clf)
+    assert copy.get_params()["model__units"] == 3 and copy.model is dense_logits
+    copy.set_params(model__units=5)
+    assert _hidden_units(copy.fit(X, y)) == 5
+    assert _hidden_units(clf.fit(X, y)) == 3
+    assert "model__units=3" in repr(clf)
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['layers'\]"):
+        ImbalancedKerasClassifier(model=dense_logits, layers=3, **OWN).fit(X, y)
+
+
+def test_grid_and_optuna_searches_tune_a_routed_parameter(tabular):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(model=dense_logits, **OWN)
+    grid = GridSearchCV(clf, {"model__units": [2, 6]}, cv=2, scoring="f1_macro")
+    grid.fit(X, y)
+    assert grid.best_params_["model__units"] in (2, 6)
+    assert _hidden_units(grid.best_estimator_) == grid.best_params_["model__units"]
+    search = OptunaSearchCV(
+        clf, {"model__units": IntDistribution(2, 6)}, n_trials=2, cv=2, random_state=0
+    ).fit(X, y)
+    units = search.best_params_["model__units"]
+    assert _hidden_units(search.best_estimator_) == units
+    assert set(search.study_.trials[0].params) == {"model__units"}
+
+
+def test_a_model_instance_is_cloned_for_every_network(tabular):
+    X, y = tabular
+    mine = dense_logits({"n_features_in_": X.shape[1], "n_classes_": 4})
+    mine.compile(optimizer="sgd", loss="categorical_crossentropy")
+    before = [w.copy() for w in mine.get_weights()]
+    clf = ImbalancedKerasClassifier(model=mine, **{**OWN, "cv": 3}).fit(X, y)
+    assert clf.n_networks_ == 3
+    kernels = [
+        _user_network(clf.model_.get_layer(f"network_{i}")).get_layer("hidden").kernel
+        for i in range(3)
+    ]
+    values = [keras.ops.convert_to_numpy(k) for k in kernels]
+    assert not np.allclose(values[0], values[1])
+    # The user's own network is left as it was.
+    for old, new in zip(before, mine.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_own_network_sees_x_as_given_unless_standardize_is_true(tabular):
+    X, y = tabular
+    X = X * np.array([1000.0] + [1.0] * (X.shape[1] - 1))
+    as_given = ImbalancedKerasClassifier(model=dense_logits, **OWN).fit(X, y)
+    with pytest.raises(ValueError, match="standardize"):
+        as_given.model_.get_layer("standardize")
+    # The user's network alone maps X to the logits.
+    np.testing.assert_allclose(
+        forward(as_given.model_, X[:5]),
+        forward(_user_network(as_given.model_), X[:5]),
+        rtol=1e-5,
+    )
+    scaled = ImbalancedKerasClassifier(model=dense_logits, standardize=True, **OWN).fit(
+        X, y
+    )
+    # The moments of the training split (X less the validation rows).
+    variance = keras.ops.convert_to_numpy(
+        scaled.model_.get_layer("standardize").variance
+    ).ravel()
+    assert variance.shape == (X.shape[1],)
+    assert 0.8 < variance[0] / X[:, 0].var() < 1.25
+
+
+def test_a_final_softmax_is_turned_into_log_probabilities(sequences):
+    X, y = sequences
+    clf = ImbalancedKerasClassifier(model=lstm_time_distributed, **OWN).fit(X, y)
+    names = [layer.name for layer in clf.model_.layers]
+    assert names[-2:] == ["log_of_probabilities", "logits"]
+    probabilities = forward(_user_network(clf.model_), X[:5])
+    np.testing.assert_allclose(
+        forward(clf.model_, X[:5]), np.log(probabilities), rtol=1e-4, atol=1e-5
+    )
+    logits = ImbalancedKerasClassifier(model=dense_logits, **OWN).fit(
+        X.reshape(len(X), -1), y
+    )
+    names = [layer.name for layer in logits.model_.layers]
+    assert "log_of_probabilities" not in names and names[-1] == "logits"
+
+
+def test_every_strategy_applies_to_an_own_network(tabular):
+    X, y = tabular
+    history = keras.callbacks.History()
+    clf = ImbalancedKerasClassifier(
+        model=dense_logits,
+        class_weight="balanced",
+        batch_sampler="over",
+        loss="ldam",
+        callbacks=[history],
+        **{**OWN, "epochs": 4, "cv": 2},
+    ).fit(X, y)
+    assert clf.n_networks_ == 2
+    assert "oof_macro_f1" in clf.history_ and "val_macro_f1" in clf.history_
+    assert history.history["loss"]
+    assert clf.decision_rule_ in ("macro_f1", "posterior")
+    # A Keras loss that takes probabilities gets a softmax on top.
+    plain = ImbalancedKerasClassifier(
+        model=dense_logits, loss=keras.losses.CategoricalCrossentropy(), **OWN
+    ).fit(X, y)
+    assert plain.model_.layers[-1].name == "probabilities"
+
+
+def test_an_own_network_pickles_saves_and_loads_in_a_fresh_process(tabular, tmp_path):
+    X, y = tabular
+    mine = dense_logits({"n_features_in_": X.shape[1], "n_classes_": 4})
+    clf = ImbalancedKerasClassifier(model=mine, **OWN).fit(X, y)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    path = persistence.save(clf, tmp_path / "own.skimb")
+    np.save(tmp_path / "X.npy", X)
+    code = (
+        "import sys, numpy as np; from skimb import persistence\n"
+        "clf = persistence.load(sys.argv[1])\n"
+        "np.save(sys.argv[2], clf.predict_proba(np.load(sys.argv[3])))\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, path, tmp_path / "p.npy", tmp_path / "X.npy"],
+        check=True,
+        capture_output=True,
+    )
+    np.testing.assert_allclose(
+        np.load(tmp_path / "p.npy"), clf.predict_proba(X), rtol=1e-6
+    )
+    # A build function cannot be stored without running code on loading.
+    built = ImbalancedKerasClassifier(model=dense_logits, **OWN).fit(X, y)
+    with pytest.raises(TypeError, match="pass the keras.Model it builds"):
+        persistence.save(built, tmp_path / "built.skimb")
+    assert not (tmp_path / "built.skimb").exists()
+
+
+class Unregistered(keras.layers.Layer):
+    def call(self, x):
+        return 2.0 * x
+
+
+def test_an_unregistered_custom_layer_is_named_before_saving(tabular, tmp_path):
+    X, y = tabular
+    mine = keras.Sequential(
+        [keras.Input((X.shape[1],)), Unregistered(name="twice"), keras.layers.Dense(4)]
+    )
+    clf = ImbalancedKerasClassifier(model=mine, **OWN).fit(X, y)
+    with pytest.raises(TypeError, match="layer 'twice' is a Unregistered"):
+        persistence.save(clf, tmp_path / "m.skimb")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _dense(n_features, n_outputs):
+    return keras.Sequential([keras.Input((n_features,)), keras.layers.Dense(n_outputs)])
+
+
+def _two_outputs(meta):
+    inputs = keras.Input((meta["n_features_in_"],))
+    return keras.Model(
+        inputs, [keras.layers.Dense(4)(inputs), keras.layers.Dense(4)(inputs)]
+    )
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        (
+            {"model": lambda meta: _dense(6, 3)},
+            ValueError,
+            r"output has shape \(3,\), but y has 4 classes",
+        ),
+        (
+            {"model": lambda meta: _dense(5, 4)},
+            ValueError,
+            r"takes samples of shape \(5,\), but X has samples of shape \(6,\)",
+        ),
+        (
+            {"model": lambda meta: "a network"},
+            TypeError,
+            "returned a str, not a keras.Model",
+        ),
+        (
+            {"model": dense_logits, "model__width": 3},
+            ValueError,
+            r"dense_logits\(\) has no parameter 'width'",
+        ),
+        ({"model": _two_outputs}, ValueError, "1 inputs and 2 outputs"),
+        (
+            {"model": _dense(6, 4), "model__units": 3},
+            ValueError,
+            "route to a build function, but model is a keras.Model",
+        ),
+        ({"model": 42}, ValueError, "'model' parameter"),
+    ],
+    ids=[
+        "output-width",
+        "input-shape",
+        "not-a-model",
+        "unknown-routed",
+        "two-outputs",
+        "routed-to-an-instance",
+        "not-callable",
+    ],
+)
+def test_bad_own_models_are_named(tabular, params, error, match):
+    with pytest.raises(error, match=match):
+        ImbalancedKerasClassifier(**{**FAST, **params}).fit(*tabular)
+
+
+def test_own_networks_take_sequences_of_one_length(sequences):
+    X, y = sequences
+    ragged = [x[: 3 + i % 3] for i, x in enumerate(X)]
+    with pytest.raises(ValueError, match="model= takes sequences of one length"):
+        ImbalancedKerasClassifier(model=lstm_time_distributed, **OWN).fit(ragged, y)
+
+
+def test_flattened_sequences_are_reshaped_for_an_own_network(sequences):
+    # What a sampler in a pipeline returns: 2-D rows of flattened sequences.
+    X, y = sequences
+    flat = X.reshape(len(X), -1)
+    clf = ImbalancedKerasClassifier(
+        model=lstm_time_distributed, n_timesteps=X.shape[1], **OWN
+    ).fit(flat, y)
+    assert clf.input_shape_ == X.shape[1:]
+    assert clf.predict(flat[:3]).shape == (3,)
+
+
+def test_folds_are_stratified_for_an_own_network(tabular):
+    from sklearn.model_selection import cross_val_score
+
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(model=dense_logits, **OWN)
+    scores = cross_val_score(
+        clf, X, y, cv=StratifiedKFold(3, shuffle=True, random_state=0)
+    )
+    assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
