@@ -115,10 +115,7 @@ def build_network(
     step_mask = None
     if masked:
         x, step_mask = StepMask(name="step_mask")(x)
-    if mean is not None:
-        x = keras.layers.Normalization(
-            axis=-1, mean=mean, variance=variance, name="standardize"
-        )(x)
+    x = standardized(x, mean=mean, variance=variance)
     if masked:
         x = ZeroPadded(name="zero_padded")(x, step_mask)
     window = x
@@ -170,9 +167,31 @@ def build_network(
             name="flat_logits",
         )(keras.layers.Flatten(name="flat_window")(window))
         outputs = keras.layers.Add(name="logits_sum")([outputs, linear])
-    if probabilities:
-        outputs = keras.layers.Softmax(name="probabilities")(outputs)
-    return keras.Model(inputs, outputs, name=f"skimb_{architecture}")
+    return keras.Model(
+        inputs,
+        output_head(outputs, probabilities=probabilities),
+        name=f"skimb_{architecture}",
+    )
+
+
+def standardized(x, *, mean: np.ndarray | None, variance: np.ndarray | None):
+    """``x`` through a ``Normalization`` layer holding ``mean`` and
+    ``variance``, named ``"standardize"`` (the name the estimator and its
+    tests find it by); ``x`` itself when ``mean`` is None."""
+    if mean is None:
+        return x
+    return keras.layers.Normalization(
+        axis=-1, mean=mean, variance=variance, name="standardize"
+    )(x)
+
+
+def output_head(logits, *, probabilities: bool):
+    """A network's output: its logits, or, when the loss takes probabilities,
+    their softmax named ``"probabilities"`` (the name ``build_ensemble``
+    reads to average probabilities rather than log-probabilities)."""
+    if not probabilities:
+        return logits
+    return keras.layers.Softmax(name="probabilities")(logits)
 
 
 def _recurrent_encoder(

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from skimb._layers import LogOf
+from skimb._networks import output_head, standardized
 from skimb._routing import ROUTED_PREFIX
 
 
@@ -130,16 +131,13 @@ def build_user_network(
     _check_shapes(raw, input_shape=tuple(input_shape), n_classes=n_classes)
     softmax = _ends_in_softmax(raw)
     inputs = keras.Input(shape=tuple(input_shape), name="features")
-    x = inputs
-    if mean is not None:
-        x = keras.layers.Normalization(
-            axis=-1, mean=mean, variance=variance, name="standardize"
-        )(x)
-    x = raw(x)
+    x = raw(standardized(inputs, mean=mean, variance=variance))
     if softmax:
         # log p are logits (softmax(log p) = p): every loss and rule works.
         x = LogOf(name="log_of_probabilities")(x)
-    outputs = keras.layers.Identity(name="logits")(x)
-    if probabilities:
-        outputs = keras.layers.Softmax(name="probabilities")(outputs)
-    return keras.Model(inputs, outputs, name="skimb_user_network")
+    logits = keras.layers.Identity(name="logits")(x)
+    return keras.Model(
+        inputs,
+        output_head(logits, probabilities=probabilities),
+        name="skimb_user_network",
+    )
