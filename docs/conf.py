@@ -31,6 +31,8 @@ sphinx_gallery_conf = {
     "filename_pattern": r"/plot_",
     "download_all_examples": False,
     "remove_config_comments": True,
+    # The examples run side by side, one per core (joblib).
+    "parallel": os.cpu_count() or 1,
 }
 
 html_theme = "pydata_sphinx_theme"

@@ -8,9 +8,10 @@ a ``TimeDistributed(Dense(1))`` and ``Flatten`` before the softmax, or a
 ``Conv1D`` stack with ``BatchNormalization``.  Pass it as ``model=``, as to
 scikeras' ``KerasClassifier``, and skimb trains it with its imbalance
 strategy, stratified validation and tuned decision rule.  Here both networks
-run through ``cross_val_score``, an imbalanced-learn pipeline with a sampler
-and :class:`~skimb.OptunaSearchCV` over one of their own hyper-parameters,
-next to the same networks trained by plain scikeras.
+run through ``cross_val_score`` next to the same networks trained by plain
+scikeras, the LSTM in an imbalanced-learn pipeline with a sampler, and the
+Conv1D network under :class:`~skimb.OptunaSearchCV` over one of its own
+hyper-parameters.
 """
 
 # %%
@@ -102,40 +103,40 @@ for name, build in networks.items():
 # trains one network per fit (``cv=None``), to keep the example short; its
 # decision rule is then tuned on a 10% validation split, a noisier estimate
 # on classes this small.
-for name, build in networks.items():
-    pipeline = make_pipeline(
-        SequenceSampler(RandomOverSampler(random_state=0)),
-        ImbalancedKerasClassifier(model=build, cv=None, **training),
-    )
-    scores[name, "skimb + oversampling"] = cross_val_score(
-        pipeline, X, y, cv=folds, scoring="f1_macro"
-    )
-    print(
-        f"{name:<24} skimb + oversampling macro-F1 "
-        f"{scores[name, 'skimb + oversampling'].mean():.3f}"
-    )
+name = "LSTM + TimeDistributed"
+pipeline = make_pipeline(
+    SequenceSampler(RandomOverSampler(random_state=0)),
+    ImbalancedKerasClassifier(model=lstm_network, cv=None, **training),
+)
+scores[name, "skimb + oversampling"] = cross_val_score(
+    pipeline, X, y, cv=folds, scoring="f1_macro"
+)
+print(
+    f"{name:<24} skimb + oversampling macro-F1 "
+    f"{scores[name, 'skimb + oversampling'].mean():.3f}"
+)
 
 # %%
 # Tuning the network's own hyper-parameter
 # ----------------------------------------
 # A build function's hyper-parameters are estimator parameters
 # (``model__units``, ``model__filters``), so Optuna can search them.  The
-# first trial is the network as given.
+# first trial is the network as given.  Here, the Conv1D network's width.
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-own_parameter = {"LSTM + TimeDistributed": "units", "Conv1D + BatchNorm": "filters"}
-for name, build in networks.items():
-    routed = f"model__{own_parameter[name]}"
-    search = OptunaSearchCV(
-        ImbalancedKerasClassifier(model=build, cv=None, **{routed: 16}, **training),
-        {routed: IntDistribution(4, 64, log=True)},
-        n_trials=4,
-        cv=2,
-        random_state=0,
-    ).fit(X, y)
-    print(
-        f"{name:<24} best {routed}={search.best_params_[routed]}: cross-validated "
-        f"macro-F1 {search.best_score_:.3f} (as given: {search.default_score_:.3f})"
-    )
+search = OptunaSearchCV(
+    ImbalancedKerasClassifier(
+        model=conv_network, cv=None, model__filters=16, **training
+    ),
+    {"model__filters": IntDistribution(4, 64, log=True)},
+    n_trials=4,
+    cv=2,
+    random_state=0,
+).fit(X, y)
+print(
+    f"best model__filters={search.best_params_['model__filters']}: "
+    f"cross-validated macro-F1 {search.best_score_:.3f} "
+    f"(as given: {search.default_score_:.3f})"
+)
 
 # %%
 # Macro-F1 over the three folds.
