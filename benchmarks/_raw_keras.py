@@ -57,6 +57,7 @@ def fit_raw_keras(
     variance: np.ndarray,
     batch_size: int,
     epochs: int,
+    callbacks: list | None = None,
 ) -> keras.Model:
     """Build, compile and fit the network on one-hot ``y_train``."""
     model = compiled_network(
@@ -72,6 +73,7 @@ def fit_raw_keras(
         validation_data=validation_data,
         batch_size=batch_size,
         epochs=epochs,
+        callbacks=callbacks,
         verbose=0,
     )
     return model

@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils._tags import ClassifierTags
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
+from skimb._devices import data_parallel
 from skimb._engine import train
 from skimb._inputs import check_features, check_labels
 from skimb._networks import (
@@ -287,6 +288,15 @@ default="oof_macro_f1"
         a loss or optimizer it was compiled with is not used (pass your own
         Keras loss as ``loss=`` to keep it).  ``None``: skimb's networks, by
         ``architecture``.
+    devices : None, "all", int or list of str, default=None
+        The devices each fit trains on, data-parallel: every training batch
+        is split across them along its rows, with the weights replicated,
+        so a step is the step of one device on the whole batch (up to the
+        order of float additions).  ``"all"``, a number (the first of
+        :func:`keras.distribution.list_devices`) or a list of names
+        (``["gpu:0", "gpu:1"]``).  Several devices need Keras' JAX backend;
+        ``None`` is one device, Keras' default.  Prediction runs on one
+        device.  See :doc:`/scaling`.
     **model_params
         ``model__<name>`` hyper-parameters of the build function.
 
@@ -416,6 +426,12 @@ default="oof_macro_f1"
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "model": [None, keras.Model, callable],
+        "devices": [
+            None,
+            StrOptions({"all"}),
+            Interval(Integral, 1, None, closed="left"),
+            list,
+        ],
     }
 
     # scikeras' __init__ stores its own parameter set (and **kwargs); this
@@ -459,6 +475,7 @@ default="oof_macro_f1"
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
         model=None,
+        devices: None | str | int | list = None,
         **model_params,
     ):
         self.architecture = architecture
@@ -497,6 +514,7 @@ default="oof_macro_f1"
         self.random_state = random_state
         self.verbose = verbose
         self.model = model
+        self.devices = devices
         # Stored as they come, checked in fit (scikit-learn's convention).
         for name, value in model_params.items():
             setattr(self, name, value)
@@ -934,6 +952,7 @@ default="oof_macro_f1"
             callbacks=tuple(self.callbacks or ()),
             seed=seed,
             verbose=self.verbose,
+            distribution=data_parallel(self.devices),
         )
 
     def _resolved(self, name: str) -> int:

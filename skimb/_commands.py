@@ -264,7 +264,7 @@ def tune(args) -> int:
 
     from skimb import ImbalancedKerasClassifier, persistence
     from skimb._progress import EpochProgress, StatusLine
-    from skimb.tuning import OptunaSearchCV, default_search_space
+    from skimb.tuning import OptunaSearchCV, default_search_space, storage_from
 
     # Failed trials are shown in the table, with their error; Optuna's own
     # warnings would print each one's traceback on stderr.
@@ -285,7 +285,7 @@ def tune(args) -> int:
     space.pop("epochs", None)
     # The study always lives in a storage object, so that the trials that
     # finished before a Ctrl-C can still be read and the best one refitted.
-    storage = args.storage or optuna.storages.InMemoryStorage()
+    storage = storage_from(args.storage) or optuna.storages.InMemoryStorage()
     study_name = args.study_name or "skimb-tune"
     search = OptunaSearchCV(
         estimator,

@@ -66,6 +66,9 @@ class TrainingPlan:
         Seed of the row order and the samplers' draws.
     verbose : int
         Keras progress output.
+    distribution : keras.distribution.DataParallel or None
+        The devices a step's batch is split across (:mod:`skimb._devices`);
+        None: one device.
     """
 
     loss: object
@@ -85,3 +88,4 @@ class TrainingPlan:
     callbacks: Sequence[keras.callbacks.Callback] = ()
     seed: int | None = None
     verbose: int = 0
+    distribution: keras.distribution.DataParallel | None = None

@@ -4,6 +4,9 @@ Part of the training engine (:mod:`skimb._engine`).  One compiled function
 runs a whole epoch: ``tf.function`` over a while loop on TensorFlow,
 ``jax.jit`` over ``lax.scan`` on JAX, where the weights live in arrays
 outside the Keras variables until :meth:`Program.sync` writes them back.
+With a plan's ``distribution`` (JAX, :mod:`skimb._devices`) the weights, the
+optimizer's state and the data are replicated on every device and each
+step's batch is split across them along its rows.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Program:
                 f"uses {self.backend!r} (KERAS_BACKEND)."
             )
         self.plan = plan
+        self.distribution = plan.distribution
         self.k = len(networks)
         if self.k == 1:
             model = networks[0]
@@ -83,8 +87,24 @@ class Program:
             return ["loss"]
         return [f"{name}_loss" for name in self.model.output_names]
 
-    def _to_device(self, array: np.ndarray):
-        return keras.ops.convert_to_tensor(array)
+    def _to_device(self, array):
+        if self.distribution is None:
+            return keras.ops.convert_to_tensor(array)
+        return keras.distribution.distribute_tensor(
+            array, self._replicated(np.ndim(array))
+        )
+
+    def _replicated(self, ndim: int) -> keras.distribution.TensorLayout:
+        return keras.distribution.TensorLayout(
+            [None] * ndim, self.distribution.device_mesh
+        )
+
+    def _split_rows(self, tensor):
+        """A batch split across the devices along its rows (in a trace)."""
+        if self.distribution is None:
+            return tensor
+        layout = self.distribution.get_data_layout(tensor.shape)
+        return keras.distribution.distribute_tensor(tensor, layout)
 
     def retrace(self) -> None:
         """Compile the epoch and the evaluation (again after the loss
@@ -134,13 +154,15 @@ class Program:
             import jax
             import jax.numpy as jnp
 
+            split = self._split_rows
+
             def epoch(state, X, T, order, W):
                 def step(state, s):
                     rows = [order[s, j] for j in range(k)]
                     data = batch(
-                        [X[r] for r in rows],
-                        [T[r] for r in rows],
-                        [W[s, j] for j in range(k)],
+                        [split(X[r]) for r in rows],
+                        [split(T[r]) for r in rows],
+                        [split(W[s, j]) for j in range(k)],
                     )
                     logs, state = model.train_step(state, data)
                     return state, [logs[key] for key in keys]
@@ -165,6 +187,8 @@ class Program:
             losses = self._epoch(X, T, order, W)
         else:
             metrics = [v.value for v in self.model.metrics_variables]
+            if self.distribution is not None:
+                metrics = [self._to_device(m) for m in metrics]
             self._state, losses = self._epoch(
                 (*self._state[:3], metrics), X, T, order, W
             )
@@ -191,7 +215,8 @@ class Program:
     def sync(self) -> None:
         """Write the trained state into the model's variables, where
         callbacks and the caller read it (JAX trains on arrays outside
-        them)."""
+        them).  Replicated arrays come back to Keras' default device, where
+        the model lives outside the fit (prediction runs on one device)."""
         if self.backend != "jax":
             return
         model = self.model
@@ -202,7 +227,7 @@ class Program:
         )
         for refs, values in zip(variables, self._state[:3], strict=True):
             for ref, value in zip(refs, values, strict=True):
-                ref.assign(value)
+                ref.assign(value if self.distribution is None else np.asarray(value))
 
     def reload(self) -> None:
         """Read the state back from the variables, after something (a
@@ -210,8 +235,11 @@ class Program:
         if self.backend != "jax":
             return
         model = self.model
-        self._state = (
-            [v.value for v in model.trainable_variables],
-            [v.value for v in model.non_trainable_variables],
-            [v.value for v in model.optimizer.variables],
+        self._state = tuple(
+            [self._to_device(v.value) if self.distribution else v.value for v in refs]
+            for refs in (
+                model.trainable_variables,
+                model.non_trainable_variables,
+                model.optimizer.variables,
+            )
         )

@@ -68,8 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     tune.add_argument(
         "--storage",
-        metavar="URL",
-        help="Optuna storage, e.g. sqlite:///search.db, to resume or share a search",
+        metavar="URL|FILE",
+        help=(
+            "where the study lives, to resume it or share it between workers: a "
+            "database URL (sqlite:///search.db, postgresql://host/db) or a journal "
+            "file on a shared disk (search.journal)"
+        ),
     )
     tune.add_argument("--study-name", metavar="NAME", help="study name in --storage")
     tune.add_argument(

@@ -21,6 +21,7 @@ import os
 import socket
 import time
 import warnings
+import zlib
 from datetime import datetime
 from numbers import Integral, Real
 
@@ -51,7 +52,7 @@ from skimb._search_space import (
 )
 from skimb.metrics import PROBABILITY_SCORERS, SCORERS, get_scorer
 
-__all__ = ["OptunaSearchCV", "default_search_space", "SAMPLER_CHOICES"]
+__all__ = ["OptunaSearchCV", "default_search_space", "storage_from", "SAMPLER_CHOICES"]
 
 
 def _routed(name: str, known: dict) -> bool:
@@ -59,6 +60,55 @@ def _routed(name: str, known: dict) -> bool:
     ``model__units`` (or ``clf__model__units``) where ``model`` is set."""
     head, routed, _ = name.rpartition(ROUTED_PREFIX)
     return bool(routed) and known.get(head + "model") is not None
+
+
+def _worker() -> str:
+    """This process among the workers of a shared study: host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def storage_from(address):
+    """Optuna's storage for a study's address.
+
+    Parameters
+    ----------
+    address : str, optuna.storages.BaseStorage or None
+        A database URL (``"sqlite:///search.db"``,
+        ``"postgresql://user@host/db"``: anything with ``://``) is Optuna's
+        ``RDBStorage``; any other string is the path of a journal file
+        (``JournalStorage`` with a ``JournalFileBackend``), which workers on
+        several machines share through a shared disk, no database server
+        needed.  A storage object or ``None`` (in memory) is returned as is.
+
+    Returns
+    -------
+    optuna.storages.BaseStorage, str or None
+        What :func:`optuna.create_study` takes as ``storage``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from skimb.tuning import storage_from
+    >>> folder = tempfile.mkdtemp()
+    >>> type(storage_from(os.path.join(folder, "search.journal"))).__name__
+    'JournalStorage'
+    >>> storage_from("sqlite:///search.db")
+    'sqlite:///search.db'
+    """
+    if not isinstance(address, str) or "://" in address:
+        return address
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    folder = os.path.dirname(os.path.abspath(address))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"storage {address!r}: the folder {folder} of the journal file does "
+            "not exist (a storage that is not a database URL, scheme://..., is a "
+            "journal file's path)."
+        )
+    # Optuna's default lock (a symbolic link) works on local disks and NFS.
+    return JournalStorage(JournalFileBackend(address))
 
 
 def _tpe(seed: int | None) -> optuna.samplers.TPESampler:
@@ -121,8 +171,11 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         (``"macro_f1"``, ``"neg_log_loss"``, ...) or a callable; ``None``
         uses the estimator's ``score``.
     storage : str or optuna.storages.BaseStorage, optional
-        Where the study lives: ``None`` in memory, or a database URL such as
-        ``"sqlite:///search.db"`` or ``"postgresql://user@host/db"``.
+        Where the study lives: ``None`` in memory, a database URL such as
+        ``"sqlite:///search.db"`` or ``"postgresql://user@host/db"``, the
+        path of a journal file on a disk that every worker sees
+        (``"/shared/search.journal"``; see :func:`storage_from`), or an
+        Optuna storage object.
     study_name : str, optional
         With ``storage``, the name of the study; a study of that name that
         exists is resumed.
@@ -338,7 +391,9 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             pruner = optuna.pruners.NopPruner()
         else:
             pruner = copy.deepcopy(self.pruner)
-        settings = dict(storage=self.storage, sampler=sampler, pruner=pruner)
+        settings = dict(
+            storage=storage_from(self.storage), sampler=sampler, pruner=pruner
+        )
         try:
             study = optuna.create_study(
                 study_name=self.study_name, direction="maximize", **settings
@@ -350,10 +405,14 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             # once, which makes "created" the race-free test of who starts
             # the study (and so enqueues the estimator's own parameters).
             study = optuna.load_study(study_name=self.study_name, **settings)
-            if self.sampler is None and seed is not None and study.trials:
-                # A resumed study: the same seed would make TPE's random
-                # start-up trials repeat the parameters of the first run's.
-                study.sampler = _tpe(seed + len(study.trials))
+            if self.sampler is None and seed is not None:
+                # A resumed or shared study: the same seed would make TPE's
+                # random start-up trials repeat those of the first run, or of
+                # the other workers started with the same random_state (which
+                # they need, for the same folds).  Seeded by this worker too.
+                study.sampler = _tpe(
+                    zlib.crc32(f"{seed}:{len(study.trials)}:{_worker()}".encode())
+                )
             return study, False
         return study, True
 
@@ -517,7 +576,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         # with the worker that ran the trial when several share the study.
         trial.set_user_attr("split_test_scores", list(reporter.fold_scores))
         trial.set_user_attr("fit_times", fit_times)
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        trial.set_user_attr("worker", _worker())
 
     def _store_results(self, study: optuna.Study) -> None:
         trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)

@@ -164,6 +164,32 @@ def test_tune_saves_a_loadable_model_and_a_report_quietly_when_piped(
     assert code == 0 and "balanced accuracy" in out
 
 
+def test_tune_workers_share_a_journal_file(capsys, table_file, tmp_path):
+    """The recipe for several machines: every worker runs skimb tune with the
+    same --storage (here a journal file, as on a shared disk) and
+    --study-name; --trials counts the study's trials, so a later run with a
+    larger --trials adds to the same study."""
+    import optuna
+
+    from skimb.tuning import storage_from
+
+    journal = tmp_path / "search.journal"
+    argv = ["tune", table_file, "--target", "label", *TUNE, "--networks", "1"]
+    argv += ["--storage", journal, "--study-name", "shared"]
+    for trials in (1, 2):
+        argv[argv.index("--trials") + 1] = str(trials)
+        code, out, err = _run(capsys, *argv, "--out", tmp_path / f"run{trials}")
+        assert code == 0, err
+        study = optuna.load_study(
+            study_name="shared", storage=storage_from(str(journal))
+        )
+        assert [t.state.name for t in study.trials] == ["COMPLETE"] * trials
+        assert [t.number for t in study.trials] == list(range(trials))
+    missing = tmp_path / "nowhere" / "search.journal"
+    code, _, err = _run(capsys, *argv[:-4], "--storage", missing, "--out", tmp_path)
+    assert code != 0 and "does not exist" in err and "nowhere" in err
+
+
 def test_tune_shows_progress_and_ctrl_c_keeps_the_finished_trials(
     capsys, table_file, tmp_path, monkeypatch
 ):

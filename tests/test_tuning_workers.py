@@ -1,6 +1,7 @@
-"""Two workers share one study through a real PostgreSQL server.
+"""Two workers share one study: through a real PostgreSQL server, and
+through a journal file (Optuna's JournalStorage, the shared-disk recipe).
 
-The test starts a throwaway server from Debian's PostgreSQL binaries on a
+For PostgreSQL the test starts a throwaway server from Debian's binaries on a
 free loopback port, runs two worker processes at once against one study, and
 stops the server.  Without the binaries or a driver it skips, except under
 ``SKIMB_CI=1``, where it fails so that CI cannot skip it silently
@@ -21,6 +22,8 @@ from pathlib import Path
 import pytest
 
 optuna = pytest.importorskip("optuna")
+
+from skimb.tuning import storage_from  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 N_TRIALS = 7  # one trial per value of c in 0..6
@@ -160,16 +163,27 @@ WORKER = textwrap.dedent(
 )
 
 
-def test_two_workers_share_one_study(postgres_url, tmp_path):
+@pytest.fixture(params=["postgres", "journal"])
+def shared_storage(request, tmp_path):
+    """The address workers on several machines would share: a database URL,
+    or a journal file's path on a shared disk."""
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres_url")
+    return str(tmp_path / "search.journal")
+
+
+def test_two_workers_share_one_study(shared_storage, tmp_path):
     # Created once before the workers start, as for workers on several
     # machines: two processes creating a fresh database's tables at the same
     # instant can collide.
-    optuna.create_study(storage=postgres_url, study_name="shared", direction="maximize")
+    optuna.create_study(
+        storage=storage_from(shared_storage), study_name="shared", direction="maximize"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     go = tmp_path / "go"
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, postgres_url, str(tmp_path / f"ready{i}")]
+            [sys.executable, "-c", WORKER, shared_storage, str(tmp_path / f"ready{i}")]
             + [str(go), str(N_TRIALS)],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -195,7 +209,7 @@ def test_two_workers_share_one_study(postgres_url, tmp_path):
                 worker.kill()
                 worker.communicate()
 
-    study = optuna.load_study(study_name="shared", storage=postgres_url)
+    study = optuna.load_study(study_name="shared", storage=storage_from(shared_storage))
     trials = study.trials
     # Every trial is recorded once, complete, with its own number; the two
     # workers together stop at N_TRIALS (one more if both asked at once).
