@@ -7,6 +7,7 @@ a search saves the best of its finished trials.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import time
@@ -14,7 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from skimb._files import DataError, check_folds, read_data
+from skimb._files import (
+    SEQUENCE_SUFFIXES,
+    DataError,
+    check_folds,
+    data_files,
+    read_data,
+    read_table_chunks,
+)
 
 # What people usually try (a flat linear model, or one network with the
 # settings of a first Keras script and an imbalance strategy), against the
@@ -530,6 +538,12 @@ def _features(model, data):
     """The features as the model was fitted: named columns, or an array."""
     if hasattr(model, "feature_names_in_") or data.kind != "table":
         return data.X
+    if data.X.shape[1] != model.n_features_in_:
+        raise DataError(
+            f"{data.path}: the table has {data.X.shape[1]} feature columns; the "
+            f"model was fitted on {model.n_features_in_} (name the label column "
+            "with --target)."
+        )
     return data.X.to_numpy()
 
 
@@ -584,7 +598,8 @@ def evaluate(args) -> int:
 
 
 def predict(args) -> int:
-    """Write predicted classes and probabilities of a data file."""
+    """Write predicted classes and probabilities of a data file, a folder of
+    tables or a glob pattern of them, streamed chunk by chunk."""
     out = Path(args.out)
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet", ".npz"):
@@ -593,39 +608,96 @@ def predict(args) -> int:
         )
     if not out.parent.is_dir():
         raise DataError(f"{out}: the folder {str(out.parent)!r} does not exist.")
+    files = data_files(args.data)
     model = _load_model(args.model)
-    data = read_data(
-        args.data,
-        target=args.target,
-        need_target=False,
-        feature_names=getattr(model, "feature_names_in_", None),
-    )
-    X = _features(model, data)
-    proba = model.predict_proba(X)
-    classes = np.asarray(model.classes_)
-    predicted = model.predict(X)
-    _write_predictions(out, predicted, proba, classes)
-    print(f"{len(predicted)} predictions: {out}")
+    names = getattr(model, "feature_names_in_", None)
+    if files[0].suffix.lower() in SEQUENCE_SUFFIXES:
+        data = read_data(files[0], need_target=False, feature_names=names)
+        chunks = iter([data])
+    else:
+        # Tables are read a chunk at a time, so that memory holds one chunk
+        # of the data, not the files.
+        chunks = (
+            chunk
+            for path in files
+            for chunk in read_table_chunks(
+                path, target=args.target, feature_names=names, rows=args.chunk_rows
+            )
+        )
+    n_rows = 0
+    with _prediction_writer(
+        out, np.asarray(model.classes_), several=len(files) > 1
+    ) as write:
+        for data in chunks:
+            X = _features(model, data)
+            write(model.predict(X), model.predict_proba(X), data.path)
+            n_rows += len(X)
+    print(f"{n_rows} predictions: {out}")
     return 0
 
 
-def _write_predictions(out: Path, predicted, proba, classes) -> None:
-    import io
-
-    from skimb.report import write_atomic
-
-    if out.suffix.lower() == ".npz":
-        buffer = io.BytesIO()
-        np.savez(buffer, prediction=predicted, proba=proba, classes=classes)
-        write_atomic(out, buffer.getvalue())
-        return
+@contextlib.contextmanager
+def _prediction_writer(out: Path, classes: np.ndarray, *, several: bool):
+    """A function that writes each chunk's predictions to ``out``: as they
+    come to a temporary file (Parquet by row groups, CSV by lines), renamed
+    to ``out`` at the end, removed on an error.  An ``.npz`` is written at
+    the end (predictions are far smaller than the features).  With several
+    input files, a ``source_file`` column says where each row came from."""
     import pandas as pd
 
-    frame = pd.DataFrame(proba, columns=[f"proba_{c}" for c in classes])
-    frame.insert(0, "prediction", predicted)
-    if out.suffix.lower() == ".csv":
-        write_atomic(out, frame.to_csv(index=False).encode("utf-8"))
-    else:
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
-        write_atomic(out, buffer.getvalue())
+    from skimb.report import atomic_path
+
+    def frame(predicted, proba, path):
+        table = pd.DataFrame(proba, columns=[f"proba_{c}" for c in classes])
+        table.insert(0, "prediction", predicted)
+        if several:
+            table.insert(0, "source_file", str(path))
+        return table
+
+    suffix = out.suffix.lower()
+    with atomic_path(out) as temporary:
+        if suffix == ".npz":
+            parts = []
+            yield lambda predicted, proba, path: parts.append(
+                (predicted, proba, np.full(len(predicted), str(path)))
+            )
+            arrays = dict(
+                prediction=np.concatenate([p[0] for p in parts]),
+                proba=np.concatenate([p[1] for p in parts]),
+                classes=classes,
+            )
+            if several:
+                arrays["source_file"] = np.concatenate([p[2] for p in parts])
+            with open(temporary, "xb") as file:
+                np.savez(file, **arrays)
+        elif suffix == ".csv":
+            with open(temporary, "x", newline="", encoding="utf-8") as file:
+                first = [True]
+
+                def write_csv(predicted, proba, path):
+                    frame(predicted, proba, path).to_csv(
+                        file, index=False, header=first[0]
+                    )
+                    first[0] = False
+
+                yield write_csv
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            writer = None
+
+            def write_parquet(predicted, proba, path):
+                nonlocal writer
+                table = pa.Table.from_pandas(
+                    frame(predicted, proba, path), preserve_index=False
+                )
+                if writer is None:
+                    writer = pq.ParquetWriter(temporary, table.schema)
+                writer.write_table(table)
+
+            try:
+                yield write_parquet
+            finally:
+                if writer is not None:
+                    writer.close()

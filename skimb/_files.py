@@ -6,6 +6,8 @@ names the file and what is wrong with it, so the command can print it as is.
 
 from __future__ import annotations
 
+import glob
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +93,11 @@ def _read_table(path: Path, target, need_target: bool, feature_names) -> Data:
     except Exception as error:  # parsers raise many types; all mean "unreadable"
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DataError(f"{path}: cannot read the table ({message}).") from None
+    return _table(frame, path, target, need_target, feature_names)
+
+
+def _table(frame, path: Path, target, need_target: bool, feature_names) -> Data:
+    """A table's checked features and labels (a whole file or a chunk of it)."""
     frame.columns = [str(column) for column in frame.columns]
     if len(frame) == 0:
         raise DataError(f"{path}: the table has no rows.")
@@ -140,6 +147,72 @@ def _read_table(path: Path, target, need_target: bool, feature_names) -> Data:
     if not np.isfinite(X.to_numpy()).all():
         raise DataError(f"{path}: the features hold infinite values.")
     return Data(X=X, y=y, kind="table", path=path)
+
+
+def data_files(spec: str | Path) -> list[Path]:
+    """The files of a data argument: one file, a folder (its tables, by
+    name) or a glob pattern (``"logs/*.parquet"``, by name)."""
+    text = str(spec)
+    path = Path(spec)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in TABLE_SUFFIXES)
+        if not files:
+            raise DataError(f"{path}: the folder holds no .parquet or .csv tables.")
+    elif any(character in text for character in "*?["):
+        files = sorted(Path(p) for p in glob.glob(text) if Path(p).is_file())
+        if not files:
+            raise DataError(f"{text}: no file matches the pattern.")
+    else:
+        return [path]
+    others = [p.name for p in files if p.suffix.lower() not in TABLE_SUFFIXES]
+    if others:
+        raise DataError(
+            f"{text}: several files are read as tables only (.parquet, .csv); "
+            f"got {_listing(others)}."
+        )
+    return files
+
+
+def read_table_chunks(
+    path: Path, *, target=None, feature_names=None, rows: int = 65_536
+) -> Iterator[Data]:
+    """A table's rows, ``rows`` at a time, checked as :func:`read_data`
+    checks a whole table; the file is never held whole in memory (Parquet
+    by record batches, CSV by chunks)."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise DataError(f"{path}: no such file.")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty.")
+    try:
+        if path.suffix.lower() == ".csv":
+            chunks = pd.read_csv(path, chunksize=rows)
+        else:
+            import pyarrow.parquet as pq
+
+            columns = None if feature_names is None else list(feature_names)
+            parquet = pq.ParquetFile(path)
+            if columns is not None:
+                missing = [c for c in columns if c not in parquet.schema_arrow.names]
+                if missing:
+                    raise DataError(
+                        f"{path}: the model needs the columns {_listing(missing)}, "
+                        "which the table lacks."
+                    )
+            chunks = (
+                batch.to_pandas()
+                for batch in parquet.iter_batches(batch_size=rows, columns=columns)
+            )
+        for frame in chunks:
+            yield _table(frame, path, target, False, feature_names)
+    except (DataError, GeneratorExit):
+        raise
+    except ImportError as error:
+        raise DataError(f"{path}: {error}".splitlines()[0]) from None
+    except Exception as error:  # parsers raise many types; all mean "unreadable"
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DataError(f"{path}: cannot read the table ({message}).") from None
 
 
 def _is_numeric(dtype) -> bool:

@@ -127,19 +127,33 @@ def _parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser(
         "predict",
-        help="predict classes and probabilities for a data file",
+        help="predict classes and probabilities for a data file or folder",
         description=(
             "Write the predicted class and the class probabilities of every row "
-            "to a .csv, .parquet or .npz file."
+            "to a .csv, .parquet or .npz file, atomically.  DATA may be a folder "
+            "of tables or a glob pattern ('logs/*.parquet'): tables are read a "
+            "chunk at a time, and a 'source_file' column says where each row came"
+            " from."
         ),
     )
     predict.add_argument("model", metavar="MODEL", help="a .skimb model file")
-    predict.add_argument("data", metavar="DATA", help=".csv, .parquet or .npz file")
+    predict.add_argument(
+        "data",
+        metavar="DATA",
+        help=".csv, .parquet or .npz file, a folder of tables, or a glob pattern",
+    )
     predict.add_argument(
         "--out", metavar="FILE", required=True, help=".csv, .parquet or .npz output"
     )
     predict.add_argument(
         "--target", metavar="COLUMN", help="a label column to ignore, if present"
+    )
+    predict.add_argument(
+        "--chunk-rows",
+        metavar="N",
+        type=_positive_int,
+        default=65_536,
+        help="rows of a table read and predicted at a time (default 65536)",
     )
     return parser
 

@@ -10,11 +10,13 @@ sees a half-written report.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -282,16 +284,23 @@ class Report:
         return page
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` under a temporary name next to ``path``, then rename."""
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary name next to ``path`` to write to; renamed to ``path``
+    when the block ends, removed if it raises (nothing half-written stays)."""
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with open(temporary, "xb") as file:
-            file.write(data)
+        yield temporary
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` under a temporary name next to ``path``, then rename."""
+    with atomic_path(path) as temporary, open(temporary, "xb") as file:
+        file.write(data)
 
 
 def _is_word(value) -> bool:
