@@ -249,11 +249,13 @@ def test_tune_workers_share_a_journal_file(capsys, table_file, tmp_path):
         study = optuna.load_study(
             study_name="shared", storage=storage_from(str(journal))
         )
-        # Every trial once; the second run's draw may fail on this small
-        # table (SMOTE on a rare class), which is recorded as such.
+        # Every trial once, finished.  The second run's draw depends on its
+        # process (a worker seeds its sampler apart from the others), and on
+        # this small table it may fail (SMOTE on a rare class) or be skipped
+        # (a strategy that corrects twice), which is recorded as such.
         assert [t.number for t in study.trials] == list(range(trials))
         assert study.trials[0].state.name == "COMPLETE"
-        assert all(t.state.name in ("COMPLETE", "FAIL") for t in study.trials)
+        assert all(t.state.is_finished() for t in study.trials)
     missing = tmp_path / "nowhere" / "search.journal"
     code, _, err = _run(capsys, *argv[:-4], "--storage", missing, "--out", tmp_path)
     assert code != 0 and "does not exist" in err and "nowhere" in err
