@@ -658,16 +658,16 @@ def _prediction_writer(out: Path, classes: np.ndarray, *, several: bool):
     with atomic_path(out) as temporary:
         if suffix == ".npz":
             parts = []
-            yield lambda predicted, proba, path: parts.append(
-                (predicted, proba, np.full(len(predicted), str(path)))
-            )
+            yield lambda predicted, proba, path: parts.append((predicted, proba, path))
             arrays = dict(
-                prediction=np.concatenate([p[0] for p in parts]),
-                proba=np.concatenate([p[1] for p in parts]),
+                prediction=np.concatenate([p for p, _, _ in parts]),
+                proba=np.concatenate([q for _, q, _ in parts]),
                 classes=classes,
             )
             if several:
-                arrays["source_file"] = np.concatenate([p[2] for p in parts])
+                arrays["source_file"] = np.concatenate(
+                    [np.full(len(p), str(path)) for p, _, path in parts]
+                )
             with open(temporary, "xb") as file:
                 np.savez(file, **arrays)
         elif suffix == ".csv":

@@ -65,13 +65,35 @@ def read_data(
             f"{path}: unsupported file type {suffix or '(no suffix)'!r}; use .csv, "
             ".parquet or .npz."
         )
+    _check_file(path)
+    if suffix in SEQUENCE_SUFFIXES:
+        return _read_sequences(path, need_target)
+    return _read_table(path, target, need_target, feature_names)
+
+
+def _check_file(path: Path) -> None:
     if not path.is_file():
         raise DataError(f"{path}: no such file.")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty.")
-    if suffix in SEQUENCE_SUFFIXES:
-        return _read_sequences(path, need_target)
-    return _read_table(path, target, need_target, feature_names)
+
+
+def _unreadable(path: Path, error: Exception) -> DataError:
+    """A parser's error (of any of the many types parsers raise) as one line."""
+    if isinstance(error, ImportError):
+        return DataError(f"{path}: {error}".splitlines()[0])
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return DataError(f"{path}: cannot read the table ({message}).")
+
+
+def _missing_columns(path: Path, feature_names, columns) -> None:
+    """Fail when the table lacks a column the model was fitted on."""
+    missing = [name for name in feature_names if name not in columns]
+    if missing:
+        raise DataError(
+            f"{path}: the model needs the columns {_listing(missing)}, "
+            "which the table lacks."
+        )
 
 
 def _read_table(path: Path, target, need_target: bool, feature_names) -> Data:
@@ -86,13 +108,10 @@ def _read_table(path: Path, target, need_target: bool, feature_names) -> Data:
             frame = pd.read_csv(path)
         else:
             frame = pd.read_parquet(path)
-    except ImportError as error:
-        raise DataError(f"{path}: {error}".splitlines()[0]) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty.") from None
     except Exception as error:  # parsers raise many types; all mean "unreadable"
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise DataError(f"{path}: cannot read the table ({message}).") from None
+        raise _unreadable(path, error) from None
     return _table(frame, path, target, need_target, feature_names)
 
 
@@ -120,12 +139,7 @@ def _table(frame, path: Path, target, need_target: bool, feature_names) -> Data:
             )
         y = labels.to_numpy()
     if feature_names is not None:
-        missing = [name for name in feature_names if name not in frame.columns]
-        if missing:
-            raise DataError(
-                f"{path}: the model needs the columns {_listing(missing)}, "
-                "which the table lacks."
-            )
+        _missing_columns(path, feature_names, frame.columns)
         features = frame[list(feature_names)]
     else:
         features = frame.drop(columns=[target] if target is not None else [])
@@ -181,10 +195,7 @@ def read_table_chunks(
     by record batches, CSV by chunks)."""
     import pandas as pd
 
-    if not path.is_file():
-        raise DataError(f"{path}: no such file.")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: the file is empty.")
+    _check_file(path)
     try:
         if path.suffix.lower() == ".csv":
             chunks = pd.read_csv(path, chunksize=rows)
@@ -194,12 +205,9 @@ def read_table_chunks(
             columns = None if feature_names is None else list(feature_names)
             parquet = pq.ParquetFile(path)
             if columns is not None:
-                missing = [c for c in columns if c not in parquet.schema_arrow.names]
-                if missing:
-                    raise DataError(
-                        f"{path}: the model needs the columns {_listing(missing)}, "
-                        "which the table lacks."
-                    )
+                # Checked before reading: pyarrow's own error for a missing
+                # selected column does not name the model's need.
+                _missing_columns(path, columns, parquet.schema_arrow.names)
             chunks = (
                 batch.to_pandas()
                 for batch in parquet.iter_batches(batch_size=rows, columns=columns)
@@ -208,11 +216,8 @@ def read_table_chunks(
             yield _table(frame, path, target, False, feature_names)
     except (DataError, GeneratorExit):
         raise
-    except ImportError as error:
-        raise DataError(f"{path}: {error}".splitlines()[0]) from None
     except Exception as error:  # parsers raise many types; all mean "unreadable"
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise DataError(f"{path}: cannot read the table ({message}).") from None
+        raise _unreadable(path, error) from None
 
 
 def _is_numeric(dtype) -> bool:

@@ -186,9 +186,7 @@ class Program:
         if self.backend == "tensorflow":
             losses = self._epoch(X, T, order, W)
         else:
-            metrics = [v.value for v in self.model.metrics_variables]
-            if self.distribution is not None:
-                metrics = [self._to_device(m) for m in metrics]
+            metrics = [self._to_device(v.value) for v in self.model.metrics_variables]
             self._state, losses = self._epoch(
                 (*self._state[:3], metrics), X, T, order, W
             )
@@ -236,7 +234,7 @@ class Program:
             return
         model = self.model
         self._state = tuple(
-            [self._to_device(v.value) if self.distribution else v.value for v in refs]
+            [self._to_device(v.value) for v in refs]
             for refs in (
                 model.trainable_variables,
                 model.non_trainable_variables,
