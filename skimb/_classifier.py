@@ -24,6 +24,7 @@ from skimb._engine import train
 from skimb._inputs import check_features, check_labels
 from skimb._networks import (
     ARCHITECTURES,
+    MomentSums,
     average_networks,
     build_network,
     feature_moments,
@@ -33,11 +34,13 @@ from skimb._networks import (
 from skimb._plan import TrainingPlan, encode_targets
 from skimb._random import seed_from, seeded
 from skimb._routing import ROUTED_PREFIX, routed_params
+from skimb._schedule import held_out_group
 from skimb._serialization import model_from_bytes, model_to_bytes
 from skimb._splits import network_splits, validation_split
 from skimb._user_model import build_user_network
 from skimb.calibration import estimate_prior, fit_temperature_and_bias, shift_prior
 from skimb.class_weight import compute_class_weight, effective_number_weights
+from skimb.data import Shards
 from skimb.decision import (
     DECISIONS,
     macro_f1_offsets,
@@ -609,19 +612,22 @@ default="oof_macro_f1"
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, X, y, sample_weight=None) -> ImbalancedKerasClassifier:
+    def fit(self, X, y=None, sample_weight=None) -> ImbalancedKerasClassifier:
         """Train a new network on ``X, y``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or \
-                (n_samples, n_timesteps, n_features)
-            Training data; no NaN or infinite values.
+                (n_samples, n_timesteps, n_features), or :class:`skimb.data.Shards`
+            Training data; no NaN or infinite values.  :class:`~skimb.data.Shards`
+            (files on disk, labels included) are streamed a window at a time
+            and never held whole in memory.
         y : array-like of shape (n_samples,)
-            Class labels.
+            Class labels; None with :class:`~skimb.data.Shards`, which hold them.
         sample_weight : array-like of shape (n_samples,), optional
             Per-sample weights, multiplied by the class weights.  The
-            caller's array is not modified.
+            caller's array is not modified.  Not with
+            :class:`~skimb.data.Shards`.
 
         Returns
         -------
@@ -641,22 +647,85 @@ default="oof_macro_f1"
             raise ValueError(
                 f"drw applies to loss='ldam' only; got loss={self.loss!r}."
             )
+        if isinstance(X, Shards):
+            return self._fit_shards(X, y, sample_weight)
         X, y_encoded, weights = self._check_training_data(
             X, y, sample_weight, classes=None
         )
         seed = seed_from(self.random_state)
-        splits = network_splits(
+        splits = self._network_splits(y_encoded, seed)
+        moments = [self._moments(X, train) for train, _ in splits]
+        return self._train_networks(X, y_encoded, weights, splits, moments, seed)
+
+    def _fit_shards(
+        self, shards: Shards, y, sample_weight
+    ) -> ImbalancedKerasClassifier:
+        """``fit`` on data streamed from files: the labels are read first,
+        then one pass over the features checks them and sums each network's
+        feature moments; training reads a window at a time."""
+        if y is not None or sample_weight is not None:
+            raise ValueError(
+                "fit(Shards) reads the labels from the shards' "
+                f"{shards.target!r}; pass neither y nor sample_weight "
+                "(weight classes with class_weight)."
+            )
+        labels = shards.labels()
+        y_encoded, weights = self._check_targets(
+            labels, None, n_samples=len(labels), classes=None
+        )
+        seed = seed_from(self.random_state)
+        splits = self._network_splits(y_encoded, seed)
+        group = held_out_group(splits, len(labels))
+        # Moment sums of the rows each network holds out (the last: of rows
+        # none holds out); a network's training moments are the total's
+        # less its own group's.
+        sums = [MomentSums() for _ in range(len(splits) + 1)]
+        for i, (ids, raw) in enumerate(shards.windows()):
+            X = self._window(raw, ids, reset=i == 0)
+            for g, member in enumerate(sums):
+                member.add(X[group[ids] == (g if g < len(splits) else -1)])
+        total = sum(sums[1:], start=sums[0])
+        moments = [
+            (total - sums[j]).moments() if self._standardizes() else None
+            for j in range(len(splits))
+        ]
+        stream = shards.stream(lambda raw, ids: self._window(raw, ids, reset=False))
+        return self._train_networks(stream, y_encoded, weights, splits, moments, seed)
+
+    def _window(self, raw, ids: np.ndarray, *, reset: bool) -> np.ndarray:
+        """A window of streamed rows, checked as ``fit``'s X is."""
+        try:
+            return check_features(self, raw, reset=reset)
+        except ValueError as error:
+            raise ValueError(
+                f"Rows {ids[0]} to {ids[-1]} of the shards: {error}"
+            ) from None
+
+    def _network_splits(self, y_encoded: np.ndarray, seed: int | None) -> list:
+        return network_splits(
             self.cv,
             y_encoded,
             classes=self.classes_,
             validation_fraction=self.validation_fraction,
             seed=seed,
         )
+
+    def _train_networks(
+        self, X, y_encoded, weights, splits, moments, seed
+    ) -> ImbalancedKerasClassifier:
+        """Build, train and combine the networks of a fit on ``X`` (an array
+        or a stream), and fit the decision rule on their held-out rows."""
         loss, logits, sparse = self._loss()
         networks = []
         for i, (train_rows, _) in enumerate(splits):
             with seeded(None if seed is None else seed + i):
-                networks.append(self._network(X[train_rows], probabilities=not logits))
+                networks.append(
+                    self._network(
+                        (len(train_rows), *self.input_shape_),
+                        moments=moments[i],
+                        probabilities=not logits,
+                    )
+                )
         plan = self._plan(
             loss,
             y_encoded,
@@ -722,7 +791,9 @@ default="oof_macro_f1"
         seed = seed_from(self.random_state) if first_call else None
         with seeded(seed):
             if first_call:
-                self.model_ = self._network(X, probabilities=not logits)
+                self.model_ = self._network(
+                    X.shape, moments=self._moments(X), probabilities=not logits
+                )
             plan = self._plan(
                 loss,
                 y_encoded,
@@ -751,7 +822,15 @@ default="oof_macro_f1"
 
     def _check_training_data(self, X, y, sample_weight, *, classes, reset=True):
         X = check_features(self, X, reset=reset)
-        y = check_labels(y, len(X))
+        y_encoded, weights = self._check_targets(
+            y, sample_weight, n_samples=len(X), classes=classes, reset=reset
+        )
+        return X, y_encoded, weights
+
+    def _check_targets(self, y, sample_weight, *, n_samples, classes, reset=True):
+        """The encoded labels and the sample weights (class weights
+        included); sets the classes and their counts and weights."""
+        y = check_labels(y, n_samples)
         if reset:
             self.classes_ = np.unique(y if classes is None else classes)
             if len(self.classes_) < 2:
@@ -798,7 +877,11 @@ default="oof_macro_f1"
         # A new array: the caller's sample_weight is never written to.
         weights = (
             _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+                sample_weight,
+                # Only its number of rows is read.
+                np.empty((len(y), 0)),
+                dtype=np.float64,
+                ensure_non_negative=True,
             )
             * self.class_weight_[y_encoded]
         )
@@ -822,7 +905,7 @@ default="oof_macro_f1"
         self.weighted_class_counts_ = (
             self._prior_counts(self.train_class_counts_) * mean_weight
         )
-        return X, y_encoded, weights.astype(np.float32)
+        return y_encoded, weights.astype(np.float32)
 
     def _split(self, y_encoded: np.ndarray, seed: int | None):
         """The validation split of a single-network fit."""
@@ -844,20 +927,31 @@ default="oof_macro_f1"
             ldam_scale=self.ldam_scale,
         )
 
-    def _network(self, X_train: np.ndarray, *, probabilities: bool) -> keras.Model:
-        """A new, uncompiled network, standardising with ``X_train``'s moments."""
+    def _standardizes(self) -> bool:
+        """Whether the network standardises its input.  A user's network was
+        designed for X as given (see standardize)."""
+        return self.standardize is True or (
+            self.standardize == "auto" and self.model is None
+        )
+
+    def _moments(self, X: np.ndarray, rows: np.ndarray | None = None):
+        """The feature moments the network standardises with (of ``X`` or
+        its ``rows``), or None when it does not standardise."""
+        if not self._standardizes():
+            return None
+        return feature_moments(X if rows is None else X[rows])
+
+    def _network(self, X_shape: tuple, *, moments, probabilities: bool) -> keras.Model:
+        """A new, uncompiled network for training data of shape ``X_shape``,
+        standardising with ``moments`` (mean, variance; None: not)."""
         if self.model is not None and self.variable_length_:
             raise ValueError(
                 "model= takes sequences of one length: pad them to one length "
                 "(without mask_value) for your own network, or leave model=None "
                 "for skimb's networks, which mask padded steps."
             )
-        mean = variance = None
-        # A user's network was designed for X as given (see standardize).
-        if self.standardize is True or (
-            self.standardize == "auto" and self.model is None
-        ):
-            mean, variance = feature_moments(X_train)
+        mean, variance = (None, None) if moments is None else moments
+        if variance is not None:
             # The network computes in float32, where a variance above ~3e38
             # is infinite and standardises every row to 0.
             overflow = variance > np.finfo(np.float32).max
@@ -880,7 +974,7 @@ default="oof_macro_f1"
                     "target_type_": "binary"
                     if len(self.classes_) == 2
                     else "multiclass",
-                    "X_shape_": X_train.shape,
+                    "X_shape_": tuple(X_shape),
                     "input_shape_": self.input_shape_,
                 },
                 input_shape=self.input_shape_,
@@ -1080,6 +1174,18 @@ default="oof_macro_f1"
         scaled = (self._log_proba(X) + self.posterior_offsets_) / self.temperature_
         return log_softmax(scaled + self.calibration_bias_, axis=1)
 
+    def _checked_log_posterior(self, X) -> np.ndarray:
+        """:meth:`_log_posterior` of checked ``X``; of :class:`Shards`, a
+        window at a time."""
+        if isinstance(X, Shards):
+            return np.concatenate(
+                [
+                    self._log_posterior(self._window(raw, ids, reset=False))
+                    for ids, raw in X.windows()
+                ]
+            )
+        return self._log_posterior(check_features(self, X, reset=False))
+
     def _training_prior(self) -> np.ndarray:
         counts = self._prior_counts(self.class_counts_)
         return counts / counts.sum()
@@ -1089,7 +1195,7 @@ default="oof_macro_f1"
 
         Parameters
         ----------
-        X : array-like, shaped as in :meth:`fit`
+        X : array-like, shaped as in :meth:`fit`, or :class:`skimb.data.Shards`
 
         Returns
         -------
@@ -1097,7 +1203,7 @@ default="oof_macro_f1"
             Columns follow ``classes_``.
         """
         check_is_fitted(self, "model_")
-        log_posterior = self._log_posterior(check_features(self, X, reset=False))
+        log_posterior = self._checked_log_posterior(X)
         return shift_prior(
             log_posterior, from_prior=self._training_prior(), to_prior=self.class_prior_
         )
@@ -1159,7 +1265,7 @@ default="oof_macro_f1"
         np.int64(0)
         """
         check_is_fitted(self, "model_")
-        log_posterior = self._log_posterior(check_features(self, X, reset=False))
+        log_posterior = self._checked_log_posterior(X)
         self.class_prior_ = estimate_prior(
             log_posterior,
             train_prior=self._training_prior(),
@@ -1265,7 +1371,9 @@ default="oof_macro_f1"
         X, _, _ = self._check_training_data(X, y, None, classes=None)
         loss, logits, _ = self._loss()
         with seeded(seed_from(self.random_state)):
-            self.model_ = self._network(X, probabilities=not logits)
+            self.model_ = self._network(
+                X.shape, moments=self._moments(X), probabilities=not logits
+            )
         self.model_.compile(optimizer=self._optimizer(), loss=loss)
         self.n_networks_ = 1
         self._fit_decision(None, None)

@@ -13,6 +13,11 @@ After each epoch one forward pass over the held-out rows scores every
 network on its own fold; each network has its own early stopping and keeps
 its best weights.
 
+Data streamed from files (:class:`skimb.data.WindowStream`) train a window
+at a time, and the held-out rows are scored a window at a time; memory
+holds a window of features, and the labels, weights and held-out outputs of
+every row.
+
 Nothing here reads the estimator: :func:`train` takes the networks, the data,
 the rows of each network and a :class:`TrainingPlan`.
 """
@@ -29,7 +34,7 @@ from scipy.special import softmax
 from skimb._networks import log_probabilities
 from skimb._plan import TrainingPlan
 from skimb._program import Program
-from skimb._schedule import Schedule
+from skimb._schedule import Schedule, pad_rows, padded_length
 from skimb.callbacks import ValidationDataCallback, ValidationMetrics
 from skimb.metrics import confusion_scores
 
@@ -60,17 +65,23 @@ class TrainingResult:
 
 def train(
     networks: list[keras.Model],
-    X: np.ndarray,
+    X,
     splits: list[Split],
     plan: TrainingPlan,
 ) -> TrainingResult:
     """Train ``networks[j]`` on the rows ``splits[j][0]`` of ``X``, validating
     on ``splits[j][1]`` (None: no validation), all in one program.
 
-    The networks end in logits or in a layer named ``"probabilities"``; they
-    are trained in place.
+    ``X`` is an array, or a :class:`skimb.data.WindowStream` of rows read
+    from files.  The networks end in logits or in a layer named
+    ``"probabilities"``; they are trained in place.
     """
-    program = Program(networks, plan, X)
+    streamed = not isinstance(X, np.ndarray)
+    if streamed:
+        ids, first = next(iter(X.windows()))
+        program = Program(networks, plan, first, plan.targets[ids])
+    else:
+        program = Program(networks, plan, X, plan.targets)
     schedule = Schedule(splits, plan, X)
     held_out = _HeldOut(
         splits,
@@ -91,9 +102,16 @@ def train(
     )
     receivers = [c for c in plan.callbacks if isinstance(c, ValidationDataCallback)]
     if held_out.rows is not None:
+        # Streamed rows are not in memory: the callbacks read the held-out
+        # outputs given here, and an array of no features stands for X.
+        features = (
+            np.empty((len(held_out.rows), 0), np.float32)
+            if streamed
+            else X[held_out.rows]
+        )
         for callback in receivers:
             callback.set_validation_data(
-                X[held_out.rows],
+                features,
                 plan.y[held_out.rows],
                 labels=plan.labels,
                 outputs=held_out.class_probabilities,
@@ -112,7 +130,8 @@ def train(
             program.retrace()
         callbacks.on_epoch_begin(epoch)
         callbacks.on_train_batch_begin(0)
-        losses = program.run_epoch(*schedule.draw(epoch))
+        for i, chunk in enumerate(schedule.epoch(epoch)):
+            losses = program.run_epoch(*chunk, first=i == 0, streamed=streamed)
         network_logs = held_out.score(program, losses)
         callbacks.on_train_batch_end(schedule.steps - 1)
         for j, logs in enumerate(network_logs):
@@ -182,19 +201,22 @@ class _HeldOut:
     """Scores every network on its own held-out rows, in one forward pass.
 
     The pass runs over the union of the held-out rows (every row, with
-    cross-fitting); network ``j``'s outputs are read on its own rows, and
-    its validation loss is weighted by them alone.
+    cross-fitting), or, for streamed data, over each window's held-out rows;
+    network ``j``'s outputs are kept on its own rows, and its validation
+    loss is weighted by them alone.
     """
 
     def __init__(
         self,
         splits: list[Split],
         plan: TrainingPlan,
-        X: np.ndarray,
+        X,
         *,
         probabilities: bool,
     ):
-        self.plan, self.n = plan, len(X)
+        self.plan = plan
+        self.stream = None if isinstance(X, np.ndarray) else X
+        self.n = len(X) if self.stream is None else X.n
         # Whether the networks end in a softmax rather than in logits.
         self.probabilities = probabilities
         vals = [val for _, val in splits]
@@ -202,34 +224,78 @@ class _HeldOut:
         if vals[0] is None:
             return
         self.rows = np.unique(np.concatenate(vals))
-        # Where each network's held-out rows sit among self.rows.
+        # Where each network's held-out rows sit among self.rows, and the
+        # network holding out each of them.
         self.positions = [np.searchsorted(self.rows, val) for val in vals]
-        self.X = X[self.rows]
-        self.targets = plan.targets[self.rows]
+        self.owner = np.empty(len(self.rows), dtype=np.int32)
+        for j, p in enumerate(self.positions):
+            self.owner[p] = j
         # Keras divides a weighted loss by the number of rows: scaled so
         # that each network's is the mean over its own rows.
-        self.weights = np.zeros((len(self.rows), len(vals)), np.float32)
-        for j, (p, val) in enumerate(zip(self.positions, vals, strict=True)):
-            self.weights[p, j] = plan.weights[val] * (len(self.rows) / len(val))
+        self.scale = np.array([len(self.rows) / len(val) for val in vals])
         self.metrics = [
             ValidationMetrics(
-                X[val], plan.y[val], n_classes=len(plan.labels), labels=plan.labels
+                None if self.stream is not None else X[val],
+                plan.y[val],
+                n_classes=len(plan.labels),
+                labels=plan.labels,
             )
             for val in vals
         ]
+        if self.stream is None:
+            self.X, self.targets = X[self.rows], plan.targets[self.rows]
+            self.weights = self._weights(np.arange(len(self.rows)))
         self._outputs = None
+
+    def _weights(self, positions: np.ndarray) -> np.ndarray:
+        """The loss weights ``(rows, networks)`` of held-out rows (by their
+        position among self.rows): each weighs on its own network only."""
+        weights = np.zeros((len(positions), len(self.positions)), np.float32)
+        owner = self.owner[positions]
+        weights[np.arange(len(positions)), owner] = (
+            self.plan.weights[self.rows[positions]] * self.scale[owner]
+        )
+        return weights
+
+    def _evaluate(self, program: Program) -> list[float]:
+        """Keep each held-out row's outputs from its own network; return
+        each network's validation loss."""
+        if self.stream is None:
+            outputs, losses = program.evaluate(self.X, self.targets, self.weights)
+            self._outputs = _own(outputs, self.owner)
+            return losses
+        own, totals = None, np.zeros(len(self.positions))
+        for ids, X in self.stream.windows():
+            positions = np.searchsorted(self.rows, ids)
+            held = positions < len(self.rows)
+            held[held] = self.rows[positions[held]] == ids[held]
+            if not held.any():
+                continue
+            positions = positions[held]
+            rows = padded_length(len(positions))
+            outputs, losses = program.evaluate(
+                pad_rows(X[held], rows),
+                pad_rows(self.plan.targets[ids[held]], rows),
+                pad_rows(self._weights(positions), rows),
+            )
+            if own is None:
+                own = np.zeros((len(self.rows), outputs[0].shape[1]), np.float32)
+            own[positions] = _own(outputs, self.owner[positions])
+            # Each loss is a sum over the padded rows divided by their number.
+            totals += np.asarray(losses) * rows
+        self._outputs = own
+        return list(totals / len(self.rows))
 
     def score(self, program: Program, losses: list[float]) -> list[dict]:
         """Each network's logs for the epoch just trained."""
         logs = [{"loss": loss} for loss in losses]
         if self.rows is None:
             return logs
-        outputs, val_losses = program.evaluate(self.X, self.targets, self.weights)
-        self._outputs = outputs
-        for j, (out, p) in enumerate(zip(outputs, self.positions, strict=True)):
+        val_losses = self._evaluate(program)
+        for j, p in enumerate(self.positions):
             logs[j]["val_loss"] = val_losses[j]
-            logs[j].update(self.metrics[j].scores(out[p]))
-        if len(outputs) == 1:
+            logs[j].update(self.metrics[j].scores(self._outputs[p]))
+        if len(self.positions) == 1:
             return logs
         # The macro-F1 of every held-out row, each scored by the network that
         # did not train on it: with cross-fitting, the cross-validated score,
@@ -244,10 +310,7 @@ class _HeldOut:
         return logs
 
     def _log_proba(self) -> np.ndarray:
-        held_out = np.zeros((len(self.rows), len(self.plan.labels)))
-        for out, p in zip(self._outputs, self.positions, strict=True):
-            held_out[p] = log_probabilities(out[p], probabilities=self.probabilities)
-        return held_out
+        return log_probabilities(self._outputs, probabilities=self.probabilities)
 
     def class_probabilities(self) -> np.ndarray | None:
         """The held-out rows' class probabilities as of the last epoch scored,
@@ -261,6 +324,12 @@ class _HeldOut:
         (zeros on the other rows)."""
         full = np.zeros((self.n, len(self.plan.labels)))
         if self.rows is not None:
-            self._outputs = program.evaluate(self.X, self.targets, self.weights)[0]
+            self._evaluate(program)
             full[self.rows] = self._log_proba()
         return full
+
+
+def _own(outputs: list[np.ndarray], owner: np.ndarray) -> np.ndarray:
+    """Each row's outputs from its own network (``owner``)."""
+    stacked = np.stack(outputs)
+    return stacked[owner, np.arange(len(owner))]

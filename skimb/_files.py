@@ -163,26 +163,27 @@ def _table(frame, path: Path, target, need_target: bool, feature_names) -> Data:
     return Data(X=X, y=y, kind="table", path=path)
 
 
-def data_files(spec: str | Path) -> list[Path]:
-    """The files of a data argument: one file, a folder (its tables, by
-    name) or a glob pattern (``"logs/*.parquet"``, by name)."""
+def data_files(spec: str | Path, *, suffixes=TABLE_SUFFIXES) -> list[Path]:
+    """The files of a data argument: one file, a folder (its files of the
+    ``suffixes``, by name) or a glob pattern (``"logs/*.parquet"``, by
+    name)."""
     text = str(spec)
     path = Path(spec)
+    kinds = f"{', '.join(suffixes[:-1])} or {suffixes[-1]}"
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in TABLE_SUFFIXES)
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes)
         if not files:
-            raise DataError(f"{path}: the folder holds no .parquet or .csv tables.")
+            raise DataError(f"{path}: the folder holds no {kinds} files.")
     elif any(character in text for character in "*?["):
         files = sorted(Path(p) for p in glob.glob(text) if Path(p).is_file())
         if not files:
             raise DataError(f"{text}: no file matches the pattern.")
     else:
         return [path]
-    others = [p.name for p in files if p.suffix.lower() not in TABLE_SUFFIXES]
+    others = [p.name for p in files if p.suffix.lower() not in suffixes]
     if others:
         raise DataError(
-            f"{text}: several files are read as tables only (.parquet, .csv); "
-            f"got {_listing(others)}."
+            f"{text}: several files are read as {kinds} only; got {_listing(others)}."
         )
     return files
 

@@ -335,22 +335,49 @@ def log_probabilities(outputs: np.ndarray, *, probabilities: bool) -> np.ndarray
     return np.log(outputs / outputs.sum(axis=1, keepdims=True))
 
 
-def feature_moments(X: np.ndarray, chunk: int = 65_536):
+def feature_moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature mean and variance over every axis but the last, in float64,
     a chunk of rows at a time so that no float64 copy of X is made.  Padded
     steps (rows of NaN) are left out."""
-    rows = X.reshape(-1, X.shape[-1])
-    total = np.zeros(rows.shape[1])
-    total_sq = np.zeros(rows.shape[1])
-    count = 0
-    for start in range(0, len(rows), chunk):
-        block = rows[start : start + chunk].astype(np.float64)
-        block = block[~np.isnan(block).any(axis=1)]
-        total += block.sum(axis=0)
-        total_sq += np.square(block).sum(axis=0)
-        count += len(block)
-    mean = total / count
-    return mean, np.maximum(total_sq / count - mean**2, 0.0)
+    return MomentSums().add(X).moments()
+
+
+class MomentSums:
+    """Running per-feature sums and sums of squares, in float64, of rows
+    given a window at a time (streamed data); sums of row sets add and
+    subtract."""
+
+    def __init__(self, total=0.0, total_sq=0.0, count: int = 0):
+        self.total, self.total_sq, self.count = total, total_sq, count
+
+    def add(self, X: np.ndarray, chunk: int = 65_536) -> MomentSums:
+        """Add the steps of ``X`` (every axis but the last), NaN steps left out."""
+        rows = X.reshape(-1, X.shape[-1])
+        for start in range(0, len(rows), chunk):
+            block = rows[start : start + chunk].astype(np.float64)
+            block = block[~np.isnan(block).any(axis=1)]
+            self.total = self.total + block.sum(axis=0)
+            self.total_sq = self.total_sq + np.square(block).sum(axis=0)
+            self.count += len(block)
+        return self
+
+    def __add__(self, other: MomentSums) -> MomentSums:
+        return MomentSums(
+            self.total + other.total,
+            self.total_sq + other.total_sq,
+            self.count + other.count,
+        )
+
+    def __sub__(self, other: MomentSums) -> MomentSums:
+        return MomentSums(
+            self.total - other.total,
+            self.total_sq - other.total_sq,
+            self.count - other.count,
+        )
+
+    def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        mean = self.total / self.count
+        return mean, np.maximum(self.total_sq / self.count - mean**2, 0.0)
 
 
 # One inference function per live model; weak keys let models be collected.

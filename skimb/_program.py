@@ -29,7 +29,15 @@ class Program:
     sample weights (Keras sums the outputs' losses and logs each one).
     """
 
-    def __init__(self, networks: list[keras.Model], plan: TrainingPlan, X: np.ndarray):
+    def __init__(
+        self,
+        networks: list[keras.Model],
+        plan: TrainingPlan,
+        X: np.ndarray,
+        targets: np.ndarray,
+    ):
+        """``X, targets``: the data the epochs index unless given their own
+        (streamed data: the first window), whose first rows build the model."""
         self.backend = keras.backend.backend()
         if self.backend not in BACKENDS:
             raise RuntimeError(
@@ -59,12 +67,12 @@ class Program:
         model._symbolic_build(
             data_batch=self._batch(
                 [X[:batch]] * self.k,
-                [plan.targets[:batch]] * self.k,
+                [targets[:batch]] * self.k,
                 [np.ones(batch, np.float32)] * self.k,
             )
         )
         self.model, self.networks = model, networks
-        self.X, self.targets = self._to_device(X), self._to_device(plan.targets)
+        self.X, self.targets = self._to_device(X), self._to_device(targets)
         if self.backend == "jax":
             self.reload()
             # Where each network's weights sit in the trainable and
@@ -179,17 +187,42 @@ class Program:
 
             self._epoch, self._evaluate = jax.jit(epoch), jax.jit(forward)
 
-    def run_epoch(self, data, order: np.ndarray, W: np.ndarray) -> list[float]:
-        """Train one epoch; each network's mean training loss."""
+    def run_epoch(
+        self,
+        data,
+        order: np.ndarray,
+        W: np.ndarray,
+        *,
+        first: bool = True,
+        streamed: bool = False,
+    ) -> list[float]:
+        """Train the steps of ``order``; each network's mean training loss
+        since the epoch's first chunk (``first``: this one).  ``streamed``:
+        the chunk is a window of streamed rows, one of many shapes."""
         X, T = (self.X, self.targets) if data is None else map(self._to_device, data)
-        self.model.reset_metrics()
+        if first:
+            self.model.reset_metrics()
         if self.backend == "tensorflow":
             losses = self._epoch(X, T, order, W)
         else:
-            metrics = [self._to_device(v.value) for v in self.model.metrics_variables]
-            self._state, losses = self._epoch(
-                (*self._state[:3], metrics), X, T, order, W
-            )
+            if first:
+                variables = self.model.metrics_variables
+                metrics = [self._to_device(v.value) for v in variables]
+            else:
+                metrics = self._state[3]
+            # lax.scan compiles for its number of steps: the steps of a
+            # window of streamed rows (which varies) run in pieces of powers
+            # of two, so that a fit compiles a few lengths only.
+            pieces = _pieces(len(order)) if streamed else [(0, len(order))]
+            for start, stop in pieces:
+                self._state, losses = self._epoch(
+                    (*self._state[:3], metrics),
+                    X,
+                    T,
+                    order[start:stop],
+                    W[start:stop],
+                )
+                metrics = self._state[3]
         return [float(keras.ops.convert_to_numpy(loss)) for loss in losses]
 
     def evaluate(self, X, T, W) -> tuple[list[np.ndarray], list[float]]:
@@ -241,3 +274,13 @@ class Program:
                 model.optimizer.variables,
             )
         )
+
+
+def _pieces(steps: int) -> list[tuple[int, int]]:
+    """``range(steps)`` cut into pieces whose lengths are powers of two."""
+    pieces, start = [], 0
+    for bit in reversed(range(max(steps, 1).bit_length())):
+        if steps & (1 << bit):
+            pieces.append((start, start + (1 << bit)))
+            start += 1 << bit
+    return pieces

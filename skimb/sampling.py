@@ -380,6 +380,12 @@ class ResampledRows(NamedTuple):
     weights: np.ndarray | None
 
 
+def selects_rows(sampler) -> bool:
+    """Whether a sampler only selects rows (random over- and under-sampling
+    ignore the features), rather than synthesising new ones."""
+    return type(sampler) in (RandomOverSampler, RandomUnderSampler)
+
+
 def resample_rows(
     X: np.ndarray,
     weights: np.ndarray,
@@ -426,8 +432,7 @@ def resample_rows(
     sampler = clone(sampler)
     if "random_state" in sampler.get_params():
         sampler.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
-    # Only random over- and under-sampling ignore the features.
-    if type(sampler) in (RandomOverSampler, RandomUnderSampler):
+    if selects_rows(sampler):
         positions = np.arange(len(rows)).reshape(-1, 1)
         positions = sampler.fit_resample(positions, y_train)[0].ravel()
         return ResampledRows(rows[positions], None, y_train[positions], None)

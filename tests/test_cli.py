@@ -171,7 +171,7 @@ def test_predict_leaves_nothing_half_written(capsys, dense_model, shards, tmp_pa
     empty = tmp_path / "empty"
     empty.mkdir()
     code, _, err = _run(capsys, "predict", dense_model, empty, "--out", out_file)
-    assert code != 0 and "holds no .parquet or .csv tables" in err
+    assert code != 0 and "holds no .csv, .parquet or .pq files" in err
 
 
 def test_predict_sequences_from_npz_without_labels(

@@ -33,12 +33,12 @@ SCRIPT = textwrap.dedent(
     seen = []
     run_epoch = Program.run_epoch
 
-    def spy(self, *args):
+    def spy(self, *args, **kwargs):
         seen.append([
             len(self._state[0][0].sharding.device_set),
             len(self.X.sharding.device_set),
         ])
-        return run_epoch(self, *args)
+        return run_epoch(self, *args, **kwargs)
 
     Program.run_epoch = spy
     X, y = make_imbalanced_classification(2000, random_state=0)

@@ -1,0 +1,329 @@
+"""Data sets on disk, read a window of rows at a time.
+
+:class:`Shards` names a data set stored as files, Parquet tables or ``.npz``
+arrays; :class:`~skimb.ImbalancedKerasClassifier` takes it in place of ``X``
+in ``fit``, ``predict`` and ``predict_proba`` and never holds more than a
+window of its rows (the labels aside: one number per row).
+
+Why not ``tf.data`` or ``keras.utils.PyDataset``: the fit needs the labels
+before the features (for the stratified splits and the class counts), row
+ids that stay put (for the cross-fitting folds and the held-out
+predictions), and windows it can redraw every epoch; a dataset of batches
+gives none of them, and ``tf.data`` would tie the fit to one backend.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from skimb._files import DataError, _listing, data_files
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+SHARD_SUFFIXES = (*PARQUET_SUFFIXES, ".npz")
+
+
+class Shards:
+    """A data set stored as files, read a window of rows at a time.
+
+    Each file (a shard) holds some rows: a Parquet table with the label
+    column ``target`` and one column per feature (flattened sequences, with
+    the estimator's ``n_timesteps``), or an ``.npz`` file with an array
+    ``X`` of shape ``(n, n_features)`` or ``(n, n_timesteps, n_features)``
+    and an array named ``target`` with the labels.  The rows of the data
+    set are the shards' rows in the order of ``files``.
+
+    Parameters
+    ----------
+    files : str, Path or sequence of them
+        The shards: a folder (its ``.parquet`` or ``.npz`` files, by name),
+        a glob pattern (``"logs/*.parquet"``) or the files themselves.
+    target : str, default="y"
+        The label column (Parquet) or array (``.npz``).  Shards without it
+        can be predicted on, not fitted on.
+    window_rows : int, default=65_536
+        Rows read at once.  Memory holds about two windows of features;
+        batches are shuffled, and SMOTE-like samplers draw their neighbours,
+        within a window.
+
+    Notes
+    -----
+    Uncompressed ``.npz`` files (``numpy.savez``) are memory-mapped, so a
+    window reads only its rows; a compressed one (``numpy.savez_compressed``)
+    is decompressed whole when read, so keep compressed shards smaller than
+    the memory you have.  Parquet shards are read by record batches.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> from skimb.data import Shards
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> rng = np.random.RandomState(0)
+    >>> for i in range(3):
+    ...     np.savez(folder / f"part-{i}.npz", X=rng.normal(size=(50, 4)),
+    ...              y=rng.randint(0, 3, 50))
+    >>> shards = Shards(folder, window_rows=64)
+    >>> shards.n_rows, shards.sample_shape
+    (150, (4,))
+    >>> [len(ids) for ids, _ in shards.windows()]
+    [64, 64, 22]
+    """
+
+    def __init__(self, files, *, target: str = "y", window_rows: int = 65_536):
+        if isinstance(files, (str, Path)):
+            paths = data_files(files, suffixes=SHARD_SUFFIXES)
+        else:
+            paths = [Path(f) for f in files]
+        if not paths:
+            raise DataError("Shards: no files given.")
+        if not isinstance(window_rows, (int, np.integer)) or window_rows < 1:
+            raise ValueError(
+                f"window_rows must be a positive int; got {window_rows!r}."
+            )
+        suffixes = {p.suffix.lower() for p in paths}
+        unknown = suffixes - set(SHARD_SUFFIXES)
+        if unknown:
+            raise DataError(
+                f"Shards reads {', '.join(SHARD_SUFFIXES)} files; got "
+                f"{_listing(sorted(unknown))}."
+            )
+        if len({s in PARQUET_SUFFIXES for s in suffixes}) > 1:
+            raise DataError("Shards: the files are all Parquet or all .npz, not both.")
+        for path in paths:
+            if not path.is_file():
+                raise DataError(f"{path}: no such file.")
+        self.files = paths
+        self.target = target
+        self.window_rows = int(window_rows)
+        self.parquet = paths[0].suffix.lower() in PARQUET_SUFFIXES
+        self._readers = [
+            (_ParquetShard if self.parquet else _NpzShard)(p, target) for p in paths
+        ]
+        self.sizes = np.array([r.n_rows for r in self._readers], dtype=np.int64)
+        # Global id of each shard's first row.
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)])
+        self.n_rows = int(self.offsets[-1])
+        if self.n_rows == 0:
+            raise DataError("Shards: the files hold no rows.")
+        first = self._readers[0]
+        for reader in self._readers[1:]:
+            if reader.layout != first.layout:
+                raise DataError(
+                    f"{reader.path}: its features ({reader.describe()}) differ "
+                    f"from those of {first.path} ({first.describe()})."
+                )
+        self.sample_shape = first.sample_shape
+
+    def __repr__(self) -> str:
+        return (
+            f"Shards({len(self.files)} files, {self.n_rows} rows, "
+            f"target={self.target!r}, window_rows={self.window_rows})"
+        )
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def labels(self) -> np.ndarray:
+        """Every row's label, read without the features."""
+        parts = [reader.labels() for reader in self._readers]
+        try:
+            return np.concatenate(parts)
+        except ValueError:
+            raise DataError(
+                f"The label {self.target!r} has a different shape in some shards."
+            ) from None
+
+    def epoch_order(self, rng: np.random.RandomState | None) -> np.ndarray:
+        """The order the shards are read in: shuffled by ``rng``, or as given."""
+        order = np.arange(len(self.files))
+        return order if rng is None else rng.permutation(order)
+
+    def locate(self, rows: np.ndarray, order: np.ndarray) -> tuple:
+        """Where rows (global ids) fall when the shards are read in ``order``:
+        their window, and their position in it."""
+        starts = np.empty(len(order), dtype=np.int64)
+        starts[order] = np.concatenate([[0], np.cumsum(self.sizes[order])[:-1]])
+        shard = np.searchsorted(self.offsets, rows, side="right") - 1
+        position = starts[shard] + (rows - self.offsets[shard])
+        return position // self.window_rows, position % self.window_rows
+
+    def windows(self, order: np.ndarray | None = None) -> Iterator[tuple]:
+        """Windows of rows: ``(ids, features)``, the rows' global ids and
+        their features as read (a ``DataFrame`` of Parquet columns, or an
+        array), the shards read in ``order``."""
+        order = self.epoch_order(None) if order is None else order
+        ids, parts, held = [], [], 0
+        for s in order:
+            for start, block in self._readers[s].blocks(self.window_rows):
+                while len(block):
+                    take = min(len(block), self.window_rows - held)
+                    first = self.offsets[s] + start
+                    ids.append(np.arange(first, first + take))
+                    parts.append(block[:take])
+                    block, start, held = block[take:], start + take, held + take
+                    if held == self.window_rows:
+                        yield np.concatenate(ids), _concat(parts)
+                        ids, parts, held = [], [], 0
+        if held:
+            yield np.concatenate(ids), _concat(parts)
+
+    def stream(self, prepare: Callable) -> WindowStream:
+        """The windows as a model takes them: ``prepare`` maps a window's
+        features to a float32 array (the estimator's input checks)."""
+        return WindowStream(self, prepare)
+
+
+class WindowStream:
+    """A :class:`Shards` whose windows come out prepared for the network.
+
+    What the training engine reads: ``n`` rows, windows of ``window_rows``,
+    shuffled shard orders and where a row falls in them.
+    """
+
+    def __init__(self, shards: Shards, prepare: Callable):
+        self.shards, self.prepare = shards, prepare
+        self.n, self.window_rows = shards.n_rows, shards.window_rows
+        self.epoch_order, self.locate = shards.epoch_order, shards.locate
+
+    def windows(self, order: np.ndarray | None = None) -> Iterator[tuple]:
+        for ids, raw in self.shards.windows(order):
+            yield ids, self.prepare(raw, ids)
+
+
+def _concat(parts: list):
+    if len(parts) == 1:
+        return parts[0]
+    if isinstance(parts[0], np.ndarray):
+        return np.concatenate(parts)
+    import pandas as pd
+
+    return pd.concat(parts, ignore_index=True)
+
+
+class _ParquetShard:
+    """A Parquet shard, read by record batches (the label column apart)."""
+
+    def __init__(self, path: Path, target: str):
+        import pyarrow.parquet as pq
+
+        self.path, self.target = path, target
+        try:
+            metadata = pq.ParquetFile(path)
+        except Exception as error:  # pyarrow raises many types; all mean unreadable
+            raise DataError(f"{path}: not a readable Parquet file ({error}).") from None
+        self.n_rows = metadata.metadata.num_rows
+        names = [str(n) for n in metadata.schema_arrow.names]
+        self.has_target = target in names
+        self.columns = [n for n in names if n != target]
+        if not self.columns:
+            raise DataError(f"{path}: the table has no feature columns.")
+        self.layout = tuple(self.columns)
+        self.sample_shape = (len(self.columns),)
+
+    def describe(self) -> str:
+        return f"columns {_listing(self.columns)}"
+
+    def labels(self) -> np.ndarray:
+        import pyarrow.parquet as pq
+
+        if not self.has_target:
+            raise DataError(f"{self.path}: no label column {self.target!r}.")
+        column = pq.read_table(self.path, columns=[self.target]).column(0)
+        if column.null_count:
+            raise DataError(
+                f"{self.path}: the label column {self.target!r} has "
+                f"{column.null_count} missing values."
+            )
+        return column.to_numpy()
+
+    def blocks(self, rows: int) -> Iterator[tuple]:
+        import pyarrow.parquet as pq
+
+        start = 0
+        for batch in pq.ParquetFile(self.path).iter_batches(
+            batch_size=rows, columns=self.columns
+        ):
+            frame = batch.to_pandas()
+            yield start, frame
+            start += len(frame)
+
+
+class _NpzShard:
+    """An ``.npz`` shard; its ``X`` memory-mapped when stored uncompressed."""
+
+    def __init__(self, path: Path, target: str):
+        self.path, self.target = path, target
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+                if "X.npy" not in names:
+                    listing = _listing(n.removesuffix(".npy") for n in names)
+                    raise DataError(f"{path}: no array named 'X' (it has {listing}).")
+                info = archive.getinfo("X.npy")
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read_header = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, fortran, dtype = read_header(member)
+                    header = member.tell()
+                self.has_target = f"{target}.npy" in names
+                self.offset = None
+                if info.compress_type == zipfile.ZIP_STORED and not fortran:
+                    # The member's data start: its local header (30 bytes, the
+                    # name and the extra field) and the .npy header.
+                    with open(path, "rb") as raw:
+                        raw.seek(info.header_offset + 26)
+                        lengths = np.frombuffer(raw.read(4), dtype="<u2")
+                    self.offset = info.header_offset + 30 + int(lengths.sum()) + header
+        except DataError:
+            raise
+        except Exception as error:  # zip and format errors of many types
+            raise DataError(f"{path}: not a readable .npz file ({error}).") from None
+        if len(shape) not in (2, 3) or dtype.kind not in "biuf":
+            raise DataError(
+                f"{path}: X must be a numeric array of shape (n, n_features) or "
+                f"(n, n_timesteps, n_features); got {dtype} {shape}."
+            )
+        self.shape, self.dtype = shape, dtype
+        self.n_rows = shape[0]
+        self.sample_shape = tuple(shape[1:])
+        self.layout = self.sample_shape
+
+    def describe(self) -> str:
+        return f"X of shape (n, {', '.join(map(str, self.sample_shape))})"
+
+    def labels(self) -> np.ndarray:
+        if not self.has_target:
+            raise DataError(
+                f"{self.path}: no array named {self.target!r} (the labels)."
+            )
+        with np.load(self.path, allow_pickle=False) as archive:
+            y = archive[self.target]
+        if y.ndim != 1 or len(y) != self.n_rows:
+            raise DataError(
+                f"{self.path}: {self.target} must hold one label per row of X "
+                f"({self.n_rows}); got shape {y.shape}."
+            )
+        return y
+
+    def blocks(self, rows: int) -> Iterator[tuple]:
+        if self.offset is not None:
+            X = np.memmap(
+                self.path,
+                dtype=self.dtype,
+                mode="r",
+                offset=self.offset,
+                shape=self.shape,
+            )
+        else:
+            with np.load(self.path, allow_pickle=False) as archive:
+                X = archive["X"]
+        for start in range(0, self.n_rows, rows):
+            # A copy: the window must not keep the file mapped.
+            yield start, np.array(X[start : start + rows])
