@@ -284,7 +284,7 @@ class _HeldOut:
             # Each loss is a sum over the padded rows divided by their number.
             totals += np.asarray(losses) * rows
         self._outputs = own
-        return list(totals / len(self.rows))
+        return [float(v) for v in totals / len(self.rows)]
 
     def score(self, program: Program, losses: list[float]) -> list[dict]:
         """Each network's logs for the epoch just trained."""

@@ -51,8 +51,8 @@ class Shards:
 
     Notes
     -----
-    Uncompressed ``.npz`` files (``numpy.savez``) are memory-mapped, so a
-    window reads only its rows; a compressed one (``numpy.savez_compressed``)
+    From uncompressed ``.npz`` files (``numpy.savez``) a window reads only
+    its rows; a compressed one (``numpy.savez_compressed``)
     is decompressed whole when read, so keep compressed shards smaller than
     the memory you have.  Parquet shards are read by record batches.
 
@@ -252,7 +252,8 @@ class _ParquetShard:
 
 
 class _NpzShard:
-    """An ``.npz`` shard; its ``X`` memory-mapped when stored uncompressed."""
+    """An ``.npz`` shard; its ``X`` read a block at a time when stored
+    uncompressed."""
 
     def __init__(self, path: Path, target: str):
         self.path, self.target = path, target
@@ -313,17 +314,21 @@ class _NpzShard:
         return y
 
     def blocks(self, rows: int) -> Iterator[tuple]:
-        if self.offset is not None:
-            X = np.memmap(
-                self.path,
-                dtype=self.dtype,
-                mode="r",
-                offset=self.offset,
-                shape=self.shape,
-            )
-        else:
+        if self.offset is None:
             with np.load(self.path, allow_pickle=False) as archive:
                 X = archive["X"]
+            for start in range(0, self.n_rows, rows):
+                yield start, X[start : start + rows]
+            return
+        # Read a block at a time from its place in the file: neither the
+        # shard nor a mapping of it is held.
+        row = int(np.prod(self.sample_shape))
         for start in range(0, self.n_rows, rows):
-            # A copy: the window must not keep the file mapped.
-            yield start, np.array(X[start : start + rows])
+            count = min(rows, self.n_rows - start)
+            block = np.fromfile(
+                self.path,
+                dtype=self.dtype,
+                count=count * row,
+                offset=self.offset + start * row * self.dtype.itemsize,
+            )
+            yield start, block.reshape(count, *self.sample_shape)
