@@ -88,7 +88,7 @@ def test_shards_name_what_is_wrong(tabular, tmp_path):
         Shards(tmp_path / "empty")
     np.savez(tmp_path / "a.npz", X=X, y=y)
     np.savez(tmp_path / "b.npz", X=X[:, :4], y=y)
-    with pytest.raises(ValueError, match=r"b.npz: its features \(X of shape \(n, 4\)\)"):
+    with pytest.raises(ValueError, match=r"b.npz: its features \(X of shape \(n, 4"):
         Shards([tmp_path / "a.npz", tmp_path / "b.npz"])
     _frame(X, y).to_parquet(tmp_path / "c.parquet")
     with pytest.raises(ValueError, match="all Parquet or all .npz"):
