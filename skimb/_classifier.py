@@ -6,18 +6,14 @@ from numbers import Integral, Real
 
 import keras
 import numpy as np
-from scikeras.wrappers import KerasClassifier
 from scipy.special import log_softmax
-from sklearn.base import BaseEstimator
 from sklearn.metrics import f1_score
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
-    InvalidParameterError,
     StrOptions,
 )
-from sklearn.utils._tags import ClassifierTags
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from skimb._devices import data_parallel
 from skimb._engine import train
@@ -32,27 +28,25 @@ from skimb._networks import (
     log_probabilities,
 )
 from skimb._plan import TrainingPlan, encode_targets
+from skimb._prepare import prepare_targets
 from skimb._random import seed_from, seeded
-from skimb._routing import ROUTED_PREFIX, routed_params
+from skimb._routing import routed_params
 from skimb._schedule import held_out_group
-from skimb._serialization import model_from_bytes, model_to_bytes
+from skimb._scikeras import ScikerasFixes
 from skimb._splits import network_splits, validation_split
 from skimb._user_model import build_user_network
-from skimb.calibration import estimate_prior, fit_temperature_and_bias, shift_prior
-from skimb.class_weight import compute_class_weight, effective_number_weights
+from skimb.calibration import estimate_prior, shift_prior
+from skimb.class_weight import prior_counts
 from skimb.data import Shards
 from skimb.decision import (
     DECISIONS,
-    macro_f1_offsets,
-    posterior_offsets,
-    prior_offsets,
+    ClassCounts,
+    fit_decision,
+    prior_frequencies,
+    rule_offsets,
 )
-from skimb.losses import LOSSES, resolve_loss
-from skimb.sampling import (
-    BATCH_SAMPLERS,
-    resampled_class_counts,
-    resolve_batch_sampler,
-)
+from skimb.losses import LOSSES, loss_class_weights, resolve_loss
+from skimb.sampling import BATCH_SAMPLERS, resolve_batch_sampler
 
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
 # units="auto" and n_layers="auto", chosen on the benchmark suite
@@ -66,7 +60,7 @@ AUTO_STEPS = 32
 AUTO_BATCH_BOUNDS = (32, 128)
 
 
-class ImbalancedKerasClassifier(KerasClassifier):
+class ImbalancedKerasClassifier(ScikerasFixes):
     """A Keras network for imbalanced multi-class data, as a scikit-learn classifier.
 
     The estimator builds a dense, LSTM, GRU or 1-D convolutional network,
@@ -522,94 +516,6 @@ default="oof_macro_f1"
         for name, value in model_params.items():
             setattr(self, name, value)
 
-    # scikeras replaces these with routing of ``prefix__param`` names and
-    # introspection of ``__dict__``; the parameters here are explicit, so
-    # scikit-learn's own versions are the right ones.
-    _get_param_names = classmethod(BaseEstimator._get_param_names.__func__)
-    __repr__ = BaseEstimator.__repr__
-
-    def get_params(self, deep: bool = True) -> dict:
-        """Parameters of this estimator, the routed ``model__<name>`` ones
-        included.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            As for any scikit-learn estimator.
-
-        Returns
-        -------
-        dict
-        """
-        params = BaseEstimator.get_params(self, deep=deep)
-        params.update(
-            {k: v for k, v in vars(self).items() if k.startswith(ROUTED_PREFIX)}
-        )
-        return params
-
-    def set_params(self, **params) -> ImbalancedKerasClassifier:
-        """Set parameters, the routed ``model__<name>`` ones included.
-
-        Parameters
-        ----------
-        **params : dict
-            Estimator parameters.
-
-        Returns
-        -------
-        self
-        """
-        # scikit-learn would read "model__units" as the parameter "units" of
-        # an estimator in "model"; here it goes to the build function.  Other
-        # names that are not parameters are stored as __init__ stores them,
-        # and refused by fit.
-        named = set(self._get_param_names())
-        for name in [k for k in params if k.startswith(ROUTED_PREFIX) or "__" not in k]:
-            if name not in named:
-                setattr(self, name, params.pop(name))
-        return BaseEstimator.set_params(self, **params)
-
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        # Keyword arguments beyond the documented parameters must be routed
-        # to a build function; anything else is a mistyped name.
-        named = set(self._get_param_names())
-        unknown = sorted(
-            k
-            for k in vars(self)
-            if k not in named
-            and not k.startswith((ROUTED_PREFIX, "_"))
-            and not k.endswith("_")
-        )
-        if unknown:
-            raise TypeError(
-                f"{type(self).__name__} got unexpected keyword arguments "
-                f"{unknown}: besides its documented parameters it takes only "
-                f"{ROUTED_PREFIX}<name> ones, routed to a build function."
-            )
-        # bool is an int to Python (and to scikit-learn's Interval), but
-        # units=True is a mistake, not one unit.
-        for name, constraints in self._parameter_constraints.items():
-            value = getattr(self, name)
-            if isinstance(value, (bool, np.bool_)) and not (
-                {"boolean", "verbose"} & {c for c in constraints if isinstance(c, str)}
-            ):
-                raise InvalidParameterError(
-                    f"The {name!r} parameter of {type(self).__name__} must be "
-                    f"a number or one of its named options, not a bool; got "
-                    f"{value!r}."
-                )
-
-    def __sklearn_tags__(self):
-        # scikeras lists ClassifierMixin after BaseEstimator, so its tags never
-        # reach scikit-learn and ``is_classifier`` is False; set them here.
-        tags = super().__sklearn_tags__()
-        tags.estimator_type = "classifier"
-        tags.classifier_tags = ClassifierTags(multi_class=True)
-        tags.target_tags.required = True
-        tags.input_tags.three_d_array = True
-        return tags
-
     # ------------------------------------------------------------------ fit
 
     def fit(self, X, y=None, sample_weight=None) -> ImbalancedKerasClassifier:
@@ -830,82 +736,21 @@ default="oof_macro_f1"
     def _check_targets(self, y, sample_weight, *, n_samples, classes, reset=True):
         """The encoded labels and the sample weights (class weights
         included); sets the classes and their counts and weights."""
-        y = check_labels(y, n_samples)
-        if reset:
-            self.classes_ = np.unique(y if classes is None else classes)
-            if len(self.classes_) < 2:
-                raise ValueError(
-                    "The classifier needs samples of at least 2 classes; "
-                    f"got 1 class ({self.classes_[0].tolist()!r})."
-                )
-        unseen = np.setdiff1d(y, self.classes_)
-        if unseen.size:
-            raise ValueError(
-                f"y has labels {unseen.tolist()} that are not among the "
-                f"classes {self.classes_.tolist()}."
-            )
-        y_encoded = np.searchsorted(self.classes_, y)
-        self.class_counts_ = np.bincount(y_encoded, minlength=len(self.classes_))
-        # The prior the network trains on: with batch_sampler, that of the
-        # resampled batches, not of y (else the logit adjustment, margins and
-        # prior correction would correct an imbalance the batches no longer
-        # have).
-        self.train_class_counts_ = (
-            self.class_counts_
-            if self.batch_sampler is None
-            else resampled_class_counts(
-                resolve_batch_sampler(self.batch_sampler), self.class_counts_
-            )
-        )
-        present = np.unique(y_encoded)
-        self.class_weight_ = np.ones(len(self.classes_))
-        self.class_weight_[present] = compute_class_weight(
-            self.class_weight,
-            classes=self.classes_[present],
-            y=y,
+        targets = prepare_targets(
+            y,
+            sample_weight,
+            n_samples=n_samples,
+            classes=classes if reset else self.classes_,
+            class_weight=self.class_weight,
             beta=self.beta,
+            batch_sampler=self.batch_sampler,
         )
-        shape = None if sample_weight is None else np.asarray(sample_weight).shape
-        if shape not in (None, (), (len(y),)):
-            raise ValueError(
-                f"sample_weight has shape {shape} but X has "
-                f"{len(y)} samples. In an imbalanced-learn Pipeline, a sampler "
-                "step changes the rows but not the sample_weight passed to "
-                "later steps, so the weights would not match: use class_weight "
-                "or batch_sampler instead."
-            )
-        # A new array: the caller's sample_weight is never written to.
-        weights = (
-            _check_sample_weight(
-                sample_weight,
-                # Only its number of rows is read.
-                np.empty((len(y), 0)),
-                dtype=np.float64,
-                ensure_non_negative=True,
-            )
-            * self.class_weight_[y_encoded]
-        )
-        total = np.bincount(y_encoded, weights=weights, minlength=len(self.classes_))
-        starved = (total == 0) & (self.class_counts_ > 0)
-        if starved.any():
-            raise ValueError(
-                f"Every sample of class {self.classes_[starved].tolist()} has "
-                "weight 0 (sample_weight times class_weight): the network "
-                "cannot learn a class it never sees."
-            )
-        # Weights are costs: the loss sees each class as often as its count
-        # times its mean weight, and its prior, margins or re-weighting are
-        # computed from these counts, so weights and losses compose.
-        mean_weight = np.divide(
-            total,
-            self.class_counts_,
-            out=np.ones(len(self.classes_)),
-            where=self.class_counts_ > 0,
-        )
-        self.weighted_class_counts_ = (
-            self._prior_counts(self.train_class_counts_) * mean_weight
-        )
-        return y_encoded, weights.astype(np.float32)
+        self.classes_ = targets.classes
+        self.class_counts_ = targets.class_counts
+        self.train_class_counts_ = targets.train_class_counts
+        self.class_weight_ = targets.class_weight
+        self.weighted_class_counts_ = targets.weighted_class_counts
+        return targets.y_encoded, targets.weights
 
     def _split(self, y_encoded: np.ndarray, seed: int | None):
         """The validation split of a single-network fit."""
@@ -1071,93 +916,50 @@ default="oof_macro_f1"
         """Set the posterior's offsets and temperature, the class prior and
         ``decision_offsets_`` from the decision rule and the held-out
         network log-probabilities (``None`` without held-out data)."""
-        self.posterior_offsets_ = posterior_offsets(
-            self._prior_counts(self.class_counts_),
-            train_class_counts=self.weighted_class_counts_ * self._loss_class_weights(),
-            tau=self.tau if self.loss == "logit_adjusted" else 0.0,
+        fitted = fit_decision(
+            self.decision,
+            self._class_counts(),
+            tau=self.tau,
+            logit_adjusted=self.loss == "logit_adjusted",
+            log_proba_val=log_proba_val,
+            y_val=y_val,
+            seed=seed,
         )
-        self.temperature_ = 1.0
-        self.calibration_bias_ = np.zeros(len(self.classes_))
-        if y_val is not None:
-            self.temperature_, self.calibration_bias_ = fit_temperature_and_bias(
-                log_proba_val + self.posterior_offsets_, y_val
-            )
-        self.class_prior_ = self._class_prior()
-        self.decision_offsets_, self.decision_rule_ = self._rule_offsets(
-            self.decision, log_proba_val, y_val, seed
+        self.posterior_offsets_ = fitted.posterior_offsets
+        self.temperature_ = fitted.temperature
+        self.calibration_bias_ = fitted.calibration_bias
+        self.decision_offsets_, self.decision_rule_ = fitted.offsets, fitted.rule
+        self.class_prior_ = prior_frequencies(
+            self.class_prior, self.class_counts_, self.classes_
         )
 
-    def _rule_offsets(
-        self, decision: str, log_proba_val=None, y_val=None, seed: int | None = None
-    ) -> tuple[np.ndarray, str]:
-        """A decision rule's offsets on :meth:`predict_log_proba`, and the rule
-        in use (``"macro_f1"`` falls back to ``"posterior"``)."""
-        offsets, rule = self._network_offsets(decision, log_proba_val, y_val, seed)
-        # The rules are offsets on the network's log-probabilities (so the
-        # calibration never changes a prediction), stored as offsets on
-        # predict_log_proba: argmax((z + s) / T + b + d) = argmax(z + o) for
-        # d = (o - s) / T - b.
-        offsets = (offsets - self.posterior_offsets_) / self.temperature_
-        return offsets - self.calibration_bias_, rule
-
-    def _network_offsets(
-        self, decision: str, log_proba_val, y_val, seed: int | None
-    ) -> tuple[np.ndarray, str]:
-        """A decision rule as offsets on the network's log-probabilities."""
-        if decision == "argmax":
-            return np.zeros(len(self.classes_)), decision
-        if decision == "prior_corrected":
-            counts = self.weighted_class_counts_ * self._loss_class_weights()
-            return prior_offsets(counts, tau=self.tau), decision
-        # The posterior with the weights put back as costs: the Bayes rule
-        # for those costs.
-        start = self.posterior_offsets_ + np.log(
-            self.weighted_class_counts_
-            / self._prior_counts(self.train_class_counts_)
-            * self._loss_class_weights()
+    def _class_counts(self) -> ClassCounts:
+        return ClassCounts(
+            observed=self.class_counts_,
+            trained=self.train_class_counts_,
+            weighted=self.weighted_class_counts_,
+            loss_weights=self._loss_class_weights(),
         )
-        if decision == "posterior":
-            return start, decision
-        if y_val is not None:  # None: no validation split, or partial_fit
-            offsets, tuned = macro_f1_offsets(
-                log_proba_val, y_val, start=start, random_state=seed
-            )
-            if tuned:
-                return offsets, decision
-        # Nothing (or too few samples of some class) to tune on: the
-        # posterior rule, silently (this happens on every small data set),
-        # recorded in decision_rule_.
-        return start, "posterior"
+
+    def _rule_offsets(self, decision: str) -> tuple[np.ndarray, str]:
+        """Another rule's offsets on :meth:`predict_log_proba`, under this
+        fit's calibration (the benchmarks compare rules on one fit)."""
+        return rule_offsets(
+            decision,
+            self._class_counts(),
+            posterior_offsets=self.posterior_offsets_,
+            temperature=self.temperature_,
+            calibration_bias=self.calibration_bias_,
+            tau=self.tau,
+        )
 
     def _loss_class_weights(self) -> np.ndarray:
-        """The per-class weights a loss applies on its own (the class-balanced
-        loss's, and those ``drw`` switches on), from the weighted counts."""
-        if self.loss == "class_balanced" or self.drw is not None:
-            return effective_number_weights(self.weighted_class_counts_, beta=self.beta)
-        return np.ones(len(self.classes_))
-
-    def _class_prior(self) -> np.ndarray:
-        """``class_prior`` as frequencies in the order of ``classes_``."""
-        n_classes = len(self.classes_)
-        if self.class_prior is None:
-            counts = self._prior_counts(self.class_counts_)
-            return counts / counts.sum()
-        if isinstance(self.class_prior, str):  # "balanced"
-            return np.full(n_classes, 1.0 / n_classes)
-        prior = np.asarray(self.class_prior, dtype=np.float64)
-        if prior.shape != (n_classes,) or not np.all(np.isfinite(prior) & (prior > 0)):
-            raise ValueError(
-                f"class_prior must hold {n_classes} positive frequencies, one "
-                f"per class of classes_ {self.classes_.tolist()}; got "
-                f"{self.class_prior!r}."
-            )
-        return prior / prior.sum()
-
-    @staticmethod
-    def _prior_counts(counts: np.ndarray) -> np.ndarray:
-        """Class counts for priors, margins and weights: a class absent from
-        partial_fit's first batch counts as one sample, so they stay finite."""
-        return np.maximum(counts, 1)
+        return loss_class_weights(
+            self.loss,
+            drw=self.drw,
+            weighted_class_counts=self.weighted_class_counts_,
+            beta=self.beta,
+        )
 
     # -------------------------------------------------------------- predict
 
@@ -1187,7 +989,7 @@ default="oof_macro_f1"
         return self._log_posterior(check_features(self, X, reset=False))
 
     def _training_prior(self) -> np.ndarray:
-        counts = self._prior_counts(self.class_counts_)
+        counts = prior_counts(self.class_counts_)
         return counts / counts.sum()
 
     def predict_log_proba(self, X) -> np.ndarray:
@@ -1315,7 +1117,7 @@ default="oof_macro_f1"
             return scores[:, 1] - scores[:, 0]
         return scores
 
-    def score(self, X, y, sample_weight=None) -> float:
+    def score(self, X, y=None, sample_weight=None) -> float:
         """Macro-averaged F1 score of ``predict(X)`` against ``y``.
 
         Unlike most scikit-learn classifiers, the default score is macro-F1,
@@ -1324,10 +1126,11 @@ default="oof_macro_f1"
 
         Parameters
         ----------
-        X : array-like
+        X : array-like, or :class:`skimb.data.Shards`
             Test data.
         y : array-like of shape (n_samples,)
-            True labels, each one of ``classes_``.
+            True labels, each one of ``classes_``; None with
+            :class:`~skimb.data.Shards`, read from them.
         sample_weight : array-like of shape (n_samples,), optional
             Sample weights.
 
@@ -1335,6 +1138,8 @@ default="oof_macro_f1"
         -------
         float
         """
+        if isinstance(X, Shards) and y is None:
+            y = X.labels()
         y = check_labels(y, len(X) if hasattr(X, "__len__") else np.shape(X)[0])
         check_is_fitted(self, "model_")
         unseen = np.setdiff1d(y, self.classes_)
@@ -1378,17 +1183,3 @@ default="oof_macro_f1"
         self.n_networks_ = 1
         self._fit_decision(None, None)
         return self
-
-    # --------------------------------------------------------------- pickle
-
-    def __getstate__(self) -> dict:
-        # A copy: on Python >= 3.11 the inherited state is ``self.__dict__``.
-        state = dict(super().__getstate__())
-        if "model_" in state:
-            state["model_"] = model_to_bytes(state["model_"])
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        if isinstance(state.get("model_"), bytes):
-            state = {**state, "model_": model_from_bytes(state["model_"])}
-        super().__setstate__(state)

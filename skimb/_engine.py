@@ -79,7 +79,10 @@ def train(
     streamed = not isinstance(X, np.ndarray)
     if streamed:
         ids, first = next(iter(X.windows()))
-        program = Program(networks, plan, first, plan.targets[ids])
+        steps = padded_length(-(-X.window_rows // plan.batch_size))
+        program = Program(
+            networks, plan, first, plan.targets[ids], window_steps=min(steps, 1024)
+        )
     else:
         program = Program(networks, plan, X, plan.targets)
     schedule = Schedule(splits, plan, X)
@@ -132,6 +135,7 @@ def train(
         callbacks.on_train_batch_begin(0)
         for i, chunk in enumerate(schedule.epoch(epoch)):
             losses = program.run_epoch(*chunk, first=i == 0, streamed=streamed)
+        losses = program.floats(losses)
         network_logs = held_out.score(program, losses)
         callbacks.on_train_batch_end(schedule.steps - 1)
         for j, logs in enumerate(network_logs):
@@ -260,22 +264,28 @@ class _HeldOut:
     def _evaluate(self, program: Program) -> list[float]:
         """Keep each held-out row's outputs from its own network; return
         each network's validation loss."""
+        if self.stream is not None and len(self.rows) <= self.stream.window_rows:
+            # Held-out rows that fit in a window (a validation split) are
+            # read once and kept.
+            kept = None
+            for positions, X in self._held_windows():
+                if kept is None:
+                    kept = np.empty((len(self.rows), *X.shape[1:]), X.dtype)
+                kept[positions] = X
+            self.X = kept
+            self.targets = self.plan.targets[self.rows]
+            self.weights = self._weights(np.arange(len(self.rows)))
+            self.stream = None
         if self.stream is None:
             outputs, losses = program.evaluate(self.X, self.targets, self.weights)
             self._outputs = _own(outputs, self.owner)
             return losses
         own, totals = None, np.zeros(len(self.positions))
-        for ids, X in self.stream.windows():
-            positions = np.searchsorted(self.rows, ids)
-            held = positions < len(self.rows)
-            held[held] = self.rows[positions[held]] == ids[held]
-            if not held.any():
-                continue
-            positions = positions[held]
+        for positions, X in self._held_windows():
             rows = padded_length(len(positions))
             outputs, losses = program.evaluate(
-                pad_rows(X[held], rows),
-                pad_rows(self.plan.targets[ids[held]], rows),
+                pad_rows(X, rows),
+                pad_rows(self.plan.targets[self.rows[positions]], rows),
                 pad_rows(self._weights(positions), rows),
             )
             if own is None:
@@ -285,6 +295,16 @@ class _HeldOut:
             totals += np.asarray(losses) * rows
         self._outputs = own
         return [float(v) for v in totals / len(self.rows)]
+
+    def _held_windows(self):
+        """Each streamed window's held-out rows: their positions among
+        self.rows, and their features."""
+        for ids, X in self.stream.windows():
+            positions = np.searchsorted(self.rows, ids)
+            held = positions < len(self.rows)
+            held[held] = self.rows[positions[held]] == ids[held]
+            if held.any():
+                yield positions[held], X[held]
 
     def score(self, program: Program, losses: list[float]) -> list[dict]:
         """Each network's logs for the epoch just trained."""

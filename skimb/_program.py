@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from skimb._plan import TrainingPlan
+from skimb._schedule import pad_rows
 
 # The backends whose compiled epochs are written here.
 BACKENDS = ("tensorflow", "jax")
@@ -35,9 +36,13 @@ class Program:
         plan: TrainingPlan,
         X: np.ndarray,
         targets: np.ndarray,
+        *,
+        window_steps: int = 1,
     ):
         """``X, targets``: the data the epochs index unless given their own
-        (streamed data: the first window), whose first rows build the model."""
+        (streamed data: the first window), whose first rows build the model.
+        ``window_steps``: the steps of a full streamed window."""
+        self.window_steps = window_steps
         self.backend = keras.backend.backend()
         if self.backend not in BACKENDS:
             raise RuntimeError(
@@ -178,6 +183,27 @@ class Program:
                 state, losses = jax.lax.scan(step, state, jnp.arange(order.shape[0]))
                 return state, [loss[-1] for loss in losses]
 
+            def piece(state, X, T, order, W, steps):
+                """The first ``steps`` steps of ``order`` (a streamed
+                window's, padded to a fixed length): a loop of a traced
+                length compiles once for every window."""
+
+                def step(s, carry):
+                    state, _ = carry
+                    rows = [order[s, j] for j in range(k)]
+                    data = batch(
+                        [split(X[r]) for r in rows],
+                        [split(T[r]) for r in rows],
+                        [split(W[s, j]) for j in range(k)],
+                    )
+                    logs, state = model.train_step(state, data)
+                    return state, [logs[key] for key in keys]
+
+                zeros = [jnp.zeros((), "float32") for _ in keys]
+                return jax.lax.fori_loop(0, steps, step, (state, zeros))
+
+            self._piece = jax.jit(piece)
+
             def forward(trainable, non_trainable, X, T, W):
                 inputs = X if k == 1 else [X] * k
                 outputs, _ = model.stateless_call(
@@ -195,10 +221,12 @@ class Program:
         *,
         first: bool = True,
         streamed: bool = False,
-    ) -> list[float]:
+    ) -> list:
         """Train the steps of ``order``; each network's mean training loss
-        since the epoch's first chunk (``first``: this one).  ``streamed``:
-        the chunk is a window of streamed rows, one of many shapes."""
+        since the epoch's first chunk (``first``: this one), as backend
+        scalars (:meth:`floats` reads them: reading waits for the steps,
+        which on JAX run while the caller reads the next window).
+        ``streamed``: the chunk is a window of streamed rows."""
         X, T = (self.X, self.targets) if data is None else map(self._to_device, data)
         if first:
             self.model.reset_metrics()
@@ -210,20 +238,38 @@ class Program:
                 metrics = [self._to_device(v.value) for v in variables]
             else:
                 metrics = self._state[3]
-            # lax.scan compiles for its number of steps: the steps of a
-            # window of streamed rows (which varies) run in pieces of powers
-            # of two, so that a fit compiles a few lengths only.
-            pieces = _pieces(len(order)) if streamed else [(0, len(order))]
-            for start, stop in pieces:
+            if streamed:
+                losses = self._run_pieces(metrics, X, T, order, W)
+            else:
                 self._state, losses = self._epoch(
-                    (*self._state[:3], metrics),
-                    X,
-                    T,
-                    order[start:stop],
-                    W[start:stop],
+                    (*self._state[:3], metrics), X, T, order, W
                 )
-                metrics = self._state[3]
-        return [float(keras.ops.convert_to_numpy(loss)) for loss in losses]
+        return losses
+
+    @staticmethod
+    def floats(values) -> list[float]:
+        """Backend scalars as Python floats."""
+        return [float(keras.ops.convert_to_numpy(value)) for value in values]
+
+    def _run_pieces(self, metrics, X, T, order: np.ndarray, W: np.ndarray):
+        """A window's steps in pieces of ``window_steps`` (about a full
+        window's), each padded to that length: the compiled loop takes the
+        number of steps to run as an argument, so every window runs through
+        one compilation."""
+        steps, size = len(order), self.window_steps
+        padded = -(-steps // size) * size
+        order, W = pad_rows(order, padded), pad_rows(W, padded)
+        for start in range(0, padded, size):
+            self._state, losses = self._piece(
+                (*self._state[:3], metrics),
+                X,
+                T,
+                order[start : start + size],
+                W[start : start + size],
+                np.int32(min(size, steps - start)),
+            )
+            metrics = self._state[3]
+        return losses
 
     def evaluate(self, X, T, W) -> tuple[list[np.ndarray], list[float]]:
         """Each network's outputs on ``X`` in inference mode, and its loss
@@ -274,13 +320,3 @@ class Program:
                 model.optimizer.variables,
             )
         )
-
-
-def _pieces(steps: int) -> list[tuple[int, int]]:
-    """``range(steps)`` cut into pieces whose lengths are powers of two."""
-    pieces, start = [], 0
-    for bit in reversed(range(max(steps, 1).bit_length())):
-        if steps & (1 << bit):
-            pieces.append((start, start + (1 << bit)))
-            start += 1 << bit
-    return pieces

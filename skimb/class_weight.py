@@ -15,6 +15,12 @@ from sklearn.utils.class_weight import compute_class_weight as _sklearn_balanced
 __all__ = ["compute_class_weight", "effective_number_weights"]
 
 
+def prior_counts(counts) -> np.ndarray:
+    """Class counts for priors, margins and weights: a class absent from
+    ``partial_fit``'s first batch counts as one sample, so they stay finite."""
+    return np.maximum(counts, 1)
+
+
 def effective_number_weights(class_counts, *, beta: float) -> np.ndarray:
     r"""Class-balanced weights from the effective number of samples.
 

@@ -23,6 +23,11 @@ import numpy as np
 from skimb._files import DataError, _listing, data_files
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+# window_rows="auto": a window's float32 features.  Its copies (as read,
+# checked, padded, on the device) make the fit's memory a few times this,
+# whatever the data's size (benchmarks/bench_streaming.py).
+AUTO_WINDOW_BYTES = 32 * 2**20
+MIN_AUTO_WINDOW_ROWS = 1024
 SHARD_SUFFIXES = (*PARQUET_SUFFIXES, ".npz")
 
 
@@ -44,10 +49,11 @@ class Shards:
     target : str, default="y"
         The label column (Parquet) or array (``.npz``).  Shards without it
         can be predicted on, not fitted on.
-    window_rows : int, default=65_536
-        Rows read at once.  Memory holds about two windows of features;
-        batches are shuffled, and SMOTE-like samplers draw their neighbours,
-        within a window.
+    window_rows : int or "auto", default="auto"
+        Rows read at once; "auto": the largest power of two whose rows hold
+        at most 32 MiB of float32 features (at least 1,024 rows).  Memory
+        holds a few windows of features; batches are shuffled, and
+        SMOTE-like samplers draw their neighbours, within a window.
 
     Notes
     -----
@@ -72,16 +78,18 @@ class Shards:
     [64, 64, 22]
     """
 
-    def __init__(self, files, *, target: str = "y", window_rows: int = 65_536):
+    def __init__(self, files, *, target: str = "y", window_rows: int | str = "auto"):
         if isinstance(files, (str, Path)):
             paths = data_files(files, suffixes=SHARD_SUFFIXES)
         else:
             paths = [Path(f) for f in files]
         if not paths:
             raise DataError("Shards: no files given.")
-        if not isinstance(window_rows, (int, np.integer)) or window_rows < 1:
+        if window_rows != "auto" and (
+            not isinstance(window_rows, (int, np.integer)) or window_rows < 1
+        ):
             raise ValueError(
-                f"window_rows must be a positive int; got {window_rows!r}."
+                f'window_rows must be a positive int or "auto"; got {window_rows!r}.'
             )
         suffixes = {p.suffix.lower() for p in paths}
         unknown = suffixes - set(SHARD_SUFFIXES)
@@ -97,7 +105,6 @@ class Shards:
                 raise DataError(f"{path}: no such file.")
         self.files = paths
         self.target = target
-        self.window_rows = int(window_rows)
         self.parquet = paths[0].suffix.lower() in PARQUET_SUFFIXES
         self._readers = [
             (_ParquetShard if self.parquet else _NpzShard)(p, target) for p in paths
@@ -116,6 +123,13 @@ class Shards:
                     f"from those of {first.path} ({first.describe()})."
                 )
         self.sample_shape = first.sample_shape
+        if window_rows == "auto":
+            row_bytes = 4 * int(np.prod(self.sample_shape))
+            # A power of two: a full window is then never padded (the
+            # compiled functions take rows in powers of two).
+            fits = 1 << int(np.log2(max(AUTO_WINDOW_BYTES // row_bytes, 1)))
+            window_rows = max(fits, MIN_AUTO_WINDOW_ROWS)
+        self.window_rows = int(window_rows)
 
     def __repr__(self) -> str:
         return (
@@ -155,6 +169,9 @@ class Shards:
         their features as read (a ``DataFrame`` of Parquet columns, or an
         array), the shards read in ``order``."""
         order = self.epoch_order(None) if order is None else order
+        if not self.parquet:
+            yield from self._array_windows(order)
+            return
         ids, parts, held = [], [], 0
         for s in order:
             for start, block in self._readers[s].blocks(self.window_rows):
@@ -165,10 +182,34 @@ class Shards:
                     parts.append(block[:take])
                     block, start, held = block[take:], start + take, held + take
                     if held == self.window_rows:
-                        yield np.concatenate(ids), _concat(parts)
+                        window = np.concatenate(ids), _concat(parts)
+                        # Not kept while the caller works on the window.
                         ids, parts, held = [], [], 0
+                        yield window
         if held:
             yield np.concatenate(ids), _concat(parts)
+
+    def _array_windows(self, order: np.ndarray) -> Iterator[tuple]:
+        """The windows of ``.npz`` shards, each read straight into a new
+        array of its rows (no copy of the parts)."""
+        dtype = np.result_type(*(reader.dtype for reader in self._readers))
+        left, ids, held, window = self.n_rows, [], 0, None
+        for s in order:
+            read, start, reader = self._readers[s].reader(), 0, self._readers[s]
+            while start < reader.n_rows:
+                if window is None:
+                    rows = min(self.window_rows, left)
+                    window = np.empty((rows, *self.sample_shape), dtype)
+                take = min(reader.n_rows - start, len(window) - held)
+                read(window[held : held + take], start)
+                first = self.offsets[s] + start
+                ids.append(np.arange(first, first + take))
+                start, held, left = start + take, held + take, left - take
+                if held == len(window):
+                    full = np.concatenate(ids), window
+                    # Not kept while the caller works on the window.
+                    ids, held, window = [], 0, None
+                    yield full
 
     def stream(self, prepare: Callable) -> WindowStream:
         """The windows as a model takes them: ``prepare`` maps a window's
@@ -190,7 +231,9 @@ class WindowStream:
 
     def windows(self, order: np.ndarray | None = None) -> Iterator[tuple]:
         for ids, raw in self.shards.windows(order):
-            yield ids, self.prepare(raw, ids)
+            prepared = self.prepare(raw, ids)
+            del raw  # the window as read is not kept beside the prepared one
+            yield ids, prepared
 
 
 def _concat(parts: list):
@@ -313,22 +356,33 @@ class _NpzShard:
             )
         return y
 
-    def blocks(self, rows: int) -> Iterator[tuple]:
+    def reader(self) -> Callable:
+        """A function ``read(out, start)`` filling ``out`` with the rows of
+        ``X`` from ``start``."""
         if self.offset is None:
+            # Compressed: decompressed once for the pass over this shard.
             with np.load(self.path, allow_pickle=False) as archive:
                 X = archive["X"]
-            for start in range(0, self.n_rows, rows):
-                yield start, X[start : start + rows]
-            return
-        # Read a block at a time from its place in the file: neither the
-        # shard nor a mapping of it is held.
-        row = int(np.prod(self.sample_shape))
-        for start in range(0, self.n_rows, rows):
-            count = min(rows, self.n_rows - start)
-            block = np.fromfile(
-                self.path,
-                dtype=self.dtype,
-                count=count * row,
-                offset=self.offset + start * row * self.dtype.itemsize,
-            )
-            yield start, block.reshape(count, *self.sample_shape)
+
+            def read(out: np.ndarray, start: int) -> None:
+                out[...] = X[start : start + len(out)]
+
+            return read
+        row_bytes = int(np.prod(self.sample_shape)) * self.dtype.itemsize
+
+        def read(out: np.ndarray, start: int) -> None:
+            # From the rows' place in the file: neither the shard nor a
+            # mapping of it is held.
+            offset = self.offset + start * row_bytes
+            if out.dtype != self.dtype:
+                count = len(out) * row_bytes // self.dtype.itemsize
+                block = np.fromfile(self.path, self.dtype, count, offset=offset)
+                out[...] = block.reshape(out.shape)
+                return
+            with open(self.path, "rb") as file:
+                file.seek(offset)
+                wanted = len(out) * row_bytes
+                if file.readinto(memoryview(out).cast("B")) != wanted:
+                    raise DataError(f"{self.path}: the file ends before its rows do.")
+
+        return read

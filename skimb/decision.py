@@ -23,15 +23,25 @@ al., 2015; Koyejo et al., 2014).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn.utils import check_random_state
+
+from skimb.calibration import fit_temperature_and_bias
+from skimb.class_weight import prior_counts
 
 __all__ = [
     "DECISIONS",
     "MIN_VALIDATION_COUNT",
+    "ClassCounts",
+    "FittedDecision",
+    "fit_decision",
     "macro_f1_offsets",
     "posterior_offsets",
+    "prior_frequencies",
     "prior_offsets",
+    "rule_offsets",
 ]
 
 DECISIONS = ("argmax", "prior_corrected", "posterior", "macro_f1")
@@ -303,3 +313,231 @@ def macro_f1_offsets(
     )
     # The first of the best: the tuned offsets unless they score lower.
     return candidates[int(np.argmax(scores))].copy(), True
+
+
+@dataclass(frozen=True)
+class ClassCounts:
+    """What the decision rules read of a fit's labels and loss.
+
+    Attributes
+    ----------
+    observed : ndarray of shape (n_classes,)
+        Samples of each class in ``y``.
+    trained : ndarray of shape (n_classes,)
+        The counts the network trained on (of the resampled batches with a
+        batch sampler).
+    weighted : ndarray of shape (n_classes,)
+        Trained counts times each class's mean sample weight.
+    loss_weights : ndarray of shape (n_classes,)
+        Per-class weights the loss applies on its own (ones for most).
+    """
+
+    observed: np.ndarray
+    trained: np.ndarray
+    weighted: np.ndarray
+    loss_weights: np.ndarray
+
+
+@dataclass(frozen=True)
+class FittedDecision:
+    """A fitted decision rule and the calibration under it.
+
+    Attributes
+    ----------
+    posterior_offsets : ndarray of shape (n_classes,)
+        Offsets turning the network's log-probabilities into the posterior
+        under the class frequencies of ``y``.
+    temperature : float
+    calibration_bias : ndarray of shape (n_classes,)
+    offsets : ndarray of shape (n_classes,)
+        The rule's offsets on the calibrated log-posterior.
+    rule : str
+        The rule in use (``"macro_f1"`` falls back to ``"posterior"``).
+    """
+
+    posterior_offsets: np.ndarray
+    temperature: float
+    calibration_bias: np.ndarray
+    offsets: np.ndarray
+    rule: str
+
+
+def fit_decision(
+    decision: str,
+    counts: ClassCounts,
+    *,
+    tau: float,
+    logit_adjusted: bool,
+    log_proba_val=None,
+    y_val=None,
+    seed: int | None = None,
+) -> FittedDecision:
+    """Fit a decision rule and the calibration under it.
+
+    Parameters
+    ----------
+    decision : {"argmax", "prior_corrected", "posterior", "macro_f1"}
+        The rule (see the module's description).
+    counts : ClassCounts
+        The fit's class counts.
+    tau : float
+        The logit adjustment's and ``"prior_corrected"``'s exponent.
+    logit_adjusted : bool
+        Whether the network trained on the logit-adjusted loss with this
+        ``tau``, whose adjustment the posterior undoes.
+    log_proba_val : ndarray of shape (n_samples, n_classes), optional
+        The held-out rows' network log-probabilities; None without
+        held-out rows (no calibration, and ``"macro_f1"`` falls back to
+        ``"posterior"``).
+    y_val : ndarray of shape (n_samples,), optional
+        Their labels, encoded ``0 .. n_classes - 1``.
+    seed : int, optional
+        Seed of ``"macro_f1"``'s bootstrap.
+
+    Returns
+    -------
+    FittedDecision
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimb.decision import ClassCounts, fit_decision
+    >>> counts = np.array([90, 10])
+    >>> fitted = fit_decision("posterior", ClassCounts(counts, counts, counts,
+    ...                       np.ones(2)), tau=1.0, logit_adjusted=True)
+    >>> fitted.rule, np.round(fitted.posterior_offsets, 2).tolist()
+    ('posterior', [-0.11, -2.3])
+    """
+    posterior = posterior_offsets(
+        prior_counts(counts.observed),
+        train_class_counts=counts.weighted * counts.loss_weights,
+        tau=tau if logit_adjusted else 0.0,
+    )
+    temperature, bias = 1.0, np.zeros(len(counts.observed))
+    if y_val is not None:
+        temperature, bias = fit_temperature_and_bias(log_proba_val + posterior, y_val)
+    offsets, rule = rule_offsets(
+        decision,
+        counts,
+        posterior_offsets=posterior,
+        temperature=temperature,
+        calibration_bias=bias,
+        tau=tau,
+        log_proba_val=log_proba_val,
+        y_val=y_val,
+        seed=seed,
+    )
+    return FittedDecision(posterior, temperature, bias, offsets, rule)
+
+
+def rule_offsets(
+    decision: str,
+    counts: ClassCounts,
+    *,
+    posterior_offsets: np.ndarray,
+    temperature: float,
+    calibration_bias: np.ndarray,
+    tau: float,
+    log_proba_val=None,
+    y_val=None,
+    seed: int | None = None,
+) -> tuple[np.ndarray, str]:
+    """A decision rule's offsets on the calibrated log-posterior.
+
+    Parameters
+    ----------
+    decision : {"argmax", "prior_corrected", "posterior", "macro_f1"}
+        The rule.
+    counts : ClassCounts
+        The fit's class counts.
+    posterior_offsets : ndarray of shape (n_classes,)
+        :attr:`FittedDecision.posterior_offsets` of the fit.
+    temperature : float
+        The calibration's temperature.
+    calibration_bias : ndarray of shape (n_classes,)
+        The calibration's per-class bias.
+    tau : float
+        ``"prior_corrected"``'s exponent.
+    log_proba_val, y_val : ndarray, optional
+        Held-out network log-probabilities and labels, for ``"macro_f1"``.
+    seed : int, optional
+        Seed of ``"macro_f1"``'s bootstrap.
+
+    Returns
+    -------
+    offsets : ndarray of shape (n_classes,)
+        Offsets on ``predict_log_proba`` (the calibrated log-posterior).
+    rule : str
+        The rule in use: ``"macro_f1"`` falls back to ``"posterior"``
+        without enough held-out rows.
+    """
+    offsets, rule = _network_offsets(
+        decision, counts, posterior_offsets, tau, log_proba_val, y_val, seed
+    )
+    # The rules are offsets on the network's log-probabilities (so the
+    # calibration never changes a prediction), stored as offsets on
+    # predict_log_proba: argmax((z + s) / T + b + d) = argmax(z + o) for
+    # d = (o - s) / T - b.
+    offsets = (offsets - posterior_offsets) / temperature
+    return offsets - calibration_bias, rule
+
+
+def _network_offsets(
+    decision, counts: ClassCounts, posterior, tau, log_proba_val, y_val, seed
+) -> tuple[np.ndarray, str]:
+    """A decision rule as offsets on the network's log-probabilities."""
+    if decision == "argmax":
+        return np.zeros(len(counts.observed)), decision
+    if decision == "prior_corrected":
+        return prior_offsets(counts.weighted * counts.loss_weights, tau=tau), decision
+    # The posterior with the weights put back as costs: the Bayes rule
+    # for those costs.
+    start = posterior + np.log(
+        counts.weighted / prior_counts(counts.trained) * counts.loss_weights
+    )
+    if decision == "posterior":
+        return start, decision
+    if y_val is not None:  # None: no validation split, or partial_fit
+        offsets, tuned = macro_f1_offsets(
+            log_proba_val, y_val, start=start, random_state=seed
+        )
+        if tuned:
+            return offsets, decision
+    # Nothing (or too few samples of some class) to tune on: the
+    # posterior rule, silently (this happens on every small data set),
+    # recorded in decision_rule_.
+    return start, "posterior"
+
+
+def prior_frequencies(class_prior, class_counts: np.ndarray, classes) -> np.ndarray:
+    """The estimator's ``class_prior`` parameter as class frequencies.
+
+    Parameters
+    ----------
+    class_prior : None, "balanced" or array-like of shape (n_classes,)
+        None: the class frequencies of ``y``; "balanced": uniform; else the
+        given frequencies, normalised.
+    class_counts : ndarray of shape (n_classes,)
+        Samples of each class in ``y``.
+    classes : array-like of shape (n_classes,)
+        The classes, for the error message.
+
+    Returns
+    -------
+    ndarray of shape (n_classes,)
+        Frequencies in the order of ``classes``, summing to 1.
+    """
+    n_classes = len(classes)
+    if class_prior is None:
+        counts = prior_counts(class_counts)
+        return counts / counts.sum()
+    if isinstance(class_prior, str):  # "balanced"
+        return np.full(n_classes, 1.0 / n_classes)
+    prior = np.asarray(class_prior, dtype=np.float64)
+    if prior.shape != (n_classes,) or not np.all(np.isfinite(prior) & (prior > 0)):
+        raise ValueError(
+            f"class_prior must hold {n_classes} positive frequencies, one "
+            f"per class of classes_ {np.asarray(classes).tolist()}; got "
+            f"{class_prior!r}."
+        )
+    return prior / prior.sum()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 from keras import ops
 
 from skimb.class_weight import effective_number_weights
@@ -378,6 +379,15 @@ class DeferredReweighting(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         if epoch == self.start_epoch:
             self.loss.class_weight.assign(self.class_weight)
+
+
+def loss_class_weights(loss, *, drw, weighted_class_counts, beta: float) -> np.ndarray:
+    """The per-class weights a loss applies on its own (the class-balanced
+    loss's, and those ``drw`` switches on), from the weighted class counts;
+    ones for the other losses."""
+    if loss == "class_balanced" or drw is not None:
+        return effective_number_weights(weighted_class_counts, beta=beta)
+    return np.ones(len(weighted_class_counts))
 
 
 def resolve_loss(

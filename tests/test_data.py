@@ -100,6 +100,8 @@ def test_shards_name_what_is_wrong(tabular, tmp_path):
         Shards([tmp_path / "d.npz"]).labels()
     with pytest.raises(ValueError, match="window_rows must be a positive int"):
         Shards([tmp_path / "a.npz"], window_rows=0)
+    # "auto": 32 MiB of float32 features, in a power of two of rows.
+    assert Shards([tmp_path / "a.npz"]).window_rows == 2**20
     (tmp_path / "e.npz").write_bytes(b"not a zip file")
     with pytest.raises(ValueError, match="e.npz: not a readable .npz file"):
         Shards([tmp_path / "e.npz"])
@@ -154,6 +156,8 @@ def test_streamed_prediction_is_the_in_memory_prediction(
     )
     np.testing.assert_array_equal(clf.predict(shards), clf.predict(_frame(X)))
     assert clf.decision_function(shards).shape == (len(X), 4)
+    labelled = Shards(_save_shards(tmp_path / "labelled", X, tabular[1], 2))
+    assert fitted_dense.score(labelled) == fitted_dense.score(X, tabular[1])
     # Feature names are checked per window, as for a DataFrame.
     _frame(X).rename(columns={"f0": "g0"}).to_parquet(tmp_path / "part-9.parquet")
     with pytest.raises(ValueError, match="Rows .* of the shards: .*feature names"):

@@ -1,0 +1,139 @@
+"""Labels, class counts and sample weights: what a fit knows of ``y``.
+
+The training plan, the losses and the decision rule read the class counts
+from here; nothing here reads the features or loads Keras.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils.validation import _check_sample_weight
+
+from skimb._inputs import check_labels
+from skimb.class_weight import compute_class_weight, prior_counts
+from skimb.sampling import resampled_class_counts, resolve_batch_sampler
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The labels of a fit and the class statistics drawn from them.
+
+    Attributes
+    ----------
+    classes : ndarray
+        The sorted class labels.
+    y_encoded : ndarray of shape (n_samples,)
+        Labels encoded ``0 .. n_classes - 1``.
+    weights : ndarray of shape (n_samples,), float32
+        Sample weights times class weights.
+    class_counts : ndarray of shape (n_classes,)
+        Samples of each class.
+    train_class_counts : ndarray of shape (n_classes,)
+        The counts the network trains on: those of the resampled batches
+        with a batch sampler.
+    class_weight : ndarray of shape (n_classes,)
+        The weight of each class (1 for a class absent from ``y``).
+    weighted_class_counts : ndarray of shape (n_classes,)
+        Training counts times each class's mean weight: how often the loss
+        sees each class.
+    """
+
+    classes: np.ndarray
+    y_encoded: np.ndarray
+    weights: np.ndarray
+    class_counts: np.ndarray
+    train_class_counts: np.ndarray
+    class_weight: np.ndarray
+    weighted_class_counts: np.ndarray
+
+
+def prepare_targets(
+    y,
+    sample_weight,
+    *,
+    n_samples: int,
+    classes,
+    class_weight,
+    beta: float,
+    batch_sampler,
+) -> Targets:
+    """Check ``y`` and ``sample_weight`` and compute the class statistics.
+
+    ``classes``: every class (the fitted ones, or ``partial_fit``'s), or
+    None for those of ``y``.  The caller's ``sample_weight`` is not written
+    to.
+    """
+    y = check_labels(y, n_samples)
+    classes = np.unique(y if classes is None else classes)
+    if len(classes) < 2:
+        raise ValueError(
+            "The classifier needs samples of at least 2 classes; "
+            f"got 1 class ({classes[0].tolist()!r})."
+        )
+    unseen = np.setdiff1d(y, classes)
+    if unseen.size:
+        raise ValueError(
+            f"y has labels {unseen.tolist()} that are not among the "
+            f"classes {classes.tolist()}."
+        )
+    y_encoded = np.searchsorted(classes, y)
+    class_counts = np.bincount(y_encoded, minlength=len(classes))
+    # The prior the network trains on: with batch_sampler, that of the
+    # resampled batches, not of y (else the logit adjustment, margins and
+    # prior correction would correct an imbalance the batches no longer
+    # have).
+    train_class_counts = (
+        class_counts
+        if batch_sampler is None
+        else resampled_class_counts(resolve_batch_sampler(batch_sampler), class_counts)
+    )
+    present = np.unique(y_encoded)
+    per_class = np.ones(len(classes))
+    per_class[present] = compute_class_weight(
+        class_weight, classes=classes[present], y=y, beta=beta
+    )
+    shape = None if sample_weight is None else np.asarray(sample_weight).shape
+    if shape not in (None, (), (len(y),)):
+        raise ValueError(
+            f"sample_weight has shape {shape} but X has "
+            f"{len(y)} samples. In an imbalanced-learn Pipeline, a sampler "
+            "step changes the rows but not the sample_weight passed to "
+            "later steps, so the weights would not match: use class_weight "
+            "or batch_sampler instead."
+        )
+    # A new array: the caller's sample_weight is never written to.
+    weights = (
+        _check_sample_weight(
+            sample_weight,
+            # Only its number of rows is read.
+            np.empty((len(y), 0)),
+            dtype=np.float64,
+            ensure_non_negative=True,
+        )
+        * per_class[y_encoded]
+    )
+    total = np.bincount(y_encoded, weights=weights, minlength=len(classes))
+    starved = (total == 0) & (class_counts > 0)
+    if starved.any():
+        raise ValueError(
+            f"Every sample of class {classes[starved].tolist()} has "
+            "weight 0 (sample_weight times class_weight): the network "
+            "cannot learn a class it never sees."
+        )
+    # Weights are costs: the loss sees each class as often as its count
+    # times its mean weight, and its prior, margins or re-weighting are
+    # computed from these counts, so weights and losses compose.
+    mean_weight = np.divide(
+        total, class_counts, out=np.ones(len(classes)), where=class_counts > 0
+    )
+    return Targets(
+        classes=classes,
+        y_encoded=y_encoded,
+        weights=weights.astype(np.float32),
+        class_counts=class_counts,
+        train_class_counts=train_class_counts,
+        class_weight=per_class,
+        weighted_class_counts=prior_counts(train_class_counts) * mean_weight,
+    )

@@ -1,0 +1,122 @@
+"""The overrides of scikeras' ``KerasClassifier``, in one place.
+
+skimb builds on scikeras' wrapper for what it gets right (the Keras model
+as a fitted attribute, ``model__<name>`` routing to a build function); the
+few places where scikeras and today's scikit-learn disagree, or where skimb
+needs otherwise, are overridden here, each saying why.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scikeras.wrappers import KerasClassifier
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils._tags import ClassifierTags
+
+from skimb._routing import ROUTED_PREFIX
+from skimb._serialization import model_from_bytes, model_to_bytes
+
+
+class ScikerasFixes(KerasClassifier):
+    """scikeras' ``KerasClassifier`` with skimb's overrides."""
+
+    # scikeras replaces these with routing of ``prefix__param`` names and
+    # introspection of ``__dict__``; the parameters here are explicit, so
+    # scikit-learn's own versions are the right ones.
+    _get_param_names = classmethod(BaseEstimator._get_param_names.__func__)
+    __repr__ = BaseEstimator.__repr__
+
+    def get_params(self, deep: bool = True) -> dict:
+        """Parameters of this estimator, the routed ``model__<name>`` ones
+        included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            As for any scikit-learn estimator.
+
+        Returns
+        -------
+        dict
+        """
+        params = BaseEstimator.get_params(self, deep=deep)
+        params.update(
+            {k: v for k, v in vars(self).items() if k.startswith(ROUTED_PREFIX)}
+        )
+        return params
+
+    def set_params(self, **params) -> ScikerasFixes:
+        """Set parameters, the routed ``model__<name>`` ones included.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self
+        """
+        # scikit-learn would read "model__units" as the parameter "units" of
+        # an estimator in "model"; here it goes to the build function.  Other
+        # names that are not parameters are stored as __init__ stores them,
+        # and refused by fit.
+        named = set(self._get_param_names())
+        for name in [k for k in params if k.startswith(ROUTED_PREFIX) or "__" not in k]:
+            if name not in named:
+                setattr(self, name, params.pop(name))
+        return BaseEstimator.set_params(self, **params)
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        # Keyword arguments beyond the documented parameters must be routed
+        # to a build function; anything else is a mistyped name.
+        named = set(self._get_param_names())
+        unknown = sorted(
+            k
+            for k in vars(self)
+            if k not in named
+            and not k.startswith((ROUTED_PREFIX, "_"))
+            and not k.endswith("_")
+        )
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected keyword arguments "
+                f"{unknown}: besides its documented parameters it takes only "
+                f"{ROUTED_PREFIX}<name> ones, routed to a build function."
+            )
+        # bool is an int to Python (and to scikit-learn's Interval), but
+        # units=True is a mistake, not one unit.
+        for name, constraints in self._parameter_constraints.items():
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)) and not (
+                {"boolean", "verbose"} & {c for c in constraints if isinstance(c, str)}
+            ):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be "
+                    f"a number or one of its named options, not a bool; got "
+                    f"{value!r}."
+                )
+
+    def __sklearn_tags__(self):
+        # scikeras lists ClassifierMixin after BaseEstimator, so its tags never
+        # reach scikit-learn and ``is_classifier`` is False; set them here.
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags(multi_class=True)
+        tags.target_tags.required = True
+        tags.input_tags.three_d_array = True
+        return tags
+
+    def __getstate__(self) -> dict:
+        # A copy: on Python >= 3.11 the inherited state is ``self.__dict__``.
+        state = dict(super().__getstate__())
+        if "model_" in state:
+            state["model_"] = model_to_bytes(state["model_"])
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if isinstance(state.get("model_"), bytes):
+            state = {**state, "model_": model_from_bytes(state["model_"])}
+        super().__setstate__(state)
