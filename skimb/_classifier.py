@@ -655,13 +655,13 @@ default="oof_macro_f1"
             # The training's optimizer, built for the same variables: a
             # saved model holds every optimizer variable and reloads whole.
             self.model_.compile(optimizer=plan.optimizer, loss=loss)
-        if splits[0][1] is None:
+        if result.held_out_rows is None:
             self._fit_decision(None, None)
         else:
             # The rows held out from training: the validation split, or
             # every row once with cross-fitting.
-            rows = np.sort(np.concatenate([val for _, val in splits]))
-            self._fit_decision(result.held_out[rows], y_encoded[rows], seed)
+            rows = result.held_out_rows
+            self._fit_decision(result.held_out, y_encoded[rows], seed)
         return self
 
     def partial_fit(

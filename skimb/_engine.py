@@ -53,14 +53,17 @@ class TrainingResult:
     best_epochs : list of int or None
         The epoch whose weights each network kept (None without early
         stopping).
-    held_out : ndarray of shape (n, n_classes)
-        Each held-out row's log-probabilities from the network that did not
-        train on it (zeros on rows no network held out).
+    held_out_rows : ndarray of int or None
+        The rows some network held out, sorted (None: none did).
+    held_out : ndarray of shape (len(held_out_rows), n_classes) or None
+        Their log-probabilities, each from the network that did not train
+        on it.
     """
 
     histories: list[dict]
     best_epochs: list[int | None]
-    held_out: np.ndarray = field(repr=False)
+    held_out_rows: np.ndarray | None = field(repr=False)
+    held_out: np.ndarray | None = field(repr=False)
 
 
 def train(
@@ -170,6 +173,7 @@ def train(
     result = TrainingResult(
         histories=histories,
         best_epochs=[s.best_epoch if plan.early_stopping else None for s in stopping],
+        held_out_rows=held_out.rows,
         held_out=held_out.log_proba(program),
     )
     callbacks.on_train_end()
@@ -220,7 +224,6 @@ class _HeldOut:
     ):
         self.plan = plan
         self.stream = None if isinstance(X, np.ndarray) else X
-        self.n = len(X) if self.stream is None else X.n
         # Whether the networks end in a softmax rather than in logits.
         self.probabilities = probabilities
         vals = [val for _, val in splits]
@@ -339,14 +342,12 @@ class _HeldOut:
             return None
         return softmax(self._log_proba(), axis=1)
 
-    def log_proba(self, program: Program) -> np.ndarray:
-        """Log-probabilities of every held-out row with the final weights
-        (zeros on the other rows)."""
-        full = np.zeros((self.n, len(self.plan.labels)))
-        if self.rows is not None:
-            self._evaluate(program)
-            full[self.rows] = self._log_proba()
-        return full
+    def log_proba(self, program: Program) -> np.ndarray | None:
+        """Log-probabilities of the held-out rows with the final weights."""
+        if self.rows is None:
+            return None
+        self._evaluate(program)
+        return self._log_proba()
 
 
 def _own(outputs: list[np.ndarray], owner: np.ndarray) -> np.ndarray:

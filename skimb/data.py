@@ -2,8 +2,9 @@
 
 :class:`Shards` names a data set stored as files, Parquet tables or ``.npz``
 arrays; :class:`~skimb.ImbalancedKerasClassifier` takes it in place of ``X``
-in ``fit``, ``predict`` and ``predict_proba`` and never holds more than a
-window of its rows (the labels aside: one number per row).
+in ``fit``, ``predict`` and ``predict_proba`` and holds a few windows of its
+features at a time, besides a few numbers per row (labels, weights, folds,
+held-out probabilities).
 
 Why not ``tf.data`` or ``keras.utils.PyDataset``: the fit needs the labels
 before the features (for the stratified splits and the class counts), row
@@ -236,21 +237,24 @@ class WindowStream:
             yield ids, prepared
 
 
-def _concat(parts: list):
-    if len(parts) == 1:
-        return parts[0]
-    if isinstance(parts[0], np.ndarray):
-        return np.concatenate(parts)
+def _concat(frames: list):
+    if len(frames) == 1:
+        return frames[0]
     import pandas as pd
 
-    return pd.concat(parts, ignore_index=True)
+    return pd.concat(frames, ignore_index=True)
 
 
 class _ParquetShard:
     """A Parquet shard, read by record batches (the label column apart)."""
 
     def __init__(self, path: Path, target: str):
-        import pyarrow.parquet as pq
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise DataError(
+                f"{path}: Parquet shards need pyarrow (pip install 'skimb[parquet]')."
+            ) from None
 
         self.path, self.target = path, target
         try:
