@@ -7,7 +7,6 @@ from numbers import Integral, Real
 import keras
 import numpy as np
 from scipy.special import log_softmax
-from sklearn.metrics import f1_score
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -23,6 +22,7 @@ from skimb._networks import (
     MomentSums,
     average_networks,
     build_network,
+    ends_in_softmax,
     feature_moments,
     forward,
     log_probabilities,
@@ -46,6 +46,7 @@ from skimb.decision import (
     rule_offsets,
 )
 from skimb.losses import LOSSES, loss_class_weights, resolve_loss
+from skimb.metrics import macro_f1
 from skimb.sampling import BATCH_SAMPLERS, resolve_batch_sampler
 
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
@@ -968,7 +969,7 @@ default="oof_macro_f1"
         # The network ends in a softmax only for losses that take probabilities.
         return log_probabilities(
             forward(self.model_, X),
-            probabilities=self.model_.layers[-1].name == "probabilities",
+            probabilities=ends_in_softmax(self.model_),
         )
 
     def _log_posterior(self, X: np.ndarray) -> np.ndarray:
@@ -1148,15 +1149,8 @@ default="oof_macro_f1"
                 f"y has labels {unseen.tolist()} that were not seen in fit "
                 f"(classes_: {self.classes_.tolist()})."
             )
-        return float(
-            f1_score(
-                y,
-                self.predict(X),
-                labels=self.classes_,
-                average="macro",
-                sample_weight=sample_weight,
-                zero_division=0,
-            )
+        return macro_f1(
+            y, self.predict(X), labels=self.classes_, sample_weight=sample_weight
         )
 
     # scikeras' own build path; here it builds the network without training.

@@ -66,7 +66,7 @@ def demo(args) -> int:
     """Compare imbalance strategies on embedded data; write the report."""
     from sklearn.base import clone
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import balanced_accuracy_score, f1_score
+    from sklearn.metrics import balanced_accuracy_score
     from sklearn.model_selection import StratifiedKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
@@ -77,6 +77,7 @@ def demo(args) -> int:
         make_imbalanced_classification,
         make_imbalanced_sequences,
     )
+    from skimb.metrics import macro_f1
 
     size = SIZES[args.quick]
     seed = args.seed
@@ -133,15 +134,7 @@ def demo(args) -> int:
                     clf = clone(base).fit(X[train], y[train])
                     proba[test] = clf.predict_proba(X[test])
                     predicted[test] = clf.predict(X[test])
-                    f1.append(
-                        f1_score(
-                            y[test],
-                            predicted[test],
-                            labels=classes,
-                            average="macro",
-                            zero_division=0,
-                        )
-                    )
+                    f1.append(macro_f1(y[test], predicted[test], labels=classes))
                     bacc.append(balanced_accuracy_score(y[test], predicted[test]))
                     if history is None and params is not None:
                         history = (clf.history_, clf.best_epoch_)
@@ -645,7 +638,7 @@ def _prediction_writer(out: Path, classes: np.ndarray, *, several: bool):
     input files, a ``source_file`` column says where each row came from."""
     import pandas as pd
 
-    from skimb.report import atomic_path
+    from skimb._atomic import atomic_path
 
     def frame(predicted, proba, path):
         table = pd.DataFrame(proba, columns=[f"proba_{c}" for c in classes])

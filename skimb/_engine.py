@@ -31,7 +31,7 @@ import keras
 import numpy as np
 from scipy.special import softmax
 
-from skimb._networks import log_probabilities
+from skimb._networks import ends_in_softmax, log_probabilities
 from skimb._plan import TrainingPlan
 from skimb._program import Program
 from skimb._schedule import Schedule, pad_rows, padded_length
@@ -93,7 +93,7 @@ def train(
         splits,
         plan,
         X,
-        probabilities=networks[0].layers[-1].name == "probabilities",
+        probabilities=ends_in_softmax(networks[0]),
     )
     callbacks = keras.callbacks.CallbackList(
         list(plan.callbacks),

@@ -185,13 +185,26 @@ def standardized(x, *, mean: np.ndarray | None, variance: np.ndarray | None):
     )(x)
 
 
+# The name of a network's last layer when it ends in a softmax (a loss that
+# takes probabilities) rather than in logits.
+PROBABILITIES = "probabilities"
+
+
 def output_head(logits, *, probabilities: bool):
     """A network's output: its logits, or, when the loss takes probabilities,
-    their softmax named ``"probabilities"`` (the name ``build_ensemble``
-    reads to average probabilities rather than log-probabilities)."""
+    their softmax named ``"probabilities"`` (what :func:`ends_in_softmax`
+    reads, for instance to average probabilities rather than
+    log-probabilities)."""
     if not probabilities:
         return logits
-    return keras.layers.Softmax(name="probabilities")(logits)
+    return keras.layers.Softmax(name=PROBABILITIES)(logits)
+
+
+def ends_in_softmax(model) -> bool:
+    """Whether a network built here ends in probabilities, not logits."""
+    return bool(model is not None and model.layers) and (
+        model.layers[-1].name == PROBABILITIES
+    )
 
 
 def _recurrent_encoder(
@@ -306,7 +319,7 @@ def average_networks(networks: list[keras.Model]) -> keras.Model:
     >>> [layer.name for layer in average_networks(networks).layers][-2:]
     ['log_proba_2', 'logits']
     """
-    probabilities = networks[0].layers[-1].name == "probabilities"
+    probabilities = ends_in_softmax(networks[0])
     inputs = keras.Input(shape=networks[0].input_shape[1:], name="features")
     outputs = []
     for i, network in enumerate(networks):
@@ -316,7 +329,7 @@ def average_networks(networks: list[keras.Model]) -> keras.Model:
         if not probabilities:
             x = keras.layers.Activation("log_softmax", name=f"log_proba_{i}")(x)
         outputs.append(x)
-    outputs = keras.layers.Average(name="probabilities" if probabilities else "logits")(
+    outputs = keras.layers.Average(name=PROBABILITIES if probabilities else "logits")(
         outputs
     )
     return keras.Model(inputs, outputs, name="skimb_ensemble")

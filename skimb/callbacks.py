@@ -22,7 +22,7 @@ from imblearn.metrics import classification_report_imbalanced
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from skimb._networks import forward
+from skimb._networks import ends_in_softmax, forward
 from skimb.metrics import confusion_scores, get_scorer
 
 __all__ = [
@@ -38,7 +38,7 @@ DEFAULT_SCORING = ("macro_f1", "balanced_accuracy", "g_mean", "recall")
 
 def _probabilities(model: keras.Model, outputs: np.ndarray) -> np.ndarray:
     """Class probabilities from the network's outputs (logits or softmax)."""
-    if model is not None and model.layers and model.layers[-1].name == "probabilities":
+    if ends_in_softmax(model):
         return outputs
     if outputs.min() >= 0 and np.allclose(outputs.sum(axis=1), 1, atol=1e-4):
         return outputs

@@ -36,6 +36,7 @@ __all__ = [
     "expected_calibration_error",
     "g_mean_scorer",
     "get_scorer",
+    "macro_f1",
     "macro_f1_scorer",
     "mean_average_precision",
     "mean_pr_auc_scorer",
@@ -43,6 +44,43 @@ __all__ = [
     "neg_expected_calibration_error_scorer",
     "neg_log_loss_scorer",
 ]
+
+
+def macro_f1(y_true, y_pred, *, labels=None, sample_weight=None) -> float:
+    """Macro-averaged F1: every class weighs the same.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        True and predicted labels.
+    labels : array-like, optional
+        Every class (a model's ``classes_``): a class that is neither in
+        ``y_true`` nor predicted then counts with F1 0.  By default the
+        classes present in either.
+    sample_weight : array-like of shape (n_samples,), optional
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from skimb.metrics import macro_f1
+    >>> macro_f1([0, 0, 1, 1], [0, 0, 1, 0])
+    0.7333333333333334
+    >>> macro_f1([0, 0, 1, 1], [0, 0, 1, 0], labels=[0, 1, 2])
+    0.48888888888888893
+    """
+    return float(
+        f1_score(
+            y_true,
+            y_pred,
+            labels=labels,
+            average="macro",
+            sample_weight=sample_weight,
+            zero_division=0,
+        )
+    )
 
 
 def _check_scores(y_true, scores, labels, name: str):
@@ -294,7 +332,7 @@ def confusion_scores(y_true, y_pred, *, n_classes: int) -> dict[str, object]:
     }
 
 
-macro_f1_scorer = make_scorer(f1_score, average="macro", zero_division=0)
+macro_f1_scorer = make_scorer(macro_f1)
 """Scorer: macro-averaged F1, every class weighing the same."""
 
 g_mean_scorer = make_scorer(geometric_mean_score, average="multiclass")

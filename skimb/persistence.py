@@ -33,7 +33,6 @@ import io
 import json
 import math
 import os
-import uuid
 import zipfile
 import zlib
 from pathlib import Path
@@ -44,6 +43,7 @@ import sklearn
 from sklearn.base import BaseEstimator
 
 import skimb
+from skimb._atomic import write_atomic
 from skimb._serialization import model_from_bytes, model_to_bytes
 
 __all__ = ["FORMAT_VERSION", "ModelFileError", "load", "save"]
@@ -121,7 +121,7 @@ def save(estimator: BaseEstimator, path: str | os.PathLike) -> Path:
         "estimator": type(estimator).__name__,
         "sha256": {name: _sha256(data) for name, data in members.items()},
     }
-    _atomic_write(path, _archive(manifest, members))
+    write_atomic(path, _archive(manifest, members), sync=True)
     return path
 
 
@@ -157,26 +157,6 @@ def _check_seal(data: bytes, path: Path) -> None:
             f"{str(path)!r} has been altered or damaged: its checksum does not "
             "match its content."
         )
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise FileNotFoundError(f"The folder {str(parent)!r} does not exist.")
-    # Same folder, so that os.replace is a rename on one file system; "x"
-    # rather than mkstemp, so that the file gets the umask's permissions
-    # instead of mkstemp's owner-only ones.
-    temporary = parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        with open(temporary, "xb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        # KeyboardInterrupt included: nothing half-written stays behind.
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _sha256(data: bytes) -> str:

@@ -9,7 +9,6 @@ figures work in a headless process, a test or a web server alike.
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,8 @@ from sklearn.metrics import (
     confusion_matrix,
 )
 from sklearn.utils.validation import column_or_1d
+
+from skimb._atomic import atomic_path
 
 __all__ = [
     "plot_confusion_matrix",
@@ -291,17 +292,6 @@ def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
         raise ValueError(
             f"save_figure writes PNG files; got the suffix {path.suffix!r}."
         )
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"The folder {str(path.parent)!r} does not exist.")
-    # A unique hidden name next to the target (so os.replace stays on one
-    # file system); opened with "x" rather than mkstemp so that the file gets
-    # the usual permissions of the umask, not mkstemp's owner-only ones.
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "xb") as file:
-            fig.savefig(file, format="png", dpi=100)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "xb") as file:
+        fig.savefig(file, format="png", dpi=100)
     return path

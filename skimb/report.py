@@ -10,22 +10,21 @@ sees a half-written report.
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 import io
 import os
 import re
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 from imblearn.metrics import classification_report_imbalanced
 from matplotlib.figure import Figure
-from sklearn.metrics import balanced_accuracy_score, f1_score
+from sklearn.metrics import balanced_accuracy_score
 
 import skimb
+from skimb._atomic import write_atomic
+from skimb.metrics import macro_f1
 from skimb.plots import plot_confusion_matrix, plot_history, plot_precision_recall
 
 __all__ = ["Report", "plot_optimization_history"]
@@ -197,9 +196,7 @@ class Report:
             y_pred = classes[np.argmax(y_score, axis=1)]
         y_pred = np.asarray(y_pred)
         summary = {
-            "macro-F1": f1_score(
-                y_true, y_pred, labels=classes, average="macro", zero_division=0
-            ),
+            "macro-F1": macro_f1(y_true, y_pred, labels=classes),
             "balanced accuracy": balanced_accuracy_score(y_true, y_pred),
             "accuracy": float(np.mean(y_true == y_pred)),
             "rows": len(y_true),
@@ -282,25 +279,6 @@ class Report:
         page = directory / f"{name}.html"
         write_atomic(page, self.to_html().encode("utf-8"))
         return page
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary name next to ``path`` to write to; renamed to ``path``
-    when the block ends, removed if it raises (nothing half-written stays)."""
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` under a temporary name next to ``path``, then rename."""
-    with atomic_path(path) as temporary, open(temporary, "xb") as file:
-        file.write(data)
 
 
 def _is_word(value) -> bool:
