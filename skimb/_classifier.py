@@ -589,8 +589,9 @@ default="oof_macro_f1"
         sums = [MomentSums() for _ in range(len(splits) + 1)]
         for i, (ids, raw) in enumerate(shards.windows()):
             X = self._window(raw, ids, reset=i == 0)
+            window_group = group[ids]
             for g, member in enumerate(sums):
-                member.add(X[group[ids] == (g if g < len(splits) else -1)])
+                member.add(X[window_group == (g if g < len(splits) else -1)])
         total = sum(sums[1:], start=sums[0])
         moments = [
             (total - sums[j]).moments() if self._standardizes() else None

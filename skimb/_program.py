@@ -169,16 +169,20 @@ class Program:
 
             split = self._split_rows
 
+            def train_step(state, X, T, order, W, s):
+                """Step ``s``: one batch of each network; its losses."""
+                rows = [order[s, j] for j in range(k)]
+                data = batch(
+                    [split(X[r]) for r in rows],
+                    [split(T[r]) for r in rows],
+                    [split(W[s, j]) for j in range(k)],
+                )
+                logs, state = model.train_step(state, data)
+                return state, [logs[key] for key in keys]
+
             def epoch(state, X, T, order, W):
                 def step(state, s):
-                    rows = [order[s, j] for j in range(k)]
-                    data = batch(
-                        [split(X[r]) for r in rows],
-                        [split(T[r]) for r in rows],
-                        [split(W[s, j]) for j in range(k)],
-                    )
-                    logs, state = model.train_step(state, data)
-                    return state, [logs[key] for key in keys]
+                    return train_step(state, X, T, order, W, s)
 
                 state, losses = jax.lax.scan(step, state, jnp.arange(order.shape[0]))
                 return state, [loss[-1] for loss in losses]
@@ -189,15 +193,7 @@ class Program:
                 length compiles once for every window."""
 
                 def step(s, carry):
-                    state, _ = carry
-                    rows = [order[s, j] for j in range(k)]
-                    data = batch(
-                        [split(X[r]) for r in rows],
-                        [split(T[r]) for r in rows],
-                        [split(W[s, j]) for j in range(k)],
-                    )
-                    logs, state = model.train_step(state, data)
-                    return state, [logs[key] for key in keys]
+                    return train_step(carry[0], X, T, order, W, s)
 
                 zeros = [jnp.zeros((), "float32") for _ in keys]
                 return jax.lax.fori_loop(0, steps, step, (state, zeros))
