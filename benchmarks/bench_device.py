@@ -10,6 +10,15 @@ side on the same data and the same device:
 * ``keras``: the same network compiled by hand and trained by
   ``keras.Model.fit`` on the same training rows, validating on the same rows.
 
+With ``--cudnn-variants`` (Keras' JAX backend), skimb's fit is timed twice
+more: with ``dropout=0`` (the only setting under which Keras fuses a
+``Bidirectional(LSTM)`` into one cuDNN call: it refuses the fused call for
+an LSTM with input dropout) and with cuDNN refused, so that every LSTM runs
+as XLA's generic loop.  Each skimb fit records the cuDNN calls Keras traced
+(``jax.experimental.rnn.lstm``, fused bidirectional or one direction), so
+the figures say which kernel skimb's own training program ran, not only
+whether a lone layer can.
+
 An epoch's time is read by a callback at each epoch's end: the first epoch
 holds the compilation, so the steady figure is the median of the others.
 Then the default estimator (early stopping, ``cv="auto"``) is fitted once and
@@ -78,6 +87,67 @@ def cudnn() -> str:
     return f"{backend}: LSTM(use_cudnn=True) ran"
 
 
+class CudnnCalls:
+    """Count, or refuse, the cuDNN LSTM calls Keras' JAX backend traces.
+
+    ``keras.src.backend.jax.rnn`` imports ``jax.experimental.rnn.lstm`` at
+    each call, so wrapping the module's attribute sees every call Keras makes
+    while a training program is traced.  ``refuse=True`` raises the
+    ``NotImplementedError`` the backend raises itself where cuDNN cannot run,
+    and Keras falls back to its generic loop.
+    """
+
+    def __init__(self, *, refuse: bool = False) -> None:
+        self.refuse = refuse
+        self.calls = {"bidirectional": 0, "one direction": 0}
+
+    def __enter__(self) -> CudnnCalls:
+        from jax.experimental import rnn
+
+        self._module, self._lstm = rnn, rnn.lstm
+
+        def lstm(*args, **kwargs):
+            if self.refuse:
+                raise NotImplementedError("cuDNN refused by the benchmark")
+            out = self._lstm(*args, **kwargs)
+            kind = "bidirectional" if kwargs.get("bidirectional") else "one direction"
+            self.calls[kind] += 1
+            return out
+
+        rnn.lstm = lstm
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._module.lstm = self._lstm
+
+
+def skimb_epochs(X, y, *, epochs: int, batch_size: int, refuse: bool = False, **params):
+    """Epoch times of one skimb fit, and the cuDNN calls traced in it."""
+    clock = EpochClock()
+    clf = ImbalancedKerasClassifier(
+        "lstm",
+        cv=None,
+        epochs=epochs,
+        early_stopping=False,
+        batch_size=batch_size,
+        callbacks=[clock],
+        random_state=0,
+        **params,
+    )
+    if keras.backend.backend() != "jax":
+        clf.fit(X, y)
+        return clf, clock.epochs(), "not counted (JAX backend only)"
+    with CudnnCalls(refuse=refuse) as calls:
+        clf.fit(X, y)
+    return clf, clock.epochs(), calls.calls
+
+
+def steady(epochs: list[float], rows: int) -> dict:
+    """The first epoch (compilation included) and the median of the rest."""
+    median = statistics.median(epochs[1:])
+    return {"first_epoch_s": epochs[0], "epoch_s": median, "rows_per_s": rows / median}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run")
@@ -86,6 +156,12 @@ def main() -> None:
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument(
         "--no-default", action="store_true", help="skip the default estimator's fit"
+    )
+    parser.add_argument(
+        "--cudnn-variants",
+        action="store_true",
+        help="time skimb with dropout=0 (fused bidirectional cuDNN) and "
+        "with cuDNN refused (JAX)",
     )
     args = parser.parse_args()
     n = 9_500 if args.quick else 95_000
@@ -107,19 +183,19 @@ def main() -> None:
             with open(args.json, "w") as file:
                 json.dump(figures, file, indent=2)
 
-    clock = EpochClock()
-    clf = ImbalancedKerasClassifier(
-        "lstm",
-        cv=None,
-        epochs=args.epochs,
-        early_stopping=False,
-        batch_size=args.batch_size,
-        callbacks=[clock],
-        random_state=0,
+    clf, epochs, calls = skimb_epochs(
+        X, y, epochs=args.epochs, batch_size=args.batch_size
     )
-    clf.fit(X, y)
-    skimb_epochs = clock.epochs()
-
+    skimb_runs = {"skimb": (epochs, calls)}
+    if args.cudnn_variants:
+        for name, params in (
+            ("skimb, dropout=0", {"dropout": 0.0}),
+            ("skimb, cuDNN refused", {"refuse": True}),
+        ):
+            _, epochs, calls = skimb_epochs(
+                X, y, epochs=args.epochs, batch_size=args.batch_size, **params
+            )
+            skimb_runs[name] = (epochs, calls)
     train, val = clf._split(np.searchsorted(clf.classes_, y), seed=0)
     onehot = np.eye(len(clf.classes_), dtype="float32")[y]
     mean, variance = feature_moments(X[train])
@@ -137,16 +213,13 @@ def main() -> None:
         callbacks=[clock],
     )
     keras_epochs = clock.epochs()
-    for name, epochs in (("skimb", skimb_epochs), ("keras", keras_epochs)):
-        steady = statistics.median(epochs[1:])
-        figures[name] = {
-            "first_epoch_s": epochs[0],
-            "epoch_s": steady,
-            "rows_per_s": len(train) / steady,
-        }
+    runs = {**skimb_runs, "keras": (keras_epochs, "not counted")}
+    for name, (epochs, calls) in runs.items():
+        figures[name] = {**steady(epochs, len(train)), "cudnn_calls_traced": calls}
         print(
-            f"{name:<6} first epoch {epochs[0]:6.2f} s, then {steady:6.3f} s per "
-            f"epoch ({len(train) / steady:,.0f} rows/s)",
+            f"{name:<22} first epoch {epochs[0]:6.2f} s, then "
+            f"{figures[name]['epoch_s']:6.3f} s per epoch "
+            f"({figures[name]['rows_per_s']:,.0f} rows/s); cuDNN calls: {calls}",
             flush=True,
         )
     del model

@@ -200,7 +200,7 @@ def write_inc(path: Path, results: Path) -> None:
         ".. list-table:: Epoch throughput, streamed against in memory",
         "   :header-rows: 1",
         "",
-        "   * - backend",
+        "   * - backend, machine",
         "     - data",
         "     - rows",
         "     - window rows",
@@ -208,14 +208,27 @@ def write_inc(path: Path, results: Path) -> None:
         "     - epoch streamed (s)",
         "     - throughput, streamed / in memory",
     ]
-    for backend in ("tensorflow", "jax"):
-        file = results / f"streaming_{backend}.json"
+    sources = [
+        ("tensorflow, 2 cores", "streaming_tensorflow.json", ()),
+        ("jax, 2 cores", "streaming_jax.json", ()),
+        ("jax, H200", "streaming_h200_jax.json", ("read_ahead",)),
+        (
+            "jax, H200, no read-ahead",
+            "streaming_h200_jax.json",
+            ("no_read_ahead",),
+        ),
+    ]
+    for label, name, keys in sources:
+        file = results / name
         if not file.exists():
             continue
-        for runs in json.loads(file.read_text()).get("throughput", {}).values():
+        figures = json.loads(file.read_text())
+        for key in keys:
+            figures = figures[key]
+        for runs in figures.get("throughput", {}).values():
             for name, row in runs.items():
                 lines += [
-                    f"   * - {backend}",
+                    f"   * - {label}",
                     f"     - {name}",
                     f"     - {row['rows']:,}",
                     f"     - {row['window_rows']:,}",
@@ -250,13 +263,19 @@ def write_inc(path: Path, results: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="small sizes")
     parser.add_argument(
         "--part", choices=("throughput", "memory", "both"), default="both"
     )
     parser.add_argument(
         "--json", help="write the figures to this file (updating its parts)"
+    )
+    parser.add_argument(
+        "--no-read-ahead",
+        action="store_true",
+        help="read each window only when the fit asks for it (for the A/B "
+        "against the default, which reads the next one in a thread)",
     )
     parser.add_argument(
         "--inc",
@@ -266,12 +285,21 @@ def main() -> None:
     if args.inc:
         write_inc(Path(args.inc), Path(__file__).parent / "results")
         return
+    if args.no_read_ahead:
+        import skimb.data
+
+        skimb.data._read_ahead = iter
     figures = {}
     if args.json and Path(args.json).exists():
         figures = json.loads(Path(args.json).read_text())
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if args.part in ("throughput", "both"):
+            import keras
+
+            figures["backend"] = keras.backend.backend()
+            figures["devices"] = keras.distribution.list_devices()
+            figures["read_ahead"] = not args.no_read_ahead
             figures["throughput"] = {
                 str(window): throughput(
                     folder / str(window), args.repeats, args.quick, window

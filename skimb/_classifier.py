@@ -41,6 +41,7 @@ from skimb.data import Shards
 from skimb.decision import (
     DECISIONS,
     ClassCounts,
+    decide,
     fit_decision,
     prior_frequencies,
     rule_offsets,
@@ -1090,8 +1091,8 @@ default="oof_macro_f1"
         ndarray of shape (n_samples,)
             The class with the largest :meth:`decision_function`.
         """
-        scores = self._decision_scores(X)  # checks the estimator is fitted
-        return self.classes_[np.argmax(scores, axis=1)]
+        log_proba = self.predict_log_proba(X)  # checks the estimator is fitted
+        return self.classes_[decide(log_proba, self.decision_offsets_)]
 
     def _decision_scores(self, X) -> np.ndarray:
         return self.predict_log_proba(X) + self.decision_offsets_

@@ -132,8 +132,7 @@ def demo(args) -> int:
                 for fold, (train, test) in enumerate(cv.split(X, y), start=1):
                     status.context = f"{name} · {strategy} · fold {fold}/{n_folds}"
                     clf = clone(base).fit(X[train], y[train])
-                    proba[test] = clf.predict_proba(X[test])
-                    predicted[test] = clf.predict(X[test])
+                    predicted[test], proba[test] = _predictions(clf, X[test])
                     f1.append(macro_f1(y[test], predicted[test], labels=classes))
                     bacc.append(balanced_accuracy_score(y[test], predicted[test]))
                     if history is None and params is not None:
@@ -502,13 +501,14 @@ def _tune_report(search, best, train, test, args, out: Path) -> Path:
         "optimization_history",
     )
     if X_test is not None:
+        predicted, proba = _predictions(best, X_test)
         report.add_classification(
             f"Best model on the {len(y_test)} held-out rows",
             y_test,
-            best.predict_proba(X_test),
+            proba,
             classes=best.classes_,
             name="best",
-            y_pred=best.predict(X_test),
+            y_pred=predicted,
             history=best.history_,
             best_epoch=best.best_epoch_,
         )
@@ -525,6 +525,21 @@ def _load_model(path):
     if not hasattr(model, "predict_proba"):
         raise DataError(f"{path}: the model has no predict_proba.")
     return model
+
+
+def _predictions(model, X) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted classes and probabilities of ``X``: from one pass of the
+    network for skimb's classifier (its ``predict`` is the decision rule on
+    the log-probabilities), else ``predict`` and ``predict_proba``."""
+    from skimb import ImbalancedKerasClassifier
+    from skimb.decision import decide
+
+    if getattr(type(model), "predict", None) is ImbalancedKerasClassifier.predict:
+        log_proba = model.predict_log_proba(X)
+        return model.classes_[decide(log_proba, model.decision_offsets_)], np.exp(
+            log_proba
+        )
+    return model.predict(X), model.predict_proba(X)
 
 
 def _features(model, data):
@@ -558,11 +573,11 @@ def evaluate(args) -> int:
     from skimb.report import Report
 
     report = Report(f"skimb evaluate: {Path(args.model).name} on {data.path.name}")
-    predicted = model.predict(X)
+    predicted, proba = _predictions(model, X)
     summary = report.add_classification(
         f"{len(data.y)} rows of {data.path.name}",
         data.y,
-        model.predict_proba(X),
+        proba,
         classes=model.classes_,
         name="evaluation",
         y_pred=predicted,
@@ -623,7 +638,7 @@ def predict(args) -> int:
     ) as write:
         for data in chunks:
             X = _features(model, data)
-            write(model.predict(X), model.predict_proba(X), data.path)
+            write(*_predictions(model, X), data.path)
             n_rows += len(X)
     print(f"{n_rows} predictions: {out}")
     return 0

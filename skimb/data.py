@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -165,11 +166,23 @@ class Shards:
         position = starts[shard] + (rows - self.offsets[shard])
         return position // self.window_rows, position % self.window_rows
 
-    def windows(self, order: np.ndarray | None = None) -> Iterator[tuple]:
+    def windows(
+        self, order: np.ndarray | None = None, *, prepare: Callable | None = None
+    ) -> Iterator[tuple]:
         """Windows of rows: ``(ids, features)``, the rows' global ids and
         their features as read (a ``DataFrame`` of Parquet columns, or an
-        array), the shards read in ``order``."""
+        array), the shards read in ``order``; ``prepare(features, ids)``
+        maps each window's features before it is handed over.
+
+        The next window is read (and prepared) in a thread while the caller
+        works on this one."""
         order = self.epoch_order(None) if order is None else order
+        windows = self._read(order)
+        if prepare is not None:
+            windows = ((ids, prepare(raw, ids)) for ids, raw in windows)
+        return _read_ahead(windows)
+
+    def _read(self, order: np.ndarray) -> Iterator[tuple]:
         if not self.parquet:
             yield from self._array_windows(order)
             return
@@ -231,10 +244,27 @@ class WindowStream:
         self.epoch_order, self.locate = shards.epoch_order, shards.locate
 
     def windows(self, order: np.ndarray | None = None) -> Iterator[tuple]:
-        for ids, raw in self.shards.windows(order):
-            prepared = self.prepare(raw, ids)
-            del raw  # the window as read is not kept beside the prepared one
-            yield ids, prepared
+        return self.shards.windows(order, prepare=self.prepare)
+
+
+_END = object()
+
+
+def _read_ahead(windows: Iterator[tuple]) -> Iterator[tuple]:
+    """``windows``, each produced in a thread while the caller works on the
+    one before (the reads and NumPy's checks release the GIL, and on an
+    accelerator the network's work is asynchronous).
+
+    The prefetch of ``tf.data`` or a ``DataLoader`` worker, for a plain
+    iterator on any backend; it holds one window more.  Closing the generator
+    early waits for the window being read, so no thread outlives it.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skimb-read") as pool:
+        ahead = pool.submit(next, windows, _END)
+        while (window := ahead.result()) is not _END:
+            ahead = pool.submit(next, windows, _END)
+            yield window
+            del window  # not kept while the next one is read
 
 
 def _concat(frames: list):

@@ -36,6 +36,7 @@ __all__ = [
     "MIN_VALIDATION_COUNT",
     "ClassCounts",
     "FittedDecision",
+    "decide",
     "fit_decision",
     "macro_f1_offsets",
     "posterior_offsets",
@@ -480,6 +481,37 @@ def rule_offsets(
     # d = (o - s) / T - b.
     offsets = (offsets - posterior_offsets) / temperature
     return offsets - calibration_bias, rule
+
+
+def decide(log_proba: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The decision rule: each row's class index, the argmax of its
+    log-probabilities plus the rule's offsets (ties to the lower index).
+
+    What :meth:`~skimb.ImbalancedKerasClassifier.predict` does with
+    ``predict_log_proba(X)`` and ``decision_offsets_``; with both at hand,
+    the classes and the probabilities come from one pass of the network.
+
+    Parameters
+    ----------
+    log_proba : ndarray of shape (n_samples, n_classes)
+        Log-probabilities, as ``predict_log_proba`` gives them.
+    offsets : ndarray of shape (n_classes,)
+        Per-class offsets (``decision_offsets_``).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        Indices into ``classes_``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimb.decision import decide
+    >>> log_proba = np.log([[0.6, 0.4], [0.9, 0.1]])
+    >>> decide(log_proba, np.array([0.0, 0.5])).tolist()
+    [1, 0]
+    """
+    return np.argmax(log_proba + offsets, axis=1)
 
 
 def _network_offsets(

@@ -108,6 +108,36 @@ def test_predict_writes_classes_and_probabilities(
     np.testing.assert_allclose(proba, fitted_dense.predict_proba(X), rtol=1e-12)
 
 
+def test_predict_runs_the_network_once_per_chunk(
+    capsys, dense_model, numeric_table, monkeypatch, tmp_path
+):
+    from skimb import ImbalancedKerasClassifier
+
+    passes = []
+    forward = ImbalancedKerasClassifier._log_proba
+
+    def counted(self, X):
+        passes.append(len(X))
+        return forward(self, X)
+
+    monkeypatch.setattr(ImbalancedKerasClassifier, "_log_proba", counted)
+    code, *_ = _run(
+        capsys,
+        "predict",
+        dense_model,
+        numeric_table,
+        "--target",
+        "label",
+        "--chunk-rows",
+        "200",
+        "--out",
+        tmp_path / "predictions.parquet",
+    )
+    # Two chunks (200 and 140 rows), each through the network once: the
+    # classes come from the same log-probabilities as the probabilities.
+    assert code == 0 and passes == [200, 140]
+
+
 @pytest.fixture
 def shards(numeric_table, tmp_path):
     """The numeric table split into three Parquet files of a folder."""
