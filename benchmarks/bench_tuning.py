@@ -44,9 +44,8 @@ from optuna.distributions import (  # noqa: E402
 from sklearn.metrics import f1_score  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV  # noqa: E402
-from skimb import _search_space as _space  # noqa: E402
 from skimb.datasets import make_imbalanced_classification  # noqa: E402
-from skimb.tuning import default_search_space  # noqa: E402
+from skimb.tuning import _space, default_search_space  # noqa: E402
 
 
 def _macro_f1(estimator, X, y) -> float:

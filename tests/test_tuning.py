@@ -32,11 +32,11 @@ from sklearn.model_selection import (  # noqa: E402
 from sklearn.utils import get_tags  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV  # noqa: E402
-from skimb._pruning import _pruning_callback_class  # noqa: E402
 from skimb._random import seed_from  # noqa: E402
-from skimb._search_space import _sequence_sampler_class  # noqa: E402
 from skimb.losses import LOSSES  # noqa: E402
 from skimb.tuning import SAMPLER_CHOICES, default_search_space  # noqa: E402
+from skimb.tuning._pruning import pruning_callback_class  # noqa: E402
+from skimb.tuning._space import sequence_sampler_class  # noqa: E402
 
 from .conftest import FAST  # noqa: E402
 
@@ -147,12 +147,12 @@ def test_sampler_steps_on_3d_sequences(sequences):
     search = OptunaSearchCV(
         pipe, {"sampler": CategoricalDistribution(SAMPLER_CHOICES)}, n_trials=1
     )
-    if _sequence_sampler_class() is None:
+    if sequence_sampler_class() is None:
         with pytest.raises(ValueError, match="cannot resample 3-D sequences"):
             search.fit(X, y)
     else:
         configured = search._configure({"sampler": "smote"}, three_d=True, seed=0)
-        assert isinstance(configured.named_steps["sampler"], _sequence_sampler_class())
+        assert isinstance(configured.named_steps["sampler"], sequence_sampler_class())
 
 
 # --------------------------------------------------- sklearn behaviour
@@ -348,7 +348,7 @@ def test_a_search_where_every_trial_fails_says_so(tabular):
 
 def test_pruning_callback_fails_a_non_finite_loss():
     with pytest.raises(FloatingPointError, match="nan"):
-        _pruning_callback_class()(reporter=None).on_epoch_end(0, {"loss": float("nan")})
+        pruning_callback_class()(reporter=None).on_epoch_end(0, {"loss": float("nan")})
 
 
 # ---------------------------------------------- Keras: pruning, pipelines
@@ -568,7 +568,7 @@ def test_a_class_smaller_than_the_folds_is_named(tabular):
 
 def _asked(space, defaults, n=300):
     """Parameters of n trials drawn by run from ``space`` (no fits)."""
-    from skimb._search_space import conflict, draw
+    from skimb.tuning._space import conflict, draw
 
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     drawn = []

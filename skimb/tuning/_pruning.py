@@ -1,8 +1,8 @@
 """Pruning of :class:`skimb.tuning.OptunaSearchCV` trials from Keras epochs.
 
-A trial's running mean macro-F1 (``_TrialReporter``) is reported to Optuna
+A trial's running mean macro-F1 (``TrialReporter``) is reported to Optuna
 after every epoch, through a Keras callback added to the final step's
-``callbacks`` (``_pruning_callback_class``), and after every fold.
+``callbacks`` (``pruning_callback_class``), and after every fold.
 """
 
 from __future__ import annotations
@@ -13,19 +13,19 @@ import math
 import numpy as np
 import optuna
 
-from skimb._search_space import _is_pipeline
+from skimb.tuning._space import is_pipeline
 
 
-def _callbacks_param(estimator) -> str | None:
+def callbacks_param(estimator) -> str | None:
     """The ``set_params`` name of the final estimator's Keras callbacks."""
-    if _is_pipeline(estimator):
+    if is_pipeline(estimator):
         name, final = estimator.steps[-1]
-        inner = _callbacks_param(final)
+        inner = callbacks_param(final)
         return None if inner is None else f"{name}__{inner}"
     return "callbacks" if "callbacks" in estimator.get_params(deep=False) else None
 
 
-class _TrialReporter:
+class TrialReporter:
     """Report one trial's running mean macro-F1 to Optuna, and prune.
 
     The value at each step is the mean over the folds so far, where the fold
@@ -51,7 +51,7 @@ class _TrialReporter:
 
 
 @functools.cache
-def _pruning_callback_class():
+def pruning_callback_class():
     # Defined on first use so that importing this module, and a search over
     # an estimator without Keras callbacks, does not load Keras.
     import keras
@@ -65,7 +65,7 @@ def _pruning_callback_class():
         reports the running mean over folds on the trial's own step count.
         """
 
-        def __init__(self, reporter: _TrialReporter):
+        def __init__(self, reporter: TrialReporter):
             super().__init__()
             self.reporter = reporter
 

@@ -2,10 +2,10 @@
 
 :func:`default_search_space` gives Optuna distributions keyed like
 ``set_params``; a pipeline's sampler step is searched by name
-(``SAMPLER_CHOICES``) and built by ``_make_sampler``.  :func:`draw` draws a
+(``SAMPLER_CHOICES``) and built by ``make_sampler``.  :func:`draw` draws a
 trial's parameters by run, each only where ``CONDITIONS`` says the trial
 uses it, and ``conflict`` names a combination that corrects twice;
-``_holds`` says whether a value is one a distribution can draw.
+``holds`` says whether a value is one a distribution can draw.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from optuna.distributions import (
     IntDistribution,
 )
 from sklearn.utils._param_validation import StrOptions
-
-__all__ = ["CONDITIONS", "SAMPLER_CHOICES", "default_search_space", "draw"]
 
 # Names a pipeline's sampler step can take in a search space.  Optuna stores
 # categorical choices in its database only when they are plain values, so the
@@ -131,7 +129,7 @@ def _network_space(estimator) -> dict[str, BaseDistribution]:
     return space
 
 
-def _is_pipeline(estimator) -> bool:
+def is_pipeline(estimator) -> bool:
     return hasattr(estimator, "steps") and hasattr(estimator, "named_steps")
 
 
@@ -210,7 +208,7 @@ def default_search_space(estimator) -> dict[str, BaseDistribution]:
     >>> space["class_weight"].choices
     (None, 'balanced', 'effective')
     """
-    if _is_pipeline(estimator):
+    if is_pipeline(estimator):
         final_name, final = estimator.steps[-1]
         space = {
             f"{final_name}__{name}": distribution
@@ -229,7 +227,7 @@ def default_search_space(estimator) -> dict[str, BaseDistribution]:
     return space
 
 
-def _sequence_sampler_class():
+def sequence_sampler_class():
     # SequenceSampler lets an imblearn sampler resample 3-D sequences; without
     # it, samplers need 2-D (flattened) sequences.
     try:
@@ -239,7 +237,7 @@ def _sequence_sampler_class():
     return SequenceSampler
 
 
-def _make_sampler(choice: str, *, current, three_d: bool, seed: int | None):
+def make_sampler(choice: str, *, current, three_d: bool, seed: int | None):
     from imblearn.over_sampling import SMOTE, RandomOverSampler
 
     if choice == "passthrough":
@@ -247,7 +245,7 @@ def _make_sampler(choice: str, *, current, three_d: bool, seed: int | None):
     sampler = {"random_over": RandomOverSampler, "smote": SMOTE}[choice](
         random_state=seed
     )
-    wrapper = _sequence_sampler_class()
+    wrapper = sequence_sampler_class()
     if wrapper is not None and (three_d or isinstance(current, wrapper)):
         return wrapper(sampler)
     return sampler
@@ -318,7 +316,7 @@ def conflict(params: dict, defaults: dict) -> str | None:
     return None
 
 
-def _holds(distribution: BaseDistribution, value) -> bool:
+def holds(distribution: BaseDistribution, value) -> bool:
     """Whether ``value`` is one that ``distribution`` can draw."""
     if isinstance(distribution, CategoricalDistribution):
         return any(

@@ -1,27 +1,10 @@
-"""Hyper-parameter search with Optuna, scored on macro-F1.
-
-:class:`OptunaSearchCV` is a scikit-learn meta-estimator around an Optuna
-study: stratified folds, pruning from per-epoch validation macro-F1, and a
-study that can live in a database so that a search resumes after an
-interruption and several worker processes share it.
-:func:`default_search_space` is the space it searches when given none.
-
-optuna-integration has an ``OptunaSearchCV`` too; it is not used here because
-``is_classifier`` is false for it (so integer ``cv`` does not stratify), it
-reuses one study across ``fit`` calls (so nested cross-validation leaks), and
-it prunes only through ``partial_fit`` iterations, not through the epochs of
-a Keras fit.
-"""
+"""OptunaSearchCV: the search, its trials' cross-validation and the refit."""
 
 from __future__ import annotations
 
 import copy
 import math
-import os
-import socket
 import time
-import warnings
-import zlib
 from datetime import datetime
 from numbers import Integral, Real
 
@@ -37,22 +20,22 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import _safe_split, available_if
 from sklearn.utils.validation import _check_method_params, check_is_fitted, indexable
 
-from skimb._pruning import _callbacks_param, _pruning_callback_class, _TrialReporter
 from skimb._random import seed_from
 from skimb._routing import ROUTED_PREFIX
-from skimb._search_space import (
+from skimb.metrics import PROBABILITY_SCORERS, SCORERS, get_scorer
+from skimb.tuning._pruning import TrialReporter, callbacks_param, pruning_callback_class
+from skimb.tuning._results import cv_results, default_score
+from skimb.tuning._space import (
     SAMPLER_CHOICES,
-    _holds,
-    _is_pipeline,
-    _make_sampler,
-    _sequence_sampler_class,
     conflict,
     default_search_space,
     draw,
+    holds,
+    is_pipeline,
+    make_sampler,
+    sequence_sampler_class,
 )
-from skimb.metrics import PROBABILITY_SCORERS, SCORERS, get_scorer
-
-__all__ = ["OptunaSearchCV", "default_search_space", "storage_from", "SAMPLER_CHOICES"]
+from skimb.tuning._study import create_study, worker
 
 
 def _routed(name: str, known: dict) -> bool:
@@ -60,67 +43,6 @@ def _routed(name: str, known: dict) -> bool:
     ``model__units`` (or ``clf__model__units``) where ``model`` is set."""
     head, routed, _ = name.rpartition(ROUTED_PREFIX)
     return bool(routed) and known.get(head + "model") is not None
-
-
-def _worker() -> str:
-    """This process among the workers of a shared study: host and process."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def storage_from(address):
-    """Optuna's storage for a study's address.
-
-    Parameters
-    ----------
-    address : str, optuna.storages.BaseStorage or None
-        A database URL (``"sqlite:///search.db"``,
-        ``"postgresql://user@host/db"``: anything with ``://``) is Optuna's
-        ``RDBStorage``; any other string is the path of a journal file
-        (``JournalStorage`` with a ``JournalFileBackend``), which workers on
-        several machines share through a shared disk, no database server
-        needed.  A storage object or ``None`` (in memory) is returned as is.
-
-    Returns
-    -------
-    optuna.storages.BaseStorage, str or None
-        What :func:`optuna.create_study` takes as ``storage``.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> from skimb.tuning import storage_from
-    >>> folder = tempfile.mkdtemp()
-    >>> type(storage_from(os.path.join(folder, "search.journal"))).__name__
-    'JournalStorage'
-    >>> storage_from("sqlite:///search.db")
-    'sqlite:///search.db'
-    """
-    if not isinstance(address, str) or "://" in address:
-        return address
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    folder = os.path.dirname(os.path.abspath(address))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(
-            f"storage {address!r}: the folder {folder} of the journal file does "
-            "not exist (a storage that is not a database URL, scheme://..., is a "
-            "journal file's path)."
-        )
-    # Optuna's default lock (a symbolic link) works on local disks and NFS.
-    return JournalStorage(JournalFileBackend(address))
-
-
-def _tpe(seed: int | None) -> optuna.samplers.TPESampler:
-    """TPE for a conditional space: ``multivariate`` models the parameters
-    together, ``group`` models each set of parameters that occur together
-    (those of one loss, say) on its own, as Optuna recommends for spaces
-    defined by run; plain TPE models each parameter alone and learns a
-    conditional one only from the trials that drew it."""
-    with warnings.catch_warnings():
-        # Both options are marked experimental in Optuna (since 2.2 and 2.8).
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
 
 
 def _estimator_has(attr: str):
@@ -356,7 +278,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
                     f"a CategoricalDistribution of {list(SAMPLER_CHOICES)}; got "
                     f"{space[name]!r}."
                 )
-        if np.ndim(X) == 3 and _sequence_sampler_class() is None:
+        if np.ndim(X) == 3 and sequence_sampler_class() is None:
             if steps:
                 raise ValueError(
                     f"The sampler steps {steps} cannot resample 3-D sequences; "
@@ -365,7 +287,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         return dict(space)
 
     def _sampler_steps(self, space) -> list[str]:
-        if not _is_pipeline(self.estimator):
+        if not is_pipeline(self.estimator):
             return []
         return [name for name in space if name in self.estimator.named_steps]
 
@@ -381,47 +303,12 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             return KFold(self.cv, shuffle=True, random_state=seed)
         return check_cv(self.cv, y, classifier=is_classifier(self.estimator))
 
-    def _create_study(self, seed: int | None) -> tuple[optuna.Study, bool]:
-        """The study, and whether this call created it (rather than loaded
-        one that a storage already held)."""
-        sampler = _tpe(seed) if self.sampler is None else copy.deepcopy(self.sampler)
-        if self.pruner == "median":
-            pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
-        elif self.pruner is None:
-            pruner = optuna.pruners.NopPruner()
-        else:
-            pruner = copy.deepcopy(self.pruner)
-        settings = dict(
-            storage=storage_from(self.storage), sampler=sampler, pruner=pruner
-        )
-        try:
-            study = optuna.create_study(
-                study_name=self.study_name, direction="maximize", **settings
-            )
-        except optuna.exceptions.DuplicatedStudyError:
-            if self.storage is None or self.study_name is None:
-                raise
-            # Creating fails for all but one of the processes that try at
-            # once, which makes "created" the race-free test of who starts
-            # the study (and so enqueues the estimator's own parameters).
-            study = optuna.load_study(study_name=self.study_name, **settings)
-            if self.sampler is None and seed is not None:
-                # A resumed or shared study: the same seed would make TPE's
-                # random start-up trials repeat those of the first run, or of
-                # the other workers started with the same random_state (which
-                # they need, for the same folds).  Seeded by this worker too.
-                study.sampler = _tpe(
-                    zlib.crc32(f"{seed}:{len(study.trials)}:{_worker()}".encode())
-                )
-            return study, False
-        return study, True
-
     def _configure(self, params: dict, *, three_d: bool, seed: int | None):
         """A clone of the estimator with a trial's parameters set."""
         estimator = clone(self.estimator)
         params = dict(params)
         for name in self._sampler_steps(params):
-            params[name] = _make_sampler(
+            params[name] = make_sampler(
                 params[name],
                 current=estimator.named_steps[name],
                 three_d=three_d,
@@ -462,7 +349,13 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             if isinstance(self.scoring, str)
             else check_scoring(self.estimator, self.scoring)
         )
-        study, created = self._create_study(seed)
+        study, created = create_study(
+            storage=self.storage,
+            study_name=self.study_name,
+            sampler=self.sampler,
+            pruner=self.pruner,
+            seed=seed,
+        )
         started = datetime.now()
 
         def counted() -> int:
@@ -503,7 +396,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             start = {
                 name: defaults[name]
                 for name, distribution in space.items()
-                if _holds(distribution, defaults.get(name))
+                if holds(distribution, defaults.get(name))
             }
             if start:
                 study.enqueue_trial(start, user_attrs={"start": "estimator"})
@@ -531,23 +424,23 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         self, trial, params, X, y, splits, fit_params, *, three_d, seed
     ) -> float:
         """Mean score of one trial over the folds, reporting as it goes."""
-        reporter = _TrialReporter(trial)
-        callbacks_param = _callbacks_param(self.estimator)
+        reporter = TrialReporter(trial)
+        callbacks_name = callbacks_param(self.estimator)
         fit_times: list[float] = []
         try:
             for fold, (train, test) in enumerate(splits):
                 if fold > 0:
                     reporter.report()
                 estimator = self._configure(params, three_d=three_d, seed=seed)
-                if callbacks_param is not None:
+                if callbacks_name is not None:
                     # Set after cloning: the callback holds the live trial,
                     # which must not be deep-copied.
-                    given = estimator.get_params()[callbacks_param] or []
+                    given = estimator.get_params()[callbacks_name] or []
                     estimator.set_params(
                         **{
-                            callbacks_param: [
+                            callbacks_name: [
                                 *given,
-                                _pruning_callback_class()(reporter),
+                                pruning_callback_class()(reporter),
                             ]
                         }
                     )
@@ -571,85 +464,19 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         return float(np.mean(reporter.fold_scores))
 
     @staticmethod
-    def _record(trial, reporter: _TrialReporter, fit_times: list[float]) -> None:
+    def _record(trial, reporter: TrialReporter, fit_times: list[float]) -> None:
         # In the study's storage, so that a resumed search still has them,
         # with the worker that ran the trial when several share the study.
         trial.set_user_attr("split_test_scores", list(reporter.fold_scores))
         trial.set_user_attr("fit_times", fit_times)
-        trial.set_user_attr("worker", _worker())
+        trial.set_user_attr("worker", worker())
 
     def _store_results(self, study: optuna.Study) -> None:
         trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
-        complete = [t for t in trials if t.state == TrialState.COMPLETE]
-        if not complete:
-            states = [t.state.name for t in trials]
-            errors = [t.user_attrs["error"] for t in trials if "error" in t.user_attrs]
-            raise ValueError(
-                f"No trial of the study completed (states: {states}); "
-                f"first error: {errors[0] if errors else None}."
-            )
-        n_trials = len(trials)
-        results: dict = {
-            "number": np.array([t.number for t in trials]),
-            "state": np.array([t.state.name for t in trials], dtype=object),
-            "params": [dict(t.params) for t in trials],
-        }
-        names = sorted({name for t in trials for name in t.params})
-        for name in names:
-            column = np.ma.masked_all(n_trials, dtype=object)
-            for i, t in enumerate(trials):
-                if name in t.params:
-                    column[i] = t.params[name]
-            results[f"param_{name}"] = column
-        splits = np.full((n_trials, self.n_splits_), np.nan)
-        fit_time = np.full(n_trials, np.nan)
-        for i, t in enumerate(trials):
-            if t.state == TrialState.COMPLETE:
-                scores = t.user_attrs.get("split_test_scores", [])[: self.n_splits_]
-                splits[i, : len(scores)] = scores
-            times = t.user_attrs.get("fit_times")
-            if times:
-                fit_time[i] = np.mean(times)
-        for k in range(self.n_splits_):
-            results[f"split{k}_test_score"] = splits[:, k]
-        mean = np.array(
-            [t.value if t.state == TrialState.COMPLETE else np.nan for t in trials]
-        )
-        results["mean_test_score"] = mean
-        std = np.full(n_trials, np.nan)
-        scored = ~np.isnan(mean)
-        std[scored] = splits[scored].std(axis=1)
-        results["std_test_score"] = std
-        # Rank 1 is best; trials without a score rank last, as in sklearn.
-        order = np.argsort(np.where(np.isnan(mean), np.inf, -mean), kind="stable")
-        rank = np.empty(n_trials, dtype=np.int32)
-        rank[order] = np.arange(1, n_trials + 1)
-        results["rank_test_score"] = rank
-        results["mean_fit_time"] = fit_time
-        # What a pruned or failed trial had reached: its last report.
-        results["last_intermediate_value"] = np.array(
-            [
-                t.intermediate_values[max(t.intermediate_values)]
-                if t.intermediate_values
-                else np.nan
-                for t in trials
-            ]
-        )
-        results["start"] = np.array(
-            [t.user_attrs.get("start") == "estimator" for t in trials]
-        )
-        results["error"] = np.array(
-            [t.user_attrs.get("error", "") for t in trials], dtype=object
-        )
-        self.cv_results_ = results
-        started = [
-            i
-            for i, t in enumerate(trials)
-            if results["start"][i] and t.state == TrialState.COMPLETE
-        ]
+        self.cv_results_ = results = cv_results(trials, self.n_splits_)
         # The estimator as given, scored on the same folds: what the search
         # has to beat.
-        self.default_score_ = float(mean[started[0]]) if started else float("nan")
+        self.default_score_ = default_score(results)
         best = study.best_trial
         self.best_index_ = [t.number for t in trials].index(best.number)
         self.best_params_ = dict(best.params)

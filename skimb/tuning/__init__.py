@@ -1,0 +1,31 @@
+"""Hyper-parameter search with Optuna, scored on macro-F1.
+
+:class:`OptunaSearchCV` is a scikit-learn meta-estimator around an Optuna
+study: stratified folds, pruning from per-epoch validation macro-F1, and a
+study that can live in a database so that a search resumes after an
+interruption and several worker processes share it.
+:func:`default_search_space` is the space it searches when given none, and
+:func:`storage_from` the study's storage for an address.
+
+Modules: ``_search`` (the estimator), ``_space`` (the space, drawn by run),
+``_study`` (storage, sampler, workers), ``_pruning`` (reports from Keras
+epochs), ``_results`` (``cv_results_``).
+
+optuna-integration has an ``OptunaSearchCV`` too; it is not used here because
+``is_classifier`` is false for it (so integer ``cv`` does not stratify), it
+reuses one study across ``fit`` calls (so nested cross-validation leaks), and
+it prunes only through ``partial_fit`` iterations, not through the epochs of
+a Keras fit.
+"""
+
+from skimb.tuning._search import OptunaSearchCV
+from skimb.tuning._space import CONDITIONS, SAMPLER_CHOICES, default_search_space
+from skimb.tuning._study import storage_from
+
+__all__ = [
+    "CONDITIONS",
+    "SAMPLER_CHOICES",
+    "OptunaSearchCV",
+    "default_search_space",
+    "storage_from",
+]

@@ -1,0 +1,81 @@
+"""A search's ``cv_results_``, from its study's trials: completed trials
+ranked by score, pruned and failed ones after them with their state, last
+report and error, and each trial's parameters only where it drew them."""
+
+from __future__ import annotations
+
+import numpy as np
+from optuna.trial import FrozenTrial, TrialState
+
+
+def cv_results(trials: list[FrozenTrial], n_splits: int) -> dict:
+    """``cv_results_`` of the trials, in their order."""
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if not complete:
+        states = [t.state.name for t in trials]
+        errors = [t.user_attrs["error"] for t in trials if "error" in t.user_attrs]
+        raise ValueError(
+            f"No trial of the study completed (states: {states}); "
+            f"first error: {errors[0] if errors else None}."
+        )
+    n_trials = len(trials)
+    results: dict = {
+        "number": np.array([t.number for t in trials]),
+        "state": np.array([t.state.name for t in trials], dtype=object),
+        "params": [dict(t.params) for t in trials],
+    }
+    names = sorted({name for t in trials for name in t.params})
+    for name in names:
+        column = np.ma.masked_all(n_trials, dtype=object)
+        for i, t in enumerate(trials):
+            if name in t.params:
+                column[i] = t.params[name]
+        results[f"param_{name}"] = column
+    splits = np.full((n_trials, n_splits), np.nan)
+    fit_time = np.full(n_trials, np.nan)
+    for i, t in enumerate(trials):
+        if t.state == TrialState.COMPLETE:
+            scores = t.user_attrs.get("split_test_scores", [])[:n_splits]
+            splits[i, : len(scores)] = scores
+        times = t.user_attrs.get("fit_times")
+        if times:
+            fit_time[i] = np.mean(times)
+    for k in range(n_splits):
+        results[f"split{k}_test_score"] = splits[:, k]
+    mean = np.array(
+        [t.value if t.state == TrialState.COMPLETE else np.nan for t in trials]
+    )
+    results["mean_test_score"] = mean
+    std = np.full(n_trials, np.nan)
+    scored = ~np.isnan(mean)
+    std[scored] = splits[scored].std(axis=1)
+    results["std_test_score"] = std
+    # Rank 1 is best; trials without a score rank last, as in sklearn.
+    order = np.argsort(np.where(np.isnan(mean), np.inf, -mean), kind="stable")
+    rank = np.empty(n_trials, dtype=np.int32)
+    rank[order] = np.arange(1, n_trials + 1)
+    results["rank_test_score"] = rank
+    results["mean_fit_time"] = fit_time
+    # What a pruned or failed trial had reached: its last report.
+    results["last_intermediate_value"] = np.array(
+        [
+            t.intermediate_values[max(t.intermediate_values)]
+            if t.intermediate_values
+            else np.nan
+            for t in trials
+        ]
+    )
+    results["start"] = np.array(
+        [t.user_attrs.get("start") == "estimator" for t in trials]
+    )
+    results["error"] = np.array(
+        [t.user_attrs.get("error", "") for t in trials], dtype=object
+    )
+    return results
+
+
+def default_score(results: dict) -> float:
+    """The mean score of the trial that ran the estimator as given (NaN
+    where none completed)."""
+    started = np.flatnonzero(results["start"] & (results["state"] == "COMPLETE"))
+    return float(results["mean_test_score"][started[0]]) if len(started) else np.nan
