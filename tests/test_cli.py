@@ -294,7 +294,7 @@ def test_tune_workers_share_a_journal_file(capsys, table_file, tmp_path):
 def test_tune_shows_progress_and_ctrl_c_keeps_the_finished_trials(
     capsys, table_file, tmp_path, monkeypatch
 ):
-    from skimb import _progress
+    from skimb.cli import _progress
 
     # Pretend stderr is a terminal, to see the progress display.
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)

@@ -158,7 +158,7 @@ def test_partial_fit_trains_the_averaged_model_on(tabular):
 
 
 def test_progress_counts_the_networks_of_a_fit_as_one_fit(tabular):
-    from skimb._progress import EpochProgress, StatusLine
+    from skimb.cli._progress import EpochProgress, StatusLine
 
     X, y = tabular
     progress = EpochProgress(StatusLine())

@@ -1,0 +1,60 @@
+"""``skimb evaluate``: a model file scored on labelled data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from skimb._files import (
+    DataError,
+    read_data,
+)
+from skimb.cli._common import features, load_model, predictions
+
+
+def evaluate(args) -> int:
+    """Score a model file on labelled data."""
+    model = load_model(args.model)
+    data = read_data(
+        args.data,
+        target=args.target,
+        feature_names=getattr(model, "feature_names_in_", None),
+    )
+    X = features(model, data)
+    unknown = np.setdiff1d(data.y, model.classes_)
+    if unknown.size:
+        raise DataError(
+            f"{data.path}: labels {unknown.tolist()[:5]} are not classes of the "
+            f"model ({model.classes_.tolist()})."
+        )
+    from skimb.report import Report
+
+    report = Report(f"skimb evaluate: {Path(args.model).name} on {data.path.name}")
+    predicted, proba = predictions(model, X)
+    summary = report.add_classification(
+        f"{len(data.y)} rows of {data.path.name}",
+        data.y,
+        proba,
+        classes=model.classes_,
+        name="evaluation",
+        y_pred=predicted,
+        history=getattr(model, "history_", None),
+        best_epoch=getattr(model, "best_epoch_", None),
+    )
+    for key, value in summary.items():
+        print(
+            f"{key:<18} {value:.4f}"
+            if isinstance(value, float)
+            else f"{key:<18} {value}"
+        )
+    from imblearn.metrics import classification_report_imbalanced
+
+    print(
+        classification_report_imbalanced(
+            data.y, predicted, labels=model.classes_, zero_division=0
+        )
+    )
+    if args.out:
+        print(f"report: {report.write(args.out)}")
+    return 0
