@@ -8,8 +8,6 @@ import scipy.sparse as sp
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, column_or_1d, validate_data
 
-from skimb._networks import SEQUENCE_ARCHITECTURES
-
 
 def _ndim(X) -> int:
     if hasattr(X, "ndim"):
@@ -109,6 +107,10 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
             f"(n_samples, n_timesteps, n_features); got a {ndim}-D input. "
             "Reshape your data, e.g. X.reshape(1, -1) for a single sample."
         )
+    # Imported here: the network module loads Keras, and the sampler tools
+    # import this module's sequence helpers without it.
+    from skimb._networks import SEQUENCE_ARCHITECTURES
+
     architecture = estimator.architecture
     n_timesteps = estimator.n_timesteps
     if ndim == 2:

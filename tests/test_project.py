@@ -34,6 +34,24 @@ def test_help_is_fast_and_does_not_load_keras():
     assert "demo" in result.stdout
 
 
+@pytest.mark.parametrize(
+    "module",
+    [
+        "skimb",
+        "skimb.sampling",
+        "skimb.metrics",
+        "skimb._splits",
+        "skimb.tuning",
+        "skimb.decision",
+        "skimb.class_weight",
+        "skimb.data",
+    ],
+)
+def test_tools_that_need_no_keras_import_without_it(module):
+    code = f"import sys, {module}\nassert 'keras' not in sys.modules, 'loaded keras'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 @pytest.mark.slow
 def test_demo_quick_prints_the_comparison(tmp_path):
     result = subprocess.run(
