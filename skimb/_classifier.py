@@ -2,64 +2,47 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import keras
 import numpy as np
 from scipy.special import log_softmax
-from sklearn.utils._param_validation import (
-    HasMethods,
-    Interval,
-    StrOptions,
-)
 from sklearn.utils.validation import check_is_fitted
 
-from skimb._devices import data_parallel
 from skimb._engine import train
 from skimb._inputs import check_features, check_labels
 from skimb._networks import (
-    ARCHITECTURES,
-    MomentSums,
     average_networks,
-    build_network,
     ends_in_softmax,
     feature_moments,
     forward,
+    held_out_moments,
     log_probabilities,
 )
-from skimb._plan import TrainingPlan, encode_targets
+from skimb._params import (
+    PARAMETER_CONSTRAINTS,
+    make_optimizer,
+    network_for,
+    plan_for,
+)
+from skimb._plan import TrainingPlan
 from skimb._prepare import prepare_targets
 from skimb._random import seed_from, seeded
-from skimb._routing import routed_params
 from skimb._schedule import held_out_group
 from skimb._scikeras import ScikerasFixes
 from skimb._splits import network_splits, validation_split
-from skimb._user_model import build_user_network
 from skimb.calibration import estimate_prior, shift_prior
 from skimb.class_weight import prior_counts
 from skimb.data import Shards
 from skimb.decision import (
-    DECISIONS,
     ClassCounts,
     decide,
     fit_decision,
     prior_frequencies,
     rule_offsets,
 )
-from skimb.losses import LOSSES, loss_class_weights, resolve_loss
+from skimb.losses import loss_class_weights, resolve_loss
 from skimb.metrics import macro_f1
-from skimb.sampling import BATCH_SAMPLERS, resolve_batch_sampler
-
-OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
-# units="auto" and n_layers="auto", chosen on the benchmark suite
-# (docs/benchmarks.rst, "The benchmark suite").
-AUTO_SHAPE = {
-    "dense": {"units": 128, "n_layers": 2},
-    "sequence": {"units": 64, "n_layers": 1},
-}
-# batch_size="auto": training rows // AUTO_STEPS, within AUTO_BATCH_BOUNDS.
-AUTO_STEPS = 32
-AUTO_BATCH_BOUNDS = (32, 128)
 
 
 class ImbalancedKerasClassifier(ScikerasFixes):
@@ -381,57 +364,7 @@ default="oof_macro_f1"
     ['loss', 'oof_macro_f1', 'val_balanced_accuracy', 'val_g_mean']
     """
 
-    _parameter_constraints: dict = {
-        "architecture": [StrOptions(set(ARCHITECTURES))],
-        "units": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "n_layers": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "recurrent_dropout": [Interval(Real, 0, 1, closed="left")],
-        "activation": [str],
-        "kernel_size": [Interval(Integral, 0, None, closed="left")],
-        "bidirectional": ["boolean"],
-        "flat_path": ["boolean"],
-        "pooling": ["boolean"],
-        "n_timesteps": [None, Interval(Integral, 1, None, closed="left")],
-        "mask_value": [None, Real],
-        "standardize": ["boolean", StrOptions({"auto"})],
-        "loss": [StrOptions(set(LOSSES)), keras.losses.Loss, callable],
-        "gamma": [Interval(Real, 0, None, closed="left")],
-        "class_weight": [None, StrOptions({"balanced", "effective"}), dict],
-        "beta": [Interval(Real, 0, 1, closed="left")],
-        "tau": [Interval(Real, 0, None, closed="left")],
-        "ldam_scale": [Interval(Real, 0, None, closed="neither")],
-        "drw": [None, Interval(Integral, 0, None, closed="left")],
-        "decision": [StrOptions(set(DECISIONS))],
-        "class_prior": [None, StrOptions({"balanced"}), "array-like"],
-        "optimizer": [StrOptions(set(OPTIMIZERS))],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [
-            Interval(Integral, 1, None, closed="left"),
-            StrOptions({"auto"}),
-        ],
-        "epochs": [Interval(Integral, 1, None, closed="left")],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "cv": [None, StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "patience": [Interval(Integral, 1, None, closed="left")],
-        "monitor": [StrOptions({"val_macro_f1", "oof_macro_f1", "val_loss"})],
-        "batch_sampler": [
-            None,
-            StrOptions(set(BATCH_SAMPLERS)),
-            HasMethods(["fit_resample"]),
-        ],
-        "callbacks": [None, list],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "model": [None, keras.Model, callable],
-        "devices": [
-            None,
-            StrOptions({"all"}),
-            Interval(Integral, 1, None, closed="left"),
-            list,
-        ],
-    }
+    _parameter_constraints: dict = PARAMETER_CONSTRAINTS
 
     # scikeras' __init__ stores its own parameter set (and **kwargs); this
     # estimator has explicit parameters only, so it does not call it.
@@ -583,21 +516,18 @@ default="oof_macro_f1"
         )
         seed = seed_from(self.random_state)
         splits = self._network_splits(y_encoded, seed)
-        group = held_out_group(splits, len(labels))
-        # Moment sums of the rows each network holds out (the last: of rows
-        # none holds out); a network's training moments are the total's
-        # less its own group's.
-        sums = [MomentSums() for _ in range(len(splits) + 1)]
-        for i, (ids, raw) in enumerate(shards.windows()):
-            X = self._window(raw, ids, reset=i == 0)
-            window_group = group[ids]
-            for g, member in enumerate(sums):
-                member.add(X[window_group == (g if g < len(splits) else -1)])
-        total = sum(sums[1:], start=sums[0])
-        moments = [
-            (total - sums[j]).moments() if self._standardizes() else None
-            for j in range(len(splits))
-        ]
+        moments = [None] * len(splits)
+        checked = (
+            (ids, self._window(raw, ids, reset=i == 0))
+            for i, (ids, raw) in enumerate(shards.windows())
+        )
+        if self._standardizes():
+            group = held_out_group(splits, len(labels))
+            moments = held_out_moments(checked, group, len(splits))
+        else:
+            # Still one pass, so that every window is checked before training.
+            for _ in checked:
+                pass
         stream = shards.stream(lambda raw, ids: self._window(raw, ids, reset=False))
         return self._train_networks(stream, y_encoded, weights, splits, moments, seed)
 
@@ -792,128 +722,33 @@ default="oof_macro_f1"
     def _network(self, X_shape: tuple, *, moments, probabilities: bool) -> keras.Model:
         """A new, uncompiled network for training data of shape ``X_shape``,
         standardising with ``moments`` (mean, variance; None: not)."""
-        if self.model is not None and self.variable_length_:
-            raise ValueError(
-                "model= takes sequences of one length: pad them to one length "
-                "(without mask_value) for your own network, or leave model=None "
-                "for skimb's networks, which mask padded steps."
-            )
-        mean, variance = (None, None) if moments is None else moments
-        if variance is not None:
-            # The network computes in float32, where a variance above ~3e38
-            # is infinite and standardises every row to 0.
-            overflow = variance > np.finfo(np.float32).max
-            if overflow.any():
-                raise ValueError(
-                    f"The variance of feature {np.flatnonzero(overflow)[:5].tolist()} "
-                    f"of X ({variance[overflow].max():.3g}) overflows float32, "
-                    "the network's precision: rescale X (for example divide it "
-                    "by its largest absolute value) before fitting."
-                )
-        if self.model is not None:
-            return build_user_network(
-                self.model,
-                routed=routed_params(self.get_params(deep=False)),
-                # scikeras' names, and the shape of one sample.
-                meta={
-                    "n_features_in_": self.n_features_in_,
-                    "n_classes_": len(self.classes_),
-                    "classes_": self.classes_,
-                    "target_type_": "binary"
-                    if len(self.classes_) == 2
-                    else "multiclass",
-                    "X_shape_": tuple(X_shape),
-                    "input_shape_": self.input_shape_,
-                },
-                input_shape=self.input_shape_,
-                n_classes=len(self.classes_),
-                mean=mean,
-                variance=variance,
-                probabilities=probabilities,
-            )
-        return build_network(
-            architecture=self.architecture,
+        return network_for(
+            self.get_params(deep=False),
+            classes=self.classes_,
             input_shape=self.input_shape_,
-            n_classes=len(self.classes_),
-            units=self._resolved("units"),
-            n_layers=self._resolved("n_layers"),
-            dropout=self.dropout,
-            recurrent_dropout=self.recurrent_dropout,
-            activation=self.activation,
-            kernel_size=self.kernel_size,
-            bidirectional=self.bidirectional,
-            mean=mean,
-            variance=variance,
+            n_features_in=self.n_features_in_,
+            variable_length=self.variable_length_,
+            X_shape=X_shape,
+            moments=moments,
             probabilities=probabilities,
-            masked=self.variable_length_,
-            flat_path=self.flat_path,
-            pooling=self.pooling,
         )
 
     def _optimizer(self) -> keras.optimizers.Optimizer:
-        return keras.optimizers.get(
-            {
-                "class_name": self.optimizer,
-                "config": {"learning_rate": self.learning_rate},
-            }
-        )
+        return make_optimizer(self.optimizer, learning_rate=self.learning_rate)
 
-    def _plan(
-        self,
-        loss,
-        y_encoded: np.ndarray,
-        weights: np.ndarray,
-        *,
-        sparse: bool,
-        optimizer: keras.optimizers.Optimizer,
-        epochs: int,
-        early_stopping: bool,
-        seed: int | None,
-        n_train: int,
-    ) -> TrainingPlan:
-        """The training plan of this estimator's parameters, for ``y``
-        (``n_train``: training rows of one network)."""
-        reweighting = None
-        if self.drw is not None:
-            reweighting = (self.drw, self._loss_class_weights())
-        return TrainingPlan(
+    def _plan(self, loss, y_encoded, weights, **settings) -> TrainingPlan:
+        """The training plan of this estimator's parameters for ``y``
+        (``settings``: :func:`~skimb._params.plan_for`'s)."""
+        return plan_for(
+            self.get_params(deep=False),
             loss=loss,
-            optimizer=optimizer,
-            targets=encode_targets(y_encoded, len(self.classes_), sparse=sparse),
+            y_encoded=y_encoded,
             weights=weights,
-            y=y_encoded,
-            labels=self.classes_.tolist(),
-            batch_size=self._batch_size(n_train),
-            epochs=epochs,
-            early_stopping=early_stopping,
-            patience=self.patience,
-            monitor=self.monitor,
-            sampler=resolve_batch_sampler(self.batch_sampler),
+            classes=self.classes_,
             class_weight=self.class_weight_,
-            reweighting=reweighting,
-            callbacks=tuple(self.callbacks or ()),
-            seed=seed,
-            verbose=self.verbose,
-            distribution=data_parallel(self.devices),
+            loss_class_weights=self._loss_class_weights(),
+            **settings,
         )
-
-    def _resolved(self, name: str) -> int:
-        """``units`` or ``n_layers``, with "auto" resolved for the architecture."""
-        value = getattr(self, name)
-        if value != "auto":
-            return value
-        kind = "dense" if self.architecture == "dense" else "sequence"
-        return AUTO_SHAPE[kind][name]
-
-    def _batch_size(self, n_train: int) -> int:
-        if self.batch_size != "auto":
-            return self.batch_size
-        # About AUTO_STEPS steps per epoch, between the bounds: small data
-        # gets enough gradient steps before early stopping can stop it, large
-        # data fewer, cheaper steps (docs/benchmarks.rst, "The benchmark
-        # suite": on the tuning tables 32 beat 128 on 11 of 12, and beat 16
-        # on 9 of the 11 where they differ).
-        return int(np.clip(n_train // AUTO_STEPS, *AUTO_BATCH_BOUNDS))
 
     def _fit_decision(self, log_proba_val, y_val, seed: int | None = None) -> None:
         """Set the posterior's offsets and temperature, the class prior and

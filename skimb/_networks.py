@@ -393,6 +393,21 @@ class MomentSums:
         return mean, np.maximum(self.total_sq / self.count - mean**2, 0.0)
 
 
+def held_out_moments(windows, group: np.ndarray, n_networks: int) -> list[tuple]:
+    """Each network's training feature moments, from one pass over
+    ``windows`` (``(ids, X)``, X checked) where ``group[i]`` is the network
+    row ``i`` is held out from (-1: none): a network's moments are those of
+    the total less its own group's rows."""
+    # The last sums: of the rows no network holds out.
+    sums = [MomentSums() for _ in range(n_networks + 1)]
+    for ids, X in windows:
+        window_group = group[ids]
+        for g, member in enumerate(sums):
+            member.add(X[window_group == (g if g < n_networks else -1)])
+    total = sum(sums[1:], start=sums[0])
+    return [(total - sums[j]).moments() for j in range(n_networks)]
+
+
 # One inference function per live model; weak keys let models be collected.
 _INFERENCE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 

@@ -1,0 +1,231 @@
+"""The estimator's hyper-parameters: what each may be, and what they
+resolve to (the network's shape, the batch size, the optimizer, the
+network itself and the training plan).
+
+The estimator passes its parameters down as the dict of ``get_params``;
+nothing here reads the estimator.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import keras
+import numpy as np
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+
+from skimb._devices import data_parallel
+from skimb._networks import ARCHITECTURES, build_network
+from skimb._plan import TrainingPlan, encode_targets
+from skimb._routing import routed_params
+from skimb._user_model import build_user_network
+from skimb.decision import DECISIONS
+from skimb.losses import LOSSES
+from skimb.sampling import BATCH_SAMPLERS, resolve_batch_sampler
+
+OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
+# units="auto" and n_layers="auto", chosen on the benchmark suite
+# (docs/benchmarks.rst, "The benchmark suite").
+AUTO_SHAPE = {
+    "dense": {"units": 128, "n_layers": 2},
+    "sequence": {"units": 64, "n_layers": 1},
+}
+# batch_size="auto": training rows // AUTO_STEPS, within AUTO_BATCH_BOUNDS.
+AUTO_STEPS = 32
+AUTO_BATCH_BOUNDS = (32, 128)
+
+PARAMETER_CONSTRAINTS: dict = {
+    "architecture": [StrOptions(set(ARCHITECTURES))],
+    "units": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+    "n_layers": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+    "recurrent_dropout": [Interval(Real, 0, 1, closed="left")],
+    "activation": [str],
+    "kernel_size": [Interval(Integral, 0, None, closed="left")],
+    "bidirectional": ["boolean"],
+    "flat_path": ["boolean"],
+    "pooling": ["boolean"],
+    "n_timesteps": [None, Interval(Integral, 1, None, closed="left")],
+    "mask_value": [None, Real],
+    "standardize": ["boolean", StrOptions({"auto"})],
+    "loss": [StrOptions(set(LOSSES)), keras.losses.Loss, callable],
+    "gamma": [Interval(Real, 0, None, closed="left")],
+    "class_weight": [None, StrOptions({"balanced", "effective"}), dict],
+    "beta": [Interval(Real, 0, 1, closed="left")],
+    "tau": [Interval(Real, 0, None, closed="left")],
+    "ldam_scale": [Interval(Real, 0, None, closed="neither")],
+    "drw": [None, Interval(Integral, 0, None, closed="left")],
+    "decision": [StrOptions(set(DECISIONS))],
+    "class_prior": [None, StrOptions({"balanced"}), "array-like"],
+    "optimizer": [StrOptions(set(OPTIMIZERS))],
+    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "batch_size": [
+        Interval(Integral, 1, None, closed="left"),
+        StrOptions({"auto"}),
+    ],
+    "epochs": [Interval(Integral, 1, None, closed="left")],
+    "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+    "cv": [None, StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
+    "early_stopping": ["boolean"],
+    "patience": [Interval(Integral, 1, None, closed="left")],
+    "monitor": [StrOptions({"val_macro_f1", "oof_macro_f1", "val_loss"})],
+    "batch_sampler": [
+        None,
+        StrOptions(set(BATCH_SAMPLERS)),
+        HasMethods(["fit_resample"]),
+    ],
+    "callbacks": [None, list],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+    "model": [None, keras.Model, callable],
+    "devices": [
+        None,
+        StrOptions({"all"}),
+        Interval(Integral, 1, None, closed="left"),
+        list,
+    ],
+}
+
+
+def resolve_shape(params: dict, name: str) -> int:
+    """``units`` or ``n_layers``, with "auto" resolved for the architecture."""
+    value = params[name]
+    if value != "auto":
+        return value
+    kind = "dense" if params["architecture"] == "dense" else "sequence"
+    return AUTO_SHAPE[kind][name]
+
+
+def resolve_batch_size(batch_size, n_train: int) -> int:
+    """``batch_size``, with "auto" resolved for ``n_train`` training rows."""
+    if batch_size != "auto":
+        return batch_size
+    # About AUTO_STEPS steps per epoch, between the bounds: small data
+    # gets enough gradient steps before early stopping can stop it, large
+    # data fewer, cheaper steps (docs/benchmarks.rst, "The benchmark
+    # suite": on the tuning tables 32 beat 128 on 11 of 12, and beat 16
+    # on 9 of the 11 where they differ).
+    return int(np.clip(n_train // AUTO_STEPS, *AUTO_BATCH_BOUNDS))
+
+
+def make_optimizer(name: str, *, learning_rate: float) -> keras.optimizers.Optimizer:
+    """A new optimizer of that name and learning rate."""
+    return keras.optimizers.get(
+        {"class_name": name, "config": {"learning_rate": learning_rate}}
+    )
+
+
+def network_for(
+    params: dict,
+    *,
+    classes: np.ndarray,
+    input_shape: tuple,
+    n_features_in: int,
+    variable_length: bool,
+    X_shape: tuple,
+    moments,
+    probabilities: bool,
+) -> keras.Model:
+    """A new, uncompiled network of the parameters for training data of
+    shape ``X_shape`` (one sample: ``input_shape``), standardising with
+    ``moments`` (mean, variance; None: not): the user's ``model`` or
+    skimb's network of ``architecture``."""
+    if params["model"] is not None and variable_length:
+        raise ValueError(
+            "model= takes sequences of one length: pad them to one length "
+            "(without mask_value) for your own network, or leave model=None "
+            "for skimb's networks, which mask padded steps."
+        )
+    mean, variance = (None, None) if moments is None else moments
+    if variance is not None:
+        # The network computes in float32, where a variance above ~3e38
+        # is infinite and standardises every row to 0.
+        overflow = variance > np.finfo(np.float32).max
+        if overflow.any():
+            raise ValueError(
+                f"The variance of feature {np.flatnonzero(overflow)[:5].tolist()} "
+                f"of X ({variance[overflow].max():.3g}) overflows float32, "
+                "the network's precision: rescale X (for example divide it "
+                "by its largest absolute value) before fitting."
+            )
+    if params["model"] is not None:
+        return build_user_network(
+            params["model"],
+            routed=routed_params(params),
+            # scikeras' names, and the shape of one sample.
+            meta={
+                "n_features_in_": n_features_in,
+                "n_classes_": len(classes),
+                "classes_": classes,
+                "target_type_": "binary" if len(classes) == 2 else "multiclass",
+                "X_shape_": tuple(X_shape),
+                "input_shape_": input_shape,
+            },
+            input_shape=input_shape,
+            n_classes=len(classes),
+            mean=mean,
+            variance=variance,
+            probabilities=probabilities,
+        )
+    return build_network(
+        architecture=params["architecture"],
+        input_shape=input_shape,
+        n_classes=len(classes),
+        units=resolve_shape(params, "units"),
+        n_layers=resolve_shape(params, "n_layers"),
+        dropout=params["dropout"],
+        recurrent_dropout=params["recurrent_dropout"],
+        activation=params["activation"],
+        kernel_size=params["kernel_size"],
+        bidirectional=params["bidirectional"],
+        mean=mean,
+        variance=variance,
+        probabilities=probabilities,
+        masked=variable_length,
+        flat_path=params["flat_path"],
+        pooling=params["pooling"],
+    )
+
+
+def plan_for(
+    params: dict,
+    *,
+    loss,
+    y_encoded: np.ndarray,
+    weights: np.ndarray,
+    classes: np.ndarray,
+    class_weight: np.ndarray,
+    loss_class_weights: np.ndarray,
+    sparse: bool,
+    optimizer: keras.optimizers.Optimizer,
+    epochs: int,
+    early_stopping: bool,
+    seed: int | None,
+    n_train: int,
+) -> TrainingPlan:
+    """The training plan of the parameters for ``y`` (``n_train``: training
+    rows of one network; ``loss_class_weights``: what deferred re-weighting
+    switches the loss to)."""
+    reweighting = None
+    if params["drw"] is not None:
+        reweighting = (params["drw"], loss_class_weights)
+    return TrainingPlan(
+        loss=loss,
+        optimizer=optimizer,
+        targets=encode_targets(y_encoded, len(classes), sparse=sparse),
+        weights=weights,
+        y=y_encoded,
+        labels=classes.tolist(),
+        batch_size=resolve_batch_size(params["batch_size"], n_train),
+        epochs=epochs,
+        early_stopping=early_stopping,
+        patience=params["patience"],
+        monitor=params["monitor"],
+        sampler=resolve_batch_sampler(params["batch_sampler"]),
+        class_weight=class_weight,
+        reweighting=reweighting,
+        callbacks=tuple(params["callbacks"] or ()),
+        seed=seed,
+        verbose=params["verbose"],
+        distribution=data_parallel(params["devices"]),
+    )
