@@ -47,6 +47,7 @@ from sklearn.metrics import f1_score  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier  # noqa: E402
 from skimb._networks import feature_moments  # noqa: E402
+from skimb._splits import validation_split  # noqa: E402
 from skimb.datasets import make_imbalanced_sequences  # noqa: E402
 
 
@@ -196,7 +197,12 @@ def main() -> None:
                 X, y, epochs=args.epochs, batch_size=args.batch_size, **params
             )
             skimb_runs[name] = (epochs, calls)
-    train, val = clf._split(np.searchsorted(clf.classes_, y), seed=0)
+    train, val = validation_split(
+        np.searchsorted(clf.classes_, y),
+        classes=clf.classes_,
+        validation_fraction=clf.validation_fraction,
+        seed=0,
+    )
     onehot = np.eye(len(clf.classes_), dtype="float32")[y]
     mean, variance = feature_moments(X[train])
     clock = EpochClock()

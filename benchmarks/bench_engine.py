@@ -56,6 +56,7 @@ from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV  # noqa: E402
 from skimb._networks import feature_moments  # noqa: E402
+from skimb._splits import validation_split  # noqa: E402
 from skimb.datasets import (  # noqa: E402
     make_imbalanced_classification,
     make_imbalanced_sequences,
@@ -161,7 +162,13 @@ def marginal_epoch(
         cv=None, epochs=1, early_stopping=False, validation_fraction=val_fraction
     )
     probe.fit(X, y)
-    train, val = probe._split(y, seed=0) if validate else (np.arange(n_rows), None)
+    train, val = (
+        validation_split(
+            y, classes=probe.classes_, validation_fraction=val_fraction, seed=0
+        )
+        if validate
+        else (np.arange(n_rows), None)
+    )
 
     def ours(epochs):
         ImbalancedKerasClassifier(

@@ -30,6 +30,7 @@ from scikeras.wrappers import KerasClassifier  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier  # noqa: E402
 from skimb._networks import build_network, feature_moments  # noqa: E402
+from skimb._splits import validation_split  # noqa: E402
 from skimb.datasets import (  # noqa: E402
     make_imbalanced_classification,
     make_imbalanced_sequences,
@@ -103,7 +104,9 @@ def fit_time(X, y, architecture: str, epochs: int, repeats: int):
     # Raw Keras on exactly what skimb trains on: the same stratified split,
     # float32 inputs, one-hot targets and an identically built network.
     ours.classes_ = np.unique(y)
-    train, val = ours._split(y, seed=0)
+    train, val = validation_split(
+        y, classes=ours.classes_, validation_fraction=ours.validation_fraction, seed=0
+    )
     X32 = X.astype(np.float32)
     X_train, X_val = X32[train], X32[val]
     onehot = np.eye(4, dtype=np.float32)[y]

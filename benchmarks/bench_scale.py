@@ -68,6 +68,7 @@ def worker(contender: str, folder: Path, batch_size: int) -> dict:
 
     from skimb import ImbalancedKerasClassifier
     from skimb._networks import feature_moments
+    from skimb._splits import validation_split
 
     idle = _memory()["VmRSS"]
     X = np.load(folder / "X.npy")
@@ -95,9 +96,9 @@ def worker(contender: str, folder: Path, batch_size: int) -> dict:
         onehot = np.eye(n_classes, dtype="float32")[y]
         if validation:
             # The same stratified 10 % split skimb holds out.
-            splitter = ImbalancedKerasClassifier("lstm")
-            splitter.classes_ = np.arange(n_classes)
-            train, val = splitter._split(y, seed=0)
+            train, val = validation_split(
+                y, classes=np.arange(n_classes), validation_fraction=0.1, seed=0
+            )
             X_train, y_train = X[train], onehot[train]
             validation_data = (X[val], onehot[val])
         else:

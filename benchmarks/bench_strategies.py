@@ -48,6 +48,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier  # noqa: E402
 from skimb._random import seed_from  # noqa: E402
+from skimb._splits import validation_split  # noqa: E402
 from skimb.datasets import (  # noqa: E402
     make_imbalanced_classification,
     make_imbalanced_sequences,
@@ -192,7 +193,12 @@ def run_problem(
             # The rule before bagging: tuned once on the validation split,
             # from argmax (the split is the estimator's own, as fit drew it;
             # cross-fitted networks have no single split to tune on).
-            _, val = estimator._split(y, seed_from(seed))
+            _, val = validation_split(
+                y,
+                classes=estimator.classes_,
+                validation_fraction=estimator.validation_fraction,
+                seed=seed_from(seed),
+            )
             offsets["macro_f1 tuned once"], _ = macro_f1_offsets(
                 estimator.predict_log_proba(X[val]), y[val], n_bootstrap=0
             )

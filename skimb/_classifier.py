@@ -30,7 +30,7 @@ from skimb._prepare import prepare_targets
 from skimb._random import seed_from, seeded
 from skimb._schedule import held_out_group
 from skimb._scikeras import ScikerasFixes
-from skimb._splits import network_splits, validation_split
+from skimb._splits import network_splits
 from skimb.calibration import estimate_prior, shift_prior
 from skimb.class_weight import prior_counts
 from skimb.data import Shards
@@ -684,15 +684,6 @@ default="oof_macro_f1"
         self.class_weight_ = targets.class_weight
         self.weighted_class_counts_ = targets.weighted_class_counts
         return targets.y_encoded, targets.weights
-
-    def _split(self, y_encoded: np.ndarray, seed: int | None):
-        """The validation split of a single-network fit."""
-        return validation_split(
-            y_encoded,
-            classes=self.classes_,
-            validation_fraction=self.validation_fraction,
-            seed=seed,
-        )
 
     def _loss(self):
         """``resolve_loss`` for this estimator's parameters and class counts."""

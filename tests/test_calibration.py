@@ -11,6 +11,7 @@ from sklearn.metrics import f1_score, log_loss
 
 from skimb import ImbalancedKerasClassifier
 from skimb._random import seed_from
+from skimb._splits import validation_split
 from skimb.calibration import (
     estimate_prior,
     fit_temperature,
@@ -177,7 +178,12 @@ def test_fit_temperature_and_bias_keeps_the_class_frequencies():
 def test_calibration_is_fitted_on_the_held_out_predictions(tabular):
     X, y = tabular
     clf = ImbalancedKerasClassifier(**dict(FAST, validation_fraction=0.3)).fit(X, y)
-    _, val = clf._split(y, seed_from(0))
+    _, val = validation_split(
+        y,
+        classes=clf.classes_,
+        validation_fraction=clf.validation_fraction,
+        seed=seed_from(0),
+    )
     held_out = network_log_proba(clf, X[val]) + clf.posterior_offsets_
     temperature, bias = fit_temperature_and_bias(held_out, y[val])
     assert clf.temperature_ == pytest.approx(temperature)

@@ -115,7 +115,9 @@ def test_validation_split_is_stratified_and_shuffled(tabular):
     X, y = tabular
     clf = ImbalancedKerasClassifier(validation_fraction=0.2, **FAST)
     clf.classes_ = np.unique(y)
-    train, val = clf._split(y, seed=0)
+    train, val = validation_split(
+        y, classes=clf.classes_, validation_fraction=clf.validation_fraction, seed=0
+    )
     assert len(np.intersect1d(train, val)) == 0
     assert len(train) + len(val) == len(y)
     # Every class is in validation, in its training proportion.
@@ -136,7 +138,12 @@ def test_early_stopping_restores_best_epoch(tabular):
     # The kept weights are those of the best epoch: recompute its score.
     from skimb.callbacks import ValidationMetrics
 
-    train, val = clf._split(np.searchsorted(clf.classes_, y), seed=0)
+    train, val = validation_split(
+        np.searchsorted(clf.classes_, y),
+        classes=clf.classes_,
+        validation_fraction=clf.validation_fraction,
+        seed=0,
+    )
     check = ValidationMetrics(
         X[val].astype(np.float32), np.searchsorted(clf.classes_, y[val]), n_classes=4
     )
@@ -293,7 +300,9 @@ def test_standardize_adapts_to_training_split(tabular):
     X, y = tabular
     clf = ImbalancedKerasClassifier(**FAST).fit(X, y)
     layer = clf.model_.get_layer("standardize")
-    train, _ = clf._split(y, seed=0)
+    train, _ = validation_split(
+        y, classes=clf.classes_, validation_fraction=clf.validation_fraction, seed=0
+    )
     np.testing.assert_allclose(
         np.ravel(layer.mean), X[train].mean(axis=0), rtol=1e-4, atol=1e-3
     )

@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skimb._schedule
 from skimb import ImbalancedKerasClassifier
+from skimb._splits import validation_split
 from skimb.sampling import EpochBatches, SequenceSampler, check_class_counts
 from tests.conftest import FAST
 
@@ -218,7 +219,12 @@ def test_batch_sampler_never_resamples_the_validation_split(
     )
     clf.fit(X, y)
     clf.classes_ = np.unique(y)
-    train, val = clf._split(y, seed=FAST["random_state"])
+    train, val = validation_split(
+        y,
+        classes=clf.classes_,
+        validation_fraction=clf.validation_fraction,
+        seed=FAST["random_state"],
+    )
     assert len(seen) == 2  # one draw per epoch, none after the last
     for rows in seen:
         np.testing.assert_array_equal(rows, train)

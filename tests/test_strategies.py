@@ -11,6 +11,7 @@ from scipy.special import log_softmax  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier  # noqa: E402
 from skimb._random import seed_from  # noqa: E402
+from skimb._splits import validation_split  # noqa: E402
 from skimb.class_weight import effective_number_weights  # noqa: E402
 from skimb.decision import macro_f1_offsets, posterior_offsets  # noqa: E402
 from skimb.losses import ClassBalancedLoss, LDAMLoss, LogitAdjustedLoss  # noqa: E402
@@ -145,7 +146,12 @@ def test_macro_f1_offsets_are_tuned_on_the_validation_split(tabular):
     X, y = tabular
     clf = ImbalancedKerasClassifier(decision="macro_f1", **SPLIT).fit(X, y)
     assert clf.decision_rule_ == "macro_f1"
-    _, val = clf._split(np.searchsorted(clf.classes_, y), seed_from(0))
+    _, val = validation_split(
+        np.searchsorted(clf.classes_, y),
+        classes=clf.classes_,
+        validation_fraction=clf.validation_fraction,
+        seed=seed_from(0),
+    )
     start = posterior_offsets(np.bincount(y), tau=clf.tau)
     network = network_log_proba(clf, X)
     offsets, tuned = macro_f1_offsets(network[val], y[val], start=start, random_state=0)
