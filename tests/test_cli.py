@@ -12,7 +12,7 @@ import pytest
 
 from skimb import persistence
 from skimb.cli import main
-from skimb.persistence import _seal
+from skimb.persistence._archive import seal
 
 # Tiny searches: the point is the workflow, not the score.
 TUNE = ["--trials", "2", "--cv", "2", "--epochs", "2", "--seed", "0"]
@@ -403,7 +403,7 @@ def test_bad_model_files_get_one_line_errors(
             archive.writestr(name, data)
         archive.comment = b"skimb-sha256:" + b"0" * 64
     newer = tmp_path / "newer.skimb"
-    newer.write_bytes(_seal(buffer.getvalue()))
+    newer.write_bytes(seal(buffer.getvalue()))
     truncated = tmp_path / "truncated.skimb"
     truncated.write_bytes(dense_model.read_bytes()[:5000])
     for path, expected in [

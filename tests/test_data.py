@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import keras
@@ -68,6 +69,42 @@ def test_windows_read_every_row_once_in_the_epoch_order(sequences, tmp_path):
         np.testing.assert_array_equal(position[ids], np.arange(len(ids)))
         seen.append(ids)
     np.testing.assert_array_equal(np.sort(np.concatenate(seen)), np.arange(len(X)))
+
+
+def test_the_next_window_is_read_in_a_thread_that_never_outlives_the_reading(
+    sequences, tmp_path
+):
+    X, y = sequences
+    shards = Shards(_save_shards(tmp_path / "s", X, y, 3), window_rows=64)
+
+    def readers():
+        return [t for t in threading.enumerate() if t.name.startswith("skimb-read")]
+
+    prepared_in = []
+
+    def prepare(raw, ids):
+        prepared_in.append(threading.current_thread().name)
+        return raw * 2
+
+    windows = shards.windows(prepare=prepare)
+    ids, first = next(windows)
+    np.testing.assert_array_equal(first, X[ids] * 2)
+    # While the caller holds the first window, the second is read and
+    # prepared in the reading thread.
+    assert len(readers()) == 1
+    windows.close()  # the caller stops early: the thread goes with it
+    assert readers() == []
+    assert prepared_in and all(n.startswith("skimb-read") for n in prepared_in)
+    # An error while reading ahead reaches the caller, with its own message.
+
+    def failing(raw, ids):
+        if ids[0] > 0:
+            raise ValueError(f"bad rows from {ids[0]}")
+        return raw
+
+    with pytest.raises(ValueError, match="bad rows from 64"):
+        list(shards.windows(prepare=failing))
+    assert readers() == []
 
 
 def test_parquet_shards_read_the_target_apart(tabular, tmp_path):

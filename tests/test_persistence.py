@@ -19,7 +19,8 @@ from sklearn.preprocessing import StandardScaler
 
 from skimb import ImbalancedKerasClassifier
 from skimb.losses import FocalLoss
-from skimb.persistence import FORMAT_VERSION, ModelFileError, _seal, load, save
+from skimb.persistence import FORMAT_VERSION, ModelFileError, load, save
+from skimb.persistence._archive import seal as seal_bytes
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def _rewrite(source, target, change, *, seal=True):
             archive.writestr(name, data)
         archive.comment = b"skimb-sha256:" + b"0" * 64
     data = buffer.getvalue()
-    target.write_bytes(_seal(data) if seal else data)
+    target.write_bytes(seal_bytes(data) if seal else data)
     return target
 
 

@@ -1,59 +1,20 @@
-"""Model files that load without pickle.
-
-A skimb model file is a zip archive of three kinds of member:
-
-``manifest.json``
-    The format name and version, the versions of skimb, Keras and
-    scikit-learn that wrote it, and the SHA-256 of every other member.
-``estimator.json``
-    The estimator as data: its class, its constructor parameters
-    (``get_params(deep=False)``) and its fitted state (every instance
-    attribute that is not a parameter), in a typed JSON encoding that keeps
-    NumPy dtypes and shapes, tuples and non-string dictionary keys.
-``models/<n>.keras``
-    Each Keras network, in the ``.keras`` format, loaded in Keras' safe mode.
-
-Loading never unpickles and never imports a module outside skimb,
-scikit-learn and imbalanced-learn, so opening a model file from someone else
-cannot run their code; Keras' safe mode refuses ``Lambda`` layers for the
-same reason.  The zip comment that ends the file holds the SHA-256 of all
-the bytes before it, so a truncated or altered file is refused; the
-checksums catch accidents and careless edits, they are not a signature.
-Anything the encoding cannot store (a callback, a ``RandomState``, a custom
-Python object) is refused at save time with an error that names it, rather
-than silently dropped.
-"""
+"""The estimator as typed JSON, and back: what a model file may hold, and
+the classes it may name (skimb's, scikit-learn's, imbalanced-learn's)."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import importlib
-import io
-import json
 import math
-import os
-import zipfile
-import zlib
 from pathlib import Path
 
 import keras
 import numpy as np
-import sklearn
 from sklearn.base import BaseEstimator
 
-import skimb
-from skimb._atomic import write_atomic
 from skimb._serialization import model_from_bytes, model_to_bytes
+from skimb.persistence._archive import ModelFileError
 
-__all__ = ["FORMAT_VERSION", "ModelFileError", "load", "save"]
-
-FORMAT = "skimb-model"
-FORMAT_VERSION = 1
-_MANIFEST = "manifest.json"
-_ESTIMATOR = "estimator.json"
-# Start of the zip comment that ends every model file; a SHA-256 follows.
-_SEAL = b"skimb-sha256:"
 # Classes are only ever looked up in these packages, so a model file cannot
 # make ``load`` import and run a module of its choosing.
 _TRUSTED_PACKAGES = ("skimb", "sklearn", "imblearn")
@@ -61,113 +22,11 @@ _TRUSTED_PACKAGES = ("skimb", "sklearn", "imblearn")
 _BINARY_KINDS = "biuf"
 
 
-class ModelFileError(ValueError):
-    """A model file cannot be written or read: the message says why."""
-
-
-# --------------------------------------------------------------------- save
-
-
-def save(estimator: BaseEstimator, path: str | os.PathLike) -> Path:
-    """Write an estimator to a model file that loads without pickle.
-
-    The file is first written next to ``path`` under a temporary name and
-    then renamed over it, so an interrupted save leaves either the old file
-    or nothing at ``path``, never a half-written one.
-
-    Parameters
-    ----------
-    estimator : estimator
-        A skimb estimator, or a scikit-learn / imbalanced-learn estimator or
-        pipeline (fitted or not) whose parameters and fitted attributes are
-        arrays, numbers, strings, lists, tuples and dicts of those, Keras
-        models, Keras losses and other such estimators.
-    path : str or path-like
-        Where to write the file (by convention with the suffix ``.skimb``).
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
-
-    Raises
-    ------
-    TypeError
-        If the estimator holds something the format cannot store; the
-        message names the parameter or attribute.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from skimb.persistence import load, save
-    >>> clf = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
-    >>> folder = tempfile.mkdtemp()
-    >>> path = save(clf, os.path.join(folder, "model.skimb"))
-    >>> load(path).predict([[2.5]]).tolist()
-    [1]
-    """
-    path = Path(path)
-    encoder = _Encoder()
-    tree = encoder.encode(estimator, type(estimator).__name__)
-    members = {_ESTIMATOR: json.dumps(tree, allow_nan=False).encode()}
-    members.update(encoder.models)
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "skimb_version": skimb.__version__,
-        "keras_version": keras.__version__,
-        "sklearn_version": sklearn.__version__,
-        "estimator": type(estimator).__name__,
-        "sha256": {name: _sha256(data) for name, data in members.items()},
-    }
-    write_atomic(path, _archive(manifest, members), sync=True)
-    return path
-
-
-def _archive(manifest: dict, members: dict[str, bytes]) -> bytes:
-    """The zip file, sealed with the SHA-256 of all its bytes."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(_MANIFEST, json.dumps(manifest, indent=1))
-        for name, data in members.items():
-            # Compressed even though .keras files are zip archives: stored as
-            # they are, a truncated model file would end in the network's own
-            # zip directory and read as a valid, if foreign, zip file.
-            archive.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
-        archive.comment = _SEAL + b"0" * 64
-    return _seal(buffer.getvalue())
-
-
-def _seal(data: bytes) -> bytes:
-    # The zip comment ends the file; it holds the digest of everything before
-    # its last 64 bytes, so that a change to any byte (of the members, their
-    # headers or the zip directory) is detected, not only to the members.
-    return data[:-64] + hashlib.sha256(data[:-64]).hexdigest().encode("ascii")
-
-
-def _check_seal(data: bytes, path: Path) -> None:
-    if data[-64 - len(_SEAL) : -64] != _SEAL:
-        raise ModelFileError(
-            f"{str(path)!r} is not a skimb model file, or it is truncated or "
-            "damaged (its end is missing)."
-        )
-    if _seal(data) != data:
-        raise ModelFileError(
-            f"{str(path)!r} has been altered or damaged: its checksum does not "
-            "match its content."
-        )
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _qualified_name(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-class _Encoder:
+class Encoder:
     """Turns an estimator into JSON-ready data; collects its Keras models."""
 
     def __init__(self):
@@ -344,104 +203,8 @@ def _refusal(value, where: str) -> str:
     )
 
 
-# --------------------------------------------------------------------- load
-
-
-def load(path: str | os.PathLike) -> BaseEstimator:
-    """Read an estimator written by :func:`save`, without unpickling.
-
-    Parameters
-    ----------
-    path : str or path-like
-        A file written by :func:`save`.
-
-    Returns
-    -------
-    estimator
-        The estimator, with its parameters and fitted state; its
-        ``predict_proba`` gives the same numbers as the saved one's.
-
-    Raises
-    ------
-    ModelFileError
-        If the file is not a skimb model file, is truncated or altered, or
-        was written in a newer format than this skimb reads.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> from sklearn.preprocessing import StandardScaler
-    >>> from skimb.persistence import load, save
-    >>> scaler = StandardScaler().fit([[0.0], [2.0]])
-    >>> path = save(scaler, os.path.join(tempfile.mkdtemp(), "scaler.skimb"))
-    >>> load(path).mean_.tolist()
-    [1.0]
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(
-            f"{str(path)!r} is a folder, not a model file: give the path of "
-            "the .skimb file inside it."
-        )
-    if not path.is_file():
-        raise FileNotFoundError(f"No model file at {str(path)!r}.")
-    data = path.read_bytes()
-    _check_seal(data, path)
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            manifest = _read_manifest(archive, path)
-            members = {name: archive.read(name) for name in sorted(manifest["sha256"])}
-    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError) as error:
-        raise ModelFileError(
-            f"{str(path)!r} is not a readable skimb model file: it is truncated, "
-            f"damaged or of another kind ({error})."
-        ) from None
-    for name, data in members.items():
-        if _sha256(data) != manifest["sha256"][name]:
-            raise ModelFileError(
-                f"{str(path)!r} has been altered or damaged: the checksum of "
-                f"{name!r} does not match its manifest."
-            )
-    if _ESTIMATOR not in members:
-        raise ModelFileError(f"{str(path)!r} holds no estimator.")
-    try:
-        tree = json.loads(members[_ESTIMATOR])
-    except ValueError as error:
-        raise ModelFileError(
-            f"{str(path)!r} holds an unreadable estimator description ({error})."
-        ) from None
-    return _Decoder(members, path).decode(tree)
-
-
-def _read_manifest(archive: zipfile.ZipFile, path: Path) -> dict:
-    try:
-        manifest = json.loads(archive.read(_MANIFEST))
-    except KeyError:
-        raise ModelFileError(
-            f"{str(path)!r} is not a skimb model file, or it is truncated or "
-            f"damaged (it has no {_MANIFEST})."
-        ) from None
-    except ValueError as error:
-        raise ModelFileError(
-            f"{str(path)!r} has an unreadable manifest ({error})."
-        ) from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ModelFileError(f"{str(path)!r} is not a skimb model file.")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or not isinstance(manifest.get("sha256"), dict):
-        raise ModelFileError(f"{str(path)!r} has a damaged manifest.")
-    if version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{str(path)!r} was written by skimb "
-            f"{manifest.get('skimb_version', '?')} in model-file format {version}; "
-            f"this skimb ({skimb.__version__}) reads formats up to "
-            f"{FORMAT_VERSION}. Upgrade skimb to load it."
-        )
-    return manifest
-
-
-class _Decoder:
-    """Rebuilds what :class:`_Encoder` wrote."""
+class Decoder:
+    """Rebuilds what :class:`Encoder` wrote."""
 
     def __init__(self, members: dict[str, bytes], path: Path):
         self.members = members
