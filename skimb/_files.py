@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from skimb._class_sizes import rows_for_folds
+
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 SEQUENCE_SUFFIXES = (".npz",)
 
@@ -283,14 +285,7 @@ def check_folds(
         raise DataError(
             f"{path}: the labels hold a single class ({_plain(labels[0])!r})."
         )
-    # Every test fold should see each class, and every training fold still
-    # holds out a stratified validation split, which needs two rows of it,
-    # or splits into one fold per cross-fitted network, which needs one row
-    # of it per network.
-    per_training_fold = max(2, networks) if isinstance(networks, int) else 2
-    needed = n_folds
-    while needed - -(-needed // n_folds) < per_training_fold:
-        needed += 1
+    needed = rows_for_folds(n_folds, networks=networks)
     rare = counts.argmin()
     cross_fit = isinstance(networks, int) and networks > 2
     with_networks = f" with {networks} networks each" if cross_fit else ""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
+from skimb._class_sizes import check_cross_fitting, check_validation_split
+
 # cv="auto": this many cross-fitted networks when the rarest class has fewer
 # samples than AUTO_CV_RAREST.
 AUTO_CV_FOLDS = 5
@@ -28,21 +30,8 @@ def validation_split(
     n_samples, n_classes = len(y_encoded), len(classes)
     if validation_fraction == 0:
         return np.arange(n_samples), None
-    counts = np.bincount(y_encoded, minlength=n_classes)
-    if counts.min() < 2:
-        rare = classes[np.argmin(counts)].tolist()
-        raise ValueError(
-            f"Class {rare!r} has {counts.min()} sample; the stratified "
-            "validation split needs at least 2 per class. Provide more "
-            "samples or set validation_fraction=0 and early_stopping=False."
-        )
     n_val = max(int(np.ceil(validation_fraction * n_samples)), n_classes)
-    if n_samples - n_val < n_classes:
-        raise ValueError(
-            f"{n_samples} samples are too few to hold out a stratified "
-            f"validation split of {n_val} for {n_classes} classes; set "
-            "validation_fraction=0 and early_stopping=False."
-        )
+    check_validation_split(y_encoded, classes, n_val=n_val)
     splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
     train, val = next(splitter.split(np.zeros(n_samples), y_encoded))
     return np.sort(train), np.sort(val)
@@ -69,12 +58,7 @@ def n_folds(
         if validation_fraction == 0 or not 2 <= rarest < AUTO_CV_RAREST:
             return None
         return min(AUTO_CV_FOLDS, rarest)
-    if rarest < cv:
-        label = classes[np.argmin(counts)].tolist()
-        raise ValueError(
-            f"cv={cv} needs at least {cv} samples of every class "
-            f"for its stratified folds; class {label!r} has {rarest}."
-        )
+    check_cross_fitting(y_encoded, classes, cv=cv)
     return int(cv)
 
 

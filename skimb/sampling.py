@@ -15,7 +15,7 @@ Two ways to resample, both limited to training data:
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
@@ -28,6 +28,7 @@ from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 
+from skimb._class_sizes import check_class_counts, check_neighbours
 from skimb._inputs import pad_sequences, sequence_list
 
 __all__ = [
@@ -46,88 +47,6 @@ BATCH_SAMPLERS = {
     "under": RandomUnderSampler,
     "smote": SMOTE,
 }
-
-
-def check_class_counts(
-    y, *, n_splits: int | None = None, k_neighbors: int | None = None, classes=None
-) -> None:
-    """Refuse classes too small for stratified folds or for a SMOTE-like sampler.
-
-    scikit-learn only warns when a class has fewer members than folds (some
-    folds then lack the class), and SMOTE's own error names neither the class
-    nor its count; this check names both.
-
-    Parameters
-    ----------
-    y : array-like of shape (n_samples,)
-        Class labels.
-    n_splits : int, optional
-        Number of stratified folds: every class needs at least ``n_splits``
-        samples.
-    k_neighbors : int, optional
-        Neighbours of a SMOTE-like sampler: every class in ``classes``
-        needs more than ``k_neighbors`` samples.
-    classes : array-like, optional
-        The classes ``k_neighbors`` applies to (those to be over-sampled);
-        all classes by default.
-
-    Raises
-    ------
-    ValueError
-        Naming the first class that is too small and its count.
-
-    Examples
-    --------
-    >>> from skimb.sampling import check_class_counts
-    >>> check_class_counts(["a"] * 9 + ["b"] * 3, n_splits=5)
-    Traceback (most recent call last):
-    ...
-    ValueError: Class 'b' has 3 samples, fewer than n_splits=5 folds: ...
-    """
-    labels, counts = np.unique(column_or_1d(y), return_counts=True)
-    if n_splits is not None:
-        for label, count in zip(labels, counts, strict=True):
-            if count < n_splits:
-                raise ValueError(
-                    f"Class {label.tolist()!r} has {count} samples, fewer than "
-                    f"n_splits={n_splits} folds: some training or test folds "
-                    "would lack it. Use fewer folds or gather more samples."
-                )
-    if k_neighbors is not None:
-        wanted = labels if classes is None else np.asarray(classes)
-        for label, count in zip(labels, counts, strict=True):
-            if label in wanted and count <= k_neighbors:
-                raise ValueError(
-                    f"Class {label.tolist()!r} has {count} samples, too few "
-                    f"for k_neighbors={k_neighbors}: interpolating between "
-                    f"neighbours needs at least {k_neighbors + 1}. Lower "
-                    "k_neighbors, or over-sample this class at random "
-                    "(RandomOverSampler)."
-                )
-
-
-def _neighbours(sampler) -> int | None:
-    """Number of neighbours a SMOTE-like sampler needs within each class."""
-    # SMOTEENN and SMOTETomek hold their SMOTE in ``smote`` (None: default).
-    if hasattr(sampler, "smote"):
-        sampler = sampler.smote if sampler.smote is not None else SMOTE()
-    for name in ("k_neighbors", "n_neighbors"):
-        value = getattr(sampler, name, None)
-        if isinstance(value, Integral) and not isinstance(value, bool):
-            return int(value)
-    return None
-
-
-def _check_neighbours(sampler, y: np.ndarray) -> None:
-    k = _neighbours(sampler)
-    if k is None or not hasattr(sampler, "sampling_strategy"):
-        return
-    sampling_type = getattr(sampler, "_sampling_type", "over-sampling")
-    if sampling_type != "over-sampling":
-        return
-    targets = check_sampling_strategy(sampler.sampling_strategy, y, sampling_type)
-    grown = [label for label, n_new in targets.items() if n_new > 0]
-    check_class_counts(y, k_neighbors=k, classes=grown)
 
 
 class SequenceSampler(SamplerMixin, BaseEstimator):
@@ -267,7 +186,7 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
 
     def _fit_resample(self, X, y, **params):
         self.n_timesteps_ = X.shape[1] if X.ndim == 3 else None
-        _check_neighbours(self.sampler, y)
+        check_neighbours(self.sampler, y)
         self.sampler_ = clone(self.sampler)
         # A view for a C-contiguous X: no copy before the sampler's own.
         flat = X.reshape(len(X), -1)
@@ -427,7 +346,7 @@ def resample_rows(
     """
     if sampler is None:
         return ResampledRows(rows, None, y_train, None)
-    _check_neighbours(sampler, y_train)
+    check_neighbours(sampler, y_train)
     sampler = clone(sampler)
     if "random_state" in sampler.get_params():
         sampler.set_params(random_state=rng.randint(np.iinfo(np.int32).max))

@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import _safe_split, available_if
 from sklearn.utils.validation import _check_method_params, check_is_fitted, indexable
 
+from skimb._class_sizes import check_class_counts
 from skimb._random import seed_from
 from skimb._routing import ROUTED_PREFIX
 from skimb.metrics import PROBABILITY_SCORERS, SCORERS, get_scorer
@@ -295,9 +296,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         if isinstance(self.cv, Integral):
             if is_classifier(self.estimator):
                 # scikit-learn's own message names neither the class nor its
-                # count.  (Imported here: skimb.sampling loads Keras.)
-                from skimb.sampling import check_class_counts
-
+                # count.
                 check_class_counts(y, n_splits=self.cv)
                 return StratifiedKFold(self.cv, shuffle=True, random_state=seed)
             return KFold(self.cv, shuffle=True, random_state=seed)

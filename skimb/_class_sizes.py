@@ -1,0 +1,145 @@
+"""Every rule on how many rows of a class an operation needs, with errors
+that name the class and its count: stratified folds, the validation split,
+cross-fitting, SMOTE-like samplers, and cross-validation around a fit."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils.validation import column_or_1d
+
+
+def check_class_counts(
+    y, *, n_splits: int | None = None, k_neighbors: int | None = None, classes=None
+) -> None:
+    """Refuse classes too small for stratified folds or for a SMOTE-like sampler.
+
+    scikit-learn only warns when a class has fewer members than folds (some
+    folds then lack the class), and SMOTE's own error names neither the class
+    nor its count; this check names both.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Class labels.
+    n_splits : int, optional
+        Number of stratified folds: every class needs at least ``n_splits``
+        samples.
+    k_neighbors : int, optional
+        Neighbours of a SMOTE-like sampler: every class in ``classes``
+        needs more than ``k_neighbors`` samples.
+    classes : array-like, optional
+        The classes ``k_neighbors`` applies to (those to be over-sampled);
+        all classes by default.
+
+    Raises
+    ------
+    ValueError
+        Naming the first class that is too small and its count.
+
+    Examples
+    --------
+    >>> from skimb.sampling import check_class_counts
+    >>> check_class_counts(["a"] * 9 + ["b"] * 3, n_splits=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: Class 'b' has 3 samples, fewer than n_splits=5 folds: ...
+    """
+    labels, counts = np.unique(column_or_1d(y), return_counts=True)
+    if n_splits is not None:
+        for label, count in zip(labels, counts, strict=True):
+            if count < n_splits:
+                raise ValueError(
+                    f"Class {label.tolist()!r} has {count} samples, fewer than "
+                    f"n_splits={n_splits} folds: some training or test folds "
+                    "would lack it. Use fewer folds or gather more samples."
+                )
+    if k_neighbors is not None:
+        wanted = labels if classes is None else np.asarray(classes)
+        for label, count in zip(labels, counts, strict=True):
+            if label in wanted and count <= k_neighbors:
+                raise ValueError(
+                    f"Class {label.tolist()!r} has {count} samples, too few "
+                    f"for k_neighbors={k_neighbors}: interpolating between "
+                    f"neighbours needs at least {k_neighbors + 1}. Lower "
+                    "k_neighbors, or over-sample this class at random "
+                    "(RandomOverSampler)."
+                )
+
+
+def neighbours(sampler) -> int | None:
+    """Number of neighbours a SMOTE-like sampler needs within each class."""
+    # imbalanced-learn imported where a sampler is at hand: the data-file
+    # and split rules above load without it.
+    from imblearn.over_sampling import SMOTE
+
+    # SMOTEENN and SMOTETomek hold their SMOTE in ``smote`` (None: default).
+    if hasattr(sampler, "smote"):
+        sampler = sampler.smote if sampler.smote is not None else SMOTE()
+    for name in ("k_neighbors", "n_neighbors"):
+        value = getattr(sampler, name, None)
+        if isinstance(value, Integral) and not isinstance(value, bool):
+            return int(value)
+    return None
+
+
+def check_neighbours(sampler, y: np.ndarray) -> None:
+    """Refuse classes a SMOTE-like ``sampler`` would grow from too few rows."""
+    from imblearn.utils import check_sampling_strategy
+
+    k = neighbours(sampler)
+    if k is None or not hasattr(sampler, "sampling_strategy"):
+        return
+    sampling_type = getattr(sampler, "_sampling_type", "over-sampling")
+    if sampling_type != "over-sampling":
+        return
+    targets = check_sampling_strategy(sampler.sampling_strategy, y, sampling_type)
+    grown = [label for label, n_new in targets.items() if n_new > 0]
+    check_class_counts(y, k_neighbors=k, classes=grown)
+
+
+def check_validation_split(y_encoded: np.ndarray, classes, *, n_val: int) -> None:
+    """Refuse a stratified validation split of ``n_val`` rows that some class
+    cannot enter (it needs 2 rows: one to train on, one to hold out) or that
+    leaves too few rows to train on."""
+    n_samples, n_classes = len(y_encoded), len(classes)
+    counts = np.bincount(y_encoded, minlength=n_classes)
+    if counts.min() < 2:
+        rare = classes[np.argmin(counts)].tolist()
+        raise ValueError(
+            f"Class {rare!r} has {counts.min()} sample; the stratified "
+            "validation split needs at least 2 per class. Provide more "
+            "samples or set validation_fraction=0 and early_stopping=False."
+        )
+    if n_samples - n_val < n_classes:
+        raise ValueError(
+            f"{n_samples} samples are too few to hold out a stratified "
+            f"validation split of {n_val} for {n_classes} classes; set "
+            "validation_fraction=0 and early_stopping=False."
+        )
+
+
+def check_cross_fitting(y_encoded: np.ndarray, classes, *, cv: int) -> None:
+    """Refuse ``cv`` cross-fitted networks where a class has fewer rows than
+    networks (each network's stratified fold needs one)."""
+    counts = np.bincount(y_encoded, minlength=len(classes))
+    if counts.min() < cv:
+        label = classes[np.argmin(counts)].tolist()
+        raise ValueError(
+            f"cv={cv} needs at least {cv} samples of every class "
+            f"for its stratified folds; class {label!r} has {counts.min()}."
+        )
+
+
+def rows_for_folds(n_folds: int, *, networks: int | str = "auto") -> int:
+    """The rows of a class that ``n_folds``-fold cross-validation of a fit
+    needs: every test fold sees the class, and every training fold still
+    holds out a stratified validation split (two rows of it) or, with
+    ``networks`` >= 2 cross-fitted networks, one fold per network (one row
+    of it each)."""
+    per_training_fold = max(2, networks) if isinstance(networks, int) else 2
+    needed = n_folds
+    while needed - -(-needed // n_folds) < per_training_fold:
+        needed += 1
+    return needed
