@@ -21,8 +21,7 @@ from skimb.calibration import (
 from skimb.class_weight import effective_number_weights
 from skimb.datasets import make_imbalanced_classification
 from skimb.losses import ldam_margins
-
-from .conftest import FAST, WEIGHTS, network_log_proba
+from tests.support import WEIGHTS, network_log_proba
 
 # Enough data and epochs for probabilities worth comparing, still seconds.
 CALIBRATION = dict(units=16, epochs=40, batch_size=64, patience=10, cv=None)
@@ -126,9 +125,11 @@ def test_predict_proba_is_the_posterior_whatever_the_loss(known_posterior):
     assert losses["logit_adjusted"] < 1.5 * truth
 
 
-def test_balanced_class_prior_gives_balanced_probabilities(known_posterior):
+def test_balanced_class_prior_gives_balanced_probabilities(
+    known_posterior, fast_params
+):
     X, y, X_test, _, _ = known_posterior
-    params = dict(FAST, validation_fraction=0.3)
+    params = dict(fast_params, validation_fraction=0.3)
     posterior = ImbalancedKerasClassifier(**params).fit(X, y)
     balanced = ImbalancedKerasClassifier(class_prior="balanced", **params).fit(X, y)
     prior = np.bincount(y) / len(y)
@@ -153,9 +154,9 @@ def test_balanced_class_prior_gives_balanced_probabilities(known_posterior):
 
 
 @pytest.mark.parametrize("class_prior", [[0.5, 0.5], [1, 1, 1, -1], [0, 1, 1, 1]])
-def test_class_prior_must_match_the_classes(tabular, class_prior):
+def test_class_prior_must_match_the_classes(tabular, class_prior, fast_params):
     with pytest.raises(ValueError, match="class_prior must hold 4 positive"):
-        ImbalancedKerasClassifier(class_prior=class_prior, **FAST).fit(*tabular)
+        ImbalancedKerasClassifier(class_prior=class_prior, **fast_params).fit(*tabular)
 
 
 def test_fit_temperature_and_bias_keeps_the_class_frequencies():
@@ -175,9 +176,11 @@ def test_fit_temperature_and_bias_keeps_the_class_frequencies():
     assert bias.sum() == pytest.approx(0.0, abs=1e-9)
 
 
-def test_calibration_is_fitted_on_the_held_out_predictions(tabular):
+def test_calibration_is_fitted_on_the_held_out_predictions(tabular, fast_params):
     X, y = tabular
-    clf = ImbalancedKerasClassifier(**dict(FAST, validation_fraction=0.3)).fit(X, y)
+    clf = ImbalancedKerasClassifier(**dict(fast_params, validation_fraction=0.3)).fit(
+        X, y
+    )
     _, val = validation_split(
         y,
         classes=clf.classes_,
@@ -210,10 +213,12 @@ def _counts(y, weights):
 
 
 @pytest.mark.parametrize("loss", ["logit_adjusted", "ldam", "class_balanced"])
-def test_losses_adjust_for_the_weighted_class_counts(tabular, loss):
+def test_losses_adjust_for_the_weighted_class_counts(tabular, loss, fast_params):
     X, y = tabular
     weights = {0: 3.0, 1: 0.5, 2: 1.0, 3: 2.0}
-    clf = ImbalancedKerasClassifier(loss=loss, class_weight=weights, **FAST).fit(X, y)
+    clf = ImbalancedKerasClassifier(loss=loss, class_weight=weights, **fast_params).fit(
+        X, y
+    )
     counts = _counts(y, list(weights.values()))
     np.testing.assert_allclose(clf.weighted_class_counts_, counts)
     built = clf.model_.loss
@@ -227,22 +232,24 @@ def test_losses_adjust_for_the_weighted_class_counts(tabular, loss):
         )
 
 
-def test_balanced_weights_leave_nothing_to_adjust(tabular):
+def test_balanced_weights_leave_nothing_to_adjust(tabular, fast_params):
     X, y = tabular
-    clf = ImbalancedKerasClassifier(class_weight="balanced", **FAST).fit(X, y)
+    clf = ImbalancedKerasClassifier(class_weight="balanced", **fast_params).fit(X, y)
     # Balanced weights already equalise the classes: no logit adjustment on
     # top (the double correction), and predict_proba undoes the weights.
     np.testing.assert_allclose(clf.model_.loss.class_prior, np.full(4, 0.25))
     np.testing.assert_allclose(clf.posterior_offsets_, np.log(np.bincount(y) / len(y)))
 
 
-def test_sample_weight_and_class_weight_agree(tabular):
+def test_sample_weight_and_class_weight_agree(tabular, fast_params):
     X, y = tabular
     weights = np.array([4.0, 0.5, 1.0, 2.0])
     by_class = ImbalancedKerasClassifier(
-        class_weight=dict(enumerate(weights)), **FAST
+        class_weight=dict(enumerate(weights)), **fast_params
     ).fit(X, y)
-    by_sample = ImbalancedKerasClassifier(**FAST).fit(X, y, sample_weight=weights[y])
+    by_sample = ImbalancedKerasClassifier(**fast_params).fit(
+        X, y, sample_weight=weights[y]
+    )
     np.testing.assert_allclose(
         by_class.weighted_class_counts_, by_sample.weighted_class_counts_
     )
@@ -265,10 +272,10 @@ def test_a_larger_class_weight_moves_predictions_to_its_class(known_posterior, l
     assert counts[0] < counts[1] < counts[2]
 
 
-def test_zero_weight_for_a_whole_class_is_refused(tabular):
+def test_zero_weight_for_a_whole_class_is_refused(tabular, fast_params):
     X, y = tabular
     with pytest.raises(ValueError, match=r"Every sample of class \[2\] has weight 0"):
-        ImbalancedKerasClassifier(**FAST).fit(X, y, sample_weight=(y != 2) * 1.0)
+        ImbalancedKerasClassifier(**fast_params).fit(X, y, sample_weight=(y != 2) * 1.0)
 
 
 @pytest.mark.slow
@@ -330,7 +337,7 @@ def test_fit_class_prior_follows_a_shift_of_class_frequencies(known_posterior):
     )
 
 
-def test_class_prior_undoes_a_sampler_in_front(tabular):
+def test_class_prior_undoes_a_sampler_in_front(tabular, fast_params):
     # A sampler in a pipeline resamples y before the estimator sees it, so
     # the estimator's posterior is that of the balanced data; class_prior
     # given the frequencies before the sampler puts them back.
@@ -339,7 +346,7 @@ def test_class_prior_undoes_a_sampler_in_front(tabular):
 
     X, y = tabular
     frequencies = np.bincount(y) / len(y)
-    params = dict(FAST, epochs=20, validation_fraction=0.3)
+    params = dict(fast_params, epochs=20, validation_fraction=0.3)
     balanced = make_pipeline(
         RandomOverSampler(random_state=0), ImbalancedKerasClassifier(**params)
     ).fit(X, y)

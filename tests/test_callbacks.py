@@ -12,7 +12,6 @@ from skimb import ImbalancedKerasClassifier
 from skimb._networks import forward
 from skimb.callbacks import ClassificationReport, TrainingFigures, ValidationMetrics
 from skimb.metrics import mean_average_precision
-from tests.conftest import FAST
 
 
 def _recalls(y, pred, n_classes):
@@ -118,7 +117,7 @@ def test_validation_metrics_scoring_dict_and_bad_scoring(tabular):
 
 
 @pytest.fixture(scope="module")
-def trained_with_callbacks(tabular, tmp_path_factory):
+def trained_with_callbacks(tabular, tmp_path_factory, fast_params):
     """One fit carrying the report, the figures and Optuna's pruning."""
     X, y = tabular
     labels = np.array(["rare", "major", "mid", "minor"])[y]
@@ -130,7 +129,7 @@ def trained_with_callbacks(tabular, tmp_path_factory):
     figures = TrainingFigures(folder)
     clf = ImbalancedKerasClassifier(
         callbacks=[report, figures, KerasPruningCallback(trial, "val_macro_f1")],
-        **{**FAST, "epochs": 4, "patience": 10},
+        **{**fast_params, "epochs": 4, "patience": 10},
     ).fit(X, labels)
     return clf, report, figures, printed, study
 

@@ -26,17 +26,15 @@ from skimb._plan import encode_targets  # noqa: E402
 from skimb._splits import validation_split  # noqa: E402
 from skimb.losses import FocalLoss, resolve_loss  # noqa: E402
 
-from .conftest import FAST  # noqa: E402
 
-
-def test_is_a_classifier_so_integer_cv_stratifies(tabular):
+def test_is_a_classifier_so_integer_cv_stratifies(tabular, fast_params):
     X, y = tabular
-    clf = ImbalancedKerasClassifier(**FAST)
+    clf = ImbalancedKerasClassifier(**fast_params)
     assert is_classifier(clf)
     assert isinstance(check_cv(5, y, classifier=is_classifier(clf)), StratifiedKFold)
 
 
-def test_cross_val_score_uses_stratified_folds(tabular):
+def test_cross_val_score_uses_stratified_folds(tabular, fast_params):
     X, y = tabular
     seen = []
 
@@ -45,17 +43,17 @@ def test_cross_val_score_uses_stratified_folds(tabular):
             seen.append(np.bincount(y, minlength=4))
             return super().fit(X, y, sample_weight=sample_weight)
 
-    scores = cross_val_score(Spy(**FAST), X, y, cv=3, scoring="f1_macro")
+    scores = cross_val_score(Spy(**fast_params), X, y, cv=3, scoring="f1_macro")
     assert scores.shape == (3,)
     # Stratified folds hold each class in the same proportion, +-1 sample.
     counts = np.array(seen)
     assert np.all(counts.max(axis=0) - counts.min(axis=0) <= 1)
 
 
-def test_grid_search_refits_best_and_clone_keeps_params(tabular):
+def test_grid_search_refits_best_and_clone_keeps_params(tabular, fast_params):
     X, y = tabular
     search = GridSearchCV(
-        ImbalancedKerasClassifier(**FAST),
+        ImbalancedKerasClassifier(**fast_params),
         {"class_weight": [None, "balanced"]},
         cv=2,
         scoring="f1_macro",
@@ -68,7 +66,7 @@ def test_grid_search_refits_best_and_clone_keeps_params(tabular):
     assert not hasattr(cloned, "model_")
 
 
-def test_fitted_attributes(fitted_dense, tabular):
+def test_fitted_attributes(fitted_dense, tabular, fast_params):
     X, y = tabular
     np.testing.assert_array_equal(fitted_dense.classes_, [0, 1, 2, 3])
     assert fitted_dense.n_features_in_ == X.shape[1]
@@ -81,13 +79,13 @@ def test_fitted_attributes(fitted_dense, tabular):
         "val_g_mean",
         *(f"val_recall_{label}" for label in range(4)),
     }
-    assert len(fitted_dense.history_["val_macro_f1"]) == FAST["epochs"]
+    assert len(fitted_dense.history_["val_macro_f1"]) == fast_params["epochs"]
 
 
-def test_string_labels_round_trip(tabular):
+def test_string_labels_round_trip(tabular, fast_params):
     X, y = tabular
     labels = np.array(["rare", "major", "mid", "minor"])[y]
-    clf = ImbalancedKerasClassifier(**FAST).fit(X, labels)
+    clf = ImbalancedKerasClassifier(**fast_params).fit(X, labels)
     assert set(clf.predict(X)) <= set(labels)
     assert list(clf.classes_) == sorted(set(labels))
 
@@ -111,9 +109,9 @@ def test_score_is_macro_f1(fitted_dense, tabular):
     assert fitted_dense.score(X, y) == pytest.approx(expected)
 
 
-def test_validation_split_is_stratified_and_shuffled(tabular):
+def test_validation_split_is_stratified_and_shuffled(tabular, fast_params):
     X, y = tabular
-    clf = ImbalancedKerasClassifier(validation_fraction=0.2, **FAST)
+    clf = ImbalancedKerasClassifier(validation_fraction=0.2, **fast_params)
     clf.classes_ = np.unique(y)
     train, val = validation_split(
         y, classes=clf.classes_, validation_fraction=clf.validation_fraction, seed=0
@@ -153,23 +151,23 @@ def test_early_stopping_restores_best_epoch(tabular):
     assert logs["val_macro_f1"] == pytest.approx(max(scores))
 
 
-def test_early_stopping_needs_validation(tabular):
+def test_early_stopping_needs_validation(tabular, fast_params):
     with pytest.raises(ValueError, match="validation_fraction"):
-        ImbalancedKerasClassifier(validation_fraction=0.0, **FAST).fit(*tabular)
+        ImbalancedKerasClassifier(validation_fraction=0.0, **fast_params).fit(*tabular)
 
 
-def test_same_seed_same_predictions(tabular):
+def test_same_seed_same_predictions(tabular, fast_params):
     X, y = tabular
-    first = ImbalancedKerasClassifier(**FAST).fit(X, y).predict_proba(X)
-    second = ImbalancedKerasClassifier(**FAST).fit(X, y).predict_proba(X)
+    first = ImbalancedKerasClassifier(**fast_params).fit(X, y).predict_proba(X)
+    second = ImbalancedKerasClassifier(**fast_params).fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(first, second)
-    other = ImbalancedKerasClassifier(**{**FAST, "random_state": 1}).fit(X, y)
+    other = ImbalancedKerasClassifier(**{**fast_params, "random_state": 1}).fit(X, y)
     assert not np.array_equal(first, other.predict_proba(X))
 
 
-def test_seeding_restores_global_random_state(tabular):
+def test_seeding_restores_global_random_state(tabular, fast_params):
     state = np.random.get_state()[1].copy()
-    ImbalancedKerasClassifier(**FAST).fit(*tabular)
+    ImbalancedKerasClassifier(**fast_params).fit(*tabular)
     np.testing.assert_array_equal(np.random.get_state()[1], state)
 
 
@@ -200,9 +198,11 @@ def _in_fresh_process(*args):
 
 
 @pytest.mark.slow
-def test_seed_reproducible_across_processes_and_pickle_loads_fresh(tabular, tmp_path):
+def test_seed_reproducible_across_processes_and_pickle_loads_fresh(
+    tabular, tmp_path, fast_params
+):
     X, y = tabular
-    clf = ImbalancedKerasClassifier(**FAST).fit(X, y)
+    clf = ImbalancedKerasClassifier(**fast_params).fit(X, y)
     pipe = make_pipeline(RandomOverSampler(random_state=0), clone(clf)).fit(X, y)
     model_file = tmp_path / "pipe.pkl"
     model_file.write_bytes(pickle.dumps(pipe))
@@ -224,20 +224,22 @@ def test_pickle_round_trip_in_process(fitted_lstm, sequences):
     assert isinstance(fitted_lstm.model_, keras.Model)
 
 
-def test_class_weight_is_computed_from_the_y_fit_receives(tabular):
+def test_class_weight_is_computed_from_the_y_fit_receives(tabular, fast_params):
     X, y = tabular
     pipe = make_pipeline(
         RandomOverSampler(random_state=0),
-        ImbalancedKerasClassifier(class_weight="balanced", **FAST),
+        ImbalancedKerasClassifier(class_weight="balanced", **fast_params),
     ).fit(X, y)
     # After oversampling every class is equally frequent: balanced weights are 1.
     np.testing.assert_allclose(pipe[-1].class_weight_, np.ones(4))
-    alone = ImbalancedKerasClassifier(class_weight="balanced", **FAST).fit(X, y)
+    alone = ImbalancedKerasClassifier(class_weight="balanced", **fast_params).fit(X, y)
     counts = np.bincount(y)
     np.testing.assert_allclose(alone.class_weight_, len(y) / (4 * counts))
 
 
-def test_sample_weight_combines_with_class_weight_without_writing(tabular, monkeypatch):
+def test_sample_weight_combines_with_class_weight_without_writing(
+    tabular, monkeypatch, fast_params
+):
     X, y = tabular
     sample_weight = np.linspace(0.5, 2.0, len(y))
     original = sample_weight.copy()
@@ -251,7 +253,10 @@ def test_sample_weight_combines_with_class_weight_without_writing(tabular, monke
 
     monkeypatch.setattr(skimb._classifier, "train", spy)
     clf = ImbalancedKerasClassifier(
-        class_weight={0: 4.0}, validation_fraction=0.0, early_stopping=False, **FAST
+        class_weight={0: 4.0},
+        validation_fraction=0.0,
+        early_stopping=False,
+        **fast_params,
     ).fit(X, y, sample_weight=sample_weight)
     np.testing.assert_array_equal(sample_weight, original)
     np.testing.assert_array_equal(X, X_before)
@@ -270,9 +275,16 @@ def test_sample_weight_combines_with_class_weight_without_writing(tabular, monke
         (keras.losses.SparseCategoricalCrossentropy(), (None,), True),
     ],
 )
-def test_targets_and_outputs_match_the_loss(tabular, loss, target_shape, probabilities):
+def test_targets_and_outputs_match_the_loss(
+    tabular, loss, target_shape, probabilities, fast_params
+):
     X, y = tabular
-    params = {**FAST, "epochs": 30, "learning_rate": 0.02, "early_stopping": False}
+    params = {
+        **fast_params,
+        "epochs": 30,
+        "learning_rate": 0.02,
+        "early_stopping": False,
+    }
     clf = ImbalancedKerasClassifier(loss=loss, **params).fit(X, y)
     _, logits, sparse = resolve_loss(clf.loss)
     assert logits is not probabilities
@@ -290,15 +302,17 @@ def test_targets_and_outputs_match_the_loss(tabular, loss, target_shape, probabi
     assert clf.score(X, y) > 0.5
 
 
-def test_focal_loss_is_the_compiled_loss(tabular):
-    clf = ImbalancedKerasClassifier(loss="focal", gamma=3.0, **FAST).fit(*tabular)
+def test_focal_loss_is_the_compiled_loss(tabular, fast_params):
+    clf = ImbalancedKerasClassifier(loss="focal", gamma=3.0, **fast_params).fit(
+        *tabular
+    )
     assert isinstance(clf.model_.loss, FocalLoss)
     assert clf.model_.loss.gamma == 3.0
 
 
-def test_standardize_adapts_to_training_split(tabular):
+def test_standardize_adapts_to_training_split(tabular, fast_params):
     X, y = tabular
-    clf = ImbalancedKerasClassifier(**FAST).fit(X, y)
+    clf = ImbalancedKerasClassifier(**fast_params).fit(X, y)
     layer = clf.model_.get_layer("standardize")
     train, _ = validation_split(
         y, classes=clf.classes_, validation_fraction=clf.validation_fraction, seed=0
@@ -306,17 +320,19 @@ def test_standardize_adapts_to_training_split(tabular):
     np.testing.assert_allclose(
         np.ravel(layer.mean), X[train].mean(axis=0), rtol=1e-4, atol=1e-3
     )
-    raw = ImbalancedKerasClassifier(standardize=False, **FAST).fit(X, y)
+    raw = ImbalancedKerasClassifier(standardize=False, **fast_params).fit(X, y)
     with pytest.raises(ValueError):
         raw.model_.get_layer("standardize")
 
 
 @pytest.mark.parametrize("architecture", ["lstm", "gru", "conv1d", "dense"])
-def test_sequence_architectures_take_3d_and_flattened(sequences, architecture):
+def test_sequence_architectures_take_3d_and_flattened(
+    sequences, architecture, fast_params
+):
     X, y = sequences
     n, t, f = X.shape
-    clf3 = ImbalancedKerasClassifier(architecture, **FAST).fit(X, y)
-    flat = ImbalancedKerasClassifier(architecture, n_timesteps=t, **FAST).fit(
+    clf3 = ImbalancedKerasClassifier(architecture, **fast_params).fit(X, y)
+    flat = ImbalancedKerasClassifier(architecture, n_timesteps=t, **fast_params).fit(
         X.reshape(n, t * f), y
     )
     if architecture != "dense":
@@ -327,9 +343,9 @@ def test_sequence_architectures_take_3d_and_flattened(sequences, architecture):
     assert clf3.input_shape_ == (t, f)
 
 
-def test_partial_fit_trains_one_epoch_per_call(tabular):
+def test_partial_fit_trains_one_epoch_per_call(tabular, fast_params):
     X, y = tabular
-    clf = ImbalancedKerasClassifier(**FAST)
+    clf = ImbalancedKerasClassifier(**fast_params)
     clf.partial_fit(X[:100], y[:100], classes=[0, 1, 2, 3])
     clf.partial_fit(X[100:], y[100:])
     assert len(clf.history_["loss"]) == 2
@@ -338,12 +354,12 @@ def test_partial_fit_trains_one_epoch_per_call(tabular):
         clf.partial_fit(X[:10], np.full(10, 7))
 
 
-def test_user_callbacks_can_monitor_val_macro_f1(tabular):
+def test_user_callbacks_can_monitor_val_macro_f1(tabular, fast_params):
     X, y = tabular
     reduce = keras.callbacks.ReduceLROnPlateau(
         monitor="val_macro_f1", mode="max", patience=1, factor=0.5
     )
-    clf = ImbalancedKerasClassifier(callbacks=[reduce], **FAST).fit(X, y)
+    clf = ImbalancedKerasClassifier(callbacks=[reduce], **fast_params).fit(X, y)
     assert "val_macro_f1" in clf.history_
     assert reduce.best > 0
 
@@ -358,11 +374,11 @@ class _Steps(keras.callbacks.Callback):
     # One network's training rows // 32, between 32 and 128.
     [(200, 32), (3000, 84), (10_000, 128)],
 )
-def test_auto_batch_size_gives_small_data_enough_steps(n_samples, batch):
+def test_auto_batch_size_gives_small_data_enough_steps(n_samples, batch, fast_params):
     rng = np.random.RandomState(0)
     X, y = rng.normal(size=(n_samples, 3)), np.arange(n_samples) % 2
     steps = _Steps()
-    params = {**FAST, "epochs": 1, "batch_size": "auto"}
+    params = {**fast_params, "epochs": 1, "batch_size": "auto"}
     ImbalancedKerasClassifier(callbacks=[steps], **params).fit(X, y)
     train, _ = validation_split(
         y, classes=np.arange(2), validation_fraction=0.1, seed=0

@@ -14,13 +14,12 @@ from skimb.calibration import fit_temperature_and_bias
 from skimb.datasets import make_imbalanced_classification
 from skimb.decision import macro_f1_offsets
 from skimb.persistence import load, save
-
-from .conftest import FAST, network_log_proba, network_offsets
+from tests.support import network_log_proba, network_offsets
 
 
 @pytest.fixture(scope="module")
-def cross_fitted(tabular):
-    return ImbalancedKerasClassifier(**{**FAST, "cv": 3}).fit(*tabular)
+def cross_fitted(tabular, fast_params):
+    return ImbalancedKerasClassifier(**{**fast_params, "cv": 3}).fit(*tabular)
 
 
 def test_networks_are_trained_on_stratified_folds(cross_fitted, tabular):
@@ -85,9 +84,11 @@ def test_rule_is_tuned_on_every_sample_out_of_fold(cross_fitted, tabular):
     np.testing.assert_allclose(cross_fitted.calibration_bias_, bias, atol=1e-6)
 
 
-def test_auto_cross_fits_only_small_classes_with_a_validation_split(tabular):
+def test_auto_cross_fits_only_small_classes_with_a_validation_split(
+    tabular, fast_params
+):
     X, y = tabular
-    auto = {**FAST, "epochs": 1, "cv": "auto"}
+    auto = {**fast_params, "epochs": 1, "cv": "auto"}
     # The rarest class has 20 samples: five networks.
     assert ImbalancedKerasClassifier(**auto).fit(X, y).n_networks_ == 5
     assert (
@@ -103,21 +104,23 @@ def test_auto_cross_fits_only_small_classes_with_a_validation_split(tabular):
     assert ImbalancedKerasClassifier(**auto).fit(X_big, y_big).n_networks_ == 1
 
 
-def test_auto_uses_fewer_folds_than_the_rarest_class(tabular):
+def test_auto_uses_fewer_folds_than_the_rarest_class(tabular, fast_params):
     X, y = tabular
     keep = np.r_[np.flatnonzero(y == 0)[:3], np.flatnonzero(y != 0)]
-    clf = ImbalancedKerasClassifier(**{**FAST, "epochs": 1, "cv": "auto"})
+    clf = ImbalancedKerasClassifier(**{**fast_params, "epochs": 1, "cv": "auto"})
     assert clf.fit(X[keep], y[keep]).n_networks_ == 3
 
 
-def test_too_many_folds_for_the_rarest_class_names_cv(tabular):
+def test_too_many_folds_for_the_rarest_class_names_cv(tabular, fast_params):
     X, y = tabular
     with pytest.raises(ValueError, match=r"cv=21 needs at least 21 .*class 0.* 20"):
-        ImbalancedKerasClassifier(**{**FAST, "cv": 21}).fit(X, y)
+        ImbalancedKerasClassifier(**{**fast_params, "cv": 21}).fit(X, y)
 
 
-def test_integer_cv_early_stops_without_a_validation_fraction(tabular):
-    clf = ImbalancedKerasClassifier(**{**FAST, "cv": 2, "validation_fraction": 0})
+def test_integer_cv_early_stops_without_a_validation_fraction(tabular, fast_params):
+    clf = ImbalancedKerasClassifier(
+        **{**fast_params, "cv": 2, "validation_fraction": 0}
+    )
     assert clf.fit(*tabular).n_networks_ == 2
     assert clf.best_epoch_ is not None
 
@@ -145,9 +148,9 @@ def test_pickle_and_model_file_round_trips(cross_fitted, tabular, tmp_path, recw
     assert not [w for w in recwarn if "optimizer" in str(w.message)]
 
 
-def test_partial_fit_trains_the_averaged_model_on(tabular):
+def test_partial_fit_trains_the_averaged_model_on(tabular, fast_params):
     X, y = tabular
-    clf = ImbalancedKerasClassifier(**{**FAST, "cv": 2}).fit(X, y)
+    clf = ImbalancedKerasClassifier(**{**fast_params, "cv": 2}).fit(X, y)
     before = clf.predict_proba(X)
     epochs = len(clf.history_["loss"])
     clf.partial_fit(X, y)
@@ -157,12 +160,12 @@ def test_partial_fit_trains_the_averaged_model_on(tabular):
     assert not np.allclose(clf.predict_proba(X), before)
 
 
-def test_progress_counts_the_networks_of_a_fit_as_one_fit(tabular):
+def test_progress_counts_the_networks_of_a_fit_as_one_fit(tabular, fast_params):
     from skimb.cli._progress import EpochProgress, StatusLine
 
     X, y = tabular
     progress = EpochProgress(StatusLine())
-    clf = ImbalancedKerasClassifier(**{**FAST, "cv": 3}, callbacks=[progress])
+    clf = ImbalancedKerasClassifier(**{**fast_params, "cv": 3}, callbacks=[progress])
     clf.fit(X, y)
     assert progress.fits == 1
     # A later partial_fit is a fit of its own, not a fourth network.

@@ -19,7 +19,6 @@ from sklearn.metrics import f1_score
 from skimb import ImbalancedKerasClassifier
 from skimb.data import Shards
 from skimb.datasets import make_imbalanced_classification
-from tests.conftest import FAST
 
 
 def _save_shards(folder: Path, X, y, parts: int, *, compressed_last=False):
@@ -145,9 +144,11 @@ def test_shards_name_what_is_wrong(tabular, tmp_path):
 
 
 @pytest.mark.parametrize("sampler", [None, "smote"])
-def test_a_fit_streamed_in_one_window_is_the_fit_in_memory(tabular, tmp_path, sampler):
+def test_a_fit_streamed_in_one_window_is_the_fit_in_memory(
+    tabular, tmp_path, sampler, fast_params
+):
     X, y = tabular
-    params = dict(FAST, cv=3, batch_sampler=sampler)
+    params = dict(fast_params, cv=3, batch_sampler=sampler)
     in_memory = ImbalancedKerasClassifier(**params).fit(X, y)
     shards = Shards(_save_shards(tmp_path / "s", X, y, 1))
     streamed = ImbalancedKerasClassifier(**params).fit(shards)
@@ -162,10 +163,12 @@ def test_a_fit_streamed_in_one_window_is_the_fit_in_memory(tabular, tmp_path, sa
     )
 
 
-def test_a_fit_streamed_in_windows_matches_memory_within_seed_noise(larger, tmp_path):
+def test_a_fit_streamed_in_windows_matches_memory_within_seed_noise(
+    larger, tmp_path, fast_params
+):
     X, y, X_test, y_test = larger
     shards = Shards(_save_shards(tmp_path / "s", X, y, 4), window_rows=300)
-    params = dict(FAST, epochs=8, units=16, cv=3)
+    params = dict(fast_params, epochs=8, units=16, cv=3)
     scores = {"memory": [], "streamed": []}
     for seed in range(3):
         for kind, data in (("memory", (X, y)), ("streamed", (shards,))):
@@ -180,13 +183,13 @@ def test_a_fit_streamed_in_windows_matches_memory_within_seed_noise(larger, tmp_
 
 
 def test_streamed_prediction_is_the_in_memory_prediction(
-    fitted_dense, tabular, tmp_path
+    fitted_dense, tabular, tmp_path, fast_params
 ):
     X, _ = tabular
     for i, rows in enumerate(np.array_split(np.arange(len(X)), 3)):
         # Shards without labels: prediction does not need them.
         _frame(X[rows]).to_parquet(tmp_path / f"part-{i}.parquet")
-    clf = ImbalancedKerasClassifier(**FAST).fit(_frame(X), tabular[1])
+    clf = ImbalancedKerasClassifier(**fast_params).fit(_frame(X), tabular[1])
     shards = Shards(tmp_path, window_rows=50)
     np.testing.assert_allclose(
         clf.predict_proba(shards), clf.predict_proba(_frame(X)), rtol=1e-5, atol=1e-7
@@ -206,10 +209,10 @@ def test_streamed_prediction_is_the_in_memory_prediction(
     )
 
 
-def test_a_streamed_fit_names_bad_input(tabular, tmp_path):
+def test_a_streamed_fit_names_bad_input(tabular, tmp_path, fast_params):
     X, y = tabular
     shards = Shards(_save_shards(tmp_path / "s", X, y, 2), window_rows=100)
-    clf = ImbalancedKerasClassifier(**FAST)
+    clf = ImbalancedKerasClassifier(**fast_params)
     with pytest.raises(ValueError, match="pass neither y nor sample_weight"):
         clf.fit(shards, y)
     with pytest.raises(ValueError, match="pass neither y nor sample_weight"):
@@ -227,10 +230,10 @@ def test_a_streamed_fit_names_bad_input(tabular, tmp_path):
     assert not np.isnan(X).any()  # the caller's arrays are untouched
 
 
-def test_smote_in_a_window_too_small_says_so(larger, tmp_path):
+def test_smote_in_a_window_too_small_says_so(larger, tmp_path, fast_params):
     X, y, _, _ = larger
     shards = Shards(_save_shards(tmp_path / "s", X, y, 2), window_rows=40)
-    clf = ImbalancedKerasClassifier(**dict(FAST, batch_sampler=SMOTE()))
+    clf = ImbalancedKerasClassifier(**dict(fast_params, batch_sampler=SMOTE()))
     with pytest.raises(ValueError, match="each window of 40 rows.*window_rows"):
         clf.fit(shards)
 

@@ -15,32 +15,30 @@ from skimb._networks import forward, log_probabilities  # noqa: E402
 from skimb.callbacks import ClassificationReport  # noqa: E402
 from skimb.metrics import confusion_scores  # noqa: E402
 
-from .conftest import FAST  # noqa: E402
-
 
 @pytest.fixture(scope="module")
-def stopped_apart(tabular):
+def stopped_apart(tabular, fast_params):
     # Patience 2 over 40 epochs: the three networks stop at different epochs.
     report = ClassificationReport(print_fn=None)
     clf = ImbalancedKerasClassifier(
-        **{**FAST, "cv": 3, "epochs": 40, "learning_rate": 0.03},
+        **{**fast_params, "cv": 3, "epochs": 40, "learning_rate": 0.03},
         monitor="val_macro_f1",
         callbacks=[report],
     )
     return clf.fit(*tabular), report
 
 
-def test_networks_stop_together_on_the_out_of_fold_macro_f1(tabular):
+def test_networks_stop_together_on_the_out_of_fold_macro_f1(tabular, fast_params):
     X, y = tabular
     clf = ImbalancedKerasClassifier(
-        **{**FAST, "cv": 3, "epochs": 40, "learning_rate": 0.03},
+        **{**fast_params, "cv": 3, "epochs": 40, "learning_rate": 0.03},
         monitor="oof_macro_f1",
     ).fit(X, y)
     pooled = clf.histories_[0]["oof_macro_f1"]
     # One score for all the networks, and one stop, patience after its best.
     assert all(h["oof_macro_f1"] == pooled for h in clf.histories_)
     best = int(np.argmax(pooled))
-    assert len(pooled) == min(best + 1 + FAST["patience"], 40)
+    assert len(pooled) == min(best + 1 + fast_params["patience"], 40)
     # The kept weights give that best score: every row scored by the network
     # that did not train on it, against a NumPy/scikit-learn reference.
     y_encoded = np.searchsorted(clf.classes_, y)
@@ -54,7 +52,7 @@ def test_networks_stop_together_on_the_out_of_fold_macro_f1(tabular):
 
 
 def test_each_network_stops_on_its_own_and_keeps_its_best_weights(
-    stopped_apart, tabular
+    stopped_apart, tabular, fast_params
 ):
     clf, _ = stopped_apart
     X, y = tabular
@@ -66,7 +64,7 @@ def test_each_network_stops_on_its_own_and_keeps_its_best_weights(
         history = clf.histories_[i]
         best = int(np.argmax(history["val_macro_f1"]))
         # Stopped `patience` epochs after its best, which it kept.
-        assert len(history["val_macro_f1"]) == best + 1 + FAST["patience"]
+        assert len(history["val_macro_f1"]) == best + 1 + fast_params["patience"]
         network = clf.model_.get_layer(f"network_{i}")
         predicted = forward(network, X[val]).argmax(axis=1)
         kept = confusion_scores(y_encoded[val], predicted, n_classes=4)["macro_f1"]
@@ -97,7 +95,7 @@ def test_report_callbacks_see_the_out_of_fold_predictions(stopped_apart, tabular
 
 
 def test_batch_sampler_with_cross_fitting_draws_from_each_training_fold(
-    tabular, monkeypatch
+    tabular, monkeypatch, fast_params
 ):
     X, y = tabular
     folds = list(StratifiedKFold(2, shuffle=True, random_state=0).split(X, y))
@@ -111,7 +109,7 @@ def test_batch_sampler_with_cross_fitting_draws_from_each_training_fold(
 
         monkeypatch.setattr(skimb._schedule, "resample_rows", spy)
         clf = ImbalancedKerasClassifier(
-            **{**FAST, "cv": 2, "epochs": 2}, batch_sampler=sampler
+            **{**fast_params, "cv": 2, "epochs": 2}, batch_sampler=sampler
         ).fit(X, y)
         assert clf.n_networks_ == 2
         assert all(len(h["loss"]) == 2 for h in clf.histories_)
@@ -121,12 +119,12 @@ def test_batch_sampler_with_cross_fitting_draws_from_each_training_fold(
             np.testing.assert_array_equal(rows, folds[i % 2][0])
 
 
-def test_an_unsupported_backend_is_named(tabular, monkeypatch):
+def test_an_unsupported_backend_is_named(tabular, monkeypatch, fast_params):
     monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
     with pytest.raises(
         RuntimeError, match=r"backends \('tensorflow', 'jax'\).*'torch'"
     ):
-        ImbalancedKerasClassifier(**FAST).fit(*tabular)
+        ImbalancedKerasClassifier(**fast_params).fit(*tabular)
 
 
 def test_log_probabilities_of_a_saturated_softmax_are_finite():

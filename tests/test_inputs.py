@@ -10,12 +10,10 @@ from sklearn.exceptions import NotFittedError  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier  # noqa: E402
 
-from .conftest import FAST  # noqa: E402
-
 
 @pytest.fixture
-def clf():
-    return ImbalancedKerasClassifier(**FAST)
+def clf(fast_params):
+    return ImbalancedKerasClassifier(**fast_params)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -29,12 +27,12 @@ def test_non_finite_features_at_fit_and_predict(clf, tabular, fitted_dense, bad)
         fitted_dense.predict(X_bad)
 
 
-def test_non_finite_sequences(sequences):
+def test_non_finite_sequences(sequences, fast_params):
     X, y = sequences
     X_bad = X.copy()
     X_bad[0, 2, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        ImbalancedKerasClassifier("lstm", **FAST).fit(X_bad, y)
+        ImbalancedKerasClassifier("lstm", **fast_params).fit(X_bad, y)
 
 
 def test_nan_labels(clf, tabular):
@@ -94,18 +92,18 @@ def test_wrong_rank(fitted_dense, fitted_lstm, tabular, sequences):
         fitted_lstm.predict(sequences[0][:, :-1])
 
 
-def test_sequence_network_needs_3d_or_n_timesteps(tabular):
+def test_sequence_network_needs_3d_or_n_timesteps(tabular, fast_params):
     X, y = tabular
     with pytest.raises(ValueError, match="needs 3-D X"):
-        ImbalancedKerasClassifier("lstm", **FAST).fit(X, y)
+        ImbalancedKerasClassifier("lstm", **fast_params).fit(X, y)
     with pytest.raises(ValueError, match="not a multiple of n_timesteps=4"):
-        ImbalancedKerasClassifier("lstm", n_timesteps=4, **FAST).fit(X, y)
+        ImbalancedKerasClassifier("lstm", n_timesteps=4, **fast_params).fit(X, y)
 
 
-def test_n_timesteps_disagrees_with_3d_input(sequences):
+def test_n_timesteps_disagrees_with_3d_input(sequences, fast_params):
     X, y = sequences
     with pytest.raises(ValueError, match="6 time steps but n_timesteps=5"):
-        ImbalancedKerasClassifier("lstm", n_timesteps=5, **FAST).fit(X, y)
+        ImbalancedKerasClassifier("lstm", n_timesteps=5, **fast_params).fit(X, y)
 
 
 @pytest.mark.parametrize("make", [sp.csr_matrix, sp.csr_array])
@@ -146,8 +144,8 @@ def test_not_fitted(clf, tabular):
         ("epochs", 0, "epochs"),
     ],
 )
-def test_invalid_parameters_are_named(tabular, param, value, match):
-    clf = ImbalancedKerasClassifier(**{**FAST, param: value})
+def test_invalid_parameters_are_named(tabular, param, value, match, fast_params):
+    clf = ImbalancedKerasClassifier(**{**fast_params, param: value})
     with pytest.raises(ValueError, match=match):
         clf.fit(*tabular)
 
@@ -162,14 +160,16 @@ def test_invalid_parameters_are_named(tabular, param, value, match):
         ({0: "heavy"}, "class_weight value for label 0"),
     ],
 )
-def test_bad_class_weight_dict(tabular, class_weight, match):
+def test_bad_class_weight_dict(tabular, class_weight, match, fast_params):
     with pytest.raises(ValueError, match=match):
-        ImbalancedKerasClassifier(class_weight=class_weight, **FAST).fit(*tabular)
+        ImbalancedKerasClassifier(class_weight=class_weight, **fast_params).fit(
+            *tabular
+        )
 
 
-def test_drw_needs_the_ldam_loss(tabular):
+def test_drw_needs_the_ldam_loss(tabular, fast_params):
     with pytest.raises(ValueError, match="drw applies to loss='ldam'"):
-        ImbalancedKerasClassifier(loss="focal", drw=2, **FAST).fit(*tabular)
+        ImbalancedKerasClassifier(loss="focal", drw=2, **fast_params).fit(*tabular)
 
 
 def test_bad_sample_weight(clf, tabular):
@@ -180,12 +180,12 @@ def test_bad_sample_weight(clf, tabular):
         clf.fit(X, y, sample_weight=-np.ones(len(y)))
 
 
-def test_caller_arrays_are_not_modified(tabular, sequences):
+def test_caller_arrays_are_not_modified(tabular, sequences, fast_params):
     for X, y, arch in [(*tabular, "dense"), (*sequences, "lstm")]:
         X_ro, y_ro = X.copy(), y.copy()
         X_ro.flags.writeable = False
         y_ro.flags.writeable = False
-        clf = ImbalancedKerasClassifier(arch, class_weight="balanced", **FAST)
+        clf = ImbalancedKerasClassifier(arch, class_weight="balanced", **fast_params)
         clf.fit(X_ro, y_ro).predict(X_ro)
         np.testing.assert_array_equal(X_ro, X)
         np.testing.assert_array_equal(y_ro, y)

@@ -7,8 +7,6 @@ import pytest
 from skimb import ImbalancedKerasClassifier
 from skimb._networks import build_network
 
-from .conftest import FAST
-
 SHAPE = (6, 3)
 
 
@@ -68,16 +66,18 @@ def test_conv1d_kernel_size():
         )
 
 
-def test_estimator_passes_kernel_size_and_bidirectional(sequences):
+def test_estimator_passes_kernel_size_and_bidirectional(sequences, fast_params):
     clf = ImbalancedKerasClassifier(
-        "gru", kernel_size=2, bidirectional=False, **FAST
+        "gru", kernel_size=2, bidirectional=False, **fast_params
     ).fit(*sequences)
     assert clf.model_.get_layer("conv1d_front").kernel_size == (2,)
     assert isinstance(clf.model_.get_layer("gru_0"), keras.layers.GRU)
     with pytest.raises(ValueError, match="kernel_size must be >= 1"):
-        ImbalancedKerasClassifier("conv1d", kernel_size=0, **FAST).fit(*sequences)
+        ImbalancedKerasClassifier("conv1d", kernel_size=0, **fast_params).fit(
+            *sequences
+        )
     with pytest.raises(ValueError, match="kernel_size"):
-        ImbalancedKerasClassifier("lstm", kernel_size=-1, **FAST).fit(*sequences)
+        ImbalancedKerasClassifier("lstm", kernel_size=-1, **fast_params).fit(*sequences)
 
 
 @pytest.mark.parametrize("architecture", ["lstm", "gru"])

@@ -16,8 +16,6 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV, persistence  # noqa: E402
 from skimb._networks import forward  # noqa: E402
 
-from .conftest import FAST  # noqa: E402
-
 OWN = dict(epochs=3, batch_size=64, patience=2, cv=None, random_state=0)
 SEEN_META: list[dict] = []
 
@@ -276,9 +274,9 @@ def _two_outputs(meta):
         "not-callable",
     ],
 )
-def test_bad_own_models_are_named(tabular, params, error, match):
+def test_bad_own_models_are_named(tabular, params, error, match, fast_params):
     with pytest.raises(error, match=match):
-        ImbalancedKerasClassifier(**{**FAST, **params}).fit(*tabular)
+        ImbalancedKerasClassifier(**{**fast_params, **params}).fit(*tabular)
 
 
 def test_own_networks_take_sequences_of_one_length(sequences):

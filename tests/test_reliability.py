@@ -21,8 +21,7 @@ from sklearn.metrics import f1_score
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV, persistence
 from skimb.metrics import expected_calibration_error, get_scorer
 from skimb.sampling import SequenceSampler
-
-from .conftest import FAST
+from tests.support import FAST_PARAMS
 
 
 def _snapshot(value):
@@ -71,7 +70,7 @@ def data(tabular):
 
 def _fit(**params):
     def fit(X, y, *rest):
-        return ImbalancedKerasClassifier(**{**FAST, **params}).fit(X, y, *rest)
+        return ImbalancedKerasClassifier(**{**FAST_PARAMS, **params}).fit(X, y, *rest)
 
     return fit
 
@@ -308,9 +307,9 @@ def test_verbose_true_is_still_accepted():
 
 
 @pytest.fixture(scope="module")
-def fitted(data):
+def fitted(data, fast_params):
     X, y = data
-    return ImbalancedKerasClassifier(**FAST).fit(X, y)
+    return ImbalancedKerasClassifier(**fast_params).fit(X, y)
 
 
 PREDICT_CASES = [
@@ -437,7 +436,7 @@ def test_saved_model_predicts_the_same(fitted, data, tmp_path):
 def _search(**params):
     def fit(X, y):
         return OptunaSearchCV(
-            ImbalancedKerasClassifier(**{**FAST, "epochs": 1}),
+            ImbalancedKerasClassifier(**{**FAST_PARAMS, "epochs": 1}),
             {"units": IntDistribution(4, 8)},
             **{"n_trials": 1, "cv": 2, "random_state": 0, **params},
         ).fit(X, y)

@@ -14,7 +14,6 @@ import skimb._schedule
 from skimb import ImbalancedKerasClassifier
 from skimb._splits import validation_split
 from skimb.sampling import EpochBatches, SequenceSampler, check_class_counts
-from tests.conftest import FAST
 
 
 def _row_index(X_rows, X):
@@ -113,12 +112,14 @@ class _Recording(ImbalancedKerasClassifier):
         return super().predict_log_proba(X)
 
 
-def test_smote_pipeline_cross_validates_lstm_on_training_folds_only(sequences):
+def test_smote_pipeline_cross_validates_lstm_on_training_folds_only(
+    sequences, fast_params
+):
     X, y = sequences
     _Recording.fitted_on, _Recording.predicted_on = [], []
     pipeline = make_pipeline(
         SequenceSampler(SMOTE(k_neighbors=3, random_state=0)),
-        _Recording("lstm", **FAST),
+        _Recording("lstm", **fast_params),
     )
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
     scores = cross_val_score(pipeline, X, y, cv=cv, scoring="f1_macro")
@@ -136,11 +137,11 @@ def test_smote_pipeline_cross_validates_lstm_on_training_folds_only(sequences):
         np.testing.assert_array_equal(np.sort(_row_index(scored, X)), test)
 
 
-def test_sample_weight_through_a_resampling_pipeline_is_refused(sequences):
+def test_sample_weight_through_a_resampling_pipeline_is_refused(sequences, fast_params):
     X, y = sequences
     pipeline = make_pipeline(
         SequenceSampler(RandomOverSampler(random_state=0)),
-        ImbalancedKerasClassifier("lstm", **FAST),
+        ImbalancedKerasClassifier("lstm", **fast_params),
     )
     with pytest.raises(ValueError, match="sampler.*step changes the rows"):
         pipeline.fit(X, y, imbalancedkerasclassifier__sample_weight=np.ones(len(y)))
@@ -203,7 +204,7 @@ def test_epoch_batches_with_smote_weigh_synthetic_rows_by_class(sequences):
 
 @pytest.mark.parametrize("batch_sampler", ["under", SMOTE(k_neighbors=3)])
 def test_batch_sampler_never_resamples_the_validation_split(
-    sequences, batch_sampler, monkeypatch
+    sequences, batch_sampler, monkeypatch, fast_params
 ):
     X, y = sequences
     seen = []
@@ -215,7 +216,7 @@ def test_batch_sampler_never_resamples_the_validation_split(
 
     monkeypatch.setattr(skimb._schedule, "resample_rows", spy)
     clf = ImbalancedKerasClassifier(
-        "dense", batch_sampler=batch_sampler, **{**FAST, "epochs": 2}
+        "dense", batch_sampler=batch_sampler, **{**fast_params, "epochs": 2}
     )
     clf.fit(X, y)
     clf.classes_ = np.unique(y)
@@ -223,7 +224,7 @@ def test_batch_sampler_never_resamples_the_validation_split(
         y,
         classes=clf.classes_,
         validation_fraction=clf.validation_fraction,
-        seed=FAST["random_state"],
+        seed=fast_params["random_state"],
     )
     assert len(seen) == 2  # one draw per epoch, none after the last
     for rows in seen:
@@ -232,9 +233,9 @@ def test_batch_sampler_never_resamples_the_validation_split(
     assert clf.predict(X[val]).shape == (len(val),)
 
 
-def test_batch_sampler_is_seeded_and_validated(sequences):
+def test_batch_sampler_is_seeded_and_validated(sequences, fast_params):
     X, y = sequences
-    params = dict(batch_sampler="over", **{**FAST, "epochs": 1})
+    params = dict(batch_sampler="over", **{**fast_params, "epochs": 1})
     first = ImbalancedKerasClassifier("dense", **params).fit(X, y).predict_proba(X)
     second = ImbalancedKerasClassifier("dense", **params).fit(X, y).predict_proba(X)
     np.testing.assert_allclose(first, second, rtol=1e-5)

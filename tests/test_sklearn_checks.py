@@ -13,7 +13,7 @@ from skimb import ImbalancedKerasClassifier  # noqa: E402
 # The checks fit on tiny blobs: a small network with a high learning rate
 # learns them in a few epochs, and without a validation split the smallest
 # check datasets stay usable (the default decision rule then keeps argmax).
-FAST = dict(
+CHECK_PARAMS = dict(
     units=16,
     epochs=12,
     batch_size=64,
@@ -82,10 +82,10 @@ def _id(value) -> str:
 
 def _checks():
     for estimator, expected in (
-        (ImbalancedKerasClassifier(**FAST), EXPECTED_FAILED_CHECKS),
+        (ImbalancedKerasClassifier(**CHECK_PARAMS), EXPECTED_FAILED_CHECKS),
         (
             ImbalancedKerasClassifier(
-                model=own_network, model__units=16, **{**FAST, "units": "auto"}
+                model=own_network, model__units=16, **{**CHECK_PARAMS, "units": "auto"}
             ),
             {**EXPECTED_FAILED_CHECKS, **OWN_NETWORK_FAILED_CHECKS},
         ),

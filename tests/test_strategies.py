@@ -15,11 +15,15 @@ from skimb._splits import validation_split  # noqa: E402
 from skimb.class_weight import effective_number_weights  # noqa: E402
 from skimb.decision import macro_f1_offsets, posterior_offsets  # noqa: E402
 from skimb.losses import ClassBalancedLoss, LDAMLoss, LogitAdjustedLoss  # noqa: E402
-
-from .conftest import FAST, network_log_proba, network_offsets  # noqa: E402
+from tests.support import network_log_proba, network_offsets  # noqa: E402
 
 # A validation split large enough for every class to have 5+ samples.
-SPLIT = dict(FAST, validation_fraction=0.3)
+
+
+@pytest.fixture(scope="module")
+def split_params(fast_params):
+    """Fast settings with a validation split large enough to tune on."""
+    return dict(fast_params, validation_fraction=0.3)
 
 
 @pytest.mark.parametrize(
@@ -30,9 +34,9 @@ SPLIT = dict(FAST, validation_fraction=0.3)
         ("ldam", LDAMLoss),
     ],
 )
-def test_prior_aware_losses_use_the_counts_of_fit(tabular, loss, kind):
+def test_prior_aware_losses_use_the_counts_of_fit(tabular, loss, kind, fast_params):
     X, y = tabular
-    clf = ImbalancedKerasClassifier(loss=loss, **FAST).fit(X, y)
+    clf = ImbalancedKerasClassifier(loss=loss, **fast_params).fit(X, y)
     counts = np.bincount(y)
     np.testing.assert_array_equal(clf.class_counts_, counts)
     assert isinstance(clf.model_.loss, kind)
@@ -43,9 +47,9 @@ def test_prior_aware_losses_use_the_counts_of_fit(tabular, loss, kind):
     assert clf.predict_proba(X[:5]).sum(axis=1) == pytest.approx(np.ones(5))
 
 
-def test_class_balanced_loss_is_focal_with_effective_weights(tabular):
+def test_class_balanced_loss_is_focal_with_effective_weights(tabular, fast_params):
     X, y = tabular
-    params = dict(FAST, gamma=1.0, beta=0.99)
+    params = dict(fast_params, gamma=1.0, beta=0.99)
     balanced = ImbalancedKerasClassifier(loss="class_balanced", **params).fit(X, y)
     focal = ImbalancedKerasClassifier(
         loss="focal", class_weight="effective", **params
@@ -59,9 +63,11 @@ def test_class_balanced_loss_is_focal_with_effective_weights(tabular):
     )
 
 
-def test_logit_adjusted_predicts_from_the_raw_logits(tabular):
+def test_logit_adjusted_predicts_from_the_raw_logits(tabular, fast_params):
     X, y = tabular
-    clf = ImbalancedKerasClassifier(loss="logit_adjusted", decision="argmax", **FAST)
+    clf = ImbalancedKerasClassifier(
+        loss="logit_adjusted", decision="argmax", **fast_params
+    )
     clf.fit(X, y)
     logits = keras.ops.convert_to_numpy(clf.model_(X[:20].astype(np.float32)))
     np.testing.assert_array_equal(clf.predict(X[:20]), logits.argmax(axis=1))
@@ -77,9 +83,9 @@ def test_logit_adjusted_predicts_from_the_raw_logits(tabular):
     np.testing.assert_allclose(clf.posterior_offsets_, np.log(prior))
 
 
-def test_drw_switches_ldam_to_effective_weights(tabular):
+def test_drw_switches_ldam_to_effective_weights(tabular, fast_params):
     X, y = tabular
-    params = dict(FAST, epochs=3, early_stopping=False, beta=0.99)
+    params = dict(fast_params, epochs=3, early_stopping=False, beta=0.99)
     clf = ImbalancedKerasClassifier(loss="ldam", drw=1, **params).fit(X, y)
     expected = effective_number_weights(np.bincount(y), beta=0.99)
     weights = keras.ops.convert_to_numpy(clf.model_.loss.class_weight)
@@ -89,19 +95,21 @@ def test_drw_switches_ldam_to_effective_weights(tabular):
     np.testing.assert_array_equal(weights, np.ones(4))
 
 
-def test_decision_rule_does_not_change_the_network(tabular):
+def test_decision_rule_does_not_change_the_network(tabular, split_params):
     X, y = tabular
     probas = [
-        ImbalancedKerasClassifier(decision=rule, **SPLIT).fit(X, y).predict_proba(X)
+        ImbalancedKerasClassifier(decision=rule, **split_params)
+        .fit(X, y)
+        .predict_proba(X)
         for rule in ("argmax", "prior_corrected", "posterior", "macro_f1")
     ]
     for other in probas[1:]:
         np.testing.assert_array_equal(probas[0], other)
 
 
-def test_argmax_predicts_the_networks_most_probable_class(tabular):
+def test_argmax_predicts_the_networks_most_probable_class(tabular, fast_params):
     X, y = tabular
-    clf = ImbalancedKerasClassifier(decision="argmax", **dict(FAST, epochs=1))
+    clf = ImbalancedKerasClassifier(decision="argmax", **dict(fast_params, epochs=1))
     clf.fit(X, y)
     assert clf.decision_rule_ == "argmax"
     np.testing.assert_array_equal(
@@ -110,7 +118,7 @@ def test_argmax_predicts_the_networks_most_probable_class(tabular):
     # Crossentropy learns the posterior itself: nothing to undo, and the
     # rule's offsets on predict_log_proba only take the calibration out.
     plain = ImbalancedKerasClassifier(
-        loss="crossentropy", decision="argmax", **dict(FAST, epochs=1)
+        loss="crossentropy", decision="argmax", **dict(fast_params, epochs=1)
     ).fit(X, y)
     np.testing.assert_allclose(plain.posterior_offsets_, np.zeros(4), atol=1e-12)
     np.testing.assert_allclose(plain.decision_offsets_, -plain.calibration_bias_)
@@ -119,10 +127,10 @@ def test_argmax_predicts_the_networks_most_probable_class(tabular):
     )
 
 
-def test_prior_corrected_subtracts_tau_log_prior(tabular):
+def test_prior_corrected_subtracts_tau_log_prior(tabular, fast_params):
     X, y = tabular
     clf = ImbalancedKerasClassifier(
-        loss="crossentropy", decision="prior_corrected", tau=0.7, **FAST
+        loss="crossentropy", decision="prior_corrected", tau=0.7, **fast_params
     )
     clf.fit(X, y)
     prior = np.bincount(y) / len(y)
@@ -142,9 +150,9 @@ def test_prior_corrected_subtracts_tau_log_prior(tabular):
     assert corrected[np.argmin(prior)] >= argmax[np.argmin(prior)]
 
 
-def test_macro_f1_offsets_are_tuned_on_the_validation_split(tabular):
+def test_macro_f1_offsets_are_tuned_on_the_validation_split(tabular, split_params):
     X, y = tabular
-    clf = ImbalancedKerasClassifier(decision="macro_f1", **SPLIT).fit(X, y)
+    clf = ImbalancedKerasClassifier(decision="macro_f1", **split_params).fit(X, y)
     assert clf.decision_rule_ == "macro_f1"
     _, val = validation_split(
         np.searchsorted(clf.classes_, y),
@@ -165,9 +173,11 @@ def test_macro_f1_offsets_are_tuned_on_the_validation_split(tabular):
     assert clf.score(X[val], y[val]) >= argmax
 
 
-def test_macro_f1_falls_back_to_the_posterior_with_tiny_validation_classes(tabular):
+def test_macro_f1_falls_back_to_the_posterior_with_tiny_validation_classes(
+    tabular, fast_params
+):
     X, y = tabular  # class 0 has 10 samples: 1 or 2 in a 10% validation split
-    clf = ImbalancedKerasClassifier(decision="macro_f1", **FAST)
+    clf = ImbalancedKerasClassifier(decision="macro_f1", **fast_params)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         clf.fit(X, y)
@@ -181,14 +191,14 @@ def test_macro_f1_falls_back_to_the_posterior_with_tiny_validation_classes(tabul
     np.testing.assert_array_equal(clf.predict(X), expected.argmax(axis=1))
 
 
-def test_macro_f1_keeps_the_posterior_without_a_validation_split(tabular):
+def test_macro_f1_keeps_the_posterior_without_a_validation_split(tabular, fast_params):
     X, y = tabular
     clf = ImbalancedKerasClassifier(
         loss="crossentropy",
         decision="macro_f1",
         validation_fraction=0.0,
         early_stopping=False,
-        **FAST,
+        **fast_params,
     ).fit(X, y)
     assert clf.decision_rule_ == "posterior"
     # Plain crossentropy learns the posterior: nothing to undo, and no
@@ -232,10 +242,12 @@ def _effective(pi):
         ),
     ],
 )
-def test_posterior_rule_undoes_what_the_loss_adjusts(tabular, params, posterior, rule):
+def test_posterior_rule_undoes_what_the_loss_adjusts(
+    tabular, params, posterior, rule, fast_params
+):
     X, y = tabular
     clf = ImbalancedKerasClassifier(
-        decision="posterior", **dict(FAST, epochs=1), **params
+        decision="posterior", **dict(fast_params, epochs=1), **params
     ).fit(X, y)
     pi = np.bincount(y) / len(y)
 
@@ -251,25 +263,28 @@ def test_posterior_rule_undoes_what_the_loss_adjusts(tabular, params, posterior,
     )
 
 
-def test_partial_fit_keeps_a_rule_without_validation(tabular):
+def test_partial_fit_keeps_a_rule_without_validation(tabular, fast_params):
     X, y = tabular
-    clf = ImbalancedKerasClassifier(decision="macro_f1", **FAST)
+    clf = ImbalancedKerasClassifier(decision="macro_f1", **fast_params)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         clf.partial_fit(X, y)
     assert clf.decision_rule_ == "posterior"
-    prior = ImbalancedKerasClassifier(decision="prior_corrected", **FAST)
+    prior = ImbalancedKerasClassifier(decision="prior_corrected", **fast_params)
     prior.partial_fit(X[:50], y[:50], classes=np.arange(4))
     assert np.all(np.isfinite(prior.decision_offsets_))
 
 
 @pytest.mark.parametrize("loss", ["class_balanced", "logit_adjusted", "ldam"])
-def test_fitted_strategies_pickle(tabular, loss):
+def test_fitted_strategies_pickle(tabular, loss, fast_params):
     import pickle
 
     X, y = tabular
     clf = ImbalancedKerasClassifier(
-        loss=loss, decision="prior_corrected", drw=1 if loss == "ldam" else None, **FAST
+        loss=loss,
+        decision="prior_corrected",
+        drw=1 if loss == "ldam" else None,
+        **fast_params,
     ).fit(X, y)
     restored = pickle.loads(pickle.dumps(clf))
     assert type(restored.model_.loss) is type(clf.model_.loss)
@@ -279,7 +294,7 @@ def test_fitted_strategies_pickle(tabular, loss):
 
 
 @pytest.mark.parametrize("batch_sampler", ["over", "under"])
-def test_priors_follow_the_balanced_batches(tabular, batch_sampler):
+def test_priors_follow_the_balanced_batches(tabular, batch_sampler, fast_params):
     # Batches drawn balanced have a uniform prior: adjusting the logits by the
     # prior of y would correct an imbalance the network never sees.
     X, y = tabular
@@ -287,7 +302,7 @@ def test_priors_follow_the_balanced_batches(tabular, batch_sampler):
         loss="logit_adjusted",
         decision="prior_corrected",
         batch_sampler=batch_sampler,
-        **dict(FAST, epochs=1),
+        **dict(fast_params, epochs=1),
     ).fit(X, y)
     np.testing.assert_array_equal(clf.class_counts_, np.bincount(y))
     counts = clf.train_class_counts_

@@ -38,8 +38,6 @@ from skimb.tuning import SAMPLER_CHOICES, default_search_space  # noqa: E402
 from skimb.tuning._pruning import pruning_callback_class  # noqa: E402
 from skimb.tuning._space import sequence_sampler_class  # noqa: E402
 
-from .conftest import FAST  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
 N_CLASSES = 4
 LOGS: dict[str, list] = {}
@@ -359,11 +357,13 @@ class PruneTrialOne(optuna.pruners.BasePruner):
         return trial.number == 1 and len(trial.intermediate_values) >= 2
 
 
-def test_trials_report_epochs_and_folds_and_pruned_trials_are_recorded(tabular):
+def test_trials_report_epochs_and_folds_and_pruned_trials_are_recorded(
+    tabular, fast_params
+):
     X, y = tabular
     mine = keras.callbacks.History()
     clf = ImbalancedKerasClassifier(
-        **{**FAST, "epochs": 2}, early_stopping=False, callbacks=[mine]
+        **{**fast_params, "epochs": 2}, early_stopping=False, callbacks=[mine]
     )
     search = OptunaSearchCV(
         clf,
@@ -403,12 +403,14 @@ def test_trials_report_epochs_and_folds_and_pruned_trials_are_recorded(tabular):
 
 
 @pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
-def test_pipeline_with_a_sampler_step_reports_through_the_final_step(tabular):
+def test_pipeline_with_a_sampler_step_reports_through_the_final_step(
+    tabular, fast_params
+):
     X, y = tabular
     pipe = Pipeline(
         [
             ("sampler", "passthrough"),
-            ("clf", ImbalancedKerasClassifier(**{**FAST, "epochs": 2})),
+            ("clf", ImbalancedKerasClassifier(**{**fast_params, "epochs": 2})),
         ]
     )
     search = OptunaSearchCV(
@@ -444,7 +446,9 @@ def test_pipeline_with_a_sampler_step_reports_through_the_final_step(tabular):
     ],
     ids=["grid", "randomized"],
 )
-def test_sklearn_searches_over_the_classifier_stratify(tabular, make_search):
+def test_sklearn_searches_over_the_classifier_stratify(
+    tabular, make_search, fast_params
+):
     X, y = tabular
     seen = []
 
@@ -453,7 +457,7 @@ def test_sklearn_searches_over_the_classifier_stratify(tabular, make_search):
             seen.append(np.bincount(y, minlength=N_CLASSES))
             return super().fit(X, y, sample_weight=sample_weight)
 
-    search = make_search(Spy(**{**FAST, "epochs": 1})).fit(X, y)
+    search = make_search(Spy(**{**fast_params, "epochs": 1})).fit(X, y)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     counts = np.array(seen)
     assert len(counts) == 2
@@ -620,13 +624,17 @@ def test_conditions_follow_a_pipeline_prefix_and_spare_other_estimators():
     assert all("gamma" in p for p, _ in _asked(space, SVC().get_params(), n=20))
 
 
-def test_a_trial_that_corrects_twice_is_skipped_before_it_fits(tabular):
+def test_a_trial_that_corrects_twice_is_skipped_before_it_fits(tabular, fast_params):
     space = {
         "loss": CategoricalDistribution(["logit_adjusted"]),
         "decision": CategoricalDistribution(["prior_corrected"]),
     }
     search = OptunaSearchCV(
-        ImbalancedKerasClassifier(**FAST), space, n_trials=2, cv=2, random_state=0
+        ImbalancedKerasClassifier(**fast_params),
+        space,
+        n_trials=2,
+        cv=2,
+        random_state=0,
     )
     with pytest.raises(ValueError, match="skipped: loss logit_adjusted already"):
         search.fit(*tabular)
@@ -634,10 +642,10 @@ def test_a_trial_that_corrects_twice_is_skipped_before_it_fits(tabular):
     assert all("fit_times" not in t.user_attrs for t in search.study_.trials)
 
 
-def test_results_say_why_a_trial_failed(tabular):
+def test_results_say_why_a_trial_failed(tabular, fast_params):
     X, y = tabular
     search = OptunaSearchCV(
-        ImbalancedKerasClassifier(**FAST),
+        ImbalancedKerasClassifier(**fast_params),
         {
             "loss": CategoricalDistribution(["logit_adjusted"]),
             "decision": CategoricalDistribution(["prior_corrected", "posterior"]),

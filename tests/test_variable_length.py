@@ -9,8 +9,6 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from skimb import ImbalancedKerasClassifier
 from skimb.sampling import SequenceSampler
 
-from .conftest import FAST
-
 MASK = -99.0
 
 
@@ -34,10 +32,10 @@ def _padded(X, length=8):
 
 
 @pytest.mark.parametrize("architecture", ["lstm", "gru", "conv1d", "dense"])
-def test_list_and_mask_value_give_the_same_model(ragged, architecture):
+def test_list_and_mask_value_give_the_same_model(ragged, architecture, fast_params):
     X, y = ragged
-    listed = ImbalancedKerasClassifier(architecture, **FAST).fit(X, y)
-    padded = ImbalancedKerasClassifier(architecture, mask_value=MASK, **FAST)
+    listed = ImbalancedKerasClassifier(architecture, **fast_params).fit(X, y)
+    padded = ImbalancedKerasClassifier(architecture, mask_value=MASK, **fast_params)
     padded.fit(_padded(X), y)
     assert listed.variable_length_ and padded.variable_length_
     assert listed.input_shape_ == padded.input_shape_ == (8, 2)
@@ -47,25 +45,25 @@ def test_list_and_mask_value_give_the_same_model(ragged, architecture):
     assert np.isfinite(listed.predict_proba(X)).all()
 
 
-def test_padding_never_changes_a_prediction(ragged):
+def test_padding_never_changes_a_prediction(ragged, fast_params):
     X, y = ragged
-    clf = ImbalancedKerasClassifier("lstm", **FAST).fit(X, y)
+    clf = ImbalancedKerasClassifier("lstm", **fast_params).fit(X, y)
     alone = clf.predict_proba(X[:4])
     # The same sequences in a batch with a full-length one: more padding.
     batch = clf.predict_proba([*X[:4], np.zeros((8, 2), "float32")])
     np.testing.assert_allclose(batch[:4], alone, atol=1e-6)
 
 
-def test_n_timesteps_sets_the_padded_length(ragged):
+def test_n_timesteps_sets_the_padded_length(ragged, fast_params):
     X, y = ragged
-    clf = ImbalancedKerasClassifier("gru", n_timesteps=12, **FAST).fit(X, y)
+    clf = ImbalancedKerasClassifier("gru", n_timesteps=12, **fast_params).fit(X, y)
     assert clf.input_shape_ == (12, 2)
     assert clf.predict([np.ones((11, 2))]).shape == (1,)
 
 
-def test_ragged_input_errors_name_the_problem(ragged):
+def test_ragged_input_errors_name_the_problem(ragged, fast_params):
     X, y = ragged
-    clf = ImbalancedKerasClassifier("lstm", **FAST).fit(X, y)
+    clf = ImbalancedKerasClassifier("lstm", **fast_params).fit(X, y)
     with pytest.raises(ValueError, match="9 time steps, more than the 8"):
         clf.predict([np.ones((9, 2))])
     with pytest.raises(ValueError, match="2 features per step; sequence 1 has 3"):
@@ -74,22 +72,22 @@ def test_ragged_input_errors_name_the_problem(ragged):
         clf.predict([np.ones((4, 2)), np.full((4, 2), np.nan)])
     with pytest.raises(ValueError, match="at least one step"):
         clf.predict([np.ones((4, 2)), np.ones((0, 2))])
-    fixed = ImbalancedKerasClassifier("lstm", **FAST).fit(_padded(X), y)
+    fixed = ImbalancedKerasClassifier("lstm", **fast_params).fit(_padded(X), y)
     with pytest.raises(ValueError, match="fitted on sequences of one length"):
         fixed.predict(X[:3])
-    masked = ImbalancedKerasClassifier("lstm", mask_value=MASK, **FAST)
+    masked = ImbalancedKerasClassifier("lstm", mask_value=MASK, **fast_params)
     empty = _padded(X)
     empty[5] = MASK
     with pytest.raises(ValueError, match="Sequence 5 of X has no step"):
         masked.fit(empty, y)
 
 
-def test_callers_arrays_are_not_modified(ragged):
+def test_callers_arrays_are_not_modified(ragged, fast_params):
     X, y = ragged
     X_padded = _padded(X)
     before = [x.copy() for x in X], X_padded.copy()
-    ImbalancedKerasClassifier("lstm", **FAST).fit(X, y)
-    ImbalancedKerasClassifier("lstm", mask_value=MASK, **FAST).fit(X_padded, y)
+    ImbalancedKerasClassifier("lstm", **fast_params).fit(X, y)
+    ImbalancedKerasClassifier("lstm", mask_value=MASK, **fast_params).fit(X_padded, y)
     assert all(np.array_equal(a, b) for a, b in zip(X, before[0], strict=True))
     np.testing.assert_array_equal(X_padded, before[1])
 
@@ -121,11 +119,11 @@ def test_sequence_sampler_on_padded_sequences(ragged):
     assert all(np.all(np.diff(r.astype(int)) <= 0) and r[0] for r in real)
 
 
-def test_smote_pipeline_and_cross_validation_on_ragged_sequences(ragged):
+def test_smote_pipeline_and_cross_validation_on_ragged_sequences(ragged, fast_params):
     X, y = ragged
     pipeline = make_pipeline(
         SequenceSampler(SMOTE(k_neighbors=3, random_state=0)),
-        ImbalancedKerasClassifier("lstm", n_timesteps=8, **FAST),
+        ImbalancedKerasClassifier("lstm", n_timesteps=8, **fast_params),
     )
     scores = cross_val_score(
         pipeline, X, y, cv=StratifiedKFold(3, shuffle=True, random_state=0)
