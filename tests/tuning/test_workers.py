@@ -25,7 +25,7 @@ optuna = pytest.importorskip("optuna")
 
 from skimb.tuning import storage_from  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 N_TRIALS = 7  # one trial per value of c in 0..6
 
 

@@ -38,7 +38,7 @@ from skimb.tuning import SAMPLER_CHOICES, default_search_space  # noqa: E402
 from skimb.tuning._pruning import pruning_callback_class  # noqa: E402
 from skimb.tuning._space import sequence_sampler_class  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 N_CLASSES = 4
 LOGS: dict[str, list] = {}
 
