@@ -188,7 +188,7 @@ def main() -> None:
         X, y, epochs=args.epochs, batch_size=args.batch_size
     )
     skimb_runs = {"skimb": (epochs, calls)}
-    if args.cudnn_variants:
+    if args.cudnn_variants and keras.backend.backend() == "jax":
         for name, params in (
             ("skimb, dropout=0", {"dropout": 0.0}),
             ("skimb, cuDNN refused", {"refuse": True}),

@@ -275,7 +275,8 @@ def main() -> None:
         "--no-read-ahead",
         action="store_true",
         help="read each window only when the fit asks for it (for the A/B "
-        "against the default, which reads the next one in a thread)",
+        "against the default, which reads the next one in a thread); the "
+        "throughput part only",
     )
     parser.add_argument(
         "--inc",

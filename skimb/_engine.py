@@ -81,7 +81,7 @@ def train(
     """
     streamed = not isinstance(X, np.ndarray)
     if streamed:
-        ids, first = next(iter(X.windows()))
+        ids, first = X.first_window()
         steps = padded_length(-(-X.window_rows // plan.batch_size))
         program = Program(
             networks, plan, first, plan.targets[ids], window_steps=min(steps, 1024)

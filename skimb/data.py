@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import sklearn
 
 from skimb._files import DataError, _listing, data_files
 
@@ -177,10 +178,19 @@ class Shards:
         The next window is read (and prepared) in a thread while the caller
         works on this one."""
         order = self.epoch_order(None) if order is None else order
-        windows = self._read(order)
-        if prepare is not None:
-            windows = ((ids, prepare(raw, ids)) for ids, raw in windows)
-        return _read_ahead(windows)
+        return _read_ahead(self._prepared(order, prepare))
+
+    def first_window(self, prepare: Callable | None = None) -> tuple:
+        """The first window of :meth:`windows`, read alone (no read-ahead)."""
+        return next(self._prepared(self.epoch_order(None), prepare))
+
+    def _prepared(self, order: np.ndarray, prepare: Callable | None):
+        for ids, window in self._read(order):
+            if prepare is not None:
+                # The window as read is not kept beside the prepared one.
+                window = prepare(window, ids)
+            yield ids, window
+            del window  # not kept while the next window is read
 
     def _read(self, order: np.ndarray) -> Iterator[tuple]:
         if not self.parquet:
@@ -197,9 +207,10 @@ class Shards:
                     block, start, held = block[take:], start + take, held + take
                     if held == self.window_rows:
                         window = np.concatenate(ids), _concat(parts)
-                        # Not kept while the caller works on the window.
                         ids, parts, held = [], [], 0
                         yield window
+                        # Not kept while the next window is read.
+                        del window
         if held:
             yield np.concatenate(ids), _concat(parts)
 
@@ -221,9 +232,10 @@ class Shards:
                 start, held, left = start + take, held + take, left - take
                 if held == len(window):
                     full = np.concatenate(ids), window
-                    # Not kept while the caller works on the window.
                     ids, held, window = [], 0, None
                     yield full
+                    # Not kept while the next window is read.
+                    del full
 
     def stream(self, prepare: Callable) -> WindowStream:
         """The windows as a model takes them: ``prepare`` maps a window's
@@ -246,6 +258,9 @@ class WindowStream:
     def windows(self, order: np.ndarray | None = None) -> Iterator[tuple]:
         return self.shards.windows(order, prepare=self.prepare)
 
+    def first_window(self) -> tuple:
+        return self.shards.first_window(self.prepare)
+
 
 _END = object()
 
@@ -259,10 +274,18 @@ def _read_ahead(windows: Iterator[tuple]) -> Iterator[tuple]:
     iterator on any backend; it holds one window more.  Closing the generator
     early waits for the window being read, so no thread outlives it.
     """
+    # scikit-learn's settings (config_context) are per thread: the input
+    # checks in the thread follow the caller's.
+    config = sklearn.get_config()
+
+    def read_next():
+        with sklearn.config_context(**config):
+            return next(windows, _END)
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skimb-read") as pool:
-        ahead = pool.submit(next, windows, _END)
+        ahead = pool.submit(read_next)
         while (window := ahead.result()) is not _END:
-            ahead = pool.submit(next, windows, _END)
+            ahead = pool.submit(read_next)
             yield window
             del window  # not kept while the next one is read
 

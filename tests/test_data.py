@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 from imblearn.over_sampling import SMOTE
 from sklearn.metrics import f1_score
 
@@ -104,6 +105,16 @@ def test_the_next_window_is_read_in_a_thread_that_never_outlives_the_reading(
     with pytest.raises(ValueError, match="bad rows from 64"):
         list(shards.windows(prepare=failing))
     assert readers() == []
+    # The reading thread checks windows under the caller's scikit-learn
+    # settings (which are per thread).
+    with sklearn.config_context(assume_finite=True):
+        seen = [
+            ok
+            for _, ok in shards.windows(
+                prepare=lambda raw, ids: sklearn.get_config()["assume_finite"]
+            )
+        ]
+    assert len(seen) > 1 and all(seen)
 
 
 def test_parquet_shards_read_the_target_apart(tabular, tmp_path):

@@ -39,7 +39,7 @@ class StatusLine:
     Parameters
     ----------
     total : int, optional
-        Units of work of the command; without it, no bar.
+        Units of work of the command; without it, the bar only pulses.
     enabled : bool, optional
         Defaults to whether stderr is a terminal, so that piped or logged
         output holds results only.
@@ -62,7 +62,11 @@ class StatusLine:
                 TimeRemainingColumn(),
                 # Results go to stdout, between displays: never through it.
                 console=Console(file=sys.stderr),
+                # Redrawn at each epoch; the time estimate keeps every
+                # epoch's progress (rich's default forgets what is older than
+                # 30 s, and epochs of large fits take longer).
                 auto_refresh=False,
+                speed_estimate_period=24 * 3600,
                 transient=True,
                 redirect_stdout=False,
                 redirect_stderr=False,

@@ -22,6 +22,10 @@ from skimb.tuning._search import OptunaSearchCV
 from skimb.tuning._space import CONDITIONS, SAMPLER_CHOICES, default_search_space
 from skimb.tuning._study import storage_from
 
+# Named by its public module in model files and pickles, which then load
+# whatever the private module holding it is called.
+OptunaSearchCV.__module__ = __name__
+
 __all__ = [
     "CONDITIONS",
     "SAMPLER_CHOICES",
