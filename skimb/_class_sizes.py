@@ -99,16 +99,23 @@ def check_neighbours(sampler, y: np.ndarray) -> None:
     check_class_counts(y, k_neighbors=k, classes=grown)
 
 
+def rarest_class(y_encoded: np.ndarray, classes) -> tuple:
+    """The class with the fewest rows (an element of ``classes``), and
+    their number."""
+    counts = np.bincount(y_encoded, minlength=len(classes))
+    rarest = int(np.argmin(counts))
+    return classes[rarest], int(counts[rarest])
+
+
 def check_validation_split(y_encoded: np.ndarray, classes, *, n_val: int) -> None:
     """Refuse a stratified validation split of ``n_val`` rows that some class
     cannot enter (it needs 2 rows: one to train on, one to hold out) or that
     leaves too few rows to train on."""
     n_samples, n_classes = len(y_encoded), len(classes)
-    counts = np.bincount(y_encoded, minlength=n_classes)
-    if counts.min() < 2:
-        rare = classes[np.argmin(counts)].tolist()
+    rare, count = rarest_class(y_encoded, classes)
+    if count < 2:
         raise ValueError(
-            f"Class {rare!r} has {counts.min()} sample; the stratified "
+            f"Class {rare.tolist()!r} has {count} sample; the stratified "
             "validation split needs at least 2 per class. Provide more "
             "samples or set validation_fraction=0 and early_stopping=False."
         )
@@ -123,12 +130,11 @@ def check_validation_split(y_encoded: np.ndarray, classes, *, n_val: int) -> Non
 def check_cross_fitting(y_encoded: np.ndarray, classes, *, cv: int) -> None:
     """Refuse ``cv`` cross-fitted networks where a class has fewer rows than
     networks (each network's stratified fold needs one)."""
-    counts = np.bincount(y_encoded, minlength=len(classes))
-    if counts.min() < cv:
-        label = classes[np.argmin(counts)].tolist()
+    label, count = rarest_class(y_encoded, classes)
+    if count < cv:
         raise ValueError(
             f"cv={cv} needs at least {cv} samples of every class "
-            f"for its stratified folds; class {label!r} has {counts.min()}."
+            f"for its stratified folds; class {label.tolist()!r} has {count}."
         )
 
 

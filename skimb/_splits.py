@@ -10,7 +10,11 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
-from skimb._class_sizes import check_cross_fitting, check_validation_split
+from skimb._class_sizes import (
+    check_cross_fitting,
+    check_validation_split,
+    rarest_class,
+)
 
 # cv="auto": this many cross-fitted networks when the rarest class has fewer
 # samples than AUTO_CV_RAREST.
@@ -45,8 +49,6 @@ def n_folds(
     validation_fraction: float,
 ) -> int | None:
     """Number of cross-fitted networks, or None for one network."""
-    counts = np.bincount(y_encoded, minlength=len(classes))
-    rarest = int(counts.min())
     if cv is None:
         return None
     if cv == "auto":
@@ -55,6 +57,7 @@ def n_folds(
         # to tune the decision rule on (docs/benchmarks.rst, "Cross-fitted
         # networks").  With fewer than 2 samples validation_split names the
         # problem.
+        _, rarest = rarest_class(y_encoded, classes)
         if validation_fraction == 0 or not 2 <= rarest < AUTO_CV_RAREST:
             return None
         return min(AUTO_CV_FOLDS, rarest)
