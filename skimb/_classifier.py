@@ -2,46 +2,31 @@
 
 from __future__ import annotations
 
-from numbers import Integral
-
-import keras
 import numpy as np
 from scipy.special import log_softmax
 from sklearn.utils.validation import check_is_fitted
 
-from skimb._engine import train
+from skimb._fitting import (
+    Setting,
+    fit_decision_for,
+    fit_networks,
+    make_setting,
+    moments_for,
+    streamed_moments,
+    train_epoch,
+    untrained_network,
+)
 from skimb._inputs import check_features, check_labels
-from skimb._networks import (
-    average_networks,
-    ends_in_softmax,
-    feature_moments,
-    forward,
-    held_out_moments,
-    log_probabilities,
-)
-from skimb._params import (
-    PARAMETER_CONSTRAINTS,
-    make_optimizer,
-    network_for,
-    plan_for,
-)
-from skimb._plan import TrainingPlan
+from skimb._networks import ends_in_softmax, forward, log_probabilities
+from skimb._params import PARAMETER_CONSTRAINTS, check_combinations
 from skimb._prepare import prepare_targets
-from skimb._random import seed_from, seeded
-from skimb._schedule import held_out_group
+from skimb._random import seed_from
 from skimb._scikeras import ScikerasFixes
 from skimb._splits import network_splits
 from skimb.calibration import estimate_prior, shift_prior
 from skimb.class_weight import prior_counts
 from skimb.data import Shards
-from skimb.decision import (
-    ClassCounts,
-    decide,
-    fit_decision,
-    prior_frequencies,
-    rule_offsets,
-)
-from skimb.losses import loss_class_weights, resolve_loss
+from skimb.decision import FittedDecision, decide, prior_frequencies, rule_offsets
 from skimb.metrics import macro_f1
 
 
@@ -475,19 +460,8 @@ default="oof_macro_f1"
         self
         """
         self._validate_params()
-        if (
-            self.early_stopping
-            and self.validation_fraction == 0
-            and not isinstance(self.cv, Integral)
-        ):
-            raise ValueError(
-                "early_stopping=True needs validation_fraction > 0 or an "
-                "integer cv; set early_stopping=False to train on all the data."
-            )
-        if self.drw is not None and self.loss != "ldam":
-            raise ValueError(
-                f"drw applies to loss='ldam' only; got loss={self.loss!r}."
-            )
+        params = self.get_params(deep=False)
+        check_combinations(params)
         if isinstance(X, Shards):
             return self._fit_shards(X, y, sample_weight)
         X, y_encoded, weights = self._check_training_data(
@@ -495,8 +469,8 @@ default="oof_macro_f1"
         )
         seed = seed_from(self.random_state)
         splits = self._network_splits(y_encoded, seed)
-        moments = [self._moments(X, train) for train, _ in splits]
-        return self._train_networks(X, y_encoded, weights, splits, moments, seed)
+        moments = [moments_for(params, X[train]) for train, _ in splits]
+        return self._fit_networks(X, y_encoded, weights, splits, moments, seed)
 
     def _fit_shards(
         self, shards: Shards, y, sample_weight
@@ -516,20 +490,18 @@ default="oof_macro_f1"
         )
         seed = seed_from(self.random_state)
         splits = self._network_splits(y_encoded, seed)
-        moments = [None] * len(splits)
         checked = (
             (ids, self._window(raw, ids, reset=i == 0))
             for i, (ids, raw) in enumerate(shards.windows())
         )
-        if self._standardizes():
-            group = held_out_group(splits, len(labels))
-            moments = held_out_moments(checked, group, len(splits))
-        else:
-            # Still one pass, so that every window is checked before training.
-            for _ in checked:
-                pass
+        moments = streamed_moments(
+            checked,
+            params=self.get_params(deep=False),
+            splits=splits,
+            n_rows=len(labels),
+        )
         stream = shards.stream(lambda raw, ids: self._window(raw, ids, reset=False))
-        return self._train_networks(stream, y_encoded, weights, splits, moments, seed)
+        return self._fit_networks(stream, y_encoded, weights, splits, moments, seed)
 
     def _window(self, raw, ids: np.ndarray, *, reset: bool) -> np.ndarray:
         """A window of streamed rows, checked as ``fit``'s X is."""
@@ -549,52 +521,22 @@ default="oof_macro_f1"
             seed=seed,
         )
 
-    def _train_networks(
+    def _fit_networks(
         self, X, y_encoded, weights, splits, moments, seed
     ) -> ImbalancedKerasClassifier:
-        """Build, train and combine the networks of a fit on ``X`` (an array
-        or a stream), and fit the decision rule on their held-out rows."""
-        loss, logits, sparse = self._loss()
-        networks = []
-        for i, (train_rows, _) in enumerate(splits):
-            with seeded(None if seed is None else seed + i):
-                networks.append(
-                    self._network(
-                        (len(train_rows), *self.input_shape_),
-                        moments=moments[i],
-                        probabilities=not logits,
-                    )
-                )
-        plan = self._plan(
-            loss,
-            y_encoded,
-            weights,
-            sparse=sparse,
-            optimizer=self._optimizer(),
-            epochs=self.epochs,
-            early_stopping=self.early_stopping and splits[0][1] is not None,
+        fitted = fit_networks(
+            self._setting(),
+            X,
+            y_encoded=y_encoded,
+            weights=weights,
+            splits=splits,
+            moments=moments,
             seed=seed,
-            n_train=len(splits[0][0]),
         )
-        with seeded(seed):
-            result = train(networks, X, splits, plan)
-        self.n_networks_ = len(networks)
-        self.histories_ = result.histories
-        self.history_, self.best_epoch_ = result.histories[0], result.best_epochs[0]
-        if len(networks) == 1:
-            self.model_ = networks[0]  # compiled by the training
-        else:
-            self.model_ = average_networks(networks)
-            # The training's optimizer, built for the same variables: a
-            # saved model holds every optimizer variable and reloads whole.
-            self.model_.compile(optimizer=plan.optimizer, loss=loss)
-        if result.held_out_rows is None:
-            self._fit_decision(None, None)
-        else:
-            # The rows held out from training: the validation split, or
-            # every row once with cross-fitting.
-            rows = result.held_out_rows
-            self._fit_decision(result.held_out, y_encoded[rows], seed)
+        self.model_, self.n_networks_ = fitted.model, len(fitted.histories)
+        self.histories_ = fitted.histories
+        self.history_, self.best_epoch_ = fitted.histories[0], fitted.best_epochs[0]
+        self._set_decision(fitted.decision)
         return self
 
     def partial_fit(
@@ -626,27 +568,20 @@ default="oof_macro_f1"
         X, y_encoded, weights = self._check_training_data(
             X, y, sample_weight, classes=classes, reset=first_call
         )
-        loss, logits, sparse = self._loss()
-        seed = seed_from(self.random_state) if first_call else None
-        with seeded(seed):
-            if first_call:
-                self.model_ = self._network(
-                    X.shape, moments=self._moments(X), probabilities=not logits
-                )
-            plan = self._plan(
-                loss,
-                y_encoded,
-                weights,
-                sparse=sparse,
-                # Later calls go on with the optimizer's state.
-                optimizer=self._optimizer() if first_call else self.model_.optimizer,
-                epochs=1,
-                early_stopping=False,
-                seed=seed,
-                n_train=len(X),
-            )
-            result = train([self.model_], X, [(np.arange(len(X)), None)], plan)
-        logs, self.best_epoch_ = result.histories[0], None
+        seed = seed_from(self.random_state)
+        if seed is not None and not first_call:
+            # Each call its own seed, from random_state and the epochs
+            # trained so far: the same calls give the same model.
+            seed += len(self.history_.get("loss", ()))
+        self.model_, logs = train_epoch(
+            self._setting(),
+            None if first_call else self.model_,
+            X,
+            y_encoded=y_encoded,
+            weights=weights,
+            seed=seed,
+        )
+        self.best_epoch_ = None
         # Successive calls extend one history, as successive epochs would.
         history = {} if first_call else self.history_
         self.history_ = {k: history.get(k, []) + v for k, v in logs.items()}
@@ -656,7 +591,7 @@ default="oof_macro_f1"
         else:
             # After a cross-fitted fit, the averaged model trains on.
             self.histories_[0] = self.history_
-        self._fit_decision(None, None)
+        self._set_decision(fit_decision_for(self._setting()))
         return self
 
     def _check_training_data(self, X, y, sample_weight, *, classes, reset=True):
@@ -685,75 +620,24 @@ default="oof_macro_f1"
         self.weighted_class_counts_ = targets.weighted_class_counts
         return targets.y_encoded, targets.weights
 
-    def _loss(self):
-        """``resolve_loss`` for this estimator's parameters and class counts."""
-        return resolve_loss(
-            self.loss,
-            gamma=self.gamma,
-            class_counts=self.weighted_class_counts_,
-            beta=self.beta,
-            tau=self.tau,
-            ldam_scale=self.ldam_scale,
-        )
-
-    def _standardizes(self) -> bool:
-        """Whether the network standardises its input.  A user's network was
-        designed for X as given (see standardize)."""
-        return self.standardize is True or (
-            self.standardize == "auto" and self.model is None
-        )
-
-    def _moments(self, X: np.ndarray, rows: np.ndarray | None = None):
-        """The feature moments the network standardises with (of ``X`` or
-        its ``rows``), or None when it does not standardise."""
-        if not self._standardizes():
-            return None
-        return feature_moments(X if rows is None else X[rows])
-
-    def _network(self, X_shape: tuple, *, moments, probabilities: bool) -> keras.Model:
-        """A new, uncompiled network for training data of shape ``X_shape``,
-        standardising with ``moments`` (mean, variance; None: not)."""
-        return network_for(
+    def _setting(self) -> Setting:
+        """The parameters and what the fit knows of ``y``, as the fitting
+        functions take them."""
+        return make_setting(
             self.get_params(deep=False),
             classes=self.classes_,
+            class_weight=self.class_weight_,
+            class_counts=self.class_counts_,
+            train_class_counts=self.train_class_counts_,
+            weighted_class_counts=self.weighted_class_counts_,
             input_shape=self.input_shape_,
             n_features_in=self.n_features_in_,
             variable_length=self.variable_length_,
-            X_shape=X_shape,
-            moments=moments,
-            probabilities=probabilities,
         )
 
-    def _optimizer(self) -> keras.optimizers.Optimizer:
-        return make_optimizer(self.optimizer, learning_rate=self.learning_rate)
-
-    def _plan(self, loss, y_encoded, weights, **settings) -> TrainingPlan:
-        """The training plan of this estimator's parameters for ``y``
-        (``settings``: :func:`~skimb._params.plan_for`'s)."""
-        return plan_for(
-            self.get_params(deep=False),
-            loss=loss,
-            y_encoded=y_encoded,
-            weights=weights,
-            classes=self.classes_,
-            class_weight=self.class_weight_,
-            loss_class_weights=self._loss_class_weights(),
-            **settings,
-        )
-
-    def _fit_decision(self, log_proba_val, y_val, seed: int | None = None) -> None:
+    def _set_decision(self, fitted: FittedDecision) -> None:
         """Set the posterior's offsets and temperature, the class prior and
-        ``decision_offsets_`` from the decision rule and the held-out
-        network log-probabilities (``None`` without held-out data)."""
-        fitted = fit_decision(
-            self.decision,
-            self._class_counts(),
-            tau=self.tau,
-            logit_adjusted=self.loss == "logit_adjusted",
-            log_proba_val=log_proba_val,
-            y_val=y_val,
-            seed=seed,
-        )
+        ``decision_offsets_`` from a fitted decision rule."""
         self.posterior_offsets_ = fitted.posterior_offsets
         self.temperature_ = fitted.temperature
         self.calibration_bias_ = fitted.calibration_bias
@@ -762,32 +646,16 @@ default="oof_macro_f1"
             self.class_prior, self.class_counts_, self.classes_
         )
 
-    def _class_counts(self) -> ClassCounts:
-        return ClassCounts(
-            observed=self.class_counts_,
-            trained=self.train_class_counts_,
-            weighted=self.weighted_class_counts_,
-            loss_weights=self._loss_class_weights(),
-        )
-
     def _rule_offsets(self, decision: str) -> tuple[np.ndarray, str]:
         """Another rule's offsets on :meth:`predict_log_proba`, under this
         fit's calibration (the benchmarks compare rules on one fit)."""
         return rule_offsets(
             decision,
-            self._class_counts(),
+            self._setting().counts,
             posterior_offsets=self.posterior_offsets_,
             temperature=self.temperature_,
             calibration_bias=self.calibration_bias_,
             tau=self.tau,
-        )
-
-    def _loss_class_weights(self) -> np.ndarray:
-        return loss_class_weights(
-            self.loss,
-            drw=self.drw,
-            weighted_class_counts=self.weighted_class_counts_,
-            beta=self.beta,
         )
 
     # -------------------------------------------------------------- predict
@@ -996,12 +864,8 @@ default="oof_macro_f1"
         """
         self._validate_params()
         X, _, _ = self._check_training_data(X, y, None, classes=None)
-        loss, logits, _ = self._loss()
-        with seeded(seed_from(self.random_state)):
-            self.model_ = self._network(
-                X.shape, moments=self._moments(X), probabilities=not logits
-            )
-        self.model_.compile(optimizer=self._optimizer(), loss=loss)
+        setting = self._setting()
+        self.model_ = untrained_network(setting, X, seed_from(self.random_state))
         self.n_networks_ = 1
-        self._fit_decision(None, None)
+        self._set_decision(fit_decision_for(setting))
         return self

@@ -87,6 +87,31 @@ PARAMETER_CONSTRAINTS: dict = {
 }
 
 
+def check_combinations(params: dict) -> None:
+    """The rules between parameters, which their constraints cannot say."""
+    if (
+        params["early_stopping"]
+        and params["validation_fraction"] == 0
+        and not isinstance(params["cv"], Integral)
+    ):
+        raise ValueError(
+            "early_stopping=True needs validation_fraction > 0 or an "
+            "integer cv; set early_stopping=False to train on all the data."
+        )
+    if params["drw"] is not None and params["loss"] != "ldam":
+        raise ValueError(
+            f"drw applies to loss='ldam' only; got loss={params['loss']!r}."
+        )
+
+
+def standardizes(params: dict) -> bool:
+    """Whether the network standardises its input.  A user's network was
+    designed for X as given (see ``standardize``)."""
+    return params["standardize"] is True or (
+        params["standardize"] == "auto" and params["model"] is None
+    )
+
+
 def resolve_shape(params: dict, name: str) -> int:
     """``units`` or ``n_layers``, with "auto" resolved for the architecture."""
     value = params[name]

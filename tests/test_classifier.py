@@ -19,8 +19,8 @@ from sklearn.model_selection import (  # noqa: E402
     cross_val_score,
 )
 
-import skimb._classifier  # noqa: E402
 import skimb._engine  # noqa: E402
+import skimb._fitting  # noqa: E402
 from skimb import ImbalancedKerasClassifier  # noqa: E402
 from skimb._plan import encode_targets  # noqa: E402
 from skimb._splits import validation_split  # noqa: E402
@@ -251,7 +251,7 @@ def test_sample_weight_combines_with_class_weight_without_writing(
         received["weights"] = plan.weights
         return train(networks, X, splits, plan)
 
-    monkeypatch.setattr(skimb._classifier, "train", spy)
+    monkeypatch.setattr(skimb._fitting, "train", spy)
     clf = ImbalancedKerasClassifier(
         class_weight={0: 4.0},
         validation_fraction=0.0,
@@ -352,6 +352,19 @@ def test_partial_fit_trains_one_epoch_per_call(tabular, fast_params):
     assert clf.predict(X).shape == y.shape
     with pytest.raises(ValueError, match="not among the classes"):
         clf.partial_fit(X[:10], np.full(10, 7))
+
+
+def test_partial_fit_calls_are_reproducible(tabular, fast_params):
+    # Later calls draw their shuffle and dropout from random_state too, not
+    # from the global NumPy state, which the first estimator's calls moved.
+    X, y = tabular
+    probabilities = []
+    for _ in range(2):
+        clf = ImbalancedKerasClassifier(**{**fast_params, "dropout": 0.3})
+        for _ in range(3):
+            clf.partial_fit(X, y)
+        probabilities.append(clf.predict_proba(X))
+    np.testing.assert_array_equal(probabilities[0], probabilities[1])
 
 
 def test_user_callbacks_can_monitor_val_macro_f1(tabular, fast_params):

@@ -1,0 +1,325 @@
+"""A fit's networks, from the parameters to a trained model and its rule.
+
+One network per split is built, all are trained together in one program
+(:func:`skimb._engine.train`), combined into one model, and the decision
+rule is fitted on the rows they held out.  ``partial_fit``'s single epoch
+and ``initialize``'s untrained network take the same path.
+
+The estimator hands everything down in a :class:`Setting` (its parameters,
+what it knows of ``y``, the shape of one sample); nothing here reads the
+estimator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from skimb._engine import train
+from skimb._networks import average_networks, feature_moments, held_out_moments
+from skimb._params import make_optimizer, network_for, plan_for, standardizes
+from skimb._plan import TrainingPlan
+from skimb._random import seeded
+from skimb._schedule import held_out_group
+from skimb.decision import ClassCounts, FittedDecision, fit_decision
+from skimb.losses import loss_class_weights, resolve_loss
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What a fit knows besides the rows: the parameters, the classes and
+    their statistics, and the shape of one sample.
+
+    Attributes
+    ----------
+    params : dict
+        The estimator's ``get_params(deep=False)``.
+    classes : ndarray
+        The sorted class labels.
+    class_weight : ndarray of shape (n_classes,)
+        The weight of each class.
+    counts : ClassCounts
+        The class counts the loss and the decision rules read.
+    input_shape : tuple
+        The shape of one sample.
+    n_features_in : int
+        Features per sample (per time step for sequences).
+    variable_length : bool
+        Whether sequences are padded to one length and masked.
+    """
+
+    params: dict
+    classes: np.ndarray
+    class_weight: np.ndarray
+    counts: ClassCounts
+    input_shape: tuple
+    n_features_in: int
+    variable_length: bool
+
+
+def make_setting(
+    params: dict,
+    *,
+    classes: np.ndarray,
+    class_weight: np.ndarray,
+    class_counts: np.ndarray,
+    train_class_counts: np.ndarray,
+    weighted_class_counts: np.ndarray,
+    input_shape: tuple,
+    n_features_in: int,
+    variable_length: bool,
+) -> Setting:
+    """The :class:`Setting` of these parameters and class statistics."""
+    loss_weights = loss_class_weights(
+        params["loss"],
+        drw=params["drw"],
+        weighted_class_counts=weighted_class_counts,
+        beta=params["beta"],
+    )
+    return Setting(
+        params=params,
+        classes=classes,
+        class_weight=class_weight,
+        counts=ClassCounts(
+            observed=class_counts,
+            trained=train_class_counts,
+            weighted=weighted_class_counts,
+            loss_weights=loss_weights,
+        ),
+        input_shape=input_shape,
+        n_features_in=n_features_in,
+        variable_length=variable_length,
+    )
+
+
+@dataclass(frozen=True)
+class FittedNetworks:
+    """What :func:`fit_networks` returns.
+
+    Attributes
+    ----------
+    model : keras.Model
+        The trained network, or the average of the cross-fitted ones;
+        compiled.
+    histories : list of dict
+        Each network's per-epoch logs.
+    best_epochs : list of int or None
+        The epoch whose weights each network kept.
+    decision : FittedDecision
+        The decision rule, fitted on the held-out rows.
+    """
+
+    model: keras.Model
+    histories: list[dict]
+    best_epochs: list
+    decision: FittedDecision
+
+
+def moments_for(params: dict, X: np.ndarray):
+    """The feature moments a network of ``params`` standardises with, or
+    None when it does not standardise."""
+    return feature_moments(X) if standardizes(params) else None
+
+
+def streamed_moments(windows, *, params: dict, splits: list, n_rows: int) -> list:
+    """Each network's feature moments from one pass over ``windows``
+    (``(ids, X)``, X checked as it is read), or Nones when the networks do
+    not standardise; the pass is made either way, so that every window is
+    checked before training."""
+    if standardizes(params):
+        return held_out_moments(windows, held_out_group(splits, n_rows), len(splits))
+    for _ in windows:
+        pass
+    return [None] * len(splits)
+
+
+def fit_decision_for(
+    setting: Setting, log_proba_val=None, y_val=None, seed: int | None = None
+) -> FittedDecision:
+    """The decision rule of ``setting``'s parameters, fitted on the
+    held-out network log-probabilities (None: no held-out rows)."""
+    params = setting.params
+    return fit_decision(
+        params["decision"],
+        setting.counts,
+        tau=params["tau"],
+        logit_adjusted=params["loss"] == "logit_adjusted",
+        log_proba_val=log_proba_val,
+        y_val=y_val,
+        seed=seed,
+    )
+
+
+def fit_networks(
+    setting: Setting,
+    X,
+    *,
+    y_encoded: np.ndarray,
+    weights: np.ndarray,
+    splits: list,
+    moments: list,
+    seed: int | None,
+) -> FittedNetworks:
+    """Build, train and combine the networks of a fit on ``X`` (an array
+    or a stream), ``splits[j]`` being network ``j``'s training and held-out
+    rows and ``moments[j]`` its standardisation, and fit the decision rule
+    on their held-out rows."""
+    params = setting.params
+    loss, logits, sparse = _loss(setting)
+    networks = [
+        _network(
+            setting,
+            (len(train_rows), *setting.input_shape),
+            moments=moments[i],
+            probabilities=not logits,
+            seed=None if seed is None else seed + i,
+        )
+        for i, (train_rows, _) in enumerate(splits)
+    ]
+    plan = _plan(
+        setting,
+        loss,
+        y_encoded,
+        weights,
+        sparse=sparse,
+        optimizer=_optimizer(params),
+        epochs=params["epochs"],
+        early_stopping=params["early_stopping"] and splits[0][1] is not None,
+        seed=seed,
+        n_train=len(splits[0][0]),
+    )
+    with seeded(seed):
+        result = train(networks, X, splits, plan)
+    if len(networks) == 1:
+        model = networks[0]  # compiled by the training
+    else:
+        model = average_networks(networks)
+        # The training's optimizer, built for the same variables: a saved
+        # model holds every optimizer variable and reloads whole.
+        model.compile(optimizer=plan.optimizer, loss=loss)
+    if result.held_out_rows is None:
+        decision = fit_decision_for(setting)
+    else:
+        # The rows held out from training: the validation split, or every
+        # row once with cross-fitting.
+        decision = fit_decision_for(
+            setting, result.held_out, y_encoded[result.held_out_rows], seed
+        )
+    return FittedNetworks(
+        model=model,
+        histories=result.histories,
+        best_epochs=result.best_epochs,
+        decision=decision,
+    )
+
+
+def train_epoch(
+    setting: Setting,
+    model: keras.Model | None,
+    X: np.ndarray,
+    *,
+    y_encoded: np.ndarray,
+    weights: np.ndarray,
+    seed: int | None,
+) -> tuple[keras.Model, dict]:
+    """One epoch of ``partial_fit`` on all of ``X``, without validation:
+    ``model`` trains on with its optimizer's state, or (None) a new
+    network is built.  Returns the model and the epoch's logs."""
+    loss, logits, sparse = _loss(setting)
+    with seeded(seed):
+        if model is None:
+            model = _network(
+                setting,
+                X.shape,
+                moments=moments_for(setting.params, X),
+                probabilities=not logits,
+            )
+            optimizer = _optimizer(setting.params)
+        else:
+            optimizer = model.optimizer  # later calls go on with its state
+        plan = _plan(
+            setting,
+            loss,
+            y_encoded,
+            weights,
+            sparse=sparse,
+            optimizer=optimizer,
+            epochs=1,
+            early_stopping=False,
+            seed=seed,
+            n_train=len(X),
+        )
+        result = train([model], X, [(np.arange(len(X)), None)], plan)
+    return model, result.histories[0]
+
+
+def untrained_network(setting: Setting, X: np.ndarray, seed: int | None) -> keras.Model:
+    """A new network for ``X``, compiled and untrained (scikeras'
+    ``initialize``)."""
+    loss, logits, _ = _loss(setting)
+    model = _network(
+        setting,
+        X.shape,
+        moments=moments_for(setting.params, X),
+        probabilities=not logits,
+        seed=seed,
+    )
+    model.compile(optimizer=_optimizer(setting.params), loss=loss)
+    return model
+
+
+def _loss(setting: Setting):
+    """``resolve_loss`` for the parameters and the class counts."""
+    params = setting.params
+    return resolve_loss(
+        params["loss"],
+        gamma=params["gamma"],
+        class_counts=setting.counts.weighted,
+        beta=params["beta"],
+        tau=params["tau"],
+        ldam_scale=params["ldam_scale"],
+    )
+
+
+def _optimizer(params: dict) -> keras.optimizers.Optimizer:
+    return make_optimizer(params["optimizer"], learning_rate=params["learning_rate"])
+
+
+def _network(
+    setting: Setting,
+    X_shape: tuple,
+    *,
+    moments,
+    probabilities: bool,
+    seed: int | None = None,
+) -> keras.Model:
+    """A new, uncompiled network for training data of shape ``X_shape``,
+    its weights drawn under ``seed``."""
+    with seeded(seed):
+        return network_for(
+            setting.params,
+            classes=setting.classes,
+            input_shape=setting.input_shape,
+            n_features_in=setting.n_features_in,
+            variable_length=setting.variable_length,
+            X_shape=X_shape,
+            moments=moments,
+            probabilities=probabilities,
+        )
+
+
+def _plan(setting: Setting, loss, y_encoded, weights, **settings) -> TrainingPlan:
+    """The training plan of the setting for ``y`` (``settings``:
+    :func:`~skimb._params.plan_for`'s)."""
+    return plan_for(
+        setting.params,
+        loss=loss,
+        y_encoded=y_encoded,
+        weights=weights,
+        classes=setting.classes,
+        class_weight=setting.class_weight,
+        loss_class_weights=setting.counts.loss_weights,
+        **settings,
+    )
