@@ -35,6 +35,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import numpy as np  # noqa: E402
 import optuna  # noqa: E402
 from optuna.distributions import (  # noqa: E402
     CategoricalDistribution,
@@ -156,6 +157,7 @@ def nested(args) -> None:
                 "flat": _flat_search(base, args, fold),
                 "default": ImbalancedKerasClassifier(random_state=fold, **quick),
             }
+            runs = {run: model for run, model in runs.items() if run in args.runs}
             for run, model in runs.items():
                 if run == "flat":
                     # The conditions off, as before (the module's rule tables).
@@ -177,7 +179,9 @@ def nested(args) -> None:
                         "seconds": seconds,
                     }
                 )
-                print(rows[-1], flush=True)
+                if run != "default":
+                    rows[-1]["trials"] = _trials(model)
+                print({k: v for k, v in rows[-1].items() if k != "trials"}, flush=True)
                 _save(rows, args.out)
                 if run == "default":
                     continue
@@ -201,6 +205,22 @@ def nested(args) -> None:
                 print(rows[-1], flush=True)
                 _save(rows, args.out)
     report(rows)
+    report_min_gain(rows)
+
+
+def _trials(search) -> dict:
+    """Every trial's inner-fold scores, to compare ways of choosing the best
+    trial afterwards (``--report``)."""
+    results = search.cv_results_
+    splits = [results[f"split{k}_test_score"] for k in range(search.n_splits_)]
+    return {
+        "start": [bool(v) for v in results["start"]],
+        "state": [str(v) for v in results["state"]],
+        "splits": [
+            [float(score) for score in trial] for trial in zip(*splits, strict=True)
+        ],
+        "best_index": int(search.best_index_),
+    }
 
 
 def _save(rows, out) -> None:
@@ -218,29 +238,30 @@ def report(rows) -> None:
     runs_of: dict = {}
     for r in rows:
         runs_of.setdefault((r["set"], r["fold"]), set()).add(r["run"])
-    complete = {key for key, runs in runs_of.items() if runs >= set(RUNS)}
+    measured = [run for run in RUNS if any(r["run"] == run for r in rows)]
+    complete = {key for key, runs in runs_of.items() if runs >= set(measured)}
     rows = [r for r in rows if (r["set"], r["fold"]) in complete]
     names = list(dict.fromkeys(r["set"] for r in rows))
     folds = {name: len({f for s, f in complete if s == name}) for name in names}
     print(
-        f"\n| set (outer folds) | {' | '.join(RUNS)} | "
+        f"\n| set (outer folds) | {' | '.join(measured)} | "
         "conditional (crossfit) - default |"
     )
-    print("|---" * (len(RUNS) + 2) + "|")
+    print("|---" * (len(measured) + 2) + "|")
     for name in names:
         mean = {
             run: statistics.mean(
                 r["macro_f1"] for r in rows if r["set"] == name and r["run"] == run
             )
-            for run in RUNS
+            for run in measured
         }
         seconds = {
             run: statistics.mean(
                 r["seconds"] for r in rows if r["set"] == name and r["run"] == run
             )
-            for run in RUNS
+            for run in measured
         }
-        cells = [f"{mean[run]:.3f} ({seconds[run]:.0f} s)" for run in RUNS]
+        cells = [f"{mean[run]:.3f} ({seconds[run]:.0f} s)" for run in measured]
         gain = mean["conditional"] - mean["default"]
         gain_crossfit = mean["conditional_crossfit"] - mean["default"]
         print(
@@ -250,6 +271,75 @@ def report(rows) -> None:
 
 
 RUNS = ("conditional", "conditional_crossfit", "flat", "flat_crossfit", "default")
+# Ways of choosing the search's trial (OptunaSearchCV's min_gain).
+MIN_GAINS = (0.0, "std_error", 0.01, 0.02)
+
+
+def report_min_gain(rows) -> None:
+    """Mean outer-fold macro-F1 of the conditional search refitted with
+    cross-fitting, for each ``min_gain``, from the trials each row recorded:
+    a rule either keeps the search's best trial, whose refit was measured,
+    or the default's parameters, whose refit is the default estimator (the
+    same parameters, seed and data), so every figure is a measured one."""
+    from skimb.tuning._results import chosen_index
+
+    by_key = {(r["set"], r["fold"], r["run"]): r for r in rows}
+    keys = [
+        (r["set"], r["fold"])
+        for r in rows
+        if r["run"] == "conditional"
+        and "trials" in r
+        and (r["set"], r["fold"], "default") in by_key
+        and (r["set"], r["fold"], "conditional_crossfit") in by_key
+    ]
+    names = list(dict.fromkeys(name for name, _ in keys))
+    print(
+        "\n| set (outer folds) | default | "
+        + " | ".join(f"min_gain={g}" for g in MIN_GAINS)
+        + " |"
+    )
+    print("|---" * (len(MIN_GAINS) + 2) + "|")
+    totals: dict = {g: [] for g in (*MIN_GAINS, "default")}
+    for name in names:
+        scores: dict = {g: [] for g in (*MIN_GAINS, "default")}
+        kept = dict.fromkeys(MIN_GAINS, 0)
+        folds = [fold for set_, fold in keys if set_ == name]
+        for fold in folds:
+            trials = by_key[name, fold, "conditional"]["trials"]
+            default = by_key[name, fold, "default"]["macro_f1"]
+            tuned = by_key[name, fold, "conditional_crossfit"]["macro_f1"]
+            splits = np.array(trials["splits"], dtype=float)
+            results = {
+                "start": np.array(trials["start"]),
+                "state": np.array(trials["state"], dtype=object),
+                **{
+                    f"split{k}_test_score": splits[:, k] for k in range(splits.shape[1])
+                },
+            }
+            best = trials["best_index"]
+            scores["default"].append(default)
+            for gain in MIN_GAINS:
+                chosen = chosen_index(
+                    results, best, n_splits=splits.shape[1], min_gain=gain
+                )
+                if chosen != best:
+                    kept[gain] += 1
+                scores[gain].append(default if chosen != best else tuned)
+        mean = {g: statistics.mean(v) for g, v in scores.items()}
+        for g in totals:
+            totals[g].append(mean[g])
+        cells = [
+            f"{mean[g]:.3f} ({mean[g] - mean['default']:+.3f}, kept {kept[g]})"
+            for g in MIN_GAINS
+        ]
+        print(
+            f"| {name} ({len(folds)}) | {mean['default']:.3f} | {' | '.join(cells)} |"
+        )
+    if names:
+        cells = [f"{statistics.mean(totals[g]):.3f}" for g in MIN_GAINS]
+        print(
+            f"| mean | {statistics.mean(totals['default']):.3f} | {' | '.join(cells)} |"
+        )
 
 
 def main(argv=None) -> None:
@@ -265,9 +355,19 @@ def main(argv=None) -> None:
     parser.add_argument("--outer", type=int, default=5)
     parser.add_argument("--out", help="with --nested: write the rows as JSON")
     parser.add_argument("--report", help="print the table of a --nested JSON file")
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        default=["conditional", "flat", "default"],
+        choices=["conditional", "flat", "default"],
+        help="with --nested: the models to compare (a search's run adds its "
+        "cross-fitted refit)",
+    )
     args = parser.parse_args(argv)
     if args.report:
-        report(json.loads(Path(args.report).read_text()))
+        rows = json.loads(Path(args.report).read_text())
+        report(rows)
+        report_min_gain(rows)
         return
     if args.nested:
         optuna.logging.set_verbosity(optuna.logging.WARNING)

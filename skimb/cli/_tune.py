@@ -191,11 +191,19 @@ def _print_search(search) -> None:
 
 
 def _print_summary(search, test_score: float | None, *, n_test: int) -> None:
-    best = int(search.cv_results_["number"][search.best_index_]) + 1
+    results = search.cv_results_
+    best = int(results["number"][search.best_index_]) + 1
     print(
         f"best: trial {best}, cross-validated macro-F1 {search.best_score_:.3f} "
         f"over {search.n_splits_} folds"
     )
+    if search.top_index_ != search.best_index_:
+        top = int(results["number"][search.top_index_]) + 1
+        print(
+            f"kept the default: trial {top}'s higher score "
+            f"({results['mean_test_score'][search.top_index_]:.3f}) is within the "
+            "folds' noise of it (min_gain)"
+        )
     if np.isnan(search.default_score_):
         print("the default: not scored (its trial did not complete)")
     else:
@@ -237,7 +245,8 @@ def _tune_report(search, best, train, test, args, out: Path) -> Path:
     report.add_text(
         f"{len(results['number'])} trials of an Optuna search, each scored by "
         f"mean macro-F1 over {search.n_splits_} stratified folds; "
-        f"best {search.best_score_:.3f} (trial {search.study_.best_trial.number + 1})."
+        f"best {search.best_score_:.3f} "
+        f"(trial {results['number'][search.best_index_] + 1})."
     )
     tuned = results["mean_test_score"][search.best_index_]
     tuned_sd = results["std_test_score"][search.best_index_]

@@ -25,7 +25,7 @@ from skimb._random import seed_from
 from skimb._routing import ROUTED_PREFIX
 from skimb.metrics import PROBABILITY_SCORERS, SCORERS, get_scorer
 from skimb.tuning._pruning import TrialReporter, callbacks_param, pruning_callback_class
-from skimb.tuning._results import cv_results, default_score
+from skimb.tuning._results import chosen_index, cv_results, default_score
 from skimb.tuning._space import (
     SAMPLER_CHOICES,
     conflict,
@@ -126,17 +126,32 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         storage already holds (resumed, or created before several workers
         start on it) is not given that trial; enqueue it with
         ``study.enqueue_trial`` if you want it there.
+    min_gain : float or "std_error", default="std_error"
+        How far a trial's mean score must be above that of the estimator's
+        own parameters (the first trial, see ``start_from_estimator``) for
+        the search to choose it over them.  ``"std_error"``: the standard
+        error of the two trials' fold-by-fold differences (on the same
+        folds), so that the search keeps the estimator as given unless a
+        trial beats it by more than the folds' noise; ``0`` chooses the
+        highest mean score, as ``GridSearchCV`` does.  The best of many
+        noisy means is biased upwards: on small tables this rule keeps the
+        default where the best trial was only lucky (docs/tuning.rst, "Tuned
+        against the default").  Without that trial, the highest mean score.
 
     Attributes
     ----------
     study_ : optuna.study.Study
         The study of the last ``fit``.
     best_params_ : dict
-        Parameters of the best trial, as drawn from the space.
+        Parameters of the chosen trial (see ``min_gain``), as drawn from the
+        space.
     best_score_ : float
-        Mean cross-validated score of the best trial.
+        Mean cross-validated score of the chosen trial.
     best_index_ : int
-        Index of the best trial in ``cv_results_``.
+        Index of the chosen trial in ``cv_results_``.
+    top_index_ : int
+        Index of the trial with the highest mean score (``best_index_``
+        unless ``min_gain`` kept the estimator's own parameters).
     best_estimator_ : estimator
         The estimator refitted with the best parameters (with ``refit=True``).
     default_score_ : float
@@ -203,6 +218,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         "random_state": ["random_state"],
         "refit": ["boolean"],
         "start_from_estimator": ["boolean"],
+        "min_gain": [Interval(Real, 0, None, closed="left"), StrOptions({"std_error"})],
     }
 
     def __init__(
@@ -221,6 +237,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         random_state=None,
         refit: bool = True,
         start_from_estimator: bool = True,
+        min_gain: float | str = "std_error",
     ):
         self.estimator = estimator
         self.param_distributions = param_distributions
@@ -235,6 +252,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.random_state = random_state
         self.refit = refit
         self.start_from_estimator = start_from_estimator
+        self.min_gain = min_gain
 
     def __sklearn_tags__(self):
         # Like scikit-learn's searches: the search is whatever it wraps, so a
@@ -476,8 +494,15 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         # The estimator as given, scored on the same folds: what the search
         # has to beat.
         self.default_score_ = default_score(results)
-        best = study.best_trial
-        self.best_index_ = [t.number for t in trials].index(best.number)
+        numbers = [t.number for t in trials]
+        self.top_index_ = numbers.index(study.best_trial.number)
+        self.best_index_ = chosen_index(
+            results,
+            self.top_index_,
+            n_splits=self.n_splits_,
+            min_gain=self.min_gain,
+        )
+        best = trials[self.best_index_]
         self.best_params_ = dict(best.params)
         self.best_score_ = float(best.value)
 

@@ -695,3 +695,61 @@ def test_the_default_is_the_first_trial_and_the_score_to_beat(tabular):
     assert folds == again
     expected = StratifiedKFold(2, shuffle=True, random_state=seed_from(0))
     assert folds == [test.tolist() for _, test in expected.split(X, y)]
+
+
+def _results(start_scores, other_scores) -> dict:
+    """cv_results_ of two completed trials: the estimator's own, another."""
+    splits = np.array([start_scores, other_scores])
+    return {
+        "start": np.array([True, False]),
+        "state": np.array(["COMPLETE", "COMPLETE"], dtype=object),
+        **{f"split{k}_test_score": splits[:, k] for k in range(splits.shape[1])},
+    }
+
+
+@pytest.mark.parametrize(
+    "other, kept",
+    [
+        # Gains 0.03, -0.01, 0.06: mean 0.027 above their standard error 0.020.
+        ([0.83, 0.81, 0.84], 1),
+        # Gains 0.05, -0.03, 0.02: mean 0.013 within their standard error 0.023.
+        ([0.85, 0.79, 0.80], 0),
+    ],
+)
+def test_a_trial_replaces_the_default_only_beyond_the_folds_noise(other, kept):
+    from skimb.tuning._results import chosen_index
+
+    start = [0.80, 0.82, 0.78]
+    results = _results(start, other)
+    gains = np.subtract(other, start)
+    standard_error = gains.std(ddof=1) / np.sqrt(len(gains))
+    assert (gains.mean() > standard_error) == (kept == 1)
+    assert chosen_index(results, 1, n_splits=3, min_gain="std_error") == kept
+    # A number is the margin itself; 0 keeps the highest mean.
+    assert chosen_index(results, 1, n_splits=3, min_gain=0.0) == 1
+    assert chosen_index(results, 1, n_splits=3, min_gain=0.05) == 0
+
+
+def test_min_gain_keeps_the_estimators_own_parameters(tabular):
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = tabular
+    space = {"max_depth": IntDistribution(1, 12)}
+    tree = DecisionTreeClassifier(max_depth=1, random_state=0)
+    common = dict(n_trials=6, cv=3, random_state=0)
+    greedy = OptunaSearchCV(tree, space, min_gain=0.0, **common).fit(X, y)
+    results = greedy.cv_results_
+    # The depth-1 stump (the estimator as given) is not the best trial here.
+    assert (
+        greedy.best_index_
+        == greedy.top_index_
+        == np.nanargmax(results["mean_test_score"])
+    )
+    assert greedy.best_params_ != {"max_depth": 1}
+    # No trial beats it by a whole macro-F1 point of 1: the stump is kept,
+    # refitted, and its score is the one reported.
+    kept = OptunaSearchCV(tree, space, min_gain=1.0, **common).fit(X, y)
+    assert kept.top_index_ == greedy.top_index_
+    assert kept.best_index_ == 0 and kept.best_params_ == {"max_depth": 1}
+    assert kept.best_score_ == kept.default_score_
+    assert kept.best_estimator_.get_depth() == 1
