@@ -573,8 +573,9 @@ default="oof_macro_f1"
             # Each call its own seed, from random_state and the epochs
             # trained so far: the same calls give the same model.
             seed += len(self.history_.get("loss", ()))
+        setting = self._setting()
         self.model_, logs = train_epoch(
-            self._setting(),
+            setting,
             None if first_call else self.model_,
             X,
             y_encoded=y_encoded,
@@ -591,7 +592,7 @@ default="oof_macro_f1"
         else:
             # After a cross-fitted fit, the averaged model trains on.
             self.histories_[0] = self.history_
-        self._set_decision(fit_decision_for(self._setting()))
+        self._set_decision(fit_decision_for(setting))
         return self
 
     def _check_training_data(self, X, y, sample_weight, *, classes, reset=True):

@@ -74,11 +74,18 @@ def cv_results(trials: list[FrozenTrial], n_splits: int) -> dict:
     return results
 
 
+def _start_index(results: dict) -> int | None:
+    """The index of the completed trial that ran the estimator as given, or
+    None."""
+    started = np.flatnonzero(results["start"] & (results["state"] == "COMPLETE"))
+    return int(started[0]) if len(started) else None
+
+
 def default_score(results: dict) -> float:
     """The mean score of the trial that ran the estimator as given (NaN
     where none completed)."""
-    started = np.flatnonzero(results["start"] & (results["state"] == "COMPLETE"))
-    return float(results["mean_test_score"][started[0]]) if len(started) else np.nan
+    start = _start_index(results)
+    return np.nan if start is None else float(results["mean_test_score"][start])
 
 
 def chosen_index(results: dict, best: int, *, n_splits: int, min_gain) -> int:
@@ -93,10 +100,9 @@ def chosen_index(results: dict, best: int, *, n_splits: int, min_gain) -> int:
     rather than better than the default (docs/tuning.rst, "Tuned against
     the default").
     """
-    started = np.flatnonzero(results["start"] & (results["state"] == "COMPLETE"))
-    if not started.size or started[0] == best:
+    start = _start_index(results)
+    if start is None or start == best:
         return best
-    start = started[0]
     splits = np.array([results[f"split{k}_test_score"] for k in range(n_splits)])
     gains = splits[:, best] - splits[:, start]
     if min_gain == "std_error":
