@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from scipy.special import log_softmax
 from sklearn.utils.validation import check_is_fitted
@@ -16,7 +18,7 @@ from skimb._fitting import (
     train_epoch,
     untrained_network,
 )
-from skimb._inputs import check_features, check_labels
+from skimb._inputs import check_features, check_known_labels, check_labels
 from skimb._networks import ends_in_softmax, forward, log_probabilities
 from skimb._params import PARAMETER_CONSTRAINTS, check_combinations
 from skimb._prepare import prepare_targets
@@ -24,7 +26,6 @@ from skimb._random import seed_from
 from skimb._scikeras import ScikerasFixes
 from skimb._splits import network_splits
 from skimb.calibration import estimate_prior, shift_prior
-from skimb.class_weight import prior_counts
 from skimb.data import Shards
 from skimb.decision import FittedDecision, decide, prior_frequencies, rule_offsets
 from skimb.metrics import macro_f1
@@ -462,68 +463,25 @@ default="oof_macro_f1"
         self._validate_params()
         params = self.get_params(deep=False)
         check_combinations(params)
-        if isinstance(X, Shards):
-            return self._fit_shards(X, y, sample_weight)
-        X, y_encoded, weights = self._check_training_data(
-            X, y, sample_weight, classes=None
-        )
-        seed = seed_from(self.random_state)
-        splits = self._network_splits(y_encoded, seed)
-        moments = [moments_for(params, X[train]) for train, _ in splits]
-        return self._fit_networks(X, y_encoded, weights, splits, moments, seed)
-
-    def _fit_shards(
-        self, shards: Shards, y, sample_weight
-    ) -> ImbalancedKerasClassifier:
-        """``fit`` on data streamed from files: the labels are read first,
-        then one pass over the features checks them and sums each network's
-        feature moments; training reads a window at a time."""
-        if y is not None or sample_weight is not None:
-            raise ValueError(
-                "fit(Shards) reads the labels from the shards' "
-                f"{shards.target!r}; pass neither y nor sample_weight "
-                "(weight classes with class_weight)."
+        streamed = isinstance(X, Shards)
+        if streamed:
+            y_encoded, weights = self._check_shard_labels(X, y, sample_weight)
+        else:
+            X, y_encoded, weights = self._check_training_data(
+                X, y, sample_weight, classes=None
             )
-        labels = shards.labels()
-        y_encoded, weights = self._check_targets(
-            labels, None, n_samples=len(labels), classes=None
-        )
         seed = seed_from(self.random_state)
-        splits = self._network_splits(y_encoded, seed)
-        checked = (
-            (ids, self._window(raw, ids, reset=i == 0))
-            for i, (ids, raw) in enumerate(shards.windows())
-        )
-        moments = streamed_moments(
-            checked,
-            params=self.get_params(deep=False),
-            splits=splits,
-            n_rows=len(labels),
-        )
-        stream = shards.stream(lambda raw, ids: self._window(raw, ids, reset=False))
-        return self._fit_networks(stream, y_encoded, weights, splits, moments, seed)
-
-    def _window(self, raw, ids: np.ndarray, *, reset: bool) -> np.ndarray:
-        """A window of streamed rows, checked as ``fit``'s X is."""
-        try:
-            return check_features(self, raw, reset=reset)
-        except ValueError as error:
-            raise ValueError(
-                f"Rows {ids[0]} to {ids[-1]} of the shards: {error}"
-            ) from None
-
-    def _network_splits(self, y_encoded: np.ndarray, seed: int | None) -> list:
-        return network_splits(
+        splits = network_splits(
             self.cv,
             y_encoded,
             classes=self.classes_,
             validation_fraction=self.validation_fraction,
             seed=seed,
         )
-
-    def _fit_networks(
-        self, X, y_encoded, weights, splits, moments, seed
-    ) -> ImbalancedKerasClassifier:
+        if streamed:
+            X, moments = self._checked_stream(X, params=params, splits=splits)
+        else:
+            moments = [moments_for(params, X[train]) for train, _ in splits]
         fitted = fit_networks(
             self._setting(),
             X,
@@ -538,6 +496,34 @@ default="oof_macro_f1"
         self.history_, self.best_epoch_ = fitted.histories[0], fitted.best_epochs[0]
         self._set_decision(fitted.decision)
         return self
+
+    def _check_shard_labels(self, shards: Shards, y, sample_weight) -> tuple:
+        """``fit(Shards)``'s labels, read from the files (without the
+        features), and the sample weights, as :meth:`_check_targets` gives
+        them."""
+        if y is not None or sample_weight is not None:
+            raise ValueError(
+                "fit(Shards) reads the labels from the shards' "
+                f"{shards.target!r}; pass neither y nor sample_weight "
+                "(weight classes with class_weight)."
+            )
+        labels = shards.labels()
+        return self._check_targets(labels, None, n_samples=len(labels), classes=None)
+
+    def _checked_stream(self, shards: Shards, *, params: dict, splits: list) -> tuple:
+        """The shards as the networks read them, a window at a time, and each
+        network's feature moments, from one pass that checks every window."""
+        # The first window sets the sample shape that every window (this one
+        # too, in the pass below) is checked against.
+        shards.first_window(partial(check_features, self, reset=True))
+        check = partial(check_features, self, reset=False)
+        moments = streamed_moments(
+            shards.windows(prepare=check),
+            params=params,
+            splits=splits,
+            n_rows=len(shards),
+        )
+        return shards.stream(check), moments
 
     def partial_fit(
         self, X, y, classes=None, sample_weight=None
@@ -568,24 +554,17 @@ default="oof_macro_f1"
         X, y_encoded, weights = self._check_training_data(
             X, y, sample_weight, classes=classes, reset=first_call
         )
-        seed = seed_from(self.random_state)
-        if seed is not None and not first_call:
-            # Each call its own seed, from random_state and the epochs
-            # trained so far: the same calls give the same model.
-            seed += len(self.history_.get("loss", ()))
         setting = self._setting()
-        self.model_, logs = train_epoch(
+        self.model_, self.history_ = train_epoch(
             setting,
             None if first_call else self.model_,
             X,
             y_encoded=y_encoded,
             weights=weights,
-            seed=seed,
+            seed=seed_from(self.random_state),
+            history=None if first_call else self.history_,
         )
         self.best_epoch_ = None
-        # Successive calls extend one history, as successive epochs would.
-        history = {} if first_call else self.history_
-        self.history_ = {k: history.get(k, []) + v for k, v in logs.items()}
         if first_call:
             self.n_networks_ = 1
             self.histories_ = [self.history_]
@@ -677,18 +656,11 @@ default="oof_macro_f1"
     def _checked_log_posterior(self, X) -> np.ndarray:
         """:meth:`_log_posterior` of checked ``X``; of :class:`Shards`, a
         window at a time."""
+        check = partial(check_features, self, reset=False)
         if isinstance(X, Shards):
-            return np.concatenate(
-                [
-                    self._log_posterior(self._window(raw, ids, reset=False))
-                    for ids, raw in X.windows()
-                ]
-            )
-        return self._log_posterior(check_features(self, X, reset=False))
-
-    def _training_prior(self) -> np.ndarray:
-        counts = prior_counts(self.class_counts_)
-        return counts / counts.sum()
+            windows = X.windows(prepare=check)
+            return np.concatenate([self._log_posterior(w) for _, w in windows])
+        return self._log_posterior(check(X))
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Logarithm of the class probabilities.
@@ -703,10 +675,10 @@ default="oof_macro_f1"
             Columns follow ``classes_``.
         """
         check_is_fitted(self, "model_")
+        # From the training data's class frequencies to class_prior_.
+        train = prior_frequencies(None, self.class_counts_, self.classes_)
         log_posterior = self._checked_log_posterior(X)
-        return shift_prior(
-            log_posterior, from_prior=self._training_prior(), to_prior=self.class_prior_
-        )
+        return shift_prior(log_posterior, from_prior=train, to_prior=self.class_prior_)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities: the posterior under ``class_prior_``.
@@ -768,7 +740,7 @@ default="oof_macro_f1"
         log_posterior = self._checked_log_posterior(X)
         self.class_prior_ = estimate_prior(
             log_posterior,
-            train_prior=self._training_prior(),
+            train_prior=prior_frequencies(None, self.class_counts_, self.classes_),
             max_iter=max_iter,
             tol=tol,
         )
@@ -789,9 +761,6 @@ default="oof_macro_f1"
         log_proba = self.predict_log_proba(X)  # checks the estimator is fitted
         return self.classes_[decide(log_proba, self.decision_offsets_)]
 
-    def _decision_scores(self, X) -> np.ndarray:
-        return self.predict_log_proba(X) + self.decision_offsets_
-
     def decision_function(self, X) -> np.ndarray:
         """Log-probabilities plus the decision rule's per-class offsets.
 
@@ -810,7 +779,7 @@ default="oof_macro_f1"
             minus the first, positive where :meth:`predict` gives
             ``classes_[1]``.
         """
-        scores = self._decision_scores(X)
+        scores = self.predict_log_proba(X) + self.decision_offsets_
         if len(self.classes_) == 2:
             return scores[:, 1] - scores[:, 0]
         return scores
@@ -840,12 +809,7 @@ default="oof_macro_f1"
             y = X.labels()
         y = check_labels(y, len(X) if hasattr(X, "__len__") else np.shape(X)[0])
         check_is_fitted(self, "model_")
-        unseen = np.setdiff1d(y, self.classes_)
-        if unseen.size:
-            raise ValueError(
-                f"y has labels {unseen.tolist()} that were not seen in fit "
-                f"(classes_: {self.classes_.tolist()})."
-            )
+        check_known_labels(y, self.classes_, among="the classes seen in fit")
         return macro_f1(
             y, self.predict(X), labels=self.classes_, sample_weight=sample_weight
         )

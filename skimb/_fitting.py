@@ -223,10 +223,17 @@ def train_epoch(
     y_encoded: np.ndarray,
     weights: np.ndarray,
     seed: int | None,
+    history: dict | None,
 ) -> tuple[keras.Model, dict]:
     """One epoch of ``partial_fit`` on all of ``X``, without validation:
     ``model`` trains on with its optimizer's state, or (None) a new
-    network is built.  Returns the model and the epoch's logs."""
+    network is built.  Returns the model and ``history`` (the earlier
+    calls' logs, or None) extended by this epoch's, as successive epochs
+    of one fit would extend it."""
+    if seed is not None and history:
+        # Each call its own seed, from the estimator's and the epochs trained
+        # so far: the same calls give the same model.
+        seed += len(history.get("loss", ()))
     loss, logits, sparse = _loss(setting)
     with seeded(seed):
         if model is None:
@@ -251,8 +258,9 @@ def train_epoch(
             seed=seed,
             n_train=len(X),
         )
-        result = train([model], X, [(np.arange(len(X)), None)], plan)
-    return model, result.histories[0]
+        logs = train([model], X, [(np.arange(len(X)), None)], plan).histories[0]
+    history = history or {}
+    return model, {key: history.get(key, []) + value for key, value in logs.items()}
 
 
 def untrained_network(setting: Setting, X: np.ndarray, seed: int | None) -> keras.Model:

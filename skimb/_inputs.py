@@ -234,3 +234,13 @@ def check_labels(y, n_samples: int) -> np.ndarray:
             "(integers or strings), not continuous values."
         )
     return y
+
+
+def check_known_labels(y, classes, *, name: str = "y", among: str = "the classes"):
+    """Raise if ``y`` holds labels outside ``classes``, naming them."""
+    unknown = np.setdiff1d(y, classes)
+    if unknown.size:
+        raise ValueError(
+            f"{name} has labels {unknown.tolist()[:10]} that are not among "
+            f"{among} {np.asarray(classes).tolist()}."
+        )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils.validation import _check_sample_weight
 
-from skimb._inputs import check_labels
+from skimb._inputs import check_known_labels, check_labels
 from skimb.class_weight import compute_class_weight, prior_counts
 from skimb.sampling import resampled_class_counts, resolve_batch_sampler
 
@@ -72,12 +72,7 @@ def prepare_targets(
             "The classifier needs samples of at least 2 classes; "
             f"got 1 class ({classes[0].tolist()!r})."
         )
-    unseen = np.setdiff1d(y, classes)
-    if unseen.size:
-        raise ValueError(
-            f"y has labels {unseen.tolist()} that are not among the "
-            f"classes {classes.tolist()}."
-        )
+    check_known_labels(y, classes)
     y_encoded = np.searchsorted(classes, y)
     class_counts = np.bincount(y_encoded, minlength=len(classes))
     # The prior the network trains on: with batch_sampler, that of the

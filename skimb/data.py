@@ -172,8 +172,9 @@ class Shards:
     ) -> Iterator[tuple]:
         """Windows of rows: ``(ids, features)``, the rows' global ids and
         their features as read (a ``DataFrame`` of Parquet columns, or an
-        array), the shards read in ``order``; ``prepare(features, ids)``
-        maps each window's features before it is handed over.
+        array), the shards read in ``order``; ``prepare(features)`` maps
+        each window's features before it is handed over (a ``ValueError``
+        it raises is raised again with the window's rows named).
 
         The next window is read (and prepared) in a thread while the caller
         works on this one."""
@@ -187,8 +188,13 @@ class Shards:
     def _prepared(self, order: np.ndarray, prepare: Callable | None):
         for ids, window in self._read(order):
             if prepare is not None:
-                # The window as read is not kept beside the prepared one.
-                window = prepare(window, ids)
+                try:
+                    # The window as read is not kept beside the prepared one.
+                    window = prepare(window)
+                except ValueError as error:
+                    raise ValueError(
+                        f"Rows {ids[0]} to {ids[-1]} of the shards: {error}"
+                    ) from None
             yield ids, window
             del window  # not kept while the next window is read
 

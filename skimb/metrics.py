@@ -28,6 +28,8 @@ from sklearn.metrics import (
 from sklearn.metrics import get_scorer as sklearn_get_scorer
 from sklearn.utils.validation import column_or_1d
 
+from skimb._inputs import check_known_labels
+
 __all__ = [
     "PROBABILITY_SCORERS",
     "SCORERS",
@@ -95,12 +97,9 @@ def _check_scores(y_true, scores, labels, name: str):
             f"({len(y_true)}, {len(labels)}); got {scores.shape}. Pass labels= "
             "(e.g. estimator.classes_) when y_true lacks some classes."
         )
-    unknown = np.setdiff1d(y_true, labels)
-    if unknown.size:
-        raise ValueError(
-            f"y_true has labels {unknown.tolist()} that are not among the "
-            f"labels of the score columns {labels.tolist()}."
-        )
+    check_known_labels(
+        y_true, labels, name="y_true", among="the labels of the score columns"
+    )
     return y_true, scores, labels
 
 

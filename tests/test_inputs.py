@@ -70,7 +70,8 @@ def test_unseen_labels_at_score(fitted_dense, tabular):
     X, y = tabular
     y_new = y.copy()
     y_new[:5] = 9
-    with pytest.raises(ValueError, match=r"labels \[9\] that were not seen in fit"):
+    unseen = r"labels \[9\] that are not among the classes seen in fit"
+    with pytest.raises(ValueError, match=unseen):
         fitted_dense.score(X, y_new)
 
 

@@ -335,7 +335,7 @@ PREDICT_CASES = [
         "score",
         lambda X: [X, np.full(len(X), 9)],
         ValueError,
-        r"labels \[9\] that were not seen",
+        r"labels \[9\] that are not among the classes seen in fit",
     ),
     ("one-row-works", "predict_proba", lambda X: [X[:1]], None, None),
     ("list-of-lists-works", "predict", lambda X: [X[:3].tolist()], None, None),

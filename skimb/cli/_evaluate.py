@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from skimb._files import (
     DataError,
     read_data,
 )
+from skimb._inputs import check_known_labels
 from skimb.cli._common import features, load_model, predictions
 
 
@@ -22,12 +21,10 @@ def evaluate(args) -> int:
         feature_names=getattr(model, "feature_names_in_", None),
     )
     X = features(model, data)
-    unknown = np.setdiff1d(data.y, model.classes_)
-    if unknown.size:
-        raise DataError(
-            f"{data.path}: labels {unknown.tolist()[:5]} are not classes of the "
-            f"model ({model.classes_.tolist()})."
-        )
+    try:
+        check_known_labels(data.y, model.classes_, among="the model's classes")
+    except ValueError as error:
+        raise DataError(f"{data.path}: {error}") from None
     from skimb.report import Report
 
     report = Report(f"skimb evaluate: {Path(args.model).name} on {data.path.name}")

@@ -10,7 +10,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import optuna
-from optuna.distributions import BaseDistribution
 from optuna.trial import TrialState
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.metrics import check_scoring, get_scorer_names
@@ -22,28 +21,19 @@ from sklearn.utils.validation import _check_method_params, check_is_fitted, inde
 
 from skimb._class_sizes import check_class_counts
 from skimb._random import seed_from
-from skimb._routing import ROUTED_PREFIX
 from skimb.metrics import PROBABILITY_SCORERS, SCORERS, get_scorer
 from skimb.tuning._pruning import TrialReporter, callbacks_param, pruning_callback_class
 from skimb.tuning._results import chosen_index, cv_results, default_score
 from skimb.tuning._space import (
-    SAMPLER_CHOICES,
+    check_space,
     conflict,
     default_search_space,
     draw,
     holds,
-    is_pipeline,
     make_sampler,
-    sequence_sampler_class,
+    sampler_steps,
 )
 from skimb.tuning._study import create_study, worker
-
-
-def _routed(name: str, known: dict) -> bool:
-    """Whether ``name`` is a hyper-parameter of a network's build function:
-    ``model__units`` (or ``clf__model__units``) where ``model`` is set."""
-    head, routed, _ = name.rpartition(ROUTED_PREFIX)
-    return bool(routed) and known.get(head + "model") is not None
 
 
 def _estimator_has(attr: str):
@@ -268,48 +258,6 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     # ------------------------------------------------------------ set-up
 
-    def _search_space(self, X) -> dict[str, BaseDistribution]:
-        space = self.param_distributions
-        if space is None:
-            space = default_search_space(self.estimator)
-        known = self.estimator.get_params(deep=True)
-        unknown = sorted(
-            name for name in space if name not in known and not _routed(name, known)
-        )
-        if unknown:
-            raise ValueError(
-                f"param_distributions names {unknown}, which are not parameters "
-                f"of {type(self.estimator).__name__}; valid names include "
-                f"{sorted(known)[:20]}."
-            )
-        for name, distribution in space.items():
-            if not isinstance(distribution, BaseDistribution):
-                raise TypeError(
-                    f"param_distributions[{name!r}] must be an optuna "
-                    f"distribution; got {type(distribution).__name__}."
-                )
-        steps = self._sampler_steps(space)
-        for name in steps:
-            choices = getattr(space[name], "choices", ())
-            if not choices or not set(choices) <= set(SAMPLER_CHOICES):
-                raise ValueError(
-                    f"The pipeline step {name!r} is searched over, so it must be "
-                    f"a CategoricalDistribution of {list(SAMPLER_CHOICES)}; got "
-                    f"{space[name]!r}."
-                )
-        if np.ndim(X) == 3 and sequence_sampler_class() is None:
-            if steps:
-                raise ValueError(
-                    f"The sampler steps {steps} cannot resample 3-D sequences; "
-                    "flatten X to 2-D and set n_timesteps on the classifier."
-                )
-        return dict(space)
-
-    def _sampler_steps(self, space) -> list[str]:
-        if not is_pipeline(self.estimator):
-            return []
-        return [name for name in space if name in self.estimator.named_steps]
-
     def _check_cv(self, y, seed: int | None):
         if isinstance(self.cv, Integral):
             if is_classifier(self.estimator):
@@ -324,7 +272,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         """A clone of the estimator with a trial's parameters set."""
         estimator = clone(self.estimator)
         params = dict(params)
-        for name in self._sampler_steps(params):
+        for name in sampler_steps(self.estimator, params):
             params[name] = make_sampler(
                 params[name],
                 current=estimator.named_steps[name],
@@ -354,9 +302,12 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         """
         self._validate_params()
         X, y = indexable(X, y)
-        space = self._search_space(X)
-        seed = seed_from(self.random_state)
         three_d = np.ndim(X) == 3
+        space = self.param_distributions
+        if space is None:
+            space = default_search_space(self.estimator)
+        space = check_space(space, self.estimator, three_d=three_d)
+        seed = seed_from(self.random_state)
         self.cv_splitter_ = self._check_cv(y, seed)
         splits = list(self.cv_splitter_.split(X, y))
         self.n_splits_ = len(splits)

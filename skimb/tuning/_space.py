@@ -5,7 +5,8 @@
 (``SAMPLER_CHOICES``) and built by ``make_sampler``.  :func:`draw` draws a
 trial's parameters by run, each only where ``CONDITIONS`` says the trial
 uses it, and ``conflict`` names a combination that corrects twice;
-``holds`` says whether a value is one a distribution can draw.
+``holds`` says whether a value is one a distribution can draw;
+``check_space`` checks a given space against the estimator.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from optuna.distributions import (
     IntDistribution,
 )
 from sklearn.utils._param_validation import StrOptions
+
+from skimb._routing import ROUTED_PREFIX
 
 # Names a pipeline's sampler step can take in a search space.  Optuna stores
 # categorical choices in its database only when they are plain values, so the
@@ -225,6 +228,58 @@ def default_search_space(estimator) -> dict[str, BaseDistribution]:
             "pass param_distributions."
         )
     return space
+
+
+def _routed(name: str, known: dict) -> bool:
+    """Whether ``name`` is a hyper-parameter of a network's build function:
+    ``model__units`` (or ``clf__model__units``) where ``model`` is set."""
+    head, routed, _ = name.rpartition(ROUTED_PREFIX)
+    return bool(routed) and known.get(head + "model") is not None
+
+
+def sampler_steps(estimator, names) -> list[str]:
+    """The pipeline steps among ``names`` (searched samplers)."""
+    if not is_pipeline(estimator):
+        return []
+    return [name for name in names if name in estimator.named_steps]
+
+
+def check_space(space: dict, estimator, *, three_d: bool) -> dict:
+    """``space`` checked against ``estimator``: every name one of its
+    parameters (or a routed parameter of its own network), every value an
+    Optuna distribution, and a searched sampler step one of
+    ``SAMPLER_CHOICES`` that can resample the data's rank."""
+    known = estimator.get_params(deep=True)
+    unknown = sorted(
+        name for name in space if name not in known and not _routed(name, known)
+    )
+    if unknown:
+        raise ValueError(
+            f"param_distributions names {unknown}, which are not parameters "
+            f"of {type(estimator).__name__}; valid names include "
+            f"{sorted(known)[:20]}."
+        )
+    for name, distribution in space.items():
+        if not isinstance(distribution, BaseDistribution):
+            raise TypeError(
+                f"param_distributions[{name!r}] must be an optuna "
+                f"distribution; got {type(distribution).__name__}."
+            )
+    steps = sampler_steps(estimator, space)
+    for name in steps:
+        choices = getattr(space[name], "choices", ())
+        if not choices or not set(choices) <= set(SAMPLER_CHOICES):
+            raise ValueError(
+                f"The pipeline step {name!r} is searched over, so it must be "
+                f"a CategoricalDistribution of {list(SAMPLER_CHOICES)}; got "
+                f"{space[name]!r}."
+            )
+    if steps and three_d and sequence_sampler_class() is None:
+        raise ValueError(
+            f"The sampler steps {steps} cannot resample 3-D sequences; "
+            "flatten X to 2-D and set n_timesteps on the classifier."
+        )
+    return dict(space)
 
 
 def sequence_sampler_class():

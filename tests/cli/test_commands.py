@@ -419,7 +419,7 @@ def test_bad_model_files_get_one_line_errors(
     line = _error_line(
         capsys, "evaluate", dense_model, tmp_path / "new.csv", "--target", "label"
     )
-    assert "are not classes of the model" in line
+    assert "are not among the model's classes" in line
     line = _error_line(
         capsys, "predict", dense_model, numeric_table, "--out", tmp_path / "p.json"
     )
