@@ -354,7 +354,12 @@ def main(argv=None) -> None:
     parser.add_argument("--n-sets", type=int, default=8)
     parser.add_argument("--outer", type=int, default=5)
     parser.add_argument("--out", help="with --nested: write the rows as JSON")
-    parser.add_argument("--report", help="print the table of a --nested JSON file")
+    parser.add_argument(
+        "--report",
+        nargs="+",
+        help="print the tables of --nested JSON files; a later file's rows "
+        "replace an earlier one's for the same sets (a rerun of some sets)",
+    )
     parser.add_argument(
         "--runs",
         nargs="+",
@@ -365,7 +370,11 @@ def main(argv=None) -> None:
     )
     args = parser.parse_args(argv)
     if args.report:
-        rows = json.loads(Path(args.report).read_text())
+        rows = []
+        for path in args.report:
+            rerun = json.loads(Path(path).read_text())
+            sets = {r["set"] for r in rerun}
+            rows = [r for r in rows if r["set"] not in sets] + rerun
         report(rows)
         report_min_gain(rows)
         return

@@ -84,19 +84,33 @@ def neighbours(sampler) -> int | None:
     return None
 
 
-def check_neighbours(sampler, y: np.ndarray) -> None:
-    """Refuse classes a SMOTE-like ``sampler`` would grow from too few rows."""
+def _grown(sampler, y: np.ndarray) -> list:
+    """The classes of ``y`` an over-sampler grows (none for other samplers)."""
     from imblearn.utils import check_sampling_strategy
 
-    k = neighbours(sampler)
-    if k is None or not hasattr(sampler, "sampling_strategy"):
-        return
     sampling_type = getattr(sampler, "_sampling_type", "over-sampling")
-    if sampling_type != "over-sampling":
-        return
+    if sampling_type != "over-sampling" or not hasattr(sampler, "sampling_strategy"):
+        return []
     targets = check_sampling_strategy(sampler.sampling_strategy, y, sampling_type)
-    grown = [label for label, n_new in targets.items() if n_new > 0]
-    check_class_counts(y, k_neighbors=k, classes=grown)
+    return [label for label, n_new in targets.items() if n_new > 0]
+
+
+def check_neighbours(sampler, y: np.ndarray) -> None:
+    """Refuse classes a SMOTE-like ``sampler`` would grow from too few rows."""
+    k = neighbours(sampler)
+    if k is not None:
+        check_class_counts(y, k_neighbors=k, classes=_grown(sampler, y))
+
+
+def fitting_neighbours(sampler, y: np.ndarray, *, most: int = 5) -> int:
+    """Neighbours for a SMOTE-like ``sampler`` on ``y``: ``most``, or fewer
+    where the rarest class it grows has ``most`` rows or fewer (at least 1:
+    a class of one row cannot be interpolated, and
+    :func:`check_neighbours` then says so)."""
+    labels, counts = np.unique(y, return_counts=True)
+    grown = np.isin(labels, _grown(sampler, y))
+    rarest = counts[grown].min() if grown.any() else most + 1
+    return int(max(1, min(most, rarest - 1)))
 
 
 def rarest_class(y_encoded: np.ndarray, classes) -> tuple:

@@ -224,8 +224,10 @@ default="oof_macro_f1"
         Redraw the training batches at every epoch with this sampler, from
         the training split only (the validation split is never resampled):
         ``"over"`` is ``RandomOverSampler``, ``"under"``
-        ``RandomUnderSampler``, ``"smote"`` ``SMOTE``; a sampler instance is
-        cloned and reseeded every epoch.  Over- and under-sampling select
+        ``RandomUnderSampler``, ``"smote"`` ``SMOTE`` with five neighbours,
+        fewer where the rarest class of a network's training rows has five
+        rows or fewer; a sampler instance is cloned and reseeded every epoch
+        (and keeps its own ``k_neighbors``).  Over- and under-sampling select
         rows without copying ``X``; a sampler that synthesises rows gives
         them their class weight.  See :mod:`skimb.sampling`.
     callbacks : list of keras.callbacks.Callback, optional

@@ -167,7 +167,8 @@ def fit_networks(
     rows and ``moments[j]`` its standardisation, and fit the decision rule
     on their held-out rows."""
     params = setting.params
-    loss, logits, sparse = _loss(setting)
+    built = _loss(setting)
+    logits = built[1]
     networks = [
         _network(
             setting,
@@ -180,10 +181,9 @@ def fit_networks(
     ]
     plan = _plan(
         setting,
-        loss,
+        built,
         y_encoded,
         weights,
-        sparse=sparse,
         optimizer=_optimizer(params),
         epochs=params["epochs"],
         early_stopping=params["early_stopping"] and splits[0][1] is not None,
@@ -198,7 +198,7 @@ def fit_networks(
         model = average_networks(networks)
         # The training's optimizer, built for the same variables: a saved
         # model holds every optimizer variable and reloads whole.
-        model.compile(optimizer=plan.optimizer, loss=loss)
+        model.compile(optimizer=plan.optimizer, loss=plan.loss)
     if result.held_out_rows is None:
         decision = fit_decision_for(setting)
     else:
@@ -234,7 +234,8 @@ def train_epoch(
         # Each call its own seed, from the estimator's and the epochs trained
         # so far: the same calls give the same model.
         seed += len(history.get("loss", ()))
-    loss, logits, sparse = _loss(setting)
+    built = _loss(setting)
+    logits = built[1]
     with seeded(seed):
         if model is None:
             model = _network(
@@ -248,10 +249,9 @@ def train_epoch(
             optimizer = model.optimizer  # later calls go on with its state
         plan = _plan(
             setting,
-            loss,
+            built,
             y_encoded,
             weights,
-            sparse=sparse,
             optimizer=optimizer,
             epochs=1,
             early_stopping=False,
@@ -318,9 +318,10 @@ def _network(
         )
 
 
-def _plan(setting: Setting, loss, y_encoded, weights, **settings) -> TrainingPlan:
-    """The training plan of the setting for ``y`` (``settings``:
-    :func:`~skimb._params.plan_for`'s)."""
+def _plan(setting: Setting, built, y_encoded, weights, **settings) -> TrainingPlan:
+    """The training plan of the setting for ``y``, with the loss ``built``
+    by :func:`_loss` (``settings``: :func:`~skimb._params.plan_for`'s)."""
+    loss, _, sparse = built
     return plan_for(
         setting.params,
         loss=loss,
@@ -329,5 +330,6 @@ def _plan(setting: Setting, loss, y_encoded, weights, **settings) -> TrainingPla
         classes=setting.classes,
         class_weight=setting.class_weight,
         loss_class_weights=setting.counts.loss_weights,
+        sparse=sparse,
         **settings,
     )

@@ -28,7 +28,11 @@ from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 
-from skimb._class_sizes import check_class_counts, check_neighbours
+from skimb._class_sizes import (
+    check_class_counts,
+    check_neighbours,
+    fitting_neighbours,
+)
 from skimb._inputs import pad_sequences, sequence_list
 
 __all__ = [
@@ -42,11 +46,16 @@ __all__ = [
 ]
 
 # The names ``batch_sampler`` accepts, and the sampler each one stands for.
+# "smote" is SMOTE with imbalanced-learn's five neighbours, fewer where the
+# rarest class it grows has five rows or fewer (AUTO_NEIGHBOURS); a SMOTE
+# passed as an object keeps its k_neighbors, and an error if a class is too
+# small for it.
 BATCH_SAMPLERS = {
     "over": RandomOverSampler,
     "under": RandomUnderSampler,
     "smote": SMOTE,
 }
+AUTO_NEIGHBOURS = "auto"
 
 
 class SequenceSampler(SamplerMixin, BaseEstimator):
@@ -285,6 +294,11 @@ def resolve_batch_sampler(batch_sampler):
                 f"batch_sampler must be one of {sorted(BATCH_SAMPLERS)} or a "
                 f"sampler; got {batch_sampler!r}."
             )
+        if batch_sampler == "smote":
+            # Its neighbours are set for each network's training rows (see
+            # resample_rows), so that a class of five rows or fewer in a
+            # cross-fitting fold is interpolated rather than an error.
+            return SMOTE(k_neighbors=AUTO_NEIGHBOURS)
         return BATCH_SAMPLERS[batch_sampler]()
     return batch_sampler
 
@@ -346,8 +360,10 @@ def resample_rows(
     """
     if sampler is None:
         return ResampledRows(rows, None, y_train, None)
-    check_neighbours(sampler, y_train)
     sampler = clone(sampler)
+    if sampler.get_params().get("k_neighbors") == AUTO_NEIGHBOURS:
+        sampler.set_params(k_neighbors=fitting_neighbours(sampler, y_train))
+    check_neighbours(sampler, y_train)
     if "random_state" in sampler.get_params():
         sampler.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
     if selects_rows(sampler):

@@ -1,5 +1,6 @@
 """The command line, the README's promises and the runnable scripts."""
 
+import ast
 import re
 import subprocess
 import sys
@@ -50,6 +51,62 @@ def test_help_is_fast_and_does_not_load_keras():
 def test_tools_that_need_no_keras_import_without_it(module):
     code = f"import sys, {module}\nassert 'keras' not in sys.modules, 'loaded keras'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _module_imports() -> dict:
+    """Each skimb module and the skimb modules it imports, at the top or in
+    a function; a module's ``__getattr__``, which re-exports a public name
+    on first use, is left out (as a package's ``__init__`` re-exports)."""
+    modules = {}
+    for path in (ROOT / "skimb").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text())
+        lazy = [
+            node
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name == "__getattr__"
+        ]
+        skipped = {id(n) for node in lazy for n in ast.walk(node)}
+        imported = set()
+        for node in ast.walk(tree):
+            if id(node) in skipped:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    imported.add(full if full in modules else node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+        graph[name] = {m for m in imported if m in modules and m != name}
+    return graph
+
+
+def test_no_import_circle_and_nothing_below_imports_the_estimator_or_cli():
+    graph = _module_imports()
+    assert "skimb._classifier" in graph and graph["skimb._classifier"]
+
+    def reaches(start: str, target: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph[todo.pop()] - seen:
+                if nxt == target:
+                    return True
+                seen.add(nxt)
+                todo.append(nxt)
+        return False
+
+    circles = sorted(m for m in graph if reaches(m, m))
+    assert circles == [], f"modules on an import circle: {circles}"
+    for name, imported in graph.items():
+        if name == "skimb" or name.startswith("skimb.cli"):
+            continue  # the package's re-exports, and the commands on top
+        upward = sorted(
+            m for m in imported if m == "skimb._classifier" or m.startswith("skimb.cli")
+        )
+        assert upward == [], f"{name} imports {upward} from below"
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skimb._schedule
 from skimb import ImbalancedKerasClassifier
+from skimb._class_sizes import fitting_neighbours
 from skimb._splits import validation_split
 from skimb.sampling import EpochBatches, SequenceSampler, check_class_counts
 
@@ -94,6 +95,49 @@ def test_too_few_samples_name_the_class_and_count(sequences):
     ):
         check_class_counts(["a"] * 10 + ["b"] * 2, n_splits=3)
     check_class_counts(["a"] * 10 + ["b"] * 3, n_splits=3, k_neighbors=2)
+
+
+@pytest.mark.parametrize(
+    "counts, strategy",
+    [
+        ([40, 3, 10, 7], "auto"),
+        ([40, 30, 10, 7], "auto"),
+        ([40, 3, 10, 7], {2: 50}),
+        ([40, 1, 10, 7], "auto"),
+        ([40, 2, 40, 40], "not majority"),
+    ],
+)
+def test_fitting_neighbours_follow_the_rarest_grown_class(counts, strategy):
+    y = np.repeat(np.arange(len(counts)), counts)
+    sampler = SMOTE(sampling_strategy=strategy)
+    # The rule in NumPy: the classes the strategy grows, the rarest of them,
+    # five neighbours or one fewer than its rows, and never fewer than one.
+    counts = np.array(counts)
+    if isinstance(strategy, dict):
+        grown = np.array(list(strategy))
+    else:
+        grown = np.flatnonzero(counts < counts.max())
+    expected = max(1, min(5, counts[grown].min() - 1))
+    assert fitting_neighbours(sampler, y) == expected
+
+
+def test_batch_sampler_smote_interpolates_small_classes(sequences, fast_params):
+    X, y = sequences
+    few = np.r_[np.flatnonzero(y != 0), np.flatnonzero(y == 0)[:5]]
+    params = {**fast_params, "epochs": 2, "validation_fraction": 0.2}
+    # Five rows of class 0, one held out: four train, too few for SMOTE's
+    # five neighbours.  An explicit SMOTE says so ...
+    with pytest.raises(ValueError, match=r"Class 0 has 4 samples.*k_neighbors=5"):
+        ImbalancedKerasClassifier(batch_sampler=SMOTE(), **params).fit(X[few], y[few])
+    # ... while "smote" interpolates with three neighbours, as the same
+    # SMOTE with k_neighbors=3 would.
+    smote = ImbalancedKerasClassifier(batch_sampler="smote", **params)
+    three = ImbalancedKerasClassifier(batch_sampler=SMOTE(k_neighbors=3), **params)
+    np.testing.assert_allclose(
+        smote.fit(X[few], y[few]).predict_proba(X),
+        three.fit(X[few], y[few]).predict_proba(X),
+        rtol=1e-5,
+    )
 
 
 class _Recording(ImbalancedKerasClassifier):
