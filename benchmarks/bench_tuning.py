@@ -370,11 +370,13 @@ def main(argv=None) -> None:
     )
     args = parser.parse_args(argv)
     if args.report:
-        rows = []
+        by_set: dict = {}  # in the first file's order of sets
         for path in args.report:
-            rerun = json.loads(Path(path).read_text())
-            sets = {r["set"] for r in rerun}
-            rows = [r for r in rows if r["set"] not in sets] + rerun
+            rerun: dict = {}
+            for r in json.loads(Path(path).read_text()):
+                rerun.setdefault(r["set"], []).append(r)
+            by_set.update(rerun)
+        rows = [r for rows_of_set in by_set.values() for r in rows_of_set]
         report(rows)
         report_min_gain(rows)
         return

@@ -104,13 +104,20 @@ def check_neighbours(sampler, y: np.ndarray) -> None:
 
 def fitting_neighbours(sampler, y: np.ndarray, *, most: int = 5) -> int:
     """Neighbours for a SMOTE-like ``sampler`` on ``y``: ``most``, or fewer
-    where the rarest class it grows has ``most`` rows or fewer (at least 1:
-    a class of one row cannot be interpolated, and
-    :func:`check_neighbours` then says so)."""
+    where the rarest class it grows has ``most`` rows or fewer.  A class of
+    one row cannot be interpolated: the error names it."""
     labels, counts = np.unique(y, return_counts=True)
     grown = np.isin(labels, _grown(sampler, y))
-    rarest = counts[grown].min() if grown.any() else most + 1
-    return int(max(1, min(most, rarest - 1)))
+    if not grown.any():
+        return most
+    rarest = int(np.argmin(np.where(grown, counts, np.iinfo(np.int64).max)))
+    if counts[rarest] < 2:
+        raise ValueError(
+            f"Class {labels[rarest].tolist()!r} has 1 sample among the rows a "
+            "network trains on; SMOTE cannot interpolate a class of one row. "
+            "Use batch_sampler='over', or gather more samples of it."
+        )
+    return int(min(most, counts[rarest] - 1))
 
 
 def rarest_class(y_encoded: np.ndarray, classes) -> tuple:

@@ -515,17 +515,19 @@ default="oof_macro_f1"
     def _checked_stream(self, shards: Shards, *, params: dict, splits: list) -> tuple:
         """The shards as the networks read them, a window at a time, and each
         network's feature moments, from one pass that checks every window."""
-        # The first window sets the sample shape that every window (this one
-        # too, in the pass below) is checked against.
-        shards.first_window(partial(check_features, self, reset=True))
-        check = partial(check_features, self, reset=False)
+        # The pass's first window sets the sample shape that every later one
+        # is checked against (windows are prepared one after another, in
+        # order, in the reading thread).
+        first = iter([True])
         moments = streamed_moments(
-            shards.windows(prepare=check),
+            shards.windows(
+                prepare=lambda raw: check_features(self, raw, reset=next(first, False))
+            ),
             params=params,
             splits=splits,
             n_rows=len(shards),
         )
-        return shards.stream(check), moments
+        return shards.stream(partial(check_features, self, reset=False)), moments
 
     def partial_fit(
         self, X, y, classes=None, sample_weight=None

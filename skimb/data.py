@@ -194,7 +194,7 @@ class Shards:
                 except ValueError as error:
                     raise ValueError(
                         f"Rows {ids[0]} to {ids[-1]} of the shards: {error}"
-                    ) from None
+                    ) from error
             yield ids, window
             del window  # not kept while the next window is read
 

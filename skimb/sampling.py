@@ -195,8 +195,7 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
 
     def _fit_resample(self, X, y, **params):
         self.n_timesteps_ = X.shape[1] if X.ndim == 3 else None
-        check_neighbours(self.sampler, y)
-        self.sampler_ = clone(self.sampler)
+        self.sampler_ = sampler_for(self.sampler, y)
         # A view for a C-contiguous X: no copy before the sampler's own.
         flat = X.reshape(len(X), -1)
         X_res, y_res = self.sampler_.fit_resample(flat, y, **params)[:2]
@@ -303,6 +302,18 @@ def resolve_batch_sampler(batch_sampler):
     return batch_sampler
 
 
+def sampler_for(sampler, y: np.ndarray):
+    """A fresh clone of ``sampler`` to resample ``y``: a SMOTE with
+    ``k_neighbors=AUTO_NEIGHBOURS`` gets as many as the rarest class it grows
+    allows, and a class too small for the neighbours is refused by name
+    (imbalanced-learn's own error names neither the class nor its count)."""
+    sampler = clone(sampler)
+    if sampler.get_params().get("k_neighbors") == AUTO_NEIGHBOURS:
+        sampler.set_params(k_neighbors=fitting_neighbours(sampler, y))
+    check_neighbours(sampler, y)
+    return sampler
+
+
 class ResampledRows(NamedTuple):
     """One draw of training rows: rows of ``X`` (``source``), or new rows."""
 
@@ -360,10 +371,7 @@ def resample_rows(
     """
     if sampler is None:
         return ResampledRows(rows, None, y_train, None)
-    sampler = clone(sampler)
-    if sampler.get_params().get("k_neighbors") == AUTO_NEIGHBOURS:
-        sampler.set_params(k_neighbors=fitting_neighbours(sampler, y_train))
-    check_neighbours(sampler, y_train)
+    sampler = sampler_for(sampler, y_train)
     if "random_state" in sampler.get_params():
         sampler.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
     if selects_rows(sampler):

@@ -61,6 +61,13 @@ def _module_imports() -> dict:
     for path in (ROOT / "skimb").rglob("*.py"):
         parts = path.relative_to(ROOT).with_suffix("").parts
         modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    # The package's names loaded on first use, and the modules they are in.
+    package = ast.parse((ROOT / "skimb" / "__init__.py").read_text())
+    lazy = next(
+        ast.literal_eval(node.value)
+        for node in package.body
+        if isinstance(node, ast.Assign) and node.targets[0].id == "_LAZY"
+    )
     graph = {}
     for name, path in modules.items():
         tree = ast.parse(path.read_text())
@@ -74,9 +81,12 @@ def _module_imports() -> dict:
         for node in ast.walk(tree):
             if id(node) in skipped:
                 continue
-            if isinstance(node, ast.ImportFrom) and node.level == 0:
+            if isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{name}: a relative import"
                 for alias in node.names:
                     full = f"{node.module}.{alias.name}"
+                    if node.module == "skimb" and alias.name in lazy:
+                        full = lazy[alias.name]
                     imported.add(full if full in modules else node.module)
             elif isinstance(node, ast.Import):
                 imported.update(alias.name for alias in node.names)

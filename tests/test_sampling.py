@@ -103,7 +103,6 @@ def test_too_few_samples_name_the_class_and_count(sequences):
         ([40, 3, 10, 7], "auto"),
         ([40, 30, 10, 7], "auto"),
         ([40, 3, 10, 7], {2: 50}),
-        ([40, 1, 10, 7], "auto"),
         ([40, 2, 40, 40], "not majority"),
     ],
 )
@@ -111,14 +110,23 @@ def test_fitting_neighbours_follow_the_rarest_grown_class(counts, strategy):
     y = np.repeat(np.arange(len(counts)), counts)
     sampler = SMOTE(sampling_strategy=strategy)
     # The rule in NumPy: the classes the strategy grows, the rarest of them,
-    # five neighbours or one fewer than its rows, and never fewer than one.
+    # five neighbours or one fewer than its rows.
     counts = np.array(counts)
     if isinstance(strategy, dict):
         grown = np.array(list(strategy))
     else:
         grown = np.flatnonzero(counts < counts.max())
-    expected = max(1, min(5, counts[grown].min() - 1))
+    expected = min(5, counts[grown].min() - 1)
     assert fitting_neighbours(sampler, y) == expected
+
+
+def test_fitting_neighbours_refuse_a_class_of_one_row():
+    y = np.repeat(np.arange(4), [40, 1, 10, 7])
+    one_row = r"Class 1 has 1 sample .*batch_sampler='over'"
+    with pytest.raises(ValueError, match=one_row):
+        fitting_neighbours(SMOTE(), y)
+    # Not grown, it needs no neighbours.
+    assert fitting_neighbours(SMOTE(sampling_strategy={2: 50}), y) == 5
 
 
 def test_batch_sampler_smote_interpolates_small_classes(sequences, fast_params):

@@ -293,14 +293,22 @@ def sequence_sampler_class():
 
 
 def make_sampler(choice: str, *, current, three_d: bool, seed: int | None):
+    """The pipeline step a searched sampler name stands for.  ``"smote"`` is
+    ``batch_sampler="smote"``'s SMOTE: five neighbours, fewer for a class of
+    five training rows or fewer (a ``SequenceSampler`` sets them at each
+    fit, on 2-D tables too)."""
     from imblearn.over_sampling import SMOTE, RandomOverSampler
 
     if choice == "passthrough":
         return "passthrough"
+    wrapper = sequence_sampler_class()
+    if choice == "smote" and wrapper is not None:
+        from skimb.sampling import AUTO_NEIGHBOURS
+
+        return wrapper(SMOTE(k_neighbors=AUTO_NEIGHBOURS, random_state=seed))
     sampler = {"random_over": RandomOverSampler, "smote": SMOTE}[choice](
         random_state=seed
     )
-    wrapper = sequence_sampler_class()
     if wrapper is not None and (three_d or isinstance(current, wrapper)):
         return wrapper(sampler)
     return sampler

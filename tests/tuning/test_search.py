@@ -16,6 +16,7 @@ import pytest
 keras = pytest.importorskip("keras")
 optuna = pytest.importorskip("optuna")
 
+from imblearn.over_sampling import SMOTE  # noqa: E402
 from imblearn.pipeline import Pipeline  # noqa: E402
 from optuna.distributions import (  # noqa: E402
     CategoricalDistribution,
@@ -151,6 +152,19 @@ def test_sampler_steps_on_3d_sequences(sequences):
     else:
         configured = search._configure({"sampler": "smote"}, three_d=True, seed=0)
         assert isinstance(configured.named_steps["sampler"], sequence_sampler_class())
+
+
+def test_a_searched_smote_step_interpolates_small_classes(tabular):
+    from skimb.tuning._space import make_sampler
+
+    X, y = tabular
+    few = np.r_[np.flatnonzero(y != 0), np.flatnonzero(y == 0)[:4]]
+    step = make_sampler("smote", current="passthrough", three_d=False, seed=0)
+    # Four rows of class 0: three neighbours, as an explicit SMOTE of three.
+    expected = SMOTE(k_neighbors=3, random_state=0).fit_resample(X[few], y[few])
+    for got, want in zip(step.fit_resample(X[few], y[few]), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert step.sampler_.k_neighbors == 3
 
 
 # --------------------------------------------------- sklearn behaviour
