@@ -146,16 +146,19 @@ def nested(args) -> None:
     rows = []
     for name in names:
         X, y = sets[name]
-        outer = StratifiedKFold(args.outer, shuffle=True, random_state=0)
+        outer = StratifiedKFold(args.outer, shuffle=True, random_state=args.replicate)
         for fold, (train, test) in enumerate(outer.split(X, y)):
             quick = {"epochs": 2} if args.quick else {}
-            base = ImbalancedKerasClassifier(cv=None, random_state=fold, **quick)
+            # Replicate 0 is the first run's seeds; another replicate draws
+            # other outer folds and seeds for every model.
+            seed = 1000 * args.replicate + fold
+            base = ImbalancedKerasClassifier(cv=None, random_state=seed, **quick)
             runs = {
                 "conditional": OptunaSearchCV(
-                    base, n_trials=args.n_trials, cv=args.cv, random_state=fold
+                    base, n_trials=args.n_trials, cv=args.cv, random_state=seed
                 ),
-                "flat": _flat_search(base, args, fold),
-                "default": ImbalancedKerasClassifier(random_state=fold, **quick),
+                "flat": _flat_search(base, args, seed),
+                "default": ImbalancedKerasClassifier(random_state=seed, **quick),
             }
             runs = {run: model for run, model in runs.items() if run in args.runs}
             for run, model in runs.items():
@@ -189,7 +192,7 @@ def nested(args) -> None:
                 # times cheaper); the default cross-fits.  The best
                 # parameters refitted with the default's cross-fitting tell
                 # the two effects apart.
-                crossfit = ImbalancedKerasClassifier(random_state=fold, **quick)
+                crossfit = ImbalancedKerasClassifier(random_state=seed, **quick)
                 crossfit.set_params(**model.best_params_)
                 start = time.perf_counter()
                 crossfit.fit(X[train], y[train])
@@ -353,6 +356,12 @@ def main(argv=None) -> None:
     parser.add_argument("--nested", action="store_true", help="see the docstring")
     parser.add_argument("--n-sets", type=int, default=8)
     parser.add_argument("--outer", type=int, default=5)
+    parser.add_argument(
+        "--replicate",
+        type=int,
+        default=0,
+        help="with --nested: the seed of the outer folds and of every model",
+    )
     parser.add_argument("--out", help="with --nested: write the rows as JSON")
     parser.add_argument(
         "--report",
