@@ -110,7 +110,8 @@ def fitting_neighbours(sampler, y: np.ndarray, *, most: int = 5) -> int:
     grown = np.isin(labels, _grown(sampler, y))
     if not grown.any():
         return most
-    rarest = int(np.argmin(np.where(grown, counts, np.iinfo(np.int64).max)))
+    labels, counts = labels[grown], counts[grown]
+    rarest = int(np.argmin(counts))
     if counts[rarest] < 2:
         raise ValueError(
             f"Class {labels[rarest].tolist()!r} has 1 sample among the rows a "

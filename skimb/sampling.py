@@ -15,6 +15,7 @@ Two ways to resample, both limited to training data:
 
 from __future__ import annotations
 
+from functools import partial
 from numbers import Real
 from typing import NamedTuple
 
@@ -50,12 +51,13 @@ __all__ = [
 # rarest class it grows has five rows or fewer (AUTO_NEIGHBOURS); a SMOTE
 # passed as an object keeps its k_neighbors, and an error if a class is too
 # small for it.
+AUTO_NEIGHBOURS = "auto"
 BATCH_SAMPLERS = {
     "over": RandomOverSampler,
     "under": RandomUnderSampler,
-    "smote": SMOTE,
+    # Its neighbours are set for each network's training rows (sampler_for).
+    "smote": partial(SMOTE, k_neighbors=AUTO_NEIGHBOURS),
 }
-AUTO_NEIGHBOURS = "auto"
 
 
 class SequenceSampler(SamplerMixin, BaseEstimator):
@@ -293,11 +295,6 @@ def resolve_batch_sampler(batch_sampler):
                 f"batch_sampler must be one of {sorted(BATCH_SAMPLERS)} or a "
                 f"sampler; got {batch_sampler!r}."
             )
-        if batch_sampler == "smote":
-            # Its neighbours are set for each network's training rows (see
-            # resample_rows), so that a class of five rows or fewer in a
-            # cross-fitting fold is interpolated rather than an error.
-            return SMOTE(k_neighbors=AUTO_NEIGHBOURS)
         return BATCH_SAMPLERS[batch_sampler]()
     return batch_sampler
 

@@ -303,9 +303,9 @@ def make_sampler(choice: str, *, current, three_d: bool, seed: int | None):
         return "passthrough"
     wrapper = sequence_sampler_class()
     if choice == "smote" and wrapper is not None:
-        from skimb.sampling import AUTO_NEIGHBOURS
+        from skimb.sampling import resolve_batch_sampler
 
-        return wrapper(SMOTE(k_neighbors=AUTO_NEIGHBOURS, random_state=seed))
+        return wrapper(resolve_batch_sampler("smote").set_params(random_state=seed))
     sampler = {"random_over": RandomOverSampler, "smote": SMOTE}[choice](
         random_state=seed
     )
