@@ -24,7 +24,7 @@ from skimb._plan import TrainingPlan
 from skimb._random import seeded
 from skimb._schedule import held_out_group
 from skimb.decision import ClassCounts, FittedDecision, fit_decision
-from skimb.losses import loss_class_weights, resolve_loss
+from skimb.losses import ResolvedLoss, loss_class_weights, resolve_loss
 
 
 @dataclass(frozen=True)
@@ -168,13 +168,12 @@ def fit_networks(
     on their held-out rows."""
     params = setting.params
     built = _loss(setting)
-    logits = built[1]
     networks = [
         _network(
             setting,
             (len(train_rows), *setting.input_shape),
             moments=moments[i],
-            probabilities=not logits,
+            probabilities=not built.logits,
             seed=None if seed is None else seed + i,
         )
         for i, (train_rows, _) in enumerate(splits)
@@ -235,14 +234,13 @@ def train_epoch(
         # so far: the same calls give the same model.
         seed += len(history.get("loss", ()))
     built = _loss(setting)
-    logits = built[1]
     with seeded(seed):
         if model is None:
             model = _network(
                 setting,
                 X.shape,
                 moments=moments_for(setting.params, X),
-                probabilities=not logits,
+                probabilities=not built.logits,
             )
             optimizer = _optimizer(setting.params)
         else:
@@ -266,19 +264,19 @@ def train_epoch(
 def untrained_network(setting: Setting, X: np.ndarray, seed: int | None) -> keras.Model:
     """A new network for ``X``, compiled and untrained (scikeras'
     ``initialize``)."""
-    loss, logits, _ = _loss(setting)
+    built = _loss(setting)
     model = _network(
         setting,
         X.shape,
         moments=moments_for(setting.params, X),
-        probabilities=not logits,
+        probabilities=not built.logits,
         seed=seed,
     )
-    model.compile(optimizer=_optimizer(setting.params), loss=loss)
+    model.compile(optimizer=_optimizer(setting.params), loss=built.loss)
     return model
 
 
-def _loss(setting: Setting):
+def _loss(setting: Setting) -> ResolvedLoss:
     """``resolve_loss`` for the parameters and the class counts."""
     params = setting.params
     return resolve_loss(
@@ -318,18 +316,19 @@ def _network(
         )
 
 
-def _plan(setting: Setting, built, y_encoded, weights, **settings) -> TrainingPlan:
+def _plan(
+    setting: Setting, built: ResolvedLoss, y_encoded, weights, **settings
+) -> TrainingPlan:
     """The training plan of the setting for ``y``, with the loss ``built``
     by :func:`_loss` (``settings``: :func:`~skimb._params.plan_for`'s)."""
-    loss, _, sparse = built
     return plan_for(
         setting.params,
-        loss=loss,
+        loss=built.loss,
         y_encoded=y_encoded,
         weights=weights,
         classes=setting.classes,
         class_weight=setting.class_weight,
         loss_class_weights=setting.counts.loss_weights,
-        sparse=sparse,
+        sparse=built.sparse,
         **settings,
     )

@@ -9,6 +9,7 @@ predictions are logits unless ``from_logits=False``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -22,6 +23,7 @@ __all__ = [
     "FocalLoss",
     "LDAMLoss",
     "LogitAdjustedLoss",
+    "ResolvedLoss",
     "ldam_margins",
     "resolve_loss",
 ]
@@ -390,6 +392,17 @@ def loss_class_weights(loss, *, drw, weighted_class_counts, beta: float) -> np.n
     return np.ones(len(weighted_class_counts))
 
 
+class ResolvedLoss(NamedTuple):
+    """A loss object and what it takes, from :func:`resolve_loss`."""
+
+    loss: keras.losses.Loss
+    """The Keras loss."""
+    logits: bool
+    """Whether it takes logits (else probabilities)."""
+    sparse: bool
+    """Whether it takes integer labels (else one-hot rows)."""
+
+
 def resolve_loss(
     loss,
     *,
@@ -398,7 +411,7 @@ def resolve_loss(
     beta: float = 0.999,
     tau: float = 1.0,
     ldam_scale: float = 10.0,
-):
+) -> ResolvedLoss:
     """The loss object for a ``loss`` parameter, and what it takes.
 
     Parameters
@@ -420,27 +433,29 @@ def resolve_loss(
 
     Returns
     -------
-    loss : keras loss
-    logits : bool
-        Whether the loss takes logits (else probabilities): a Keras loss takes
-        logits only when it was built with ``from_logits=True``.
-    sparse : bool
-        Whether it takes integer labels (else one-hot rows): only
+    ResolvedLoss
+        A named tuple ``(loss, logits, sparse)``: the Keras loss; whether
+        it takes logits (else probabilities), which a Keras loss does only
+        when it was built with ``from_logits=True``; and whether it takes
+        integer labels (else one-hot rows), which only
         ``SparseCategoricalCrossentropy`` and its function do.
 
     Examples
     --------
     >>> import keras
     >>> from skimb.losses import resolve_loss
-    >>> resolve_loss(keras.losses.SparseCategoricalCrossentropy())[1:]
+    >>> resolved = resolve_loss(keras.losses.SparseCategoricalCrossentropy())
+    >>> resolved.logits, resolved.sparse
     (False, True)
-    >>> type(resolve_loss("ldam", class_counts=[90, 10])[0]).__name__
+    >>> type(resolve_loss("ldam", class_counts=[90, 10]).loss).__name__
     'LDAMLoss'
     """
     if loss == "crossentropy":
-        return keras.losses.CategoricalCrossentropy(from_logits=True), True, False
+        return ResolvedLoss(
+            keras.losses.CategoricalCrossentropy(from_logits=True), True, False
+        )
     if loss == "focal":
-        return FocalLoss(gamma=gamma), True, False
+        return ResolvedLoss(FocalLoss(gamma=gamma), True, False)
     if loss in ("class_balanced", "logit_adjusted", "ldam"):
         if class_counts is None:
             raise ValueError(f"loss={loss!r} needs the training class_counts.")
@@ -450,7 +465,7 @@ def resolve_loss(
             built = LogitAdjustedLoss(class_counts, tau=tau)
         else:
             built = LDAMLoss(class_counts, scale=ldam_scale)
-        return built, True, False
+        return ResolvedLoss(built, True, False)
     if isinstance(loss, str):
         raise ValueError(f"loss must be one of {LOSSES} or a Keras loss; got {loss!r}.")
     config = loss.get_config() if hasattr(loss, "get_config") else {}
@@ -458,4 +473,4 @@ def resolve_loss(
     sparse = isinstance(loss, keras.losses.SparseCategoricalCrossentropy) or (
         loss is keras.losses.sparse_categorical_crossentropy
     )
-    return loss, logits, sparse
+    return ResolvedLoss(loss, logits, sparse)
