@@ -304,8 +304,6 @@ def report_min_gain(rows) -> None:
     keeps the search's best trial, whose refit was measured, or the
     default's parameters, whose refit is the default estimator (the same
     parameters, seed and data), so every figure is a measured one."""
-    from skimb.tuning._results import chosen_index
-
     by_key = {(r["set"], r["fold"], r["run"]): r for r in rows}
     for search, tuned_run in TUNED.items():
         keys = [
@@ -316,59 +314,66 @@ def report_min_gain(rows) -> None:
             and (r["set"], r["fold"], "default") in by_key
             and (r["set"], r["fold"], tuned_run) in by_key
         ]
-        if not keys:
-            continue
+        if keys:
+            _min_gain_table(by_key, keys, search, tuned_run)
+
+
+def _min_gain_table(by_key: dict, keys: list, search: str, tuned_run: str) -> None:
+    """The table of :func:`report_min_gain` for one search, over the
+    ``(set, fold)`` keys that have its trials, its refit and the default."""
+    print(
+        f"\n{search}, refitted as {tuned_run}\n| set (outer folds) | default | "
+        + " | ".join(f"min_gain={g}" for g in MIN_GAINS)
+        + " |"
+    )
+    print("|---" * (len(MIN_GAINS) + 2) + "|")
+    totals: dict = {g: [] for g in (*MIN_GAINS, "default")}
+    for name in dict.fromkeys(name for name, _ in keys):
+        scores: dict = {g: [] for g in (*MIN_GAINS, "default")}
+        kept = dict.fromkeys(MIN_GAINS, 0)
+        folds = [fold for set_, fold in keys if set_ == name]
+        for fold in folds:
+            default = by_key[name, fold, "default"]["macro_f1"]
+            tuned = by_key[name, fold, tuned_run]["macro_f1"]
+            scores["default"].append(default)
+            chosen = _chosen_by_rule(by_key[name, fold, search]["trials"])
+            for gain, keeps_default in chosen.items():
+                kept[gain] += keeps_default
+                scores[gain].append(default if keeps_default else tuned)
+        mean = {g: statistics.mean(v) for g, v in scores.items()}
+        for g in totals:
+            totals[g].append(mean[g])
+        cells = [
+            f"{mean[g]:.3f} ({mean[g] - mean['default']:+.3f}, kept {kept[g]})"
+            for g in MIN_GAINS
+        ]
         print(
-            f"\n{search}, refitted as {tuned_run}\n| set (outer folds) | default | "
-            + " | ".join(f"min_gain={g}" for g in MIN_GAINS)
-            + " |"
+            f"| {name} ({len(folds)}) | {mean['default']:.3f} | {' | '.join(cells)} |"
         )
-        print("|---" * (len(MIN_GAINS) + 2) + "|")
-        names = list(dict.fromkeys(name for name, _ in keys))
-        totals: dict = {g: [] for g in (*MIN_GAINS, "default")}
-        for name in names:
-            scores: dict = {g: [] for g in (*MIN_GAINS, "default")}
-            kept = dict.fromkeys(MIN_GAINS, 0)
-            folds = [fold for set_, fold in keys if set_ == name]
-            for fold in folds:
-                trials = by_key[name, fold, search]["trials"]
-                default = by_key[name, fold, "default"]["macro_f1"]
-                tuned = by_key[name, fold, tuned_run]["macro_f1"]
-                splits = np.array(trials["splits"], dtype=float)
-                results = {
-                    "start": np.array(trials["start"]),
-                    "state": np.array(trials["state"], dtype=object),
-                    **{
-                        f"split{k}_test_score": splits[:, k]
-                        for k in range(splits.shape[1])
-                    },
-                }
-                # The refitted trial: the highest mean (recorded since the
-                # crossfit_trials run; before, the chosen one).
-                best = trials.get("top_index", trials["best_index"])
-                scores["default"].append(default)
-                for gain in MIN_GAINS:
-                    chosen = chosen_index(
-                        results, best, n_splits=splits.shape[1], min_gain=gain
-                    )
-                    if chosen != best:
-                        kept[gain] += 1
-                    scores[gain].append(default if chosen != best else tuned)
-            mean = {g: statistics.mean(v) for g, v in scores.items()}
-            for g in totals:
-                totals[g].append(mean[g])
-            cells = [
-                f"{mean[g]:.3f} ({mean[g] - mean['default']:+.3f}, kept {kept[g]})"
-                for g in MIN_GAINS
-            ]
-            print(
-                f"| {name} ({len(folds)}) | {mean['default']:.3f} | "
-                f"{' | '.join(cells)} |"
-            )
-        cells = [f"{statistics.mean(totals[g]):.3f}" for g in MIN_GAINS]
-        print(
-            f"| mean | {statistics.mean(totals['default']):.3f} | {' | '.join(cells)} |"
-        )
+    cells = [f"{statistics.mean(totals[g]):.3f}" for g in MIN_GAINS]
+    print(f"| mean | {statistics.mean(totals['default']):.3f} | {' | '.join(cells)} |")
+
+
+def _chosen_by_rule(trials: dict) -> dict:
+    """For each ``min_gain``, whether OptunaSearchCV's rule keeps the
+    default's parameters over the refitted trial, from a search's recorded
+    trials."""
+    from skimb.tuning._results import chosen_index
+
+    splits = np.array(trials["splits"], dtype=float)
+    results = {
+        "start": np.array(trials["start"]),
+        "state": np.array(trials["state"], dtype=object),
+        **{f"split{k}_test_score": splits[:, k] for k in range(splits.shape[1])},
+    }
+    # The refitted trial: the highest mean (recorded since the crossfit_trials
+    # run; before, the chosen one).
+    best = trials.get("top_index", trials["best_index"])
+    return {
+        gain: chosen_index(results, best, n_splits=splits.shape[1], min_gain=gain)
+        != best
+        for gain in MIN_GAINS
+    }
 
 
 def main(argv=None) -> None:

@@ -274,43 +274,27 @@ def check_space(space: dict, estimator, *, three_d: bool) -> dict:
                 f"a CategoricalDistribution of {list(SAMPLER_CHOICES)}; got "
                 f"{space[name]!r}."
             )
-    if steps and three_d and sequence_sampler_class() is None:
-        raise ValueError(
-            f"The sampler steps {steps} cannot resample 3-D sequences; "
-            "flatten X to 2-D and set n_timesteps on the classifier."
-        )
     return dict(space)
-
-
-def sequence_sampler_class():
-    # SequenceSampler lets an imblearn sampler resample 3-D sequences; without
-    # it, samplers need 2-D (flattened) sequences.
-    try:
-        from skimb.sampling import SequenceSampler
-    except ImportError:
-        return None
-    return SequenceSampler
 
 
 def make_sampler(choice: str, *, current, three_d: bool, seed: int | None):
     """The pipeline step a searched sampler name stands for.  ``"smote"`` is
     ``batch_sampler="smote"``'s SMOTE: five neighbours, fewer for a class of
     five training rows or fewer (a ``SequenceSampler`` sets them at each
-    fit, on 2-D tables too)."""
-    from imblearn.over_sampling import SMOTE, RandomOverSampler
+    fit, on 2-D tables too).  Random oversampling is wrapped in a
+    ``SequenceSampler`` for 3-D sequences, or where the step was one."""
+    from imblearn.over_sampling import RandomOverSampler
+
+    from skimb.sampling import SequenceSampler, resolve_batch_sampler
 
     if choice == "passthrough":
         return "passthrough"
-    wrapper = sequence_sampler_class()
-    if choice == "smote" and wrapper is not None:
-        from skimb.sampling import resolve_batch_sampler
-
-        return wrapper(resolve_batch_sampler("smote").set_params(random_state=seed))
-    sampler = {"random_over": RandomOverSampler, "smote": SMOTE}[choice](
-        random_state=seed
-    )
-    if wrapper is not None and (three_d or isinstance(current, wrapper)):
-        return wrapper(sampler)
+    if choice == "smote":
+        smote = resolve_batch_sampler("smote").set_params(random_state=seed)
+        return SequenceSampler(smote)
+    sampler = RandomOverSampler(random_state=seed)
+    if three_d or isinstance(current, SequenceSampler):
+        return SequenceSampler(sampler)
     return sampler
 
 

@@ -35,9 +35,9 @@ from sklearn.utils import get_tags  # noqa: E402
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV  # noqa: E402
 from skimb._random import seed_from  # noqa: E402
 from skimb.losses import LOSSES  # noqa: E402
+from skimb.sampling import SequenceSampler  # noqa: E402
 from skimb.tuning import SAMPLER_CHOICES, default_search_space  # noqa: E402
 from skimb.tuning._pruning import pruning_callback_class  # noqa: E402
-from skimb.tuning._space import sequence_sampler_class  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 N_CLASSES = 4
@@ -146,12 +146,9 @@ def test_sampler_steps_on_3d_sequences(sequences):
     search = OptunaSearchCV(
         pipe, {"sampler": CategoricalDistribution(SAMPLER_CHOICES)}, n_trials=1
     )
-    if sequence_sampler_class() is None:
-        with pytest.raises(ValueError, match="cannot resample 3-D sequences"):
-            search.fit(X, y)
-    else:
-        configured = search._configure({"sampler": "smote"}, three_d=True, seed=0)
-        assert isinstance(configured.named_steps["sampler"], sequence_sampler_class())
+    for choice in ("smote", "random_over"):
+        configured = search._configure({"sampler": choice}, three_d=True, seed=0)
+        assert isinstance(configured.named_steps["sampler"], SequenceSampler)
 
 
 def test_a_searched_smote_step_interpolates_small_classes(tabular):
