@@ -11,6 +11,8 @@ step's batch is split across them along its rows.
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import numpy as np
 
@@ -227,7 +229,8 @@ class Program:
         if first:
             self.model.reset_metrics()
         if self.backend == "tensorflow":
-            losses = self._epoch(X, T, order, W)
+            with _custom_gradients_released():
+                losses = self._epoch(X, T, order, W)
         else:
             if first:
                 variables = self.model.metrics_variables
@@ -316,3 +319,39 @@ class Program:
                 model.optimizer.variables,
             )
         )
+
+
+@contextlib.contextmanager
+def _custom_gradients_released():
+    """Drop the graph-mode custom gradients that tracing registered inside
+    the block from TensorFlow's global gradient registry.
+
+    Keras' TensorFlow optimizer sums the gradients through the replica
+    context's ``all_reduce``, a ``tf.custom_gradient``; traced into a graph,
+    that registers its gradient function under a new ``CustomGradient-<n>``
+    name in a registry nothing ever empties, and the function's closure
+    holds the traced tensors, hence the whole epoch graph (TensorFlow issues
+    #27492 and #97697; ``keras.backend.clear_session`` does not release
+    them).  Every fit traces a new epoch, so without this a process grew by
+    about 18 MB per fit (``benchmarks/bench_memory.py``).  The tape that
+    differentiates the step holds its own reference to the gradient function
+    (``record_operation``); the registry entry serves only symbolic
+    ``tf.gradients`` over the finished graph, which nothing here calls.
+    """
+    from tensorflow.python.framework import ops
+
+    # A private registry: read defensively, so that a TensorFlow that
+    # moves it costs the release, not the fit.
+    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
+    if not isinstance(registry, dict):
+        yield
+        return
+    size = len(registry)
+    try:
+        yield
+    finally:
+        # Only a trace adds entries (an epoch that reuses its graph adds
+        # none), and a dict keeps them in the order they came.
+        for name in list(registry)[size:] if len(registry) > size else ():
+            if name.startswith("CustomGradient-"):
+                registry.pop(name, None)

@@ -134,3 +134,23 @@ def test_log_probabilities_of_a_saturated_softmax_are_finite():
     assert np.all(np.isfinite(log_p))
     assert log_p[0, 1] == pytest.approx(np.log(np.finfo(np.float32).tiny))
     np.testing.assert_allclose(log_p[1], np.log([0.25, 0.25, 0.5]))
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="TensorFlow's gradient registry"
+)
+def test_a_fit_leaves_no_custom_gradient_registered(tabular, fast_params):
+    # A traced optimizer step registers a custom gradient whose closure holds
+    # the epoch's graph; left in TensorFlow's global registry, every fit
+    # would keep its graph alive for the life of the process.
+    from tensorflow.python.framework import ops
+
+    registry = ops._gradient_registry._registry
+
+    def custom_gradients():
+        return {name for name in registry if name.startswith("CustomGradient-")}
+
+    before = custom_gradients()
+    for seed in (0, 1):
+        ImbalancedKerasClassifier(**{**fast_params, "random_state": seed}).fit(*tabular)
+    assert custom_gradients() <= before
