@@ -126,10 +126,14 @@ class ImbalancedKerasClassifier(ScikerasFixes):
         as its count times its mean weight (``weighted_class_counts_``), and
         the logit adjustment, the LDAM margins, the class-balanced weights
         and ``drw`` are computed from those weighted counts, so that
-        ``"balanced"`` never corrects twice (with balanced weights the logit
-        adjustment is zero).  :meth:`predict_proba` takes the weights out
-        again (it is the posterior of the data, not of the weighted data);
-        the ``"posterior"`` rule puts them back as costs, so a larger weight
+        ``"balanced"`` never corrects twice.  The logit-adjusted loss takes
+        each class's mean weight as an offset on its logits rather than a
+        factor on its loss: the network learns the same function, without
+        the noisy gradients of large weights on few samples (with balanced
+        weights and ``tau=1`` it trains exactly as without weights).
+        :meth:`predict_proba` takes the weights out again (it is the
+        posterior of the data, not of the weighted data); the
+        ``"posterior"`` rule puts them back as costs, so a larger weight
         moves predictions towards its class.  Per-class means of
         ``sample_weight`` act the same way.
     beta : float, default=0.999

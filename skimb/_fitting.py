@@ -23,6 +23,7 @@ from skimb._params import make_optimizer, network_for, plan_for, standardizes
 from skimb._plan import TrainingPlan
 from skimb._random import seeded
 from skimb._schedule import held_out_group
+from skimb.class_weight import prior_counts
 from skimb.decision import ClassCounts, FittedDecision, fit_decision
 from skimb.losses import ResolvedLoss, loss_class_weights, resolve_loss
 
@@ -276,13 +277,49 @@ def untrained_network(setting: Setting, X: np.ndarray, seed: int | None) -> kera
     return model
 
 
+def _additive_weights(setting: Setting) -> np.ndarray | None:
+    """Each class's mean sample weight where the loss takes it as an
+    offset on the logits instead of a factor on the loss; None where the
+    loss multiplies the weights in, or the classes weigh alike.
+
+    The logit-adjusted loss (``tau > 0``) can take class c's mean weight
+    w_c either way.  As a factor, with its prior from the weighted counts
+    n_c * w_c, the network learns log p(x | c) + (1 - tau) log(n_c * w_c).
+    Without it, with its prior from n_c * w_c ** ((tau - 1) / tau) (logits
+    offset by tau log n_c - (1 - tau) log w_c), it learns the same, so the
+    posterior and the decision rules (which put the weights back as costs)
+    are unchanged.  But the factor gives the few samples of a rare class
+    weights of ten or more, whose noisy gradients the network over-fits: on
+    the sequence problem of docs/benchmarks.rst, ``class_weight="balanced"``
+    cost 0.12 of macro-F1 that way.  The offset does not (Menon et al.,
+    2021, make the same case for logit adjustment against re-weighting).
+    The spread of the weights within a class still multiplies.
+
+    Crossentropy could take the offsets -log w_c the same way, but its
+    network then starts from predictions in proportion to 1 / w_c, far
+    from the data's frequencies; early stopping on the network's own
+    macro-F1 then stopped in that transient, so it keeps the factor.
+    """
+    params = setting.params
+    if params["loss"] != "logit_adjusted" or params["tau"] <= 0:
+        return None
+    counts = setting.counts
+    mean_weight = counts.weighted / prior_counts(counts.trained)
+    return None if np.ptp(mean_weight) == 0 else mean_weight
+
+
 def _loss(setting: Setting) -> ResolvedLoss:
     """``resolve_loss`` for the parameters and the class counts."""
     params = setting.params
+    class_counts = setting.counts.weighted
+    mean_weight = _additive_weights(setting)
+    if mean_weight is not None:
+        exponent = (params["tau"] - 1.0) / params["tau"]
+        class_counts = prior_counts(setting.counts.trained) * mean_weight**exponent
     return resolve_loss(
         params["loss"],
         gamma=params["gamma"],
-        class_counts=setting.counts.weighted,
+        class_counts=class_counts,
         beta=params["beta"],
         tau=params["tau"],
         ldam_scale=params["ldam_scale"],
@@ -321,13 +358,17 @@ def _plan(
 ) -> TrainingPlan:
     """The training plan of the setting for ``y``, with the loss ``built``
     by :func:`_loss` (``settings``: :func:`~skimb._params.plan_for`'s)."""
+    class_weight, mean_weight = setting.class_weight, _additive_weights(setting)
+    if mean_weight is not None:  # the loss's offsets carry each class's mean
+        weights = (weights / mean_weight[y_encoded]).astype(np.float32)
+        class_weight = class_weight / mean_weight
     return plan_for(
         setting.params,
         loss=built.loss,
         y_encoded=y_encoded,
         weights=weights,
         classes=setting.classes,
-        class_weight=setting.class_weight,
+        class_weight=class_weight,
         loss_class_weights=setting.counts.loss_weights,
         sparse=built.sparse,
         **settings,

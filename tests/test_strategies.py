@@ -312,3 +312,69 @@ def test_priors_follow_the_balanced_batches(tabular, batch_sampler, fast_params)
     # predict_proba is still the posterior under the frequencies of y.
     pi = np.bincount(y) / len(y)
     np.testing.assert_allclose(clf.posterior_offsets_, np.log(pi))
+
+
+@pytest.mark.parametrize("tau", [0.5, 1.0, 2.0])
+def test_logit_adjustment_takes_class_weights_as_offsets(
+    tabular, fast_params, monkeypatch, tau
+):
+    # A class's mean weight w_c moves into the adjustment's offsets on the
+    # logits, tau log n_c - (1 - tau) log w_c, and the sample weights the
+    # loss multiplies keep only their spread within each class.
+    import skimb._fitting
+
+    X, y = tabular
+    class_weight = {0: 4.0, 1: 1.0, 2: 2.0, 3: 0.5}
+    sample_weight = np.random.RandomState(0).uniform(0.5, 1.5, len(y))
+    seen = []
+    plan_for = skimb._fitting.plan_for
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs["weights"], kwargs["class_weight"]))
+        return plan_for(*args, **kwargs)
+
+    monkeypatch.setattr(skimb._fitting, "plan_for", spy)
+    clf = ImbalancedKerasClassifier(
+        loss="logit_adjusted",
+        tau=tau,
+        class_weight=class_weight,
+        **dict(fast_params, epochs=1, cv=None),
+    ).fit(X, y, sample_weight=sample_weight)
+    weights = sample_weight * np.array([class_weight[c] for c in y])
+    counts = np.bincount(y)
+    mean = np.bincount(y, weights=weights) / counts
+    np.testing.assert_allclose(seen[0][0], weights / mean[y], rtol=1e-6)
+    np.testing.assert_allclose(seen[0][1], list(class_weight.values()) / mean)
+    built = clf.model_.loss
+    assert isinstance(built, LogitAdjustedLoss) and built.tau == tau
+    offsets = built.tau * np.log(built.class_prior)
+    reference = tau * np.log(counts) - (1 - tau) * np.log(mean)
+    np.testing.assert_allclose(
+        offsets - offsets[0], reference - reference[0], rtol=1e-6
+    )
+    # What the network learns is unchanged, so is the posterior's undoing:
+    # log pi - (1 - tau) log(n_c * w_c), up to a constant.
+    reference = np.log(counts) - (1 - tau) * np.log(counts * mean)
+    offsets = clf.posterior_offsets_
+    np.testing.assert_allclose(
+        offsets - offsets[0], reference - reference[0], atol=1e-9
+    )
+
+
+def test_balanced_weights_train_the_logit_adjusted_network_unweighted(
+    tabular, fast_params
+):
+    # With tau = 1 and balanced weights every class's weight is an offset
+    # that the adjustment's prior absorbs: the network trains exactly as
+    # without weights, and only the decision's costs differ.
+    X, y = tabular
+    params = dict(fast_params, epochs=3, decision="posterior")
+    plain = ImbalancedKerasClassifier(**params).fit(X, y)
+    balanced = ImbalancedKerasClassifier(class_weight="balanced", **params).fit(X, y)
+    np.testing.assert_allclose(
+        network_log_proba(balanced, X), network_log_proba(plain, X), atol=1e-6
+    )
+    # The costs 1 / pi put back by the posterior rule: the balanced decision.
+    pi = np.bincount(y) / len(y)
+    moved = network_offsets(balanced) - network_offsets(plain)
+    np.testing.assert_allclose(moved - moved[0], -np.log(pi) + np.log(pi[0]), atol=1e-9)
