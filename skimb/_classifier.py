@@ -292,7 +292,8 @@ default="oof_macro_f1"
     weighted_class_counts_ : ndarray of shape (n_classes,)
         ``train_class_counts_`` times each class's mean training weight
         (``class_weight_`` times ``sample_weight``): the class frequencies
-        the loss sees, behind its prior adjustment, margins or weights.
+        the loss sees, behind its prior adjustment, margins or weights (the
+        logit-adjusted loss sees them through offsets on its logits).
     class_counts_ : ndarray of shape (n_classes,)
         Number of samples of each class in the ``y`` of the last ``fit``.
     train_class_counts_ : ndarray of shape (n_classes,)
