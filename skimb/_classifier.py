@@ -126,11 +126,13 @@ class ImbalancedKerasClassifier(ScikerasFixes):
         as its count times its mean weight (``weighted_class_counts_``), and
         the logit adjustment, the LDAM margins, the class-balanced weights
         and ``drw`` are computed from those weighted counts, so that
-        ``"balanced"`` never corrects twice.  The logit-adjusted loss takes
-        each class's mean weight as an offset on its logits rather than a
-        factor on its loss: the network learns the same function, without
-        the noisy gradients of large weights on few samples (with balanced
-        weights and ``tau=1`` it trains exactly as without weights).
+        ``"balanced"`` never corrects twice.  The logit-adjusted loss and
+        crossentropy (on skimb's own networks) take each class's mean
+        weight as an offset on the logits rather than a factor on the loss:
+        the network learns the same function, without the noisy gradients
+        of large weights on few samples (with balanced weights and
+        ``tau=1`` the logit-adjusted network trains exactly as without
+        weights).
         :meth:`predict_proba` takes the weights out again (it is the
         posterior of the data, not of the weighted data); the
         ``"posterior"`` rule puts them back as costs, so a larger weight
@@ -293,7 +295,8 @@ default="oof_macro_f1"
         ``train_class_counts_`` times each class's mean training weight
         (``class_weight_`` times ``sample_weight``): the class frequencies
         the loss sees, behind its prior adjustment, margins or weights (the
-        logit-adjusted loss sees them through offsets on its logits).
+        logit-adjusted loss and crossentropy see them through offsets on
+        the logits).
     class_counts_ : ndarray of shape (n_classes,)
         Number of samples of each class in the ``y`` of the last ``fit``.
     train_class_counts_ : ndarray of shape (n_classes,)

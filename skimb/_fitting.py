@@ -25,7 +25,12 @@ from skimb._random import seeded
 from skimb._schedule import held_out_group
 from skimb.class_weight import prior_counts
 from skimb.decision import ClassCounts, FittedDecision, fit_decision
-from skimb.losses import ResolvedLoss, loss_class_weights, resolve_loss
+from skimb.losses import (
+    LogitAdjustedLoss,
+    ResolvedLoss,
+    loss_class_weights,
+    resolve_loss,
+)
 
 
 @dataclass(frozen=True)
@@ -282,30 +287,32 @@ def _additive_weights(setting: Setting) -> np.ndarray | None:
     offset on the logits instead of a factor on the loss; None where the
     loss multiplies the weights in, or the classes weigh alike.
 
-    The logit-adjusted loss (``tau > 0``) can take class c's mean weight
-    w_c either way.  As a factor, with its prior from the weighted counts
-    n_c * w_c, the network learns log p(x | c) + (1 - tau) log(n_c * w_c).
-    Without it, with its prior from n_c * w_c ** ((tau - 1) / tau) (logits
-    offset by tau log n_c - (1 - tau) log w_c), it learns the same, so the
+    Crossentropy and the logit-adjusted loss can take class c's mean weight
+    w_c either way.  As a factor, with the adjustment's prior from the
+    weighted counts n_c * w_c, the network learns log p(x | c) + (1 - tau)
+    log(n_c * w_c) (crossentropy: tau = 0).  Without it, with the logits
+    offset by tau log n_c - (1 - tau) log w_c, it learns the same, so the
     posterior and the decision rules (which put the weights back as costs)
     are unchanged.  But the factor gives the few samples of a rare class
     weights of ten or more, whose noisy gradients the network over-fits: on
     the sequence problem of docs/benchmarks.rst, ``class_weight="balanced"``
-    cost 0.12 of macro-F1 that way.  The offset does not (Menon et al.,
-    2021, make the same case for logit adjustment against re-weighting).
-    The spread of the weights within a class still multiplies.
-
-    Crossentropy could take the offsets -log w_c the same way, but its
-    network then starts from predictions in proportion to 1 / w_c, far
-    from the data's frequencies; early stopping on the network's own
-    macro-F1 then stopped in that transient, so it keeps the factor.
+    cost the logit-adjusted loss 0.12 of macro-F1 that way.  The offset
+    does not (Menon et al., 2021, make the same case for logit adjustment
+    against re-weighting).  The spread of the weights within a class still
+    multiplies.  Crossentropy takes offsets on skimb's networks only, whose
+    logits' bias :func:`_network` sets to start where the factor started.
     """
     params = setting.params
-    if params["loss"] != "logit_adjusted" or params["tau"] <= 0:
+    adjusted = params["loss"] == "logit_adjusted" and params["tau"] > 0
+    if not (adjusted or _offset_crossentropy(params)):
         return None
     counts = setting.counts
     mean_weight = counts.weighted / prior_counts(counts.trained)
     return None if np.ptp(mean_weight) == 0 else mean_weight
+
+
+def _offset_crossentropy(params: dict) -> bool:
+    return params["loss"] == "crossentropy" and params["model"] is None
 
 
 def _loss(setting: Setting) -> ResolvedLoss:
@@ -313,6 +320,13 @@ def _loss(setting: Setting) -> ResolvedLoss:
     params = setting.params
     class_counts = setting.counts.weighted
     mean_weight = _additive_weights(setting)
+    if mean_weight is not None and _offset_crossentropy(params):
+        # Crossentropy with its logits offset by -log w_c.
+        return ResolvedLoss(
+            LogitAdjustedLoss(1.0 / mean_weight, tau=1.0, name="crossentropy"),
+            logits=True,
+            sparse=False,
+        )
     if mean_weight is not None:
         exponent = (params["tau"] - 1.0) / params["tau"]
         class_counts = prior_counts(setting.counts.trained) * mean_weight**exponent
@@ -341,7 +355,7 @@ def _network(
     """A new, uncompiled network for training data of shape ``X_shape``,
     its weights drawn under ``seed``."""
     with seeded(seed):
-        return network_for(
+        network = network_for(
             setting.params,
             classes=setting.classes,
             input_shape=setting.input_shape,
@@ -351,6 +365,17 @@ def _network(
             moments=moments,
             probabilities=probabilities,
         )
+    mean_weight = _additive_weights(setting)
+    if mean_weight is not None and _offset_crossentropy(setting.params):
+        # The offsets -log w_c alone would start the predictions in
+        # proportion to 1 / w_c; a bias of log w_c starts them uniform, where
+        # the weighted loss started.  (Started far from the data's
+        # frequencies, early stopping on the network's own macro-F1 stopped
+        # in the transient: a weight of 0.2 on a rare class, epoch 1.)
+        logits = network.get_layer("logits")
+        kernel, _ = logits.get_weights()
+        logits.set_weights([kernel, np.log(mean_weight) - np.log(mean_weight).mean()])
+    return network
 
 
 def _plan(

@@ -314,13 +314,21 @@ def test_priors_follow_the_balanced_batches(tabular, batch_sampler, fast_params)
     np.testing.assert_allclose(clf.posterior_offsets_, np.log(pi))
 
 
-@pytest.mark.parametrize("tau", [0.5, 1.0, 2.0])
-def test_logit_adjustment_takes_class_weights_as_offsets(
-    tabular, fast_params, monkeypatch, tau
+@pytest.mark.parametrize(
+    "loss, tau",
+    [
+        ("logit_adjusted", 0.5),
+        ("logit_adjusted", 1.0),
+        ("logit_adjusted", 2.0),
+        ("crossentropy", 0.0),
+    ],
+)
+def test_class_weights_become_offsets_on_the_logits(
+    tabular, fast_params, monkeypatch, loss, tau
 ):
-    # A class's mean weight w_c moves into the adjustment's offsets on the
-    # logits, tau log n_c - (1 - tau) log w_c, and the sample weights the
-    # loss multiplies keep only their spread within each class.
+    # A class's mean weight w_c moves into offsets on the logits,
+    # tau log n_c - (1 - tau) log w_c (crossentropy: tau = 0), and the sample
+    # weights the loss multiplies keep only their spread within each class.
     import skimb._fitting
 
     X, y = tabular
@@ -335,8 +343,8 @@ def test_logit_adjustment_takes_class_weights_as_offsets(
 
     monkeypatch.setattr(skimb._fitting, "plan_for", spy)
     clf = ImbalancedKerasClassifier(
-        loss="logit_adjusted",
-        tau=tau,
+        loss=loss,
+        tau=tau or 1.0,
         class_weight=class_weight,
         **dict(fast_params, epochs=1, cv=None),
     ).fit(X, y, sample_weight=sample_weight)
@@ -346,7 +354,7 @@ def test_logit_adjustment_takes_class_weights_as_offsets(
     np.testing.assert_allclose(seen[0][0], weights / mean[y], rtol=1e-6)
     np.testing.assert_allclose(seen[0][1], list(class_weight.values()) / mean)
     built = clf.model_.loss
-    assert isinstance(built, LogitAdjustedLoss) and built.tau == tau
+    assert isinstance(built, LogitAdjustedLoss) and built.tau == (tau or 1.0)
     offsets = built.tau * np.log(built.class_prior)
     reference = tau * np.log(counts) - (1 - tau) * np.log(mean)
     np.testing.assert_allclose(
@@ -378,3 +386,22 @@ def test_balanced_weights_train_the_logit_adjusted_network_unweighted(
     pi = np.bincount(y) / len(y)
     moved = network_offsets(balanced) - network_offsets(plain)
     np.testing.assert_allclose(moved - moved[0], -np.log(pi) + np.log(pi[0]), atol=1e-9)
+
+
+def test_offset_crossentropy_starts_where_the_weighted_loss_started(
+    tabular, fast_params
+):
+    # The offsets -log w_c alone would start the predictions in proportion
+    # to 1 / w_c; the logits' bias log w_c starts them uniform.
+    X, y = tabular
+    class_weight = {0: 0.2, 1: 1.0, 2: 3.0, 3: 1.0}
+    clf = ImbalancedKerasClassifier(
+        loss="crossentropy", class_weight=class_weight, **fast_params
+    ).initialize(X, y)
+    bias = clf.model_.get_layer("logits").get_weights()[1]
+    log_w = np.log(list(class_weight.values()))
+    np.testing.assert_allclose(bias, log_w - log_w.mean(), rtol=1e-6)
+    # The loss's offsets and the bias cancel: the logits start as the
+    # weighted loss's did, with no class ahead.
+    start = np.log(clf.model_.loss.class_prior) + bias
+    np.testing.assert_allclose(start, np.full(4, start[0]), rtol=1e-6)
