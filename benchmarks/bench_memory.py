@@ -61,7 +61,7 @@ def run_contender(contender: str, kind: str, n_samples: int, fits: int, epochs: 
 
     import keras
     import numpy as np
-    from _raw_keras import compiled_network
+    from _raw_keras import fit_raw_keras
 
     import skimb._program
     from skimb import ImbalancedKerasClassifier
@@ -80,14 +80,16 @@ def run_contender(contender: str, kind: str, n_samples: int, fits: int, epochs: 
             keras.utils.set_random_seed(seed)
             mean, variance = feature_moments(X)
             onehot = keras.utils.to_categorical(np.unique(y, return_inverse=True)[1])
-            model = compiled_network(
-                X.shape[1:],
-                onehot.shape[1],
+            fit_raw_keras(
+                X,
+                onehot,
+                None,
                 architecture=architecture,
                 mean=mean,
                 variance=variance,
+                batch_size=256,
+                epochs=epochs,
             )
-            model.fit(X, onehot, epochs=epochs, batch_size=256, verbose=0)
         seconds.append(time.perf_counter() - start)
         rss.append(_rss_mb())
     return {"rss_mb": rss, "seconds": seconds}
