@@ -46,7 +46,9 @@ def _median_seconds(call, repeats: int) -> float:
     return statistics.median(times)
 
 
-def predict_latency(X, y, architecture: str, calls: int) -> tuple[float, float, float]:
+def predict_latency(
+    X, y, architecture: str, calls: int, rounds: int
+) -> tuple[float, float, float]:
     # One network against scikeras' one network of the same shape; the
     # default on these data (rarest class under 1,000 samples) cross-fits
     # five networks and predicts through all of them, timed alongside.
@@ -78,15 +80,15 @@ def predict_latency(X, y, architecture: str, calls: int) -> tuple[float, float, 
     for clf in (ours, theirs, crossfit):  # warm up: trace the graphs once
         clf.predict_proba(row)
     # Interleaved rounds, so that a slow spell of the machine hits all three.
-    rounds = [
+    timings = [
         (
             _median_seconds(lambda: ours.predict_proba(row), calls),
             _median_seconds(lambda: theirs.predict_proba(row), max(calls // 20, 5)),
             _median_seconds(lambda: crossfit.predict_proba(row), calls),
         )
-        for _ in range(5)
+        for _ in range(rounds)
     ]
-    return tuple(statistics.median(values) for values in zip(*rounds, strict=True))
+    return tuple(statistics.median(values) for values in zip(*timings, strict=True))
 
 
 def fit_time(X, y, architecture: str, epochs: int, repeats: int):
@@ -159,21 +161,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run")
     args = parser.parse_args()
-    n_tab, n_seq, epochs, repeats, calls = (
-        (600, 400, 1, 1, 20) if args.quick else (20_000, 8_000, 5, 8, 400)
+    n_tab, n_seq, epochs, repeats, calls, rounds = (
+        (600, 400, 1, 1, 20, 1) if args.quick else (20_000, 8_000, 5, 8, 400, 5)
     )
     problems = {
         "dense": make_imbalanced_classification(n_tab, random_state=0),
         "lstm": make_imbalanced_sequences(n_seq, random_state=0),
     }
     print(f"keras {keras.__version__}, backend {keras.backend.backend()}")
-    print("\nSingle-row predict_proba latency (median of 5 rounds)")
+    plural = "s" if rounds > 1 else ""
+    print(f"\nSingle-row predict_proba latency (median of {rounds} round{plural})")
     print(
         f"{'network':<8} {'skimb ms':>10} {'scikeras ms':>12} {'speed-up':>9} "
         f"{'skimb cv=5 ms':>14}"
     )
     for architecture, (X, y) in problems.items():
-        ours, theirs, crossfit = predict_latency(X, y, architecture, calls)
+        ours, theirs, crossfit = predict_latency(X, y, architecture, calls, rounds)
         print(
             f"{architecture:<8} {ours * 1e3:>10.2f} {theirs * 1e3:>12.2f} "
             f"{theirs / ours:>8.0f}x {crossfit * 1e3:>14.2f}"

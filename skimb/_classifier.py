@@ -132,7 +132,9 @@ class ImbalancedKerasClassifier(ScikerasFixes):
         the network learns the same function, without the noisy gradients
         of large weights on few samples (with balanced weights and
         ``tau=1`` the logit-adjusted network trains exactly as without
-        weights).
+        weights).  The focal, class-balanced and LDAM losses multiply them
+        in, which on a rare class of a few dozen samples can cost macro-F1
+        (see the benchmarks).
         :meth:`predict_proba` takes the weights out again (it is the
         posterior of the data, not of the weighted data); the
         ``"posterior"`` rule puts them back as costs, so a larger weight
