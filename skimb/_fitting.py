@@ -306,8 +306,7 @@ def _additive_weights(setting: Setting) -> np.ndarray | None:
     adjusted = params["loss"] == "logit_adjusted" and params["tau"] > 0
     if not (adjusted or _offset_crossentropy(params)):
         return None
-    counts = setting.counts
-    mean_weight = counts.weighted / prior_counts(counts.trained)
+    mean_weight = setting.counts.mean_weight
     return None if np.ptp(mean_weight) == 0 else mean_weight
 
 

@@ -338,6 +338,11 @@ class ClassCounts:
     weighted: np.ndarray
     loss_weights: np.ndarray
 
+    @property
+    def mean_weight(self) -> np.ndarray:
+        """Each class's mean sample weight: ``weighted`` over ``trained``."""
+        return self.weighted / prior_counts(self.trained)
+
 
 @dataclass(frozen=True)
 class FittedDecision:
@@ -524,9 +529,7 @@ def _network_offsets(
         return prior_offsets(counts.weighted * counts.loss_weights, tau=tau), decision
     # The posterior with the weights put back as costs: the Bayes rule
     # for those costs.
-    start = posterior + np.log(
-        counts.weighted / prior_counts(counts.trained) * counts.loss_weights
-    )
+    start = posterior + np.log(counts.mean_weight * counts.loss_weights)
     if decision == "posterior":
         return start, decision
     if y_val is not None:  # None: no validation split, or partial_fit
