@@ -5,11 +5,9 @@ import pytest
 from scipy.special import log_softmax
 from sklearn.metrics import f1_score
 
+from skimb._offset_search import _GRID, _macro_f1, _scores_along_grid
 from skimb.decision import (
-    _GRID,
     MIN_VALIDATION_COUNT,
-    _macro_f1,
-    _scores_along_grid,
     macro_f1_offsets,
     posterior_offsets,
     prior_offsets,
