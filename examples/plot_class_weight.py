@@ -29,8 +29,11 @@ print("class sizes:", np.bincount(y))
 # %%
 # One estimator, the strategy as a parameter
 # ------------------------------------------
-# ``class_weight`` multiplies each sample's loss by its class weight:
-# ``"balanced"`` gives every class the same total weight.  ``loss`` changes
+# ``class_weight`` puts a cost on each class's errors, as if each sample's
+# loss were multiplied by its class weight (skimb's losses take the weight as
+# an offset on the logits, which teaches the network the same with steadier
+# gradients; see the user guide): ``"balanced"`` gives every class the same
+# total weight.  ``loss`` changes
 # the loss itself, and ``decision`` changes only how probabilities become a
 # predicted class.  The first five train one network each and use the plain
 # argmax rule; the last is skimb's defaults, the logit-adjusted loss with

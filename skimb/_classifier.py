@@ -124,17 +124,21 @@ class ImbalancedKerasClassifier(ScikerasFixes):
         a dict maps labels to weights.  A weight is a cost on that class's
         errors, the same under every loss: training sees each class as often
         as its count times its mean weight (``weighted_class_counts_``), and
-        the logit adjustment, the LDAM margins, the class-balanced weights
-        and ``drw`` are computed from those weighted counts, so that
-        ``"balanced"`` never corrects twice.  The logit-adjusted loss and
-        crossentropy (on skimb's own networks) take each class's mean
-        weight as an offset on the logits rather than a factor on the loss:
-        the network learns the same function, without the noisy gradients
-        of large weights on few samples (with balanced weights and
-        ``tau=1`` the logit-adjusted network trains exactly as without
-        weights).  The focal, class-balanced and LDAM losses multiply them
-        in, which on a rare class of a few dozen samples can cost macro-F1
-        (see the benchmarks).
+        the logit adjustment, the class-balanced weights and ``drw`` are
+        computed from those weighted counts, so that ``"balanced"`` never
+        corrects twice.  The built-in losses take each
+        class's mean weight as an offset on the logits rather than a factor
+        on the loss, which teaches the function the weighted loss would
+        teach, without the noisy gradients of large weights on few samples.
+        On skimb's own networks crossentropy, focal and LDAM (its margins of
+        the unweighted counts) then train exactly as without weights, with
+        logits shifted by the log of the weights, as does the logit-adjusted
+        loss with balanced weights and ``tau=1``; the weights act through
+        early stopping and the decision rule.  The class-balanced loss's own
+        weights are of the weighted counts (uniform with balanced weights).
+        On a network of your own, crossentropy, focal, class-balanced and
+        LDAM multiply the weights in, LDAM's margins of the weighted counts;
+        so does a Keras loss of your own.
         :meth:`predict_proba` takes the weights out again (it is the
         posterior of the data, not of the weighted data); the
         ``"posterior"`` rule puts them back as costs, so a larger weight

@@ -26,7 +26,7 @@ from skimb._schedule import held_out_group
 from skimb.class_weight import prior_counts
 from skimb.decision import ClassCounts, FittedDecision, fit_decision
 from skimb.losses import (
-    LogitAdjustedLoss,
+    OFFSET_LOSSES,
     ResolvedLoss,
     loss_class_weights,
     resolve_loss,
@@ -287,46 +287,73 @@ def _additive_weights(setting: Setting) -> np.ndarray | None:
     offset on the logits instead of a factor on the loss; None where the
     loss multiplies the weights in, or the classes weigh alike.
 
-    Crossentropy and the logit-adjusted loss can take class c's mean weight
-    w_c either way.  As a factor, with the adjustment's prior from the
-    weighted counts n_c * w_c, the network learns log p(x | c) + (1 - tau)
-    log(n_c * w_c) (crossentropy: tau = 0).  Without it, with the logits
-    offset by tau log n_c - (1 - tau) log w_c, it learns the same, so the
-    posterior and the decision rules (which put the weights back as costs)
-    are unchanged.  But the factor gives the few samples of a rare class
-    weights of ten or more, whose noisy gradients the network over-fits: on
-    the sequence problem of docs/benchmarks.rst, ``class_weight="balanced"``
-    cost the logit-adjusted loss 0.12 of macro-F1 that way.  The offset
-    does not (Menon et al., 2021, make the same case for logit adjustment
-    against re-weighting).  The spread of the weights within a class still
-    multiplies.  Crossentropy takes offsets on skimb's networks only, whose
-    logits' bias :func:`_network` sets to start where the factor started.
+    A factor w_c on class c's loss teaches crossentropy's network log p(x |
+    c) + log(n_c * w_c), and the logit-adjusted loss, its prior from the
+    weighted counts, log p(x | c) + (1 - tau) log(n_c * w_c).  The offsets
+    tau log n_c - (1 - tau) log w_c (tau = 0 but for the logit-adjusted
+    loss) teach the same, so the posterior and the decision rules (which
+    put the weights back as costs) are unchanged.  But the factor gives the
+    few samples of a rare class weights of ten or more, whose noisy
+    gradients the network over-fits: on the sequence problem of
+    docs/benchmarks.rst, ``class_weight="balanced"`` as a factor cost the
+    logit-adjusted loss 0.12 of macro-F1, focal 0.16 and LDAM 0.03.  The
+    offset does not (Menon et al., 2021, make the same case for logit
+    adjustment against re-weighting).
+
+    Crossentropy, focal, class-balanced and LDAM take offsets on skimb's
+    networks only, whose logits' bias :func:`_network` starts at log w_c
+    (plus a constant): bias and offsets cancel.  With LDAM's margins of the
+    unweighted counts (:func:`_loss_counts`), crossentropy, focal and LDAM
+    then train exactly as without the weights, their logits shifted by log
+    w_c (for crossentropy, the weighted loss's minimiser); the weights act
+    through early stopping's signal and the decision rule.  The
+    class-balanced weights stay of the weighted counts (uniform with
+    balanced weights).  The spread of the weights within a class still
+    multiplies.
     """
     params = setting.params
     adjusted = params["loss"] == "logit_adjusted" and params["tau"] > 0
-    if not (adjusted or _offset_crossentropy(params)):
+    if not (adjusted or _offset_weights(params)):
         return None
     mean_weight = setting.counts.mean_weight
     return None if np.ptp(mean_weight) == 0 else mean_weight
 
 
-def _offset_crossentropy(params: dict) -> bool:
-    return params["loss"] == "crossentropy" and params["model"] is None
+def _offset_weights(params: dict) -> bool:
+    """Whether a loss other than the logit-adjusted one takes the class
+    weights as offsets -log w_c."""
+    return params["loss"] in OFFSET_LOSSES and params["model"] is None
+
+
+def _loss_counts(
+    params: dict, *, trained: np.ndarray, weighted: np.ndarray
+) -> np.ndarray:
+    """The class counts the loss is built from.
+
+    The weighted counts, so that weights and loss do not correct twice: the
+    logit adjustment's prior, and the weights the class-balanced loss and
+    ``drw`` multiply in, which the decision rules put back as costs beside
+    the class weights.  But LDAM's margins shape the training alone: where
+    the class weights are offsets on the logits, they are of the trained
+    counts, and the network trains exactly as without the weights.
+    """
+    if params["loss"] == "ldam" and _offset_weights(params):
+        return prior_counts(trained)
+    return weighted
 
 
 def _loss(setting: Setting) -> ResolvedLoss:
     """``resolve_loss`` for the parameters and the class counts."""
     params = setting.params
-    class_counts = setting.counts.weighted
+    counts = setting.counts
+    class_counts = _loss_counts(
+        params, trained=counts.trained, weighted=counts.weighted
+    )
+    offsets = None
     mean_weight = _additive_weights(setting)
-    if mean_weight is not None and _offset_crossentropy(params):
-        # Crossentropy with its logits offset by -log w_c.
-        return ResolvedLoss(
-            LogitAdjustedLoss(1.0 / mean_weight, tau=1.0, name="crossentropy"),
-            logits=True,
-            sparse=False,
-        )
-    if mean_weight is not None:
+    if mean_weight is not None and _offset_weights(params):
+        offsets = -np.log(mean_weight)
+    elif mean_weight is not None:
         exponent = (params["tau"] - 1.0) / params["tau"]
         class_counts = prior_counts(setting.counts.trained) * mean_weight**exponent
     return resolve_loss(
@@ -336,6 +363,7 @@ def _loss(setting: Setting) -> ResolvedLoss:
         beta=params["beta"],
         tau=params["tau"],
         ldam_scale=params["ldam_scale"],
+        offsets=offsets,
     )
 
 
@@ -365,12 +393,13 @@ def _network(
             probabilities=probabilities,
         )
     mean_weight = _additive_weights(setting)
-    if mean_weight is not None and _offset_crossentropy(setting.params):
+    if mean_weight is not None and _offset_weights(setting.params):
         # The offsets -log w_c alone would start the predictions in
         # proportion to 1 / w_c; a bias of log w_c starts them uniform, where
         # the weighted loss started.  (Started far from the data's
         # frequencies, early stopping on the network's own macro-F1 stopped
-        # in the transient: a weight of 0.2 on a rare class, epoch 1.)
+        # in the transient: a weight of 0.2 on a rare class, epoch 1.)  Bias
+        # and offsets cancel: the network trains as without the weights.
         logits = network.get_layer("logits")
         kernel, _ = logits.get_weights()
         logits.set_weights([kernel, np.log(mean_weight) - np.log(mean_weight).mean()])

@@ -29,6 +29,25 @@ __all__ = [
 ]
 
 LOSSES = ("crossentropy", "focal", "class_balanced", "logit_adjusted", "ldam")
+# The losses that take per-class offsets on their logits.
+OFFSET_LOSSES = ("crossentropy", "focal", "class_balanced", "ldam")
+
+
+def _finite_offsets(offsets) -> list[float] | None:
+    """``offsets`` as a list of floats (None stays None), all finite."""
+    if offsets is None:
+        return None
+    offsets = [float(o) for o in offsets]
+    if not np.all(np.isfinite(offsets)):
+        raise ValueError(f"offsets must be finite; got {offsets}.")
+    return offsets
+
+
+def _offset(logits, offsets):
+    """``logits`` plus per-class ``offsets`` (None: unchanged)."""
+    if offsets is None:
+        return logits
+    return logits + ops.convert_to_tensor(offsets, logits.dtype)
 
 
 def _log_probabilities(y_pred, from_logits: bool):
@@ -57,6 +76,9 @@ class FocalLoss(keras.losses.Loss):
         Per-class weight :math:`\alpha_y`; ``None`` weights every class by 1.
     from_logits : bool, default=True
         Whether ``y_pred`` holds logits (``True``) or probabilities.
+    offsets : sequence of float of length n_classes, optional
+        Added to the logits before the softmax (logits only): skimb puts
+        class weights there, :math:`-\log w_c`, instead of in ``alpha``.
     reduction, name, dtype
         As for any ``keras.losses.Loss``.
 
@@ -75,6 +97,7 @@ class FocalLoss(keras.losses.Loss):
         gamma: float = 2.0,
         alpha: Sequence[float] | None = None,
         from_logits: bool = True,
+        offsets: Sequence[float] | None = None,
         reduction: str = "sum_over_batch_size",
         name: str = "focal_loss",
         dtype=None,
@@ -86,13 +109,16 @@ class FocalLoss(keras.losses.Loss):
             alpha = [float(a) for a in alpha]
             if any(a < 0 for a in alpha):
                 raise ValueError(f"alpha must be non-negative; got {alpha}.")
+        if offsets is not None and not from_logits:
+            raise ValueError("offsets apply to logits; got from_logits=False.")
         self.gamma = float(gamma)
         self.alpha = alpha
         self.from_logits = from_logits
+        self.offsets = _finite_offsets(offsets)
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, y_pred.dtype)
-        log_p = _log_probabilities(y_pred, self.from_logits)
+        log_p = _log_probabilities(_offset(y_pred, self.offsets), self.from_logits)
         log_p_true = ops.sum(y_true * log_p, axis=-1)
         # 1 - p_y computed as -expm1(log p_y) keeps precision when p_y -> 1;
         # kept above epsilon because the derivative of x**gamma is infinite
@@ -108,7 +134,12 @@ class FocalLoss(keras.losses.Loss):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(gamma=self.gamma, alpha=self.alpha, from_logits=self.from_logits)
+        config.update(
+            gamma=self.gamma,
+            alpha=self.alpha,
+            from_logits=self.from_logits,
+            offsets=self.offsets,
+        )
         return config
 
 
@@ -143,6 +174,8 @@ class ClassBalancedLoss(FocalLoss):
         Focusing parameter; ``0`` is class-balanced crossentropy.
     from_logits : bool, default=True
         Whether ``y_pred`` holds logits (``True``) or probabilities.
+    offsets : sequence of float of length n_classes, optional
+        Added to the logits before the softmax, as for :class:`FocalLoss`.
     reduction, name, dtype
         As for any ``keras.losses.Loss``.
 
@@ -159,6 +192,7 @@ class ClassBalancedLoss(FocalLoss):
         beta: float = 0.999,
         gamma: float = 0.0,
         from_logits: bool = True,
+        offsets: Sequence[float] | None = None,
         reduction: str = "sum_over_batch_size",
         name: str = "class_balanced_loss",
         dtype=None,
@@ -169,6 +203,7 @@ class ClassBalancedLoss(FocalLoss):
             gamma=gamma,
             alpha=alpha.tolist(),
             from_logits=from_logits,
+            offsets=offsets,
             reduction=reduction,
             name=name,
             dtype=dtype,
@@ -292,6 +327,9 @@ class LDAMLoss(keras.losses.Loss):
         Scale :math:`s` of the margins, ``> 0``.
     class_weight : sequence of float, optional
         Initial per-class weights :math:`w` (ones by default).
+    offsets : sequence of float of length n_classes, optional
+        Added to the logits before the margins and the softmax, as for
+        :class:`FocalLoss`.
     reduction, name, dtype
         As for any ``keras.losses.Loss``.
 
@@ -310,6 +348,7 @@ class LDAMLoss(keras.losses.Loss):
         max_margin: float = 0.5,
         scale: float = 10.0,
         class_weight: Sequence[float] | None = None,
+        offsets: Sequence[float] | None = None,
         reduction: str = "sum_over_batch_size",
         name: str = "ldam_loss",
         dtype=None,
@@ -331,6 +370,7 @@ class LDAMLoss(keras.losses.Loss):
         self.max_margin = float(max_margin)
         self.scale = float(scale)
         self.margins = ldam_margins(counts, max_margin=max_margin)
+        self.offsets = _finite_offsets(offsets)
         # A variable, not a constant: the compiled training step reads its
         # current value, so a callback can re-weight mid-training.
         self.class_weight = keras.Variable(
@@ -340,7 +380,8 @@ class LDAMLoss(keras.losses.Loss):
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, y_pred.dtype)
         margins = ops.convert_to_tensor(self.margins, y_pred.dtype)
-        log_p = ops.log_softmax(y_pred - self.scale * margins * y_true, axis=-1)
+        logits = _offset(y_pred, self.offsets)
+        log_p = ops.log_softmax(logits - self.scale * margins * y_true, axis=-1)
         weights = ops.cast(self.class_weight, y_pred.dtype)
         return -ops.sum(y_true * log_p, axis=-1) * ops.sum(y_true * weights, axis=-1)
 
@@ -351,6 +392,7 @@ class LDAMLoss(keras.losses.Loss):
             max_margin=self.max_margin,
             scale=self.scale,
             class_weight=[float(w) for w in ops.convert_to_numpy(self.class_weight)],
+            offsets=self.offsets,
         )
         return config
 
@@ -411,6 +453,7 @@ def resolve_loss(
     beta: float = 0.999,
     tau: float = 1.0,
     ldam_scale: float = 10.0,
+    offsets=None,
 ) -> ResolvedLoss:
     """The loss object for a ``loss`` parameter, and what it takes.
 
@@ -430,6 +473,10 @@ def resolve_loss(
         Adjustment strength of ``"logit_adjusted"``.
     ldam_scale : float, default=10.0
         Margin scale of ``"ldam"``.
+    offsets : array-like of shape (n_classes,), optional
+        Per-class offsets that ``"crossentropy"``, ``"focal"``,
+        ``"class_balanced"`` and ``"ldam"`` add to the logits (crossentropy
+        with offsets is :class:`LogitAdjustedLoss` with ``tau=1``).
 
     Returns
     -------
@@ -450,21 +497,31 @@ def resolve_loss(
     >>> type(resolve_loss("ldam", class_counts=[90, 10]).loss).__name__
     'LDAMLoss'
     """
+    if offsets is not None and loss not in OFFSET_LOSSES:
+        raise ValueError(f"loss={loss!r} takes no offsets.")
+    if loss == "crossentropy" and offsets is not None:
+        # softmax(z + log q) with q = exp(offsets) / sum(exp(offsets)).
+        prior = np.exp(np.asarray(offsets, dtype=float) - np.max(offsets))
+        return ResolvedLoss(
+            LogitAdjustedLoss(prior, tau=1.0, name="crossentropy"), True, False
+        )
     if loss == "crossentropy":
         return ResolvedLoss(
             keras.losses.CategoricalCrossentropy(from_logits=True), True, False
         )
     if loss == "focal":
-        return ResolvedLoss(FocalLoss(gamma=gamma), True, False)
+        return ResolvedLoss(FocalLoss(gamma=gamma, offsets=offsets), True, False)
     if loss in ("class_balanced", "logit_adjusted", "ldam"):
         if class_counts is None:
             raise ValueError(f"loss={loss!r} needs the training class_counts.")
         if loss == "class_balanced":
-            built = ClassBalancedLoss(class_counts, beta=beta, gamma=gamma)
+            built = ClassBalancedLoss(
+                class_counts, beta=beta, gamma=gamma, offsets=offsets
+            )
         elif loss == "logit_adjusted":
             built = LogitAdjustedLoss(class_counts, tau=tau)
         else:
-            built = LDAMLoss(class_counts, scale=ldam_scale)
+            built = LDAMLoss(class_counts, scale=ldam_scale, offsets=offsets)
         return ResolvedLoss(built, True, False)
     if isinstance(loss, str):
         raise ValueError(f"loss must be one of {LOSSES} or a Keras loss; got {loss!r}.")

@@ -1,6 +1,7 @@
 """Probabilities that are the posterior, class weights that compose with every
 loss, and shifts of class prior (label shift)."""
 
+import keras
 import numpy as np
 import pytest
 from scipy.special import log_softmax, softmax
@@ -212,26 +213,57 @@ def _counts(y, weights):
     return np.bincount(y) * np.asarray(weights)
 
 
-@pytest.mark.parametrize("loss", ["logit_adjusted", "ldam", "class_balanced"])
-def test_losses_adjust_for_the_weighted_class_counts(tabular, loss, fast_params):
+def _own_logits(meta):
+    """A network of the user's, outputting logits."""
+    return keras.Sequential(
+        [
+            keras.Input((meta["n_features_in_"],)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(meta["n_classes_"]),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "loss, own",
+    [
+        ("logit_adjusted", False),
+        ("ldam", False),
+        ("class_balanced", False),
+        ("ldam", True),
+        ("class_balanced", True),
+    ],
+)
+def test_losses_adjust_for_the_weighted_class_counts(tabular, loss, own, fast_params):
     X, y = tabular
     weights = {0: 3.0, 1: 0.5, 2: 1.0, 3: 2.0}
-    clf = ImbalancedKerasClassifier(loss=loss, class_weight=weights, **fast_params).fit(
-        X, y
-    )
+    clf = ImbalancedKerasClassifier(
+        loss=loss,
+        class_weight=weights,
+        model=_own_logits if own else None,
+        **fast_params,
+    ).fit(X, y)
     counts = _counts(y, list(weights.values()))
     np.testing.assert_allclose(clf.weighted_class_counts_, counts)
     built = clf.model_.loss
+    # The class-balanced weights are costs the decision puts back beside the
+    # class weights: of the weighted counts, so that the two do not
+    # compound.  On skimb's networks the weights are offsets on the logits
+    # and LDAM's margins, which shape the training alone, are of the
+    # unweighted counts: the network trains as without the weights
+    # (test_strategies).  On a network of the user's the weights multiply
+    # the loss, and the margins are of the weighted counts.
+    loss_counts = np.bincount(y) if loss == "ldam" and not own else counts
     if loss == "logit_adjusted":
         # tau = 1: the weights are offsets the adjustment's prior absorbs
         # (n_c * w_c ** 0), and the network learns what the weighted counts
         # would have taught it (test_strategies has the formula for any tau).
         np.testing.assert_allclose(built.class_prior, np.bincount(y) / len(y))
     elif loss == "ldam":
-        np.testing.assert_allclose(built.margins, ldam_margins(counts))
+        np.testing.assert_allclose(built.margins, ldam_margins(loss_counts))
     else:
         np.testing.assert_allclose(
-            built.alpha, effective_number_weights(counts, beta=clf.beta)
+            built.alpha, effective_number_weights(loss_counts, beta=clf.beta)
         )
 
 
@@ -262,7 +294,9 @@ def test_sample_weight_and_class_weight_agree(tabular, fast_params):
     np.testing.assert_array_equal(by_class.predict(X), by_sample.predict(X))
 
 
-@pytest.mark.parametrize("loss", ["crossentropy", "logit_adjusted"])
+@pytest.mark.parametrize(
+    "loss", ["crossentropy", "focal", "class_balanced", "logit_adjusted", "ldam"]
+)
 def test_a_larger_class_weight_moves_predictions_to_its_class(known_posterior, loss):
     # Documented: a weight is a cost on that class's errors, so with the
     # posterior rule a larger weight predicts its class more often.

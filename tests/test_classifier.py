@@ -252,10 +252,10 @@ def test_sample_weight_combines_with_class_weight_without_writing(
         return train(networks, X, splits, plan)
 
     monkeypatch.setattr(skimb._fitting, "train", spy)
-    # Focal loss multiplies the weights in (the logit-adjusted loss takes
-    # each class's mean as an offset: test_strategies).
+    # A Keras loss of the user's multiplies the weights in (skimb's losses
+    # take each class's mean as an offset: test_strategies).
     clf = ImbalancedKerasClassifier(
-        loss="focal",
+        loss=FocalLoss(gamma=2.0),
         class_weight={0: 4.0},
         validation_fraction=0.0,
         early_stopping=False,

@@ -337,3 +337,64 @@ def test_focal_gradient_is_finite_for_a_certain_prediction(gamma):
     target = np.array([[1.0, 0.0, 0.0]], dtype="float32")
     grad = gradient(FocalLoss(gamma=gamma), target, logits)
     assert np.all(np.isfinite(grad))
+
+
+# ---------------------------------------------------------------- offsets
+
+OFFSETS = np.array([0.3, -1.2, 0.0, 2.0], dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    "loss, reference",
+    [
+        (
+            FocalLoss(gamma=2.0, offsets=OFFSETS),
+            lambda z: focal_reference(LABELS, z, 2.0),
+        ),
+        (
+            ClassBalancedLoss(COUNTS, beta=0.99, gamma=1.0, offsets=OFFSETS),
+            lambda z: focal_reference(
+                LABELS, z, 1.0, effective_reference(COUNTS, 0.99)
+            ),
+        ),
+        (
+            LDAMLoss(
+                COUNTS, scale=3.0, class_weight=[1.0, 2.0, 3.0, 4.0], offsets=OFFSETS
+            ),
+            lambda z: ldam_reference(LABELS, z, COUNTS, 3.0, weights=[1, 2, 3, 4]),
+        ),
+        (
+            resolve_loss("crossentropy", offsets=OFFSETS).loss,
+            lambda z: (
+                -log_softmax(z.astype(np.float64), axis=1)[np.arange(N), LABELS].mean()
+            ),
+        ),
+    ],
+    ids=["focal", "class_balanced", "ldam", "crossentropy"],
+)
+def test_offsets_are_added_to_the_logits(loss, reference):
+    # The loss of logits z with offsets o is the loss of z + o without them.
+    expected = reference(LOGITS + OFFSETS)
+    assert float(loss(ONE_HOT, LOGITS)) == pytest.approx(expected, rel=1e-5)
+    numeric = numeric_gradient(lambda z: reference(z + OFFSETS))
+    np.testing.assert_allclose(keras_gradient(loss), numeric, atol=2e-5)
+    restored = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert restored.get_config() == loss.get_config()
+    assert float(restored(ONE_HOT, LOGITS)) == float(loss(ONE_HOT, LOGITS))
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: FocalLoss(offsets=[0.0, np.inf]), "finite"),
+        (lambda: FocalLoss(offsets=[0.0, 1.0], from_logits=False), "from_logits"),
+        (lambda: LDAMLoss([10, 5], offsets=[np.nan, 0.0]), "finite"),
+        (
+            lambda: resolve_loss("logit_adjusted", class_counts=[9, 1], offsets=[0, 1]),
+            "offsets",
+        ),
+    ],
+)
+def test_offsets_reject_what_they_cannot_add(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()

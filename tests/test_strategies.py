@@ -14,7 +14,12 @@ from skimb._random import seed_from  # noqa: E402
 from skimb._splits import validation_split  # noqa: E402
 from skimb.class_weight import effective_number_weights  # noqa: E402
 from skimb.decision import macro_f1_offsets, posterior_offsets  # noqa: E402
-from skimb.losses import ClassBalancedLoss, LDAMLoss, LogitAdjustedLoss  # noqa: E402
+from skimb.losses import (  # noqa: E402
+    ClassBalancedLoss,
+    FocalLoss,
+    LDAMLoss,
+    LogitAdjustedLoss,
+)
 from tests.support import network_log_proba, network_offsets  # noqa: E402
 
 # A validation split large enough for every class to have 5+ samples.
@@ -48,18 +53,18 @@ def test_prior_aware_losses_use_the_counts_of_fit(tabular, loss, kind, fast_para
 
 
 def test_class_balanced_loss_is_focal_with_effective_weights(tabular, fast_params):
+    # The class-balanced loss multiplies its effective-number weights in:
+    # it trains as the focal loss with those weights as its alpha.
     X, y = tabular
     params = dict(fast_params, gamma=1.0, beta=0.99)
+    alpha = effective_number_weights(np.bincount(y), beta=0.99)
     balanced = ImbalancedKerasClassifier(loss="class_balanced", **params).fit(X, y)
     focal = ImbalancedKerasClassifier(
-        loss="focal", class_weight="effective", **params
+        loss=FocalLoss(gamma=1.0, alpha=alpha), **params
     ).fit(X, y)
+    np.testing.assert_allclose(balanced.model_.loss.alpha, alpha)
     np.testing.assert_allclose(
-        balanced.model_.loss.alpha,
-        effective_number_weights(np.bincount(y), beta=0.99),
-    )
-    np.testing.assert_allclose(
-        balanced.predict_proba(X), focal.predict_proba(X), rtol=1e-4, atol=1e-6
+        network_log_proba(balanced, X), network_log_proba(focal, X), atol=1e-5
     )
 
 
@@ -321,14 +326,18 @@ def test_priors_follow_the_balanced_batches(tabular, batch_sampler, fast_params)
         ("logit_adjusted", 1.0),
         ("logit_adjusted", 2.0),
         ("crossentropy", 0.0),
+        ("focal", 0.0),
+        ("class_balanced", 0.0),
+        ("ldam", 0.0),
     ],
 )
 def test_class_weights_become_offsets_on_the_logits(
     tabular, fast_params, monkeypatch, loss, tau
 ):
     # A class's mean weight w_c moves into offsets on the logits,
-    # tau log n_c - (1 - tau) log w_c (crossentropy: tau = 0), and the sample
-    # weights the loss multiplies keep only their spread within each class.
+    # tau log n_c - (1 - tau) log w_c (tau = 0 but for the logit-adjusted
+    # loss), and the sample weights the loss multiplies keep only their
+    # spread within each class.
     import skimb._fitting
 
     X, y = tabular
@@ -354,15 +363,23 @@ def test_class_weights_become_offsets_on_the_logits(
     np.testing.assert_allclose(seen[0][0], weights / mean[y], rtol=1e-6)
     np.testing.assert_allclose(seen[0][1], list(class_weight.values()) / mean)
     built = clf.model_.loss
-    assert isinstance(built, LogitAdjustedLoss) and built.tau == (tau or 1.0)
-    offsets = built.tau * np.log(built.class_prior)
+    if loss in ("logit_adjusted", "crossentropy"):
+        assert isinstance(built, LogitAdjustedLoss) and built.tau == (tau or 1.0)
+        offsets = built.tau * np.log(built.class_prior)
+    else:
+        offsets = np.array(built.offsets)
+    if loss == "ldam":
+        # Its margins shape the training alone: of the unweighted counts.
+        np.testing.assert_array_equal(built.class_counts, counts)
     reference = tau * np.log(counts) - (1 - tau) * np.log(mean)
     np.testing.assert_allclose(
         offsets - offsets[0], reference - reference[0], rtol=1e-6
     )
     # What the network learns is unchanged, so is the posterior's undoing:
-    # log pi - (1 - tau) log(n_c * w_c), up to a constant.
-    reference = np.log(counts) - (1 - tau) * np.log(counts * mean)
+    # log pi - (1 - tau) log(n_c * w_c * a_c), up to a constant, a_c the
+    # weights the class-balanced loss still multiplies in (else 1).
+    alpha = np.array(built.alpha) if loss == "class_balanced" else 1.0
+    reference = np.log(counts) - (1 - tau) * np.log(counts * mean * alpha)
     offsets = clf.posterior_offsets_
     np.testing.assert_allclose(
         offsets - offsets[0], reference - reference[0], atol=1e-9
@@ -388,20 +405,49 @@ def test_balanced_weights_train_the_logit_adjusted_network_unweighted(
     np.testing.assert_allclose(moved - moved[0], -np.log(pi) + np.log(pi[0]), atol=1e-9)
 
 
-def test_offset_crossentropy_starts_where_the_weighted_loss_started(
-    tabular, fast_params
+@pytest.mark.parametrize("loss", ["crossentropy", "focal", "ldam"])
+def test_weights_as_offsets_train_the_network_as_without_them(
+    tabular, fast_params, loss
+):
+    # The bias log w_c and the loss's offsets -log w_c cancel, and LDAM's
+    # margins are of the unweighted counts: the network trains exactly as
+    # without weights, its logits shifted by log w_c (the minimiser of the
+    # weighted crossentropy).
+    from skimb._networks import forward
+
+    X, y = tabular
+    class_weight = {0: 3.0, 1: 0.5, 2: 1.0, 3: 2.0}
+    params = dict(fast_params, loss=loss, epochs=3, early_stopping=False, cv=None)
+    plain = ImbalancedKerasClassifier(**params).fit(X, y)
+    weighted = ImbalancedKerasClassifier(class_weight=class_weight, **params).fit(X, y)
+    X32 = np.asarray(X, dtype=np.float32)
+    shift = forward(weighted.model_, X32) - forward(plain.model_, X32)
+    log_w = np.log(list(class_weight.values()))
+    np.testing.assert_allclose(
+        shift, np.tile(log_w - log_w.mean(), (len(X), 1)), atol=1e-4
+    )
+
+
+@pytest.mark.parametrize("loss", ["crossentropy", "focal", "ldam"])
+def test_offset_losses_start_where_the_weighted_loss_started(
+    tabular, fast_params, loss
 ):
     # The offsets -log w_c alone would start the predictions in proportion
     # to 1 / w_c; the logits' bias log w_c starts them uniform.
     X, y = tabular
     class_weight = {0: 0.2, 1: 1.0, 2: 3.0, 3: 1.0}
     clf = ImbalancedKerasClassifier(
-        loss="crossentropy", class_weight=class_weight, **fast_params
+        loss=loss, class_weight=class_weight, **fast_params
     ).initialize(X, y)
     bias = clf.model_.get_layer("logits").get_weights()[1]
     log_w = np.log(list(class_weight.values()))
     np.testing.assert_allclose(bias, log_w - log_w.mean(), rtol=1e-6)
     # The loss's offsets and the bias cancel: the logits start as the
     # weighted loss's did, with no class ahead.
-    start = np.log(clf.model_.loss.class_prior) + bias
+    built = clf.model_.loss
+    if loss == "crossentropy":
+        offsets = np.log(built.class_prior)
+    else:
+        offsets = np.array(built.offsets)
+    start = offsets + bias
     np.testing.assert_allclose(start, np.full(4, start[0]), rtol=1e-6)
