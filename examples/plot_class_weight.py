@@ -31,9 +31,9 @@ print("class sizes:", np.bincount(y))
 # ------------------------------------------
 # ``class_weight`` puts a cost on each class's errors, as if each sample's
 # loss were multiplied by its class weight (skimb's losses take the weight as
-# an offset on the logits, which teaches the network the same with steadier
-# gradients; see the user guide): ``"balanced"`` gives every class the same
-# total weight.  ``loss`` changes
+# an offset on the logits, which for crossentropy teaches the network the
+# same with steadier gradients; see the user guide): ``"balanced"`` gives
+# every class the same total weight.  ``loss`` changes
 # the loss itself, and ``decision`` changes only how probabilities become a
 # predicted class.  The first five train one network each and use the plain
 # argmax rule; the last is skimb's defaults, the logit-adjusted loss with

@@ -126,19 +126,23 @@ class ImbalancedKerasClassifier(ScikerasFixes):
         as its count times its mean weight (``weighted_class_counts_``), and
         the logit adjustment, the class-balanced weights and ``drw`` are
         computed from those weighted counts, so that ``"balanced"`` never
-        corrects twice.  The built-in losses take each
-        class's mean weight as an offset on the logits rather than a factor
-        on the loss, which teaches the function the weighted loss would
-        teach, without the noisy gradients of large weights on few samples.
-        On skimb's own networks crossentropy, focal and LDAM (its margins of
-        the unweighted counts) then train exactly as without weights, with
-        logits shifted by the log of the weights, as does the logit-adjusted
-        loss with balanced weights and ``tau=1``; the weights act through
-        early stopping and the decision rule.  The class-balanced loss's own
-        weights are of the weighted counts (uniform with balanced weights).
-        On a network of your own, crossentropy, focal, class-balanced and
-        LDAM multiply the weights in, LDAM's margins of the weighted counts;
-        so does a Keras loss of your own.
+        corrects twice.  The built-in losses (the logit-adjusted one with
+        ``tau > 0``) take each class's mean weight as an offset on the
+        logits rather than a factor on the loss, which teaches what the
+        weighted loss would teach (exactly for crossentropy and the
+        logit-adjusted loss, approximately for focal and LDAM), without the
+        noisy gradients of large weights on few samples.  On skimb's own
+        networks crossentropy, focal and LDAM (its margins of the unweighted
+        counts) then train exactly as without weights, with logits shifted
+        by the log of the weights (but for ``drw``, whose weights are of the
+        weighted counts, and an optimizer's weight decay on the bias); the
+        logit-adjusted loss with ``tau=1`` trains as without weights too.
+        The weights act through early stopping and the decision rule.  The
+        class-balanced loss's own weights are of the weighted counts
+        (uniform with balanced weights).  On a network of your own,
+        crossentropy, focal, class-balanced and LDAM multiply the weights
+        in, LDAM's margins of the weighted counts; so does a Keras loss of
+        your own.
         :meth:`predict_proba` takes the weights out again (it is the
         posterior of the data, not of the weighted data); the
         ``"posterior"`` rule puts them back as costs, so a larger weight

@@ -254,6 +254,9 @@ def test_losses_adjust_for_the_weighted_class_counts(tabular, loss, own, fast_pa
     # (test_strategies).  On a network of the user's the weights multiply
     # the loss, and the margins are of the weighted counts.
     loss_counts = np.bincount(y) if loss == "ldam" and not own else counts
+    if loss != "logit_adjusted":
+        # Offsets on skimb's networks only.
+        assert (built.offsets is None) == own
     if loss == "logit_adjusted":
         # tau = 1: the weights are offsets the adjustment's prior absorbs
         # (n_c * w_c ** 0), and the network learns what the weighted counts

@@ -428,7 +428,7 @@ def test_weights_as_offsets_train_the_network_as_without_them(
     )
 
 
-@pytest.mark.parametrize("loss", ["crossentropy", "focal", "ldam"])
+@pytest.mark.parametrize("loss", ["crossentropy", "focal", "class_balanced", "ldam"])
 def test_offset_losses_start_where_the_weighted_loss_started(
     tabular, fast_params, loss
 ):
