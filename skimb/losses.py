@@ -33,13 +33,19 @@ LOSSES = ("crossentropy", "focal", "class_balanced", "logit_adjusted", "ldam")
 OFFSET_LOSSES = ("crossentropy", "focal", "class_balanced", "ldam")
 
 
-def _finite_offsets(offsets) -> list[float] | None:
-    """``offsets`` as a list of floats (None stays None), all finite."""
+def _finite_offsets(offsets, n_classes: int | None = None) -> list[float] | None:
+    """``offsets`` as a list of floats (None stays None), all finite, one per
+    class where the number of classes is known."""
     if offsets is None:
         return None
     offsets = [float(o) for o in offsets]
     if not np.all(np.isfinite(offsets)):
         raise ValueError(f"offsets must be finite; got {offsets}.")
+    if n_classes is not None and len(offsets) != n_classes:
+        raise ValueError(
+            f"offsets must hold one value for each of the {n_classes} classes; "
+            f"got {len(offsets)}."
+        )
     return offsets
 
 
@@ -114,7 +120,7 @@ class FocalLoss(keras.losses.Loss):
         self.gamma = float(gamma)
         self.alpha = alpha
         self.from_logits = from_logits
-        self.offsets = _finite_offsets(offsets)
+        self.offsets = _finite_offsets(offsets, None if alpha is None else len(alpha))
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, y_pred.dtype)
@@ -370,7 +376,7 @@ class LDAMLoss(keras.losses.Loss):
         self.max_margin = float(max_margin)
         self.scale = float(scale)
         self.margins = ldam_margins(counts, max_margin=max_margin)
-        self.offsets = _finite_offsets(offsets)
+        self.offsets = _finite_offsets(offsets, len(counts))
         # A variable, not a constant: the compiled training step reads its
         # current value, so a callback can re-weight mid-training.
         self.class_weight = keras.Variable(
