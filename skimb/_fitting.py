@@ -325,6 +325,16 @@ def _offset_weights(params: dict) -> bool:
     return params["loss"] in OFFSET_LOSSES and params["model"] is None
 
 
+def _logit_offsets(setting: Setting) -> np.ndarray | None:
+    """The offsets -log w_c that crossentropy, focal, class-balanced and
+    LDAM add to the logits of skimb's networks for the class weights; None
+    where the loss takes none."""
+    mean_weight = _additive_weights(setting)
+    if mean_weight is None or not _offset_weights(setting.params):
+        return None
+    return -np.log(mean_weight)
+
+
 def _loss_counts(
     params: dict, *, trained: np.ndarray, weighted: np.ndarray
 ) -> np.ndarray:
@@ -349,13 +359,11 @@ def _loss(setting: Setting) -> ResolvedLoss:
     class_counts = _loss_counts(
         params, trained=counts.trained, weighted=counts.weighted
     )
-    offsets = None
+    offsets = _logit_offsets(setting)
     mean_weight = _additive_weights(setting)
-    if mean_weight is not None and _offset_weights(params):
-        offsets = -np.log(mean_weight)
-    elif mean_weight is not None:
+    if offsets is None and mean_weight is not None:  # the logit-adjusted loss
         exponent = (params["tau"] - 1.0) / params["tau"]
-        class_counts = prior_counts(setting.counts.trained) * mean_weight**exponent
+        class_counts = prior_counts(counts.trained) * mean_weight**exponent
     return resolve_loss(
         params["loss"],
         gamma=params["gamma"],
@@ -392,8 +400,8 @@ def _network(
             moments=moments,
             probabilities=probabilities,
         )
-    mean_weight = _additive_weights(setting)
-    if mean_weight is not None and _offset_weights(setting.params):
+    offsets = _logit_offsets(setting)
+    if offsets is not None:
         # The offsets -log w_c alone would start the predictions in
         # proportion to 1 / w_c; a bias of log w_c starts them uniform, where
         # the weighted loss started.  (Started far from the data's
@@ -402,7 +410,7 @@ def _network(
         # and offsets cancel: the network trains as without the weights.
         logits = network.get_layer("logits")
         kernel, _ = logits.get_weights()
-        logits.set_weights([kernel, np.log(mean_weight) - np.log(mean_weight).mean()])
+        logits.set_weights([kernel, offsets.mean() - offsets])
     return network
 
 
