@@ -16,8 +16,9 @@ posterior of every test row):
    ``fit_class_prior``, and the test macro-F1 and log-loss before and after.
 
 Medians over seeds.  Run ``python benchmarks/bench_calibration.py``
-(``--quick`` for a smoke run; ``--seeds``, ``--problem``, ``--losses`` to
-narrow it; a sequence fit takes minutes on two cores).
+(``--quick`` for a smoke run; ``--seeds``, ``--problem``, ``--losses`` and
+``--class-weights`` to narrow it; a sequence fit takes minutes on two cores).
+``--set key=value ...`` gives every fit other parameters (a candidate default).
 Results are printed as Markdown tables and written as JSON.
 """
 
@@ -27,13 +28,16 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _overrides import parse_overrides  # noqa: E402
 from sklearn.metrics import brier_score_loss, f1_score, log_loss  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier  # noqa: E402
@@ -63,10 +67,18 @@ def _probability_scores(y, proba) -> dict:
     }
 
 
-def run(problem: str, seed: int, quick: bool, losses=LOSSES) -> list[dict]:
+def run(
+    problem: str,
+    seed: int,
+    quick: bool,
+    losses=LOSSES,
+    class_weights=(None, "balanced"),
+    overrides=None,
+) -> list[dict]:
     make, architecture, n_train = PROBLEMS[problem]
     n_train, n_test = (600, 2000) if quick else (n_train, N_TEST)
     extra = {"epochs": 3} if quick else {}
+    extra.update(overrides or {})
     X, y = make(n_train, random_state=seed)
     X_test, y_test, posterior = make(
         n_test, random_state=10_000 + seed, return_posterior=True
@@ -84,7 +96,7 @@ def run(problem: str, seed: int, quick: bool, losses=LOSSES) -> list[dict]:
         return estimator, seconds
 
     for loss in ("logit_adjusted", "crossentropy") if quick else losses:
-        for class_weight in (None, "balanced"):
+        for class_weight in class_weights:
             estimator, seconds = fit(loss=loss, class_weight=class_weight)
             proba = estimator.predict_proba(X_test)
             rows.append(
@@ -189,13 +201,26 @@ def main() -> None:
     parser.add_argument("--problem", choices=sorted(PROBLEMS), action="append")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--losses", nargs="+", choices=LOSSES, default=LOSSES)
+    parser.add_argument(
+        "--class-weights",
+        nargs="+",
+        choices=("none", "balanced"),
+        default=["none", "balanced"],
+    )
+    parser.add_argument("--set", nargs="*", dest="overrides", metavar="KEY=VALUE")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    class_weights = [None if w == "none" else w for w in args.class_weights]
+    overrides = parse_overrides(args.overrides)
     rows = []
     for problem in args.problem or list(PROBLEMS):
         for seed in range(1 if args.quick else args.seeds):
-            rows += run(problem, seed, args.quick, args.losses)
+            rows += run(
+                problem, seed, args.quick, args.losses, class_weights, overrides
+            )
+    for row in rows:
+        row["overrides"] = overrides
     if not args.quick:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(rows, indent=1, default=str))

@@ -41,7 +41,6 @@ tuning tables (``ABLATION``), and ``--report --ablation`` compares them.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import logging
 import os
@@ -57,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _families  # noqa: E402
 import _suite_data  # noqa: E402
 import numpy as np  # noqa: E402
+from _overrides import parse_overrides  # noqa: E402
 from _raw_keras import plain_scikeras  # noqa: E402
 from imblearn.ensemble import BalancedRandomForestClassifier  # noqa: E402
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
@@ -210,17 +210,6 @@ def run_synthetic(family, n_train, model_name, *, overrides, quick, seed=0):
         "share_of_bayes": score / bayes,
         "fit_s": fit_s,
     }
-
-
-def _parse_overrides(pairs):
-    out = {}
-    for pair in pairs or []:
-        key, _, value = pair.partition("=")
-        try:
-            out[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            out[key] = value
-    return out
 
 
 def _save(model_name: str, rows: list, results: Path):
@@ -421,7 +410,7 @@ def main() -> None:
             subprocess.run(command, check=True)
         print(ablation_report(args.results))
         return
-    overrides = _parse_overrides(args.overrides)
+    overrides = parse_overrides(args.overrides)
     quick = args.quick
     if quick:
         tables = _suite_data.tables(only={"glass"})

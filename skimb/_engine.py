@@ -9,8 +9,8 @@ runs a whole epoch (:mod:`skimb._program`: ``tf.function`` on TensorFlow,
 ``jax.jit`` over ``lax.scan`` on JAX): ``keras.Model.fit`` spends about
 20 ms per epoch on TensorFlow setting up its input pipeline and callbacks,
 which on small data is most of the fit (``benchmarks/bench_engine.py``).
-After each epoch one forward pass over the held-out rows scores every
-network on its own fold; each network has its own early stopping and keeps
+After each epoch one forward pass scores every network on its own
+held-out rows; each network has its own early stopping and keeps
 its best weights.
 
 Data streamed from files (:class:`skimb.data.WindowStream`) train a window
@@ -208,10 +208,11 @@ class _EarlyStopping:
 class _HeldOut:
     """Scores every network on its own held-out rows, in one forward pass.
 
-    The pass runs over the union of the held-out rows (every row, with
-    cross-fitting), or, for streamed data, over each window's held-out rows;
-    network ``j``'s outputs are kept on its own rows, and its validation
-    loss is weighted by them alone.
+    In memory, network ``j`` reads its own held-out rows alone (each
+    network's padded to the longest's); for streamed data the pass runs
+    over each window's held-out rows, all networks reading them, and
+    network ``j``'s outputs are kept on its own rows.  Its validation loss
+    is weighted by its own rows alone.
     """
 
     def __init__(
@@ -250,9 +251,25 @@ class _HeldOut:
             for val in vals
         ]
         if self.stream is None:
-            self.X, self.targets = X[self.rows], plan.targets[self.rows]
-            self.weights = self._weights(np.arange(len(self.rows)))
+            self._own_inputs(X, vals)
         self._outputs = None
+
+    def _own_inputs(self, X: np.ndarray, indices: list[np.ndarray]) -> None:
+        """Each network's own held-out rows (``X[indices[j]]``), padded to a
+        common length: each network's forward pass reads its own rows
+        alone, instead of all k networks reading every held-out row (k
+        times the arithmetic, which was about a tenth of a cross-fitted
+        LSTM's epoch)."""
+        vals = [self.rows[p] for p in self.positions]
+        length = max(len(val) for val in vals)
+        self.X = [pad_rows(X[index], length) for index in indices]
+        self.targets = [pad_rows(self.plan.targets[val], length) for val in vals]
+        # Keras divides a weighted loss by the number of rows: scaled so
+        # that each network's is the mean over its own rows (padding
+        # weighs nothing).
+        self.weights = np.zeros((length, len(vals)), np.float32)
+        for j, val in enumerate(vals):
+            self.weights[: len(val), j] = self.plan.weights[val] * length / len(val)
 
     def _weights(self, positions: np.ndarray) -> np.ndarray:
         """The loss weights ``(rows, networks)`` of held-out rows (by their
@@ -275,13 +292,14 @@ class _HeldOut:
                 if kept is None:
                     kept = np.empty((len(self.rows), *X.shape[1:]), X.dtype)
                 kept[positions] = X
-            self.X = kept
-            self.targets = self.plan.targets[self.rows]
-            self.weights = self._weights(np.arange(len(self.rows)))
+            self._own_inputs(kept, self.positions)
             self.stream = None
         if self.stream is None:
             outputs, losses = program.evaluate(self.X, self.targets, self.weights)
-            self._outputs = _own(outputs, self.owner)
+            own = np.empty((len(self.rows), outputs[0].shape[1]), outputs[0].dtype)
+            for output, positions in zip(outputs, self.positions, strict=True):
+                own[positions] = output[: len(positions)]
+            self._outputs = own
             return losses
         own, totals = None, np.zeros(len(self.positions))
         for positions, X in self._held_windows():

@@ -127,10 +127,21 @@ class Program:
         model, batch, keys, k = self.model, self._batch, self._loss_keys(), self.k
         loss = self.plan.loss
 
+        def per_network(value) -> list:
+            """Network j's own array from a list of k, or the one array
+            that every network reads."""
+            return list(value) if isinstance(value, (list, tuple)) else [value] * k
+
+        def network_inputs(X):
+            xs = per_network(X)
+            return xs[0] if k == 1 else xs
+
         def evaluate(outputs, T, W):
             outputs = [outputs] if k == 1 else list(outputs)
+            targets = per_network(T)
             losses = [
-                loss(T, out, sample_weight=W[:, j]) for j, out in enumerate(outputs)
+                loss(targets[j], out, sample_weight=W[:, j])
+                for j, out in enumerate(outputs)
             ]
             return outputs, losses
 
@@ -161,8 +172,7 @@ class Program:
 
             @tf.function(autograph=False, reduce_retracing=True)
             def forward(X, T, W):
-                inputs = X if k == 1 else [X] * k
-                return evaluate(model(inputs, training=False), T, W)
+                return evaluate(model(network_inputs(X), training=False), T, W)
 
             self._epoch, self._evaluate = epoch, forward
         else:
@@ -203,9 +213,8 @@ class Program:
             self._piece = jax.jit(piece)
 
             def forward(trainable, non_trainable, X, T, W):
-                inputs = X if k == 1 else [X] * k
                 outputs, _ = model.stateless_call(
-                    trainable, non_trainable, inputs, training=False
+                    trainable, non_trainable, network_inputs(X), training=False
                 )
                 return evaluate(outputs, T, W)
 
@@ -272,7 +281,9 @@ class Program:
 
     def evaluate(self, X, T, W) -> tuple[list[np.ndarray], list[float]]:
         """Each network's outputs on ``X`` in inference mode, and its loss
-        weighted by its column of ``W``."""
+        weighted by its column of ``W``.  ``X`` and ``T`` are either one
+        array that every network reads, or a list of each network's own
+        (of the same number of rows)."""
         if self.backend == "tensorflow":
             outputs, losses = self._evaluate(X, T, W)
         else:

@@ -71,6 +71,27 @@ def test_each_network_stops_on_its_own_and_keeps_its_best_weights(
         assert kept == pytest.approx(history["val_macro_f1"][best], abs=1e-6)
 
 
+def test_validation_loss_is_the_mean_over_each_networks_own_rows(tabular, fast_params):
+    # Each network's forward pass reads its own held-out rows, padded to the
+    # longest fold's: the padding must weigh nothing, and each loss must be
+    # the mean over that network's rows (folds of 114, 113 and 113 here).
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(
+        **{**fast_params, "cv": 3, "epochs": 6},
+        loss="crossentropy",
+        monitor="val_loss",
+    ).fit(X, y)
+    y_encoded = np.searchsorted(clf.classes_, y)
+    folds = StratifiedKFold(3, shuffle=True, random_state=0).split(X, y)
+    for i, (_, val) in enumerate(folds):
+        history = clf.histories_[i]["val_loss"]
+        network = clf.model_.get_layer(f"network_{i}")
+        log_proba = log_softmax(forward(network, X[val]), axis=1)
+        expected = -np.mean(log_proba[np.arange(len(val)), y_encoded[val]])
+        # The kept weights are those of the lowest validation loss.
+        assert min(history) == pytest.approx(expected, rel=1e-4)
+
+
 def test_training_loss_is_each_networks_own(stopped_apart):
     clf, _ = stopped_apart
     first = [h["loss"][0] for h in clf.histories_]
