@@ -238,8 +238,9 @@ class _HeldOut:
         self.owner = np.empty(len(self.rows), dtype=np.int32)
         for j, p in enumerate(self.positions):
             self.owner[p] = j
-        # Keras divides a weighted loss by the number of rows: scaled so
-        # that each network's is the mean over its own rows.
+        # Streamed windows' passes run every network over all the held-out
+        # rows, and Keras divides a weighted loss by the number of rows:
+        # scaled so that each network's is the mean over its own rows.
         self.scale = np.array([len(self.rows) / len(val) for val in vals])
         self.metrics = [
             ValidationMetrics(
@@ -258,7 +259,7 @@ class _HeldOut:
         """Each network's own held-out rows (``X[indices[j]]``), padded to a
         common length: each network's forward pass reads its own rows
         alone, instead of all k networks reading every held-out row (k
-        times the arithmetic, which was about a tenth of a cross-fitted
+        times the arithmetic, which was about an eighth of a cross-fitted
         LSTM's epoch)."""
         vals = [self.rows[p] for p in self.positions]
         length = max(len(val) for val in vals)
