@@ -213,6 +213,9 @@ def main() -> None:
     args = parser.parse_args()
     class_weights = [None if w == "none" else w for w in args.class_weights]
     overrides = parse_overrides(args.overrides)
+    for key in ("loss", "class_weight"):
+        if key in overrides:
+            parser.error(f"--set {key}=... : use --losses and --class-weights")
     rows = []
     for problem in args.problem or list(PROBLEMS):
         for seed in range(1 if args.quick else args.seeds):

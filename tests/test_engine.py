@@ -75,10 +75,12 @@ def test_validation_loss_is_the_mean_over_each_networks_own_rows(tabular, fast_p
     # Each network's forward pass reads its own held-out rows, padded to the
     # longest fold's: the padding must weigh nothing, and each loss must be
     # the mean over that network's rows (folds of 114, 113 and 113 here).
+    # Integer labels, so that a padding row (label 0) has a positive loss
+    # (a one-hot row of zeros would have none whatever its weight).
     X, y = tabular
     clf = ImbalancedKerasClassifier(
         **{**fast_params, "cv": 3, "epochs": 6},
-        loss="crossentropy",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         monitor="val_loss",
     ).fit(X, y)
     y_encoded = np.searchsorted(clf.classes_, y)

@@ -32,7 +32,7 @@ STRATEGIES = {
 }
 SCRIPT_SETTINGS = {"units": 64, "n_layers": 1, "patience": 8, "batch_size": 64}
 
-# Full run: about 2.6 minutes on 2 cores (3.5 from a fresh clone, the install
+# Full run: about 2.6 minutes on 2 cores (3.3 from a fresh clone, the install
 # included).  --quick: a smoke run of about 40 s.
 SIZES = {
     False: {"tabular": 10_000, "sequences": 3_000, "epochs": 40, "folds": 3},
