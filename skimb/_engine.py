@@ -208,11 +208,10 @@ class _EarlyStopping:
 class _HeldOut:
     """Scores every network on its own held-out rows, in one forward pass.
 
-    In memory, network ``j`` reads its own held-out rows alone (each
-    network's padded to the longest's); for streamed data the pass runs
-    over each window's held-out rows, all networks reading them, and
-    network ``j``'s outputs are kept on its own rows.  Its validation loss
-    is weighted by its own rows alone.
+    Network ``j`` reads its own held-out rows alone, in one pass over them
+    all in memory, or, for streamed data, one pass per window over that
+    window's; its outputs are kept on its rows, and its validation loss is
+    the mean over them.
     """
 
     def __init__(
@@ -238,10 +237,6 @@ class _HeldOut:
         self.owner = np.empty(len(self.rows), dtype=np.int32)
         for j, p in enumerate(self.positions):
             self.owner[p] = j
-        # Streamed windows' passes run every network over all the held-out
-        # rows, and Keras divides a weighted loss by the number of rows:
-        # scaled so that each network's is the mean over its own rows.
-        self.scale = np.array([len(self.rows) / len(val) for val in vals])
         self.metrics = [
             ValidationMetrics(
                 None if self.stream is not None else X[val],
@@ -252,35 +247,46 @@ class _HeldOut:
             for val in vals
         ]
         if self.stream is None:
-            self._own_inputs(X, vals)
+            self._kept = self._pass_inputs(
+                [X[val] for val in vals], self.positions, max(map(len, vals))
+            )
         self._outputs = None
 
-    def _own_inputs(self, X: np.ndarray, indices: list[np.ndarray]) -> None:
-        """Each network's own held-out rows (``X[indices[j]]``), padded to a
-        common length: each network's forward pass reads its own rows
-        alone, instead of all k networks reading every held-out row (k
-        times the arithmetic, which was about an eighth of a cross-fitted
-        LSTM's epoch)."""
-        vals = [self.rows[p] for p in self.positions]
-        length = max(len(val) for val in vals)
-        self.X = [pad_rows(X[index], length) for index in indices]
-        self.targets = [pad_rows(self.plan.targets[val], length) for val in vals]
-        # Keras divides a weighted loss by the number of rows: scaled so
-        # that each network's is the mean over its own rows (padding
-        # weighs nothing).
-        self.weights = np.zeros((length, len(vals)), np.float32)
-        for j, val in enumerate(vals):
-            self.weights[: len(val), j] = self.plan.weights[val] * length / len(val)
+    def _pass_inputs(
+        self, features: list[np.ndarray], positions: list[np.ndarray], length: int
+    ) -> tuple:
+        """One forward pass's inputs, targets and loss weights, from each
+        network's own held-out rows (``features[j]``, at ``positions[j]``
+        among self.rows), padded to ``length``.
 
-    def _weights(self, positions: np.ndarray) -> np.ndarray:
-        """The loss weights ``(rows, networks)`` of held-out rows (by their
-        position among self.rows): each weighs on its own network only."""
-        weights = np.zeros((len(positions), len(self.positions)), np.float32)
-        owner = self.owner[positions]
-        weights[np.arange(len(positions)), owner] = (
-            self.plan.weights[self.rows[positions]] * self.scale[owner]
-        )
-        return weights
+        Each network reads its own rows alone, instead of all k networks
+        reading every held-out row (k times the arithmetic, which was about
+        an eighth of a cross-fitted LSTM's epoch).  Keras divides a weighted
+        loss by the number of rows: the weights are scaled so that a
+        network's losses, summed over the passes of an epoch, are the mean
+        over all its held-out rows (padding weighs nothing).
+        """
+        targets = [pad_rows(self.plan.targets[self.rows[p]], length) for p in positions]
+        weights = np.zeros((length, len(positions)), np.float32)
+        for j, p in enumerate(positions):
+            weights[: len(p), j] = (
+                self.plan.weights[self.rows[p]] * length / len(self.positions[j])
+            )
+        return [pad_rows(f, length) for f in features], targets, weights
+
+    def _run_pass(
+        self, program: Program, inputs: tuple, positions: list[np.ndarray]
+    ) -> np.ndarray:
+        """Run one pass; keep each network's outputs on its own rows, and
+        return its loss."""
+        outputs, losses = program.evaluate(*inputs)
+        if self._outputs is None:
+            self._outputs = np.zeros(
+                (len(self.rows), outputs[0].shape[1]), outputs[0].dtype
+            )
+        for output, p in zip(outputs, positions, strict=True):
+            self._outputs[p] = output[: len(p)]
+        return np.asarray(losses, dtype=float)
 
     def _evaluate(self, program: Program) -> list[float]:
         """Keep each held-out row's outputs from its own network; return
@@ -293,30 +299,24 @@ class _HeldOut:
                 if kept is None:
                     kept = np.empty((len(self.rows), *X.shape[1:]), X.dtype)
                 kept[positions] = X
-            self._own_inputs(kept, self.positions)
+            self._kept = self._pass_inputs(
+                [kept[p] for p in self.positions],
+                self.positions,
+                max(map(len, self.positions)),
+            )
             self.stream = None
         if self.stream is None:
-            outputs, losses = program.evaluate(self.X, self.targets, self.weights)
-            own = np.empty((len(self.rows), outputs[0].shape[1]), outputs[0].dtype)
-            for output, positions in zip(outputs, self.positions, strict=True):
-                own[positions] = output[: len(positions)]
-            self._outputs = own
-            return losses
-        own, totals = None, np.zeros(len(self.positions))
+            return self._run_pass(program, self._kept, self.positions).tolist()
+        totals = np.zeros(len(self.positions))
         for positions, X in self._held_windows():
-            rows = padded_length(len(positions))
-            outputs, losses = program.evaluate(
-                pad_rows(X, rows),
-                pad_rows(self.plan.targets[self.rows[positions]], rows),
-                pad_rows(self._weights(positions), rows),
-            )
-            if own is None:
-                own = np.zeros((len(self.rows), outputs[0].shape[1]), np.float32)
-            own[positions] = _own(outputs, self.owner[positions])
-            # Each loss is a sum over the padded rows divided by their number.
-            totals += np.asarray(losses) * rows
-        self._outputs = own
-        return [float(v) for v in totals / len(self.rows)]
+            owner = self.owner[positions]
+            mine = [owner == j for j in range(len(self.positions))]
+            # A power of two, so that the compiled pass sees a few shapes.
+            length = padded_length(max(int(m.sum()) for m in mine))
+            own_positions = [positions[m] for m in mine]
+            inputs = self._pass_inputs([X[m] for m in mine], own_positions, length)
+            totals += self._run_pass(program, inputs, own_positions)
+        return totals.tolist()
 
     def _held_windows(self):
         """Each streamed window's held-out rows: their positions among
@@ -367,9 +367,3 @@ class _HeldOut:
             return None
         self._evaluate(program)
         return self._log_proba()
-
-
-def _own(outputs: list[np.ndarray], owner: np.ndarray) -> np.ndarray:
-    """Each row's outputs from its own network (``owner``)."""
-    stacked = np.stack(outputs)
-    return stacked[owner, np.arange(len(owner))]
