@@ -300,7 +300,7 @@ default="oof_macro_f1"
         Whether the network masks padded steps: ``X`` was a list of
         sequences, or ``mask_value`` was set.
     class_weight_ : ndarray of shape (n_classes,)
-        The per-class weights used in the last ``fit``.
+        The per-class weights of the last ``fit`` or ``partial_fit`` call.
     weighted_class_counts_ : ndarray of shape (n_classes,)
         ``train_class_counts_`` times each class's mean training weight
         (``class_weight_`` times ``sample_weight``): the class frequencies
@@ -308,7 +308,8 @@ default="oof_macro_f1"
         logit-adjusted loss and crossentropy see them through offsets on
         the logits).
     class_counts_ : ndarray of shape (n_classes,)
-        Number of samples of each class in the ``y`` of the last ``fit``.
+        Number of samples of each class in the ``y`` of the last ``fit``,
+        plus those of the ``partial_fit`` calls since.
     train_class_counts_ : ndarray of shape (n_classes,)
         The class counts behind the loss's prior, margins or weights and the
         prior correction: ``class_counts_``, or as ``batch_sampler``
@@ -553,7 +554,10 @@ default="oof_macro_f1"
         """Train the network for one epoch on ``X, y``, without validation.
 
         The first call builds the network; it needs ``classes`` unless ``y``
-        holds every class.  Class weights are computed from each call's ``y``.
+        holds every class.  The class counts, and the class weights, loss
+        adjustment and ``predict_proba``'s prior drawn from them, are those
+        of every row trained on so far (this call's, the earlier calls' and
+        a ``fit``'s before them), not of this call's ``y`` alone.
 
         Parameters
         ----------
@@ -614,13 +618,22 @@ default="oof_macro_f1"
             class_weight=self.class_weight,
             beta=self.beta,
             batch_sampler=self.batch_sampler,
+            earlier=None if reset else (self.class_counts_, self._earlier_totals()),
         )
         self.classes_ = targets.classes
         self.class_counts_ = targets.class_counts
+        self._weight_totals = targets.weight_totals
         self.train_class_counts_ = targets.train_class_counts
         self.class_weight_ = targets.class_weight
         self.weighted_class_counts_ = targets.weighted_class_counts
         return targets.y_encoded, targets.weights
+
+    def _earlier_totals(self) -> np.ndarray:
+        """The weight totals of the rows trained on so far."""
+        # A model saved before the totals were kept: its class weights times
+        # its counts, exact where no sample_weight was given.
+        default = self.class_counts_ * self.class_weight_
+        return getattr(self, "_weight_totals", default)
 
     def _setting(self) -> Setting:
         """The parameters and what the fit knows of ``y``, as the fitting

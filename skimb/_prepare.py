@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.utils.validation import _check_sample_weight
 
 from skimb._inputs import check_known_labels, check_labels
-from skimb.class_weight import compute_class_weight, prior_counts
+from skimb.class_weight import prior_counts, weights_from_counts
 from skimb.sampling import resampled_class_counts, resolve_batch_sampler
 
 
@@ -29,7 +29,9 @@ class Targets:
     weights : ndarray of shape (n_samples,), float32
         Sample weights times class weights.
     class_counts : ndarray of shape (n_classes,)
-        Samples of each class.
+        Samples of each class (in ``partial_fit``, of every call so far).
+    weight_totals : ndarray of shape (n_classes,)
+        The sum of each class's weights (likewise).
     train_class_counts : ndarray of shape (n_classes,)
         The counts the network trains on: those of the resampled batches
         with a batch sampler.
@@ -44,6 +46,7 @@ class Targets:
     y_encoded: np.ndarray
     weights: np.ndarray
     class_counts: np.ndarray
+    weight_totals: np.ndarray
     train_class_counts: np.ndarray
     class_weight: np.ndarray
     weighted_class_counts: np.ndarray
@@ -58,12 +61,18 @@ def prepare_targets(
     class_weight,
     beta: float,
     batch_sampler,
+    earlier: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Targets:
     """Check ``y`` and ``sample_weight`` and compute the class statistics.
 
     ``classes``: every class (the fitted ones, or ``partial_fit``'s), or
-    None for those of ``y``.  The caller's ``sample_weight`` is not written
-    to.
+    None for those of ``y``.  ``earlier``: the class counts and weight
+    totals of the calls before this one, in ``partial_fit``.  The class
+    counts, the class weights computed from them and the prior behind the
+    loss are then those of every row seen so far (scikit-learn's naive Bayes
+    counts so in its ``partial_fit``): a call whose rows miss a rare class
+    does not tell the loss and ``predict_proba`` that the class vanished.
+    The caller's ``sample_weight`` is not written to.
     """
     y = check_labels(y, n_samples)
     classes = np.unique(y if classes is None else classes)
@@ -74,7 +83,8 @@ def prepare_targets(
         )
     check_known_labels(y, classes)
     y_encoded = np.searchsorted(classes, y)
-    class_counts = np.bincount(y_encoded, minlength=len(classes))
+    call_counts = np.bincount(y_encoded, minlength=len(classes))
+    class_counts = call_counts + (0 if earlier is None else earlier[0])
     # The prior the network trains on: with batch_sampler, that of the
     # resampled batches, not of y (else the logit adjustment, margins and
     # prior correction would correct an imbalance the batches no longer
@@ -84,10 +94,10 @@ def prepare_targets(
         if batch_sampler is None
         else resampled_class_counts(resolve_batch_sampler(batch_sampler), class_counts)
     )
-    present = np.unique(y_encoded)
+    present = class_counts > 0
     per_class = np.ones(len(classes))
-    per_class[present] = compute_class_weight(
-        class_weight, classes=classes[present], y=y, beta=beta
+    per_class[present] = weights_from_counts(
+        class_weight, classes=classes[present], counts=class_counts[present], beta=beta
     )
     shape = None if sample_weight is None else np.asarray(sample_weight).shape
     if shape not in (None, (), (len(y),)):
@@ -110,7 +120,7 @@ def prepare_targets(
         * per_class[y_encoded]
     )
     total = np.bincount(y_encoded, weights=weights, minlength=len(classes))
-    starved = (total == 0) & (class_counts > 0)
+    starved = (total == 0) & (call_counts > 0)
     if starved.any():
         raise ValueError(
             f"Every sample of class {classes[starved].tolist()} has "
@@ -120,6 +130,8 @@ def prepare_targets(
     # Weights are costs: the loss sees each class as often as its count
     # times its mean weight, and its prior, margins or re-weighting are
     # computed from these counts, so weights and losses compose.
+    if earlier is not None:
+        total = total + earlier[1]
     mean_weight = np.divide(
         total, class_counts, out=np.ones(len(classes)), where=class_counts > 0
     )
@@ -128,6 +140,7 @@ def prepare_targets(
         y_encoded=y_encoded,
         weights=weights.astype(np.float32),
         class_counts=class_counts,
+        weight_totals=total,
         train_class_counts=train_class_counts,
         class_weight=per_class,
         weighted_class_counts=prior_counts(train_class_counts) * mean_weight,

@@ -174,6 +174,15 @@ class Program:
             def forward(X, T, W):
                 return evaluate(model(network_inputs(X), training=False), T, W)
 
+            for function in (epoch, forward):
+                # Each fit builds its own model and traces its own epoch;
+                # partial_fit, one epoch a fit, traces on every call.
+                # TensorFlow counts the traces of every Program's epoch
+                # together (it keys them by the function's code) and would
+                # warn partial_fit's users to move a tf.function out of a
+                # loop they do not have.  A private flag, set where it exists.
+                if hasattr(function, "_omit_frequent_tracing_warning"):
+                    function._omit_frequent_tracing_warning = True
             self._epoch, self._evaluate = epoch, forward
         else:
             import jax

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from numbers import Real
 
 import numpy as np
-from sklearn.utils.class_weight import compute_class_weight as _sklearn_balanced
 
 __all__ = ["compute_class_weight", "effective_number_weights"]
 
@@ -95,14 +94,46 @@ def compute_class_weight(
     >>> compute_class_weight("balanced", classes=np.array(["a", "b"]), y=y)
     array([0.66666667, 2.        ])
     """
+    y = np.asarray(y)
+    if isinstance(class_weight, str) and not np.all(np.isin(y, classes)):
+        raise ValueError("classes should include all valid labels that can be in y")
+    counts = np.array([np.count_nonzero(y == c) for c in classes])
+    return weights_from_counts(class_weight, classes=classes, counts=counts, beta=beta)
+
+
+def weights_from_counts(
+    class_weight: None | str | Mapping,
+    *,
+    classes: np.ndarray,
+    counts: np.ndarray,
+    beta: float = 0.999,
+) -> np.ndarray:
+    """:func:`compute_class_weight` from the number of samples of each class
+    (all positive) rather than the labels: ``partial_fit`` weighs by the
+    counts of every call so far, whose labels it does not keep.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimb.class_weight import weights_from_counts
+    >>> weights_from_counts("balanced", classes=np.array(["a", "b"]), counts=[6, 2])
+    array([0.66666667, 2.        ])
+    """
     n_classes = len(classes)
     if class_weight is None:
         return np.ones(n_classes)
     if isinstance(class_weight, str):
         if class_weight == "balanced":
-            return _sklearn_balanced("balanced", classes=classes, y=y)
+            # scikit-learn's formula, n_samples / (n_classes * n_c), written
+            # here because its compute_class_weight takes labels, not counts.
+            counts = np.asarray(counts, dtype=np.float64)
+            if counts.shape != (n_classes,) or np.any(counts <= 0):
+                raise ValueError(
+                    f"class_weight='balanced' needs a positive count for each of "
+                    f"the {n_classes} classes; got {counts}."
+                )
+            return counts.sum() / (n_classes * counts)
         if class_weight == "effective":
-            counts = np.array([np.count_nonzero(y == c) for c in classes])
             return effective_number_weights(counts, beta=beta)
         raise ValueError(
             "class_weight must be None, 'balanced', 'effective' or a dict; "

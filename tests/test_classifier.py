@@ -357,6 +357,40 @@ def test_partial_fit_trains_one_epoch_per_call(tabular, fast_params):
         clf.partial_fit(X[:10], np.full(10, 7))
 
 
+def test_partial_fit_counts_every_row_trained_on(tabular, fast_params):
+    # A call whose rows miss the rarest class leaves its count, its weight
+    # and the prior behind predict_proba as the rows seen so far give them,
+    # not as that call's y alone would (a prior of nothing).
+    X, y = tabular
+    rare = np.bincount(y).argmin()
+    first, later = np.arange(120), np.flatnonzero(np.arange(len(y)) >= 120)
+    later = later[y[later] != rare]
+    clf = ImbalancedKerasClassifier(**{**fast_params, "class_weight": "balanced"})
+    clf.partial_fit(X[first], y[first], classes=[0, 1, 2, 3])
+    clf.partial_fit(X[later], y[later])
+    counts = np.bincount(y[first], minlength=4) + np.bincount(y[later], minlength=4)
+    np.testing.assert_array_equal(clf.class_counts_, counts)
+    np.testing.assert_allclose(clf.class_weight_, counts.sum() / (4 * counts))
+    np.testing.assert_allclose(clf.class_prior_, counts / counts.sum())
+    # Sample weights add up across calls too: without class weights, each
+    # class's weighted count is the sum of its rows' weights.
+    plain = ImbalancedKerasClassifier(**fast_params)
+    plain.partial_fit(X[first], y[first], classes=[0, 1, 2, 3])
+    plain.partial_fit(X[later], y[later], sample_weight=np.full(len(later), 2.0))
+    expected = np.bincount(y[first], minlength=4) + 2 * np.bincount(
+        y[later], minlength=4
+    )
+    np.testing.assert_allclose(plain.weighted_class_counts_, expected)
+    # A model saved before the totals were kept trains on from its counts
+    # times its class weights.
+    del plain._weight_totals
+    plain.partial_fit(X[first], y[first])
+    np.testing.assert_array_equal(plain.class_counts_, counts + np.bincount(y[first]))
+    np.testing.assert_allclose(
+        plain.weighted_class_counts_, counts + np.bincount(y[first], minlength=4)
+    )
+
+
 def test_partial_fit_calls_are_reproducible(tabular, fast_params):
     # Later calls draw their shuffle and dropout from random_state too, not
     # from the global NumPy state, which the first estimator's calls moved.

@@ -177,3 +177,18 @@ def test_a_fit_leaves_no_custom_gradient_registered(tabular, fast_params):
     for seed in (0, 1):
         ImbalancedKerasClassifier(**{**fast_params, "random_state": seed}).fit(*tabular)
     assert custom_gradients() <= before
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="TensorFlow's tracing warning"
+)
+def test_partial_fit_in_a_loop_logs_no_retracing_warning(tabular, fast_params, caplog):
+    # Each call is a fit of one epoch, traced anew by design: TensorFlow's
+    # advice to move a tf.function out of a loop is not the user's to act on.
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(**fast_params)
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        for rows in np.array_split(np.arange(len(y)), 7):
+            clf.partial_fit(X[rows], y[rows], classes=[0, 1, 2, 3])
+    assert len(clf.history_["loss"]) == 7
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
