@@ -7,7 +7,10 @@ that chose them):
   scikit-learn's digits;
 - real sequences: the classification sets ``aeon`` ships (JapaneseVowels
   with its variable lengths);
-- synthetic sequence families with a known density, so a Bayes limit.
+- synthetic sequence families with a known density, so a Bayes limit;
+- the seed scenario: ``skimb.datasets.make_imbalanced_sequences`` (the case
+  skimb was built for, its own generator), 95,000 training sequences of
+  20 x 18, scored like the families (``--kind seed``).
 
 Protocol.  Real sets: 5-fold ``StratifiedKFold`` (shuffled, seed 0), mean
 macro-F1 with the mean fit time beside it; every model sees the same folds.
@@ -32,8 +35,9 @@ Markdown tables of everything there.
 
 Run ``python benchmarks/bench_suite.py`` (every model, every set; about an
 hour on two cores), ``--models skimb`` for the default alone, ``--kind
-tables|sequences|synthetic``, ``--sets tuning|held_back|all``, and
-``--quick`` for a smoke run (one tiny case of each kind, seconds);
+tables|sequences|synthetic|seed`` (``seed`` runs only when named),
+``--sets tuning|held_back|all``, and ``--quick`` for a smoke run (one tiny
+case of each kind, seconds);
 ``--ablation`` runs the default with each of its parts changed in turn on the
 tuning tables (``ABLATION``), and ``--report --ablation`` compares them.
 """
@@ -67,6 +71,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier  # noqa: E402
+from skimb.datasets import make_imbalanced_sequences  # noqa: E402
 from skimb.decision import macro_f1_offsets  # noqa: E402
 
 # scikeras rebuilds a model per fit; TensorFlow's retracing notices say so.
@@ -75,6 +80,9 @@ logging.getLogger("tensorflow").setLevel(logging.ERROR)
 RESULTS = Path(__file__).resolve().parent / "results" / "suite"
 PEERS = ("logistic", "hist_gradient_boosting", "balanced_random_forest", "mlp", "lstm")
 TRAIN_SIZES = (2_000, 6_000)
+# The seed scenario's "family" and training size.
+SEED = "seed"
+SEED_TRAIN = 95_000
 # The ablation: each part of the default changed in turn (``--ablation``
 # runs them on the tuning tables; ``--report --ablation`` compares them).
 ABLATION = {
@@ -177,12 +185,24 @@ def run_real(name, X, y, model_name, *, sequences, overrides, quick, seed=0):
 _BAYES: dict = {}
 
 
+def _sample(family: str, n: int, *, random_state: int):
+    """``n`` sequences of a family or of the seed scenario: X, y and the true
+    log-posterior."""
+    if family != SEED:
+        return _families.sample(family, n, random_state=random_state)
+    X, y, posterior = make_imbalanced_sequences(
+        n, random_state=random_state, return_posterior=True
+    )
+    tiny = np.finfo(np.float64).tiny
+    return X.astype(np.float32), y, np.log(np.maximum(posterior, tiny))
+
+
 def _bayes(family: str, n_test: int):
     """The test sample and the Bayes-optimal macro-F1 on it."""
     key = (family, n_test)
     if key not in _BAYES:
-        X_test, y_test, log_posterior = _families.sample(family, n_test, random_state=2)
-        _, y_tune, log_tune = _families.sample(family, n_test, random_state=1)
+        X_test, y_test, log_posterior = _sample(family, n_test, random_state=2)
+        _, y_tune, log_tune = _sample(family, n_test, random_state=1)
         offsets, _ = macro_f1_offsets(log_tune, y_tune, n_bootstrap=0)
         bayes = f1_score(
             y_test, np.argmax(log_posterior + offsets, axis=1), average="macro"
@@ -194,7 +214,7 @@ def _bayes(family: str, n_test: int):
 def run_synthetic(family, n_train, model_name, *, overrides, quick, seed=0):
     n_test = 2_000 if quick else N_TEST
     X_test, y_test, bayes = _bayes(family, n_test)
-    X, y, _ = _families.sample(family, n_train, random_state=100 + seed)
+    X, y, _ = _sample(family, n_train, random_state=100 + seed)
     model, reads = make_model(
         model_name, sequences=True, overrides=overrides, quick=quick, seed=seed
     )
@@ -364,7 +384,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["skimb", *PEERS])
     parser.add_argument(
-        "--kind", nargs="+", default=["tables", "sequences", "synthetic"]
+        "--kind",
+        nargs="+",
+        choices=("tables", "sequences", "synthetic", "seed"),
+        default=["tables", "sequences", "synthetic"],
     )
     parser.add_argument("--sets", choices=("tuning", "held_back", "all"), default="all")
     parser.add_argument("--only", nargs="+", help="run these set names alone")
@@ -420,6 +443,10 @@ def main() -> None:
         tables = _suite_data.tables() if "tables" in args.kind else {}
         sequences = _suite_data.sequences() if "sequences" in args.kind else {}
         families, sizes = list(_families.FAMILIES), args.sizes
+    if "synthetic" not in args.kind:
+        families = []
+    if "seed" in args.kind and not quick:
+        families.append(SEED)
     held = _suite_data.held_back(tables) | _suite_data.held_back(sequences)
     cases = []
     for kind, sets in (("tables", tables), ("sequences", sequences)):
@@ -455,11 +482,11 @@ def main() -> None:
                 f"fit {row['fit_s']:.1f} s",
                 flush=True,
             )
-        if "synthetic" in args.kind and args.sets != "held_back":
+        if args.sets != "held_back":
             for family in families:
                 if args.only is not None and family not in args.only:
                     continue
-                for n_train in sizes:
+                for n_train in [SEED_TRAIN] if family == SEED else sizes:
                     row = run_synthetic(
                         family, n_train, model_name, overrides=overrides, quick=quick
                     )

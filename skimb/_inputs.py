@@ -101,6 +101,8 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
             "Convert X with X.toarray() first."
         )
     ndim = _ndim(X)
+    if ndim == 1 and len(X) == 0:
+        raise ValueError("X is empty: it holds no samples.")
     if ndim not in (2, 3):
         raise ValueError(
             "X must be 2-D (n_samples, n_features) or 3-D "

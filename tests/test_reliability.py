@@ -98,6 +98,7 @@ FIT_CASES = [
     ),
     ("empty-X", _fit(), [np.empty((0, 4)), np.empty(0)], ValueError, "0 sample"),
     ("no-features", _fit(), [np.empty((60, 0)), Y0], ValueError, "0 feature"),
+    ("empty-list", _fit(architecture="lstm"), [[], []], ValueError, "X is empty"),
     ("one-class", _fit(), [X0, np.zeros(60, int)], ValueError, "at least 2 classes"),
     ("1-D-X", _fit(), [X0[:, 0], Y0], ValueError, "2-D"),
     ("4-D-X", _fit(), [X0.reshape(60, 2, 2, 1), Y0], ValueError, "4-D"),
