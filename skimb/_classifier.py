@@ -26,9 +26,20 @@ from skimb._random import seed_from
 from skimb._scikeras import ScikerasFixes
 from skimb._splits import network_splits
 from skimb.calibration import estimate_prior, shift_prior
+from skimb.class_weight import prior_counts
 from skimb.data import Shards
 from skimb.decision import FittedDecision, decide, prior_frequencies, rule_offsets
 from skimb.metrics import macro_f1
+
+# What a fit counts of y; partial_fit adds each call's to them.
+_COUNTED = (
+    "classes_",
+    "class_counts_",
+    "_weight_totals",
+    "train_class_counts_",
+    "class_weight_",
+    "weighted_class_counts_",
+)
 
 
 class ImbalancedKerasClassifier(ScikerasFixes):
@@ -309,7 +320,8 @@ default="oof_macro_f1"
         the logits).
     class_counts_ : ndarray of shape (n_classes,)
         Number of samples of each class in the ``y`` of the last ``fit``,
-        plus those of the ``partial_fit`` calls since.
+        plus those of the ``partial_fit`` calls since (or of every
+        ``partial_fit`` call, without a ``fit``).
     train_class_counts_ : ndarray of shape (n_classes,)
         The class counts behind the loss's prior, margins or weights and the
         prior correction: ``class_counts_``, or as ``batch_sampler``
@@ -556,8 +568,9 @@ default="oof_macro_f1"
         The first call builds the network; it needs ``classes`` unless ``y``
         holds every class.  The class counts, and the class weights, loss
         adjustment and ``predict_proba``'s prior drawn from them, are those
-        of every row trained on so far (this call's, the earlier calls' and
-        a ``fit``'s before them), not of this call's ``y`` alone.
+        of every row given so far (this call's, the earlier calls' and a
+        ``fit``'s before them, its validation rows included), not of this
+        call's ``y`` alone.
 
         Parameters
         ----------
@@ -577,21 +590,34 @@ default="oof_macro_f1"
         first_call = not hasattr(self, "model_")
         if first_call:
             self._validate_params()
-        X, y_encoded, weights = self._check_training_data(
-            X, y, sample_weight, classes=classes, reset=first_call
-        )
-        setting = self._setting()
-        self.model_, self.history_ = train_epoch(
-            setting,
-            None if first_call else self.model_,
-            X,
-            y_encoded=y_encoded,
-            weights=weights,
-            seed=seed_from(self.random_state),
-            history=None if first_call else self.history_,
-        )
+        # After initialize, the network exists but has counted no row.
+        trained = hasattr(self, "history_")
+        counted = {k: getattr(self, k) for k in _COUNTED if hasattr(self, k)}
+        try:
+            X, y_encoded, weights = self._check_training_data(
+                X, y, sample_weight, classes=classes, reset=first_call, add=trained
+            )
+            setting = self._setting()
+            self.model_, self.history_ = train_epoch(
+                setting,
+                None if first_call else self.model_,
+                X,
+                y_encoded=y_encoded,
+                weights=weights,
+                seed=seed_from(self.random_state),
+                history=self.history_ if trained else None,
+            )
+        except BaseException:
+            # A call that fails (or is interrupted) counts none of its rows,
+            # so that calling it again does not count them twice.
+            for key in _COUNTED:
+                if key in counted:
+                    setattr(self, key, counted[key])
+                elif hasattr(self, key):
+                    delattr(self, key)
+            raise
         self.best_epoch_ = None
-        if first_call:
+        if not trained:
             self.n_networks_ = 1
             self.histories_ = [self.history_]
         else:
@@ -600,16 +626,21 @@ default="oof_macro_f1"
         self._set_decision(fit_decision_for(setting))
         return self
 
-    def _check_training_data(self, X, y, sample_weight, *, classes, reset=True):
+    def _check_training_data(
+        self, X, y, sample_weight, *, classes, reset=True, add=False
+    ):
         X = check_features(self, X, reset=reset)
         y_encoded, weights = self._check_targets(
-            y, sample_weight, n_samples=len(X), classes=classes, reset=reset
+            y, sample_weight, n_samples=len(X), classes=classes, reset=reset, add=add
         )
         return X, y_encoded, weights
 
-    def _check_targets(self, y, sample_weight, *, n_samples, classes, reset=True):
+    def _check_targets(
+        self, y, sample_weight, *, n_samples, classes, reset=True, add=False
+    ):
         """The encoded labels and the sample weights (class weights
-        included); sets the classes and their counts and weights."""
+        included); sets the classes and their counts and weights (``add``:
+        the counts and weights of ``y`` added to those counted so far)."""
         targets = prepare_targets(
             y,
             sample_weight,
@@ -618,22 +649,30 @@ default="oof_macro_f1"
             class_weight=self.class_weight,
             beta=self.beta,
             batch_sampler=self.batch_sampler,
-            earlier=None if reset else (self.class_counts_, self._earlier_totals()),
+            earlier=(self.class_counts_, self._sample_weight_totals()) if add else None,
         )
         self.classes_ = targets.classes
         self.class_counts_ = targets.class_counts
-        self._weight_totals = targets.weight_totals
+        self._weight_totals = targets.sample_weight_totals
         self.train_class_counts_ = targets.train_class_counts
         self.class_weight_ = targets.class_weight
         self.weighted_class_counts_ = targets.weighted_class_counts
         return targets.y_encoded, targets.weights
 
-    def _earlier_totals(self) -> np.ndarray:
-        """The weight totals of the rows trained on so far."""
-        # A model saved before the totals were kept: its class weights times
-        # its counts, exact where no sample_weight was given.
-        default = self.class_counts_ * self.class_weight_
-        return getattr(self, "_weight_totals", default)
+    def _sample_weight_totals(self) -> np.ndarray:
+        """Each class's sum of sample weights over the rows counted so far."""
+        if hasattr(self, "_weight_totals"):
+            return self._weight_totals
+        # A model saved before these totals were kept: its weighted counts
+        # hold each class's mean weight, sample weight times class weight.
+        mean = self.weighted_class_counts_ / prior_counts(self.train_class_counts_)
+        per_sample = np.divide(
+            mean,
+            self.class_weight_,
+            out=np.ones(len(mean)),
+            where=self.class_weight_ > 0,
+        )
+        return self.class_counts_ * per_sample
 
     def _setting(self) -> Setting:
         """The parameters and what the fit knows of ``y``, as the fitting

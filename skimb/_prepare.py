@@ -30,13 +30,14 @@ class Targets:
         Sample weights times class weights.
     class_counts : ndarray of shape (n_classes,)
         Samples of each class (in ``partial_fit``, of every call so far).
-    weight_totals : ndarray of shape (n_classes,)
-        The sum of each class's weights (likewise).
+    sample_weight_totals : ndarray of shape (n_classes,)
+        The sum of each class's sample weights, before class weights
+        (likewise).
     train_class_counts : ndarray of shape (n_classes,)
         The counts the network trains on: those of the resampled batches
         with a batch sampler.
     class_weight : ndarray of shape (n_classes,)
-        The weight of each class (1 for a class absent from ``y``).
+        The weight of each class (1 for a class with no sample yet).
     weighted_class_counts : ndarray of shape (n_classes,)
         Training counts times each class's mean weight: how often the loss
         sees each class.
@@ -46,7 +47,7 @@ class Targets:
     y_encoded: np.ndarray
     weights: np.ndarray
     class_counts: np.ndarray
-    weight_totals: np.ndarray
+    sample_weight_totals: np.ndarray
     train_class_counts: np.ndarray
     class_weight: np.ndarray
     weighted_class_counts: np.ndarray
@@ -66,8 +67,8 @@ def prepare_targets(
     """Check ``y`` and ``sample_weight`` and compute the class statistics.
 
     ``classes``: every class (the fitted ones, or ``partial_fit``'s), or
-    None for those of ``y``.  ``earlier``: the class counts and weight
-    totals of the calls before this one, in ``partial_fit``.  The class
+    None for those of ``y``.  ``earlier``: the class counts and sample
+    weight totals of the calls before this one, in ``partial_fit``.  The class
     counts, the class weights computed from them and the prior behind the
     loss are then those of every row seen so far (scikit-learn's naive Bayes
     counts so in its ``partial_fit``): a call whose rows miss a rare class
@@ -109,16 +110,14 @@ def prepare_targets(
             "or batch_sampler instead."
         )
     # A new array: the caller's sample_weight is never written to.
-    weights = (
-        _check_sample_weight(
-            sample_weight,
-            # Only its number of rows is read.
-            np.empty((len(y), 0)),
-            dtype=np.float64,
-            ensure_non_negative=True,
-        )
-        * per_class[y_encoded]
+    sample_weights = _check_sample_weight(
+        sample_weight,
+        # Only its number of rows is read.
+        np.empty((len(y), 0)),
+        dtype=np.float64,
+        ensure_non_negative=True,
     )
+    weights = sample_weights * per_class[y_encoded]
     total = np.bincount(y_encoded, weights=weights, minlength=len(classes))
     starved = (total == 0) & (call_counts > 0)
     if starved.any():
@@ -127,20 +126,27 @@ def prepare_targets(
             "weight 0 (sample_weight times class_weight): the network "
             "cannot learn a class it never sees."
         )
+    sample_totals = np.bincount(
+        y_encoded, weights=sample_weights, minlength=len(classes)
+    )
+    if earlier is not None:
+        sample_totals = sample_totals + earlier[1]
     # Weights are costs: the loss sees each class as often as its count
     # times its mean weight, and its prior, margins or re-weighting are
-    # computed from these counts, so weights and losses compose.
-    if earlier is not None:
-        total = total + earlier[1]
+    # computed from these counts, so weights and losses compose.  The class
+    # weights of now apply to every row counted, as a fit on them all would.
     mean_weight = np.divide(
-        total, class_counts, out=np.ones(len(classes)), where=class_counts > 0
+        sample_totals * per_class,
+        class_counts,
+        out=np.ones(len(classes)),
+        where=class_counts > 0,
     )
     return Targets(
         classes=classes,
         y_encoded=y_encoded,
         weights=weights.astype(np.float32),
         class_counts=class_counts,
-        weight_totals=total,
+        sample_weight_totals=sample_totals,
         train_class_counts=train_class_counts,
         class_weight=per_class,
         weighted_class_counts=prior_counts(train_class_counts) * mean_weight,

@@ -95,9 +95,13 @@ def compute_class_weight(
     array([0.66666667, 2.        ])
     """
     y = np.asarray(y)
-    if isinstance(class_weight, str) and not np.all(np.isin(y, classes)):
-        raise ValueError("classes should include all valid labels that can be in y")
     counts = np.array([np.count_nonzero(y == c) for c in classes])
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        # The checks scikit-learn's compute_class_weight makes, with its words.
+        if not np.all(np.isin(y, classes)):
+            raise ValueError("classes should include all valid labels that can be in y")
+        if np.any(counts == 0):
+            raise ValueError("classes should have valid labels that are in y")
     return weights_from_counts(class_weight, classes=classes, counts=counts, beta=beta)
 
 

@@ -68,3 +68,13 @@ def test_beta_out_of_range(beta):
 def test_bad_class_weight(class_weight, error, match):
     with pytest.raises(error, match=match):
         compute_class_weight(class_weight, classes=CLASSES, y=Y)
+
+
+def test_balanced_checks_labels_as_scikit_learn_does():
+    with pytest.raises(ValueError, match="include all valid labels"):
+        compute_class_weight("balanced", classes=CLASSES[:3], y=Y)
+    with pytest.raises(ValueError, match="valid labels that are in y"):
+        compute_class_weight("balanced", classes=np.arange(5), y=Y)
+    # An unknown name is named as such, whatever the labels.
+    with pytest.raises(ValueError, match="class_weight must be"):
+        compute_class_weight("inverse", classes=CLASSES[:3], y=Y)

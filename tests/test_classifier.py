@@ -19,6 +19,7 @@ from sklearn.model_selection import (  # noqa: E402
     cross_val_score,
 )
 
+import skimb._classifier  # noqa: E402
 import skimb._engine  # noqa: E402
 import skimb._fitting  # noqa: E402
 from skimb import ImbalancedKerasClassifier  # noqa: E402
@@ -357,7 +358,7 @@ def test_partial_fit_trains_one_epoch_per_call(tabular, fast_params):
         clf.partial_fit(X[:10], np.full(10, 7))
 
 
-def test_partial_fit_counts_every_row_trained_on(tabular, fast_params):
+def test_partial_fit_counts_every_row_trained_on(tabular, fast_params, monkeypatch):
     # A call whose rows miss the rarest class leaves its count, its weight
     # and the prior behind predict_proba as the rows seen so far give them,
     # not as that call's y alone would (a prior of nothing).
@@ -372,23 +373,44 @@ def test_partial_fit_counts_every_row_trained_on(tabular, fast_params):
     np.testing.assert_array_equal(clf.class_counts_, counts)
     np.testing.assert_allclose(clf.class_weight_, counts.sum() / (4 * counts))
     np.testing.assert_allclose(clf.class_prior_, counts / counts.sum())
+    # Today's class weights apply to every row counted, as in a fit on them
+    # all: balanced weights balance the weighted counts.
+    np.testing.assert_allclose(clf.weighted_class_counts_, np.full(4, counts.sum() / 4))
     # Sample weights add up across calls too: without class weights, each
     # class's weighted count is the sum of its rows' weights.
     plain = ImbalancedKerasClassifier(**fast_params)
     plain.partial_fit(X[first], y[first], classes=[0, 1, 2, 3])
     plain.partial_fit(X[later], y[later], sample_weight=np.full(len(later), 2.0))
-    expected = np.bincount(y[first], minlength=4) + 2 * np.bincount(
+    weighted = np.bincount(y[first], minlength=4) + 2 * np.bincount(
         y[later], minlength=4
     )
-    np.testing.assert_allclose(plain.weighted_class_counts_, expected)
-    # A model saved before the totals were kept trains on from its counts
-    # times its class weights.
+    np.testing.assert_allclose(plain.weighted_class_counts_, weighted)
+    # A model saved before the totals were kept recovers them from its
+    # weighted counts.
     del plain._weight_totals
     plain.partial_fit(X[first], y[first])
     np.testing.assert_array_equal(plain.class_counts_, counts + np.bincount(y[first]))
     np.testing.assert_allclose(
-        plain.weighted_class_counts_, counts + np.bincount(y[first], minlength=4)
+        plain.weighted_class_counts_, weighted + np.bincount(y[first], minlength=4)
     )
+    # A call that fails counts none of its rows.
+    before = plain.class_counts_.copy()
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(skimb._classifier, "train_epoch", fail)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        plain.partial_fit(X[first], y[first])
+    np.testing.assert_array_equal(plain.class_counts_, before)
+
+
+def test_partial_fit_after_initialize_counts_only_trained_rows(tabular, fast_params):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(**fast_params).initialize(X, y)
+    clf.partial_fit(X[:100], y[:100])
+    np.testing.assert_array_equal(clf.class_counts_, np.bincount(y[:100], minlength=4))
+    assert len(clf.history_["loss"]) == 1
 
 
 def test_partial_fit_calls_are_reproducible(tabular, fast_params):

@@ -182,9 +182,20 @@ def test_a_fit_leaves_no_custom_gradient_registered(tabular, fast_params):
 @pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="TensorFlow's tracing warning"
 )
-def test_partial_fit_in_a_loop_logs_no_retracing_warning(tabular, fast_params, caplog):
+def test_partial_fit_in_a_loop_logs_no_retracing_warning(
+    tabular, fast_params, caplog, monkeypatch
+):
     # Each call is a fit of one epoch, traced anew by design: TensorFlow's
     # advice to move a tf.function out of a loop is not the user's to act on.
+    from tensorflow.python.eager.polymorphic_function import polymorphic_function
+
+    # A fresh count of traces: TensorFlow warns at most twice per function
+    # in a process, and earlier tests' fits may have spent both.
+    monkeypatch.setattr(
+        polymorphic_function,
+        "_frequent_tracing_detector_manager",
+        polymorphic_function._FrequentTracingDetectorManager(),
+    )
     X, y = tabular
     clf = ImbalancedKerasClassifier(**fast_params)
     with caplog.at_level("WARNING", logger="tensorflow"):
