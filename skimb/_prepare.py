@@ -118,17 +118,17 @@ def prepare_targets(
         ensure_non_negative=True,
     )
     weights = sample_weights * per_class[y_encoded]
-    total = np.bincount(y_encoded, weights=weights, minlength=len(classes))
-    starved = (total == 0) & (call_counts > 0)
+    sample_totals = np.bincount(
+        y_encoded, weights=sample_weights, minlength=len(classes)
+    )
+    # This call's weight of each class: its sample weights times its weight.
+    starved = (sample_totals * per_class == 0) & (call_counts > 0)
     if starved.any():
         raise ValueError(
             f"Every sample of class {classes[starved].tolist()} has "
             "weight 0 (sample_weight times class_weight): the network "
             "cannot learn a class it never sees."
         )
-    sample_totals = np.bincount(
-        y_encoded, weights=sample_weights, minlength=len(classes)
-    )
     if earlier is not None:
         sample_totals = sample_totals + earlier[1]
     # Weights are costs: the loss sees each class as often as its count
