@@ -207,8 +207,13 @@ default=None
         frequencies of unlabelled data instead (label shift).
     optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"}, default="adam"
         Keras optimizer, by name.
-    learning_rate : float, default=1e-3
-        Learning rate of the optimizer.
+    learning_rate : float or "auto", default="auto"
+        Learning rate of the optimizer.  ``"auto"``: 1e-3 for networks
+        trained on up to 4,096 rows (32 batches of 128), and
+        ``1e-3 * sqrt(4096 / n)`` for ``n`` rows beyond, so that
+        large data, whose epochs hold more steps, do not over-fit between
+        two checks of early stopping; 1e-3 for :meth:`partial_fit`, which
+        does not stop early.
     batch_size : int or "auto", default="auto"
         Mini-batch size (rows of each network per step).  ``"auto"``: one
         network's training rows divided by 32, between 32 and 128: batches
@@ -413,7 +418,7 @@ default="oof_macro_f1"
         decision: str = "macro_f1",
         class_prior=None,
         optimizer: str = "adam",
-        learning_rate: float = 1e-3,
+        learning_rate: float | str = "auto",
         batch_size: int | str = "auto",
         epochs: int = 300,
         validation_fraction: float = 0.1,

@@ -19,7 +19,13 @@ import numpy as np
 
 from skimb._engine import train
 from skimb._networks import average_networks, feature_moments, held_out_moments
-from skimb._params import make_optimizer, network_for, plan_for, standardizes
+from skimb._params import (
+    make_optimizer,
+    network_for,
+    plan_for,
+    resolve_learning_rate,
+    standardizes,
+)
 from skimb._plan import TrainingPlan
 from skimb._random import seeded
 from skimb._schedule import held_out_group
@@ -189,7 +195,7 @@ def fit_networks(
         built,
         y_encoded,
         weights,
-        optimizer=_optimizer(params),
+        optimizer=_optimizer(params, n_train=len(splits[0][0])),
         epochs=params["epochs"],
         early_stopping=params["early_stopping"] and splits[0][1] is not None,
         seed=seed,
@@ -248,7 +254,7 @@ def train_epoch(
                 moments=moments_for(setting.params, X),
                 probabilities=not built.logits,
             )
-            optimizer = _optimizer(setting.params)
+            optimizer = _optimizer(setting.params, n_train=None)
         else:
             optimizer = model.optimizer  # later calls go on with its state
         plan = _plan(
@@ -278,7 +284,7 @@ def untrained_network(setting: Setting, X: np.ndarray, seed: int | None) -> kera
         probabilities=not built.logits,
         seed=seed,
     )
-    model.compile(optimizer=_optimizer(setting.params), loss=built.loss)
+    model.compile(optimizer=_optimizer(setting.params, n_train=None), loss=built.loss)
     return model
 
 
@@ -375,8 +381,13 @@ def _loss(setting: Setting) -> ResolvedLoss:
     )
 
 
-def _optimizer(params: dict) -> keras.optimizers.Optimizer:
-    return make_optimizer(params["optimizer"], learning_rate=params["learning_rate"])
+def _optimizer(params: dict, *, n_train: int | None) -> keras.optimizers.Optimizer:
+    """The optimizer of a network trained on ``n_train`` rows (None: by
+    ``partial_fit``)."""
+    return make_optimizer(
+        params["optimizer"],
+        learning_rate=resolve_learning_rate(params["learning_rate"], n_train),
+    )
 
 
 def _network(

@@ -8,6 +8,7 @@ nothing here reads the estimator.
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 import keras
@@ -33,6 +34,9 @@ AUTO_SHAPE = {
 # batch_size="auto": training rows // AUTO_STEPS, within AUTO_BATCH_BOUNDS.
 AUTO_STEPS = 32
 AUTO_BATCH_BOUNDS = (32, 128)
+# learning_rate="auto": AUTO_LEARNING_RATE up to AUTO_STEPS full batches of
+# the largest "auto" size per network, then lower (resolve_learning_rate).
+AUTO_LEARNING_RATE = 1e-3
 
 PARAMETER_CONSTRAINTS: dict = {
     "architecture": [StrOptions(set(ARCHITECTURES))],
@@ -58,7 +62,7 @@ PARAMETER_CONSTRAINTS: dict = {
     "decision": [StrOptions(set(DECISIONS))],
     "class_prior": [None, StrOptions({"balanced"}), "array-like"],
     "optimizer": [StrOptions(set(OPTIMIZERS))],
-    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
     "batch_size": [
         Interval(Integral, 1, None, closed="left"),
         StrOptions({"auto"}),
@@ -131,6 +135,27 @@ def resolve_batch_size(batch_size, n_train: int) -> int:
     # suite": on the tuning tables 32 beat 128 on 11 of 12, and beat 16
     # on 9 of the 11 where they differ).
     return int(np.clip(n_train // AUTO_STEPS, *AUTO_BATCH_BOUNDS))
+
+
+def resolve_learning_rate(learning_rate, n_train: int | None) -> float:
+    """``learning_rate``, with "auto" resolved for ``n_train`` training rows
+    of one network (None: a ``partial_fit``, which has no early stopping,
+    trains at AUTO_LEARNING_RATE)."""
+    if learning_rate != "auto":
+        return learning_rate
+    if n_train is None:
+        return AUTO_LEARNING_RATE
+    # Beyond AUTO_STEPS batches of the largest "auto" size, an epoch holds
+    # more steps the more rows there are, while early stopping still looks
+    # once an epoch: at 1e-3 a network of the 95,000-sequence seed scenario
+    # (668 steps an epoch) passed its best validation loss within a few
+    # epochs, and a noisy macro-F1 then chose among over-fitted epochs.
+    # Scaling the rate by the square root of the rows keeps the noise of an
+    # epoch's updates as at that size (docs/benchmarks.rst, "The benchmark
+    # suite": 93-95% of the Bayes-optimal macro-F1 at 1e-3, 97% at this
+    # rate); every smaller fit keeps 1e-3.
+    rows = AUTO_STEPS * AUTO_BATCH_BOUNDS[1]
+    return AUTO_LEARNING_RATE * min(1.0, math.sqrt(rows / max(n_train, 1)))
 
 
 def make_optimizer(name: str, *, learning_rate: float) -> keras.optimizers.Optimizer:

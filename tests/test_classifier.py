@@ -457,3 +457,45 @@ def test_auto_batch_size_gives_small_data_enough_steps(n_samples, batch, fast_pa
     )
     assert len(train) // 32 == batch or batch in (32, 128)
     assert steps.steps == -(-len(train) // batch)
+
+
+@pytest.mark.parametrize(
+    ("learning_rate", "n_samples", "expected"),
+    [
+        # "auto": 1e-3 up to 4,096 training rows, then 1e-3 * sqrt(4096 / n).
+        ("auto", 200, 1e-3),
+        ("auto", 4096, 1e-3),
+        ("auto", 16_384, 5e-4),
+        ("auto", 95_000, 1e-3 * np.sqrt(4096 / 95_000)),
+        (0.05, 95_000, 0.05),
+        # partial_fit (no early stopping): 1e-3 whatever the rows.
+        ("auto", None, 1e-3),
+    ],
+)
+def test_resolve_learning_rate(learning_rate, n_samples, expected):
+    from skimb._params import resolve_learning_rate
+
+    resolved = resolve_learning_rate(learning_rate, n_samples)
+    assert resolved == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("n_samples", [500, 10_000])
+def test_auto_learning_rate_is_that_of_the_training_rows(n_samples, fast_params):
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(n_samples, 3)), np.arange(n_samples) % 2
+    params = {**fast_params, "epochs": 1}
+    clf = ImbalancedKerasClassifier(**params).fit(X, y)
+    train, _ = validation_split(
+        y, classes=np.arange(2), validation_fraction=0.1, seed=0
+    )
+    expected = 1e-3 * min(1.0, np.sqrt(4096 / len(train)))
+    rate = float(keras.ops.convert_to_numpy(clf.model_.optimizer.learning_rate))
+    assert rate == pytest.approx(expected, rel=1e-6)
+    # A rate given as a number is used as it is.
+    clf = ImbalancedKerasClassifier(learning_rate=0.02, **params).fit(X, y)
+    rate = float(keras.ops.convert_to_numpy(clf.model_.optimizer.learning_rate))
+    assert rate == pytest.approx(0.02, rel=1e-6)
+    # partial_fit does not stop early: 1e-3 whatever the rows.
+    clf = ImbalancedKerasClassifier(**params).partial_fit(X, y, classes=[0, 1])
+    rate = float(keras.ops.convert_to_numpy(clf.model_.optimizer.learning_rate))
+    assert rate == pytest.approx(1e-3, rel=1e-6)

@@ -107,11 +107,12 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         Fit ``best_estimator_`` on the whole data with the best parameters.
     start_from_estimator : bool, default=True
         Make the first trial of a study this ``fit`` creates the estimator's
-        own parameters
-        (those of the space whose current value the space holds; the others
-        are drawn), so that the search does not end below the estimator as
-        given when the space holds all its values (the default space holds
-        every default of :class:`~skimb.ImbalancedKerasClassifier`), and so
+        own parameters (those of the space whose current value the space
+        holds, and a string such as ``learning_rate="auto"`` where the
+        space draws numbers; the others are drawn), so that the search does
+        not end below the estimator as given when the space holds all its
+        values (the default space holds every default of
+        :class:`~skimb.ImbalancedKerasClassifier`), and so
         that ``default_score_`` tells what the search gained.  A study the
         storage already holds (resumed, or created before several workers
         start on it) is not given that trial; enqueue it with
@@ -349,7 +350,8 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         defaults = self.estimator.get_params()
 
         def objective(trial: optuna.Trial) -> float:
-            params = draw(trial, space, defaults)
+            own = trial.user_attrs.get("start") == "estimator"
+            params = draw(trial, space, defaults, own=own)
             reason = conflict(params, defaults)
             if reason is not None:
                 trial.set_user_attr("error", f"skipped: {reason}")

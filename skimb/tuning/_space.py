@@ -33,7 +33,8 @@ SAMPLER_CHOICES = ("passthrough", "random_over", "smote")
 # estimator has are used, and string choices are narrowed to those its
 # ``_parameter_constraints`` accept, so the space follows the estimator as
 # loss strategies and decision rules are added to it.  Every default of the
-# estimator is a value of the space, so that the first trial can be the
+# estimator is a value of the space but learning_rate="auto" (which the
+# first trial keeps, see ``draw``), so that the first trial can be the
 # default.  Parents come before the parameters that depend on them
 # (``CONDITIONS``), which a trial draws in this order.  The maximum number
 # of epochs is not searched: early stopping ends a fit.
@@ -176,8 +177,9 @@ def default_search_space(estimator) -> dict[str, BaseDistribution]:
     a trial's parameters are the ones that act; a trial that would correct
     the same imbalance twice (the logit-adjusted loss with the
     prior-corrected rule) is pruned before it fits. Every default of the
-    estimator is in the space, and :class:`OptunaSearchCV` makes the default
-    its first trial. The maximum number of epochs is not searched: early
+    estimator is in the space but ``learning_rate="auto"``, and
+    :class:`OptunaSearchCV` makes the default its first trial (which keeps
+    that ``"auto"``). The maximum number of epochs is not searched: early
     stopping ends a fit. Only the parameters the estimator has are included,
     and string choices are narrowed to those it accepts. In a pipeline, the
     classifier's parameters are prefixed with its step name
@@ -323,28 +325,40 @@ def _split_name(name: str) -> tuple[str, str]:
     return (prefix + "__" if prefix else ""), bare
 
 
-def draw(trial: optuna.Trial, space: dict, defaults: dict) -> dict:
+def draw(
+    trial: optuna.Trial, space: dict, defaults: dict, *, own: bool = False
+) -> dict:
     """A trial's parameters, drawn by run: a parameter with a condition in
     :data:`CONDITIONS` is drawn only where the condition holds on the values
     drawn before it (or, for those not searched, ``defaults``: the
     estimator's own, keyed like the space).
 
+    ``own``: the trial of the estimator's own parameters, which does not
+    draw a number where the estimator's value is a string (a
+    ``learning_rate`` of ``"auto"``): the estimator keeps that value.
+
     Returns the drawn parameters only, keyed like the space.
     """
     params: dict = {}
     for name, distribution in space.items():
+        if (
+            own
+            and isinstance(defaults.get(name), str)
+            and isinstance(distribution, (FloatDistribution, IntDistribution))
+        ):
+            continue
         prefix, bare = _split_name(name)
-        reads, holds, _ = CONDITIONS.get(bare, ((), None, None))
+        reads, condition, _ = CONDITIONS.get(bare, ((), None, None))
         # Only for an estimator that has every parameter the condition reads:
         # another estimator's "gamma" (an SVC's) is its own.
-        if holds is not None and all(
+        if condition is not None and all(
             prefix + key in params or prefix + key in defaults for key in reads
         ):
             values = {
                 key: params.get(prefix + key, defaults.get(prefix + key))
                 for key in reads
             }
-            if not holds(values):
+            if not condition(values):
                 continue
         params[name] = _suggest(trial, name, distribution)
     return params

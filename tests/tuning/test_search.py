@@ -595,6 +595,23 @@ def _asked(space, defaults, n=300):
     return drawn
 
 
+def test_the_estimators_own_trial_keeps_a_string_the_space_cannot_draw():
+    from skimb.tuning._space import draw
+
+    space = {
+        "learning_rate": FloatDistribution(3e-4, 1e-2, log=True),
+        "mode": CategoricalDistribution(["ok", "other"]),
+    }
+    defaults = {"learning_rate": "auto", "mode": "raise"}
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    own = draw(study.ask(), space, defaults, own=True)
+    # "auto" is kept (not drawn); a value outside a categorical's choices
+    # is drawn like any other trial's.
+    assert set(own) == {"mode"} and own["mode"] in ("ok", "other")
+    other = draw(study.ask(), space, defaults)
+    assert set(other) == {"learning_rate", "mode"}
+
+
 def test_a_trial_draws_only_the_parameters_it_uses():
     estimator = ImbalancedKerasClassifier()
     space = default_search_space(estimator)
@@ -685,11 +702,12 @@ def test_the_default_is_the_first_trial_and_the_score_to_beat(tabular):
     defaults = estimator.get_params()
     assert first.params == {name: defaults[name] for name in first.params}
     # Every parameter the default uses is in its trial; none it does not.
+    # learning_rate="auto" is not a number the space can draw: the trial
+    # keeps it instead of drawing one.
     assert set(first.params) == {
         "units",
         "n_layers",
         "dropout",
-        "learning_rate",
         "batch_size",
         "loss",
         "batch_sampler",
