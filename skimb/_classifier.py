@@ -212,8 +212,10 @@ default=None
         trained on up to 4,096 rows (32 batches of 128), and
         ``1e-3 * sqrt(4096 / n)`` for ``n`` rows beyond, so that
         large data, whose epochs hold more steps, do not over-fit between
-        two checks of early stopping; 1e-3 for :meth:`partial_fit`, which
-        does not stop early.
+        two checks of early stopping.  A network that :meth:`partial_fit`
+        or :meth:`initialize` builds trains at 1e-3 (it does not stop
+        early); :meth:`partial_fit` after :meth:`fit` goes on at the rate
+        of the fit.
     batch_size : int or "auto", default="auto"
         Mini-batch size (rows of each network per step).  ``"auto"``: one
         network's training rows divided by 32, between 32 and 128: batches

@@ -495,7 +495,15 @@ def test_auto_learning_rate_is_that_of_the_training_rows(n_samples, fast_params)
     clf = ImbalancedKerasClassifier(learning_rate=0.02, **params).fit(X, y)
     rate = float(keras.ops.convert_to_numpy(clf.model_.optimizer.learning_rate))
     assert rate == pytest.approx(0.02, rel=1e-6)
-    # partial_fit does not stop early: 1e-3 whatever the rows.
+    # partial_fit does not stop early: a network it builds trains at 1e-3
+    # whatever the rows; after a fit it goes on at the fit's rate.
     clf = ImbalancedKerasClassifier(**params).partial_fit(X, y, classes=[0, 1])
     rate = float(keras.ops.convert_to_numpy(clf.model_.optimizer.learning_rate))
     assert rate == pytest.approx(1e-3, rel=1e-6)
+    clf = ImbalancedKerasClassifier(**params).fit(X, y).partial_fit(X, y)
+    rate = float(keras.ops.convert_to_numpy(clf.model_.optimizer.learning_rate))
+    assert rate == pytest.approx(expected, rel=1e-6)
+    # Cross-fitted networks: the rows each one trains on (half of them).
+    clf = ImbalancedKerasClassifier(**{**params, "cv": 2}).fit(X, y)
+    rate = float(keras.ops.convert_to_numpy(clf.model_.optimizer.learning_rate))
+    assert rate == pytest.approx(1e-3 * min(1.0, np.sqrt(8192 / n_samples)), rel=1e-6)

@@ -30,6 +30,7 @@ from skimb.tuning._space import (
     default_search_space,
     draw,
     holds,
+    keeps,
     make_sampler,
     sampler_steps,
 )
@@ -368,7 +369,8 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
                 for name, distribution in space.items()
                 if holds(distribution, defaults.get(name))
             }
-            if start:
+            kept = any(keeps(d, defaults.get(name)) for name, d in space.items())
+            if start or kept:
                 study.enqueue_trial(start, user_attrs={"start": "estimator"})
         remaining = self.n_trials - counted()
         if remaining > 0:

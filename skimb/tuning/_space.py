@@ -341,11 +341,7 @@ def draw(
     """
     params: dict = {}
     for name, distribution in space.items():
-        if (
-            own
-            and isinstance(defaults.get(name), str)
-            and isinstance(distribution, (FloatDistribution, IntDistribution))
-        ):
+        if own and keeps(distribution, defaults.get(name)):
             continue
         prefix, bare = _split_name(name)
         reads, condition, _ = CONDITIONS.get(bare, ((), None, None))
@@ -375,6 +371,15 @@ def conflict(params: dict, defaults: dict) -> str | None:
             if test(step):
                 return reason
     return None
+
+
+def keeps(distribution: BaseDistribution, value) -> bool:
+    """Whether the trial of the estimator's own parameters keeps ``value``
+    instead of drawing from ``distribution``: a string (``"auto"``) where
+    the distribution draws numbers."""
+    return isinstance(value, str) and isinstance(
+        distribution, (FloatDistribution, IntDistribution)
+    )
 
 
 def holds(distribution: BaseDistribution, value) -> bool:

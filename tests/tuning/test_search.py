@@ -726,6 +726,22 @@ def test_the_default_is_the_first_trial_and_the_score_to_beat(tabular):
     assert folds == [test.tolist() for _, test in expected.split(X, y)]
 
 
+def test_the_default_is_the_first_trial_when_it_keeps_all_it_is_given(tabular):
+    X, y = tabular
+    estimator = ImbalancedKerasClassifier(epochs=2, cv=None, random_state=0)
+    # The space holds none of the estimator's values: its one parameter is
+    # a number, the estimator's "auto", which the first trial keeps.
+    space = {"learning_rate": FloatDistribution(1e-3, 1e-2, log=True)}
+    search = OptunaSearchCV(
+        estimator, space, n_trials=2, cv=2, pruner=None, random_state=0
+    ).fit(X, y)
+    first, second = search.study_.trials
+    assert first.params == {} and first.user_attrs["start"] == "estimator"
+    assert set(second.params) == {"learning_rate"}
+    assert search.cv_results_["start"].tolist() == [True, False]
+    assert np.isfinite(search.default_score_)
+
+
 def _results(start_scores, other_scores) -> dict:
     """cv_results_ of two completed trials: the estimator's own, another."""
     splits = np.array([start_scores, other_scores])
