@@ -30,12 +30,15 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
+from _bayes import bayes_test_sample, with_log_posterior  # noqa: E402
 from sklearn.metrics import f1_score  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier  # noqa: E402
@@ -43,7 +46,6 @@ from skimb.datasets import (  # noqa: E402
     make_imbalanced_classification,
     make_imbalanced_sequences,
 )
-from skimb.decision import macro_f1_offsets  # noqa: E402
 
 RATES = {"auto": "auto", "1e-3": 1e-3}
 
@@ -54,13 +56,6 @@ PROBLEMS = {
 }
 
 
-def _sample(problem: str, n: int, random_state: int):
-    make = PROBLEMS[problem][0]
-    X, y, posterior = make(n, random_state=random_state, return_posterior=True)
-    tiny = np.finfo(np.float64).tiny
-    return X.astype(np.float32), y, np.log(np.maximum(posterior, tiny))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problem", choices=sorted(PROBLEMS), default="tabular")
@@ -69,18 +64,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     problem = args.problem
-    _, architecture, n_train = PROBLEMS[problem]
+    make, architecture, n_train = PROBLEMS[problem]
+    sample = partial(with_log_posterior, make)
     # The suite's test sample for the seed scenario (bench_suite.py).
     n_test = args.n_test or (50_000 if problem == "seed" else 100_000)
-    X_test, y_test, log_test = _sample(problem, n_test, random_state=2)
-    _, y_tune, log_tune = _sample(problem, n_test, random_state=1)
-    offsets, _ = macro_f1_offsets(log_tune, y_tune, n_bootstrap=0)
-    bayes = f1_score(y_test, np.argmax(log_test + offsets, axis=1), average="macro")
+    X_test, y_test, bayes = bayes_test_sample(sample, n_test)
     rows = []
     for seed in range(args.seeds):
         # The seed scenario keeps the suite's one training sample.
         data_seed = 100 if problem == "seed" else 100 + seed
-        X, y, _ = _sample(problem, n_train, random_state=data_seed)
+        X, y, _ = sample(n_train, random_state=data_seed)
         for name, rate in RATES.items():
             model = ImbalancedKerasClassifier(
                 architecture, learning_rate=rate, random_state=seed

@@ -52,6 +52,7 @@ import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -60,6 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _families  # noqa: E402
 import _suite_data  # noqa: E402
 import numpy as np  # noqa: E402
+from _bayes import bayes_test_sample, with_log_posterior  # noqa: E402
 from _overrides import parse_overrides  # noqa: E402
 from _raw_keras import plain_scikeras  # noqa: E402
 from imblearn.ensemble import BalancedRandomForestClassifier  # noqa: E402
@@ -72,7 +74,6 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier  # noqa: E402
 from skimb.datasets import make_imbalanced_sequences  # noqa: E402
-from skimb.decision import macro_f1_offsets  # noqa: E402
 
 # scikeras rebuilds a model per fit; TensorFlow's retracing notices say so.
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -190,24 +191,14 @@ def _sample(family: str, n: int, *, random_state: int):
     log-posterior."""
     if family != SEED:
         return _families.sample(family, n, random_state=random_state)
-    X, y, posterior = make_imbalanced_sequences(
-        n, random_state=random_state, return_posterior=True
-    )
-    tiny = np.finfo(np.float64).tiny
-    return X.astype(np.float32), y, np.log(np.maximum(posterior, tiny))
+    return with_log_posterior(make_imbalanced_sequences, n, random_state=random_state)
 
 
 def _bayes(family: str, n_test: int):
     """The test sample and the Bayes-optimal macro-F1 on it."""
     key = (family, n_test)
     if key not in _BAYES:
-        X_test, y_test, log_posterior = _sample(family, n_test, random_state=2)
-        _, y_tune, log_tune = _sample(family, n_test, random_state=1)
-        offsets, _ = macro_f1_offsets(log_tune, y_tune, n_bootstrap=0)
-        bayes = f1_score(
-            y_test, np.argmax(log_posterior + offsets, axis=1), average="macro"
-        )
-        _BAYES[key] = (X_test, y_test, bayes)
+        _BAYES[key] = bayes_test_sample(partial(_sample, family), n_test)
     return _BAYES[key]
 
 
