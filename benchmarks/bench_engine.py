@@ -6,6 +6,7 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
     python benchmarks/bench_engine.py --part batch-size   # 4
     python benchmarks/bench_engine.py --part search       # 5
     python benchmarks/bench_engine.py --part seed-scale   # 6
+    python benchmarks/bench_engine.py --part partial-fit  # 7
 
 1. **Default fit on real tables** (scikit-learn's bundled digits, made
    imbalanced, 933 rows; breast cancer, 569 rows; wine, 178 rows): the
@@ -27,11 +28,19 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
 6. ``--part seed-scale``: one epoch of the default sequence network on
    95,000 sequences of 20 x 18, against raw ``Model.fit`` with its defaults
    and with ``steps_per_execution=32``.
+7. ``--part partial-fit``: a loop of ``partial_fit`` calls, chunks of 1,000
+   rows of a 20-feature table (the default dense network) and of 500
+   sequences of 20 x 18 (the default LSTM), 12 calls each: the median
+   time of calls 3 to 12 for skimb going on with its compiled epoch, for
+   skimb compiling it anew on every call (as every call did before it went
+   on), and for raw ``Model.fit`` of one epoch on each chunk (the same
+   network; Keras keeps its compiled step across calls), the three
+   interleaved call by call.
 
 Every figure is a median over ``--repeats`` interleaved runs; results go to
 ``benchmarks/results/engine_<backend>.json``,
-``engine_batch_size_<backend>.json``, ``engine_search_<backend>.json`` and
-``engine_seed_scale_<backend>.json``.
+``engine_batch_size_<backend>.json``, ``engine_search_<backend>.json``,
+``engine_seed_scale_<backend>.json`` and ``engine_partial_fit_<backend>.json``.
 """
 
 from __future__ import annotations
@@ -284,17 +293,84 @@ def seed_scale_epoch() -> dict:
     return result
 
 
+def _partial_fit(estimator, X, y, classes, *, anew: bool) -> None:
+    if anew:  # compiled anew, as every call was before calls went on
+        vars(estimator).pop("_program", None)
+    estimator.partial_fit(X, y, classes=classes)
+
+
+def partial_fit_calls(repeats: int, n_calls: int = 12) -> dict:
+    """Per-call time of a loop of ``partial_fit`` (part 7)."""
+    problems = {
+        "table": (
+            "dense",
+            make_imbalanced_classification(
+                1_000 * n_calls, n_features=20, random_state=0
+            ),
+            1_000,
+        ),
+        "sequences": (
+            "lstm",
+            make_imbalanced_sequences(500 * n_calls, random_state=0),
+            500,
+        ),
+    }
+    result = {}
+    for name, (architecture, (X, y), chunk) in problems.items():
+        classes = np.unique(y)
+        targets = np.eye(len(classes), dtype=np.float32)[y]
+        times = {"skimb": [], "skimb_compiled_each_call": [], "raw_keras": []}
+        for _ in range(repeats):
+            going_on, anew = (
+                ImbalancedKerasClassifier(architecture, random_state=0)
+                for _ in range(2)
+            )
+            raw = raw_network(X[:chunk], len(classes), architecture=architecture)
+            for call in range(n_calls):
+                rows = slice(call * chunk, (call + 1) * chunk)
+                runs = {
+                    "skimb": functools.partial(
+                        _partial_fit, going_on, X[rows], y[rows], classes, anew=False
+                    ),
+                    "skimb_compiled_each_call": functools.partial(
+                        _partial_fit, anew, X[rows], y[rows], classes, anew=True
+                    ),
+                    "raw_keras": functools.partial(
+                        raw.fit,
+                        X[rows],
+                        targets[rows],
+                        batch_size=32,
+                        epochs=1,
+                        verbose=0,
+                    ),
+                }
+                for key, run in runs.items():
+                    seconds = _seconds(run)
+                    if call >= 2:  # the first two compile (the second: new shapes)
+                        times[key].append(seconds)
+            keras.backend.clear_session()
+        result[name] = {
+            f"{key}_s": statistics.median(values) for key, values in times.items()
+        }
+        print(name, json.dumps(result[name]))
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--part",
-        choices=["speed", "batch-size", "search", "seed-scale"],
+        choices=["speed", "batch-size", "search", "seed-scale", "partial-fit"],
         default="speed",
-        help="fits and epochs (1-3), batch sizes (4), search (5), seed scale (6)",
+        help="fits and epochs (1-3), batch sizes (4), search (5), seed scale (6), "
+        "partial_fit (7)",
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
-        "--quick", action="store_true", help="speed: one repeat, epochs only, no file"
+        "--quick",
+        action="store_true",
+        help="speed: one repeat, epochs only, no file; partial-fit: one repeat, "
+        "no file",
     )
     args = parser.parse_args()
     backend = keras.backend.backend()
@@ -304,6 +380,11 @@ def main() -> None:
         results, name = search_time(), f"engine_search_{backend}.json"
     elif args.part == "seed-scale":
         results, name = seed_scale_epoch(), f"engine_seed_scale_{backend}.json"
+    elif args.part == "partial-fit":
+        results = partial_fit_calls(1 if args.quick else args.repeats)
+        name = f"engine_partial_fit_{backend}.json"
+        if args.quick:
+            return
     else:
         repeats = 1 if args.quick else args.repeats
         results, name = {"backend": backend}, f"engine_{backend}.json"

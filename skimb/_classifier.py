@@ -532,6 +532,8 @@ default="oof_macro_f1"
             seed=seed,
         )
         self.model_, self.n_networks_ = fitted.model, len(fitted.histories)
+        # A new network: the next partial_fit compiles its own epoch.
+        vars(self).pop("_program", None)
         self.histories_ = fitted.histories
         self.history_, self.best_epoch_ = fitted.histories[0], fitted.best_epochs[0]
         self._set_decision(fitted.decision)
@@ -605,7 +607,7 @@ default="oof_macro_f1"
                 X, y, sample_weight, classes=classes, reset=first_call, add=trained
             )
             setting = self._setting()
-            self.model_, self.history_ = train_epoch(
+            self.model_, self.history_, self._program = train_epoch(
                 setting,
                 None if first_call else self.model_,
                 X,
@@ -613,6 +615,9 @@ default="oof_macro_f1"
                 weights=weights,
                 seed=seed_from(self.random_state),
                 history=self.history_ if trained else None,
+                # The last call's compiled epoch, which this one goes on
+                # with where the network and the loss's kind are the same.
+                program=getattr(self, "_program", None),
             )
         except BaseException:
             # A call that fails (or is interrupted) counts none of its rows,
@@ -912,6 +917,7 @@ default="oof_macro_f1"
         X, _, _ = self._check_training_data(X, y, None, classes=None)
         setting = self._setting()
         self.model_ = untrained_network(setting, X, seed_from(self.random_state))
+        vars(self).pop("_program", None)
         self.n_networks_ = 1
         self._set_decision(fit_decision_for(setting))
         return self

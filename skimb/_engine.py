@@ -58,12 +58,16 @@ class TrainingResult:
     held_out : ndarray of shape (len(held_out_rows), n_classes) or None
         Their log-probabilities, each from the network that did not train
         on it.
+    program : Program
+        The compiled program, which a later :func:`train` of the same
+        networks may go on with (``partial_fit``).
     """
 
     histories: list[dict]
     best_epochs: list[int | None]
     held_out_rows: np.ndarray | None = field(repr=False)
     held_out: np.ndarray | None = field(repr=False)
+    program: Program = field(repr=False)
 
 
 def train(
@@ -71,13 +75,17 @@ def train(
     X,
     splits: list[Split],
     plan: TrainingPlan,
+    *,
+    program: Program | None = None,
 ) -> TrainingResult:
     """Train ``networks[j]`` on the rows ``splits[j][0]`` of ``X``, validating
     on ``splits[j][1]`` (None: no validation), all in one program.
 
     ``X`` is an array, or a :class:`skimb.data.WindowStream` of rows read
     from files.  The networks end in logits or in a layer named
-    ``"probabilities"``; they are trained in place.
+    ``"probabilities"``; they are trained in place.  ``program``: the one a
+    former call returned, gone on with where it can be
+    (:meth:`Program.adopt`) rather than compiled again.
     """
     streamed = not isinstance(X, np.ndarray)
     if streamed:
@@ -86,6 +94,8 @@ def train(
         program = Program(
             networks, plan, first, plan.targets[ids], window_steps=min(steps, 1024)
         )
+    elif program is not None and program.adopt(networks, plan, X, plan.targets):
+        plan = program.plan  # with the program's loss, its values updated
     else:
         program = Program(networks, plan, X, plan.targets)
     schedule = Schedule(splits, plan, X)
@@ -132,8 +142,9 @@ def train(
     callbacks.on_train_begin()
     for epoch in range(plan.epochs):
         if plan.reweighting is not None and epoch == plan.reweighting[0]:
+            # The compiled epoch reads the weights when it runs (on JAX, as
+            # an argument: skimb.losses.reading_values).
             plan.loss.class_weight.assign(plan.reweighting[1])
-            program.retrace()
         callbacks.on_epoch_begin(epoch)
         callbacks.on_train_batch_begin(0)
         for i, chunk in enumerate(schedule.epoch(epoch)):
@@ -175,6 +186,7 @@ def train(
         best_epochs=[s.best_epoch if plan.early_stopping else None for s in stopping],
         held_out_rows=held_out.rows,
         held_out=held_out.log_proba(program),
+        program=program,
     )
     callbacks.on_train_end()
     for callback in receivers:

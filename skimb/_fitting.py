@@ -27,6 +27,7 @@ from skimb._params import (
     standardizes,
 )
 from skimb._plan import TrainingPlan
+from skimb._program import Program
 from skimb._random import seeded
 from skimb._schedule import held_out_group
 from skimb.class_weight import prior_counts
@@ -235,12 +236,15 @@ def train_epoch(
     weights: np.ndarray,
     seed: int | None,
     history: dict | None,
-) -> tuple[keras.Model, dict]:
+    program: Program | None = None,
+) -> tuple[keras.Model, dict, Program]:
     """One epoch of ``partial_fit`` on all of ``X``, without validation:
     ``model`` trains on with its optimizer's state, or (None) a new
-    network is built.  Returns the model and ``history`` (the earlier
-    calls' logs, or None) extended by this epoch's, as successive epochs
-    of one fit would extend it."""
+    network is built.  Returns the model, ``history`` (the earlier calls'
+    logs, or None) extended by this epoch's, as successive epochs of one fit
+    would extend it, and the compiled program, which the next call's
+    ``program`` goes on with where it can (a call traced again costs more
+    than an epoch of a few thousand rows)."""
     if seed is not None and history:
         # Each call its own seed, from the estimator's and the epochs trained
         # so far: the same calls give the same model.
@@ -268,9 +272,10 @@ def train_epoch(
             seed=seed,
             n_train=len(X),
         )
-        logs = train([model], X, [(np.arange(len(X)), None)], plan).histories[0]
-    history = history or {}
-    return model, {key: history.get(key, []) + value for key, value in logs.items()}
+        result = train([model], X, [(np.arange(len(X)), None)], plan, program=program)
+    logs, history = result.histories[0], history or {}
+    history = {key: history.get(key, []) + value for key, value in logs.items()}
+    return model, history, result.program
 
 
 def untrained_network(setting: Setting, X: np.ndarray, seed: int | None) -> keras.Model:

@@ -12,12 +12,14 @@ step's batch is split across them along its rows.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import keras
 import numpy as np
 
 from skimb._plan import TrainingPlan
 from skimb._schedule import pad_rows
+from skimb.losses import assign_loss, loss_values, reading_values
 
 # The backends whose compiled epochs are written here.
 BACKENDS = ("tensorflow", "jax")
@@ -89,7 +91,44 @@ class Program:
                 {id(v): (1, i) for i, v in enumerate(model.non_trainable_variables)}
             )
             self._where = [[where[id(v)] for v in n.weights] for n in networks]
-        self.retrace()
+        self._compile()
+
+    def adopt(
+        self, networks: list[keras.Model], plan: TrainingPlan, X, targets
+    ) -> bool:
+        """Train the same networks on with ``plan`` and new data, without
+        compiling again (``partial_fit``'s next call: one epoch on each
+        call's rows, the class counts and so the loss's values grown).
+
+        Returns False, the program unchanged, where it cannot: other
+        networks or another optimizer, a loss that differs in more than its
+        per-class values (:func:`skimb.losses.assign_loss`), or other
+        devices.  Otherwise the plan's loss is this program's, its values
+        updated: read the plan back from :attr:`plan`.
+        """
+        loss = self.plan.loss
+        if (
+            len(networks) != self.k
+            or any(a is not b for a, b in zip(networks, self.networks, strict=True))
+            or plan.optimizer is not self.model.optimizer
+            or plan.distribution is not self.distribution
+        ):
+            return False
+        if not assign_loss(loss, plan.loss):
+            return False
+        self.plan = dataclasses.replace(plan, loss=loss)
+        self.X, self.targets = self._to_device(X), self._to_device(targets)
+        # The caller may have written the weights since (set_weights).
+        self.reload()
+        return True
+
+    def _loss_values(self) -> dict:
+        """The loss's per-class values, the compiled JAX functions' last
+        argument."""
+        return {
+            name: self._to_device(value)
+            for name, value in loss_values(self.plan.loss).items()
+        }
 
     def _batch(self, xs: list, ts: list, ws: list):
         """Keras' (x, y, sample_weight) of one step, from each network's."""
@@ -121,9 +160,8 @@ class Program:
         layout = self.distribution.get_data_layout(tensor.shape)
         return keras.distribution.distribute_tensor(tensor, layout)
 
-    def retrace(self) -> None:
-        """Compile the epoch and the evaluation (again after the loss
-        changed: JAX traces the loss's variables as constants)."""
+    def _compile(self) -> None:
+        """Compile the epoch and the evaluation."""
         model, batch, keys, k = self.model, self._batch, self._loss_keys(), self.k
         loss = self.plan.loss
 
@@ -175,12 +213,13 @@ class Program:
                 return evaluate(model(network_inputs(X), training=False), T, W)
 
             for function in (epoch, forward):
-                # Each fit builds its own model and traces its own epoch;
-                # partial_fit, one epoch a fit, traces on every call.
-                # TensorFlow counts the traces of every Program's epoch
-                # together (it keys them by the function's code) and would
-                # warn partial_fit's users to move a tf.function out of a
-                # loop they do not have.  A private flag, set where it exists.
+                # Each fit builds its own model and traces its own epoch, as
+                # does a partial_fit that cannot go on with the last call's
+                # (another loss, a new network).  TensorFlow counts the traces
+                # of every Program's epoch together (it keys them by the
+                # function's code) and would warn the users of a loop of fits
+                # to move a tf.function out of a loop they do not have.  A
+                # private flag, set where it exists.
                 if hasattr(function, "_omit_frequent_tracing_warning"):
                     function._omit_frequent_tracing_warning = True
             self._epoch, self._evaluate = epoch, forward
@@ -201,14 +240,20 @@ class Program:
                 logs, state = model.train_step(state, data)
                 return state, [logs[key] for key in keys]
 
-            def epoch(state, X, T, order, W):
+            # The loss's per-class values are arguments (``values``), not
+            # constants compiled in: partial_fit's next call, whose grown
+            # class counts move them, runs through the same compilation.
+            def epoch(state, X, T, order, W, values):
                 def step(state, s):
                     return train_step(state, X, T, order, W, s)
 
-                state, losses = jax.lax.scan(step, state, jnp.arange(order.shape[0]))
-                return state, [loss[-1] for loss in losses]
+                with reading_values(loss, values):
+                    state, losses = jax.lax.scan(
+                        step, state, jnp.arange(order.shape[0])
+                    )
+                return state, [value[-1] for value in losses]
 
-            def piece(state, X, T, order, W, steps):
+            def piece(state, X, T, order, W, steps, values):
                 """The first ``steps`` steps of ``order`` (a streamed
                 window's, padded to a fixed length): a loop of a traced
                 length compiles once for every window."""
@@ -217,15 +262,17 @@ class Program:
                     return train_step(carry[0], X, T, order, W, s)
 
                 zeros = [jnp.zeros((), "float32") for _ in keys]
-                return jax.lax.fori_loop(0, steps, step, (state, zeros))
+                with reading_values(loss, values):
+                    return jax.lax.fori_loop(0, steps, step, (state, zeros))
 
             self._piece = jax.jit(piece)
 
-            def forward(trainable, non_trainable, X, T, W):
+            def forward(trainable, non_trainable, X, T, W, values):
                 outputs, _ = model.stateless_call(
                     trainable, non_trainable, network_inputs(X), training=False
                 )
-                return evaluate(outputs, T, W)
+                with reading_values(loss, values):
+                    return evaluate(outputs, T, W)
 
             self._epoch, self._evaluate = jax.jit(epoch), jax.jit(forward)
 
@@ -259,7 +306,7 @@ class Program:
                 losses = self._run_pieces(metrics, X, T, order, W)
             else:
                 self._state, losses = self._epoch(
-                    (*self._state[:3], metrics), X, T, order, W
+                    (*self._state[:3], metrics), X, T, order, W, self._loss_values()
                 )
         return losses
 
@@ -284,6 +331,7 @@ class Program:
                 order[start : start + size],
                 W[start : start + size],
                 np.int32(min(size, steps - start)),
+                self._loss_values(),
             )
             metrics = self._state[3]
         return losses
@@ -296,7 +344,9 @@ class Program:
         if self.backend == "tensorflow":
             outputs, losses = self._evaluate(X, T, W)
         else:
-            outputs, losses = self._evaluate(self._state[0], self._state[1], X, T, W)
+            outputs, losses = self._evaluate(
+                self._state[0], self._state[1], X, T, W, self._loss_values()
+            )
         return (
             [np.asarray(keras.ops.convert_to_numpy(o)) for o in outputs],
             [float(keras.ops.convert_to_numpy(v)) for v in losses],

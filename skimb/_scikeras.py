@@ -112,6 +112,9 @@ class ScikerasFixes(KerasClassifier):
     def __getstate__(self) -> dict:
         # A copy: on Python >= 3.11 the inherited state is ``self.__dict__``.
         state = dict(super().__getstate__())
+        # partial_fit's compiled epoch does not pickle; the next call
+        # compiles again.
+        state.pop("_program", None)
         if "model_" in state:
             state["model_"] = model_to_bytes(state["model_"])
         return state

@@ -8,6 +8,7 @@ predictions are logits unless ``from_logits=False``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -53,7 +54,7 @@ def _offset(logits, offsets):
     """``logits`` plus per-class ``offsets`` (None: unchanged)."""
     if offsets is None:
         return logits
-    return logits + ops.convert_to_tensor(offsets, logits.dtype)
+    return logits + offsets
 
 
 def _log_probabilities(y_pred, from_logits: bool):
@@ -63,8 +64,103 @@ def _log_probabilities(y_pred, from_logits: bool):
     return ops.log(ops.clip(y_pred, eps, 1.0 - eps))
 
 
+class _PerClass:
+    """Per-class values (class counts, priors, weights, offsets, margins)
+    that a compiled training step reads when it runs, not when it is traced.
+
+    ``_PER_CLASS`` names the attributes that hold them (lists of floats, or
+    None), and ``_READ`` those that :meth:`call` reads, each of which gets a
+    float32 variable (:func:`reading_values` may stand in for it).  A loss
+    of the same kind and settings built from other class counts passes its
+    values on (:func:`assign_loss`), and a compiled step trains on with
+    them, without a new trace: ``partial_fit``'s class counts grow with
+    every call, and tracing a step costs more than an epoch of a few
+    thousand rows.
+    """
+
+    _PER_CLASS: tuple[str, ...] = ()
+    _READ: tuple[str, ...] = ()
+
+    def _track_per_class(self) -> None:
+        self._variables = {
+            name: keras.Variable(
+                values, trainable=False, dtype="float32", name=f"{self.name}_{name}"
+            )
+            for name in self._READ
+            if (values := getattr(self, name)) is not None
+        }
+
+    def _per_class(self, name: str, dtype):
+        """The current values of ``name`` (None where it is None): the
+        variable's, or those :func:`reading_values` gives."""
+        values = getattr(self, "_reading", None) or self._variables
+        value = values.get(name)
+        return None if value is None else ops.cast(value, dtype)
+
+
+def loss_values(loss) -> dict:
+    """The per-class values a loss's ``call`` reads, as arrays by name
+    (empty for a loss that reads none, a user's own included)."""
+    return {
+        name: ops.convert_to_numpy(variable.value)
+        for name, variable in getattr(loss, "_variables", {}).items()
+    }
+
+
+@contextlib.contextmanager
+def reading_values(loss, values: dict):
+    """Within the block the loss reads ``values`` (like :func:`loss_values`'s;
+    on JAX, the arguments of the step being compiled) for its per-class
+    values, in place of its variables.  JAX compiles a variable's value in
+    as a constant; read from an argument, new values (``partial_fit``'s
+    grown counts) run through the same compiled step."""
+    if not values:
+        yield
+        return
+    loss._reading = values
+    try:
+        yield
+    finally:
+        loss._reading = None
+
+
+def _settings(config: dict) -> dict:
+    """A loss's config with each per-class list replaced by its length: what
+    must match for one loss to take another's values."""
+    return {k: len(v) if isinstance(v, list) else v for k, v in config.items()}
+
+
+def assign_loss(target, source) -> bool:
+    """Give the loss ``target`` the per-class values of ``source``, a loss of
+    the same kind and settings (other class counts, weights or offsets).
+
+    A compiled training step that reads ``target`` then computes ``source``:
+    TensorFlow reads the variables when the step runs, and skimb's JAX steps
+    take their values as arguments (:func:`reading_values`).
+
+    Returns
+    -------
+    bool
+        False, ``target`` unchanged, where the two differ in anything but
+        per-class values (their kind, ``gamma``, ``tau``, which of them are
+        None, the number of classes), or are not Keras losses.
+    """
+    if target is source:
+        return True
+    if type(target) is not type(source) or not isinstance(target, keras.losses.Loss):
+        return False
+    if _settings(target.get_config()) != _settings(source.get_config()):
+        return False
+    for name in getattr(target, "_PER_CLASS", ()):
+        if not isinstance(getattr(target, name), keras.Variable):
+            setattr(target, name, getattr(source, name))
+    for name, value in loss_values(source).items():
+        target._variables[name].assign(value)
+    return True
+
+
 @keras.saving.register_keras_serializable(package="skimb")
-class FocalLoss(keras.losses.Loss):
+class FocalLoss(_PerClass, keras.losses.Loss):
     r"""Multi-class focal loss (Lin et al., 2017).
 
     .. math:: \ell(z, y) = -\alpha_y \, (1 - p_y)^\gamma \log p_y,
@@ -121,10 +217,14 @@ class FocalLoss(keras.losses.Loss):
         self.alpha = alpha
         self.from_logits = from_logits
         self.offsets = _finite_offsets(offsets, None if alpha is None else len(alpha))
+        self._track_per_class()
+
+    _PER_CLASS = _READ = ("alpha", "offsets")
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, y_pred.dtype)
-        log_p = _log_probabilities(_offset(y_pred, self.offsets), self.from_logits)
+        offsets = self._per_class("offsets", y_pred.dtype)
+        log_p = _log_probabilities(_offset(y_pred, offsets), self.from_logits)
         log_p_true = ops.sum(y_true * log_p, axis=-1)
         # 1 - p_y computed as -expm1(log p_y) keeps precision when p_y -> 1;
         # kept above epsilon because the derivative of x**gamma is infinite
@@ -133,8 +233,8 @@ class FocalLoss(keras.losses.Loss):
             ops.maximum(-ops.expm1(log_p_true), keras.config.epsilon()), self.gamma
         )
         loss = -modulator * log_p_true
-        if self.alpha is not None:
-            alpha = ops.convert_to_tensor(self.alpha, dtype=y_pred.dtype)
+        alpha = self._per_class("alpha", y_pred.dtype)
+        if alpha is not None:
             loss = loss * ops.sum(y_true * alpha, axis=-1)
         return loss
 
@@ -217,6 +317,8 @@ class ClassBalancedLoss(FocalLoss):
         self.class_counts = counts
         self.beta = float(beta)
 
+    _PER_CLASS = ("alpha", "offsets", "class_counts")
+
     def get_config(self) -> dict:
         config = super().get_config()
         del config["alpha"]  # derived from class_counts and beta
@@ -225,7 +327,7 @@ class ClassBalancedLoss(FocalLoss):
 
 
 @keras.saving.register_keras_serializable(package="skimb")
-class LogitAdjustedLoss(keras.losses.Loss):
+class LogitAdjustedLoss(_PerClass, keras.losses.Loss):
     r"""Logit-adjusted crossentropy (Menon et al., 2021).
 
     .. math:: \ell(z, y) = -\log \mathrm{softmax}(z + \tau \log \pi)_y
@@ -268,10 +370,13 @@ class LogitAdjustedLoss(keras.losses.Loss):
             raise ValueError(f"tau must be >= 0; got {tau}.")
         self.class_prior = [p / sum(prior) for p in prior]
         self.tau = float(tau)
+        self._track_per_class()
+
+    _PER_CLASS = _READ = ("class_prior",)
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, y_pred.dtype)
-        log_prior = ops.log(ops.convert_to_tensor(self.class_prior, y_pred.dtype))
+        log_prior = ops.log(self._per_class("class_prior", y_pred.dtype))
         log_p = ops.log_softmax(y_pred + self.tau * log_prior, axis=-1)
         return -ops.sum(y_true * log_p, axis=-1)
 
@@ -307,7 +412,7 @@ def ldam_margins(class_counts, *, max_margin: float = 0.5):
 
 
 @keras.saving.register_keras_serializable(package="skimb")
-class LDAMLoss(keras.losses.Loss):
+class LDAMLoss(_PerClass, keras.losses.Loss):
     r"""Label-distribution-aware margin loss (Cao et al., 2019).
 
     .. math:: \ell(z, y) = -w_y \log \mathrm{softmax}(z - s \Delta_y e_y)_y,
@@ -382,13 +487,18 @@ class LDAMLoss(keras.losses.Loss):
         self.class_weight = keras.Variable(
             weights, trainable=False, dtype="float32", name="ldam_class_weight"
         )
+        self._track_per_class()
+        self._variables["class_weight"] = self.class_weight
+
+    _PER_CLASS = ("class_counts", "margins", "offsets", "class_weight")
+    _READ = ("margins", "offsets")
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, y_pred.dtype)
-        margins = ops.convert_to_tensor(self.margins, y_pred.dtype)
-        logits = _offset(y_pred, self.offsets)
+        margins = self._per_class("margins", y_pred.dtype)
+        logits = _offset(y_pred, self._per_class("offsets", y_pred.dtype))
         log_p = ops.log_softmax(logits - self.scale * margins * y_true, axis=-1)
-        weights = ops.cast(self.class_weight, y_pred.dtype)
+        weights = self._per_class("class_weight", y_pred.dtype)
         return -ops.sum(y_true * log_p, axis=-1) * ops.sum(y_true * weights, axis=-1)
 
     def get_config(self) -> dict:

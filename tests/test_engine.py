@@ -185,8 +185,9 @@ def test_a_fit_leaves_no_custom_gradient_registered(tabular, fast_params):
 def test_partial_fit_in_a_loop_logs_no_retracing_warning(
     tabular, fast_params, caplog, monkeypatch
 ):
-    # Each call is a fit of one epoch, traced anew by design: TensorFlow's
-    # advice to move a tf.function out of a loop is not the user's to act on.
+    # Calls of other sizes, or a loss changed between calls, trace the epoch
+    # again: TensorFlow's advice to move a tf.function out of a loop is not
+    # the user's to act on.
     from tensorflow.python.eager.polymorphic_function import polymorphic_function
 
     # A fresh count of traces: TensorFlow warns at most twice per function
@@ -203,3 +204,50 @@ def test_partial_fit_in_a_loop_logs_no_retracing_warning(
             clf.partial_fit(X[rows], y[rows], classes=[0, 1, 2, 3])
     assert len(clf.history_["loss"]) == 7
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
+@pytest.mark.parametrize("loss", ["logit_adjusted", "crossentropy", "ldam"])
+def test_partial_fit_goes_on_with_its_compiled_epoch(tabular, fast_params, loss):
+    # The class counts grow with every call, and with them the loss's values:
+    # the compiled epoch reads them from variables, so later calls neither
+    # compile again nor train differently from a freshly compiled epoch.
+    X, y = tabular
+    params = {**fast_params, "loss": loss, "class_weight": "balanced"}
+    chunks = np.array_split(np.arange(300), 3)
+    reused, fresh = (ImbalancedKerasClassifier(**params) for _ in range(2))
+    programs = []
+    for rows in chunks:
+        reused.partial_fit(X[rows], y[rows], classes=[0, 1, 2, 3])
+        programs.append(reused._program)
+        vars(fresh).pop("_program", None)  # compiled anew, as every call was
+        fresh.partial_fit(X[rows], y[rows], classes=[0, 1, 2, 3])
+    np.testing.assert_allclose(
+        reused.predict_proba(X), fresh.predict_proba(X), rtol=1e-5, atol=1e-7
+    )
+    np.testing.assert_allclose(
+        reused.history_["loss"], fresh.history_["loss"], rtol=1e-5
+    )
+    assert programs[1] is programs[0] and programs[2] is programs[0]
+    if keras.backend.backend() == "tensorflow":
+        assert programs[0]._epoch.experimental_get_tracing_count() == 1
+    else:
+        assert programs[0]._epoch._cache_size() == 1
+    # A fit replaces the network, and drops the program compiled for the old one.
+    assert not hasattr(reused.fit(X, y), "_program")
+
+
+def test_partial_fit_compiles_again_for_another_loss(tabular, fast_params):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(**fast_params)
+    clf.partial_fit(X, y)
+    first = clf._program
+    clf.set_params(loss="focal").partial_fit(X, y)
+    assert clf._program is not first
+    assert clf._program.plan.loss.name == "focal_loss"
+    # A pickled estimator leaves its compiled epoch behind and compiles anew.
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(clf))
+    assert not hasattr(copy, "_program")
+    copy.partial_fit(X, y)
+    assert len(copy.history_["loss"]) == 3

@@ -13,6 +13,7 @@ from skimb.losses import (  # noqa: E402
     FocalLoss,
     LDAMLoss,
     LogitAdjustedLoss,
+    assign_loss,
     ldam_margins,
     resolve_loss,
 )
@@ -401,3 +402,44 @@ def test_offsets_are_added_to_the_logits(loss, reference):
 def test_offsets_reject_what_they_cannot_add(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda counts, offsets: FocalLoss(gamma=1.0, offsets=offsets),
+        lambda counts, offsets: ClassBalancedLoss(counts, gamma=1.0, offsets=offsets),
+        lambda counts, offsets: LogitAdjustedLoss(counts, tau=0.7),
+        lambda counts, offsets: LDAMLoss(counts, offsets=offsets),
+        lambda counts, offsets: resolve_loss("crossentropy", offsets=offsets).loss,
+    ],
+    ids=["focal", "class_balanced", "logit_adjusted", "ldam", "crossentropy"],
+)
+def test_assign_loss_gives_the_values_of_a_loss_built_from_other_counts(build):
+    # partial_fit's next call goes on with the compiled step, whose loss takes
+    # the values of the loss built from the grown class counts.
+    old = build([100.0, 10.0, 40.0, 20.0], [0.0, 1.0, -0.5, 0.2])
+    new = build([120.0, 11.0, 90.0, 21.0], [0.3, -1.0, 0.5, 0.0])
+    assert float(old(ONE_HOT, LOGITS)) != pytest.approx(float(new(ONE_HOT, LOGITS)))
+    assert assign_loss(old, new)
+    assert float(old(ONE_HOT, LOGITS)) == pytest.approx(float(new(ONE_HOT, LOGITS)))
+    assert old.get_config() == new.get_config()
+
+
+def test_assign_loss_refuses_a_loss_of_other_settings():
+    counts = [100.0, 10.0, 40.0, 20.0]
+    cases = [
+        (FocalLoss(gamma=1.0), FocalLoss(gamma=2.0)),
+        (FocalLoss(offsets=[0.0] * 4), FocalLoss()),
+        (LogitAdjustedLoss(counts), LogitAdjustedLoss(counts[:3])),
+        (LogitAdjustedLoss(counts, tau=1.0), LogitAdjustedLoss(counts, tau=0.5)),
+        (LDAMLoss(counts), ClassBalancedLoss(counts)),
+        (keras.losses.CategoricalCrossentropy(), FocalLoss(gamma=0.0)),
+    ]
+    for target, source in cases:
+        before = float(target(ONE_HOT, LOGITS))
+        assert not assign_loss(target, source)
+        assert float(target(ONE_HOT, LOGITS)) == before
+    # Keras' own losses go on where their settings are the same.
+    same = keras.losses.CategoricalCrossentropy(from_logits=True)
+    assert assign_loss(same, keras.losses.CategoricalCrossentropy(from_logits=True))
