@@ -391,6 +391,9 @@ default="oof_macro_f1"
     """
 
     _parameter_constraints: dict = PARAMETER_CONSTRAINTS
+    # partial_fit's compiled epoch, which does not pickle: the next call
+    # after loading compiles again.
+    _TRANSIENT = ("_program",)
 
     # scikeras' __init__ stores its own parameter set (and **kwargs); this
     # estimator has explicit parameters only, so it does not call it.

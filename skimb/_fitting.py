@@ -273,6 +273,7 @@ def train_epoch(
             n_train=len(X),
         )
         result = train([model], X, [(np.arange(len(X)), None)], plan, program=program)
+    result.program.release()
     logs, history = result.histories[0], history or {}
     history = {key: history.get(key, []) + value for key, value in logs.items()}
     return model, history, result.program

@@ -110,7 +110,11 @@ class Program:
         if (
             len(networks) != self.k
             or any(a is not b for a, b in zip(networks, self.networks, strict=True))
-            or plan.optimizer is not self.model.optimizer
+            # The caller may have compiled the model again since.
+            or plan.optimizer is not self.plan.optimizer
+            or self.model.optimizer is not self.plan.optimizer
+            or getattr(self.model, "loss", None) is not loss
+            # (A new DataParallel every call: several devices compile anew.)
             or plan.distribution is not self.distribution
         ):
             return False
@@ -120,7 +124,20 @@ class Program:
         self.X, self.targets = self._to_device(X), self._to_device(targets)
         # The caller may have written the weights since (set_weights).
         self.reload()
+        # Keras' own compiled steps (model.evaluate, model.fit), which a
+        # compile would have cleared, hold the loss's former values on JAX.
+        self.model.train_function = self.model.test_function = None
         return True
+
+    def release(self) -> None:
+        """Drop the data and the arrays of the last training, which
+        :meth:`adopt` gives again; what is kept is the compiled program."""
+        self.X = self.targets = None
+        self.plan = dataclasses.replace(
+            self.plan, targets=None, weights=None, y=None, callbacks=()
+        )
+        if self.backend == "jax":
+            self._state = None
 
     def _loss_values(self) -> dict:
         """The loss's per-class values, the compiled JAX functions' last

@@ -109,12 +109,15 @@ class ScikerasFixes(KerasClassifier):
         tags.input_tags.three_d_array = True
         return tags
 
+    # Attributes that neither a pickle nor a model file keeps (a subclass
+    # names them): state that is rebuilt when needed.
+    _TRANSIENT: tuple[str, ...] = ()
+
     def __getstate__(self) -> dict:
         # A copy: on Python >= 3.11 the inherited state is ``self.__dict__``.
         state = dict(super().__getstate__())
-        # partial_fit's compiled epoch does not pickle; the next call
-        # compiles again.
-        state.pop("_program", None)
+        for name in self._TRANSIENT:
+            state.pop(name, None)
         if "model_" in state:
             state["model_"] = model_to_bytes(state["model_"])
         return state

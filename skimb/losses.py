@@ -124,10 +124,15 @@ def reading_values(loss, values: dict):
         loss._reading = None
 
 
-def _settings(config: dict) -> dict:
-    """A loss's config with each per-class list replaced by its length: what
-    must match for one loss to take another's values."""
-    return {k: len(v) if isinstance(v, list) else v for k, v in config.items()}
+def _settings(loss) -> dict:
+    """A loss's config with each per-class list (``_PER_CLASS``) replaced by
+    its length: what must match for one loss to take another's values.  A
+    loss that names none (Keras', a user's) must match in all of it."""
+    per_class = getattr(loss, "_PER_CLASS", ())
+    return {
+        k: len(v) if k in per_class and isinstance(v, list) else v
+        for k, v in loss.get_config().items()
+    }
 
 
 def assign_loss(target, source) -> bool:
@@ -149,7 +154,7 @@ def assign_loss(target, source) -> bool:
         return True
     if type(target) is not type(source) or not isinstance(target, keras.losses.Loss):
         return False
-    if _settings(target.get_config()) != _settings(source.get_config()):
+    if _settings(target) != _settings(source):
         return False
     for name in getattr(target, "_PER_CLASS", ()):
         if not isinstance(getattr(target, name), keras.Variable):
@@ -488,6 +493,8 @@ class LDAMLoss(_PerClass, keras.losses.Loss):
             weights, trainable=False, dtype="float32", name="ldam_class_weight"
         )
         self._track_per_class()
+        # Read like the others; a variable of its own already, which
+        # DeferredReweighting assigns.
         self._variables["class_weight"] = self.class_weight
 
     _PER_CLASS = ("class_counts", "margins", "offsets", "class_weight")

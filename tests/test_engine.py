@@ -215,12 +215,19 @@ def test_partial_fit_goes_on_with_its_compiled_epoch(tabular, fast_params, loss)
     params = {**fast_params, "loss": loss, "class_weight": "balanced"}
     chunks = np.array_split(np.arange(300), 3)
     reused, fresh = (ImbalancedKerasClassifier(**params) for _ in range(2))
+    targets = np.eye(4, dtype=np.float32)[y]
     programs = []
     for rows in chunks:
         reused.partial_fit(X[rows], y[rows], classes=[0, 1, 2, 3])
         programs.append(reused._program)
         vars(fresh).pop("_program", None)  # compiled anew, as every call was
         fresh.partial_fit(X[rows], y[rows], classes=[0, 1, 2, 3])
+        # Keras' own evaluation of the network (compiled by the first call
+        # here) reads the loss as it is after each call.
+        logits = reused.model_(X.astype(np.float32))
+        expected = float(reused.model_.loss(targets, logits))
+        evaluated = reused.model_.evaluate(X, targets, verbose=0)
+        assert evaluated == pytest.approx(expected, rel=1e-5)
     np.testing.assert_allclose(
         reused.predict_proba(X), fresh.predict_proba(X), rtol=1e-5, atol=1e-7
     )

@@ -440,6 +440,8 @@ def test_assign_loss_refuses_a_loss_of_other_settings():
         before = float(target(ONE_HOT, LOGITS))
         assert not assign_loss(target, source)
         assert float(target(ONE_HOT, LOGITS)) == before
-    # Keras' own losses go on where their settings are the same.
+    # Keras' own losses go on where their settings are the same, all of them.
     same = keras.losses.CategoricalCrossentropy(from_logits=True)
     assert assign_loss(same, keras.losses.CategoricalCrossentropy(from_logits=True))
+    focal = keras.losses.CategoricalFocalCrossentropy
+    assert not assign_loss(focal(alpha=[0.1, 0.9]), focal(alpha=[0.9, 0.1]))

@@ -120,8 +120,10 @@ class Encoder:
         params = estimator.get_params(deep=False)
         # The fitted state is every instance attribute that is not a
         # parameter, so attributes added by any estimator are kept without a
-        # list of names to maintain here.
-        state = {k: v for k, v in vars(estimator).items() if k not in params}
+        # list of names to maintain here; those the estimator rebuilds when
+        # needed (``_TRANSIENT``, which a pickle leaves out too) are not.
+        skipped = set(params) | set(getattr(estimator, "_TRANSIENT", ()))
+        state = {k: v for k, v in vars(estimator).items() if k not in skipped}
         return {
             "type": "estimator",
             "class": _qualified_name(cls),

@@ -325,3 +325,18 @@ def test_interrupted_save_leaves_previous_file_untouched(
 def test_save_into_missing_folder_fails_clearly(fitted_dense, tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         save(fitted_dense, tmp_path / "nowhere" / "model.skimb")
+
+
+def test_a_model_trained_by_partial_fit_is_saved_without_its_compiled_epoch(
+    tabular, fast_params, tmp_path
+):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(**fast_params)
+    for rows in np.array_split(np.arange(len(y)), 2):
+        clf.partial_fit(X[rows], y[rows], classes=[0, 1, 2, 3])
+    assert hasattr(clf, "_program")
+    loaded = load(save(clf, tmp_path / "model.skimb"))
+    assert not hasattr(loaded, "_program")
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-6)
+    loaded.partial_fit(X, y)  # compiles its own epoch
+    assert len(loaded.history_["loss"]) == 3
