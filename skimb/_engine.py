@@ -143,7 +143,7 @@ def train(
     for epoch in range(plan.epochs):
         if plan.reweighting is not None and epoch == plan.reweighting[0]:
             # The compiled epoch reads the weights when it runs (on JAX, as
-            # an argument: skimb.losses.reading_values).
+            # an argument: skimb._loss_values.reading_values).
             plan.loss.class_weight.assign(plan.reweighting[1])
         callbacks.on_epoch_begin(epoch)
         callbacks.on_train_batch_begin(0)

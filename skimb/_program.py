@@ -17,9 +17,9 @@ import dataclasses
 import keras
 import numpy as np
 
+from skimb._loss_values import assign_loss, loss_values, reading_values
 from skimb._plan import TrainingPlan
 from skimb._schedule import pad_rows
-from skimb.losses import assign_loss, loss_values, reading_values
 
 # The backends whose compiled epochs are written here.
 BACKENDS = ("tensorflow", "jax")
@@ -102,7 +102,7 @@ class Program:
 
         Returns False, the program unchanged, where it cannot: other
         networks or another optimizer, a loss that differs in more than its
-        per-class values (:func:`skimb.losses.assign_loss`), or other
+        per-class values (:func:`skimb._loss_values.assign_loss`), or other
         devices.  Otherwise the plan's loss is this program's, its values
         updated: read the plan back from :attr:`plan`.
         """

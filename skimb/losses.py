@@ -8,7 +8,6 @@ predictions are logits unless ``from_logits=False``.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -16,6 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from skimb._loss_values import PerClassValues
 from skimb.class_weight import effective_number_weights
 
 __all__ = [
@@ -64,108 +64,8 @@ def _log_probabilities(y_pred, from_logits: bool):
     return ops.log(ops.clip(y_pred, eps, 1.0 - eps))
 
 
-class _PerClass:
-    """Per-class values (class counts, priors, weights, offsets, margins)
-    that a compiled training step reads when it runs, not when it is traced.
-
-    ``_PER_CLASS`` names the attributes that hold them (lists of floats, or
-    None), and ``_READ`` those that :meth:`call` reads, each of which gets a
-    float32 variable (:func:`reading_values` may stand in for it).  A loss
-    of the same kind and settings built from other class counts passes its
-    values on (:func:`assign_loss`), and a compiled step trains on with
-    them, without a new trace: ``partial_fit``'s class counts grow with
-    every call, and tracing a step costs more than an epoch of a few
-    thousand rows.
-    """
-
-    _PER_CLASS: tuple[str, ...] = ()
-    _READ: tuple[str, ...] = ()
-
-    def _track_per_class(self) -> None:
-        self._variables = {
-            name: keras.Variable(
-                values, trainable=False, dtype="float32", name=f"{self.name}_{name}"
-            )
-            for name in self._READ
-            if (values := getattr(self, name)) is not None
-        }
-
-    def _per_class(self, name: str, dtype):
-        """The current values of ``name`` (None where it is None): the
-        variable's, or those :func:`reading_values` gives."""
-        values = getattr(self, "_reading", None) or self._variables
-        value = values.get(name)
-        return None if value is None else ops.cast(value, dtype)
-
-
-def loss_values(loss) -> dict:
-    """The per-class values a loss's ``call`` reads, as arrays by name
-    (empty for a loss that reads none, a user's own included)."""
-    return {
-        name: ops.convert_to_numpy(variable.value)
-        for name, variable in getattr(loss, "_variables", {}).items()
-    }
-
-
-@contextlib.contextmanager
-def reading_values(loss, values: dict):
-    """Within the block the loss reads ``values`` (like :func:`loss_values`'s;
-    on JAX, the arguments of the step being compiled) for its per-class
-    values, in place of its variables.  JAX compiles a variable's value in
-    as a constant; read from an argument, new values (``partial_fit``'s
-    grown counts) run through the same compiled step."""
-    if not values:
-        yield
-        return
-    loss._reading = values
-    try:
-        yield
-    finally:
-        loss._reading = None
-
-
-def _settings(loss) -> dict:
-    """A loss's config with each per-class list (``_PER_CLASS``) replaced by
-    its length: what must match for one loss to take another's values.  A
-    loss that names none (Keras', a user's) must match in all of it."""
-    per_class = getattr(loss, "_PER_CLASS", ())
-    return {
-        k: len(v) if k in per_class and isinstance(v, list) else v
-        for k, v in loss.get_config().items()
-    }
-
-
-def assign_loss(target, source) -> bool:
-    """Give the loss ``target`` the per-class values of ``source``, a loss of
-    the same kind and settings (other class counts, weights or offsets).
-
-    A compiled training step that reads ``target`` then computes ``source``:
-    TensorFlow reads the variables when the step runs, and skimb's JAX steps
-    take their values as arguments (:func:`reading_values`).
-
-    Returns
-    -------
-    bool
-        False, ``target`` unchanged, where the two differ in anything but
-        per-class values (their kind, ``gamma``, ``tau``, which of them are
-        None, the number of classes), or are not Keras losses.
-    """
-    if target is source:
-        return True
-    if type(target) is not type(source) or not isinstance(target, keras.losses.Loss):
-        return False
-    if _settings(target) != _settings(source):
-        return False
-    for name in getattr(target, "_PER_CLASS", ()):
-        if not isinstance(getattr(target, name), keras.Variable):
-            setattr(target, name, getattr(source, name))
-    for name, value in loss_values(source).items():
-        target._variables[name].assign(value)
-    return True
-
-
 @keras.saving.register_keras_serializable(package="skimb")
-class FocalLoss(_PerClass, keras.losses.Loss):
+class FocalLoss(PerClassValues, keras.losses.Loss):
     r"""Multi-class focal loss (Lin et al., 2017).
 
     .. math:: \ell(z, y) = -\alpha_y \, (1 - p_y)^\gamma \log p_y,
@@ -332,7 +232,7 @@ class ClassBalancedLoss(FocalLoss):
 
 
 @keras.saving.register_keras_serializable(package="skimb")
-class LogitAdjustedLoss(_PerClass, keras.losses.Loss):
+class LogitAdjustedLoss(PerClassValues, keras.losses.Loss):
     r"""Logit-adjusted crossentropy (Menon et al., 2021).
 
     .. math:: \ell(z, y) = -\log \mathrm{softmax}(z + \tau \log \pi)_y
@@ -417,7 +317,7 @@ def ldam_margins(class_counts, *, max_margin: float = 0.5):
 
 
 @keras.saving.register_keras_serializable(package="skimb")
-class LDAMLoss(_PerClass, keras.losses.Loss):
+class LDAMLoss(PerClassValues, keras.losses.Loss):
     r"""Label-distribution-aware margin loss (Cao et al., 2019).
 
     .. math:: \ell(z, y) = -w_y \log \mathrm{softmax}(z - s \Delta_y e_y)_y,

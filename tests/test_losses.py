@@ -7,13 +7,13 @@ keras = pytest.importorskip("keras")
 
 from scipy.special import log_softmax  # noqa: E402
 
+from skimb._loss_values import assign_loss  # noqa: E402
 from skimb.losses import (  # noqa: E402
     ClassBalancedLoss,
     DeferredReweighting,
     FocalLoss,
     LDAMLoss,
     LogitAdjustedLoss,
-    assign_loss,
     ldam_margins,
     resolve_loss,
 )
