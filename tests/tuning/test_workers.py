@@ -220,7 +220,24 @@ def test_two_workers_share_one_study(shared_storage, tmp_path):
     for t in trials:
         assert t.value == pytest.approx(1 - abs(t.params["c"] - 3) / 10)
     assert len({t.user_attrs["worker"] for t in trials}) == 2
-    # The sampler skips values that the other worker has tried or is trying.
-    assert {t.params["c"] for t in trials} == set(range(7))
-    assert study.best_trial.params == {"c": 3}
-    assert study.best_value == pytest.approx(1.0)
+    # The sampler skips values that the other worker has tried or is trying,
+    # which it reads from the storage: only two asks at the same instant,
+    # each reading before the other's value is written, can draw one value
+    # twice (a race the storage does not lock against; in one CI run it took
+    # a value's slot among the 7 trials).  So every value is tried, or one
+    # is missed because both workers drew another one in trials they started
+    # together.
+    values = [t.params["c"] for t in trials]
+    missing = set(range(7)) - set(values)
+    assert len(missing) <= 1
+    if missing:
+        (twice,) = {c for c in values if values.count(c) > 1}
+        first, second = sorted(
+            (t for t in trials if t.params["c"] == twice),
+            key=lambda t: t.datetime_start,
+        )
+        assert first.user_attrs["worker"] != second.user_attrs["worker"]
+        assert (second.datetime_start - first.datetime_start).total_seconds() < 1.0
+    best = min(values, key=lambda c: abs(c - 3))
+    assert study.best_trial.params == {"c": best}
+    assert study.best_value == pytest.approx(1 - abs(best - 3) / 10)
