@@ -36,6 +36,7 @@ class PerClassValues:
     _READ: tuple[str, ...] = ()
 
     def _track_per_class(self) -> None:
+        self._reading = None  # reading_values's arrays, while it is open
         self._variables = {
             name: keras.Variable(
                 values, trainable=False, dtype="float32", name=f"{self.name}_{name}"
@@ -47,16 +48,17 @@ class PerClassValues:
     def _per_class(self, name: str, dtype):
         """The current values of ``name`` (None where it is None): the
         variable's, or those :func:`reading_values` gives."""
-        values = getattr(self, "_reading", None) or self._variables
+        values = self._reading or self._variables
         value = values.get(name)
         return None if value is None else ops.cast(value, dtype)
 
 
 def loss_values(loss) -> dict:
-    """The per-class values a loss's ``call`` reads, as arrays by name
-    (empty for a loss that reads none, a user's own included)."""
+    """The per-class values a loss's ``call`` reads, as backend arrays by
+    name, where they are (empty for a loss that reads none, a user's own
+    included)."""
     return {
-        name: ops.convert_to_numpy(variable.value)
+        name: variable.value
         for name, variable in getattr(loss, "_variables", {}).items()
     }
 
