@@ -7,6 +7,8 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
     python benchmarks/bench_engine.py --part search       # 5
     python benchmarks/bench_engine.py --part seed-scale   # 6
     python benchmarks/bench_engine.py --part partial-fit  # 7
+    python benchmarks/bench_engine.py --part xla          # 8, TensorFlow
+    python benchmarks/bench_engine.py --part xla-scores   # 9, TensorFlow
 
 1. **Default fit on real tables** (scikit-learn's bundled digits, made
    imbalanced, 933 rows; breast cancer, 569 rows; wine, 178 rows): the
@@ -36,11 +38,26 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
    on), and for raw ``Model.fit`` of one epoch on each chunk (the same
    network; Keras keeps its compiled step across calls), the three
    interleaved call by call.
+8. ``--part xla`` (TensorFlow): the default LSTM with ``jit_compile=True``
+   and ``False`` on the suite's real sequence sets (the training rows of
+   its first fold, ``benchmarks/_suite_data.py``) and on 2,000 sequences of
+   the trajectory family, in fits of 40 epochs (five cross-fitted networks
+   validating every epoch, as the default; ``patience`` beyond the
+   epochs), the two settings interleaved: an epoch's seconds (the median of
+   a fit's epochs after its first, timed by a callback) and the rest of
+   the fit (tracing, compiling, set-up: its time less 40 such epochs).
+9. ``--part xla-scores`` (TensorFlow): the default LSTM with and without
+   XLA, early-stopped as shipped, on 2,000 sequences of the trajectory,
+   autocorrelation and motif families with the suite's protocol
+   (``bench_suite.run_synthetic``: the share of the Bayes-optimal macro-F1
+   on 50,000 fresh sequences), seeds 0 and 1, the pair of each seed run
+   one after the other.
 
 Every figure is a median over ``--repeats`` interleaved runs; results go to
 ``benchmarks/results/engine_<backend>.json``,
 ``engine_batch_size_<backend>.json``, ``engine_search_<backend>.json``,
-``engine_seed_scale_<backend>.json`` and ``engine_partial_fit_<backend>.json``.
+``engine_seed_scale_<backend>.json``, ``engine_partial_fit_<backend>.json``,
+``engine_xla_tensorflow.json`` and ``engine_xla_scores_tensorflow.json``.
 """
 
 from __future__ import annotations
@@ -356,14 +373,110 @@ def partial_fit_calls(repeats: int, n_calls: int = 12) -> dict:
     return result
 
 
+class _EpochClock(keras.callbacks.Callback):
+    """Wall-clock seconds of each epoch, from its start to its end."""
+
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def xla_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
+    """Seconds of one epoch (the median of a fit's epochs after its first)
+    and of the rest of a default LSTM fit (the fit's time less ``epochs``
+    such epochs: tracing, compiling, set-up), with and without XLA."""
+    import _families
+    import _suite_data
+
+    sets = {}
+    for name, (X, y) in _suite_data.sequences().items():
+        train, _ = next(
+            StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(len(y)), y)
+        )
+        rows = [X[i] for i in train] if isinstance(X, list) else X[train]
+        sets[name] = rows, y[train]
+    X, y, _ = _families.sample("trajectory", 2000, random_state=100)
+    sets["trajectory@2000"] = X, y
+    rows = []
+    for name, (X, y) in sets.items():
+        params = {"architecture": "lstm", "patience": 1000, "random_state": 0}
+        if isinstance(X, list):
+            params["n_timesteps"] = max(len(x) for x in X)
+        runs = {True: [], False: []}
+        for _ in range(repeats):
+            for flag in (True, False):
+                clock = _EpochClock()
+                clf = ImbalancedKerasClassifier(
+                    **params, epochs=epochs, jit_compile=flag, callbacks=[clock]
+                )
+                total = _seconds(functools.partial(clf.fit, X, y))
+                per_epoch = statistics.median(clock.seconds[1:])
+                runs[flag].append((per_epoch, total - epochs * per_epoch))
+        row = {"set": name, "rows": len(y), "epochs": epochs}
+        for flag, label in ((True, "xla"), (False, "no_xla")):
+            row[f"{label}_s_per_epoch"] = statistics.median(r[0] for r in runs[flag])
+            row[f"{label}_fixed_s"] = statistics.median(r[1] for r in runs[flag])
+        row["epoch_speed_up"] = row["no_xla_s_per_epoch"] / row["xla_s_per_epoch"]
+        row["extra_fixed_s"] = row["xla_fixed_s"] - row["no_xla_fixed_s"]
+        saved = row["no_xla_s_per_epoch"] - row["xla_s_per_epoch"]
+        row["break_even_epochs"] = row["extra_fixed_s"] / saved if saved > 0 else None
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def xla_scores(
+    families=("autocorrelation", "trajectory", "motif"), seeds=(0, 1)
+) -> list[dict]:
+    """The default LSTM's share of the Bayes-optimal macro-F1 and fit
+    seconds with and without XLA, on 2,000 sequences of ``families``."""
+    import bench_suite
+
+    rows = []
+    for family in families:
+        for seed in seeds:
+            for flag in (False, True):
+                result = bench_suite.run_synthetic(
+                    family,
+                    2000,
+                    "skimb",
+                    overrides={"jit_compile": flag},
+                    quick=False,
+                    seed=seed,
+                )
+                row = {
+                    "family": family,
+                    "seed": seed,
+                    "jit_compile": flag,
+                    "share_of_bayes": result["share_of_bayes"],
+                    "fit_s": result["fit_s"],
+                }
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--part",
-        choices=["speed", "batch-size", "search", "seed-scale", "partial-fit"],
+        choices=[
+            "speed",
+            "batch-size",
+            "search",
+            "seed-scale",
+            "partial-fit",
+            "xla",
+            "xla-scores",
+        ],
         default="speed",
         help="fits and epochs (1-3), batch sizes (4), search (5), seed scale (6), "
-        "partial_fit (7)",
+        "partial_fit (7), XLA's epochs (8) and scores (9)",
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
@@ -380,6 +493,13 @@ def main() -> None:
         results, name = search_time(), f"engine_search_{backend}.json"
     elif args.part == "seed-scale":
         results, name = seed_scale_epoch(), f"engine_seed_scale_{backend}.json"
+    elif args.part in ("xla", "xla-scores"):
+        if backend != "tensorflow":
+            raise SystemExit("--part xla compares TensorFlow with and without XLA")
+        if args.part == "xla":
+            results, name = xla_epochs(args.repeats), "engine_xla_tensorflow.json"
+        else:
+            results, name = xla_scores(), "engine_xla_scores_tensorflow.json"
     elif args.part == "partial-fit":
         results = partial_fit_calls(1 if args.quick else args.repeats)
         name = f"engine_partial_fit_{backend}.json"

@@ -301,6 +301,17 @@ default="oof_macro_f1"
         (``["gpu:0", "gpu:1"]``).  Several devices need Keras' JAX backend;
         ``None`` is one device, Keras' default.  Prediction runs on one
         device.  See :doc:`/scaling`.
+    jit_compile : bool, default=False
+        Whether TensorFlow compiles the training epoch with XLA (as in
+        :meth:`keras.Model.compile`).  On a CPU, XLA runs an epoch of the
+        ``"lstm"`` and ``"gru"`` networks 1.1 to 2.5 times faster, for up
+        to 3 s more of compilation per fit; the fits are not the same,
+        and on the benchmark suite's sequences they scored lower more often
+        than not (:doc:`/benchmarks`, "XLA for recurrent networks"), so it
+        is not the default.  On a GPU, TensorFlow's cuDNN recurrent kernels
+        cannot be compiled by XLA: ``True`` fails there for those networks.
+        On JAX every epoch is compiled by XLA and this parameter changes
+        nothing.
     **model_params
         ``model__<name>`` hyper-parameters of the build function.
 
@@ -437,6 +448,7 @@ default="oof_macro_f1"
         verbose: int = 0,
         model=None,
         devices: None | str | int | list = None,
+        jit_compile: bool = False,
         **model_params,
     ):
         self.architecture = architecture
@@ -476,6 +488,7 @@ default="oof_macro_f1"
         self.verbose = verbose
         self.model = model
         self.devices = devices
+        self.jit_compile = jit_compile
         # Stored as they come, checked in fit (scikit-learn's convention).
         for name, value in model_params.items():
             setattr(self, name, value)

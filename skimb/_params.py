@@ -88,6 +88,7 @@ PARAMETER_CONSTRAINTS: dict = {
         Interval(Integral, 1, None, closed="left"),
         list,
     ],
+    "jit_compile": ["boolean"],
 }
 
 
@@ -278,4 +279,5 @@ def plan_for(
         seed=seed,
         verbose=params["verbose"],
         distribution=data_parallel(params["devices"]),
+        jit_compile=params["jit_compile"],
     )

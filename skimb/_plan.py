@@ -69,6 +69,9 @@ class TrainingPlan:
     distribution : keras.distribution.DataParallel or None
         The devices a step's batch is split across (:mod:`skimb._devices`);
         None: one device.
+    jit_compile : bool
+        Whether TensorFlow compiles the epoch with XLA.  On JAX every epoch
+        is compiled by XLA.
     """
 
     loss: object
@@ -89,3 +92,4 @@ class TrainingPlan:
     seed: int | None = None
     verbose: int = 0
     distribution: keras.distribution.DataParallel | None = None
+    jit_compile: bool = False

@@ -258,3 +258,37 @@ def test_partial_fit_compiles_again_for_another_loss(tabular, fast_params):
     assert not hasattr(copy, "_program")
     copy.partial_fit(X, y)
     assert len(copy.history_["loss"]) == 3
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="JAX's epoch is always XLA's"
+)
+def test_jit_compile_trains_the_epoch_with_xla_to_the_same_model(
+    sequences, fast_params
+):
+    X, y = sequences
+    params = {**fast_params, "architecture": "lstm"}
+    proba, programs = {}, {}
+    for flag in (True, False):
+        clf = ImbalancedKerasClassifier(**params, jit_compile=flag)
+        clf.partial_fit(X, y)
+        programs[flag] = clf._program
+        proba[flag] = clf.fit(X, y).predict_proba(X)
+        assert clf.model_.jit_compile is flag
+    assert programs[True]._epoch._jit_compile is True
+    assert programs[False]._epoch._jit_compile is False
+    # The same arithmetic, fused: equal up to the order of float additions.
+    np.testing.assert_allclose(proba[True], proba[False], atol=1e-4)
+    again = ImbalancedKerasClassifier(**params, jit_compile=True).fit(X, y)
+    np.testing.assert_array_equal(again.predict_proba(X), proba[True])
+
+
+def test_partial_fit_compiles_again_when_jit_compile_changes(tabular, fast_params):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(**fast_params).partial_fit(X, y)
+    first = clf._program
+    clf.partial_fit(X, y)
+    assert clf._program is first
+    clf.set_params(jit_compile=True).partial_fit(X, y)
+    assert clf._program is not first
+    assert clf._program.plan.jit_compile is True
