@@ -304,14 +304,15 @@ default="oof_macro_f1"
     jit_compile : bool, default=False
         Whether TensorFlow compiles the training epoch with XLA (as in
         :meth:`keras.Model.compile`).  On a CPU, XLA runs an epoch of the
-        ``"lstm"`` and ``"gru"`` networks 1.1 to 2.5 times faster, for up
-        to 3 s more of compilation per fit; the fits are not the same,
-        and on the benchmark suite's sequences they scored lower more often
-        than not (:doc:`/benchmarks`, "XLA for recurrent networks"), so it
-        is not the default.  On a GPU, TensorFlow's cuDNN recurrent kernels
-        cannot be compiled by XLA: ``True`` fails there for those networks.
-        On JAX every epoch is compiled by XLA and this parameter changes
-        nothing.
+        default ``"lstm"`` network 1.1 to 2.5 times faster, for up to 3 s
+        more of compilation per fit; the fits are not the same, and on the
+        benchmark suite's sequences they scored lower more often than not
+        (:doc:`/benchmarks`, "XLA for recurrent networks"), so it is not
+        the default.  On a GPU Keras refuses XLA for recurrent layers (their
+        cuDNN kernels have none) and trains without it, with a warning.
+        ``False`` leaves ``model_``'s own ``predict`` and ``evaluate`` to
+        Keras' rule.  On JAX every epoch is compiled by XLA whatever the
+        value.
     **model_params
         ``model__<name>`` hyper-parameters of the build function.
 

@@ -26,7 +26,7 @@ from skimb._params import (
     resolve_learning_rate,
     standardizes,
 )
-from skimb._plan import TrainingPlan
+from skimb._plan import TrainingPlan, keras_jit_compile
 from skimb._program import Program
 from skimb._random import seeded
 from skimb._schedule import held_out_group
@@ -210,7 +210,11 @@ def fit_networks(
         model = average_networks(networks)
         # The training's optimizer, built for the same variables: a saved
         # model holds every optimizer variable and reloads whole.
-        model.compile(optimizer=plan.optimizer, loss=plan.loss)
+        model.compile(
+            optimizer=plan.optimizer,
+            loss=plan.loss,
+            jit_compile=keras_jit_compile(plan.jit_compile),
+        )
     if result.held_out_rows is None:
         decision = fit_decision_for(setting)
     else:
@@ -290,7 +294,11 @@ def untrained_network(setting: Setting, X: np.ndarray, seed: int | None) -> kera
         probabilities=not built.logits,
         seed=seed,
     )
-    model.compile(optimizer=_optimizer(setting.params, n_train=None), loss=built.loss)
+    model.compile(
+        optimizer=_optimizer(setting.params, n_train=None),
+        loss=built.loss,
+        jit_compile=keras_jit_compile(setting.params["jit_compile"]),
+    )
     return model
 
 

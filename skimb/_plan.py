@@ -22,6 +22,14 @@ def encode_targets(
     return np.eye(n_classes, dtype=np.float32)[y_encoded]
 
 
+def keras_jit_compile(jit_compile: bool) -> bool | str:
+    """``keras.Model.compile``'s ``jit_compile`` for skimb's: True, or Keras'
+    own rule ("auto": XLA on JAX, and on a TensorFlow GPU where every layer
+    supports it), which also decides whether Keras' ``predict_on_batch``
+    and ``evaluate`` compile (on JAX they run uncompiled with False)."""
+    return True if jit_compile else "auto"
+
+
 @dataclass(frozen=True)
 class TrainingPlan:
     """What one fit's training needs, resolved from the estimator's parameters.

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from skimb._loss_values import assign_loss, loss_values, reading_values
-from skimb._plan import TrainingPlan
+from skimb._plan import TrainingPlan, keras_jit_compile
 from skimb._schedule import pad_rows
 
 # The backends whose compiled epochs are written here.
@@ -70,10 +70,10 @@ class Program:
                 [network(x) for network, x in zip(networks, inputs, strict=True)],
                 name="skimb_networks",
             )
-        # Keras refuses XLA where a layer does not support it (with a
-        # warning); model.jit_compile is then what the epoch compiles with.
         model.compile(
-            optimizer=plan.optimizer, loss=plan.loss, jit_compile=plan.jit_compile
+            optimizer=plan.optimizer,
+            loss=plan.loss,
+            jit_compile=keras_jit_compile(plan.jit_compile),
         )
         batch = min(len(X), plan.batch_size)
         # Builds the optimizer and the compiled loss, as Model.fit would.
@@ -120,7 +120,11 @@ class Program:
             or getattr(self.model, "loss", None) is not loss
             # (A new DataParallel every call: several devices compile anew.)
             or plan.distribution is not self.distribution
-            or plan.jit_compile != self.plan.jit_compile
+            # (On JAX the epoch is XLA's either way.)
+            or (
+                self.backend == "tensorflow"
+                and plan.jit_compile != self.plan.jit_compile
+            )
         ):
             return False
         if not assign_loss(loss, plan.loss):
@@ -210,8 +214,13 @@ class Program:
 
             # A while loop written out, without autograph: autograph would
             # trace the body twice, and tracing is most of a small fit.
+            # XLA where the plan asks for it and Keras accepts it: on a GPU
+            # Keras refuses it, with a warning, for recurrent layers, whose
+            # cuDNN kernels XLA cannot compile.
             @tf.function(
-                autograph=False, reduce_retracing=True, jit_compile=model.jit_compile
+                autograph=False,
+                reduce_retracing=True,
+                jit_compile=bool(self.plan.jit_compile and model.jit_compile),
             )
             def epoch(X, T, order, W):
                 def step(s, losses):
