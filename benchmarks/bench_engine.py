@@ -47,11 +47,12 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
    a fit's epochs after its first, timed by a callback) and the rest of
    the fit (tracing, compiling, set-up: its time less 40 such epochs).
 9. ``--part xla-scores`` (TensorFlow): the default LSTM with and without
-   XLA, early-stopped as shipped, on 2,000 sequences of the trajectory,
-   autocorrelation and motif families with the suite's protocol
-   (``bench_suite.run_synthetic``: the share of the Bayes-optimal macro-F1
-   on 50,000 fresh sequences), seeds 0 and 1, the pair of each seed run
-   one after the other.
+   XLA, early-stopped as shipped, on 2,000 sequences of the synthetic
+   families (``--families``, by default autocorrelation, trajectory and
+   motif) with the suite's protocol (``bench_suite.run_synthetic``: the
+   share of the Bayes-optimal macro-F1 on 50,000 fresh sequences), seeds
+   ``--seeds`` (0 and 1), the pair of each seed run one after the other;
+   ``--out`` names the results file.
 
 Every figure is a median over ``--repeats`` interleaved runs; results go to
 ``benchmarks/results/engine_<backend>.json``,
@@ -480,6 +481,18 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
+        "--families",
+        nargs="+",
+        default=["autocorrelation", "trajectory", "motif"],
+        help="xla-scores: the synthetic families",
+    )
+    parser.add_argument(
+        "--seeds", nargs="+", type=int, default=[0, 1], help="xla-scores: the seeds"
+    )
+    parser.add_argument(
+        "--out", type=Path, help="xla-scores: the results file (default: RESULTS/...)"
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="speed: one repeat, epochs only, no file; partial-fit: one repeat, "
@@ -499,7 +512,8 @@ def main() -> None:
         if args.part == "xla":
             results, name = xla_epochs(args.repeats), "engine_xla_tensorflow.json"
         else:
-            results, name = xla_scores(), "engine_xla_scores_tensorflow.json"
+            results = xla_scores(args.families, args.seeds)
+            name = "engine_xla_scores_tensorflow.json"
     elif args.part == "partial-fit":
         results = partial_fit_calls(1 if args.quick else args.repeats)
         name = f"engine_partial_fit_{backend}.json"
@@ -519,7 +533,7 @@ def main() -> None:
         if args.quick:
             return
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / name
+    path = args.out or RESULTS / name
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {path}")
 
