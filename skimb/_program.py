@@ -1,7 +1,8 @@
 """The networks of one fit as one Keras model, with a compiled epoch.
 
 Part of the training engine (:mod:`skimb._engine`).  One compiled function
-runs a whole epoch: ``tf.function`` over a while loop on TensorFlow,
+runs a whole epoch: ``tf.function`` over a while loop on TensorFlow
+(compiled by XLA where the plan's ``jit_compile`` asks),
 ``jax.jit`` over ``lax.scan`` on JAX, where the weights live in arrays
 outside the Keras variables until :meth:`Program.sync` writes them back.
 With a plan's ``distribution`` (JAX, :mod:`skimb._devices`) the weights, the
@@ -106,9 +107,10 @@ class Program:
 
         Returns False, the program unchanged, where it cannot: other
         networks or another optimizer, a loss that differs in more than its
-        per-class values (:func:`skimb._loss_values.assign_loss`), or other
-        devices.  Otherwise the plan's loss is this program's, its values
-        updated: read the plan back from :attr:`plan`.
+        per-class values (:func:`skimb._loss_values.assign_loss`), other
+        devices, or on TensorFlow another ``jit_compile``.  Otherwise the
+        plan's loss is this program's, its values updated: read the plan
+        back from :attr:`plan`.
         """
         loss = self.plan.loss
         if (
