@@ -94,13 +94,17 @@ class ImbalancedKerasClassifier(ScikerasFixes):
         Sequence length.  With it, a sequence network also accepts 2-D
         ``X`` of flattened sequences ``(n_samples, n_timesteps * n_features)``,
         which is what imbalanced-learn samplers return.  With sequences of
-        different lengths, the length they are padded to.
+        different lengths, the length they are padded to: set it to the
+        longest sequence expected where later data (a test fold under
+        cross-validation) may hold longer ones than the training data.
     mask_value : float, optional
         Sequences of different lengths, padded: a time step whose features
-        all equal ``mask_value`` is padding, which the network masks in every
-        layer that reads along time.  A list of ``(n_timesteps_i,
-        n_features)`` arrays needs no ``mask_value``: it is padded and masked
-        as it is.
+        all equal ``mask_value`` is padding, wherever it is (Keras' masking
+        rule), which the network masks in every layer that reads along
+        time; each sequence is read as its other steps, in order, so padding
+        at the start or at the end gives the same predictions.  A finite
+        number.  A list of ``(n_timesteps_i, n_features)`` arrays needs no
+        ``mask_value``: it is padded and masked as it is.
     standardize : bool or "auto", default="auto"
         Standardise each feature inside the network with the mean and
         variance of the training split, so raw features work as they are.

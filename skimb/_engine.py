@@ -31,11 +31,17 @@ import keras
 import numpy as np
 from scipy.special import softmax
 
-from skimb._networks import ends_in_softmax, log_probabilities
+from skimb._networks import (
+    average_networks,
+    ends_in_softmax,
+    forward,
+    log_probabilities,
+)
 from skimb._plan import TrainingPlan
 from skimb._program import Program
 from skimb._schedule import Schedule, pad_rows, padded_length
 from skimb.callbacks import ValidationDataCallback, ValidationMetrics
+from skimb.callbacks._validation import NetworkOutputs
 from skimb.metrics import confusion_scores
 
 Split = tuple[np.ndarray, "np.ndarray | None"]
@@ -132,6 +138,11 @@ def train(
                 labels=plan.labels,
                 outputs=held_out.class_probabilities,
             )
+    scorers = [c for c in plan.callbacks if isinstance(c, NetworkOutputs)]
+    for callback in scorers:
+        # Data of a callback's own is scored by the networks as the fitted
+        # model will average them (the program's model takes k inputs).
+        callback.set_network_outputs(_NetworksOutputs(networks))
     stopping = [_EarlyStopping(plan.patience) for _ in networks]
     # One network's out-of-fold rows are its validation rows.
     monitor = plan.monitor
@@ -191,7 +202,24 @@ def train(
     callbacks.on_train_end()
     for callback in receivers:
         callback.release_validation_data()
+    for callback in scorers:
+        callback.release_network_outputs()
     return result
+
+
+class _NetworksOutputs:
+    """The outputs, on any rows, of the networks being trained: one
+    network's, or the average of the cross-fitted ones (built on first use,
+    as :func:`skimb._networks.average_networks` builds the fitted model)."""
+
+    def __init__(self, networks: list[keras.Model]):
+        self.networks = networks
+        self.model = networks[0] if len(networks) == 1 else None
+
+    def __call__(self, X) -> np.ndarray:
+        if self.model is None:
+            self.model = average_networks(self.networks)
+        return forward(self.model, np.asarray(X, dtype=np.float32))
 
 
 class _EarlyStopping:

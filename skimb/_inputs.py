@@ -26,7 +26,28 @@ def sequence_list(X) -> list | None:
     return None
 
 
-def _pad_sequences(sequences: list, *, length: int | None, n_features: int | None):
+def real_steps(X: np.ndarray, mask_value: float) -> np.ndarray:
+    """Which steps of padded 3-D ``X`` are real: padding is a step whose
+    features all equal ``mask_value``, wherever it is (Keras' masking rule),
+    so a sequence is its other steps, in order, padded at the start or at
+    the end alike."""
+    return ~np.all(X == mask_value, axis=-1)
+
+
+def _packed(X: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """A new array of ``X``'s sequences with their real steps first, in
+    order, and padding steps of NaN after them (the padding the networks
+    mask): start padding reads as end padding."""
+    order = np.argsort(~real, axis=1, kind="stable")
+    packed = np.take_along_axis(X, order[:, :, None], axis=1)
+    padding = ~np.take_along_axis(real, order, axis=1)
+    packed[padding] = np.nan
+    return packed
+
+
+def _pad_sequences(
+    sequences: list, *, length: int | None, n_features: int | None, fitted: bool
+):
     """Check each sequence and pad them into one float32 array whose steps
     after each sequence's end are NaN (the padding skimb's networks mask)."""
     arrays = []
@@ -55,12 +76,21 @@ def _pad_sequences(sequences: list, *, length: int | None, n_features: int | Non
             f"{bad} has {arrays[bad].shape[1]}."
         )
     longest = max(len(a) for a in arrays)
-    length = longest if length is None else length
-    if longest > length:
-        raise ValueError(
-            f"A sequence of X has {longest} time steps, more than the "
-            f"{length} the network was fitted on."
+    if length is not None and longest > length:
+        # A network reads a fixed number of steps, the longest training
+        # sequence's unless n_timesteps says more (so that another fold's
+        # test sequences, or later data, may be longer).
+        where = (
+            f"the {length} the network was fitted on (fit with n_timesteps "
+            "set to the longest sequence expected, e.g. under cross-validation, "
+            "where a test fold can hold a longer one than the training folds)"
+            if fitted
+            else f"n_timesteps={length}"
         )
+        raise ValueError(
+            f"A sequence of X has {longest} time steps, more than {where}."
+        )
+    length = longest if length is None else length
     return pad_sequences(arrays, length=length, value=np.nan, dtype=np.float32)
 
 
@@ -91,6 +121,7 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
             sequences,
             length=estimator.n_timesteps if fitted is None else fitted[0],
             n_features=None if fitted is None else fitted[1],
+            fitted=fitted is not None,
         )
         return _fitted_shape(
             estimator, X, reset=reset, variable_length=True, sequences=True
@@ -103,6 +134,12 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
     ndim = _ndim(X)
     if ndim == 1 and len(X) == 0:
         raise ValueError("X is empty: it holds no samples.")
+    if ndim == 1 and isinstance(X, (list, tuple)) and np.ndim(X[0]) == 1:
+        raise ValueError(
+            "X is a list of 1-D arrays of different lengths; each sequence "
+            "must be a 2-D (n_timesteps_i, n_features) array: for one feature "
+            "per step, give each as x.reshape(-1, 1)."
+        )
     if ndim not in (2, 3):
         raise ValueError(
             "X must be 2-D (n_samples, n_features) or 3-D "
@@ -116,21 +153,24 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
     architecture = estimator.architecture
     n_timesteps = estimator.n_timesteps
     if ndim == 2:
-        X = validate_data(
-            estimator, X, reset=reset, dtype=np.float32, ensure_all_finite=True
-        )
         # A user's own network (model=) takes flattened sequences back as
         # sequences when n_timesteps is set, as skimb's sequence networks do.
         own_network = getattr(estimator, "model", None) is not None
-        if architecture in SEQUENCE_ARCHITECTURES or (
+        as_sequences = architecture in SEQUENCE_ARCHITECTURES or (
             own_network and n_timesteps is not None
-        ):
-            if n_timesteps is None:
-                raise ValueError(
-                    f"architecture={architecture!r} needs 3-D X (n_samples, "
-                    "n_timesteps, n_features), or 2-D X of flattened sequences "
-                    f"with n_timesteps set; got 2-D X of shape {X.shape}."
-                )
+        )
+        if as_sequences and n_timesteps is None:
+            # Before scikit-learn's count of features, which would compare
+            # the columns with the features per step of fitted sequences.
+            raise ValueError(
+                f"architecture={architecture!r} needs 3-D X (n_samples, "
+                "n_timesteps, n_features), or 2-D X of flattened sequences "
+                f"with n_timesteps set; got 2-D X of shape {np.shape(X)}."
+            )
+        X = validate_data(
+            estimator, X, reset=reset, dtype=np.float32, ensure_all_finite=True
+        )
+        if as_sequences:
             if X.shape[1] % n_timesteps:
                 raise ValueError(
                     f"X has {X.shape[1]} columns, which is not a multiple of "
@@ -152,15 +192,14 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
             )
     mask_value = getattr(estimator, "mask_value", None)
     if mask_value is not None and X.ndim == 3:
-        # A new array: padded steps become NaN, the padding the network masks.
-        padding = np.all(X == np.float32(mask_value), axis=-1, keepdims=True)
-        if padding.all(axis=1).any():
-            row = int(np.flatnonzero(padding.all(axis=(1, 2)))[0])
+        real = real_steps(X, mask_value)
+        if not real.any(axis=1).all():
+            row = int(np.flatnonzero(~real.any(axis=1))[0])
             raise ValueError(
                 f"Sequence {row} of X has no step that is not mask_value="
                 f"{mask_value}: every sequence needs at least one real step."
             )
-        X = np.where(padding, np.float32(np.nan), X)
+        X = _packed(X, real)
     return _fitted_shape(
         estimator,
         X,
@@ -182,7 +221,12 @@ def _fitted_shape(estimator, X, *, reset: bool, variable_length: bool, sequences
         estimator.variable_length_ = variable_length
         return X
     # Models fitted before variable lengths existed have no such attribute.
-    if variable_length and not getattr(estimator, "variable_length_", False):
+    # Sequences of the fitted length (a list of them) need no mask.
+    if (
+        variable_length
+        and not getattr(estimator, "variable_length_", False)
+        and np.isnan(X).any()
+    ):
         raise ValueError(
             f"{type(estimator).__name__} was fitted on sequences of one "
             "length, so its network has no mask for padded steps: fit it on "
@@ -224,6 +268,14 @@ def check_labels(y, n_samples: int) -> np.ndarray:
                 f"y has {len(missing)} missing labels (NaN or None), at rows "
                 f"{missing[:5]}{' ...' if len(missing) > 5 else ''}: drop those "
                 "rows or give them a class."
+            )
+        strings = np.array([isinstance(label, str) for label in y])
+        if strings.any() and not strings.all():
+            # NumPy cannot sort them either ("'<' not supported ...").
+            raise ValueError(
+                "y mixes strings and other labels (for example "
+                f"{y[np.argmax(strings)]!r} and {y[np.argmin(strings)]!r}): give "
+                "every label the same type, e.g. y.astype(str)."
             )
     if len(y) != n_samples:
         raise ValueError(

@@ -200,6 +200,13 @@ def output_head(logits, *, probabilities: bool):
     return keras.layers.Softmax(name=PROBABILITIES)(logits)
 
 
+def are_probabilities(outputs: np.ndarray) -> bool:
+    """Whether a network's outputs are class probabilities (non-negative
+    rows summing to 1) rather than logits."""
+    outputs = np.asarray(outputs)
+    return bool(outputs.min() >= 0 and np.allclose(outputs.sum(axis=1), 1, atol=1e-4))
+
+
 def ends_in_softmax(model) -> bool:
     """Whether a network built here ends in probabilities, not logits."""
     return bool(model is not None and model.layers) and (

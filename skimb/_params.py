@@ -50,7 +50,8 @@ PARAMETER_CONSTRAINTS: dict = {
     "flat_path": ["boolean"],
     "pooling": ["boolean"],
     "n_timesteps": [None, Interval(Integral, 1, None, closed="left")],
-    "mask_value": [None, Real],
+    # Finite: NaN equals nothing, so NaN steps could not be told apart.
+    "mask_value": [None, Interval(Real, None, None, closed="neither")],
     "standardize": ["boolean", StrOptions({"auto"})],
     "loss": [StrOptions(set(LOSSES)), keras.losses.Loss, callable],
     "gamma": [Interval(Real, 0, None, closed="left")],

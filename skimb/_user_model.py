@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from skimb._layers import LogOf
-from skimb._networks import output_head, standardized
+from skimb._networks import are_probabilities, output_head, standardized
 from skimb._routing import ROUTED_PREFIX
 
 
@@ -65,11 +65,21 @@ def _raw_model(model, *, routed: dict, meta: dict) -> keras.Model:
     return built
 
 
-def _ends_in_softmax(model: keras.Model) -> bool:
-    last = model.layers[-1]
-    return isinstance(last, keras.layers.Softmax) or (
+def _ends_in_softmax(model: keras.Model, input_shape: tuple) -> bool:
+    """Whether the user's network ends in a softmax: a last ``Softmax``
+    layer or layer with ``activation="softmax"``, or else outputs that are
+    probabilities on random inputs (``keras.ops.softmax`` in a functional
+    model, a nested model's softmax, a subclassed model's ``call``), which
+    the logits of an untrained network never are."""
+    last = model.layers[-1] if model.layers else None
+    if isinstance(last, keras.layers.Softmax) or (
         getattr(last, "activation", None) is keras.activations.softmax
-    )
+    ):
+        return True
+    # A generator of its own: the caller's random state is not touched.
+    sample = np.random.default_rng(0).standard_normal((16, *input_shape))
+    outputs = model(sample.astype(np.float32), training=False)
+    return are_probabilities(keras.ops.convert_to_numpy(outputs))
 
 
 def _check_shapes(model: keras.Model, *, input_shape: tuple, n_classes: int) -> None:
@@ -129,7 +139,7 @@ def build_user_network(
     except (AttributeError, ValueError):
         raw.build((None, *input_shape))
     _check_shapes(raw, input_shape=tuple(input_shape), n_classes=n_classes)
-    softmax = _ends_in_softmax(raw)
+    softmax = _ends_in_softmax(raw, tuple(input_shape))
     inputs = keras.Input(shape=tuple(input_shape), name="features")
     x = raw(standardized(inputs, mean=mean, variance=variance))
     if softmax:

@@ -62,6 +62,27 @@ def _check_prior(prior, n_classes: int, name: str) -> np.ndarray:
     return prior / prior.sum()
 
 
+# A held-out row whose log-probabilities spread over more than this many times
+# the median row's spread (and more than this many nats) is left out of the
+# fits.
+_OUTLIER_SPREAD = 100.0
+
+
+def _typical_rows(log_proba: np.ndarray) -> np.ndarray:
+    """Which rows a calibration fits on: all but those whose log-probabilities
+    spread over more than ``_OUTLIER_SPREAD`` times the median row's.
+
+    Such a row is an input far outside what the network was trained on (one
+    value of 1e6 among standard-normal features gave logits apart by about
+    1e5): its log-loss alone would set the temperature, thousands of times
+    too high, and flatten every other row's probabilities to the prior.
+    Over-confident networks spread their rows a few times more than
+    calibrated ones, never a hundred times more than their median row.
+    """
+    spread = log_proba.max(axis=1) - log_proba.min(axis=1)
+    return spread <= _OUTLIER_SPREAD * max(float(np.median(spread)), 1.0)
+
+
 def fit_temperature(log_proba, y) -> float:
     r"""The temperature :math:`T` that minimises the log-loss of
     :math:`\mathrm{softmax}(z / T)` on held-out data.
@@ -70,7 +91,10 @@ def fit_temperature(log_proba, y) -> float:
     "temperature")`` (which the tests use as the reference); that one wraps a
     fitted estimator and cross-validates it, where the classifier already has
     the held-out or out-of-fold log-probabilities, so the one-parameter fit is
-    done here on them.
+    done here on them.  Unlike scikit-learn's, it leaves out the rows whose
+    log-probabilities spread over more than 100 times the median row's (and
+    over 100 nats): inputs far outside the training data, whose log-loss
+    alone would set the temperature.
 
     Parameters
     ----------
@@ -97,6 +121,8 @@ def fit_temperature(log_proba, y) -> float:
     """
     log_proba = _check_log_proba(log_proba)
     y = _check_labels(y, log_proba)
+    typical = _typical_rows(log_proba)
+    log_proba, y = log_proba[typical], y[typical]
     rows = np.arange(len(y))
 
     def log_loss(log_temperature: float) -> float:
@@ -120,7 +146,8 @@ def fit_temperature_and_bias(log_proba, y) -> tuple[float, np.ndarray]:
     held-out probability of each class is its held-out frequency, which the
     estimate of a new class prior (:func:`estimate_prior`) relies on
     (Alexandari, Kundaje and Shrikumar, 2020).  scikit-learn has no such
-    calibration.
+    calibration.  Rows are left out as in :func:`fit_temperature`, and the
+    temperature is bounded as there.
 
     Parameters
     ----------
@@ -149,6 +176,8 @@ def fit_temperature_and_bias(log_proba, y) -> tuple[float, np.ndarray]:
     """
     log_proba = _check_log_proba(log_proba)
     y = _check_labels(y, log_proba)
+    typical = _typical_rows(log_proba)
+    log_proba, y = log_proba[typical], y[typical]
     n_classes = log_proba.shape[1]
     onehot = np.eye(n_classes)[y]
 
@@ -163,7 +192,11 @@ def fit_temperature_and_bias(log_proba, y) -> tuple[float, np.ndarray]:
 
     start = np.zeros(n_classes + 1)
     start[0] = np.log(fit_temperature(log_proba, y))
-    result = minimize(loss_and_gradient, start, jac=True, method="L-BFGS-B")
+    # The temperature within fit_temperature's bounds (scikit-learn's).
+    bounds = [(-10.0, 10.0)] + [(None, None)] * n_classes
+    result = minimize(
+        loss_and_gradient, start, jac=True, method="L-BFGS-B", bounds=bounds
+    )
     bias = result.x[1:] - result.x[1:].mean()
     return float(np.exp(result.x[0])), bias
 

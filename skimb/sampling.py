@@ -25,7 +25,7 @@ from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.under_sampling import RandomUnderSampler
 from imblearn.utils import check_sampling_strategy
 from sklearn.base import BaseEstimator, clone
-from sklearn.utils._param_validation import HasMethods
+from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 
@@ -34,7 +34,7 @@ from skimb._class_sizes import (
     check_neighbours,
     fitting_neighbours,
 )
-from skimb._inputs import pad_sequences, sequence_list
+from skimb._inputs import pad_sequences, real_steps, sequence_list
 
 __all__ = [
     "BATCH_SAMPLERS",
@@ -91,7 +91,10 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
         step.
     mask_value : float, optional
         For padded 3-D sequences of different lengths: a step whose features
-        all equal ``mask_value`` is padding.
+        all equal ``mask_value`` is padding, wherever it is (Keras' masking
+        rule).  Each sequence is its other steps, in order, and comes back
+        padded at the end (the classifier reads start and end padding
+        alike).
 
     Attributes
     ----------
@@ -118,7 +121,8 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "sampler": [HasMethods(["fit_resample"])],
-        "mask_value": [None, Real],
+        # Finite: NaN equals nothing, so NaN steps could not be told apart.
+        "mask_value": [None, Interval(Real, None, None, closed="neither")],
     }
     # Read by imbalanced-learn; the wrapped sampler does its own strategy.
     _sampling_type = "bypass"
@@ -176,7 +180,7 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
             return self._resample_sequences(sequences, y, **params)
         X = check_array(X, allow_nd=True, dtype="numeric", input_name="X")
         if self.mask_value is not None and X.ndim == 3:
-            real = ~np.all(X == self.mask_value, axis=-1)
+            real = real_steps(X, self.mask_value)
             X_res, y_res = self._resample_sequences(
                 [x[keep] for x, keep in zip(X, real, strict=True)], y, **params
             )

@@ -177,6 +177,27 @@ def test_fit_temperature_and_bias_keeps_the_class_frequencies():
     assert bias.sum() == pytest.approx(0.0, abs=1e-9)
 
 
+def test_one_row_of_wild_logits_does_not_set_the_temperature():
+    # An input far outside the training data (one value of 1e6) gets logits
+    # apart by about 1e5: its log-loss alone would set the temperature.
+    rng = np.random.RandomState(0)
+    y = rng.randint(2, size=2000)
+    logits = 3 * np.c_[np.zeros(2000), 4.0 * rng.normal(4.0 * y - 2.0)]
+    wild = np.r_[logits, [[0.0, -1e5]]]  # confidently wrong
+    y_wild = np.r_[y, 1]
+    assert fit_temperature(wild, y_wild) == pytest.approx(
+        fit_temperature(logits, y), rel=1e-6
+    )
+    temperature, bias = fit_temperature_and_bias(wild, y_wild)
+    expected, expected_bias = fit_temperature_and_bias(logits, y)
+    assert temperature == pytest.approx(expected, rel=1e-4)
+    np.testing.assert_allclose(bias, expected_bias, atol=1e-4)
+    assert 2.5 < temperature < 3.5
+    # Every row alike: the temperature stays within scikit-learn's bounds.
+    hopeless = np.c_[np.zeros(300), np.where(y[:300] == 1, -1e6, 1e6)]
+    assert fit_temperature_and_bias(hopeless, y[:300])[0] <= np.exp(10.0) * 1.0001
+
+
 def test_calibration_is_fitted_on_the_held_out_predictions(tabular, fast_params):
     X, y = tabular
     clf = ImbalancedKerasClassifier(**dict(fast_params, validation_fraction=0.3)).fit(

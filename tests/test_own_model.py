@@ -306,3 +306,34 @@ def test_folds_are_stratified_for_an_own_network(tabular):
         clf, X, y, cv=StratifiedKFold(3, shuffle=True, random_state=0)
     )
     assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
+
+
+def _softmax_by_op():
+    inputs = keras.Input((6,))
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    return keras.Model(inputs, keras.ops.softmax(keras.layers.Dense(4)(hidden)))
+
+
+def _softmax_in_a_nested_head():
+    head = keras.Sequential([keras.layers.Dense(4, activation="softmax")])
+    return keras.Sequential([keras.Input((6,)), keras.layers.Dense(8), head])
+
+
+def _relu_outputs():
+    inputs = keras.Input((6,))
+    return keras.Model(inputs, keras.layers.Dense(4, activation="relu")(inputs))
+
+
+@pytest.mark.parametrize(
+    "make, softmax",
+    [(_softmax_by_op, True), (_softmax_in_a_nested_head, True), (_relu_outputs, False)],
+)
+def test_a_softmax_anywhere_at_the_end_is_detected(make, softmax):
+    # Probabilities taken for logits would train through a softmax twice.
+    from skimb._user_model import build_user_network
+
+    network = build_user_network(
+        make(), routed={}, meta={}, input_shape=(6,), n_classes=4
+    )
+    names = [layer.name for layer in network.layers]
+    assert ("log_of_probabilities" in names) is softmax

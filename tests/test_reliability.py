@@ -139,6 +139,20 @@ FIT_CASES = [
         ValueError,
         r"missing labels .* at rows \[7\]",
     ),
+    (
+        "strings-and-numbers-in-y",
+        _fit(),
+        [X0, np.where(np.arange(60) == 5, 3, S0).astype(object)],
+        ValueError,
+        r"y mixes strings and other labels \(for example 'a' and 3\)",
+    ),
+    (
+        "ragged-1-D-sequences",
+        _fit(architecture="lstm"),
+        [[np.zeros(3 + i % 2) for i in range(60)], Y0],
+        ValueError,
+        r"x.reshape\(-1, 1\)",
+    ),
     ("huge-values", _fit(), [X0 * 1e20, Y0], ValueError, "overflows float32"),
     (
         "strings-in-X",
@@ -287,6 +301,7 @@ PARAMETER_CASES = [
     ("cv", 1, "cv"),
     ("kernel_size", -1, "kernel_size"),
     ("random_state", True, "'random_state' parameter .* not a bool"),
+    ("mask_value", float("nan"), "'mask_value' parameter .* Got nan"),
 ]
 
 

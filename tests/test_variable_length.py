@@ -54,6 +54,41 @@ def test_padding_never_changes_a_prediction(ragged, fast_params):
     np.testing.assert_allclose(batch[:4], alone, atol=1e-6)
 
 
+def test_padding_at_the_start_or_anywhere_reads_as_padding_at_the_end(
+    ragged, fast_params
+):
+    # Keras' masking rule: a step of mask_value is padding wherever it is.
+    # With the flat path reading the window by position, start padding was
+    # read as another sequence (probabilities apart by up to 0.95).
+    X, y = ragged
+    clf = ImbalancedKerasClassifier("lstm", mask_value=MASK, **fast_params)
+    clf.fit(_padded(X), y)
+    start = np.full((len(X), 8, 2), MASK, dtype="float32")
+    middle = start.copy()
+    for i, x in enumerate(X):
+        start[i, 8 - len(x) :] = x
+        middle[i, 0] = x[0]
+        middle[i, 8 - len(x) + 1 :] = x[1:]
+    before = start.copy()
+    expected = clf.predict_proba(_padded(X))
+    np.testing.assert_array_equal(clf.predict_proba(start), expected)
+    np.testing.assert_array_equal(clf.predict_proba(middle), expected)
+    np.testing.assert_array_equal(start, before)
+    # The sampler reads the same sequences, and gives them back end-padded.
+    sampler = SequenceSampler(RandomOverSampler(random_state=0), mask_value=MASK)
+    X_res, _ = sampler.fit_resample(start, y)
+    np.testing.assert_array_equal(X_res[: len(X)], _padded(X))
+
+
+def test_sequences_of_the_fitted_length_need_no_mask(ragged, fast_params):
+    X, y = ragged
+    fixed = ImbalancedKerasClassifier("lstm", **fast_params).fit(_padded(X), y)
+    full = _padded(X)[:5]
+    np.testing.assert_array_equal(
+        fixed.predict_proba(list(full)), fixed.predict_proba(full)
+    )
+
+
 def test_n_timesteps_sets_the_padded_length(ragged, fast_params):
     X, y = ragged
     clf = ImbalancedKerasClassifier("gru", n_timesteps=12, **fast_params).fit(X, y)
@@ -64,8 +99,14 @@ def test_n_timesteps_sets_the_padded_length(ragged, fast_params):
 def test_ragged_input_errors_name_the_problem(ragged, fast_params):
     X, y = ragged
     clf = ImbalancedKerasClassifier("lstm", **fast_params).fit(X, y)
-    with pytest.raises(ValueError, match="9 time steps, more than the 8"):
+    with pytest.raises(
+        ValueError, match="9 time steps, more than the 8 .*fit with n_timesteps set"
+    ):
         clf.predict([np.ones((9, 2))])
+    with pytest.raises(ValueError, match="9 time steps, more than n_timesteps=8"):
+        ImbalancedKerasClassifier("lstm", n_timesteps=8, **fast_params).fit(
+            [*X[:-1], np.ones((9, 2))], y
+        )
     with pytest.raises(ValueError, match="2 features per step; sequence 1 has 3"):
         clf.predict([np.ones((4, 2)), np.ones((4, 3))])
     with pytest.raises(ValueError, match="Sequence 1 of X contains NaN"):

@@ -6,8 +6,7 @@ import keras
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from skimb._networks import forward
-from skimb.callbacks._validation import probabilities
+from skimb.callbacks._validation import NetworkOutputs, probabilities
 from skimb.metrics import confusion_scores, get_scorer
 
 # Computed from the predicted labels in one place, cheaply, every epoch.
@@ -46,7 +45,7 @@ class _Outputs(ClassifierMixin, BaseEstimator):
         return self._outputs_for(X).argmax(axis=1)
 
 
-class ValidationMetrics(keras.callbacks.Callback):
+class ValidationMetrics(NetworkOutputs, keras.callbacks.Callback):
     """Add validation loss and scores to the epoch logs.
 
     One inference pass over the validation data gives every number, so the
@@ -149,7 +148,7 @@ class ValidationMetrics(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is None:
             return
-        outputs = forward(self.model, self.X)
+        outputs = self._forward(self.X)
         if self.loss is not None:
             logs["val_loss"] = float(
                 self.loss(self.targets, outputs, sample_weight=self.sample_weight)

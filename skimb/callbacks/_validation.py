@@ -6,19 +6,51 @@ import keras
 import numpy as np
 from scipy.special import softmax
 
-from skimb._networks import ends_in_softmax, forward
+from skimb._networks import are_probabilities, ends_in_softmax, forward
+
+
+class NetworkOutputs:
+    """The hook by which a callback scores data of its own inside the
+    classifier.
+
+    The model a callback sees while the classifier trains is the program's
+    (with cross-fitting, one model of ``k`` inputs and outputs, one per
+    network), which cannot take the callback's ``X``.  The classifier hands
+    such callbacks a function (:meth:`set_network_outputs`) giving the
+    outputs, on any ``X``, of the networks as training stands, averaged as
+    the fitted model averages them, and takes it back at the end of training
+    (:meth:`release_network_outputs`).  Given to Keras' own ``Model.fit``,
+    the callback runs its model, as before.
+    """
+
+    _network_outputs = None
+
+    def set_network_outputs(self, outputs) -> None:
+        """Score ``X`` with ``outputs(X)``: the logits, or the probabilities
+        of networks ending in a softmax, of the networks being trained."""
+        self._network_outputs = outputs
+
+    def release_network_outputs(self) -> None:
+        """Forget the function of :meth:`set_network_outputs`."""
+        self._network_outputs = None
+
+    def _forward(self, X) -> np.ndarray:
+        """The outputs of the model being trained on ``X``."""
+        if self._network_outputs is not None:
+            return self._network_outputs(X)
+        return forward(self.model, X)
 
 
 def probabilities(model: keras.Model, outputs: np.ndarray) -> np.ndarray:
     """Class probabilities from the network's outputs (logits or softmax)."""
     if ends_in_softmax(model):
         return outputs
-    if outputs.min() >= 0 and np.allclose(outputs.sum(axis=1), 1, atol=1e-4):
+    if are_probabilities(outputs):
         return outputs
     return softmax(outputs.astype(np.float64), axis=1)
 
 
-class ValidationDataCallback(keras.callbacks.Callback):
+class ValidationDataCallback(NetworkOutputs, keras.callbacks.Callback):
     """Base of callbacks that work on validation data, given or received.
 
     Inside :class:`~skimb.ImbalancedKerasClassifier`, a callback of this kind
@@ -27,6 +59,8 @@ class ValidationDataCallback(keras.callbacks.Callback):
     :meth:`set_validation_data`, with the out-of-fold probabilities of the
     networks being trained, and gives them back at the end of training
     (:meth:`release_validation_data`), so the fitted estimator keeps no copy.
+    A callback given data of its own scores it with the networks being
+    trained (:class:`NetworkOutputs`), cross-fitted or not.
 
     Parameters
     ----------
@@ -74,4 +108,4 @@ class ValidationDataCallback(keras.callbacks.Callback):
     def _outputs(self) -> np.ndarray:
         if self._received_outputs is not None:
             return self._received_outputs()
-        return probabilities(self.model, forward(self.model, self.X))
+        return probabilities(self.model, self._forward(self.X))

@@ -57,6 +57,12 @@ def predict(args) -> int:
     return 0
 
 
+def _loadable(labels: np.ndarray) -> np.ndarray:
+    """Labels as an array ``np.load`` reads without pickle: string labels
+    (an object array, which only pickle stores) as Unicode strings."""
+    return labels.astype(str) if labels.dtype == object else labels
+
+
 @contextlib.contextmanager
 def _prediction_writer(out: Path, classes: np.ndarray, *, several: bool):
     """A function that writes each chunk's predictions to ``out``: as they
@@ -81,9 +87,9 @@ def _prediction_writer(out: Path, classes: np.ndarray, *, several: bool):
             parts = []
             yield lambda predicted, proba, path: parts.append((predicted, proba, path))
             arrays = dict(
-                prediction=np.concatenate([p for p, _, _ in parts]),
+                prediction=_loadable(np.concatenate([p for p, _, _ in parts])),
                 proba=np.concatenate([q for _, q, _ in parts]),
-                classes=classes,
+                classes=_loadable(np.asarray(classes)),
             )
             if several:
                 arrays["source_file"] = np.concatenate(

@@ -6,7 +6,7 @@ import optuna
 import pytest
 from optuna_integration import KerasPruningCallback
 from scipy.special import softmax
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import f1_score, roc_auc_score
 
 from skimb import ImbalancedKerasClassifier
 from skimb._networks import forward
@@ -178,3 +178,39 @@ def test_report_callbacks_need_both_x_and_y(tabular):
         ClassificationReport(X)
     with pytest.raises(ValueError, match="both X and y"):
         TrainingFigures("folder", y=y)
+
+
+@pytest.mark.parametrize("cv", [3, None])
+def test_callbacks_with_data_of_their_own_score_the_networks_being_trained(
+    tabular, fast_params, cv
+):
+    # With cross-fitting the model a callback sees takes one input per
+    # network: data of the callback's own go through the networks averaged
+    # as the fitted model averages them.
+    X, y = tabular
+    X_own, y_own = X[:80], y[:80]
+    report = ClassificationReport(X_own, y_own, print_fn=None)
+    metrics = ValidationMetrics(X_own, y_own, n_classes=4, scoring=["macro_f1"])
+    logged = []
+    clf = ImbalancedKerasClassifier(
+        callbacks=[
+            metrics,
+            keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs: logged.append(dict(logs))
+            ),
+            report,
+        ],
+        **{**fast_params, "epochs": 1, "cv": cv},
+    ).fit(X, y)
+    # One epoch: the weights kept are those the epoch ended with.
+    predicted = forward(clf.model_, X_own.astype(np.float32)).argmax(axis=1)
+    expected = f1_score(
+        y_own, predicted, average="macro", labels=np.arange(4), zero_division=0
+    )
+    assert logged[0]["val_macro_f1"] == pytest.approx(expected)
+    text = report.reports_[-1][1]
+    rows = {line.split()[0]: line.split() for line in text.splitlines()[1:] if line}
+    assert [int(rows[str(c)][-1]) for c in range(4)] == np.bincount(y_own).tolist()
+    recall_of_0 = np.mean(predicted[y_own == 0] == 0)
+    assert float(rows["0"][2]) == pytest.approx(recall_of_0, abs=0.005)
+    assert metrics._network_outputs is None  # given back after training

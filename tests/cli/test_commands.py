@@ -461,3 +461,19 @@ def test_every_help_is_fast_and_does_not_load_keras():
     )
     for shown in ("--trials", "--storage", "--study-name", "--architecture"):
         assert shown in result.stdout
+
+
+def test_predictions_of_string_labels_load_from_npz_without_pickle(tmp_path):
+    # String labels are an object array, which np.savez stores by pickle and
+    # np.load then refuses (allow_pickle=False).
+    from skimb.cli._predict import _prediction_writer
+
+    classes = np.array(["big", "mid", "rare"], dtype=object)
+    predicted = classes[[0, 2, 1]]
+    proba = np.eye(3)[[0, 2, 1]]
+    with _prediction_writer(tmp_path / "p.npz", classes, several=False) as write:
+        write(predicted, proba, tmp_path / "data.csv")
+    with np.load(tmp_path / "p.npz") as result:
+        assert result["prediction"].tolist() == ["big", "rare", "mid"]
+        assert result["classes"].tolist() == ["big", "mid", "rare"]
+        np.testing.assert_array_equal(result["proba"], proba)
