@@ -15,14 +15,24 @@ def _ndim(X) -> int:
     return np.ndim(np.asarray(X, dtype=object))
 
 
+def _samples(X) -> list | None:
+    """The samples of a list, tuple or 1-D object array (a pandas Series of
+    arrays included), as a list; None for other input."""
+    listed = isinstance(X, (list, tuple)) or (
+        getattr(X, "ndim", None) == 1
+        # (pandas' own dtypes are not NumPy's, nor objects)
+        and isinstance(getattr(X, "dtype", None), np.dtype)
+        and X.dtype.kind == "O"
+    )
+    return list(X) if listed and len(X) else None
+
+
 def sequence_list(X) -> list | None:
     """``X`` as a list of per-sample 2-D arrays, if it is a list, tuple or
     1-D object array of ``(n_timesteps_i, n_features)`` sequences."""
-    listed = isinstance(X, (list, tuple)) or (
-        isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1
-    )
-    if listed and len(X) and np.ndim(X[0]) == 2:
-        return list(X)
+    samples = _samples(X)
+    if samples is not None and np.ndim(samples[0]) == 2:
+        return samples
     return None
 
 
@@ -31,6 +41,9 @@ def real_steps(X: np.ndarray, mask_value: float) -> np.ndarray:
     features all equal ``mask_value``, wherever it is (Keras' masking rule),
     so a sequence is its other steps, in order, padded at the start or at
     the end alike."""
+    if np.issubdtype(X.dtype, np.floating):
+        # In X's precision: -0.1 as a float64 is no float32 value at all.
+        mask_value = X.dtype.type(mask_value)
     return ~np.all(X == mask_value, axis=-1)
 
 
@@ -134,7 +147,8 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
     ndim = _ndim(X)
     if ndim == 1 and len(X) == 0:
         raise ValueError("X is empty: it holds no samples.")
-    if ndim == 1 and isinstance(X, (list, tuple)) and np.ndim(X[0]) == 1:
+    samples = _samples(X) if ndim == 1 else None
+    if samples is not None and np.ndim(samples[0]) == 1:
         raise ValueError(
             "X is a list of 1-D arrays of different lengths; each sequence "
             "must be a 2-D (n_timesteps_i, n_features) array: for one feature "

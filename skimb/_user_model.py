@@ -68,14 +68,18 @@ def _raw_model(model, *, routed: dict, meta: dict) -> keras.Model:
 def _ends_in_softmax(model: keras.Model, input_shape: tuple) -> bool:
     """Whether the user's network ends in a softmax: a last ``Softmax``
     layer or layer with ``activation="softmax"``, or else outputs that are
-    probabilities on random inputs (``keras.ops.softmax`` in a functional
-    model, a nested model's softmax, a subclassed model's ``call``), which
-    the logits of an untrained network never are."""
+    probabilities on random inputs (``keras.ops.softmax`` at the end of a
+    functional model, a nested model's softmax), which the logits of an
+    untrained network never are."""
     last = model.layers[-1] if model.layers else None
     if isinstance(last, keras.layers.Softmax) or (
         getattr(last, "activation", None) is keras.activations.softmax
     ):
         return True
+    if model.inputs[0].shape[0] is not None:
+        # A fixed batch size (a stateful network, whose state a call would
+        # move): no probe.
+        return False
     # A generator of its own: the caller's random state is not touched.
     sample = np.random.default_rng(0).standard_normal((16, *input_shape))
     outputs = model(sample.astype(np.float32), training=False)

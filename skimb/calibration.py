@@ -62,25 +62,42 @@ def _check_prior(prior, n_classes: int, name: str) -> np.ndarray:
     return prior / prior.sum()
 
 
-# A held-out row whose log-probabilities spread over more than this many times
-# the median row's spread (and more than this many nats) is left out of the
-# fits.
+# A held-out row whose true class trails its top class by more than this many
+# times the median row's spread of log-probabilities (and by more than this
+# many nats) is left out of the fits.
 _OUTLIER_SPREAD = 100.0
 
 
-def _typical_rows(log_proba: np.ndarray) -> np.ndarray:
-    """Which rows a calibration fits on: all but those whose log-probabilities
-    spread over more than ``_OUTLIER_SPREAD`` times the median row's.
+def _typical_rows(log_proba: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Which rows a calibration fits on: all but those whose true class
+    trails the top class by more than ``_OUTLIER_SPREAD`` times the median
+    row's spread.
 
     Such a row is an input far outside what the network was trained on (one
     value of 1e6 among standard-normal features gave logits apart by about
-    1e5): its log-loss alone would set the temperature, thousands of times
-    too high, and flatten every other row's probabilities to the prior.
-    Over-confident networks spread their rows a few times more than
-    calibrated ones, never a hundred times more than their median row.
+    1e5), predicted wrong: its log-loss alone would set the temperature,
+    thousands of times too high, and flatten every other row's probabilities
+    to the prior.  Over-confident networks spread their rows a few times
+    more than calibrated ones, never a hundred times more than their median
+    row.  A wild row predicted right costs nothing at any temperature and
+    stays.
     """
     spread = log_proba.max(axis=1) - log_proba.min(axis=1)
-    return spread <= _OUTLIER_SPREAD * max(float(np.median(spread)), 1.0)
+    gap = log_proba.max(axis=1) - log_proba[np.arange(len(y)), y]
+    return gap <= _OUTLIER_SPREAD * max(float(np.median(spread)), 1.0)
+
+
+def _fit_temperature(log_proba: np.ndarray, y: np.ndarray) -> float:
+    """scikit-learn's temperature fit, on the rows given."""
+    rows = np.arange(len(y))
+
+    def log_loss(log_temperature: float) -> float:
+        scaled = log_proba * np.exp(-log_temperature)
+        return float(np.mean(logsumexp(scaled, axis=1) - scaled[rows, y]))
+
+    # Bounds as scikit-learn's (inverse temperature between e^-10 and e^10).
+    result = minimize_scalar(log_loss, bounds=(-10.0, 10.0), method="bounded")
+    return float(np.exp(result.x))
 
 
 def fit_temperature(log_proba, y) -> float:
@@ -92,9 +109,10 @@ def fit_temperature(log_proba, y) -> float:
     fitted estimator and cross-validates it, where the classifier already has
     the held-out or out-of-fold log-probabilities, so the one-parameter fit is
     done here on them.  Unlike scikit-learn's, it leaves out the rows whose
-    log-probabilities spread over more than 100 times the median row's (and
-    over 100 nats): inputs far outside the training data, whose log-loss
-    alone would set the temperature.
+    true class trails the top class by more than 100 times the median row's
+    spread of log-probabilities (and by over 100 nats): inputs far outside
+    the training data, predicted wrong, whose log-loss alone would set the
+    temperature.
 
     Parameters
     ----------
@@ -121,17 +139,8 @@ def fit_temperature(log_proba, y) -> float:
     """
     log_proba = _check_log_proba(log_proba)
     y = _check_labels(y, log_proba)
-    typical = _typical_rows(log_proba)
-    log_proba, y = log_proba[typical], y[typical]
-    rows = np.arange(len(y))
-
-    def log_loss(log_temperature: float) -> float:
-        scaled = log_proba * np.exp(-log_temperature)
-        return float(np.mean(logsumexp(scaled, axis=1) - scaled[rows, y]))
-
-    # Bounds as scikit-learn's (inverse temperature between e^-10 and e^10).
-    result = minimize_scalar(log_loss, bounds=(-10.0, 10.0), method="bounded")
-    return float(np.exp(result.x))
+    typical = _typical_rows(log_proba, y)
+    return _fit_temperature(log_proba[typical], y[typical])
 
 
 def fit_temperature_and_bias(log_proba, y) -> tuple[float, np.ndarray]:
@@ -143,7 +152,8 @@ def fit_temperature_and_bias(log_proba, y) -> tuple[float, np.ndarray]:
     where the class prior is part of :math:`z` a temperature above 1 also
     flattens it, so the mean probability of a rare class drifts above its
     frequency.  The biases put the frequencies back: at the optimum the mean
-    held-out probability of each class is its held-out frequency, which the
+    held-out probability of each class is its held-out frequency (over the
+    rows fitted on), which the
     estimate of a new class prior (:func:`estimate_prior`) relies on
     (Alexandari, Kundaje and Shrikumar, 2020).  scikit-learn has no such
     calibration.  Rows are left out as in :func:`fit_temperature`, and the
@@ -176,7 +186,7 @@ def fit_temperature_and_bias(log_proba, y) -> tuple[float, np.ndarray]:
     """
     log_proba = _check_log_proba(log_proba)
     y = _check_labels(y, log_proba)
-    typical = _typical_rows(log_proba)
+    typical = _typical_rows(log_proba, y)
     log_proba, y = log_proba[typical], y[typical]
     n_classes = log_proba.shape[1]
     onehot = np.eye(n_classes)[y]
@@ -191,7 +201,7 @@ def fit_temperature_and_bias(log_proba, y) -> tuple[float, np.ndarray]:
         return -np.sum(onehot * log_p) / len(y), gradient
 
     start = np.zeros(n_classes + 1)
-    start[0] = np.log(fit_temperature(log_proba, y))
+    start[0] = np.log(_fit_temperature(log_proba, y))
     # The temperature within fit_temperature's bounds (scikit-learn's).
     bounds = [(-10.0, 10.0)] + [(None, None)] * n_classes
     result = minimize(

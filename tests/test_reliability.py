@@ -153,6 +153,13 @@ FIT_CASES = [
         ValueError,
         r"x.reshape\(-1, 1\)",
     ),
+    (
+        "ragged-1-D-sequences-in-a-series",
+        _fit(architecture="lstm"),
+        [pd.Series([np.zeros(3 + i % 2) for i in range(60)]), Y0],
+        ValueError,
+        r"x.reshape\(-1, 1\)",
+    ),
     ("huge-values", _fit(), [X0 * 1e20, Y0], ValueError, "overflows float32"),
     (
         "strings-in-X",

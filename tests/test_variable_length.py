@@ -74,6 +74,13 @@ def test_padding_at_the_start_or_anywhere_reads_as_padding_at_the_end(
     np.testing.assert_array_equal(clf.predict_proba(start), expected)
     np.testing.assert_array_equal(clf.predict_proba(middle), expected)
     np.testing.assert_array_equal(start, before)
+    # A mask value given in another precision is the same value.
+    wide = ImbalancedKerasClassifier("lstm", mask_value=np.float64(-0.1), **fast_params)
+    wide.fit(np.where(_padded(X) == MASK, np.float32(-0.1), _padded(X)), y)
+    assert wide.variable_length_
+    np.testing.assert_array_equal(
+        wide.predict_proba(X), wide.predict_proba(np.where(start == MASK, -0.1, start))
+    )
     # The sampler reads the same sequences, and gives them back end-padded.
     sampler = SequenceSampler(RandomOverSampler(random_state=0), mask_value=MASK)
     X_res, _ = sampler.fit_resample(start, y)

@@ -58,9 +58,13 @@ def predict(args) -> int:
 
 
 def _loadable(labels: np.ndarray) -> np.ndarray:
-    """Labels as an array ``np.load`` reads without pickle: string labels
-    (an object array, which only pickle stores) as Unicode strings."""
-    return labels.astype(str) if labels.dtype == object else labels
+    """Labels as an array ``np.load`` reads without pickle: an object array
+    (which only pickle stores) as the array of its values (integers stay
+    integers), or else as Unicode strings."""
+    if labels.dtype != object:
+        return labels
+    values = np.asarray(labels.tolist())
+    return values.astype(str) if values.dtype == object else values
 
 
 @contextlib.contextmanager

@@ -477,3 +477,10 @@ def test_predictions_of_string_labels_load_from_npz_without_pickle(tmp_path):
         assert result["prediction"].tolist() == ["big", "rare", "mid"]
         assert result["classes"].tolist() == ["big", "mid", "rare"]
         np.testing.assert_array_equal(result["proba"], proba)
+    # Integer labels held as objects stay integers.
+    numbers = np.array([3, 7, 9], dtype=object)
+    with _prediction_writer(tmp_path / "n.npz", numbers, several=False) as write:
+        write(numbers[[1, 0]], proba[:2], tmp_path / "data.csv")
+    with np.load(tmp_path / "n.npz") as result:
+        assert result["prediction"].tolist() == [7, 3]
+        assert result["classes"].dtype.kind == "i"
