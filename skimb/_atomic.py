@@ -25,6 +25,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise FileNotFoundError(f"The folder {str(parent)!r} does not exist.")
+    if path.is_dir():
+        # Checked first: the rename would fail naming the temporary file.
+        raise IsADirectoryError(
+            f"{str(path)!r} is a folder: give the path of a file to write."
+        )
     temporary = parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     try:
         yield temporary

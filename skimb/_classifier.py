@@ -620,6 +620,14 @@ default="oof_macro_f1"
         first_call = not hasattr(self, "model_")
         if first_call:
             self._validate_params()
+        elif classes is not None and not np.array_equal(
+            np.unique(classes), self.classes_
+        ):
+            # scikit-learn's partial_fit convention.
+            raise ValueError(
+                f"classes={np.unique(classes).tolist()} is not the same as on "
+                f"the first call to partial_fit or fit ({self.classes_.tolist()})."
+            )
         # After initialize, the network exists but has counted no row.
         trained = hasattr(self, "history_")
         counted = {k: getattr(self, k) for k in _COUNTED if hasattr(self, k)}

@@ -9,6 +9,20 @@ from __future__ import annotations
 
 ROUTED_PREFIX = "model__"
 
+# The parameters only skimb's own networks read: with model= they do nothing.
+BUILT_IN_NETWORK_PARAMS = (
+    "architecture",
+    "units",
+    "n_layers",
+    "dropout",
+    "recurrent_dropout",
+    "activation",
+    "kernel_size",
+    "bidirectional",
+    "flat_path",
+    "pooling",
+)
+
 
 def routed_params(params: dict) -> dict:
     """``{"model__units": 8, "loss": ...}`` -> ``{"units": 8}``."""

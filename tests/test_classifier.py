@@ -356,6 +356,9 @@ def test_partial_fit_trains_one_epoch_per_call(tabular, fast_params):
     assert clf.predict(X).shape == y.shape
     with pytest.raises(ValueError, match="not among the classes"):
         clf.partial_fit(X[:10], np.full(10, 7))
+    with pytest.raises(ValueError, match=r"classes=\[0, 1, 2\] is not the same"):
+        clf.partial_fit(X[:10], y[:10], classes=[0, 1, 2])
+    clf.partial_fit(X[:10], y[:10], classes=[3, 2, 1, 0])  # the same, in any order
 
 
 def test_partial_fit_counts_every_row_trained_on(tabular, fast_params, monkeypatch):

@@ -446,6 +446,13 @@ def test_save_into_a_missing_folder_leaves_nothing(fitted, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_save_onto_a_folder_names_it(fitted, tmp_path):
+    (tmp_path / "m.skimb").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"m.skimb' is a folder: give the"):
+        persistence.save(fitted, tmp_path / "m.skimb")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.skimb"]
+
+
 def test_saved_model_predicts_the_same(fitted, data, tmp_path):
     X, _ = data
     loaded = persistence.load(persistence.save(fitted, tmp_path / "m.skimb"))

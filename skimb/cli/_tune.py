@@ -169,7 +169,7 @@ def _print_search(search) -> None:
     """The ten best trials, completed ones first: a pruned or failed trial
     shows the running score it last reached, in brackets."""
     results = search.cv_results_
-    order = np.argsort(results["rank_test_score"])
+    order = np.argsort(results["rank_test_score"], kind="stable")
     print(f"{'rank':>4} {'trial':>5} {'state':<9} {'macro-F1':>9}  parameters")
     for i in order[:10]:
         score = results["mean_test_score"][i]
@@ -273,7 +273,7 @@ def _tune_report(search, best, train, test, args, out: Path) -> Path:
         rows,
         highlight=0,
     )
-    order = np.argsort(results["rank_test_score"])
+    order = np.argsort(results["rank_test_score"], kind="stable")
     report.add_table(
         "Trials, best first",
         [

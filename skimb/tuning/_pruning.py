@@ -1,8 +1,9 @@
 """Pruning of :class:`skimb.tuning.OptunaSearchCV` trials from Keras epochs.
 
-A trial's running mean macro-F1 (``TrialReporter``) is reported to Optuna
-after every epoch, through a Keras callback added to the final step's
-``callbacks`` (``pruning_callback_class``), and after every fold.
+A trial's running mean score (``TrialReporter``) is reported to Optuna after
+every fold, and after every epoch through a Keras callback added to the
+final step's ``callbacks`` (``pruning_callback_class``) where the epoch logs
+hold the search's score (``epoch_log_key``).
 """
 
 from __future__ import annotations
@@ -25,17 +26,35 @@ def callbacks_param(estimator) -> str | None:
     return "callbacks" if "callbacks" in estimator.get_params(deep=False) else None
 
 
+# The search's scores that a Keras classifier of skimb logs every epoch on its
+# validation rows, by scorer name: with another scoring, epochs report
+# nothing (a mean of two scores on two scales would mean nothing).
+_EPOCH_LOGS = {
+    "macro_f1": "val_macro_f1",
+    "f1_macro": "val_macro_f1",
+    "balanced_accuracy": "val_balanced_accuracy",
+    "g_mean": "val_g_mean",
+}
+
+
+def epoch_log_key(scoring) -> str | None:
+    """The epoch log that holds ``scoring``'s score, if any."""
+    return _EPOCH_LOGS.get(scoring) if isinstance(scoring, str) else None
+
+
 class TrialReporter:
-    """Report one trial's running mean macro-F1 to Optuna, and prune.
+    """Report one trial's running mean score to Optuna, and prune.
 
     The value at each step is the mean over the folds so far, where the fold
-    in progress counts with its latest epoch's validation macro-F1 and a
-    finished fold with its test score.  Steps count reports: one per epoch
-    and one at the end of each fold but the last.
+    in progress counts with its latest epoch's validation score (the epoch
+    log ``epoch_key``, on the scale of the search's scoring) and a finished
+    fold with its test score.  Steps count reports: one per epoch (where
+    ``epoch_key`` is given) and one at the end of each fold but the last.
     """
 
-    def __init__(self, trial: optuna.Trial):
+    def __init__(self, trial: optuna.Trial, *, epoch_key: str | None = None):
         self.trial = trial
+        self.epoch_key = epoch_key
         self.fold_scores: list[float] = []
         self.step = 0
 
@@ -46,7 +65,7 @@ class TrialReporter:
         self.step += 1
         if self.trial.should_prune():
             raise optuna.TrialPruned(
-                f"Pruned at step {self.step - 1}: mean macro-F1 {value:.4f}."
+                f"Pruned at step {self.step - 1}: mean score {value:.4f}."
             )
 
 
@@ -57,7 +76,8 @@ def pruning_callback_class():
     import keras
 
     class PruningCallback(keras.callbacks.Callback):
-        """Report ``val_macro_f1`` after each epoch; fail on a non-finite loss.
+        """Report the epoch's validation score (the reporter's
+        ``epoch_key``) after each epoch; fail on a non-finite loss.
 
         optuna-integration's ``KerasPruningCallback`` reports the raw epoch
         value at ``step=epoch``, so the second fold's epochs would reuse the
@@ -76,7 +96,8 @@ def pruning_callback_class():
                 raise FloatingPointError(
                     f"The training loss is {loss} at epoch {epoch}."
                 )
-            if "val_macro_f1" in logs:
-                self.reporter.report(float(logs["val_macro_f1"]))
+            key = self.reporter.epoch_key
+            if key is not None and key in logs:
+                self.reporter.report(float(logs[key]))
 
     return PruningCallback

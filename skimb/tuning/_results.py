@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 from optuna.trial import FrozenTrial, TrialState
+from scipy.stats import rankdata
 
 
 def cv_results(trials: list[FrozenTrial], n_splits: int) -> dict:
@@ -50,11 +51,12 @@ def cv_results(trials: list[FrozenTrial], n_splits: int) -> dict:
     scored = ~np.isnan(mean)
     std[scored] = splits[scored].std(axis=1)
     results["std_test_score"] = std
-    # Rank 1 is best; trials without a score rank last, as in sklearn.
-    order = np.argsort(np.where(np.isnan(mean), np.inf, -mean), kind="stable")
-    rank = np.empty(n_trials, dtype=np.int32)
-    rank[order] = np.arange(1, n_trials + 1)
-    results["rank_test_score"] = rank
+    # Rank 1 is best, ties share the best rank of their group, and trials
+    # without a score share the last, as in scikit-learn's searches.
+    lowest = np.nanmin(mean) - 1 if scored.any() else 0.0
+    results["rank_test_score"] = rankdata(
+        -np.where(scored, mean, lowest), method="min"
+    ).astype(np.int32)
     results["mean_fit_time"] = fit_time
     # What a pruned or failed trial had reached: its last report.
     results["last_intermediate_value"] = np.array(

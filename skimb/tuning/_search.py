@@ -22,7 +22,12 @@ from sklearn.utils.validation import _check_method_params, check_is_fitted, inde
 from skimb._class_sizes import check_class_counts
 from skimb._random import seed_from
 from skimb.metrics import PROBABILITY_SCORERS, SCORERS, get_scorer
-from skimb.tuning._pruning import TrialReporter, callbacks_param, pruning_callback_class
+from skimb.tuning._pruning import (
+    TrialReporter,
+    callbacks_param,
+    epoch_log_key,
+    pruning_callback_class,
+)
 from skimb.tuning._results import chosen_index, cv_results, default_score
 from skimb.tuning._space import (
     check_space,
@@ -52,9 +57,10 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
     Each trial draws parameters from ``param_distributions`` with Optuna's
     sampler, cross-validates a clone of ``estimator`` with them and scores
     it with ``scoring`` (macro-F1 by default).  Trials report their running
-    mean score to Optuna's pruner after every epoch of a Keras estimator
-    (its validation macro-F1) and after every fold, so that poor trials stop
-    early.  A trial that raises an exception, gets a non-finite score or a
+    mean score to Optuna's pruner after every fold, and after every epoch
+    of a Keras estimator of skimb where its epoch logs hold that score (its
+    validation macro-F1, balanced accuracy or g-mean), so that poor trials
+    stop early.  A trial that raises an exception, gets a non-finite score or a
     non-finite training loss is recorded as failed and the search goes on.
 
     The search is itself a classifier (``is_classifier`` follows the
@@ -396,7 +402,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         self, trial, params, X, y, splits, fit_params, *, three_d, seed
     ) -> float:
         """Mean score of one trial over the folds, reporting as it goes."""
-        reporter = TrialReporter(trial)
+        reporter = TrialReporter(trial, epoch_key=epoch_log_key(self.scoring))
         callbacks_name = callbacks_param(self.estimator)
         fit_times: list[float] = []
         try:

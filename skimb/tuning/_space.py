@@ -22,7 +22,7 @@ from optuna.distributions import (
 )
 from sklearn.utils._param_validation import StrOptions
 
-from skimb._routing import ROUTED_PREFIX
+from skimb._routing import BUILT_IN_NETWORK_PARAMS, ROUTED_PREFIX
 
 # Names a pipeline's sampler step can take in a search space.  Optuna stores
 # categorical choices in its database only when they are plain values, so the
@@ -120,9 +120,10 @@ def _allowed(estimator, name: str, choices: tuple) -> tuple:
 
 def _network_space(estimator) -> dict[str, BaseDistribution]:
     params = estimator.get_params(deep=False)
+    own_network = params.get("model") is not None
     space = {}
     for name, distribution in _NETWORK_SPACE.items():
-        if name not in params:
+        if name not in params or (own_network and name in BUILT_IN_NETWORK_PARAMS):
             continue
         if isinstance(distribution, CategoricalDistribution):
             choices = _allowed(estimator, name, distribution.choices)
@@ -180,7 +181,10 @@ def default_search_space(estimator) -> dict[str, BaseDistribution]:
     estimator is in the space but ``learning_rate="auto"``, and
     :class:`OptunaSearchCV` makes the default its first trial (which keeps
     that ``"auto"``). The maximum number of epochs is not searched: early
-    stopping ends a fit. Only the parameters the estimator has are included,
+    stopping ends a fit. With your own network (``model=``), ``units``,
+    ``n_layers`` and ``dropout``, which only skimb's networks read, are left
+    out; search its routed ``model__<name>`` parameters with a space of your
+    own. Only the parameters the estimator has are included,
     and string choices are narrowed to those it accepts. In a pipeline, the
     classifier's parameters are prefixed with its step name
     (``clf__units``), and each sampler step (a step with ``fit_resample``,
@@ -376,7 +380,10 @@ def conflict(params: dict, defaults: dict) -> str | None:
 def keeps(distribution: BaseDistribution, value) -> bool:
     """Whether the trial of the estimator's own parameters keeps ``value``
     instead of drawing from ``distribution``: a string (``"auto"``) where
-    the distribution draws numbers."""
+    the distribution draws numbers, or a pipeline's sampler step (a
+    ``SMOTE(...)``) where it draws the names of ``SAMPLER_CHOICES``."""
+    if isinstance(distribution, CategoricalDistribution):
+        return hasattr(value, "fit_resample") and not holds(distribution, value)
     return isinstance(value, str) and isinstance(
         distribution, (FloatDistribution, IntDistribution)
     )

@@ -30,6 +30,7 @@ from sklearn.model_selection import (  # noqa: E402
     StratifiedKFold,
     cross_val_score,
 )
+from sklearn.tree import DecisionTreeClassifier  # noqa: E402
 from sklearn.utils import get_tags  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV  # noqa: E402
@@ -110,6 +111,17 @@ def test_default_space_is_keyed_by_existing_params_and_always_settable():
     for _ in range(10):
         drawn = study.ask(space).params
         clone(clf).set_params(**drawn)._validate_params()
+
+
+def test_default_space_of_an_own_network_leaves_out_what_it_does_not_read():
+    def build(meta, units=8):
+        return keras.Sequential(
+            [keras.Input((meta["n_features_in_"],)), keras.layers.Dense(units)]
+        )
+
+    space = default_search_space(ImbalancedKerasClassifier(model=build))
+    assert not {"units", "n_layers", "dropout"} & set(space)
+    assert {"learning_rate", "loss", "class_weight"} <= set(space)
 
 
 def test_default_space_in_a_pipeline_prefixes_and_adds_the_sampler():
@@ -413,6 +425,29 @@ def test_trials_report_epochs_and_folds_and_pruned_trials_are_recorded(
     assert search.score(X, y) == pytest.approx(search.best_estimator_.score(X, y))
 
 
+@pytest.mark.parametrize("scoring, n_reports", [("neg_log_loss", 1), ("g_mean", 5)])
+def test_every_value_reported_is_on_the_scale_of_the_scoring(
+    tabular, fast_params, scoring, n_reports
+):
+    # The epochs log macro-F1, balanced accuracy and g-mean: with another
+    # scoring they report nothing, and only the folds do.
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(
+        **{**fast_params, "epochs": 2}, early_stopping=False
+    )
+    search = OptunaSearchCV(
+        clf, {"units": IntDistribution(4, 8)}, n_trials=1, cv=2, scoring=scoring
+    ).fit(X, y)
+    values = search.study_.trials[0].intermediate_values
+    split0 = search.cv_results_["split0_test_score"][0]
+    assert len(values) == n_reports
+    assert values[n_reports // 2] == pytest.approx(split0)
+    if scoring == "neg_log_loss":
+        assert split0 < 0
+    else:  # the epochs' validation g-mean, between 0 and 1 like the folds'
+        assert all(0.0 <= v <= 1.0 for v in values.values())
+
+
 @pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 def test_pipeline_with_a_sampler_step_reports_through_the_final_step(
     tabular, fast_params
@@ -445,6 +480,26 @@ def test_pipeline_with_a_sampler_step_reports_through_the_final_step(
     configured = search._configure(search.best_params_, three_d=False, seed=0)
     step = configured.named_steps["sampler"]
     assert (step == "passthrough") == (search.best_params_["sampler"] == "passthrough")
+
+
+def test_the_first_trial_keeps_the_pipelines_own_sampler_step(tabular):
+    # A SMOTE(...) step is no name of the space's choices: the trial of the
+    # estimator as given keeps it instead of drawing one.
+    X, y = tabular
+    pipe = Pipeline(
+        [
+            ("sampler", SMOTE(k_neighbors=3, random_state=0)),
+            ("clf", DecisionTreeClassifier(random_state=0)),
+        ]
+    )
+    space = {
+        "sampler": CategoricalDistribution(SAMPLER_CHOICES),
+        "clf__min_samples_leaf": IntDistribution(1, 10),
+    }
+    search = OptunaSearchCV(pipe, space, n_trials=1, cv=2, random_state=0).fit(X, y)
+    assert search.cv_results_["start"][0]
+    assert search.cv_results_["params"][0] == {"clf__min_samples_leaf": 1}
+    assert isinstance(search.best_estimator_.named_steps["sampler"], SMOTE)
 
 
 @pytest.mark.parametrize(
@@ -776,8 +831,6 @@ def test_a_trial_replaces_the_default_only_beyond_the_folds_noise(other, kept):
 
 
 def test_min_gain_keeps_the_estimators_own_parameters(tabular):
-    from sklearn.tree import DecisionTreeClassifier
-
     X, y = tabular
     space = {"max_depth": IntDistribution(1, 12)}
     tree = DecisionTreeClassifier(max_depth=1, random_state=0)
@@ -798,3 +851,28 @@ def test_min_gain_keeps_the_estimators_own_parameters(tabular):
     assert kept.best_index_ == 0 and kept.best_params_ == {"max_depth": 1}
     assert kept.best_score_ == kept.default_score_
     assert kept.best_estimator_.get_depth() == 1
+
+
+def test_tied_scores_share_a_rank_and_unscored_trials_share_the_last():
+    # scikit-learn's ranking (rankdata with method="min").
+    from optuna.trial import create_trial
+
+    from skimb.tuning._results import cv_results
+
+    def trial(number, value, state=optuna.trial.TrialState.COMPLETE):
+        made = create_trial(
+            state=state,
+            value=value,
+            user_attrs={"split_test_scores": [value, value]} if value else {},
+        )
+        made.number = number
+        return made
+
+    trials = [
+        trial(0, 0.5),
+        trial(1, 0.7),
+        trial(2, 0.5),
+        trial(3, None, optuna.trial.TrialState.PRUNED),
+        trial(4, None, optuna.trial.TrialState.FAIL),
+    ]
+    assert cv_results(trials, n_splits=2)["rank_test_score"].tolist() == [2, 1, 2, 4, 4]
