@@ -287,7 +287,8 @@ def _tune_report(search, best, train, test, args, out: Path) -> Path:
             }
             for i in order
         ],
-        highlight=0,
+        # The chosen trial (min_gain may keep the default over the top one).
+        highlight=int(np.flatnonzero(order == search.best_index_)[0]),
     )
     report.add_figure(
         "Mean cross-validated macro-F1 of each trial",

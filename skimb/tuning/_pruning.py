@@ -37,8 +37,24 @@ _EPOCH_LOGS = {
 }
 
 
-def epoch_log_key(scoring) -> str | None:
-    """The epoch log that holds ``scoring``'s score, if any."""
+def epoch_log_key(scoring, estimator) -> str | None:
+    """The epoch log that holds the score of ``scoring`` (a name, one of
+    :data:`skimb.metrics.SCORERS`, or None: the estimator's ``score``), if
+    any."""
+    from skimb.metrics import SCORERS
+
+    if scoring is None:
+        final = estimator.steps[-1][1] if is_pipeline(estimator) else estimator
+        if callbacks_param(final) is None:
+            return None
+        # A Keras estimator: Keras is loaded anyway.  skimb's classifier
+        # scores macro-F1.
+        from skimb import ImbalancedKerasClassifier
+
+        own = type(final).score is ImbalancedKerasClassifier.score
+        scoring = "macro_f1" if own else None
+    elif callable(scoring):
+        scoring = next((n for n, s in SCORERS.items() if s is scoring), None)
     return _EPOCH_LOGS.get(scoring) if isinstance(scoring, str) else None
 
 

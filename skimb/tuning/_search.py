@@ -106,7 +106,8 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         :func:`default_search_space`).
     pruner : "median", optuna.pruners.BasePruner or None, default="median"
         ``"median"`` is ``MedianPruner(n_startup_trials=5,
-        n_warmup_steps=5)``; ``None`` never prunes.
+        n_warmup_steps=5)`` (``n_warmup_steps=1`` where the epochs do not
+        report, and only the folds do); ``None`` never prunes.
     random_state : int, RandomState instance or None, default=None
         Seeds the folds, the default sampler and the samplers of the
         pipeline's sampler step.
@@ -115,8 +116,10 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
     start_from_estimator : bool, default=True
         Make the first trial of a study this ``fit`` creates the estimator's
         own parameters (those of the space whose current value the space
-        holds, and a string such as ``learning_rate="auto"`` where the
-        space draws numbers; the others are drawn), so that the search does
+        holds, a string such as ``learning_rate="auto"`` where the space
+        draws numbers, and a sampler object, a pipeline's step or
+        ``batch_sampler=SMOTE(...)``, where it draws names; the others are
+        drawn), so that the search does
         not end below the estimator as given when the space holds all its
         values (the default space holds every default of
         :class:`~skimb.ImbalancedKerasClassifier`), and so
@@ -325,12 +328,15 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             if isinstance(self.scoring, str)
             else check_scoring(self.estimator, self.scoring)
         )
+        self._epoch_key = epoch_log_key(self.scoring, self.estimator)
         study, created = create_study(
             storage=self.storage,
             study_name=self.study_name,
             sampler=self.sampler,
             pruner=self.pruner,
             seed=seed,
+            # Without epoch reports, the folds' reports are the only steps.
+            warmup_steps=5 if self._epoch_key is not None else 1,
         )
         started = datetime.now()
 
@@ -402,7 +408,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         self, trial, params, X, y, splits, fit_params, *, three_d, seed
     ) -> float:
         """Mean score of one trial over the folds, reporting as it goes."""
-        reporter = TrialReporter(trial, epoch_key=epoch_log_key(self.scoring))
+        reporter = TrialReporter(trial, epoch_key=self._epoch_key)
         callbacks_name = callbacks_param(self.estimator)
         fit_times: list[float] = []
         try:

@@ -338,8 +338,8 @@ def draw(
     estimator's own, keyed like the space).
 
     ``own``: the trial of the estimator's own parameters, which does not
-    draw a number where the estimator's value is a string (a
-    ``learning_rate`` of ``"auto"``): the estimator keeps that value.
+    draw where :func:`keeps` says the estimator keeps its value (a
+    ``learning_rate`` of ``"auto"``, a sampler object).
 
     Returns the drawn parameters only, keyed like the space.
     """

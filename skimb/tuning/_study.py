@@ -75,7 +75,13 @@ def tpe(seed: int | None) -> optuna.samplers.TPESampler:
 
 
 def create_study(
-    *, storage, study_name: str | None, sampler, pruner, seed: int | None
+    *,
+    storage,
+    study_name: str | None,
+    sampler,
+    pruner,
+    seed: int | None,
+    warmup_steps: int = 5,
 ) -> tuple[optuna.Study, bool]:
     """The study of a search, and whether this call created it (rather than
     loaded one that a storage already held).
@@ -83,13 +89,14 @@ def create_study(
     ``storage``, ``study_name``, ``sampler`` and ``pruner`` are
     :class:`~skimb.tuning.OptunaSearchCV`'s parameters of those names
     (``sampler=None``: :func:`tpe`; ``pruner="median"``: Optuna's median
-    pruner after 5 trials and 5 epochs; ``None``: no pruning).
+    pruner after 5 trials and ``warmup_steps`` reports; ``None``: no
+    pruning).
     """
     settings = dict(
         storage=storage_from(storage),
         sampler=tpe(seed) if sampler is None else copy.deepcopy(sampler),
         pruner=(
-            optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
+            optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup_steps)
             if pruner == "median"
             else optuna.pruners.NopPruner()
             if pruner is None

@@ -876,3 +876,21 @@ def test_tied_scores_share_a_rank_and_unscored_trials_share_the_last():
         trial(4, None, optuna.trial.TrialState.FAIL),
     ]
     assert cv_results(trials, n_splits=2)["rank_test_score"].tolist() == [2, 1, 2, 4, 4]
+
+
+def test_epochs_report_the_scoring_in_whatever_form_it_is_given():
+    from skimb.metrics import SCORERS
+    from skimb.tuning._pruning import epoch_log_key
+    from skimb.tuning._space import keeps
+
+    clf = ImbalancedKerasClassifier()
+    pipe = Pipeline([("sampler", "passthrough"), ("clf", clf)])
+    # scoring=None: the estimator's score, which is macro-F1 for skimb's.
+    assert epoch_log_key(None, clf) == epoch_log_key(None, pipe) == "val_macro_f1"
+    assert epoch_log_key(SCORERS["g_mean"], clf) == "val_g_mean"
+    assert epoch_log_key("balanced_accuracy", clf) == "val_balanced_accuracy"
+    assert epoch_log_key("neg_log_loss", clf) is None
+    assert epoch_log_key(None, DecisionTreeClassifier()) is None
+    # A sampler object given as batch_sampler is kept by the first trial too.
+    batch = default_search_space(clf)["batch_sampler"]
+    assert keeps(batch, SMOTE()) and not keeps(batch, "over")
