@@ -610,8 +610,15 @@ def test_cli_prints_only_its_own_line_after_loading_keras(tmp_path):
         (["tune", "missing.csv", "--target", "y"], "missing.csv"),
         (["tune", "t.csv", "--target", "nope"], "no column 'nope'"),
         (["tune", "t.csv", "--target", "b", "--trials", "0"], "--trials"),
+        (["tune", "t.csv", "--target", "b", "--out", "t.csv"], "is a file: give a"),
     ],
-    ids=["folder-as-model", "missing-data", "missing-column", "zero-trials"],
+    ids=[
+        "folder-as-model",
+        "missing-data",
+        "missing-column",
+        "zero-trials",
+        "out-file",
+    ],
 )
 def test_cli_errors(tmp_path, argv, match):
     (tmp_path / "t.csv").write_text("a,b\n1,2\n")

@@ -26,6 +26,13 @@ def tune(args) -> int:
     if args.storage is None and args.study_name is not None:
         raise DataError("--study-name needs --storage (a study in memory has no name).")
     out = Path(args.out or f"skimb-tune-{slug(Path(args.data).stem)}")
+    # Checked before the search, not after it.
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {str(out)!r} is a file: give a folder to write to.")
+    if (out / MODEL_FILE).is_dir():
+        raise DataError(
+            f"{str(out / MODEL_FILE)!r} is a folder: the model file goes there."
+        )
     architecture = args.architecture or ("dense" if data.kind == "table" else "lstm")
     if architecture != "dense" and np.ndim(data.X) != 3:
         raise DataError(
