@@ -25,8 +25,9 @@ class EpochBatches(keras.utils.PyDataset):
     NumPy one and its own tensor).  Random over- and under-sampling only
     select rows, so they run on row indices and keep this property; samplers
     that synthesise rows (SMOTE, ADASYN) run on the flattened training rows.
-    Used by ``ImbalancedKerasClassifier`` when it holds out a validation
-    split or when ``batch_sampler`` is set.
+    For ``keras.Model.fit`` on a network of your own; the classifier's
+    compiled epoch gathers its batches the same way, by row index, from one
+    tensor of ``X``.
 
     Parameters
     ----------

@@ -270,8 +270,9 @@ default="oof_macro_f1"
         them their class weight.  See :mod:`skimb.sampling`.
     callbacks : list of keras.callbacks.Callback, optional
         Extra callbacks; they run after the validation metrics are added to
-        the logs, so they can monitor ``"val_macro_f1"``.  With cross-fitting they
-        run during each network's training in turn.
+        the logs, so they can monitor ``"val_macro_f1"``.  With cross-fitting
+        the networks train together and the callbacks see, once an epoch,
+        the mean of their logs.
     random_state : int, RandomState instance or None, default=None
         Seed for the split, the initial weights, dropout and shuffling: the
         same seed gives the same predictions.

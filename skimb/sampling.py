@@ -7,10 +7,11 @@ Two ways to resample, both limited to training data:
   :class:`imblearn.pipeline.Pipeline`: the pipeline resamples the training
   folds only, once per ``fit``.
 * ``ImbalancedKerasClassifier(batch_sampler=...)`` redraws the training
-  batches every epoch (:class:`EpochBatches`) from the training split, so
+  batches every epoch from the training split (:func:`resample_rows`), so
   each epoch sees other majority rows (under-sampling), other duplicates
   (over-sampling) or other synthetic rows (SMOTE); the validation split is
-  never resampled.
+  never resampled.  :class:`EpochBatches` does the same for
+  ``keras.Model.fit`` on a network of your own.
 """
 
 from __future__ import annotations
