@@ -39,7 +39,7 @@ from skimb.tuning._space import (
     make_sampler,
     sampler_steps,
 )
-from skimb.tuning._study import create_study, worker
+from skimb.tuning._study import check_same_search, create_study, worker
 
 
 def _estimator_has(attr: str):
@@ -98,7 +98,8 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         Optuna storage object.
     study_name : str, optional
         With ``storage``, the name of the study; a study of that name that
-        exists is resumed.
+        exists is resumed, on the same folds and space only (it records
+        them; another ``fit`` raises, naming what differs).
     sampler : optuna.samplers.BaseSampler, optional
         Optuna's sampler; default a ``TPESampler(multivariate=True,
         group=True)`` seeded from ``random_state``, which models the
@@ -338,6 +339,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             # Without epoch reports, the folds' reports are the only steps.
             warmup_steps=5 if self._epoch_key is not None else 1,
         )
+        check_same_search(study, created=created, splits=splits, space=space)
         started = datetime.now()
 
         def counted() -> int:

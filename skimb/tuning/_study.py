@@ -5,12 +5,15 @@ created it."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import socket
 import warnings
 import zlib
 
+import numpy as np
 import optuna
+from optuna.distributions import distribution_to_json
 
 
 def worker() -> str:
@@ -124,3 +127,53 @@ def create_study(
             )
         return study, False
     return study, True
+
+
+def check_same_search(
+    study: optuna.Study, *, created: bool, splits: list, space: dict
+) -> None:
+    """Record what a study's trials were scored on (``created``), or check
+    that a study resumed from storage was scored on the same: the same folds
+    (the same data, ``cv`` and ``random_state``) and the same space.  Trials
+    scored on other folds do not compare, and Optuna would fail every trial
+    that draws a parameter on another distribution.
+
+    Raises
+    ------
+    ValueError
+        Naming what differs.
+    """
+    digest = hashlib.sha256()
+    for _, test in splits:
+        digest.update(np.asarray(test, dtype=np.int64).tobytes() + b"|")
+    record = {
+        "folds": digest.hexdigest(),
+        "space": {name: distribution_to_json(d) for name, d in space.items()},
+    }
+    if created:
+        for key, value in record.items():
+            study.set_user_attr(key, value)
+        return
+    # A study created before these were recorded, or by a worker that has not
+    # recorded them yet, is not checked.
+    stored = study.user_attrs
+    name = study.study_name
+    if stored.get("folds", record["folds"]) != record["folds"]:
+        raise ValueError(
+            f"The study {name!r} was scored on other folds (other data, cv or "
+            "random_state): its trials' scores would not compare with this "
+            "search's.  Resume it with the same data, cv and random_state, or "
+            "give another study_name."
+        )
+    space_before = stored.get("space", record["space"])
+    changed = sorted(
+        n
+        for n in set(space_before) | set(record["space"])
+        if space_before.get(n) != record["space"].get(n)
+    )
+    if changed:
+        raise ValueError(
+            f"The study {name!r} searched another space: {changed} differ.  "
+            "Resume it with the same param_distributions, or give another "
+            "study_name."
+        )

@@ -35,6 +35,7 @@ from sklearn.utils import get_tags  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV  # noqa: E402
 from skimb._random import seed_from  # noqa: E402
+from skimb.datasets import make_imbalanced_classification  # noqa: E402
 from skimb.losses import LOSSES  # noqa: E402
 from skimb.sampling import SequenceSampler  # noqa: E402
 from skimb.tuning import SAMPLER_CHOICES, default_search_space  # noqa: E402
@@ -278,6 +279,34 @@ def test_the_first_trial_is_the_estimator_as_given(tabular, tmp_path):
     shared = clone(search).set_params(storage=storage, study_name="shared").fit(X, y)
     assert all(t.params["c"] != 5.5 for t in shared.study_.trials)
     assert np.isnan(shared.default_score_)
+
+
+def test_a_study_resumes_only_on_the_same_folds_and_space(tabular, tmp_path):
+    # Scores of other folds would not compare; another space would fail
+    # every trial that draws a changed parameter.
+    X, y = tabular
+    space = {"c": FloatDistribution(0.0, 6.0)}
+    storage = f"sqlite:///{tmp_path / 'search.db'}"
+    search = OptunaSearchCV(
+        Recorder(), space, n_trials=2, cv=2, scoring=_by_c, random_state=0,
+        storage=storage, study_name="s",
+    )  # fmt: skip
+    search.fit(X, y)
+    clone(search).set_params(n_trials=3).fit(X, y)  # the same: resumed
+    for changed in ({"cv": 3}, {"random_state": 1}):
+        with pytest.raises(ValueError, match="'s' was scored on other folds"):
+            clone(search).set_params(n_trials=4, **changed).fit(X, y)
+    with pytest.raises(ValueError, match=r"searched another space: \['c', 'mode'\]"):
+        clone(search).set_params(
+            n_trials=4,
+            param_distributions={
+                "c": FloatDistribution(0.0, 7.0),
+                "mode": CategoricalDistribution(["ok"]),
+            },
+        ).fit(X, y)
+    with pytest.raises(ValueError, match="other folds"):
+        clone(search).set_params(n_trials=4).fit(X[:-20], y[:-20])
+    assert len(optuna.load_study(study_name="s", storage=storage).trials) == 3
 
 
 def test_timeout_stops_starting_trials(tabular):
@@ -570,7 +599,7 @@ WORKER = textwrap.dedent(
 )
 
 
-def test_a_killed_search_resumes_with_its_completed_trials(tmp_path, tabular):
+def test_a_killed_search_resumes_with_its_completed_trials(tmp_path):
     storage = f"sqlite:///{tmp_path / 'search.db'}"
     marker = tmp_path / "marker"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -593,7 +622,8 @@ def test_a_killed_search_resumes_with_its_completed_trials(tmp_path, tabular):
     before = optuna.load_study(study_name="resumed", storage=storage).trials
     assert [t.state.name for t in before] == ["COMPLETE", "COMPLETE", "RUNNING"]
 
-    X, y = tabular
+    # The worker's data: a study resumes on the same folds only.
+    X, y = make_imbalanced_classification(200, random_state=0)
     search = OptunaSearchCV(
         Recorder(),
         {"c": FloatDistribution(0.0, 6.0)},
