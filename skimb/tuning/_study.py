@@ -129,11 +129,10 @@ def create_study(
     return study, True
 
 
-def check_same_search(
-    study: optuna.Study, *, created: bool, splits: list, space: dict
-) -> None:
-    """Record what a study's trials were scored on (``created``), or check
-    that a study resumed from storage was scored on the same: the same folds
+def check_same_search(study: optuna.Study, *, splits: list, space: dict) -> None:
+    """Record what a study's trials are scored on, where it has no record
+    yet, or check that a study resumed from storage was scored on the
+    same: the same folds
     (the same data, ``cv`` and ``random_state``) and the same space.  Trials
     scored on other folds do not compare, and Optuna would fail every trial
     that draws a parameter on another distribution.
@@ -150,22 +149,22 @@ def check_same_search(
         "folds": digest.hexdigest(),
         "space": {name: distribution_to_json(d) for name, d in space.items()},
     }
-    if created:
+    stored = study.user_attrs
+    if "folds" not in stored:
+        # A new study, or one created empty for several workers (which all
+        # record the same, if they were started alike).
         for key, value in record.items():
             study.set_user_attr(key, value)
         return
-    # A study created before these were recorded, or by a worker that has not
-    # recorded them yet, is not checked.
-    stored = study.user_attrs
     name = study.study_name
-    if stored.get("folds", record["folds"]) != record["folds"]:
+    if stored["folds"] != record["folds"]:
         raise ValueError(
             f"The study {name!r} was scored on other folds (other data, cv or "
             "random_state): its trials' scores would not compare with this "
-            "search's.  Resume it with the same data, cv and random_state, or "
-            "give another study_name."
+            "search's.  A resumed search, and workers sharing a study, need "
+            "the same data, cv and random_state; or give another study_name."
         )
-    space_before = stored.get("space", record["space"])
+    space_before = stored.get("space", {})
     changed = sorted(
         n
         for n in set(space_before) | set(record["space"])
@@ -174,6 +173,6 @@ def check_same_search(
     if changed:
         raise ValueError(
             f"The study {name!r} searched another space: {changed} differ.  "
-            "Resume it with the same param_distributions, or give another "
-            "study_name."
+            "A resumed search, and workers sharing a study, need the same "
+            "param_distributions; or give another study_name."
         )
