@@ -46,9 +46,15 @@ def _check_log_proba(log_proba) -> np.ndarray:
 
 def _check_labels(y, log_proba: np.ndarray) -> np.ndarray:
     y = np.asarray(y)
-    if y.shape != (len(log_proba),) or not np.issubdtype(y.dtype, np.integer):
+    n_rows, n_classes = log_proba.shape
+    if y.shape != (n_rows,):
+        raise ValueError(f"y must hold {n_rows} encoded labels; got shape {y.shape}.")
+    if n_rows == 0:
+        raise ValueError("log_proba and y hold no rows: nothing to fit on.")
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_classes:
         raise ValueError(
-            f"y must hold {len(log_proba)} encoded labels; got shape {y.shape}."
+            f"y must hold labels encoded 0 .. {n_classes - 1} (integers), one "
+            "per column of log_proba."
         )
     return y.astype(np.intp)
 

@@ -49,9 +49,10 @@ def effective_number_weights(class_counts, *, beta: float) -> np.ndarray:
     counts = np.asarray(class_counts, dtype=np.float64)
     if not 0.0 <= beta < 1.0:
         raise ValueError(f"beta must be in [0, 1); got {beta}.")
-    if counts.ndim != 1 or np.any(counts <= 0):
+    if counts.ndim != 1 or not np.all((counts > 0) & np.isfinite(counts)):
         raise ValueError(
-            f"class_counts must be a 1-D array of positive counts; got {counts}."
+            "class_counts must be a 1-D array of finite, positive counts; got "
+            f"{counts}."
         )
     # 1 - beta**n written as -expm1(n * log(beta)) stays accurate for beta -> 1.
     effective = -np.expm1(counts * np.log(beta)) if beta > 0 else np.ones_like(counts)
@@ -96,12 +97,19 @@ def compute_class_weight(
     """
     y = np.asarray(y)
     counts = np.array([np.count_nonzero(y == c) for c in classes])
-    if isinstance(class_weight, str) and class_weight == "balanced":
-        # The checks scikit-learn's compute_class_weight makes, with its words.
-        if not np.all(np.isin(y, classes)):
-            raise ValueError("classes should include all valid labels that can be in y")
-        if np.any(counts == 0):
-            raise ValueError("classes should have valid labels that are in y")
+    # The checks scikit-learn's compute_class_weight makes, with its words: a
+    # label outside classes, for every mode; a class without samples, for
+    # the modes that divide by its count.  An unknown name is named first.
+    known_name = isinstance(class_weight, str) and class_weight in (
+        "balanced",
+        "effective",
+    )
+    if (not isinstance(class_weight, str) or known_name) and not np.all(
+        np.isin(y, classes)
+    ):
+        raise ValueError("classes should include all valid labels that can be in y")
+    if known_name and np.any(counts == 0):
+        raise ValueError("classes should have valid labels that are in y")
     return weights_from_counts(class_weight, classes=classes, counts=counts, beta=beta)
 
 

@@ -69,8 +69,8 @@ def prior_offsets(class_prior, *, tau: float = 1.0) -> np.ndarray:
     array([0.693, 1.386, 1.386])
     """
     prior = np.asarray(class_prior, dtype=np.float64)
-    if prior.ndim != 1 or np.any(prior <= 0):
-        raise ValueError(f"class_prior must be positive; got {prior}.")
+    if prior.ndim != 1 or not np.all((prior > 0) & np.isfinite(prior)):
+        raise ValueError(f"class_prior must be finite and positive; got {prior}.")
     return -tau * np.log(prior / prior.sum())
 
 
@@ -118,9 +118,13 @@ def posterior_offsets(
     train = counts if train_class_counts is None else train_class_counts
     train = np.asarray(train, dtype=np.float64)
     for name, value in [("class_counts", counts), ("train_class_counts", train)]:
-        if value.shape != counts.shape or value.ndim != 1 or np.any(value <= 0):
+        if (
+            value.shape != counts.shape
+            or value.ndim != 1
+            or not np.all((value > 0) & np.isfinite(value))
+        ):
             raise ValueError(
-                f"{name} must hold {counts.size} positive values; got {value}."
+                f"{name} must hold {counts.size} finite, positive values; got {value}."
             )
     log_prior = np.log(counts / counts.sum())
     log_train = np.log(train / train.sum())
@@ -377,7 +381,12 @@ def prior_frequencies(class_prior, class_counts: np.ndarray, classes) -> np.ndar
     if class_prior is None:
         counts = prior_counts(class_counts)
         return counts / counts.sum()
-    if isinstance(class_prior, str):  # "balanced"
+    if isinstance(class_prior, str):
+        if class_prior != "balanced":
+            raise ValueError(
+                "class_prior must be None, 'balanced' or class frequencies; "
+                f"got {class_prior!r}."
+            )
         return np.full(n_classes, 1.0 / n_classes)
     prior = np.asarray(class_prior, dtype=np.float64)
     if prior.shape != (n_classes,) or not np.all(np.isfinite(prior) & (prior > 0)):

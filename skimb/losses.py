@@ -60,6 +60,8 @@ def _offset(logits, offsets):
 def _log_probabilities(y_pred, from_logits: bool):
     if from_logits:
         return ops.log_softmax(y_pred, axis=-1)
+    # Scaled to sum to 1 first, as Keras' CategoricalCrossentropy does.
+    y_pred = y_pred / ops.sum(y_pred, axis=-1, keepdims=True)
     eps = keras.config.epsilon()
     return ops.log(ops.clip(y_pred, eps, 1.0 - eps))
 
@@ -110,12 +112,12 @@ class FocalLoss(PerClassValues, keras.losses.Loss):
         dtype=None,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        if gamma < 0:
-            raise ValueError(f"gamma must be >= 0; got {gamma}.")
+        if not 0 <= gamma < np.inf:
+            raise ValueError(f"gamma must be finite and >= 0; got {gamma}.")
         if alpha is not None:
             alpha = [float(a) for a in alpha]
-            if any(a < 0 for a in alpha):
-                raise ValueError(f"alpha must be non-negative; got {alpha}.")
+            if not all(0 <= a < np.inf for a in alpha):
+                raise ValueError(f"alpha must be finite and >= 0; got {alpha}.")
         if offsets is not None and not from_logits:
             raise ValueError("offsets apply to logits; got from_logits=False.")
         self.gamma = float(gamma)
@@ -156,10 +158,10 @@ class FocalLoss(PerClassValues, keras.losses.Loss):
 
 def _positive_counts(class_counts) -> list[float]:
     counts = [float(c) for c in class_counts]
-    if len(counts) < 2 or any(not c > 0 for c in counts):
+    if len(counts) < 2 or not all(0 < c < np.inf for c in counts):
         raise ValueError(
-            "class_counts must hold a positive count for each of at least 2 "
-            f"classes; got {counts}."
+            "class_counts must hold a finite, positive count for each of at "
+            f"least 2 classes; got {counts}."
         )
     return counts
 

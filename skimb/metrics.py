@@ -14,6 +14,7 @@ mean per-class PR-AUC is computed here, because scikit-learn's multi-class
 
 from __future__ import annotations
 
+from numbers import Integral
 from types import MappingProxyType
 
 import numpy as np
@@ -225,13 +226,24 @@ def expected_calibration_error(
     0.3
     """
     y_true, y_proba, labels = _check_scores(y_true, y_proba, labels, "y_proba")
-    if int(n_bins) != n_bins or n_bins < 1:
+    if isinstance(n_bins, bool) or not isinstance(n_bins, Integral) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive integer; got {n_bins!r}.")
+    if not np.all(np.isfinite(y_proba)) or y_proba.min() < 0:
+        raise ValueError("y_proba must hold finite, non-negative probabilities.")
+    if not np.allclose(y_proba.sum(axis=1), 1.0, atol=1e-3):
+        raise ValueError(
+            "Each row of y_proba must sum to 1 (class probabilities, as "
+            "predict_proba gives them)."
+        )
     weight = (
         np.ones(len(y_true))
         if sample_weight is None
         else np.asarray(sample_weight, dtype=np.float64)
     )
+    if weight.shape != (len(y_true),) or not np.all(weight >= 0):
+        raise ValueError(f"sample_weight must hold {len(y_true)} non-negative weights.")
+    if not weight.sum() > 0:
+        raise ValueError("sample_weight is zero for every row: nothing to score.")
     confidence = y_proba.max(axis=1)
     correct = labels[y_proba.argmax(axis=1)] == y_true
     bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
@@ -311,6 +323,13 @@ def confusion_scores(y_true, y_pred, *, n_classes: int) -> dict[str, object]:
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
+    for name, encoded in (("y_true", y_true), ("y_pred", y_pred)):
+        outside = (encoded < 0) | (encoded >= n_classes)
+        if outside.any():
+            raise ValueError(
+                f"{name} must hold labels encoded 0 .. {n_classes - 1}; got "
+                f"{np.unique(encoded[outside])[:5].tolist()}."
+            )
     matrix = np.bincount(
         y_true * n_classes + y_pred, minlength=n_classes * n_classes
     ).reshape(n_classes, n_classes)
@@ -334,7 +353,10 @@ def confusion_scores(y_true, y_pred, *, n_classes: int) -> dict[str, object]:
 macro_f1_scorer = make_scorer(macro_f1)
 """Scorer: macro-averaged F1, every class weighing the same."""
 
-g_mean_scorer = make_scorer(geometric_mean_score, average="multiclass")
+# pos_label=None: scikit-learn would otherwise check its default of 1 against
+# the classes of a two-class problem (labels "no"/"yes", or 2 and 3) and fail;
+# the multi-class g-mean has no positive class.
+g_mean_scorer = make_scorer(geometric_mean_score, average="multiclass", pos_label=None)
 """Scorer: geometric mean of the per-class recalls (imbalanced-learn); it is 0
 as soon as one class is never recognised."""
 
@@ -384,8 +406,8 @@ def get_scorer(scoring):
     Examples
     --------
     >>> from skimb.metrics import get_scorer
-    >>> get_scorer("g_mean")
-    make_scorer(geometric_mean_score, response_method='predict', average=multiclass)
+    >>> get_scorer("g_mean")  # doctest: +ELLIPSIS
+    make_scorer(geometric_mean_score, response_method='predict', ...)
     """
     if callable(scoring):
         return scoring

@@ -22,6 +22,7 @@ from sklearn.metrics import (
 from sklearn.utils.validation import column_or_1d
 
 from skimb._atomic import atomic_path
+from skimb._inputs import check_known_labels
 
 __all__ = [
     "plot_confusion_matrix",
@@ -224,6 +225,8 @@ def plot_precision_recall(y_true, y_score, *, classes) -> Figure:
             "y_score must have shape (n_samples, n_classes) = "
             f"({len(y_true)}, {len(classes)}); got {y_score.shape}."
         )
+    # A row of another label would count in every class's prevalence.
+    check_known_labels(y_true, classes, name="y_true", among="classes")
 
     fig = _figure(8.5, 4.5)
     ax = fig.subplots()

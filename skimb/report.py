@@ -14,12 +14,14 @@ import html
 import io
 import os
 import re
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 from imblearn.metrics import classification_report_imbalanced
 from matplotlib.figure import Figure
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import balanced_accuracy_score
 
 import skimb
@@ -128,10 +130,7 @@ class Report:
             File name of the PNG, without suffix (letters, digits, ``-``
             and ``_``).
         """
-        if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
-            raise ValueError(
-                f"Figure names are letters, digits, '-' and '_'; got {name!r}."
-            )
+        _check_name(name, "Figure names")
         if name in self._images:
             raise ValueError(f"The report already has a figure named {name!r}.")
         buffer = io.BytesIO()
@@ -188,7 +187,44 @@ class Report:
         -------
         dict
             The summary scores.
+
+        Raises
+        ------
+        ValueError
+            On a figure name taken or not a plain file name, or a ``history``
+            without the logs it plots; the report is then left as it was.
         """
+        # All or nothing: a call that fails (a figure name taken, a bad
+        # history) leaves the report as it was, so that it can be retried.
+        parts, images = len(self._parts), set(self._images)
+        try:
+            with warnings.catch_warnings():
+                # A class absent from y_true scores 0 (zero_division=0), which
+                # imbalanced-learn's sensitivity and scikit-learn's balanced
+                # accuracy still warn of.
+                warnings.simplefilter("ignore", UndefinedMetricWarning)
+                warnings.filterwarnings(
+                    "ignore", "y_pred contains classes not in y_true"
+                )
+                return self._add_classification(
+                    heading,
+                    y_true,
+                    y_score,
+                    classes=classes,
+                    name=name,
+                    y_pred=y_pred,
+                    history=history,
+                    best_epoch=best_epoch,
+                )
+        except BaseException:
+            del self._parts[parts:]
+            for image in set(self._images) - images:
+                del self._images[image]
+            raise
+
+    def _add_classification(
+        self, heading, y_true, y_score, *, classes, name, y_pred, history, best_epoch
+    ) -> dict:
         y_true = np.asarray(y_true)
         y_score = np.asarray(y_score, dtype=np.float64)
         classes = np.asarray(classes)
@@ -264,13 +300,15 @@ class Report:
         directory : str or path-like
             Created if needed.
         name : str, default="report"
-            File name of the page, without suffix.
+            File name of the page, without suffix (letters, digits, ``-``
+            and ``_``).
 
         Returns
         -------
         pathlib.Path
             The HTML file.
         """
+        _check_name(name, "The page's name")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         for image, data in self._images.items():
@@ -279,6 +317,12 @@ class Report:
         page = directory / f"{name}.html"
         write_atomic(page, self.to_html().encode("utf-8"))
         return page
+
+
+def _check_name(name: str, what: str) -> None:
+    """A file name of the report's folder: no path, nothing to escape."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise ValueError(f"{what} are letters, digits, '-' and '_'; got {name!r}.")
 
 
 def _is_word(value) -> bool:

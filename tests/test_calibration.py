@@ -198,6 +198,24 @@ def test_one_row_of_wild_logits_does_not_set_the_temperature():
     assert fit_temperature_and_bias(hopeless, y[:300])[0] <= np.exp(10.0) * 1.0001
 
 
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        ([0, 1, -1], "encoded 0 .. 1"),  # read as the last class by indexing
+        ([0, 1, 2], "encoded 0 .. 1"),
+        ([0.0, 1.0, 1.0], "encoded 0 .. 1"),
+        ([0, 1], "3 encoded labels"),
+    ],
+)
+def test_calibration_fits_name_bad_labels(y, match):
+    log_proba = np.log([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7]])
+    for fit in (fit_temperature, fit_temperature_and_bias):
+        with pytest.raises(ValueError, match=match):
+            fit(log_proba, y)
+    with pytest.raises(ValueError, match="no rows"):
+        fit_temperature(np.empty((0, 2)), np.empty(0, dtype=int))
+
+
 def test_calibration_is_fitted_on_the_held_out_predictions(tabular, fast_params):
     X, y = tabular
     clf = ImbalancedKerasClassifier(**dict(fast_params, validation_fraction=0.3)).fit(

@@ -78,3 +78,13 @@ def test_balanced_checks_labels_as_scikit_learn_does():
     # An unknown name is named as such, whatever the labels.
     with pytest.raises(ValueError, match="class_weight must be"):
         compute_class_weight("inverse", classes=CLASSES[:3], y=Y)
+
+
+@pytest.mark.parametrize("class_weight", [None, "balanced", "effective", {"a": 2.0}])
+def test_labels_outside_the_classes_are_refused_in_every_mode(class_weight):
+    # As scikit-learn's compute_class_weight: "effective" and a dict used to
+    # weigh the classes given and ignore the stray label silently.
+    with pytest.raises(ValueError, match="classes should include all valid labels"):
+        compute_class_weight(
+            class_weight, classes=np.array(["a", "b"]), y=np.array(["a", "b", "c"])
+        )

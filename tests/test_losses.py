@@ -53,6 +53,15 @@ def test_focal_with_probabilities_matches_reference():
     assert value == pytest.approx(focal_reference(LABELS, LOGITS, 2.0), rel=1e-4)
 
 
+def test_focal_scales_probabilities_to_sum_to_one_as_keras_does():
+    # Rows that do not sum to 1: Keras' crossentropy rescales them first.
+    proba = np.exp(log_softmax(LOGITS, axis=1)).astype(np.float32)
+    proba *= RNG.uniform(0.5, 1.5, size=(N, 1)).astype(np.float32)
+    crossentropy = keras.losses.CategoricalCrossentropy()
+    value = float(FocalLoss(gamma=0.0, from_logits=False)(ONE_HOT, proba))
+    assert value == pytest.approx(float(crossentropy(ONE_HOT, proba)), rel=1e-5)
+
+
 def test_focal_sample_weight_follows_keras_reduction():
     weights = RNG.uniform(0, 2, size=N).astype(np.float32)
     value = float(FocalLoss(gamma=2.0)(ONE_HOT, LOGITS, sample_weight=weights))

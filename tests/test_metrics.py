@@ -104,6 +104,26 @@ def test_scorers_work_as_scoring_in_sklearn_tools(tabular):
     np.testing.assert_allclose(pr_auc, results["test_mean_pr_auc"])
 
 
+@pytest.mark.parametrize("labels", [("no", "yes"), (2, 3)])
+def test_every_scorer_scores_two_classes_of_any_labels(labels):
+    # One scorer at a time, as search tools call them: scikit-learn checks a
+    # scorer's positive label (1 by default) against two-class labels.
+    from imblearn.metrics import geometric_mean_score
+
+    X = np.random.RandomState(0).normal(size=(60, 2))
+    y = np.where(X[:, 0] + 0.5 * X[:, 1] > 0, labels[1], labels[0])
+    model = LogisticRegression().fit(X, y)
+    for name in [*SCORERS, *PROBABILITY_SCORERS]:
+        scores = cross_val_score(
+            LogisticRegression(), X, y, cv=2, scoring=get_scorer(name),
+            error_score="raise",
+        )  # fmt: skip
+        assert np.all(np.isfinite(scores)), name
+    assert get_scorer("g_mean")(model, X, y) == pytest.approx(
+        geometric_mean_score(y, model.predict(X), average="multiclass")
+    )
+
+
 def test_get_scorer_resolves_names_and_rejects_unknown():
     assert get_scorer("g_mean") is SCORERS["g_mean"]
     assert get_scorer(mean_pr_auc_scorer) is mean_pr_auc_scorer

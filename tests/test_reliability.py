@@ -19,7 +19,11 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import f1_score
 
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV, persistence
-from skimb.metrics import expected_calibration_error, get_scorer
+from skimb.class_weight import effective_number_weights
+from skimb.decision import posterior_offsets, prior_frequencies, prior_offsets
+from skimb.losses import FocalLoss, LogitAdjustedLoss
+from skimb.metrics import confusion_scores, expected_calibration_error, get_scorer
+from skimb.plots import plot_precision_recall
 from skimb.sampling import SequenceSampler
 from tests.support import FAST_PARAMS
 
@@ -567,8 +571,61 @@ def test_sequence_sampler(sampler, X, y, error, match):
             "n_bins",
         ),
         (lambda: get_scorer("accuracy_of_rare"), "Unknown scoring"),
+        (
+            lambda: expected_calibration_error([0, 1], [[1, 0], [0, 1]], n_bins=15.0),
+            "n_bins must be a positive integer; got 15.0",
+        ),
+        (
+            lambda: expected_calibration_error([0, 1], [[3.0, 0.1], [0.2, 0.8]]),
+            "must sum to 1",
+        ),
+        (
+            lambda: expected_calibration_error([0, 1], [[np.nan, 1.0], [0.2, 0.8]]),
+            "finite, non-negative",
+        ),
+        (
+            lambda: expected_calibration_error(
+                [0, 1], [[1, 0], [0, 1]], sample_weight=[0, 0]
+            ),
+            "zero for every row",
+        ),
+        (
+            lambda: confusion_scores([0, 1], [0, 2], n_classes=2),
+            r"y_pred must hold labels encoded 0 .. 1; got \[2\]",
+        ),
+        (lambda: effective_number_weights([1, np.nan], beta=0.9), "finite, positive"),
+        (lambda: prior_offsets([0.5, np.nan]), "finite and positive"),
+        (lambda: posterior_offsets([1, np.nan]), "finite, positive"),
+        (lambda: LogitAdjustedLoss([1, np.inf]), "finite, positive"),
+        (lambda: FocalLoss(gamma=np.nan), "gamma must be finite"),
+        (lambda: FocalLoss(alpha=[1, np.nan]), "alpha must be finite"),
+        (
+            lambda: plot_precision_recall([0, 5], [[0.5, 0.5]] * 2, classes=[0, 1]),
+            r"labels \[5\] that are not among classes",
+        ),
+        (
+            lambda: prior_frequencies("balanced_", np.array([3, 1]), np.array([0, 1])),
+            "class_prior must be None, 'balanced'",
+        ),
     ],
-    ids=["ece-shape", "ece-bins", "unknown-scorer"],
+    ids=[
+        "ece-shape",
+        "ece-bins",
+        "unknown-scorer",
+        "ece-float-bins",
+        "ece-not-probabilities",
+        "ece-nan",
+        "ece-zero-weights",
+        "confusion-out-of-range",
+        "effective-weights-nan",
+        "prior-offsets-nan",
+        "posterior-offsets-nan",
+        "logit-adjusted-inf",
+        "focal-gamma-nan",
+        "focal-alpha-nan",
+        "pr-curves-unknown-label",
+        "class-prior-typo",
+    ],
 )
 def test_metrics(call, match):
     with pytest.raises(ValueError, match=match):

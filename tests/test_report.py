@@ -116,6 +116,25 @@ def test_bad_content_is_refused():
         plot_optimization_history(empty)
 
 
+def test_a_failed_section_leaves_the_report_as_it_was(tmp_path, recwarn):
+    report = Report("x")
+    y = np.array([0, 0, 1, 1])  # class 2 absent: scored 0, without a warning
+    proba = np.array(
+        [[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.1, 0.2, 0.7]]
+    )
+    with pytest.raises(ValueError):
+        report.add_classification(
+            "Model", y, proba, classes=[0, 1, 2], name="m", history={"los": [1.0]}
+        )
+    assert report.to_html().count("<h2>") == 0 and not report._images
+    report.add_classification("Model", y, proba, classes=[0, 1, 2], name="m")
+    assert sorted(report._images) == ["m_confusion_matrix", "m_precision_recall"]
+    assert not [w for w in recwarn if "skimb" in w.filename or "sklearn" in w.filename]
+    with pytest.raises(ValueError, match="The page's name"):
+        report.write(tmp_path / "out", name="../escaped")
+    assert not (tmp_path / "escaped.html").exists()
+
+
 def test_interrupted_write_leaves_no_page_and_no_temporary_file(tmp_path, monkeypatch):
     report = Report("x")
     report.add_figure("History", plot_optimization_history(_study()), "history")
