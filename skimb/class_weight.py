@@ -139,7 +139,9 @@ def weights_from_counts(
             # scikit-learn's formula, n_samples / (n_classes * n_c), written
             # here because its compute_class_weight takes labels, not counts.
             counts = np.asarray(counts, dtype=np.float64)
-            if counts.shape != (n_classes,) or np.any(counts <= 0):
+            if counts.shape != (n_classes,) or not np.all(
+                (counts > 0) & np.isfinite(counts)
+            ):
                 raise ValueError(
                     f"class_weight='balanced' needs a positive count for each of "
                     f"the {n_classes} classes; got {counts}."

@@ -339,7 +339,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             # Without epoch reports, the folds' reports are the only steps.
             warmup_steps=5 if self._epoch_key is not None else 1,
         )
-        check_same_search(study, splits=splits, space=space)
+        check_same_search(study, splits=splits, y=y, space=space)
         started = datetime.now()
 
         def counted() -> int:

@@ -129,33 +129,47 @@ def create_study(
     return study, True
 
 
-def check_same_search(study: optuna.Study, *, splits: list, space: dict) -> None:
+# The study's user attribute that records what its trials are scored on.
+SEARCH_RECORD = "skimb_search"
+
+
+def _described(distribution) -> str | None:
+    """A distribution as Optuna stores it; None where its choices are objects
+    (a loss instance), which no storage holds and which cannot be compared
+    across processes."""
+    try:
+        return distribution_to_json(distribution)
+    except TypeError:
+        return None
+
+
+def check_same_search(study: optuna.Study, *, splits: list, y, space: dict) -> None:
     """Record what a study's trials are scored on, where it has no record
-    yet, or check that a study resumed from storage was scored on the
-    same: the same folds
-    (the same data, ``cv`` and ``random_state``) and the same space.  Trials
-    scored on other folds do not compare, and Optuna would fail every trial
-    that draws a parameter on another distribution.
+    yet, or check that a study resumed from storage (or shared by workers)
+    was scored on the same: the same folds of the same labels (the same
+    data, ``cv`` and ``random_state``) and the same space.  Trials scored
+    on other folds do not compare, and Optuna would fail every trial that
+    draws a parameter on another distribution.
 
     Raises
     ------
     ValueError
         Naming what differs.
     """
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(np.asarray(y).astype(str).tobytes())
     for _, test in splits:
-        digest.update(np.asarray(test, dtype=np.int64).tobytes() + b"|")
+        digest.update(b"|" + np.asarray(test, dtype=np.int64).tobytes())
     record = {
         "folds": digest.hexdigest(),
-        "space": {name: distribution_to_json(d) for name, d in space.items()},
+        "space": {name: _described(d) for name, d in space.items()},
     }
-    stored = study.user_attrs
-    if "folds" not in stored:
-        # A new study, or one created empty for several workers (which all
-        # record the same, if they were started alike).
-        for key, value in record.items():
-            study.set_user_attr(key, value)
-        return
+    stored = study.user_attrs.get(SEARCH_RECORD)
+    if stored is None:
+        # A new study, or one created empty for several workers: one write
+        # (a second attribute could be read between two).  Workers started
+        # together may both write; the record read back is the one to match.
+        study.set_user_attr(SEARCH_RECORD, record)
+        stored = study.user_attrs.get(SEARCH_RECORD, record)
     name = study.study_name
     if stored["folds"] != record["folds"]:
         raise ValueError(
@@ -164,11 +178,11 @@ def check_same_search(study: optuna.Study, *, splits: list, space: dict) -> None
             "search's.  A resumed search, and workers sharing a study, need "
             "the same data, cv and random_state; or give another study_name."
         )
-    space_before = stored.get("space", {})
+    before, now = stored["space"], record["space"]
     changed = sorted(
         n
-        for n in set(space_before) | set(record["space"])
-        if space_before.get(n) != record["space"].get(n)
+        for n in set(before) | set(now)
+        if before.get(n) != now.get(n) or (n in before) != (n in now)
     )
     if changed:
         raise ValueError(

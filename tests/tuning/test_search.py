@@ -309,6 +309,24 @@ def test_a_study_resumes_only_on_the_same_folds_and_space(tabular, tmp_path):
     assert len(optuna.load_study(study_name="s", storage=storage).trials) == 3
 
 
+def test_the_study_record_is_one_attribute_and_takes_object_choices():
+    # One attribute, written at once: a worker reading between two writes
+    # would see folds without a space.  Choices that are objects (a loss
+    # instance) are left unchecked, as no storage holds them.
+    from skimb.tuning._study import SEARCH_RECORD, check_same_search
+
+    study = optuna.create_study()
+    splits = [(np.arange(2, 4), np.arange(2)), (np.arange(2), np.arange(2, 4))]
+    y = np.array([0, 1, 0, 1])
+    with pytest.warns(UserWarning, match="persistent storage"):  # Optuna's
+        space = {"loss": CategoricalDistribution([object(), object()])}
+    check_same_search(study, splits=splits, y=y, space=space)
+    assert list(study.user_attrs) == [SEARCH_RECORD]
+    check_same_search(study, splits=splits, y=y, space=space)  # the same again
+    with pytest.raises(ValueError, match="other folds"):
+        check_same_search(study, splits=splits, y=y[::-1], space=space)
+
+
 def test_timeout_stops_starting_trials(tabular):
     def slow_score(estimator, X, y):
         time.sleep(0.1)
