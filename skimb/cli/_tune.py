@@ -214,12 +214,23 @@ def _print_summary(search, test_score: float | None, *, n_test: int) -> None:
     if np.isnan(search.default_score_):
         print("the default: not scored (its trial did not complete)")
     else:
-        print(f"the default (trial 1): {search.default_score_:.3f} on the same folds")
+        print(
+            f"the default (trial {_default_trial(results)}): "
+            f"{search.default_score_:.3f} on the same folds"
+        )
     if test_score is not None:
         print(
             f"held-out test macro-F1 of the refitted best model: {test_score:.3f} "
             f"({n_test} rows)"
         )
+
+
+def _default_trial(results: dict) -> int | None:
+    """The number, counted from 1, of the trial of the estimator as given
+    (read from the results rather than assumed to be the first), or None
+    (a study created empty for several workers has none)."""
+    defaults = np.flatnonzero(results["start"])
+    return int(results["number"][defaults[0]]) + 1 if defaults.size else None
 
 
 def _short(value) -> str:
@@ -263,7 +274,7 @@ def _tune_report(search, best, train, test, args, out: Path) -> Path:
     if defaults.size:
         rows.append(
             {
-                "model": "the default (trial 1)",
+                "model": f"the default (trial {_default_trial(results)})",
                 "macro-F1": results["mean_test_score"][defaults[0]],
                 "sd": results["std_test_score"][defaults[0]],
             }
