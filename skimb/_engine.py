@@ -24,6 +24,7 @@ the rows of each network and a :class:`TrainingPlan`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 
@@ -122,11 +123,44 @@ def train(
         networks=len(networks),
         model=program.model,
     )
+    with _lent_to_callbacks(plan, X, networks, held_out, streamed=streamed):
+        histories, stopping = _run_epochs(
+            networks, plan, program, schedule, held_out, callbacks, streamed=streamed
+        )
+        program.sync()
+        if plan.early_stopping:
+            for network, state in zip(networks, stopping, strict=True):
+                state.restore(network)
+            program.reload()
+        result = TrainingResult(
+            histories=histories,
+            best_epochs=[
+                s.best_epoch if plan.early_stopping else None for s in stopping
+            ],
+            held_out_rows=held_out.rows,
+            held_out=held_out.log_proba(program),
+            program=program,
+        )
+        callbacks.on_train_end()
+    return result
+
+
+@contextlib.contextmanager
+def _lent_to_callbacks(
+    plan: TrainingPlan,
+    X,
+    networks: list[keras.Model],
+    held_out: _HeldOut,
+    *,
+    streamed: bool,
+):
+    """Lend the callbacks what they score during training: the held-out rows
+    (:class:`ValidationDataCallback`), and the networks' outputs on data of
+    their own (:class:`NetworkOutputs`), given back however training ends
+    (an error, Ctrl-C): a callback kept for ``Model.fit`` must not score
+    these networks."""
     receivers = [c for c in plan.callbacks if isinstance(c, ValidationDataCallback)]
     scorers = [c for c in plan.callbacks if isinstance(c, NetworkOutputs)]
-    # What the callbacks are lent goes back however training ends (an
-    # error, Ctrl-C): a callback kept for Model.fit must not score these
-    # networks.
     try:
         if held_out.rows is not None:
             # Streamed rows are not in memory: the callbacks read the held-out
@@ -147,74 +181,72 @@ def train(
             # Data of a callback's own is scored by the networks as the fitted
             # model will average them (the program's model takes k inputs).
             callback.set_network_outputs(_NetworksOutputs(networks))
-        stopping = [_EarlyStopping(plan.patience) for _ in networks]
-        # One network's out-of-fold rows are its validation rows.
-        monitor = plan.monitor
-        if monitor == "oof_macro_f1" and len(networks) == 1:
-            monitor = "val_macro_f1"
-        histories: list[dict] = [{} for _ in networks]
-        program.model.stop_training = False
-        callbacks.on_train_begin()
-        for epoch in range(plan.epochs):
-            if plan.reweighting is not None and epoch == plan.reweighting[0]:
-                # The compiled epoch reads the weights when it runs (on JAX, as
-                # an argument: skimb._loss_values.reading_values).
-                plan.loss.class_weight.assign(plan.reweighting[1])
-            callbacks.on_epoch_begin(epoch)
-            callbacks.on_train_batch_begin(0)
-            for i, chunk in enumerate(schedule.epoch(epoch)):
-                losses = program.run_epoch(*chunk, first=i == 0, streamed=streamed)
-            losses = program.floats(losses)
-            network_logs = held_out.score(program, losses)
-            callbacks.on_train_batch_end(schedule.steps - 1)
-            for j, logs in enumerate(network_logs):
-                if stopping[j].stopped is not None:
-                    continue
-                for key, value in logs.items():
-                    histories[j].setdefault(key, []).append(value)
-                if plan.early_stopping and monitor in logs:
-                    # Higher is better for every score but the loss.
-                    score = -logs[monitor] if monitor == "val_loss" else logs[monitor]
-                    stopping[j].update(epoch, score, program, j)
-            # Callbacks see one set of logs: the networks' mean (with
-            # cross-fitting, the cross-validated estimate).
-            logs = {
-                key: float(np.mean([n[key] for n in network_logs]))
-                for key in network_logs[0]
-            }
-            # On JAX the weights live outside the variables during training;
-            # the user's callbacks may read them, or write (a learning rate).
-            if plan.callbacks:
-                program.sync()
-            callbacks.on_epoch_end(epoch, logs)
-            if plan.callbacks:
-                program.reload()
-            if (
-                all(s.stopped is not None for s in stopping)
-                or program.model.stop_training
-            ):
-                break
-        program.sync()
-        if plan.early_stopping:
-            for network, state in zip(networks, stopping, strict=True):
-                state.restore(network)
-            program.reload()
-        result = TrainingResult(
-            histories=histories,
-            best_epochs=[
-                s.best_epoch if plan.early_stopping else None for s in stopping
-            ],
-            held_out_rows=held_out.rows,
-            held_out=held_out.log_proba(program),
-            program=program,
-        )
-        callbacks.on_train_end()
+        yield
     finally:
         for callback in receivers:
             callback.release_validation_data()
         for callback in scorers:
             callback.release_network_outputs()
-    return result
+
+
+def _run_epochs(
+    networks: list[keras.Model],
+    plan: TrainingPlan,
+    program: Program,
+    schedule: Schedule,
+    held_out: _HeldOut,
+    callbacks: keras.callbacks.CallbackList,
+    *,
+    streamed: bool,
+) -> tuple[list[dict], list[_EarlyStopping]]:
+    """The epochs of a fit, until every network stopped early, a callback
+    stopped training, or ``plan.epochs``; each network's history and early
+    stopping."""
+    stopping = [_EarlyStopping(plan.patience) for _ in networks]
+    # One network's out-of-fold rows are its validation rows.
+    monitor = plan.monitor
+    if monitor == "oof_macro_f1" and len(networks) == 1:
+        monitor = "val_macro_f1"
+    histories: list[dict] = [{} for _ in networks]
+    program.model.stop_training = False
+    callbacks.on_train_begin()
+    for epoch in range(plan.epochs):
+        if plan.reweighting is not None and epoch == plan.reweighting[0]:
+            # The compiled epoch reads the weights when it runs (on JAX, as
+            # an argument: skimb._loss_values.reading_values).
+            plan.loss.class_weight.assign(plan.reweighting[1])
+        callbacks.on_epoch_begin(epoch)
+        callbacks.on_train_batch_begin(0)
+        for i, chunk in enumerate(schedule.epoch(epoch)):
+            losses = program.run_epoch(*chunk, first=i == 0, streamed=streamed)
+        losses = program.floats(losses)
+        network_logs = held_out.score(program, losses)
+        callbacks.on_train_batch_end(schedule.steps - 1)
+        for j, logs in enumerate(network_logs):
+            if stopping[j].stopped is not None:
+                continue
+            for key, value in logs.items():
+                histories[j].setdefault(key, []).append(value)
+            if plan.early_stopping and monitor in logs:
+                # Higher is better for every score but the loss.
+                score = -logs[monitor] if monitor == "val_loss" else logs[monitor]
+                stopping[j].update(epoch, score, program, j)
+        # Callbacks see one set of logs: the networks' mean (with
+        # cross-fitting, the cross-validated estimate).
+        logs = {
+            key: float(np.mean([n[key] for n in network_logs]))
+            for key in network_logs[0]
+        }
+        # On JAX the weights live outside the variables during training;
+        # the user's callbacks may read them, or write (a learning rate).
+        if plan.callbacks:
+            program.sync()
+        callbacks.on_epoch_end(epoch, logs)
+        if plan.callbacks:
+            program.reload()
+        if all(s.stopped is not None for s in stopping) or program.model.stop_training:
+            break
+    return histories, stopping
 
 
 class _NetworksOutputs:

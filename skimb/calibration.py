@@ -88,8 +88,9 @@ def _typical_rows(log_proba: np.ndarray, y: np.ndarray) -> np.ndarray:
     row.  A wild row predicted right costs nothing at any temperature and
     stays.
     """
-    spread = log_proba.max(axis=1) - log_proba.min(axis=1)
-    gap = log_proba.max(axis=1) - log_proba[np.arange(len(y)), y]
+    top = log_proba.max(axis=1)
+    spread = top - log_proba.min(axis=1)
+    gap = top - log_proba[np.arange(len(y)), y]
     return gap <= _OUTLIER_SPREAD * max(float(np.median(spread)), 1.0)
 
 

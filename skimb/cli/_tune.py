@@ -214,10 +214,9 @@ def _print_summary(search, test_score: float | None, *, n_test: int) -> None:
     if np.isnan(search.default_score_):
         print("the default: not scored (its trial did not complete)")
     else:
-        print(
-            f"the default (trial {_default_trial(results)}): "
-            f"{search.default_score_:.3f} on the same folds"
-        )
+        trial = results["number"][_default_trial(results)] + 1
+        score = search.default_score_
+        print(f"the default (trial {trial}): {score:.3f} on the same folds")
     if test_score is not None:
         print(
             f"held-out test macro-F1 of the refitted best model: {test_score:.3f} "
@@ -226,11 +225,10 @@ def _print_summary(search, test_score: float | None, *, n_test: int) -> None:
 
 
 def _default_trial(results: dict) -> int | None:
-    """The number, counted from 1, of the trial of the estimator as given
-    (read from the results rather than assumed to be the first), or None
-    (a study created empty for several workers has none)."""
+    """The row of ``results`` of the trial of the estimator as given, or
+    None (a study created empty for several workers has none)."""
     defaults = np.flatnonzero(results["start"])
-    return int(results["number"][defaults[0]]) + 1 if defaults.size else None
+    return int(defaults[0]) if defaults.size else None
 
 
 def _short(value) -> str:
@@ -268,15 +266,15 @@ def _tune_report(search, best, train, test, args, out: Path) -> Path:
     )
     tuned = results["mean_test_score"][search.best_index_]
     tuned_sd = results["std_test_score"][search.best_index_]
-    defaults = np.flatnonzero(results["start"])
+    default = _default_trial(results)
     peer = _peer_scores(search, *train)
     rows = [{"model": "tuned (best trial)", "macro-F1": tuned, "sd": tuned_sd}]
-    if defaults.size:
+    if default is not None:
         rows.append(
             {
-                "model": f"the default (trial {_default_trial(results)})",
-                "macro-F1": results["mean_test_score"][defaults[0]],
-                "sd": results["std_test_score"][defaults[0]],
+                "model": f"the default (trial {results['number'][default] + 1})",
+                "macro-F1": results["mean_test_score"][default],
+                "sd": results["std_test_score"][default],
             }
         )
     rows.append(

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import optuna
 
+from skimb.metrics import SCORERS
 from skimb.tuning._space import is_pipeline
 
 
@@ -41,8 +42,6 @@ def epoch_log_key(scoring, estimator) -> str | None:
     """The epoch log that holds the score of ``scoring`` (a name, one of
     :data:`skimb.metrics.SCORERS`, or None: the estimator's ``score``), if
     any."""
-    from skimb.metrics import SCORERS
-
     if scoring is None:
         final = estimator.steps[-1][1] if is_pipeline(estimator) else estimator
         if callbacks_param(final) is None:

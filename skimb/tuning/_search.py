@@ -329,7 +329,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             if isinstance(self.scoring, str)
             else check_scoring(self.estimator, self.scoring)
         )
-        self._epoch_key = epoch_log_key(self.scoring, self.estimator)
+        epoch_key = epoch_log_key(self.scoring, self.estimator)
         study, created = create_study(
             storage=self.storage,
             study_name=self.study_name,
@@ -337,7 +337,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             pruner=self.pruner,
             seed=seed,
             # Without epoch reports, the folds' reports are the only steps.
-            warmup_steps=5 if self._epoch_key is not None else 1,
+            warmup_steps=5 if epoch_key is not None else 1,
         )
         check_same_search(study, splits=splits, y=y, space=space)
         started = datetime.now()
@@ -372,7 +372,15 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
                 trial.set_user_attr("error", f"skipped: {reason}")
                 raise optuna.TrialPruned(reason)
             return self._cross_validate(
-                trial, params, X, y, splits, fit_params, three_d=three_d, seed=seed
+                trial,
+                params,
+                X,
+                y,
+                splits,
+                fit_params,
+                three_d=three_d,
+                seed=seed,
+                epoch_key=epoch_key,
             )
 
         # Only in a study this fit created: workers sharing one study would
@@ -407,10 +415,11 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _cross_validate(
-        self, trial, params, X, y, splits, fit_params, *, three_d, seed
+        self, trial, params, X, y, splits, fit_params, *, three_d, seed, epoch_key
     ) -> float:
-        """Mean score of one trial over the folds, reporting as it goes."""
-        reporter = TrialReporter(trial, epoch_key=self._epoch_key)
+        """Mean score of one trial over the folds, reporting as it goes
+        (``epoch_key``: the epoch log that holds the score, if any)."""
+        reporter = TrialReporter(trial, epoch_key=epoch_key)
         callbacks_name = callbacks_param(self.estimator)
         fit_times: list[float] = []
         try:
