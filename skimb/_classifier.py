@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -28,7 +29,13 @@ from skimb._splits import network_splits
 from skimb.calibration import estimate_prior, shift_prior
 from skimb.class_weight import prior_counts
 from skimb.data import Shards
-from skimb.decision import FittedDecision, decide, prior_frequencies, rule_offsets
+from skimb.decision import (
+    FittedDecision,
+    decide,
+    prior_frequencies,
+    prior_shift_offsets,
+    rule_offsets,
+)
 from skimb.metrics import macro_f1
 
 # What a fit counts of y; partial_fit adds each call's to them.
@@ -206,9 +213,14 @@ default=None
         probabilities are moved by Bayes' rule from the training data's
         frequencies, after the loss's adjustment and ``batch_sampler``'s
         resampling are undone and a temperature is fitted on the held-out
-        predictions (:mod:`skimb.calibration`); the decision rule's offsets
-        stay and apply on top.  :meth:`fit_class_prior` estimates the
-        frequencies of unlabelled data instead (label shift).
+        predictions (:mod:`skimb.calibration`).  Moved far (some class
+        twice or half as frequent), :meth:`predict` decides on these
+        probabilities, the decision rule's offsets on top (so
+        ``"posterior"`` without class or sample weights is their argmax);
+        without a shift on the network's own, and in between for a smaller
+        move (:func:`skimb.decision.prior_shift_offsets`).
+        :meth:`fit_class_prior` estimates the frequencies of unlabelled data
+        instead (label shift).
     optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"}, default="adam"
         Keras optimizer, by name.
     learning_rate : float or "auto", default="auto"
@@ -365,12 +377,20 @@ default="oof_macro_f1"
         held-out probability of each class at its frequency (bias-corrected
         temperature scaling, :mod:`skimb.calibration`); zeros without
         held-out data.
+    loss_weights_ : ndarray of shape (n_classes,)
+        The per-class weights the loss applied on its own, which
+        :meth:`predict_proba` undoes: ``"class_balanced"``'s, and those
+        ``drw`` switches to where the networks kept were trained with them
+        (from epoch ``drw`` on); ones otherwise.
     class_prior_ : ndarray of shape (n_classes,)
         The class frequencies :meth:`predict_proba` is the posterior under:
         ``class_prior``, those of ``y``, or :meth:`fit_class_prior`'s
         estimate.
     decision_offsets_ : ndarray of shape (n_classes,)
-        Offsets added to :meth:`predict_log_proba` before the argmax.
+        Offsets added to :meth:`predict_log_proba` before the argmax: the
+        rule's, set on the network's own log-probabilities; where
+        ``class_prior_`` is not the training data's, on the calibrated
+        posterior under it (:func:`skimb.decision.prior_shift_offsets`).
     decision_rule_ : str
         The rule behind ``decision_offsets_``: ``decision``, or
         ``"posterior"`` where ``"macro_f1"`` fell back to it.
@@ -629,6 +649,9 @@ default="oof_macro_f1"
                 f"classes={np.unique(classes).tolist()} is not the same as on "
                 f"the first call to partial_fit or fit ({self.classes_.tolist()})."
             )
+        # Every call: set_params between calls may break a rule between
+        # parameters that the training relies on (drw with another loss).
+        check_combinations(self.get_params(deep=False), validates=False)
         # After initialize, the network exists but has counted no row.
         trained = hasattr(self, "history_")
         counted = {k: getattr(self, k) for k in _COUNTED if hasattr(self, k)}
@@ -665,7 +688,8 @@ default="oof_macro_f1"
         else:
             # After a cross-fitted fit, the averaged model trains on.
             self.histories_[0] = self.history_
-        self._set_decision(fit_decision_for(setting))
+        last_epoch = len(self.history_["loss"]) - 1
+        self._set_decision(fit_decision_for(setting, last_epochs=[last_epoch]))
         return self
 
     def _check_training_data(
@@ -693,6 +717,9 @@ default="oof_macro_f1"
             batch_sampler=self.batch_sampler,
             earlier=(self.class_counts_, self._sample_weight_totals()) if add else None,
         )
+        # class_prior needs the classes: checked here, before any training
+        # and before the estimator changes.
+        prior_frequencies(self.class_prior, targets.class_counts, targets.classes)
         self.classes_ = targets.classes
         self.class_counts_ = targets.class_counts
         self._weight_totals = targets.sample_weight_totals
@@ -738,21 +765,46 @@ default="oof_macro_f1"
         self.temperature_ = fitted.temperature
         self.calibration_bias_ = fitted.calibration_bias
         self.decision_offsets_, self.decision_rule_ = fitted.offsets, fitted.rule
-        self.class_prior_ = prior_frequencies(
-            self.class_prior, self.class_counts_, self.classes_
+        self.loss_weights_ = fitted.loss_weights
+        self.class_prior_ = prior_frequencies(None, self.class_counts_, self.classes_)
+        self._set_class_prior(
+            prior_frequencies(self.class_prior, self.class_counts_, self.classes_)
         )
+
+    def _set_class_prior(self, class_prior: np.ndarray) -> None:
+        """Move ``class_prior_`` to ``class_prior``, and the decision rule's
+        offsets with it (:func:`skimb.decision.prior_shift_offsets`)."""
+        train = prior_frequencies(None, self.class_counts_, self.classes_)
+        shifts = [
+            prior_shift_offsets(train, prior, calibration_bias=self.calibration_bias_)
+            for prior in (self.class_prior_, class_prior)
+        ]
+        self.decision_offsets_ = self.decision_offsets_ - shifts[0] + shifts[1]
+        self.class_prior_ = class_prior
 
     def _rule_offsets(self, decision: str) -> tuple[np.ndarray, str]:
         """Another rule's offsets on :meth:`predict_log_proba`, under this
-        fit's calibration (the benchmarks compare rules on one fit)."""
-        return rule_offsets(
+        fit's calibration and class prior (the benchmarks compare rules on
+        one fit)."""
+        counts = self._setting().counts
+        # The weights the fit's posterior undid (models saved before they
+        # were kept: those of the parameters).
+        counts = replace(
+            counts, loss_weights=getattr(self, "loss_weights_", counts.loss_weights)
+        )
+        offsets, rule = rule_offsets(
             decision,
-            self._setting().counts,
+            counts,
             posterior_offsets=self.posterior_offsets_,
             temperature=self.temperature_,
             calibration_bias=self.calibration_bias_,
             tau=self.tau,
         )
+        train = prior_frequencies(None, self.class_counts_, self.classes_)
+        shift = prior_shift_offsets(
+            train, self.class_prior_, calibration_bias=self.calibration_bias_
+        )
+        return offsets + shift, rule
 
     # -------------------------------------------------------------- predict
 
@@ -828,7 +880,8 @@ default="oof_macro_f1"
         al., 2002; :func:`skimb.calibration.estimate_prior`) and become
         ``class_prior_``: :meth:`predict_proba` is then the posterior under
         them and :meth:`predict` decides for them, the decision rule's
-        offsets applying on top.  The next ``fit`` restores ``class_prior``.
+        offsets applying on top.  The next ``fit``, ``partial_fit`` or
+        ``initialize`` restores ``class_prior``.
 
         Parameters
         ----------
@@ -854,12 +907,13 @@ default="oof_macro_f1"
         """
         check_is_fitted(self, "model_")
         log_posterior = self._checked_log_posterior(X)
-        self.class_prior_ = estimate_prior(
+        prior = estimate_prior(
             log_posterior,
             train_prior=prior_frequencies(None, self.class_counts_, self.classes_),
             max_iter=max_iter,
             tol=tol,
         )
+        self._set_class_prior(prior)
         return self
 
     def predict(self, X) -> np.ndarray:
@@ -944,6 +998,7 @@ default="oof_macro_f1"
         self
         """
         self._validate_params()
+        check_combinations(self.get_params(deep=False), validates=False)
         X, _, _ = self._check_training_data(X, y, None, classes=None)
         setting = self._setting()
         self.model_ = untrained_network(setting, X, seed_from(self.random_state))

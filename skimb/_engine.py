@@ -43,6 +43,7 @@ from skimb._program import Program
 from skimb._schedule import Schedule, pad_rows, padded_length
 from skimb.callbacks import ValidationDataCallback, ValidationMetrics
 from skimb.callbacks._validation import NetworkOutputs
+from skimb.losses import DeferredReweighting
 from skimb.metrics import confusion_scores
 
 Split = tuple[np.ndarray, "np.ndarray | None"]
@@ -208,13 +209,18 @@ def _run_epochs(
     if monitor == "oof_macro_f1" and len(networks) == 1:
         monitor = "val_macro_f1"
     histories: list[dict] = [{} for _ in networks]
+    # The compiled epoch reads the loss's weights when it runs (on JAX, as an
+    # argument: skimb._loss_values.reading_values), so switching the variable
+    # is enough; plan.loss is the program's own (Program.adopt).
+    reweighting = None
+    if plan.reweighting is not None:
+        start_epoch, class_weight = plan.reweighting
+        reweighting = DeferredReweighting(plan.loss, class_weight, start_epoch)
     program.model.stop_training = False
     callbacks.on_train_begin()
     for epoch in range(plan.epochs):
-        if plan.reweighting is not None and epoch == plan.reweighting[0]:
-            # The compiled epoch reads the weights when it runs (on JAX, as
-            # an argument: skimb._loss_values.reading_values).
-            plan.loss.class_weight.assign(plan.reweighting[1])
+        if reweighting is not None:
+            reweighting.on_epoch_begin(plan.first_epoch + epoch)
         callbacks.on_epoch_begin(epoch)
         callbacks.on_train_batch_begin(0)
         for i, chunk in enumerate(schedule.epoch(epoch)):

@@ -12,7 +12,8 @@ estimator.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import keras
 import numpy as np
@@ -28,7 +29,7 @@ from skimb._params import (
 )
 from skimb._plan import TrainingPlan, keras_jit_compile
 from skimb._program import Program
-from skimb._random import seeded
+from skimb._random import reseed_layers, seeded
 from skimb._schedule import held_out_group
 from skimb.class_weight import prior_counts
 from skimb.decision import ClassCounts, FittedDecision, fit_decision
@@ -149,20 +150,47 @@ def streamed_moments(windows, *, params: dict, splits: list, n_rows: int) -> lis
 
 
 def fit_decision_for(
-    setting: Setting, log_proba_val=None, y_val=None, seed: int | None = None
+    setting: Setting,
+    log_proba_val=None,
+    y_val=None,
+    seed: int | None = None,
+    *,
+    last_epochs: Sequence[int] = (),
 ) -> FittedDecision:
     """The decision rule of ``setting``'s parameters, fitted on the
-    held-out network log-probabilities (None: no held-out rows)."""
+    held-out network log-probabilities (None: no held-out rows), for
+    networks whose weights are those of ``last_epochs`` (0-based; none for
+    an untrained network)."""
     params = setting.params
     return fit_decision(
         params["decision"],
-        setting.counts,
+        _decision_counts(setting, last_epochs),
         tau=params["tau"],
         logit_adjusted=params["loss"] == "logit_adjusted",
         log_proba_val=log_proba_val,
         y_val=y_val,
         seed=seed,
     )
+
+
+def _decision_counts(setting: Setting, last_epochs: Sequence[int]) -> ClassCounts:
+    """The class counts whose training the decision rule undoes: without
+    deferred re-weighting's weights where most networks kept weights of no
+    epoch trained with them (from epoch ``drw`` on), as after a fit that
+    stopped early before it or ``partial_fit``'s first calls."""
+    drw, counts = setting.params["drw"], setting.counts
+    reweighted = [epoch >= drw for epoch in last_epochs] if drw is not None else []
+    if drw is None or (reweighted and 2 * sum(reweighted) >= len(reweighted)):
+        return counts
+    return replace(counts, loss_weights=np.ones(len(counts.loss_weights)))
+
+
+def _last_epochs(result) -> list[int]:
+    """The epoch whose weights each network of a training kept."""
+    return [
+        len(history["loss"]) - 1 if best is None else best
+        for history, best in zip(result.histories, result.best_epochs, strict=True)
+    ]
 
 
 def fit_networks(
@@ -216,12 +244,16 @@ def fit_networks(
             jit_compile=keras_jit_compile(plan.jit_compile),
         )
     if result.held_out_rows is None:
-        decision = fit_decision_for(setting)
+        decision = fit_decision_for(setting, last_epochs=_last_epochs(result))
     else:
         # The rows held out from training: the validation split, or every
         # row once with cross-fitting.
         decision = fit_decision_for(
-            setting, result.held_out, y_encoded[result.held_out_rows], seed
+            setting,
+            result.held_out,
+            y_encoded[result.held_out_rows],
+            seed,
+            last_epochs=_last_epochs(result),
         )
     return FittedNetworks(
         model=model,
@@ -249,10 +281,11 @@ def train_epoch(
     would extend it, and the compiled program, which the next call's
     ``program`` goes on with where it can (a call traced again costs more
     than an epoch of a few thousand rows)."""
-    if seed is not None and history:
+    trained = len(history.get("loss", ())) if history else 0
+    if seed is not None:
         # Each call its own seed, from the estimator's and the epochs trained
         # so far: the same calls give the same model.
-        seed += len(history.get("loss", ()))
+        seed += trained
     built = _loss(setting)
     with seeded(seed):
         if model is None:
@@ -265,6 +298,8 @@ def train_epoch(
             optimizer = _optimizer(setting.params, n_train=None)
         else:
             optimizer = model.optimizer  # later calls go on with its state
+            if seed is not None:
+                reseed_layers(model)
         plan = _plan(
             setting,
             built,
@@ -275,6 +310,7 @@ def train_epoch(
             early_stopping=False,
             seed=seed,
             n_train=len(X),
+            first_epoch=trained,
         )
         result = train([model], X, [(np.arange(len(X)), None)], plan, program=program)
     result.program.release()

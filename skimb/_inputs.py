@@ -9,7 +9,9 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, column_or_1d, validate_data
 
 
-def _ndim(X) -> int:
+def input_ndim(X) -> int:
+    """The number of dimensions of ``X``, an array or nested lists (a list
+    of rows of different lengths has 1)."""
     if hasattr(X, "ndim"):
         return X.ndim
     return np.ndim(np.asarray(X, dtype=object))
@@ -34,6 +36,18 @@ def sequence_list(X) -> list | None:
     if samples is not None and np.ndim(samples[0]) == 2:
         return samples
     return None
+
+
+def check_not_ragged_rows(X) -> None:
+    """Refuse a list of 1-D rows of different lengths, which reads as
+    neither a table nor sequences, naming the form sequences take."""
+    samples = _samples(X) if input_ndim(X) == 1 else None
+    if samples is not None and np.ndim(samples[0]) == 1:
+        raise ValueError(
+            "X is a list of 1-D arrays of different lengths; each sequence "
+            "must be a 2-D (n_timesteps_i, n_features) array: for one feature "
+            "per step, give each as x.reshape(-1, 1)."
+        )
 
 
 def real_steps(X: np.ndarray, mask_value: float) -> np.ndarray:
@@ -144,16 +158,10 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
             "Sparse input is not supported: the networks take dense arrays. "
             "Convert X with X.toarray() first."
         )
-    ndim = _ndim(X)
+    ndim = input_ndim(X)
     if ndim == 1 and len(X) == 0:
         raise ValueError("X is empty: it holds no samples.")
-    samples = _samples(X) if ndim == 1 else None
-    if samples is not None and np.ndim(samples[0]) == 1:
-        raise ValueError(
-            "X is a list of 1-D arrays of different lengths; each sequence "
-            "must be a 2-D (n_timesteps_i, n_features) array: for one feature "
-            "per step, give each as x.reshape(-1, 1)."
-        )
+    check_not_ragged_rows(X)
     if ndim not in (2, 3):
         raise ValueError(
             "X must be 2-D (n_samples, n_features) or 3-D "

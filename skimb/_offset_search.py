@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
+from skimb._checks import check_encoded_labels, check_log_proba
+
 # Below this many held-out samples of some class, its F1 is too noisy to tune
 # an offset on: ``macro_f1_offsets`` keeps its starting rule instead.
 MIN_VALIDATION_COUNT = 5
@@ -170,8 +172,8 @@ def macro_f1_offsets(
     >>> bool(tuned), bool(offsets[1] - offsets[0] > 0)
     (True, True)
     """
-    log_proba = np.asarray(log_proba, dtype=np.float64)
-    y = np.asarray(y)
+    log_proba = check_log_proba(log_proba)
+    y = check_encoded_labels(y, log_proba)
     n_classes = log_proba.shape[1]
     start = np.zeros(n_classes) if start is None else np.asarray(start, float)
     if start.shape != (n_classes,) or not np.all(np.isfinite(start)):

@@ -93,10 +93,13 @@ PARAMETER_CONSTRAINTS: dict = {
 }
 
 
-def check_combinations(params: dict) -> None:
-    """The rules between parameters, which their constraints cannot say."""
+def check_combinations(params: dict, *, validates: bool = True) -> None:
+    """The rules between parameters, which their constraints cannot say
+    (``validates``: whether the training holds rows out, as ``fit`` does and
+    ``partial_fit`` and ``initialize`` do not)."""
     if (
-        params["early_stopping"]
+        validates
+        and params["early_stopping"]
         and params["validation_fraction"] == 0
         and not isinstance(params["cv"], Integral)
     ):
@@ -254,10 +257,12 @@ def plan_for(
     early_stopping: bool,
     seed: int | None,
     n_train: int,
+    first_epoch: int = 0,
 ) -> TrainingPlan:
     """The training plan of the parameters for ``y`` (``n_train``: training
     rows of one network; ``loss_class_weights``: what deferred re-weighting
-    switches the loss to)."""
+    switches the loss to; ``first_epoch``: epochs trained by earlier
+    ``partial_fit`` calls)."""
     reweighting = None
     if params["drw"] is not None:
         reweighting = (params["drw"], loss_class_weights)
@@ -276,6 +281,7 @@ def plan_for(
         sampler=resolve_batch_sampler(params["batch_sampler"]),
         class_weight=class_weight,
         reweighting=reweighting,
+        first_epoch=first_epoch,
         callbacks=tuple(params["callbacks"] or ()),
         seed=seed,
         verbose=params["verbose"],

@@ -66,8 +66,12 @@ class TrainingPlan:
     class_weight : ndarray of shape (n_classes,)
         Weight of a synthetic row of each class.
     reweighting : (int, ndarray) or None
-        Deferred re-weighting: from this epoch on, the loss's per-class
-        ``class_weight`` variable takes these weights.
+        Deferred re-weighting: from this epoch on (counted from the first
+        epoch the network trained, earlier ``partial_fit`` calls included),
+        the loss's per-class ``class_weight`` variable takes these weights.
+    first_epoch : int
+        Epochs the networks trained before this plan's (by earlier
+        ``partial_fit`` calls): the number of its first epoch.
     callbacks : sequence of keras.callbacks.Callback
         The user's callbacks.
     seed : int or None
@@ -90,14 +94,15 @@ class TrainingPlan:
     labels: list
     batch_size: int
     epochs: int
-    early_stopping: bool = False
-    patience: int = 10
-    monitor: str = "val_macro_f1"
-    sampler: object = None
-    class_weight: np.ndarray | None = None
-    reweighting: tuple[int, np.ndarray] | None = None
-    callbacks: Sequence[keras.callbacks.Callback] = ()
-    seed: int | None = None
-    verbose: int = 0
-    distribution: keras.distribution.DataParallel | None = None
-    jit_compile: bool = False
+    early_stopping: bool
+    patience: int
+    monitor: str
+    sampler: object
+    class_weight: np.ndarray
+    reweighting: tuple[int, np.ndarray] | None
+    first_epoch: int
+    callbacks: Sequence[keras.callbacks.Callback]
+    seed: int | None
+    verbose: int
+    distribution: keras.distribution.DataParallel | None
+    jit_compile: bool

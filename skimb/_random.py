@@ -38,3 +38,22 @@ def seeded(seed: int | None):
     finally:
         random.setstate(python_state)
         np.random.set_state(numpy_state)
+
+
+def reseed_layers(model) -> None:
+    """Give ``model``'s random layers (dropout) new states, drawn as Keras
+    draws them when a layer is built: from Python's global random state,
+    which :func:`seeded` sets.
+
+    Keras saves no such state with a model, and one loaded from a file (or
+    unpickled) draws its own, so that training it on (``partial_fit``) would
+    drop other units at every load; drawn again from the seed, the same
+    calls give the same model, loaded or not.  A layer of a user's network
+    built with its own seed (``Dropout(seed=...)``) is redrawn too: from the
+    estimator's ``random_state``, which seeds every fit.
+    """
+    for variable in model.variables:
+        # The name keras.random.SeedGenerator gives its state, [seed, count].
+        if variable.name == "seed_generator_state":
+            state = np.array([random.randint(1, int(1e9)), 0])
+            variable.assign(state.astype(variable.dtype))

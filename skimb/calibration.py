@@ -24,48 +24,14 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import log_softmax, logsumexp
 
+from skimb._checks import check_encoded_labels, check_log_proba, check_prior
+
 __all__ = [
     "estimate_prior",
     "fit_temperature",
     "fit_temperature_and_bias",
     "shift_prior",
 ]
-
-
-def _check_log_proba(log_proba) -> np.ndarray:
-    log_proba = np.asarray(log_proba, dtype=np.float64)
-    if log_proba.ndim != 2 or log_proba.shape[1] < 2:
-        raise ValueError(
-            "log_proba must be a 2-D array with a column per class; got shape "
-            f"{log_proba.shape}."
-        )
-    if not np.all(np.isfinite(log_proba)):
-        raise ValueError("log_proba holds NaN or infinite values.")
-    return log_proba
-
-
-def _check_labels(y, log_proba: np.ndarray) -> np.ndarray:
-    y = np.asarray(y)
-    n_rows, n_classes = log_proba.shape
-    if y.shape != (n_rows,):
-        raise ValueError(f"y must hold {n_rows} encoded labels; got shape {y.shape}.")
-    if n_rows == 0:
-        raise ValueError("log_proba and y hold no rows: nothing to fit on.")
-    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_classes:
-        raise ValueError(
-            f"y must hold labels encoded 0 .. {n_classes - 1} (integers), one "
-            "per column of log_proba."
-        )
-    return y.astype(np.intp)
-
-
-def _check_prior(prior, n_classes: int, name: str) -> np.ndarray:
-    prior = np.asarray(prior, dtype=np.float64)
-    if prior.shape != (n_classes,) or not np.all(prior > 0):
-        raise ValueError(
-            f"{name} must hold {n_classes} positive class frequencies; got {prior}."
-        )
-    return prior / prior.sum()
 
 
 # A held-out row whose true class trails its top class by more than this many
@@ -144,8 +110,8 @@ def fit_temperature(log_proba, y) -> float:
     >>> round(fit_temperature(3 * calibrated, y), 1)  # over-confident 3 times
     3.0
     """
-    log_proba = _check_log_proba(log_proba)
-    y = _check_labels(y, log_proba)
+    log_proba = check_log_proba(log_proba)
+    y = check_encoded_labels(y, log_proba)
     typical = _typical_rows(log_proba, y)
     return _fit_temperature(log_proba[typical], y[typical])
 
@@ -191,8 +157,8 @@ def fit_temperature_and_bias(log_proba, y) -> tuple[float, np.ndarray]:
     >>> round(temperature, 1), float(np.round(bias[1] - bias[0], 1))
     (3.0, -2.0)
     """
-    log_proba = _check_log_proba(log_proba)
-    y = _check_labels(y, log_proba)
+    log_proba = check_log_proba(log_proba)
+    y = check_encoded_labels(y, log_proba)
     typical = _typical_rows(log_proba, y)
     log_proba, y = log_proba[typical], y[typical]
     n_classes = log_proba.shape[1]
@@ -244,10 +210,10 @@ def shift_prior(log_proba, *, from_prior, to_prior) -> np.ndarray:
     >>> np.exp(p).round(2)
     array([[0.1, 0.9]])
     """
-    log_proba = _check_log_proba(log_proba)
+    log_proba = check_log_proba(log_proba)
     n_classes = log_proba.shape[1]
-    source = _check_prior(from_prior, n_classes, "from_prior")
-    target = _check_prior(to_prior, n_classes, "to_prior")
+    source = check_prior(from_prior, n_classes, "from_prior")
+    target = check_prior(to_prior, n_classes, "to_prior")
     return log_softmax(log_proba + np.log(target) - np.log(source), axis=1)
 
 
@@ -293,8 +259,8 @@ def estimate_prior(
     >>> estimate_prior(log_proba, train_prior=[0.9, 0.1]).round(1)
     array([0.5, 0.5])
     """
-    log_proba = _check_log_proba(log_proba)
-    source = _check_prior(train_prior, log_proba.shape[1], "train_prior")
+    log_proba = check_log_proba(log_proba)
+    source = check_prior(train_prior, log_proba.shape[1], "train_prior")
     prior = source
     for _ in range(max_iter):
         posterior = np.exp(log_proba + np.log(prior) - np.log(source))

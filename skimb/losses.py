@@ -15,6 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from skimb._checks import check_weights
 from skimb._loss_values import PerClassValues
 from skimb.class_weight import effective_number_weights
 
@@ -115,9 +116,7 @@ class FocalLoss(PerClassValues, keras.losses.Loss):
         if not 0 <= gamma < np.inf:
             raise ValueError(f"gamma must be finite and >= 0; got {gamma}.")
         if alpha is not None:
-            alpha = [float(a) for a in alpha]
-            if not all(0 <= a < np.inf for a in alpha):
-                raise ValueError(f"alpha must be finite and >= 0; got {alpha}.")
+            alpha = check_weights(alpha, "alpha")
         if offsets is not None and not from_logits:
             raise ValueError("offsets apply to logits; got from_logits=False.")
         self.gamma = float(gamma)
@@ -156,12 +155,12 @@ class FocalLoss(PerClassValues, keras.losses.Loss):
         return config
 
 
-def _positive_counts(class_counts) -> list[float]:
+def _positive_counts(class_counts, name: str = "class_counts") -> list[float]:
     counts = [float(c) for c in class_counts]
     if len(counts) < 2 or not all(0 < c < np.inf for c in counts):
         raise ValueError(
-            "class_counts must hold a finite, positive count for each of at "
-            f"least 2 classes; got {counts}."
+            f"{name} must hold a finite, positive value for each of at least "
+            f"2 classes; got {counts}."
         )
     return counts
 
@@ -272,7 +271,7 @@ class LogitAdjustedLoss(PerClassValues, keras.losses.Loss):
         dtype=None,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        prior = _positive_counts(class_prior)
+        prior = _positive_counts(class_prior, "class_prior")
         if tau < 0:
             raise ValueError(f"tau must be >= 0; got {tau}.")
         self.class_prior = [p / sum(prior) for p in prior]
@@ -378,12 +377,7 @@ class LDAMLoss(PerClassValues, keras.losses.Loss):
                 f"max_margin and scale must be > 0; got {max_margin}, {scale}."
             )
         weights = [1.0] * len(counts) if class_weight is None else class_weight
-        weights = [float(w) for w in weights]
-        if len(weights) != len(counts) or any(not w >= 0 for w in weights):
-            raise ValueError(
-                f"class_weight must hold {len(counts)} non-negative weights; "
-                f"got {weights}."
-            )
+        weights = check_weights(weights, "class_weight", len(counts))
         self.class_counts = counts
         self.max_margin = float(max_margin)
         self.scale = float(scale)
@@ -436,7 +430,9 @@ class DeferredReweighting(keras.callbacks.Callback):
     class_weight : sequence of float
         Per-class weights from ``start_epoch`` on.
     start_epoch : int
-        First (0-based) epoch trained with ``class_weight``.
+        First (0-based) epoch trained with ``class_weight``.  Every epoch
+        from it on sets the weights, so a training resumed past it (Keras'
+        ``initial_epoch``) trains with them too.
     """
 
     def __init__(self, loss: LDAMLoss, class_weight: Sequence[float], start_epoch: int):
@@ -446,7 +442,7 @@ class DeferredReweighting(keras.callbacks.Callback):
         self.start_epoch = start_epoch
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        if epoch == self.start_epoch:
+        if epoch >= self.start_epoch:
             self.loss.class_weight.assign(self.class_weight)
 
 

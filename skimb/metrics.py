@@ -6,10 +6,14 @@ and :class:`~skimb.OptunaSearchCV`, alone or together::
 
     cross_validate(clf, X, y, scoring=skimb.metrics.SCORERS)
 
-The metrics themselves come from scikit-learn and imbalanced-learn; only the
-mean per-class PR-AUC is computed here, because scikit-learn's multi-class
-``average_precision_score`` maps score columns to the classes present in
-``y_true``, which misaligns them when a fold lacks a class.
+The metrics themselves come from scikit-learn and imbalanced-learn.  Three
+are computed here: the mean per-class PR-AUC, because scikit-learn's
+multi-class ``average_precision_score`` maps score columns to the classes
+present in ``y_true``, which misaligns them when a fold lacks a class; the
+expected calibration error, which neither library has; and
+:func:`confusion_scores`, the scores training reads after every epoch off
+one confusion matrix, where the library functions would cost a hundred
+times more (the tests compare them with those functions).
 """
 
 from __future__ import annotations

@@ -134,7 +134,10 @@ def plot_confusion_matrix(y_true, y_pred, *, labels=None) -> Figure:
         Predicted labels.
     labels : array-like of shape (n_classes,), optional
         Classes to show, in this order; by default the sorted union of
-        ``y_true`` and ``y_pred``.
+        ``y_true`` and ``y_pred``.  Every label of ``y_true`` and ``y_pred``
+        must be among them: unlike scikit-learn's ``confusion_matrix``,
+        which leaves the other rows out of the counts, and so out of each
+        class's recall, without a word.
 
     Returns
     -------
@@ -157,6 +160,10 @@ def plot_confusion_matrix(y_true, y_pred, *, labels=None) -> Figure:
     if labels is None:
         labels = np.unique(np.concatenate([y_true, y_pred]))
     labels = np.asarray(labels)
+    # A row left out would leave its class's recall (and the row of its
+    # prediction) out of the matrix without a word.
+    check_known_labels(y_true, labels, name="y_true", among="labels")
+    check_known_labels(y_pred, labels, name="y_pred", among="labels")
     counts = confusion_matrix(y_true, y_pred, labels=labels)
     support = counts.sum(axis=1, keepdims=True)
     # A class absent from y_true has an all-zero row: show zeros, not NaN.

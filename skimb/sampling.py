@@ -26,16 +26,23 @@ from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.under_sampling import RandomUnderSampler
 from imblearn.utils import check_sampling_strategy
 from sklearn.base import BaseEstimator, clone
+from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, column_or_1d
+from sklearn.utils.validation import _num_samples, check_array, column_or_1d
 
 from skimb._class_sizes import (
     check_class_counts,
     check_neighbours,
     fitting_neighbours,
 )
-from skimb._inputs import pad_sequences, real_steps, sequence_list
+from skimb._inputs import (
+    check_not_ragged_rows,
+    input_ndim,
+    pad_sequences,
+    real_steps,
+    sequence_list,
+)
 
 __all__ = [
     "BATCH_SAMPLERS",
@@ -171,14 +178,24 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
         Returns
         -------
         X_resampled : ndarray, shaped like ``X`` but for the first axis
+            Sequences of different lengths come back as a list; a table as
+            the sampler gives it (a DataFrame for a DataFrame, a sparse
+            matrix for one).
         y_resampled : ndarray of shape (n_resampled,)
         """
         self._validate_params()
+        y_given = y
         y = column_or_1d(y)
         check_classification_targets(y)
         sequences = sequence_list(X)
         if sequences is not None:
             return self._resample_sequences(sequences, y, **params)
+        check_not_ragged_rows(X)
+        if input_ndim(X) == 2:
+            # A table goes to the sampler as it is: a DataFrame keeps its
+            # columns (and the classifier after it its feature names) and
+            # columns of any type, sparse input stays sparse.
+            return self._fit_resample(X, y_given, **params)
         X = check_array(X, allow_nd=True, dtype="numeric", input_name="X")
         if self.mask_value is not None and X.ndim == 3:
             real = real_steps(X, self.mask_value)
@@ -201,19 +218,24 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
         return self._fit_resample(X, y, **params)
 
     def _fit_resample(self, X, y, **params):
-        self.n_timesteps_ = X.shape[1] if X.ndim == 3 else None
-        self.sampler_ = sampler_for(self.sampler, y)
+        """Resample a table as it is, or 3-D ``X`` as a table of flattened
+        sequences."""
+        three_d = getattr(X, "ndim", 2) == 3  # (a table may be a list of rows)
+        self.n_timesteps_ = X.shape[1] if three_d else None
+        self.sampler_ = sampler_for(self.sampler, column_or_1d(y))
         # A view for a C-contiguous X: no copy before the sampler's own.
-        flat = X.reshape(len(X), -1)
+        flat = X.reshape(len(X), -1) if three_d else X
         X_res, y_res = self.sampler_.fit_resample(flat, y, **params)[:2]
-        X_res = np.asarray(X_res).reshape(len(X_res), *X.shape[1:])
-        y_res = np.asarray(y_res)
+        if three_d:
+            X_res = np.asarray(X_res).reshape(len(X_res), *X.shape[1:])
+            y_res = np.asarray(y_res)
         indices = getattr(self.sampler_, "sample_indices_", None)
-        if indices is not None and len(indices) == len(X):
+        if indices is not None and len(indices) == _num_samples(X):
             # Same rows, maybe regrouped by class (under-samplers do): put
             # them back in order, so row-aligned data still matches.
             order = np.argsort(indices, kind="stable")
-            X_res, y_res, indices = X_res[order], y_res[order], indices[order]
+            X_res, y_res = _safe_indexing(X_res, order), _safe_indexing(y_res, order)
+            indices = indices[order]
         self.sample_indices_ = indices
         return X_res, y_res
 

@@ -21,6 +21,7 @@ from skimb.calibration import (
 )
 from skimb.class_weight import effective_number_weights
 from skimb.datasets import make_imbalanced_classification
+from skimb.decision import macro_f1_offsets
 from skimb.losses import ldam_margins
 from tests.support import WEIGHTS, network_log_proba
 
@@ -92,7 +93,7 @@ def test_shift_prior_is_bayes_rule():
     expected /= expected.sum(axis=1, keepdims=True)
     shifted = shift_prior(np.log(proba), from_prior=source, to_prior=target)
     np.testing.assert_allclose(np.exp(shifted), expected, rtol=1e-10)
-    with pytest.raises(ValueError, match="to_prior must hold 3 positive"):
+    with pytest.raises(ValueError, match="to_prior must hold 3 finite, positive"):
         shift_prior(np.log(proba), from_prior=source, to_prior=[0.5, 0.5])
 
 
@@ -154,6 +155,42 @@ def test_balanced_class_prior_gives_balanced_probabilities(
     )
 
 
+def test_under_a_moved_prior_predict_decides_on_the_calibrated_posterior(
+    known_posterior, fast_params
+):
+    X, y, X_test, _, _ = known_posterior
+    # Trained long enough to be worth a temperature (3 epochs learn so
+    # little that T reaches its bound, and a shift counts T times).
+    params = dict(fast_params, epochs=30, patience=5, validation_fraction=0.3)
+    clf = ImbalancedKerasClassifier(decision="posterior", **params).fit(X, y)
+    assert clf.temperature_ < 10
+    train = np.bincount(y) / len(y)
+    network = network_log_proba(clf, X_test) + clf.posterior_offsets_
+    unshifted = clf.classes_[np.argmax(network, axis=1)]
+
+    def argmax_proba():
+        return clf.classes_[np.argmax(clf.predict_proba(X_test), axis=1)]
+
+    # Without a shift, the rule is on the network's own log-probabilities:
+    # the calibration's bias changes no prediction.
+    np.testing.assert_array_equal(clf.predict(X_test), unshifted)
+    assert not np.array_equal(unshifted, argmax_proba())  # else it could not fail
+    # A prior moved by a rounding moves next to no prediction.
+    rounded = train * (1 + 1e-6 * np.arange(4))
+    clf._set_class_prior(rounded / rounded.sum())
+    assert np.mean(clf.predict(X_test) != unshifted) < 1e-3
+    # Moved far (some class twice or half as frequent), "posterior" is
+    # Bayes' rule: the argmax of predict_proba; after label shift too.
+    clf._set_class_prior(np.full(4, 0.25))
+    np.testing.assert_array_equal(clf.predict(X_test), argmax_proba())
+    clf.fit_class_prior(X_test[X_test[:, 0] > np.median(X_test[:, 0])])
+    assert np.max(np.abs(np.log(clf.class_prior_ / train))) > np.log(2.0)
+    np.testing.assert_array_equal(clf.predict(X_test), argmax_proba())
+    # And back.
+    clf._set_class_prior(train)
+    np.testing.assert_array_equal(clf.predict(X_test), unshifted)
+
+
 @pytest.mark.parametrize("class_prior", [[0.5, 0.5], [1, 1, 1, -1], [0, 1, 1, 1]])
 def test_class_prior_must_match_the_classes(tabular, class_prior, fast_params):
     with pytest.raises(ValueError, match="class_prior must hold 4 positive"):
@@ -207,13 +244,26 @@ def test_one_row_of_wild_logits_does_not_set_the_temperature():
         ([0, 1], "3 encoded labels"),
     ],
 )
-def test_calibration_fits_name_bad_labels(y, match):
+def test_fits_on_held_out_predictions_name_bad_labels(y, match):
     log_proba = np.log([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7]])
-    for fit in (fit_temperature, fit_temperature_and_bias):
+    for fit in (fit_temperature, fit_temperature_and_bias, macro_f1_offsets):
         with pytest.raises(ValueError, match=match):
             fit(log_proba, y)
-    with pytest.raises(ValueError, match="no rows"):
-        fit_temperature(np.empty((0, 2)), np.empty(0, dtype=int))
+        with pytest.raises(ValueError, match="no rows"):
+            fit(np.empty((0, 2)), np.empty(0, dtype=int))
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            fit(np.where([[True, False]] * 3, np.nan, log_proba), [0, 1, 1])
+
+
+@pytest.mark.parametrize("prior", [[1.0, np.inf], [1.0, np.nan], [1.0, 0.0]])
+def test_shift_prior_refuses_a_prior_that_is_not_finite_and_positive(prior):
+    log_proba = np.log([[0.9, 0.1], [0.2, 0.8]])
+    for priors in (
+        {"from_prior": prior, "to_prior": [0.5, 0.5]},
+        {"from_prior": [0.5, 0.5], "to_prior": prior},
+    ):
+        with pytest.raises(ValueError, match="finite, positive class frequencies"):
+            shift_prior(log_proba, **priors)
 
 
 def test_calibration_is_fitted_on_the_held_out_predictions(tabular, fast_params):

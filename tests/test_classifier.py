@@ -429,6 +429,30 @@ def test_partial_fit_calls_are_reproducible(tabular, fast_params):
     np.testing.assert_array_equal(probabilities[0], probabilities[1])
 
 
+def test_partial_fit_after_loading_is_reproducible(tabular, fast_params, tmp_path):
+    # Keras saves no dropout state, and a loaded model draws its own: the
+    # calls after loading draw it from random_state, as without loading.
+    from skimb import persistence
+
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(**{**fast_params, "dropout": 0.3}).fit(X, y)
+    blob = pickle.dumps(clf)
+    persistence.save(clf, tmp_path / "model.skimb")
+    copies = [
+        pickle.loads(blob),
+        pickle.loads(blob),
+        persistence.load(tmp_path / "model.skimb"),
+        clf,
+    ]
+    probabilities = []
+    for copy in copies:
+        for _ in range(2):
+            copy.partial_fit(X, y)
+        probabilities.append(copy.predict_proba(X))
+    for other in probabilities[1:]:
+        np.testing.assert_array_equal(probabilities[0], other)
+
+
 def test_user_callbacks_can_monitor_val_macro_f1(tabular, fast_params):
     X, y = tabular
     reduce = keras.callbacks.ReduceLROnPlateau(
@@ -510,3 +534,29 @@ def test_auto_learning_rate_is_that_of_the_training_rows(n_samples, fast_params)
     clf = ImbalancedKerasClassifier(**{**params, "cv": 2}).fit(X, y)
     rate = float(keras.ops.convert_to_numpy(clf.model_.optimizer.learning_rate))
     assert rate == pytest.approx(1e-3 * min(1.0, np.sqrt(8192 / n_samples)), rel=1e-6)
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_wrong_class_prior_is_refused_before_training(
+    tabular, monkeypatch, fast_params, method
+):
+    def train(*args, **kwargs):
+        raise AssertionError("trained before checking class_prior")
+
+    X, y = tabular
+    fitted = ImbalancedKerasClassifier(**fast_params).fit(X[y < 2], y[y < 2])
+    before = {key: value for key, value in vars(fitted).items() if key.endswith("_")}
+    monkeypatch.setattr(skimb._fitting, "train", train)
+    clf = ImbalancedKerasClassifier(class_prior=[0.5, 0.5], **fast_params)
+    with pytest.raises(ValueError, match="class_prior must hold 4 positive"):
+        getattr(clf, method)(X, y)
+    # A refit that fails so leaves the fitted estimator as it was.
+    fitted.set_params(class_prior=[0.5, 0.5])
+    with pytest.raises(ValueError, match="class_prior must hold 4 positive"):
+        fitted.fit(X, y)
+    for key, value in before.items():
+        after = getattr(fitted, key)
+        # Arrays, the network and the histories the same objects; the input
+        # shape (checked again before the labels) the same values.
+        same = after is value or (isinstance(value, tuple | int) and after == value)
+        assert same, key

@@ -306,6 +306,13 @@ def test_deferred_reweighting_switches_the_weights_at_its_epoch():
     assert float(loss(ONE_HOT, LOGITS)) == pytest.approx(expected, rel=1e-5)
 
 
+def test_deferred_reweighting_switches_a_training_resumed_past_its_epoch():
+    loss = LDAMLoss(COUNTS, scale=1.0)
+    DeferredReweighting(loss, [1.0, 2.0, 3.0, 4.0], start_epoch=2).on_epoch_begin(5)
+    expected = ldam_reference(LABELS, LOGITS, COUNTS, 1.0, weights=[1, 2, 3, 4])
+    assert float(loss(ONE_HOT, LOGITS)) == pytest.approx(expected, rel=1e-5)
+
+
 @pytest.mark.parametrize(
     "loss",
     [

@@ -111,6 +111,16 @@ def test_plot_confusion_matrix_rejects_length_mismatch():
         plot_confusion_matrix([0, 1], [0, 1, 1])
 
 
+@pytest.mark.parametrize(
+    "y_true, y_pred, name",
+    [([0, 1, 2, 9], [0, 1, 2, 2], "y_true"), ([0, 1, 2, 2], [0, 1, 2, 9], "y_pred")],
+)
+def test_plot_confusion_matrix_refuses_labels_it_would_leave_out(y_true, y_pred, name):
+    # Left out, a row would vanish from the counts and its class's recall.
+    with pytest.raises(ValueError, match=rf"{name} has labels \[9\] that are not"):
+        plot_confusion_matrix(y_true, y_pred, labels=[0, 1, 2])
+
+
 def test_plot_precision_recall_legend_gives_each_class_ap():
     rng = np.random.RandomState(0)
     y = rng.choice(["x", "y", "z"], size=200, p=[0.1, 0.6, 0.3])

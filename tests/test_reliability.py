@@ -21,7 +21,7 @@ from sklearn.metrics import f1_score
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV, persistence
 from skimb.class_weight import effective_number_weights
 from skimb.decision import posterior_offsets, prior_frequencies, prior_offsets
-from skimb.losses import FocalLoss, LogitAdjustedLoss
+from skimb.losses import FocalLoss, LDAMLoss, LogitAdjustedLoss
 from skimb.metrics import confusion_scores, expected_calibration_error, get_scorer
 from skimb.plots import plot_precision_recall
 from skimb.sampling import SequenceSampler
@@ -72,9 +72,18 @@ def data(tabular):
     return X.copy(), y.copy()
 
 
-def _fit(**params):
+def _partial_fit_then(**params):
+    def fit(X, y):
+        clf = ImbalancedKerasClassifier(**{**FAST_PARAMS, "loss": "ldam", "drw": 1})
+        return clf.partial_fit(X, y).set_params(**params).partial_fit(X, y)
+
+    return fit
+
+
+def _fit(method="fit", **params):
     def fit(X, y, *rest):
-        return ImbalancedKerasClassifier(**{**FAST_PARAMS, **params}).fit(X, y, *rest)
+        clf = ImbalancedKerasClassifier(**{**FAST_PARAMS, **params})
+        return getattr(clf, method)(X, y, *rest)
 
     return fit
 
@@ -236,6 +245,35 @@ FIT_CASES = [
         [X0, Y0],
         ValueError,
         "drw applies to loss='ldam'",
+    ),
+    (
+        "drw-without-ldam-partial-fit",
+        _fit("partial_fit", drw=2),
+        [X0, Y0],
+        ValueError,
+        "drw applies to loss='ldam'",
+    ),
+    (
+        "drw-without-ldam-initialize",
+        _fit("initialize", drw=2),
+        [X0, Y0],
+        ValueError,
+        "drw applies to loss='ldam'",
+    ),
+    (
+        "drw-without-ldam-later-partial-fit",
+        _partial_fit_then(loss="focal"),
+        [X0, Y0],
+        ValueError,
+        "drw applies to loss='ldam'",
+    ),
+    (
+        # partial_fit holds no rows out, whatever early_stopping says.
+        "partial-fit-without-validation-works",
+        _fit("partial_fit", validation_fraction=0.0),
+        [X0, Y0],
+        None,
+        None,
     ),
     (
         "early-stopping-without-validation",
@@ -597,6 +635,9 @@ def test_sequence_sampler(sampler, X, y, error, match):
         (lambda: prior_offsets([0.5, np.nan]), "finite and positive"),
         (lambda: posterior_offsets([1, np.nan]), "finite, positive"),
         (lambda: LogitAdjustedLoss([1, np.inf]), "finite, positive"),
+        (lambda: LogitAdjustedLoss([0.9, -0.1]), "class_prior must hold a finite"),
+        (lambda: LDAMLoss([10, 1], class_weight=[1, np.inf]), "class_weight must be"),
+        (lambda: LDAMLoss([10, 1], class_weight=[1]), "class_weight must hold one"),
         (lambda: FocalLoss(gamma=np.nan), "gamma must be finite"),
         (lambda: FocalLoss(alpha=[1, np.nan]), "alpha must be finite"),
         (
@@ -621,6 +662,9 @@ def test_sequence_sampler(sampler, X, y, error, match):
         "prior-offsets-nan",
         "posterior-offsets-nan",
         "logit-adjusted-inf",
+        "logit-adjusted-negative-prior",
+        "ldam-weight-inf",
+        "ldam-weight-count",
         "focal-gamma-nan",
         "focal-alpha-nan",
         "pr-curves-unknown-label",

@@ -79,6 +79,27 @@ def test_sequence_sampler_is_an_sklearn_estimator(tabular):
         SequenceSampler(SMOTE()).fit_resample(X, y[:-1])
 
 
+def test_sequence_sampler_gives_a_table_to_the_sampler_as_it_is(tabular, fast_params):
+    pd = pytest.importorskip("pandas")
+    X, y = tabular
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    frame["colour"] = np.where(X[:, 0] > 0, "red", "blue")  # not a number
+    labels = pd.Series(y, name="target")
+    sampler = SequenceSampler(RandomOverSampler(random_state=0))
+    ours = sampler.fit_resample(frame, labels)
+    theirs = RandomOverSampler(random_state=0).fit_resample(frame, labels)
+    for got, expected in zip(ours, theirs, strict=True):
+        assert type(got) is type(expected)
+    pd.testing.assert_frame_equal(ours[0], theirs[0])
+    pd.testing.assert_series_equal(ours[1], theirs[1])
+    # In a pipeline, the classifier after it still learns the column names.
+    pipeline = make_pipeline(
+        SequenceSampler(SMOTE(k_neighbors=2, random_state=0)),
+        ImbalancedKerasClassifier(**fast_params),
+    ).fit(frame.drop(columns="colour"), labels)
+    assert list(pipeline[-1].feature_names_in_) == list(frame.columns[:-1])
+
+
 def test_too_few_samples_name_the_class_and_count(sequences):
     X, y = sequences
     few = np.r_[np.flatnonzero(y != 0), np.flatnonzero(y == 0)[:4]]

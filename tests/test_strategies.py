@@ -100,6 +100,39 @@ def test_drw_switches_ldam_to_effective_weights(tabular, fast_params):
     np.testing.assert_array_equal(weights, np.ones(4))
 
 
+def test_drw_counts_the_epochs_of_earlier_partial_fit_calls(tabular, fast_params):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(loss="ldam", drw=1, beta=0.99, **fast_params)
+    plain = ImbalancedKerasClassifier(loss="ldam", beta=0.99, **fast_params)
+    clf.partial_fit(X, y)  # epoch 0: the loss's own weights
+    weights = keras.ops.convert_to_numpy(clf.model_.loss.class_weight)
+    np.testing.assert_array_equal(weights, np.ones(4))
+    # The probabilities undo no re-weighting that has not happened yet.
+    plain.partial_fit(X, y)
+    np.testing.assert_allclose(clf.posterior_offsets_, plain.posterior_offsets_)
+    np.testing.assert_array_equal(clf.loss_weights_, np.ones(4))
+    # Without held-out rows the rule is "posterior"; the benchmarks' other
+    # rules are set on the same posterior.
+    assert clf.decision_rule_ == "posterior"
+    np.testing.assert_allclose(clf._rule_offsets("posterior")[0], clf.decision_offsets_)
+    for calls in (2, 3):  # epochs 1 and 2: the effective-number weights
+        clf.partial_fit(X, y)
+        weights = keras.ops.convert_to_numpy(clf.model_.loss.class_weight)
+        # Of the rows of every call so far.
+        expected = effective_number_weights(calls * np.bincount(y), beta=0.99)
+        np.testing.assert_allclose(weights, expected, rtol=1e-6)
+        plain.partial_fit(X, y)
+        np.testing.assert_allclose(clf.loss_weights_, expected)
+        np.testing.assert_allclose(
+            clf._rule_offsets("posterior")[0], clf.decision_offsets_
+        )
+        # Up to a constant, the offsets take the loss's weights out.
+        moved = clf.posterior_offsets_ - plain.posterior_offsets_
+        np.testing.assert_allclose(
+            moved - moved.mean(), np.log(expected).mean() - np.log(expected)
+        )
+
+
 def test_decision_rule_does_not_change_the_network(tabular, split_params):
     X, y = tabular
     probas = [

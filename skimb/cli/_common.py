@@ -16,6 +16,20 @@ def flatten(X):
     return X.reshape(len(X), -1)
 
 
+def flat_baseline():
+    """What users fit beside a network: ``LogisticRegression(class_weight=
+    "balanced")`` on standardised, flattened rows."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    return make_pipeline(
+        FunctionTransformer(flatten),
+        StandardScaler(),
+        LogisticRegression(class_weight="balanced", max_iter=2000),
+    )
+
+
 def slug(text: str) -> str:
     """``text`` as a file-name part: letters, digits and underscores."""
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()

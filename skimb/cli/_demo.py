@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skimb.cli._common import flatten, predictions, slug
+from skimb.cli._common import flat_baseline, predictions, slug
 
 # What people usually try (a flat linear model, or one network with the
 # settings of a first Keras script and an imbalance strategy), against the
@@ -51,11 +51,8 @@ def _print_table_header() -> None:
 def demo(args) -> int:
     """Compare imbalance strategies on embedded data; write the report."""
     from sklearn.base import clone
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score
     from sklearn.model_selection import StratifiedKFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
     from skimb import ImbalancedKerasClassifier
     from skimb.cli._progress import EpochProgress, StatusLine
@@ -95,11 +92,7 @@ def demo(args) -> int:
                 if params is None:
                     # Balanced logistic regression on the standardised,
                     # flattened input: the model users fit beside a network.
-                    base = make_pipeline(
-                        FunctionTransformer(flatten),
-                        StandardScaler(),
-                        LogisticRegression(class_weight="balanced", max_iter=2000),
-                    )
+                    base = flat_baseline()
                 else:
                     shared = {} if strategy == "skimb-default" else SCRIPT_SETTINGS
                     base = ImbalancedKerasClassifier(

@@ -80,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_network_count,
         default="auto",
         help=(
-            "networks per fit: auto (5 cross-fitted when the rarest class has "
-            "fewer than 1,000 rows, else 1), 1, or N cross-fitted (default: auto)"
+            "networks per fit: auto (up to 5 cross-fitted when the rarest class "
+            "has fewer than 1,000 rows, else 1), 1, or N cross-fitted "
+            "(default: auto)"
         ),
     )
     tune.add_argument(

@@ -15,7 +15,7 @@ from skimb._files import (
     check_folds,
     read_data,
 )
-from skimb.cli._common import predictions, slug
+from skimb.cli._common import flat_baseline, predictions, slug
 
 MODEL_FILE = "model.skimb"
 
@@ -70,10 +70,7 @@ def tune(args) -> int:
         random_state=args.seed,
         callbacks=[progress],
     )
-    # Epochs are bounded by --epochs and stopped early on validation
-    # macro-F1, so they are not searched.
     space = default_search_space(estimator)
-    space.pop("epochs", None)
     # The study always lives in a storage object, so that the trials that
     # finished before a Ctrl-C can still be read and the best one refitted.
     storage = storage_from(args.storage) or optuna.storages.InMemoryStorage()
@@ -240,16 +237,12 @@ def _short(value) -> str:
 def _peer_scores(search, X, y) -> np.ndarray:
     """``LogisticRegression(class_weight="balanced")`` on standardised,
     flattened rows, scored on the search's own folds."""
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    peer = make_pipeline(
-        StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000)
-    )
     flat = np.nan_to_num(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
-    return cross_val_score(peer, flat, y, cv=search.cv_splitter_, scoring="f1_macro")
+    return cross_val_score(
+        flat_baseline(), flat, y, cv=search.cv_splitter_, scoring="f1_macro"
+    )
 
 
 def _tune_report(search, best, train, test, args, out: Path) -> Path:

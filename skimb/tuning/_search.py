@@ -57,7 +57,8 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
     Each trial draws parameters from ``param_distributions`` with Optuna's
     sampler, cross-validates a clone of ``estimator`` with them and scores
     it with ``scoring`` (macro-F1 by default).  Trials report their running
-    mean score to Optuna's pruner after every fold, and after every epoch
+    mean score to Optuna's pruner after every fold but the last (whose
+    score is the trial's value), and after every epoch
     of a Keras estimator of skimb where its epoch logs hold that score (its
     validation macro-F1, balanced accuracy or g-mean), so that poor trials
     stop early.  A trial that raises an exception, gets a non-finite score or a
@@ -318,7 +319,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         space = self.param_distributions
         if space is None:
             space = default_search_space(self.estimator)
-        space = check_space(space, self.estimator, three_d=three_d)
+        space = check_space(space, self.estimator)
         seed = seed_from(self.random_state)
         self.cv_splitter_ = self._check_cv(y, seed)
         splits = list(self.cv_splitter_.split(X, y))

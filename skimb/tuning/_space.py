@@ -31,8 +31,9 @@ SAMPLER_CHOICES = ("passthrough", "random_over", "smote")
 
 # The candidate space of ImbalancedKerasClassifier.  Only the parameters the
 # estimator has are used, and string choices are narrowed to those its
-# ``_parameter_constraints`` accept, so the space follows the estimator as
-# loss strategies and decision rules are added to it.  Every default of the
+# ``_parameter_constraints`` accept (a subclass may accept fewer); a loss
+# strategy or decision rule added to the estimator is searched once it is
+# added here too (a test checks that every one is).  Every default of the
 # estimator is a value of the space but learning_rate="auto" (which the
 # first trial keeps, see ``draw``), so that the first trial can be the
 # default.  Parents come before the parameters that depend on them
@@ -250,11 +251,12 @@ def sampler_steps(estimator, names) -> list[str]:
     return [name for name in names if name in estimator.named_steps]
 
 
-def check_space(space: dict, estimator, *, three_d: bool) -> dict:
+def check_space(space: dict, estimator) -> dict:
     """``space`` checked against ``estimator``: every name one of its
     parameters (or a routed parameter of its own network), every value an
     Optuna distribution, and a searched sampler step one of
-    ``SAMPLER_CHOICES`` that can resample the data's rank."""
+    ``SAMPLER_CHOICES`` (:func:`make_sampler` fits each to the data's
+    rank)."""
     known = estimator.get_params(deep=True)
     unknown = sorted(
         name for name in space if name not in known and not _routed(name, known)

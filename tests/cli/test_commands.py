@@ -484,3 +484,17 @@ def test_predictions_of_string_labels_load_from_npz_without_pickle(tmp_path):
     with np.load(tmp_path / "n.npz") as result:
         assert result["prediction"].tolist() == [7, 3]
         assert result["classes"].dtype.kind == "i"
+
+
+def test_the_parsers_lists_are_the_packages():
+    # The parser is Keras-free (help stays fast), so it holds its own copies.
+    from skimb._networks import ARCHITECTURES
+    from skimb._splits import AUTO_CV_FOLDS, AUTO_CV_RAREST
+    from skimb.cli._parser import build_parser
+
+    tune = build_parser()._subparsers._group_actions[0].choices["tune"]
+    actions = {action.dest: action for action in tune._actions}
+    assert tuple(actions["architecture"].choices) == ARCHITECTURES
+    help_text = actions["networks"].help
+    assert f"{AUTO_CV_FOLDS} cross-fitted" in help_text
+    assert f"fewer than {AUTO_CV_RAREST:,} rows" in help_text

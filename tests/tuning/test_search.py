@@ -36,8 +36,9 @@ from sklearn.utils import get_tags  # noqa: E402
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV  # noqa: E402
 from skimb._random import seed_from  # noqa: E402
 from skimb.datasets import make_imbalanced_classification  # noqa: E402
+from skimb.decision import DECISIONS  # noqa: E402
 from skimb.losses import LOSSES  # noqa: E402
-from skimb.sampling import SequenceSampler  # noqa: E402
+from skimb.sampling import BATCH_SAMPLERS, SequenceSampler  # noqa: E402
 from skimb.tuning import SAMPLER_CHOICES, default_search_space  # noqa: E402
 from skimb.tuning._pruning import pruning_callback_class  # noqa: E402
 
@@ -100,13 +101,10 @@ def test_default_space_is_keyed_by_existing_params_and_always_settable():
     params = clf.get_params()
     assert {"units", "n_layers", "dropout", "learning_rate", "batch_size"} <= set(space)
     assert set(space) <= set(params)
-    assert set(space["loss"].choices) == set(LOSSES) & {
-        "crossentropy",
-        "focal",
-        "class_balanced",
-        "logit_adjusted",
-        "ldam",
-    }
+    # Every strategy of the estimator is searched.
+    assert set(space["loss"].choices) == set(LOSSES)
+    assert set(space["decision"].choices) == set(DECISIONS)
+    assert set(space["batch_sampler"].choices) == {None, *BATCH_SAMPLERS}
     assert space["class_weight"].choices == (None, "balanced", "effective")
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(10):
