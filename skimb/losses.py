@@ -551,4 +551,35 @@ def resolve_loss(
     sparse = isinstance(loss, keras.losses.SparseCategoricalCrossentropy) or (
         loss is keras.losses.sparse_categorical_crossentropy
     )
+    if not isinstance(loss, keras.losses.Loss):
+        # A function, wrapped as Model.compile wraps one: the held-out rows'
+        # loss passes sample weights, which a loss function does not take.
+        loss = _FunctionLoss(loss)
     return ResolvedLoss(loss, logits, sparse)
+
+
+@keras.saving.register_keras_serializable(package="skimb")
+class _FunctionLoss(keras.losses.Loss):
+    """A loss function ``fn(y_true, y_pred)`` as a loss object, which takes
+    sample weights and reduces as Keras' losses do.  Keras' own wrapper
+    (``LossFunctionWrapper``) is not public API."""
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None):
+        if name is None:  # a lambda's "<lambda>" is no valid name scope
+            name = getattr(fn, "__name__", "")
+            name = name if name.isidentifier() else "loss"
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.fn = fn
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["fn"] = keras.saving.serialize_keras_object(self.fn)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config, fn=keras.saving.deserialize_keras_object(config["fn"]))
+        return cls(**config)

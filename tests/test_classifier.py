@@ -277,6 +277,9 @@ def test_sample_weight_combines_with_class_weight_without_writing(
         (keras.losses.CategoricalFocalCrossentropy(), (None, 4), True),
         (keras.losses.CategoricalCrossentropy(from_logits=True), (None, 4), False),
         (keras.losses.SparseCategoricalCrossentropy(), (None,), True),
+        # Loss functions too (their held-out loss takes sample weights).
+        (keras.losses.categorical_crossentropy, (None, 4), True),
+        (keras.losses.sparse_categorical_crossentropy, (None,), True),
     ],
 )
 def test_targets_and_outputs_match_the_loss(
