@@ -108,6 +108,13 @@ def _read_table(path: Path, target, need_target: bool, feature_names) -> Data:
     try:
         if path.suffix.lower() == ".csv":
             frame = pd.read_csv(path)
+            if need_target and target in frame.columns:
+                # In the label column only an empty cell is missing: pandas
+                # reads "NA", "None" or "null" as missing values, which there
+                # are class names (a region "NA", a severity "None").
+                frame[target] = pd.read_csv(
+                    path, usecols=[target], keep_default_na=False, na_values=[""]
+                )[target]
         else:
             frame = pd.read_parquet(path)
     except pd.errors.EmptyDataError:
@@ -132,7 +139,7 @@ def _table(frame, path: Path, target, need_target: bool, feature_names) -> Data:
             )
         target = None
     y = None
-    if target is not None:
+    if target is not None and need_target:  # (predict ignores the labels)
         labels = frame[target]
         if labels.isna().any():
             raise DataError(
@@ -265,6 +272,10 @@ def _read_sequences(path: Path, need_target: bool) -> Data:
             raise DataError(
                 f"{path}: X has {len(X)} rows but y has {len(y)}; they must match."
             )
+        if need_target and y.dtype.kind == "f" and np.isnan(y).any():
+            raise DataError(
+                f"{path}: y has {int(np.isnan(y).sum())} missing values (NaN)."
+            )
     return Data(X=X, y=y, kind="sequences", path=path)
 
 
@@ -276,10 +287,16 @@ def _listing(names) -> str:
 
 
 def check_folds(
-    y: np.ndarray, n_folds: int, path: Path, *, networks: int | str = "auto"
+    y: np.ndarray,
+    n_folds: int,
+    path: Path,
+    *,
+    networks: int | str = "auto",
+    held_out: float = 0.0,
 ) -> None:
     """Fail when a class has fewer rows than stratified cross-validation needs
-    (with ``networks`` >= 2, the cross-fitted networks' folds as well)."""
+    (with ``networks`` >= 2, the cross-fitted networks' folds as well);
+    ``held_out``: the share of the file's rows ``y`` leaves for a test."""
     labels, counts = np.unique(y, return_counts=True)
     if len(labels) < 2:
         raise DataError(
@@ -290,11 +307,14 @@ def check_folds(
     cross_fit = isinstance(networks, int) and networks > 2
     with_networks = f" with {networks} networks each" if cross_fit else ""
     or_networks = " or --networks" if cross_fit else ""
+    after = f" after the --test-size {held_out:g} hold-out" if held_out else ""
+    or_test = " or --test-size" if held_out else ""
     if counts[rare] < needed:
         raise DataError(
-            f"{path}: class {_plain(labels[rare])!r} has {counts[rare]} rows, too few "
-            f"for {n_folds}-fold cross-validation{with_networks} (it needs at "
-            f"least {needed}); add rows or lower --cv{or_networks}."
+            f"{path}: class {_plain(labels[rare])!r} has {counts[rare]} rows{after}, "
+            f"too few for {n_folds}-fold cross-validation{with_networks} (it "
+            f"needs at least {needed}); add rows or lower --cv{or_networks}"
+            f"{or_test}."
         )
 
 

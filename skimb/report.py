@@ -206,6 +206,8 @@ class Report:
                 warnings.filterwarnings(
                     "ignore", "y_pred contains classes not in y_true"
                 )
+                # (The balanced accuracy of rows of one class.)
+                warnings.filterwarnings("ignore", "A single label was found")
                 return self._add_classification(
                     heading,
                     y_true,

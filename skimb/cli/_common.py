@@ -3,7 +3,9 @@ flat rows for the flat peers, and file names for the reports."""
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -45,25 +47,58 @@ def load_model(path):
     return model
 
 
-def predictions(model, X) -> tuple[np.ndarray, np.ndarray]:
+def predictions(model, X, path=None) -> tuple[np.ndarray, np.ndarray]:
     """Predicted classes and probabilities of ``X``: from one pass of the
     network for skimb's classifier (its ``predict`` is the decision rule on
-    the log-probabilities), else ``predict`` and ``predict_proba``."""
+    the log-probabilities), else ``predict`` and ``predict_proba``.  The
+    model's refusal of ``X`` (its shape, its features) names the data file
+    ``path``."""
     from skimb import ImbalancedKerasClassifier
     from skimb.decision import decide
 
-    if getattr(type(model), "predict", None) is ImbalancedKerasClassifier.predict:
-        log_proba = model.predict_log_proba(X)
-        return model.classes_[decide(log_proba, model.decision_offsets_)], np.exp(
-            log_proba
+    try:
+        if getattr(type(model), "predict", None) is ImbalancedKerasClassifier.predict:
+            log_proba = model.predict_log_proba(X)
+            predicted = model.classes_[decide(log_proba, model.decision_offsets_)]
+            return predicted, np.exp(log_proba)
+        return model.predict(X), model.predict_proba(X)
+    except ValueError as error:
+        if path is None:
+            raise
+        raise DataError(f"{path}: {error}") from None
+
+
+def check_out_folder(out: Path, files=()) -> None:
+    """Refuse, before any work, a folder ``out`` that cannot be written:
+    under a file, read-only, or whose ``files`` are folders."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {str(out)!r} is a file: give a folder to write to.")
+    existing = out
+    while not existing.exists():  # the folder nearest it that exists
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DataError(
+            f"--out {str(out)!r}: {str(existing)!r} is a file, not a folder."
         )
-    return model.predict(X), model.predict_proba(X)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DataError(
+            f"--out {str(out)!r}: cannot write in {str(existing)!r} (read-only or "
+            "no permission)."
+        )
+    for name in files:
+        if (out / name).is_dir():
+            raise DataError(f"{str(out / name)!r} is a folder: a file goes there.")
 
 
 def features(model, data):
     """The features as the model was fitted: named columns, or an array."""
     if hasattr(model, "feature_names_in_") or data.kind != "table":
         return data.X
+    if len(getattr(model, "input_shape_", ())) == 2:
+        # A sequence model: its own check (through predictions) names the
+        # shape it takes, flattened sequences of n_timesteps included.
+        return data.X.to_numpy()
     if data.X.shape[1] != model.n_features_in_:
         raise DataError(
             f"{data.path}: the table has {data.X.shape[1]} feature columns; the "

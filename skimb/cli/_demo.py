@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skimb.cli._common import flat_baseline, predictions, slug
+from skimb.cli._common import check_out_folder, flat_baseline, predictions, slug
 
 # What people usually try (a flat linear model, or one network with the
 # settings of a first Keras script and an imbalance strategy), against the
@@ -50,6 +50,7 @@ def _print_table_header() -> None:
 
 def demo(args) -> int:
     """Compare imbalance strategies on embedded data; write the report."""
+    check_out_folder(args.out, ("report.html",))  # before minutes of fitting
     from sklearn.base import clone
     from sklearn.metrics import balanced_accuracy_score
     from sklearn.model_selection import StratifiedKFold

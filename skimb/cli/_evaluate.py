@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from skimb._files import (
@@ -9,11 +10,13 @@ from skimb._files import (
     read_data,
 )
 from skimb._inputs import check_known_labels
-from skimb.cli._common import features, load_model, predictions
+from skimb.cli._common import check_out_folder, features, load_model, predictions
 
 
 def evaluate(args) -> int:
     """Score a model file on labelled data."""
+    if args.out:
+        check_out_folder(args.out, ("report.html",))
     model = load_model(args.model)
     data = read_data(
         args.data,
@@ -28,7 +31,7 @@ def evaluate(args) -> int:
     from skimb.report import Report
 
     report = Report(f"skimb evaluate: {Path(args.model).name} on {data.path.name}")
-    predicted, proba = predictions(model, X)
+    predicted, proba = predictions(model, X, data.path)
     summary = report.add_classification(
         f"{len(data.y)} rows of {data.path.name}",
         data.y,
@@ -46,12 +49,16 @@ def evaluate(args) -> int:
             else f"{key:<18} {value}"
         )
     from imblearn.metrics import classification_report_imbalanced
+    from sklearn.exceptions import UndefinedMetricWarning
 
-    print(
-        classification_report_imbalanced(
+    with warnings.catch_warnings():
+        # A class absent from the file scores 0 (zero_division=0), which
+        # imbalanced-learn's sensitivity still warns of.
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        text = classification_report_imbalanced(
             data.y, predicted, labels=model.classes_, zero_division=0
         )
-    )
+    print(text)
     if args.out:
         print(f"report: {report.write(args.out)}")
     return 0

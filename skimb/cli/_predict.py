@@ -30,6 +30,11 @@ def predict(args) -> int:
     if not out.parent.is_dir():
         raise DataError(f"{out}: the folder {str(out.parent)!r} does not exist.")
     files = data_files(args.data)
+    if any(out.resolve() == path.resolve() for path in files):
+        raise DataError(
+            f"--out {str(out)!r} is one of the data files: write the predictions "
+            "elsewhere."
+        )
     model = load_model(args.model)
     names = getattr(model, "feature_names_in_", None)
     if files[0].suffix.lower() in SEQUENCE_SUFFIXES:
@@ -51,7 +56,7 @@ def predict(args) -> int:
     ) as write:
         for data in chunks:
             X = features(model, data)
-            write(*predictions(model, X), data.path)
+            write(*predictions(model, X, data.path), data.path)
             n_rows += len(X)
     print(f"{n_rows} predictions: {out}")
     return 0

@@ -15,7 +15,7 @@ from skimb._files import (
     check_folds,
     read_data,
 )
-from skimb.cli._common import flat_baseline, predictions, slug
+from skimb.cli._common import check_out_folder, flat_baseline, predictions, slug
 
 MODEL_FILE = "model.skimb"
 
@@ -27,12 +27,8 @@ def tune(args) -> int:
         raise DataError("--study-name needs --storage (a study in memory has no name).")
     out = Path(args.out or f"skimb-tune-{slug(Path(args.data).stem)}")
     # Checked before the search, not after it.
-    if out.exists() and not out.is_dir():
-        raise DataError(f"--out {str(out)!r} is a file: give a folder to write to.")
-    if (out / MODEL_FILE).is_dir():
-        raise DataError(
-            f"{str(out / MODEL_FILE)!r} is a folder: the model file goes there."
-        )
+    check_out_folder(out, (MODEL_FILE, "report.html"))
+    storage = _storage(args.storage)
     architecture = args.architecture or ("dense" if data.kind == "table" else "lstm")
     if architecture != "dense" and np.ndim(data.X) != 3:
         raise DataError(
@@ -48,13 +44,15 @@ def tune(args) -> int:
         X, X_test, y, y_test = train_test_split(
             X, y, test_size=args.test_size, stratify=y, random_state=args.seed
         )
-        check_folds(y, args.cv, data.path, networks=args.networks)
+        check_folds(
+            y, args.cv, data.path, networks=args.networks, held_out=args.test_size
+        )
 
     import optuna
 
     from skimb import ImbalancedKerasClassifier, persistence
     from skimb.cli._progress import EpochProgress, StatusLine
-    from skimb.tuning import OptunaSearchCV, default_search_space, storage_from
+    from skimb.tuning import OptunaSearchCV, default_search_space
 
     # Failed trials are shown in the table, with their error; Optuna's own
     # warnings would print each one's traceback on stderr.
@@ -71,9 +69,6 @@ def tune(args) -> int:
         callbacks=[progress],
     )
     space = default_search_space(estimator)
-    # The study always lives in a storage object, so that the trials that
-    # finished before a Ctrl-C can still be read and the best one refitted.
-    storage = storage_from(args.storage) or optuna.storages.InMemoryStorage()
     study_name = args.study_name or "skimb-tune"
     search = OptunaSearchCV(
         estimator,
@@ -123,6 +118,29 @@ def tune(args) -> int:
     print(f"model: {model_path}")
     print(f"report: {page}")
     return 130 if interrupted else 0
+
+
+def _storage(address):
+    """The study's storage, opened (a database connected) before any work,
+    so that a wrong address is one line naming it.  Always an object, so
+    that the trials that finished before a Ctrl-C can still be read and the
+    best one refitted."""
+    import optuna
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from skimb.tuning import storage_from
+
+    if address is None:
+        return optuna.storages.InMemoryStorage()
+    try:
+        storage = storage_from(address)
+        if isinstance(storage, str):  # a database URL
+            storage = optuna.storages.RDBStorage(storage)
+    except (SQLAlchemyError, ImportError) as error:
+        # (A missing database driver is an ImportError.)
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DataError(f"--storage {address!r}: {message}") from None
+    return storage
 
 
 class _TrialWatcher:

@@ -108,6 +108,74 @@ def test_predict_writes_classes_and_probabilities(
     np.testing.assert_allclose(proba, fitted_dense.predict_proba(X), rtol=1e-12)
 
 
+def test_labels_that_pandas_reads_as_missing_are_class_names(
+    capsys, dense_model, tabular, tmp_path
+):
+    from skimb._files import read_data
+
+    X, y = tabular
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    frame["label"] = np.array(["NA", "None", "null", "EU"])[y]
+    frame.to_csv(tmp_path / "regions.csv", index=False)
+    data = read_data(tmp_path / "regions.csv", target="label")
+    assert sorted(np.unique(data.y)) == ["EU", "NA", "None", "null"]
+    # An empty cell is still a missing label.
+    frame.loc[0, "label"] = ""
+    frame.to_csv(tmp_path / "gap.csv", index=False)
+    with pytest.raises(ValueError, match="'label' has 1 missing values"):
+        read_data(tmp_path / "gap.csv", target="label")
+    # predict ignores the label column, blank or not.
+    frame["label"] = ""
+    frame.to_csv(tmp_path / "unlabelled.csv", index=False)
+    argv = ["predict", dense_model, tmp_path / "unlabelled.csv", "--target", "label"]
+    code, out, _ = _run(capsys, *argv, "--out", tmp_path / "p.csv")
+    assert code == 0 and f"{len(y)} predictions" in out
+
+
+def test_predict_names_the_file_the_model_refuses_and_never_overwrites_it(
+    capsys, dense_model, tmp_path
+):
+    np.savez(tmp_path / "sequences.npz", X=np.zeros((5, 4, 2)))
+    line = _error_line(
+        capsys,
+        "predict",
+        dense_model,
+        tmp_path / "sequences.npz",
+        "--out",
+        tmp_path / "p.csv",
+    )
+    assert "sequences.npz: X has samples of shape (4, 2)" in line, line
+    np.savez(tmp_path / "rows.npz", X=np.zeros((5, 6)))
+    before = (tmp_path / "rows.npz").read_bytes()
+    line = _error_line(
+        capsys,
+        "predict",
+        dense_model,
+        tmp_path / "rows.npz",
+        "--out",
+        tmp_path / "rows.npz",
+    )
+    assert "is one of the data files" in line, line
+    assert (tmp_path / "rows.npz").read_bytes() == before
+
+
+def test_evaluate_prints_no_warning_for_a_class_absent_from_the_file(
+    capsys, dense_model, numeric_table, tmp_path
+):
+    frame = pd.read_parquet(numeric_table)
+    frame[frame["label"] == 0].to_parquet(tmp_path / "one_class.parquet")
+    code, _, err = _run(
+        capsys,
+        "evaluate",
+        dense_model,
+        tmp_path / "one_class.parquet",
+        "--target",
+        "label",
+    )
+    assert code == 0
+    assert err == "", err
+
+
 def test_predict_runs_the_network_once_per_chunk(
     capsys, dense_model, numeric_table, monkeypatch, tmp_path
 ):
@@ -358,11 +426,36 @@ def test_bad_data_files_get_one_line_errors(capsys, table_file, tmp_path):
     cases["class 'z' has 3 rows, too few for 2-fold"] = (tmp_path / "rare.csv", "label")
     # 20 rows of class 'a', 16 after the 20% test split: a 2-fold search
     # trains on 8, too few for 9 cross-fitted networks.
-    cases["'a' has 16 rows, too few for 2-fold cross-validation with 9 networks"] = (
+    cases[
+        "'a' has 16 rows after the --test-size 0.2 hold-out, too few for 2-fold "
+        "cross-validation with 9 networks"
+    ] = (
         table_file,
         "label",
         ["--networks", "9"],
     )
+    y = np.arange(10.0) % 2
+    y[:3] = np.nan
+    np.savez(tmp_path / "nan_labels.npz", X=np.zeros((10, 4, 2)), y=y)
+    cases["nan_labels.npz: y has 3 missing values (NaN)"] = (
+        tmp_path / "nan_labels.npz",
+        None,
+    )
+    # An output or a storage that cannot work is refused before the search.
+    cases["table.csv' is a file, not a folder"] = (
+        table_file,
+        "label",
+        ["--out", table_file / "run"],
+    )
+    for storage, message in (
+        ("foo://bar", "Can't load plugin"),
+        ("sqlite://no-third-slash.db", "Invalid SQLite URL"),
+    ):
+        cases[f"--storage '{storage}': {message}"] = (
+            table_file,
+            "label",
+            ["--storage", storage],
+        )
     cases["unsupported file type '.txt'"] = (tmp_path / "data.txt", "label")
     cases["no such file"] = (tmp_path / "missing.csv", "label")
     for expected, (path, target, *options) in cases.items():
