@@ -129,9 +129,13 @@ class ImbalancedKerasClassifier(ScikerasFixes):
         2021); the network's own logits then give balanced predictions.
         ``"ldam"``: label-distribution-aware margins scaled by ``ldam_scale``
         (Cao et al., 2019), optionally with ``drw``.  A Keras loss object or
-        function is used as given: it receives one-hot targets (integer labels
-        for ``SparseCategoricalCrossentropy``) and class probabilities, or
-        logits if it was built with ``from_logits=True``.  The default, with
+        function is used as given (a function wrapped as ``Model.compile``
+        wraps one): it receives one-hot targets (integer labels for
+        ``SparseCategoricalCrossentropy`` and
+        ``sparse_categorical_crossentropy``) and class probabilities, or
+        logits if it was built with ``from_logits=True``.  A model file holds
+        a function of your own by name: register it
+        (``keras.saving.register_keras_serializable``) to load it.  The default, with
         ``decision="macro_f1"``, scored best over the problems of the strategy
         benchmark (see the Benchmarks page of the documentation).  Whatever
         the loss, :meth:`predict_proba` undoes its adjustment (see

@@ -84,6 +84,11 @@ def _settings(loss) -> dict:
     """A loss's config with each per-class list (``_PER_CLASS``) replaced by
     its length: what must match for one loss to take another's values.  A
     loss that names none (Keras', a user's) must match in all of it."""
+    if getattr(loss, "_WRAPS_FUNCTION", False):
+        # skimb.losses' wrapper of a loss function: the same function object
+        # (its config would not tell two of one name apart, and a partial
+        # has none).
+        return {"fn": loss.fn, "reduction": loss.reduction, "name": loss.name}
     per_class = getattr(loss, "_PER_CLASS", ())
     return {
         k: len(v) if k in per_class and isinstance(v, list) else v

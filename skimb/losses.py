@@ -482,7 +482,9 @@ def resolve_loss(
     ----------
     loss : {"crossentropy", "focal", "class_balanced", "logit_adjusted", \
 "ldam"} or keras loss
-        A strategy name, or a Keras loss object or function used as given.
+        A strategy name, or a Keras loss object used as given, or a loss
+        function ``fn(y_true, y_pred)``, wrapped as a loss object (as
+        ``Model.compile`` wraps one) so that it takes sample weights.
     gamma : float, default=2.0
         Focusing parameter of ``"focal"`` and ``"class_balanced"``.
     class_counts : array-like of shape (n_classes,), optional
@@ -558,11 +560,17 @@ def resolve_loss(
     return ResolvedLoss(loss, logits, sparse)
 
 
-@keras.saving.register_keras_serializable(package="skimb")
+# Registered under a name of its own: model files hold it, and so must keep
+# finding it whatever the class is called.
+@keras.saving.register_keras_serializable(package="skimb", name="FunctionLoss")
 class _FunctionLoss(keras.losses.Loss):
     """A loss function ``fn(y_true, y_pred)`` as a loss object, which takes
     sample weights and reduces as Keras' losses do.  Keras' own wrapper
-    (``LossFunctionWrapper``) is not public API."""
+    (``LossFunctionWrapper``) is not public API.  A model file holds the
+    function by name: one of the user's own loads where it is registered
+    (``keras.saving.register_keras_serializable``)."""
+
+    _WRAPS_FUNCTION = True  # read by skimb._loss_values
 
     def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None):
         if name is None:  # a lambda's "<lambda>" is no valid name scope

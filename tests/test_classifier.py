@@ -563,3 +563,26 @@ def test_wrong_class_prior_is_refused_before_training(
         # shape (checked again before the labels) the same values.
         same = after is value or (isinstance(value, tuple | int) and after == value)
         assert same, key
+
+
+def test_a_loss_function_saves_loads_and_trains_on(tabular, fast_params, tmp_path):
+    from functools import partial
+
+    from skimb import persistence
+
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(
+        loss=keras.losses.categorical_crossentropy, **fast_params
+    ).fit(X, y)
+    expected = clf.predict_proba(X)
+    for copy in (
+        pickle.loads(pickle.dumps(clf)),
+        persistence.load(persistence.save(clf, tmp_path / "model.skimb")),
+    ):
+        np.testing.assert_array_equal(copy.predict_proba(X), expected)
+    # A function of no name (a partial) trains on, call after call.
+    loss = partial(keras.losses.categorical_crossentropy, label_smoothing=0.1)
+    online = ImbalancedKerasClassifier(loss=loss, **fast_params)
+    for _ in range(2):
+        online.partial_fit(X, y)
+    assert len(online.history_["loss"]) == 2

@@ -56,16 +56,20 @@ def predictions(model, X, path=None) -> tuple[np.ndarray, np.ndarray]:
     from skimb import ImbalancedKerasClassifier
     from skimb.decision import decide
 
-    try:
-        if getattr(type(model), "predict", None) is ImbalancedKerasClassifier.predict:
+    own = getattr(type(model), "predict", None) is ImbalancedKerasClassifier.predict
+    try:  # the model's calls, which check X
+        if own:
             log_proba = model.predict_log_proba(X)
-            predicted = model.classes_[decide(log_proba, model.decision_offsets_)]
-            return predicted, np.exp(log_proba)
-        return model.predict(X), model.predict_proba(X)
+        else:
+            predicted, proba = model.predict(X), model.predict_proba(X)
     except ValueError as error:
         if path is None:
             raise
-        raise DataError(f"{path}: {error}") from None
+        raise DataError(f"{path}: {error}") from error
+    if own:
+        predicted = model.classes_[decide(log_proba, model.decision_offsets_)]
+        proba = np.exp(log_proba)
+    return predicted, proba
 
 
 def check_out_folder(out: Path, files=()) -> None:
@@ -76,6 +80,8 @@ def check_out_folder(out: Path, files=()) -> None:
         raise DataError(f"--out {str(out)!r} is a file: give a folder to write to.")
     existing = out
     while not existing.exists():  # the folder nearest it that exists
+        if existing.is_symlink():  # (a link to nothing, which mkdir refuses)
+            raise DataError(f"--out {str(out)!r}: {str(existing)!r} is a broken link.")
         existing = existing.parent
     if not existing.is_dir():
         raise DataError(

@@ -28,7 +28,6 @@ def tune(args) -> int:
     out = Path(args.out or f"skimb-tune-{slug(Path(args.data).stem)}")
     # Checked before the search, not after it.
     check_out_folder(out, (MODEL_FILE, "report.html"))
-    storage = _storage(args.storage)
     architecture = args.architecture or ("dense" if data.kind == "table" else "lstm")
     if architecture != "dense" and np.ndim(data.X) != 3:
         raise DataError(
@@ -47,6 +46,9 @@ def tune(args) -> int:
         check_folds(
             y, args.cv, data.path, networks=args.networks, held_out=args.test_size
         )
+    # Opened after the checks of the data (a refused run writes no database
+    # or journal file), before the search.
+    storage = _storage(args.storage)
 
     import optuna
 

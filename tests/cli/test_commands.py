@@ -4,6 +4,7 @@ import io
 import json
 import subprocess
 import sys
+import warnings
 import zipfile
 
 import numpy as np
@@ -164,16 +165,19 @@ def test_evaluate_prints_no_warning_for_a_class_absent_from_the_file(
 ):
     frame = pd.read_parquet(numeric_table)
     frame[frame["label"] == 0].to_parquet(tmp_path / "one_class.parquet")
-    code, _, err = _run(
-        capsys,
-        "evaluate",
-        dense_model,
-        tmp_path / "one_class.parquet",
-        "--target",
-        "label",
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, _, err = _run(
+            capsys,
+            "evaluate",
+            dense_model,
+            tmp_path / "one_class.parquet",
+            "--target",
+            "label",
+        )
     assert code == 0
     assert err == "", err
+    assert [str(w.message) for w in caught] == []
 
 
 def test_predict_runs_the_network_once_per_chunk(
@@ -441,21 +445,6 @@ def test_bad_data_files_get_one_line_errors(capsys, table_file, tmp_path):
         tmp_path / "nan_labels.npz",
         None,
     )
-    # An output or a storage that cannot work is refused before the search.
-    cases["table.csv' is a file, not a folder"] = (
-        table_file,
-        "label",
-        ["--out", table_file / "run"],
-    )
-    for storage, message in (
-        ("foo://bar", "Can't load plugin"),
-        ("sqlite://no-third-slash.db", "Invalid SQLite URL"),
-    ):
-        cases[f"--storage '{storage}': {message}"] = (
-            table_file,
-            "label",
-            ["--storage", storage],
-        )
     cases["unsupported file type '.txt'"] = (tmp_path / "data.txt", "label")
     cases["no such file"] = (tmp_path / "missing.csv", "label")
     for expected, (path, target, *options) in cases.items():
@@ -468,6 +457,45 @@ def test_bad_data_files_get_one_line_errors(capsys, table_file, tmp_path):
         assert line.startswith("skimb tune: error: ")
         assert expected in line, line
     assert not (tmp_path / "never").exists()
+
+
+def test_tune_refuses_an_output_or_storage_that_cannot_work_before_the_search(
+    capsys, table_file, tmp_path, monkeypatch
+):
+    from skimb.tuning import OptunaSearchCV
+
+    def fit(*args, **kwargs):
+        raise AssertionError("searched before checking")
+
+    monkeypatch.setattr(OptunaSearchCV, "fit", fit)
+    (tmp_path / "broken").symlink_to(tmp_path / "nowhere")
+    cases = {
+        "table.csv' is a file, not a folder": ["--out", table_file / "run"],
+        "is a broken link": ["--out", tmp_path / "broken"],
+        "--storage 'foo://bar': Can't load plugin": ["--storage", "foo://bar"],
+        "Invalid SQLite URL": ["--storage", "sqlite://no-third-slash.db"],
+    }
+    for expected, options in cases.items():
+        argv = ["tune", table_file, "--target", "label", *TUNE]
+        line = _error_line(capsys, *argv, "--out", tmp_path / "run", *options)
+        assert expected in line, line
+    # A run refused for its data writes no study file.
+    storage = tmp_path / "search.journal"
+    line = _error_line(
+        capsys,
+        "tune",
+        table_file,
+        "--target",
+        "label",
+        *TUNE,
+        "--networks",
+        "9",
+        "--storage",
+        storage,
+        "--out",
+        tmp_path / "run",
+    )
+    assert "too few" in line and not storage.exists()
 
 
 @pytest.mark.parametrize("value", ["0", "two", "-3"])
