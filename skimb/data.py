@@ -146,6 +146,19 @@ class Shards:
     def labels(self) -> np.ndarray:
         """Every row's label, read without the features."""
         parts = [reader.labels() for reader in self._readers]
+        kinds = {
+            file: part.dtype.kind in "biuf"
+            for file, part in zip(self.files, parts, strict=True)
+            if len(part)
+        }
+        if len(set(kinds.values())) > 1:
+            # np.concatenate would turn the numbers into text: other classes.
+            first = next(file for file, number in kinds.items() if number)
+            other = next(file for file, number in kinds.items() if not number)
+            raise DataError(
+                f"The label {self.target!r} holds numbers in {first} but text in "
+                f"{other}: give every shard labels of one kind."
+            )
         try:
             return np.concatenate(parts)
         except ValueError:

@@ -156,6 +156,10 @@ def test_shards_name_what_is_wrong(tabular, tmp_path):
     (tmp_path / "e.npz").write_bytes(b"not a zip file")
     with pytest.raises(ValueError, match="e.npz: not a readable .npz file"):
         Shards([tmp_path / "e.npz"])
+    # Labels of two kinds would be cast to one: other classes.
+    np.savez(tmp_path / "f.npz", X=X, y=np.array(list("abcd"))[y])
+    with pytest.raises(ValueError, match=r"numbers in .*a.npz but text in .*f.npz"):
+        Shards([tmp_path / "a.npz", tmp_path / "f.npz"]).labels()
 
 
 @pytest.mark.parametrize("sampler", [None, "smote"])

@@ -12,6 +12,12 @@ from scipy.stats import rankdata
 def cv_results(trials: list[FrozenTrial], n_splits: int) -> dict:
     """``cv_results_`` of the trials, in their order."""
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if not trials:
+        # Optuna checks the timeout before every trial, the first too.
+        raise ValueError(
+            "No trial ran: the study is empty (a timeout that ran out before "
+            "the first trial, or n_trials already reached by no trial)."
+        )
     if not complete:
         states = [t.state.name for t in trials]
         errors = [t.user_attrs["error"] for t in trials if "error" in t.user_attrs]

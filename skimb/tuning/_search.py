@@ -12,6 +12,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 from sklearn.utils import get_tags
@@ -487,17 +488,26 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     # ------------------------------------------------------------ predict
 
+    def _best_estimator(self):
+        """The refitted best estimator, which predictions need."""
+        if not hasattr(self, "best_estimator_") and hasattr(self, "best_params_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} was fitted with refit=False, so it "
+                "has no best estimator to predict with: fit it with refit=True, "
+                "or fit estimator.set_params(**best_params_) yourself."
+            )
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_
+
     @property
     def classes_(self) -> np.ndarray:
         """Class labels of the best estimator."""
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.classes_
+        return self._best_estimator().classes_
 
     @property
     def n_features_in_(self) -> int:
         """Number of features seen by the best estimator."""
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.n_features_in_
+        return self._best_estimator().n_features_in_
 
     @available_if(_estimator_has("predict"))
     def predict(self, X) -> np.ndarray:
@@ -511,8 +521,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.predict(X)
+        return self._best_estimator().predict(X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X) -> np.ndarray:
@@ -526,8 +535,21 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.predict_proba(X)
+        return self._best_estimator().predict_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X) -> np.ndarray:
+        """Decision function of the best estimator.
+
+        Parameters
+        ----------
+        X : array-like
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
+        """
+        return self._best_estimator().decision_function(X)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X) -> np.ndarray:
@@ -541,8 +563,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.predict_log_proba(X)
+        return self._best_estimator().predict_log_proba(X)
 
     def score(self, X, y) -> float:
         """Score of the best estimator with ``scoring`` (macro-F1 by default).
@@ -556,5 +577,4 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         -------
         float
         """
-        check_is_fitted(self, "best_estimator_")
-        return float(self.scorer_(self.best_estimator_, X, y))
+        return float(self.scorer_(self._best_estimator(), X, y))

@@ -940,3 +940,28 @@ def test_epochs_report_the_scoring_in_whatever_form_it_is_given():
     # A sampler object given as batch_sampler is kept by the first trial too.
     batch = default_search_space(clf)["batch_sampler"]
     assert keeps(batch, SMOTE()) and not keeps(batch, "over")
+
+
+def test_the_search_delegates_decision_function_and_names_refit_false(tabular):
+    from sklearn.exceptions import NotFittedError
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = tabular
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    space = {"logisticregression__C": FloatDistribution(0.1, 10.0, log=True)}
+    search = OptunaSearchCV(model, space, n_trials=2, cv=2, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(
+        search.decision_function(X), search.best_estimator_.decision_function(X)
+    )
+    unrefitted = clone(search).set_params(refit=False).fit(X, y)
+    for method in (unrefitted.predict, unrefitted.predict_proba):
+        with pytest.raises(NotFittedError, match="fitted with refit=False"):
+            method(X)
+    # A study left empty (a timeout that ran out before the first trial)
+    # says so, where it said "first error: None".
+    from skimb.tuning._results import cv_results
+
+    with pytest.raises(ValueError, match="No trial ran"):
+        cv_results([], n_splits=2)
