@@ -38,6 +38,14 @@ def sequence_list(X) -> list | None:
     return None
 
 
+def check_same_length(n_X: int, n_y: int) -> None:
+    """Refuse ``X`` and ``y`` of different numbers of samples."""
+    if n_X != n_y:
+        raise ValueError(
+            f"X and y have inconsistent numbers of samples: {n_X} and {n_y}."
+        )
+
+
 def check_not_ragged_rows(X) -> None:
     """Refuse a list of 1-D rows of different lengths, which reads as
     neither a table nor sequences, naming the form sequences take."""
@@ -299,10 +307,7 @@ def check_labels(y, n_samples: int) -> np.ndarray:
                 f"{y[np.argmax(strings)]!r} and {y[np.argmin(strings)]!r}): give "
                 "every label the same type, e.g. y.astype(str)."
             )
-    if len(y) != n_samples:
-        raise ValueError(
-            f"X and y have inconsistent numbers of samples: {n_samples} and {len(y)}."
-        )
+    check_same_length(n_samples, len(y))
     target_type = type_of_target(y, input_name="y")
     if target_type not in ("binary", "multiclass"):
         raise ValueError(

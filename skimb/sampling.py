@@ -38,6 +38,7 @@ from skimb._class_sizes import (
 )
 from skimb._inputs import (
     check_not_ragged_rows,
+    check_same_length,
     input_ndim,
     pad_sequences,
     real_steps,
@@ -206,10 +207,7 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
                 X_res, length=X.shape[1], value=self.mask_value, dtype=X.dtype
             )
             return padded, y_res
-        if len(y) != len(X):
-            raise ValueError(
-                f"X and y have inconsistent numbers of samples: {len(X)} and {len(y)}."
-            )
+        check_same_length(len(X), len(y))
         if X.ndim not in (2, 3):
             raise ValueError(
                 "X must be 3-D (n_samples, n_timesteps, n_features) or 2-D; "
@@ -241,11 +239,7 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
 
     def _resample_sequences(self, sequences: list, y: np.ndarray, **params):
         """Resample sequences of different lengths; returns a list."""
-        if len(sequences) != len(y):
-            raise ValueError(
-                "X and y have inconsistent numbers of samples: "
-                f"{len(sequences)} and {len(y)}."
-            )
+        check_same_length(len(sequences), len(y))
         sequences = [np.asarray(x) for x in sequences]
         lengths = np.array([len(x) for x in sequences])
         if lengths.min() < 1 or len({x.shape[1] for x in sequences}) > 1:
