@@ -12,6 +12,7 @@ estimator.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -315,7 +316,14 @@ def train_epoch(
         result = train([model], X, [(np.arange(len(X)), None)], plan, program=program)
     result.program.release()
     logs, history = result.histories[0], history or {}
-    history = {key: history.get(key, []) + value for key, value in logs.items()}
+    # Every key of either, its epochs without a value NaN: a fit's
+    # validation curves stay, next to partial_fit's epochs, which have none.
+    before, now = len(history.get("loss", ())), len(logs["loss"])
+    history = {
+        key: list(history.get(key, [math.nan] * before))
+        + list(logs.get(key, [math.nan] * now))
+        for key in [*history, *(key for key in logs if key not in history)]
+    }
     return model, history, result.program
 
 

@@ -92,6 +92,11 @@ def plot_history(history: dict, *, best_epoch: int | None = None) -> Figure:
                 f"history[{key!r}] has {len(values)} values but 'loss' has "
                 f"{n_epochs}: every entry needs one value per epoch."
             )
+    if best_epoch is not None and not 0 <= best_epoch < n_epochs:
+        raise ValueError(
+            f"best_epoch={best_epoch} is not one of the history's epochs "
+            f"(0 .. {n_epochs - 1})."
+        )
     epochs = np.arange(1, n_epochs + 1)
 
     fig = _figure(10, 4) if scores else _figure(5.5, 4)
@@ -235,7 +240,9 @@ def plot_precision_recall(y_true, y_score, *, classes) -> Figure:
     # A row of another label would count in every class's prevalence.
     check_known_labels(y_true, classes, name="y_true", among="classes")
 
-    fig = _figure(8.5, 4.5)
+    # Taller for a long legend (a row of it per class), which ran off the
+    # figure from about 15 classes on.
+    fig = _figure(8.5, max(4.5, 0.3 * len(classes) + 1.0))
     ax = fig.subplots()
     for i, label in enumerate(classes):
         positive = y_true == label

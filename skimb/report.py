@@ -241,11 +241,14 @@ class Report:
         }
         self.add_heading(heading)
         self.add_table("Summary", [summary])
+        # Keyed by position: the dict's own entries ("avg_pre",
+        # "total_support", ...) would hide a class of that name.
+        keys = [f"#{i}" for i in range(len(classes))]
         per_class = classification_report_imbalanced(
             y_true,
             y_pred,
             labels=classes,
-            target_names=[str(c) for c in classes],
+            target_names=keys,
             output_dict=True,
             zero_division=0,
         )
@@ -254,14 +257,14 @@ class Report:
             [
                 {
                     "class": str(c),
-                    "precision": per_class[str(c)]["pre"],
-                    "recall": per_class[str(c)]["rec"],
-                    "F1": per_class[str(c)]["f1"],
-                    "specificity": per_class[str(c)]["spe"],
-                    "G-mean": per_class[str(c)]["geo"],
-                    "support": int(per_class[str(c)]["sup"]),
+                    "precision": per_class[key]["pre"],
+                    "recall": per_class[key]["rec"],
+                    "F1": per_class[key]["f1"],
+                    "specificity": per_class[key]["spe"],
+                    "G-mean": per_class[key]["geo"],
+                    "support": int(per_class[key]["sup"]),
                 }
-                for c in classes
+                for c, key in zip(classes, keys, strict=True)
             ],
         )
         self.add_figure(

@@ -586,3 +586,17 @@ def test_a_loss_function_saves_loads_and_trains_on(tabular, fast_params, tmp_pat
     for _ in range(2):
         online.partial_fit(X, y)
     assert len(online.history_["loss"]) == 2
+
+
+def test_partial_fit_after_fit_keeps_the_fit_s_validation_curves(tabular, fast_params):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(**fast_params).fit(X, y)
+    fitted = {key: list(value) for key, value in clf.history_.items()}
+    assert "val_macro_f1" in fitted
+    clf.partial_fit(X, y)
+    assert set(clf.history_) == set(fitted)
+    for key, value in fitted.items():
+        assert clf.history_[key][: len(value)] == value
+    # The epoch of partial_fit has a training loss and no validation.
+    assert np.isfinite(clf.history_["loss"][-1])
+    assert np.isnan(clf.history_["val_macro_f1"][-1])

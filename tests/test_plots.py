@@ -176,3 +176,22 @@ def test_save_figure_rejects_bad_arguments(tmp_path):
         save_figure(fig, tmp_path / "missing" / "curves.png")
     with pytest.raises(TypeError, match="Figure"):
         save_figure("not a figure", tmp_path / "curves.png")
+
+
+def test_plot_precision_recall_keeps_the_legend_of_many_classes_in_the_figure():
+    import warnings
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    rng = np.random.RandomState(0)
+    y_true = rng.randint(30, size=600)
+    fig = plot_precision_recall(
+        y_true, rng.dirichlet(np.ones(30), size=600), classes=np.arange(30)
+    )
+    canvas = FigureCanvasAgg(fig)
+    with warnings.catch_warnings():
+        # ("constrained_layout not applied": the legend did not fit.)
+        warnings.simplefilter("error")
+        canvas.draw()
+    box = fig.axes[0].get_legend().get_window_extent(canvas.get_renderer())
+    assert box.y0 >= 0 and box.y1 <= fig.bbox.y1 and box.x1 <= fig.bbox.x1

@@ -19,11 +19,12 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import f1_score
 
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV, persistence
+from skimb.callbacks import ValidationMetrics
 from skimb.class_weight import effective_number_weights
 from skimb.decision import posterior_offsets, prior_frequencies, prior_offsets
 from skimb.losses import FocalLoss, LDAMLoss, LogitAdjustedLoss
 from skimb.metrics import confusion_scores, expected_calibration_error, get_scorer
-from skimb.plots import plot_precision_recall
+from skimb.plots import plot_history, plot_precision_recall
 from skimb.sampling import SequenceSampler
 from tests.support import FAST_PARAMS
 
@@ -641,6 +642,14 @@ def test_sequence_sampler(sampler, X, y, error, match):
         (lambda: FocalLoss(gamma=np.nan), "gamma must be finite"),
         (lambda: FocalLoss(alpha=[1, np.nan]), "alpha must be finite"),
         (
+            lambda: plot_history({"loss": [1.0, 0.5]}, best_epoch=2),
+            r"best_epoch=2 is not one of the history's epochs \(0 .. 1\)",
+        ),
+        (
+            lambda: ValidationMetrics(np.zeros((4, 2)), [0, 1, 0, 1], loss=FocalLoss()),
+            "loss needs targets",
+        ),
+        (
             lambda: plot_precision_recall([0, 5], [[0.5, 0.5]] * 2, classes=[0, 1]),
             r"labels \[5\] that are not among classes",
         ),
@@ -667,6 +676,8 @@ def test_sequence_sampler(sampler, X, y, error, match):
         "ldam-weight-count",
         "focal-gamma-nan",
         "focal-alpha-nan",
+        "history-best-epoch-out-of-range",
+        "validation-loss-without-targets",
         "pr-curves-unknown-label",
         "class-prior-typo",
     ],

@@ -228,3 +228,23 @@ def test_report_renders_with_its_figures_in_headless_chromium(written, tmp_path)
     # Rendered text, tables and plots: many distinct colours, not a blank page.
     colours = np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3), axis=0)
     assert len(colours) > 200
+
+
+def test_classes_named_like_the_summary_entries_get_their_rows():
+    from skimb.report import Report
+
+    classes = np.array(["avg_pre", "total_support", "b"])
+    y_true = np.array(["avg_pre", "b", "b", "total_support", "avg_pre", "b"])
+    y_score = np.eye(3)[[0, 2, 2, 1, 0, 0]]
+    report = Report("t")
+    report.add_classification("h", y_true, y_score, classes=classes, name="x")
+    html = report.to_html()
+    rows = re.findall(r'<tr><td class="text">([^<]+)</td><td>[^<]+</td>', html)
+    assert [name for name in rows if name in classes] == list(classes)
+    # Their supports: 2, 1 and 3 rows.
+    for name, support in zip(classes, (2, 1, 3), strict=True):
+        assert re.search(
+            rf'<td class="text">{name}</td>(<td>[^<]+</td>){{5}}'
+            rf"<td>{support}</td>",
+            html,
+        ), name

@@ -116,6 +116,11 @@ class ValidationMetrics(NetworkOutputs, keras.callbacks.Callback):
         scoring=None,
     ):
         super().__init__()
+        if loss is not None and targets is None:
+            raise ValueError(
+                "loss needs targets: y in the encoding the loss takes (one-hot "
+                "rows, or the labels for a sparse loss)."
+            )
         self.X = X
         self.y = np.asarray(y)
         self.loss = loss

@@ -79,6 +79,7 @@ class ValidationDataCallback(NetworkOutputs, keras.callbacks.Callback):
         self.labels = labels
         self._received = False
         self._received_outputs = None
+        self._received_labels = False
 
     def set_validation_data(self, X, y, *, labels=None, outputs=None) -> None:
         """Use ``X, y`` (``y`` encoded ``0 .. n_classes - 1``) unless data
@@ -92,14 +93,18 @@ class ValidationDataCallback(NetworkOutputs, keras.callbacks.Callback):
         if self.X is None:
             self.X, self.y, self._received = X, np.asarray(y), True
             self._received_outputs = outputs
-            if self.labels is None:
+            self._received_labels = self.labels is None
+            if self._received_labels:
                 self.labels = labels
 
     def release_validation_data(self) -> None:
-        """Forget data received through :meth:`set_validation_data`."""
+        """Forget data (and class names) received through
+        :meth:`set_validation_data`, so that the next fit's are used."""
         if self._received:
             self.X = self.y = self._received_outputs = None
-            self._received = False
+            if self._received_labels:
+                self.labels = None
+            self._received = self._received_labels = False
 
     def _names(self, n_classes: int) -> list[str]:
         labels = range(n_classes) if self.labels is None else self.labels

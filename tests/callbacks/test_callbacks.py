@@ -159,6 +159,20 @@ def test_classification_report_on_the_classifier_validation_split(
     assert report.X is None  # the split is given back after training
 
 
+def test_a_callback_reused_for_another_fit_names_that_fit_s_classes(
+    tabular, fast_params
+):
+    X, y = tabular
+    report = ClassificationReport(print_fn=None)
+    clf = ImbalancedKerasClassifier(callbacks=[report], **fast_params)
+    clf.fit(X, np.array(["a", "b", "c", "d"])[y])
+    assert report.labels is None  # given back with the data
+    clf.fit(X, np.where(y == 0, "no", "yes"))
+    text = report.reports_[-1][1]
+    rows = [line.split()[0] for line in text.splitlines()[1:] if line.strip()]
+    assert {"no", "yes"} <= set(rows) and not {"a", "b", "c", "d"} & set(rows)
+
+
 def test_training_figures_written_from_the_validation_split(trained_with_callbacks):
     clf, _, figures, _, _ = trained_with_callbacks
     names = sorted(path.name for path in figures.paths_)
