@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from skimb.callbacks._validation import NetworkOutputs, probabilities
+from skimb.callbacks._validation import NetworkOutputs, class_names, probabilities
 from skimb.metrics import confusion_scores, get_scorer
 
 # Computed from the predicted labels in one place, cheaply, every epoch.
@@ -178,7 +178,7 @@ class ValidationMetrics(NetworkOutputs, keras.callbacks.Callback):
         frozen = None
         for name, score in self._scorers.items():
             if score == "recall":
-                names = range(n_classes) if self.labels is None else self.labels
+                names = class_names(self.labels, n_classes)
                 for label, recall in zip(names, labels["recall"], strict=True):
                     scores[f"val_recall_{label}"] = float(recall)
             elif isinstance(score, str):

@@ -9,6 +9,19 @@ from scipy.special import softmax
 from skimb._networks import are_probabilities, ends_in_softmax, forward
 
 
+def class_names(labels, n_classes: int) -> list[str]:
+    """A name for each of ``n_classes`` classes: ``labels``, or their codes."""
+    labels = range(n_classes) if labels is None else list(labels)
+    if len(labels) != n_classes:
+        # (A class left nameless would drop out of the report, or its recall
+        # out of the logs.)
+        raise ValueError(
+            f"labels names {len(labels)} classes, but there are {n_classes}: "
+            "give one name per class."
+        )
+    return [str(label) for label in labels]
+
+
 class NetworkOutputs:
     """The hook by which a callback scores data of its own inside the
     classifier.
@@ -107,8 +120,7 @@ class ValidationDataCallback(NetworkOutputs, keras.callbacks.Callback):
             self._received = self._received_labels = False
 
     def _names(self, n_classes: int) -> list[str]:
-        labels = range(n_classes) if self.labels is None else self.labels
-        return [str(label) for label in labels]
+        return class_names(self.labels, n_classes)
 
     def _outputs(self) -> np.ndarray:
         if self._received_outputs is not None:

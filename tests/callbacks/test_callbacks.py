@@ -228,3 +228,15 @@ def test_callbacks_with_data_of_their_own_score_the_networks_being_trained(
     recall_of_0 = np.mean(predicted[y_own == 0] == 0)
     assert float(rows["0"][2]) == pytest.approx(recall_of_0, abs=0.005)
     assert metrics._network_outputs is None  # given back after training
+
+
+def test_labels_that_do_not_name_every_class_are_refused(tabular):
+    X, y = tabular  # 4 classes
+    model = keras.Sequential([keras.Input((X.shape[1],)), keras.layers.Dense(4)])
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    for callback in (
+        ValidationMetrics(X, y, labels=["a", "b"], scoring=["recall"]),
+        ClassificationReport(X, y, labels=["a", "b"], print_fn=None),
+    ):
+        with pytest.raises(ValueError, match="labels names 2 classes, but there are 4"):
+            model.fit(X, y, epochs=1, verbose=0, callbacks=[callback])
