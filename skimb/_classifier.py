@@ -770,20 +770,30 @@ default="oof_macro_f1"
         self.calibration_bias_ = fitted.calibration_bias
         self.decision_offsets_, self.decision_rule_ = fitted.offsets, fitted.rule
         self.loss_weights_ = fitted.loss_weights
-        self.class_prior_ = prior_frequencies(None, self.class_counts_, self.classes_)
+        self.class_prior_ = self._train_prior()  # the prior the rule is set for
         self._set_class_prior(
             prior_frequencies(self.class_prior, self.class_counts_, self.classes_)
         )
 
+    def _train_prior(self) -> np.ndarray:
+        """The class frequencies of the training data."""
+        return prior_frequencies(None, self.class_counts_, self.classes_)
+
+    def _shift_offsets(self, class_prior: np.ndarray) -> np.ndarray:
+        """The decision offsets of a move from the training data's class
+        prior to ``class_prior`` (:func:`skimb.decision.prior_shift_offsets`)."""
+        return prior_shift_offsets(
+            self._train_prior(), class_prior, calibration_bias=self.calibration_bias_
+        )
+
     def _set_class_prior(self, class_prior: np.ndarray) -> None:
         """Move ``class_prior_`` to ``class_prior``, and the decision rule's
-        offsets with it (:func:`skimb.decision.prior_shift_offsets`)."""
-        train = prior_frequencies(None, self.class_counts_, self.classes_)
-        shifts = [
-            prior_shift_offsets(train, prior, calibration_bias=self.calibration_bias_)
-            for prior in (self.class_prior_, class_prior)
-        ]
-        self.decision_offsets_ = self.decision_offsets_ - shifts[0] + shifts[1]
+        offsets with it."""
+        self.decision_offsets_ = (
+            self.decision_offsets_
+            - self._shift_offsets(self.class_prior_)
+            + self._shift_offsets(class_prior)
+        )
         self.class_prior_ = class_prior
 
     def _rule_offsets(self, decision: str) -> tuple[np.ndarray, str]:
@@ -804,11 +814,7 @@ default="oof_macro_f1"
             calibration_bias=self.calibration_bias_,
             tau=self.tau,
         )
-        train = prior_frequencies(None, self.class_counts_, self.classes_)
-        shift = prior_shift_offsets(
-            train, self.class_prior_, calibration_bias=self.calibration_bias_
-        )
-        return offsets + shift, rule
+        return offsets + self._shift_offsets(self.class_prior_), rule
 
     # -------------------------------------------------------------- predict
 
@@ -848,7 +854,7 @@ default="oof_macro_f1"
         """
         check_is_fitted(self, "model_")
         # From the training data's class frequencies to class_prior_.
-        train = prior_frequencies(None, self.class_counts_, self.classes_)
+        train = self._train_prior()
         log_posterior = self._checked_log_posterior(X)
         return shift_prior(log_posterior, from_prior=train, to_prior=self.class_prior_)
 
@@ -913,7 +919,7 @@ default="oof_macro_f1"
         log_posterior = self._checked_log_posterior(X)
         prior = estimate_prior(
             log_posterior,
-            train_prior=prior_frequencies(None, self.class_counts_, self.classes_),
+            train_prior=self._train_prior(),
             max_iter=max_iter,
             tol=tol,
         )

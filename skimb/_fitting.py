@@ -180,8 +180,10 @@ def _decision_counts(setting: Setting, last_epochs: Sequence[int]) -> ClassCount
     epoch trained with them (from epoch ``drw`` on), as after a fit that
     stopped early before it or ``partial_fit``'s first calls."""
     drw, counts = setting.params["drw"], setting.counts
-    reweighted = [epoch >= drw for epoch in last_epochs] if drw is not None else []
-    if drw is None or (reweighted and 2 * sum(reweighted) >= len(reweighted)):
+    if drw is None:
+        return counts
+    reweighted = [epoch >= drw for epoch in last_epochs]
+    if reweighted and 2 * sum(reweighted) >= len(reweighted):
         return counts
     return replace(counts, loss_weights=np.ones(len(counts.loss_weights)))
 
