@@ -21,8 +21,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     file gets the umask's permissions instead of ``mkstemp``'s owner-only
     ones.
     """
-    path = Path(path)
+    # Through a symbolic link to the file it names: replacing the link
+    # would leave that file as it was.
+    path = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
     parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise NotADirectoryError(
+            f"{str(parent)!r} is a file, not a folder to write {path.name!r} in."
+        )
     if not parent.is_dir():
         raise FileNotFoundError(f"The folder {str(parent)!r} does not exist.")
     if path.is_dir():

@@ -114,7 +114,9 @@ class ImbalancedKerasClassifier(ScikerasFixes):
         ``mask_value``: it is padded and masked as it is.
     standardize : bool or "auto", default="auto"
         Standardise each feature inside the network with the mean and
-        variance of the training split, so raw features work as they are.
+        variance of the training split (of the first call of
+        ``partial_fit``), so raw features work as they are; a feature
+        constant there is centred only, as ``StandardScaler`` does.
         ``"auto"``: for skimb's networks, not for your own ``model`` (it
         sees ``X`` as you give it, as under scikeras, so the
         preprocessing it was designed for is kept).
@@ -296,8 +298,9 @@ default="oof_macro_f1"
         Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.
     model : keras.Model, callable or None, default=None
         Your own network instead of skimb's, as scikeras' ``model``: a
-        ``keras.Model`` (compiled or not), cloned with fresh weights for
-        every network trained, or a function that returns one.  The function
+        ``keras.Model`` (compiled or not, subclassed or not), cloned with
+        fresh weights for every network trained (adapted preprocessing
+        layers keep their state), or a function that returns one.  The function
         may take ``meta``, a dict with scikeras' ``n_features_in_``,
         ``n_classes_``, ``classes_``, ``target_type_`` and ``X_shape_``, and
         ``input_shape_`` (the shape of one sample), and its own keyword
@@ -308,7 +311,11 @@ default="oof_macro_f1"
         of the shape of a sample of ``X`` and gives one score per class; a
         final softmax is turned back into log-probabilities, so that every
         loss, class weight, batch sampler, decision rule, cross-fitting and
-        early stopping applies; ``standardize=True`` standardises its input.  The
+        early stopping applies; ``standardize=True`` standardises its input.
+        The parameters that shape skimb's own networks (``architecture``,
+        ``units``, ``n_layers``, ``dropout``, ...) must keep their defaults
+        beside it, and ``model__<name>`` ones need it: ``fit`` refuses
+        either, which would be ignored.  The
         network is trained with this estimator's ``loss`` and ``optimizer``:
         a loss or optimizer it was compiled with is not used (pass your own
         Keras loss as ``loss=`` to keep it).  ``None``: skimb's networks, by
@@ -335,7 +342,9 @@ default="oof_macro_f1"
         Keras' rule.  On JAX every epoch is compiled by XLA whatever the
         value.
     **model_params
-        ``model__<name>`` hyper-parameters of the build function.
+        ``model__<name>`` hyper-parameters of the build function.  Any other
+        name is kept (``get_params``, ``clone``) and refused by ``fit``, as
+        ``set_params`` refuses it.
 
     Attributes
     ----------
@@ -538,7 +547,8 @@ default="oof_macro_f1"
         y : array-like of shape (n_samples,)
             Class labels; None with :class:`~skimb.data.Shards`, which hold them.
         sample_weight : array-like of shape (n_samples,), optional
-            Per-sample weights, multiplied by the class weights.  The
+            Per-sample weights, multiplied by the class weights.  Only their
+            ratios count: the loss sees them rescaled to mean 1.  The
             caller's array is not modified.  Not with
             :class:`~skimb.data.Shards`.
 
@@ -546,8 +556,22 @@ default="oof_macro_f1"
         -------
         self
         """
+        # A fit that fails (or is interrupted) leaves the estimator as it
+        # was: the checks set classes_, the counts and n_features_in_ before
+        # any training, which would pair a former fit's network with this
+        # fit's classes.
+        state = dict(vars(self))
+        try:
+            return self._fit(X, y, sample_weight)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(state)
+            raise
+
+    def _fit(self, X, y, sample_weight) -> ImbalancedKerasClassifier:
+        """:meth:`fit`, which undoes what this sets where it raises."""
         self._validate_params()
-        params = self.get_params(deep=False)
+        params = self._python_params()
         check_combinations(params)
         streamed = isinstance(X, Shards)
         if streamed:
@@ -627,6 +651,10 @@ default="oof_macro_f1"
         ``fit``'s before them, its validation rows included), not of this
         call's ``y`` alone.
 
+        A call that raises counts none of its rows, but one interrupted
+        during its epoch (a callback's exception, ``KeyboardInterrupt``)
+        leaves the network trained on some of them.
+
         Parameters
         ----------
         X : array-like
@@ -636,7 +664,8 @@ default="oof_macro_f1"
         classes : array-like of shape (n_classes,), optional
             All the classes, on the first call.
         sample_weight : array-like of shape (n_samples,), optional
-            Per-sample weights.
+            Per-sample weights; the loss sees them rescaled to mean 1 over
+            the call's rows, and the class counts as given.
 
         Returns
         -------
@@ -678,7 +707,11 @@ default="oof_macro_f1"
             )
         except BaseException:
             # A call that fails (or is interrupted) counts none of its rows,
-            # so that calling it again does not count them twice.
+            # so that calling it again does not count them twice.  Its
+            # network is not rolled back: one interrupted mid-epoch has
+            # trained on some of them (a copy of the weights and optimizer
+            # state on every call would cost more than a small chunk's
+            # epoch); the docstring says so.
             for key in _COUNTED:
                 if key in counted:
                     setattr(self, key, counted[key])
@@ -747,11 +780,20 @@ default="oof_macro_f1"
         )
         return self.class_counts_ * per_sample
 
+    def _python_params(self) -> dict:
+        """``get_params(deep=False)`` with NumPy scalars as Python ones:
+        Keras refuses ``units=np.int64(8)``, and a grid given as a NumPy
+        array (``GridSearchCV``, ``ParameterGrid``) hands out such values."""
+        return {
+            name: value.item() if isinstance(value, np.generic) else value
+            for name, value in self.get_params(deep=False).items()
+        }
+
     def _setting(self) -> Setting:
         """The parameters and what the fit knows of ``y``, as the fitting
         functions take them."""
         return make_setting(
-            self.get_params(deep=False),
+            self._python_params(),
             classes=self.classes_,
             class_weight=self.class_weight_,
             class_counts=self.class_counts_,
@@ -969,7 +1011,9 @@ default="oof_macro_f1"
 
         Unlike most scikit-learn classifiers, the default score is macro-F1,
         not accuracy, because accuracy rewards always predicting the
-        majority class.
+        majority class.  It is ``f1_score(y, predict(X), average="macro")``,
+        as ``scoring="f1_macro"`` gives: over the classes in ``y`` or
+        predicted.
 
         Parameters
         ----------
@@ -990,9 +1034,10 @@ default="oof_macro_f1"
         y = check_labels(y, len(X) if hasattr(X, "__len__") else np.shape(X)[0])
         check_is_fitted(self, "model_")
         check_known_labels(y, self.classes_, among="the classes seen in fit")
-        return macro_f1(
-            y, self.predict(X), labels=self.classes_, sample_weight=sample_weight
-        )
+        # Over the classes in y or predicted, as scoring="f1_macro" (the
+        # same figure under cross_val_score's scoring=None): a class neither
+        # in these rows nor predicted for them is no error.
+        return macro_f1(y, self.predict(X), sample_weight=sample_weight)
 
     # scikeras' own build path; here it builds the network without training.
     def initialize(self, X, y) -> ImbalancedKerasClassifier:

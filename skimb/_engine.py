@@ -221,7 +221,9 @@ def _run_epochs(
     for epoch in range(plan.epochs):
         if reweighting is not None:
             reweighting.on_epoch_begin(plan.first_epoch + epoch)
-        callbacks.on_epoch_begin(epoch)
+        # Callbacks count the epochs of earlier partial_fit calls too, as
+        # history_ does (a logger would write each call's as epoch 0).
+        callbacks.on_epoch_begin(plan.first_epoch + epoch)
         callbacks.on_train_batch_begin(0)
         for i, chunk in enumerate(schedule.epoch(epoch)):
             losses = program.run_epoch(*chunk, first=i == 0, streamed=streamed)
@@ -247,7 +249,7 @@ def _run_epochs(
         # the user's callbacks may read them, or write (a learning rate).
         if plan.callbacks:
             program.sync()
-        callbacks.on_epoch_end(epoch, logs)
+        callbacks.on_epoch_end(plan.first_epoch + epoch, logs)
         if plan.callbacks:
             program.reload()
         if all(s.stopped is not None for s in stopping) or program.model.stop_training:

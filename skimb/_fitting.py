@@ -20,7 +20,12 @@ import keras
 import numpy as np
 
 from skimb._engine import train
-from skimb._networks import average_networks, feature_moments, held_out_moments
+from skimb._networks import (
+    average_networks,
+    ends_in_softmax,
+    feature_moments,
+    held_out_moments,
+)
 from skimb._params import (
     make_optimizer,
     network_for,
@@ -300,6 +305,20 @@ def train_epoch(
             )
             optimizer = _optimizer(setting.params, n_train=None)
         else:
+            if ends_in_softmax(model) == built.logits:
+                # The output layer was built for the first call's loss.
+                takes, ends = (
+                    ("logits", "probabilities")
+                    if built.logits
+                    else ("probabilities", "logits")
+                )
+                loss = setting.params["loss"]
+                name = repr(loss) if isinstance(loss, str) else type(loss).__name__
+                raise ValueError(
+                    f"The loss ({name}) takes {takes}, but the network trained "
+                    f"so far ends in {ends} (built for the loss of the first "
+                    "call): fit anew to change the loss."
+                )
             optimizer = model.optimizer  # later calls go on with its state
             if seed is not None:
                 reseed_layers(model)
@@ -492,8 +511,14 @@ def _plan(
     by :func:`_loss` (``settings``: :func:`~skimb._params.plan_for`'s)."""
     class_weight, mean_weight = setting.class_weight, _additive_weights(setting)
     if mean_weight is not None:  # the loss's offsets carry each class's mean
-        weights = (weights / mean_weight[y_encoded]).astype(np.float32)
+        weights = weights / mean_weight[y_encoded]
         class_weight = class_weight / mean_weight
+    # Only the weights' ratios are costs; their scale would act as a
+    # learning rate (weights of 1e-7, rows normalised to sum to 1, sank
+    # under Adam's epsilon and trained nothing; 1e20 overflowed float32):
+    # the loss sees them at mean 1 over the rows given.  (Where the offsets
+    # took each class's mean, the mean is 1 already in a fit.)
+    weights = (weights / np.mean(weights, dtype=np.float64)).astype(np.float32)
     return plan_for(
         setting.params,
         loss=built.loss,

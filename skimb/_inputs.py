@@ -3,6 +3,8 @@ what the network takes, with errors that name the problem."""
 
 from __future__ import annotations
 
+from numbers import Number
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.multiclass import type_of_target
@@ -138,6 +140,24 @@ def pad_sequences(sequences, *, length: int, value: float, dtype) -> np.ndarray:
     return X
 
 
+def _check_no_missing_objects(X) -> None:
+    """Refuse a DataFrame whose object columns hold missing values, naming
+    them: scikit-learn's conversion fails on pandas.NA with "float()
+    argument must be ... not 'NAType'", naming neither X nor the column
+    (a nullable numeric column gets its "Input X contains NaN")."""
+    select = getattr(X, "select_dtypes", None)
+    if select is None:
+        return
+    missing = select(include="object").isna().any()
+    if missing.any():
+        columns = missing.index[missing.to_numpy()].tolist()
+        raise ValueError(
+            f"Input X contains missing values (NaN, None or pandas.NA) in "
+            f"columns {columns[:5]}: drop or impute them before fitting "
+            "(for example with sklearn.impute.SimpleImputer)."
+        )
+
+
 def check_features(estimator, X, *, reset: bool) -> np.ndarray:
     """Validate ``X`` and return it as float32 in the network's input shape.
 
@@ -166,6 +186,7 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
             "Sparse input is not supported: the networks take dense arrays. "
             "Convert X with X.toarray() first."
         )
+    _check_no_missing_objects(X)
     ndim = input_ndim(X)
     if ndim == 1 and len(X) == 0:
         raise ValueError("X is empty: it holds no samples.")
@@ -197,9 +218,21 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
                 "n_timesteps, n_features), or 2-D X of flattened sequences "
                 f"with n_timesteps set; got 2-D X of shape {np.shape(X)}."
             )
-        X = validate_data(
-            estimator, X, reset=reset, dtype=np.float32, ensure_all_finite=True
-        )
+        fitted = None if reset else getattr(estimator, "input_shape_", None)
+        if (
+            as_sequences
+            and fitted is not None
+            and len(fitted) == 2
+            and (estimator.n_features_in_ == fitted[1])
+        ):
+            # Fitted on 3-D X, whose n_features_in_ counts the features of a
+            # step, not the columns of a flattened sequence: the reshape and
+            # _fitted_shape check the shape against (n_timesteps, n_features).
+            X = check_array(X, dtype=np.float32, ensure_all_finite=True, input_name="X")
+        else:
+            X = validate_data(
+                estimator, X, reset=reset, dtype=np.float32, ensure_all_finite=True
+            )
         if as_sequences:
             if X.shape[1] % n_timesteps:
                 raise ValueError(
@@ -289,6 +322,14 @@ def check_labels(y, n_samples: int) -> np.ndarray:
             "needs labels to fit."
         )
     y = column_or_1d(y, warn=True)
+    if (
+        y.dtype == object
+        and len(y)
+        and all(isinstance(label, Number) and not _is_missing(label) for label in y)
+    ):
+        # Numbers held as objects (a pandas object column), which
+        # type_of_target calls 'unknown': as the numbers they are.
+        y = np.asarray(y.tolist())
     if y.dtype == object:
         # Missing labels among strings: NumPy would fail to sort them with
         # "'<' not supported between 'float' and 'str'".

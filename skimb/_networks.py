@@ -401,8 +401,22 @@ class MomentSums:
         )
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """The mean and variance; a variance of 1 for a constant feature.
+
+        Keras' ``Normalization`` divides by ``max(std, 1e-7)``: a feature
+        constant on these rows (an indicator never set in a first
+        ``partial_fit`` chunk, a column constant in ``fit``) would be
+        multiplied by 1e7 wherever it later varies, and the logits with it.
+        As scikit-learn's ``StandardScaler`` does, such a feature is
+        centred and left unscaled.  Constant within the rounding of the
+        sums (a variance below 1,000 float64 epsilons of the mean square:
+        below float32's resolution of the feature's values).
+        """
         mean = self.total / self.count
-        return mean, np.maximum(self.total_sq / self.count - mean**2, 0.0)
+        mean_square = self.total_sq / self.count
+        variance = np.maximum(mean_square - mean**2, 0.0)
+        constant = variance <= 1e3 * np.finfo(np.float64).eps * mean_square
+        return mean, np.where(constant, 1.0, variance)
 
 
 def held_out_moments(windows, group: np.ndarray, n_networks: int) -> list[tuple]:

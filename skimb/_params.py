@@ -94,9 +94,10 @@ PARAMETER_CONSTRAINTS: dict = {
 
 
 def check_combinations(params: dict, *, validates: bool = True) -> None:
-    """The rules between parameters, which their constraints cannot say
-    (``validates``: whether the training holds rows out, as ``fit`` does and
-    ``partial_fit`` and ``initialize`` do not)."""
+    """The rules between parameters, and within a list parameter, which
+    their constraints cannot say (``validates``: whether the training holds
+    rows out, as ``fit`` does and ``partial_fit`` and ``initialize`` do
+    not)."""
     if (
         validates
         and params["early_stopping"]
@@ -111,6 +112,12 @@ def check_combinations(params: dict, *, validates: bool = True) -> None:
         raise ValueError(
             f"drw applies to loss='ldam' only; got loss={params['loss']!r}."
         )
+    for callback in params["callbacks"] or ():
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise TypeError(
+                "callbacks must be a list of keras.callbacks.Callback; got "
+                f"{callback!r} ({type(callback).__name__})."
+            )
 
 
 def standardizes(params: dict) -> bool:
@@ -125,7 +132,7 @@ def resolve_shape(params: dict, name: str) -> int:
     """``units`` or ``n_layers``, with "auto" resolved for the architecture."""
     value = params[name]
     if value != "auto":
-        return value
+        return int(value)
     kind = "dense" if params["architecture"] == "dense" else "sequence"
     return AUTO_SHAPE[kind][name]
 
@@ -147,7 +154,7 @@ def resolve_learning_rate(learning_rate, n_train: int | None) -> float:
     of one network (None: a ``partial_fit``, which has no early stopping,
     trains at AUTO_LEARNING_RATE)."""
     if learning_rate != "auto":
-        return learning_rate
+        return float(learning_rate)  # Keras refuses an int
     if n_train is None:
         return AUTO_LEARNING_RATE
     # Beyond AUTO_STEPS batches of the largest "auto" size, an epoch holds

@@ -6,6 +6,7 @@ from here; nothing here reads the features or loads Keras.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,8 +27,9 @@ class Targets:
         The sorted class labels.
     y_encoded : ndarray of shape (n_samples,)
         Labels encoded ``0 .. n_classes - 1``.
-    weights : ndarray of shape (n_samples,), float32
-        Sample weights times class weights.
+    weights : ndarray of shape (n_samples,), float64
+        Sample weights times class weights, as given (the training plan
+        rescales them).
     class_counts : ndarray of shape (n_classes,)
         Samples of each class (in ``partial_fit``, of every call so far).
     sample_weight_totals : ndarray of shape (n_classes,)
@@ -95,7 +97,14 @@ def prepare_targets(
         if batch_sampler is None
         else resampled_class_counts(resolve_batch_sampler(batch_sampler), class_counts)
     )
-    present = class_counts > 0
+    # Weights drawn from the counts are of the classes seen so far; a dict
+    # also weighs a class that partial_fit's classes= declared and no call
+    # has shown yet.
+    present = (
+        np.ones(len(classes), dtype=bool)
+        if isinstance(class_weight, Mapping)
+        else class_counts > 0
+    )
     per_class = np.ones(len(classes))
     per_class[present] = weights_from_counts(
         class_weight, classes=classes[present], counts=class_counts[present], beta=beta
@@ -144,7 +153,7 @@ def prepare_targets(
     return Targets(
         classes=classes,
         y_encoded=y_encoded,
-        weights=weights.astype(np.float32),
+        weights=weights,  # float64: _plan rescales, then casts
         class_counts=class_counts,
         sample_weight_totals=sample_totals,
         train_class_counts=train_class_counts,

@@ -8,14 +8,16 @@ needs otherwise, are overridden here, each saying why.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 from scikeras.wrappers import KerasClassifier
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils._tags import ClassifierTags
 
-from skimb._routing import ROUTED_PREFIX
-from skimb._serialization import model_from_bytes, model_to_bytes
+from skimb._routing import BUILT_IN_NETWORK_PARAMS, ROUTED_PREFIX
+from skimb._serialization import model_from_bytes, model_to_bytes, user_objects
 
 
 class ScikerasFixes(KerasClassifier):
@@ -41,10 +43,21 @@ class ScikerasFixes(KerasClassifier):
         dict
         """
         params = BaseEstimator.get_params(self, deep=deep)
-        params.update(
-            {k: v for k, v in vars(self).items() if k.startswith(ROUTED_PREFIX)}
-        )
+        # The routed names, and any other keyword __init__ stored: a
+        # mistyped name that clone (GridSearchCV, cross_val_score) dropped
+        # would fit the defaults without a word; kept, fit refuses it.
+        params.update({k: getattr(self, k) for k in self._extra_names()})
         return params
+
+    def _extra_names(self) -> list[str]:
+        """The keyword arguments stored beyond the documented parameters
+        (routed, or mistyped): not parameters, fitted or private attributes."""
+        named = set(self._get_param_names())
+        return [
+            k
+            for k in vars(self)
+            if k not in named and not k.startswith("_") and not k.endswith("_")
+        ]
 
     def set_params(self, **params) -> ScikerasFixes:
         """Set parameters, the routed ``model__<name>`` ones included.
@@ -59,26 +72,19 @@ class ScikerasFixes(KerasClassifier):
         self
         """
         # scikit-learn would read "model__units" as the parameter "units" of
-        # an estimator in "model"; here it goes to the build function.  Other
-        # names that are not parameters are stored as __init__ stores them,
-        # and refused by fit.
-        named = set(self._get_param_names())
-        for name in [k for k in params if k.startswith(ROUTED_PREFIX) or "__" not in k]:
-            if name not in named:
-                setattr(self, name, params.pop(name))
+        # an estimator in "model"; here it goes to the build function.  A
+        # name that is neither a parameter nor routed is refused, as
+        # scikit-learn refuses it (BaseEstimator.set_params does, below).
+        for name in [k for k in params if k.startswith(ROUTED_PREFIX)]:
+            setattr(self, name, params.pop(name))
         return BaseEstimator.set_params(self, **params)
 
     def _validate_params(self) -> None:
         super()._validate_params()
         # Keyword arguments beyond the documented parameters must be routed
         # to a build function; anything else is a mistyped name.
-        named = set(self._get_param_names())
         unknown = sorted(
-            k
-            for k in vars(self)
-            if k not in named
-            and not k.startswith((ROUTED_PREFIX, "_"))
-            and not k.endswith("_")
+            k for k in self._extra_names() if not k.startswith(ROUTED_PREFIX)
         )
         if unknown:
             raise TypeError(
@@ -98,6 +104,39 @@ class ScikerasFixes(KerasClassifier):
                     f"a number or one of its named options, not a bool; got "
                     f"{value!r}."
                 )
+
+        self._check_network_params()
+
+    def _check_network_params(self) -> None:
+        """Refuse settings no network reads: routed ones without a build
+        function, and skimb's own network's shape beside ``model=``.  Each
+        would be ignored without a word (a grid over it would compare equal
+        fits)."""
+        params = self.get_params(deep=False)
+        routed = sorted(k for k in params if k.startswith(ROUTED_PREFIX))
+        if params.get("model") is None and routed:
+            raise ValueError(
+                f"{routed} are routed to a build function, but model=None: "
+                "skimb's own network takes its settings as parameters (units=, "
+                "n_layers=, dropout=, ...)."
+            )
+        if params.get("model") is None:
+            return
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(type(self)).parameters.items()
+        }
+        ignored = [
+            name
+            for name in BUILT_IN_NETWORK_PARAMS
+            if name in defaults and params[name] != defaults[name]
+        ]
+        if ignored:
+            raise ValueError(
+                f"{ignored} shape skimb's own networks, which model= replaces, "
+                "so they would be ignored: leave them at their defaults, and "
+                "give your build function its settings as model__<name>."
+            )
 
     def __sklearn_tags__(self):
         # scikeras lists ClassifierMixin after BaseEstimator, so its tags never
@@ -119,10 +158,18 @@ class ScikerasFixes(KerasClassifier):
         for name in self._TRANSIENT:
             state.pop(name, None)
         if "model_" in state:
-            state["model_"] = model_to_bytes(state["model_"])
+            model = state["model_"]
+            state["model_"] = model_to_bytes(model)
+            # A user's own layer classes (by reference, as pickle keeps a
+            # build function) and whether a Lambda needs safe mode off.
+            state["_model_objects"] = user_objects(model)
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        objects, has_lambda = state.pop("_model_objects", ({}, False))
         if isinstance(state.get("model_"), bytes):
-            state = {**state, "model_": model_from_bytes(state["model_"])}
+            state["model_"] = model_from_bytes(
+                state["model_"], custom_objects=objects, safe_mode=not has_lambda
+            )
         super().__setstate__(state)

@@ -34,7 +34,9 @@ def _raw_model(model, *, routed: dict, meta: dict) -> keras.Model:
             )
         # Fresh weights for every network; the compiled loss and optimizer
         # are not kept (skimb's loss and optimizer parameters train it).
-        return keras.models.clone_model(model)
+        clone = keras.models.clone_model(model)
+        _keep_adapted_state(model, clone)
+        return clone
     if not callable(model):
         raise TypeError(
             "model must be a keras.Model or a function that returns one; got "
@@ -65,6 +67,31 @@ def _raw_model(model, *, routed: dict, meta: dict) -> keras.Model:
     return built
 
 
+def _keep_adapted_state(model: keras.Model, clone: keras.Model) -> None:
+    """Give ``clone``'s preprocessing layers (those with ``adapt``:
+    ``Normalization``, ``Discretization``, lookups) the state ``model``'s
+    hold.  ``clone_model`` builds layers from their config, which leaves out
+    what ``adapt`` learned: a ``Normalization`` adapted to the data came
+    back with mean 0 and variance 1, and the network trained on X unscaled.
+    That state is part of the input the network was designed for, not a
+    weight to train afresh."""
+    for original, copy in zip(model.layers, clone.layers, strict=False):
+        if isinstance(original, keras.Model) and isinstance(copy, keras.Model):
+            _keep_adapted_state(original, copy)
+        elif hasattr(original, "adapt") and type(original) is type(copy):
+            state = original.get_weights()
+            if all(
+                np.array_equal(a, b)
+                for a, b in zip(state, copy.get_weights(), strict=True)
+            ):
+                continue  # not adapted (or set in its config): nothing lost
+            copy.set_weights(state)
+            # The layer computes from that state (Normalization its mean and
+            # variance), as adapt() ends.
+            if hasattr(copy, "finalize_state"):
+                copy.finalize_state()
+
+
 def _ends_in_softmax(model: keras.Model, input_shape: tuple) -> bool:
     """Whether the user's network ends in a softmax: a last ``Softmax``
     layer or layer with ``activation="softmax"``, or else outputs that are
@@ -76,7 +103,7 @@ def _ends_in_softmax(model: keras.Model, input_shape: tuple) -> bool:
         getattr(last, "activation", None) is keras.activations.softmax
     ):
         return True
-    if model.inputs[0].shape[0] is not None:
+    if _batch_size(model) is not None:
         # A fixed batch size (a stateful network, whose state a call would
         # move): no probe.
         return False
@@ -86,14 +113,38 @@ def _ends_in_softmax(model: keras.Model, input_shape: tuple) -> bool:
     return are_probabilities(keras.ops.convert_to_numpy(outputs))
 
 
+def _batch_size(model: keras.Model) -> int | None:
+    """The fixed batch size of a model's input, if any (a subclassed model
+    declares none)."""
+    try:
+        return model.inputs[0].shape[0]
+    except AttributeError:
+        return None
+
+
+def _inputs_and_outputs(model: keras.Model, input_shape: tuple) -> tuple[list, list]:
+    """A model's input and output tensors: a functional or built Sequential
+    model's own, or, for a subclassed model (which has none), those of a
+    call on a symbolic input of the data's sample shape."""
+    try:
+        return list(model.inputs), list(model.outputs)
+    except AttributeError:
+        inputs = keras.Input(shape=input_shape)
+        outputs = model(inputs)
+        return [inputs], list(outputs) if isinstance(outputs, (list, tuple)) else [
+            outputs
+        ]
+
+
 def _check_shapes(model: keras.Model, *, input_shape: tuple, n_classes: int) -> None:
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
+    inputs, outputs = _inputs_and_outputs(model, input_shape)
+    if len(inputs) != 1 or len(outputs) != 1:
         raise ValueError(
-            f"The model has {len(model.inputs)} inputs and {len(model.outputs)} "
+            f"The model has {len(inputs)} inputs and {len(outputs)} "
             "outputs; skimb trains networks with one input (X) and one output "
             "(a score per class)."
         )
-    expected = tuple(model.inputs[0].shape[1:])
+    expected = tuple(inputs[0].shape[1:])
     if len(expected) != len(input_shape) or any(
         e is not None and e != a for e, a in zip(expected, input_shape, strict=True)
     ):
@@ -101,7 +152,7 @@ def _check_shapes(model: keras.Model, *, input_shape: tuple, n_classes: int) -> 
             f"The model takes samples of shape {expected}, but X has samples of "
             f"shape {tuple(input_shape)}."
         )
-    output = tuple(model.outputs[0].shape[1:])
+    output = tuple(outputs[0].shape[1:])
     if output != (n_classes,):
         raise ValueError(
             f"The model's output has shape {output}, but y has {n_classes} "
@@ -138,10 +189,8 @@ def build_user_network(
         When ``model`` is neither a keras.Model nor a function returning one.
     """
     raw = _raw_model(model, routed=routed, meta=meta)
-    try:
-        raw.inputs  # noqa: B018  (a Sequential without an Input has none yet)
-    except (AttributeError, ValueError):
-        raw.build((None, *input_shape))
+    if isinstance(raw, keras.Sequential) and not raw.built:
+        raw.build((None, *input_shape))  # a Sequential without an Input
     _check_shapes(raw, input_shape=tuple(input_shape), n_classes=n_classes)
     softmax = _ends_in_softmax(raw, tuple(input_shape))
     inputs = keras.Input(shape=tuple(input_shape), name="features")

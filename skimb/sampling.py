@@ -259,7 +259,10 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
         X_res, y_res = self._fit_resample(flat, y, **params)
         self.n_timesteps_ = None
         if self.sample_indices_ is not None:
-            return [sequences[i] for i in self.sample_indices_], y_res
+            # Copies, as imbalanced-learn's samplers return new arrays: a
+            # change to one (augmentation) must reach neither the caller's
+            # sequences nor the other copies of a row drawn twice.
+            return [sequences[i].copy() for i in self.sample_indices_], y_res
         dtype = np.result_type(*sequences)
         out = []
         for row in X_res:

@@ -214,6 +214,17 @@ def test_fit_temperature_and_bias_keeps_the_class_frequencies():
     assert bias.sum() == pytest.approx(0.0, abs=1e-9)
 
 
+def test_rows_the_network_separates_do_not_sharpen_without_end():
+    # Every held-out row right by a hair: the log-loss falls without end as
+    # the temperature falls, and a nearly uniform network was sharpened
+    # into probabilities of exactly 0 and 1 (T near scikit-learn's e^-10).
+    y = np.repeat([0, 1, 2], 50)
+    logits = np.eye(3)[y] * 0.05
+    assert fit_temperature(logits, y) == pytest.approx(0.1, rel=1e-3)
+    temperature, _ = fit_temperature_and_bias(logits, y)
+    assert temperature == pytest.approx(0.1, rel=1e-3)
+
+
 def test_one_row_of_wild_logits_does_not_set_the_temperature():
     # An input far outside the training data (one value of 1e6) gets logits
     # apart by about 1e5: its log-loss alone would set the temperature.
@@ -326,11 +337,14 @@ def _own_logits(meta):
 def test_losses_adjust_for_the_weighted_class_counts(tabular, loss, own, fast_params):
     X, y = tabular
     weights = {0: 3.0, 1: 0.5, 2: 1.0, 3: 2.0}
+    params = dict(fast_params)
+    if own:
+        del params["units"]  # skimb's own network's
     clf = ImbalancedKerasClassifier(
         loss=loss,
         class_weight=weights,
         model=_own_logits if own else None,
-        **fast_params,
+        **params,
     ).fit(X, y)
     counts = _counts(y, list(weights.values()))
     np.testing.assert_allclose(clf.weighted_class_counts_, counts)

@@ -263,6 +263,17 @@ def _two_outputs(meta):
             "route to a build function, but model is a keras.Model",
         ),
         ({"model": 42}, ValueError, "'model' parameter"),
+        # Settings no network reads, which would be ignored without a word.
+        (
+            {"model": dense_logits, "units": 4, "dropout": 0.2},
+            ValueError,
+            r"\['units', 'dropout'\] shape skimb's own networks",
+        ),
+        (
+            {"model__units": 4},
+            ValueError,
+            r"\['model__units'\] are routed to a build function, but model=None",
+        ),
     ],
     ids=[
         "output-width",
@@ -272,11 +283,15 @@ def _two_outputs(meta):
         "two-outputs",
         "routed-to-an-instance",
         "not-callable",
+        "built-in-settings-beside-model",
+        "routed-without-model",
     ],
 )
 def test_bad_own_models_are_named(tabular, params, error, match, fast_params):
+    # fast_params' units shape skimb's own network only.
+    fast = {k: v for k, v in fast_params.items() if k != "units"}
     with pytest.raises(error, match=match):
-        ImbalancedKerasClassifier(**{**fast_params, **params}).fit(*tabular)
+        ImbalancedKerasClassifier(**{**fast, **params}).fit(*tabular)
 
 
 def test_own_networks_take_sequences_of_one_length(sequences):
@@ -337,3 +352,86 @@ def test_a_softmax_anywhere_at_the_end_is_detected(make, softmax):
     )
     names = [layer.name for layer in network.layers]
     assert ("log_of_probabilities" in names) is softmax
+
+
+# ------------------------------------------ networks cloning loses nothing
+
+
+class _Scale(keras.layers.Layer):
+    """A custom layer, not registered with Keras."""
+
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+def _double(x):
+    return x * 2.0
+
+
+def _custom_layers(meta):
+    inputs = keras.Input(meta["input_shape_"])
+    x = keras.layers.Lambda(_double)(_Scale(0.5)(inputs))
+    return keras.Model(inputs, keras.layers.Dense(meta["n_classes_"])(x))
+
+
+class _Subclassed(keras.Model):
+    """A subclassed network: no inputs or outputs until called."""
+
+    def __init__(self, n_classes=4, **kwargs):
+        super().__init__(**kwargs)
+        self.n_classes = n_classes
+        self.hidden = keras.layers.Dense(8, activation="relu")
+        self.out = keras.layers.Dense(n_classes)
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+    def get_config(self):
+        return {**super().get_config(), "n_classes": self.n_classes}
+
+
+def _subclassed(meta):
+    return _Subclassed(meta["n_classes_"])
+
+
+def test_unregistered_layers_and_lambda_functions_survive_pickle(tabular):
+    # pickle.dumps took such a fit, and pickle.loads refused it (safe mode,
+    # without the classes): "could not be deserialized properly".
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(model=_custom_layers, **OWN).fit(X, y)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.parametrize("given", ["instance", "build-function"])
+def test_a_subclassed_network_trains(tabular, given):
+    X, y = tabular
+    model = _Subclassed(4) if given == "instance" else _subclassed
+    clf = ImbalancedKerasClassifier(model=model, **OWN).fit(X, y)
+    assert clf.predict_proba(X).shape == (len(X), 4)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+
+def test_an_adapted_preprocessing_layer_keeps_its_state(tabular):
+    # clone_model builds layers from their config, which leaves out what
+    # adapt() learned: the network trained on X unscaled.
+    X, y = tabular
+    X = X * 100 + 5
+    normalization = keras.layers.Normalization(name="users_scaling")
+    normalization.adapt(X)
+    inputs = keras.Input((X.shape[1],))
+    model = keras.Model(inputs, keras.layers.Dense(4)(normalization(inputs)))
+    clf = ImbalancedKerasClassifier(model=model, **OWN).fit(X, y)
+    (users,) = [layer for layer in clf.model_.layers if isinstance(layer, keras.Model)]
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(users.get_layer("users_scaling").mean),
+        keras.ops.convert_to_numpy(normalization.mean),
+    )

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -314,6 +315,47 @@ FIT_CASES = [
     ("string-labels-work", _fit(), [X0, S0], None, None),
     ("two-classes-work", _fit(), [X0[:40], Y0[:40]], None, None),
     ("float32-extremes-work", _fit(), [X0 * 1e15, Y0], None, None),
+    (
+        "pandas-NA-in-object-columns",
+        _fit(),
+        [pd.DataFrame(X0.astype(object)).mask(np.eye(60, 4) > 0, pd.NA), Y0],
+        ValueError,
+        r"X contains missing values .* in columns \[0, 1, 2, 3\]",
+    ),
+    ("object-integer-labels-work", _fit(), [X0, Y0.astype(object)], None, None),
+    (
+        "not-a-callback",
+        _fit(callbacks=[1]),
+        [X0, Y0],
+        TypeError,
+        r"callbacks must be a list of keras.callbacks.Callback; got 1 \(int\)",
+    ),
+    # A grid given as a NumPy array hands out NumPy scalars; Keras refused
+    # them (and an int learning rate).
+    (
+        "numpy-scalar-parameters-work",
+        _fit(
+            units=np.int64(8), batch_size=np.uint16(16), learning_rate=np.float32(0.01)
+        ),
+        [X0, Y0],
+        None,
+        None,
+    ),
+    ("integer-learning-rate-works", _fit(learning_rate=1), [X0, Y0], None, None),
+    (
+        "numpy-kernel-size-works",
+        _fit(architecture="conv1d", kernel_size=np.int64(2)),
+        [X0.reshape(60, 2, 2), Y0],
+        None,
+        None,
+    ),
+    (
+        "routed-setting-without-a-build-function",
+        _fit(model__units=4),
+        [X0, Y0],
+        ValueError,
+        r"\['model__units'\] are routed to a build function, but model=None",
+    ),
 ]
 
 
@@ -738,3 +780,150 @@ def test_cli_errors(tmp_path, argv, match):
     assert result.returncode in (1, 2)
     lines = [line for line in result.stderr.splitlines() if "error" in line]
     assert len(lines) == 1 and re.search(match, lines[0]), result.stderr
+
+
+# ------------------------------------------- state, scale and integration
+
+
+def test_a_failed_fit_leaves_the_fitted_model_as_it_was():
+    clf = ImbalancedKerasClassifier(**FAST_PARAMS).fit(X0, Y0)
+    proba, state = clf.predict_proba(X0), dict(vars(clf))
+    # Refused after the checks had set classes_ and the counts (a class of
+    # one sample), and interrupted during training (other features).
+    with pytest.raises(ValueError, match="1 sample"):
+        clf.fit(X0, np.r_[Y0[:-1], 7])
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt
+
+    clf.set_params(callbacks=[Interrupt()])
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(np.c_[X0, X0], S0)
+    assert vars(clf).keys() - {"callbacks"} == state.keys() - {"callbacks"}
+    assert clf.classes_.tolist() == [0, 1, 2] and clf.n_features_in_ == 4
+    np.testing.assert_array_equal(clf.predict_proba(X0), proba)
+
+
+def test_a_constant_feature_is_centred_not_blown_up():
+    # Keras' Normalization divides by max(std, 1e-7): a feature constant in
+    # the training rows (or in partial_fit's first chunk) was multiplied by
+    # 1e7 where it later varied, and the logits with it.
+    X = X0.copy()
+    X[:, 3] = 0.0
+    clf = ImbalancedKerasClassifier(**FAST_PARAMS).fit(X, Y0)
+    moved = X.copy()
+    moved[:, 3] = 1.0
+    assert np.abs(clf.decision_function(moved)).max() < 20
+    stream = ImbalancedKerasClassifier(**FAST_PARAMS)
+    stream.partial_fit(X0[:1], Y0[:1], classes=[0, 1, 2])  # a one-row chunk
+    for i in range(1, 20):
+        stream.partial_fit(X0[i : i + 1], Y0[i : i + 1])
+    assert np.abs(stream.decision_function(X0)).max() < 20
+
+
+@pytest.mark.parametrize("scale", [1e-7, 1e20])
+def test_the_scale_of_sample_weights_does_not_change_the_fit(scale):
+    # Only the weights' ratios are costs: 1e-7 trained nothing (under Adam's
+    # epsilon), 1e20 overflowed float32.  Uniform weights, which the loss
+    # multiplies in (unequal class means become offsets on the logits).
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(300, 4)), np.repeat([0, 1, 2], 100)
+    X[:, 0] += 3 * y
+    params = dict(units=8, epochs=40, patience=40, cv=None, random_state=0)
+    reference = ImbalancedKerasClassifier(**params).fit(X, y)
+    scaled = ImbalancedKerasClassifier(**params).fit(
+        X, y, sample_weight=np.full(300, scale)
+    )
+    assert reference.score(X, y) > 0.7  # 0.35 with weights of 1e-7, before
+    np.testing.assert_allclose(
+        scaled.predict_proba(X), reference.predict_proba(X), atol=1e-5
+    )
+
+
+def test_a_class_weight_dict_may_name_a_declared_class_not_yet_seen():
+    clf = ImbalancedKerasClassifier(**FAST_PARAMS, class_weight={2: 3.0})
+    clf.partial_fit(X0[:40], Y0[:40], classes=[0, 1, 2])  # no class 2 yet
+    np.testing.assert_array_equal(clf.class_weight_, [1.0, 1.0, 3.0])
+    clf.partial_fit(X0, Y0)
+    np.testing.assert_array_equal(clf.class_weight_, [1.0, 1.0, 3.0])
+
+
+def test_partial_fit_refuses_a_loss_the_network_cannot_take():
+    clf = ImbalancedKerasClassifier(**{**FAST_PARAMS, "loss": "crossentropy"})
+    clf.partial_fit(X0, Y0)  # a network ending in logits
+    clf.set_params(loss=keras.losses.CategoricalCrossentropy())  # probabilities
+    with pytest.raises(ValueError, match="takes probabilities, but the network"):
+        clf.partial_fit(X0, Y0)
+
+
+def test_callbacks_count_the_epochs_of_earlier_partial_fit_calls():
+    seen = []
+
+    class Epochs(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(epoch)
+
+    clf = ImbalancedKerasClassifier(**FAST_PARAMS, callbacks=[Epochs()])
+    for _ in range(3):
+        clf.partial_fit(X0, Y0)
+    assert seen == [0, 1, 2] and len(clf.history_["loss"]) == 3
+
+
+def test_a_mistyped_parameter_survives_clone_and_is_refused():
+    from sklearn.base import clone
+
+    clf = ImbalancedKerasClassifier(unitz=64, **FAST_PARAMS)
+    assert "unitz=64" in repr(clf)
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['unitz'\]"):
+        clone(clf).fit(X0, Y0)
+    with pytest.raises(ValueError, match="Invalid parameter 'learnin_rate'"):
+        ImbalancedKerasClassifier().set_params(learnin_rate=0.5)
+
+
+def test_score_is_scikit_learns_f1_macro_on_rows_missing_a_class():
+    clf = ImbalancedKerasClassifier(**FAST_PARAMS).fit(X0, Y0)
+    predicted = clf.predict(X0)
+    rows = (Y0 != 2) & (predicted != 2)  # class 2 neither true nor predicted
+    assert clf.score(X0[rows], Y0[rows]) == pytest.approx(
+        f1_score(Y0[rows], predicted[rows], average="macro")
+    )
+
+
+def test_sequence_sampler_returns_copies_of_the_callers_sequences():
+    sequences = [RNG.normal(size=(2 + i % 3, 2)) for i in range(30)]
+    before = _snapshot(sequences)
+    resampled, _ = SequenceSampler(RandomOverSampler(random_state=0)).fit_resample(
+        sequences, np.r_[[0] * 20, [1] * 10]
+    )
+    for x in resampled:
+        x += 1.0
+    _unchanged(before, sequences)
+    assert len({id(x) for x in resampled}) == len(resampled)
+
+
+def test_flattened_sequences_are_taken_after_a_fit_on_3d_input():
+    X = RNG.normal(size=(60, 6, 3))
+    clf = ImbalancedKerasClassifier(
+        **{**FAST_PARAMS, "architecture": "lstm", "n_timesteps": 6}
+    ).fit(X, Y0)
+    np.testing.assert_allclose(
+        clf.predict_proba(X.reshape(60, -1)), clf.predict_proba(X), rtol=1e-6
+    )
+    with pytest.raises(ValueError, match=r"shape \(6, 2\), but .* \(6, 3\)"):
+        clf.predict(X.reshape(60, -1)[:, :12])
+
+
+def test_saving_into_a_file_or_through_a_link(tmp_path):
+    clf = ImbalancedKerasClassifier(**FAST_PARAMS).fit(X0, Y0)
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        persistence.save(clf, tmp_path / "a_file" / "m.skimb")
+    target = tmp_path / "model.skimb"
+    persistence.save(clf, target)
+    link = tmp_path / "link.skimb"
+    link.symlink_to(target)
+    refit = ImbalancedKerasClassifier(**FAST_PARAMS).fit(X0, S0)
+    persistence.save(refit, link)  # writes the file the link names
+    assert link.is_symlink()
+    assert persistence.load(target).classes_.tolist() == ["a", "b", "c"]
