@@ -118,7 +118,8 @@ def train(
         add_history=False,
         add_progbar=plan.verbose != 0,
         verbose=plan.verbose,
-        epochs=plan.epochs,
+        # Epochs are counted across partial_fit calls (_run_epochs).
+        epochs=plan.first_epoch + plan.epochs,
         steps=schedule.steps,
         # Callbacks read how many networks train together from their params.
         networks=len(networks),

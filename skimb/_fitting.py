@@ -513,12 +513,21 @@ def _plan(
     if mean_weight is not None:  # the loss's offsets carry each class's mean
         weights = weights / mean_weight[y_encoded]
         class_weight = class_weight / mean_weight
-    # Only the weights' ratios are costs; their scale would act as a
-    # learning rate (weights of 1e-7, rows normalised to sum to 1, sank
-    # under Adam's epsilon and trained nothing; 1e20 overflowed float32):
-    # the loss sees them at mean 1 over the rows given.  (Where the offsets
-    # took each class's mean, the mean is 1 already in a fit.)
-    weights = (weights / np.mean(weights, dtype=np.float64)).astype(np.float32)
+        scale = 1.0
+    else:
+        # Only the weights' ratios are costs; their scale would act as a
+        # learning rate (weights of 1e-7, rows normalised to sum to 1, sank
+        # under Adam's epsilon and trained nothing; 1e20 overflowed
+        # float32): the loss sees them at mean 1 over every row counted (in
+        # a fit, its rows; in partial_fit, every call's, so that chunks
+        # weighted unlike keep their ratios).  The class weights of a
+        # sampler's synthetic rows scale alike.
+        counts = setting.counts
+        scale = float(
+            np.sum(counts.observed * counts.mean_weight) / np.sum(counts.observed)
+        )
+    weights = (weights / scale).astype(np.float32)
+    class_weight = class_weight / scale
     return plan_for(
         setting.params,
         loss=built.loss,

@@ -409,13 +409,14 @@ class MomentSums:
         multiplied by 1e7 wherever it later varies, and the logits with it.
         As scikit-learn's ``StandardScaler`` does, such a feature is
         centred and left unscaled.  Constant within the rounding of the
-        sums (a variance below 1,000 float64 epsilons of the mean square:
-        below float32's resolution of the feature's values).
+        sums (a variance below 64 float64 epsilons of the mean square, the
+        rounding of the pairwise sums: a spread below float32's resolution
+        of the feature's values).
         """
         mean = self.total / self.count
         mean_square = self.total_sq / self.count
         variance = np.maximum(mean_square - mean**2, 0.0)
-        constant = variance <= 1e3 * np.finfo(np.float64).eps * mean_square
+        constant = variance <= 64 * np.finfo(np.float64).eps * mean_square
         return mean, np.where(constant, 1.0, variance)
 
 

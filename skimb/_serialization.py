@@ -53,9 +53,10 @@ def user_objects(model: keras.Model) -> tuple[dict, bool]:
     case, so the model loads as it was fitted.
     """
     objects, has_lambda = {}, False
-    stack = [model]
-    while stack:
-        layer = stack.pop()
+    # Every layer, those inside wrappers (TimeDistributed, Bidirectional, an
+    # RNN's cell) and a custom layer's own included: Keras walks them so
+    # (Layer._flatten_layers, which has no public equivalent).
+    for layer in model._flatten_layers(include_self=True, recursive=True):
         cls = type(layer)
         if isinstance(layer, keras.layers.Lambda):
             name = getattr(layer.function, "__name__", "<lambda>")
@@ -64,6 +65,7 @@ def user_objects(model: keras.Model) -> tuple[dict, bool]:
             else:
                 objects[name] = layer.function
         elif not cls.__module__.startswith(("keras.", "skimb.")):
-            objects[keras.saving.get_registered_name(cls)] = cls
-        stack.extend(getattr(layer, "layers", ()))
+            name = keras.saving.get_registered_name(cls)
+            if keras.saving.get_registered_object(name) is not cls:
+                objects[name] = cls  # registered ones load by their name
     return objects, has_lambda

@@ -68,9 +68,9 @@ def _raw_model(model, *, routed: dict, meta: dict) -> keras.Model:
 
 
 def _keep_adapted_state(model: keras.Model, clone: keras.Model) -> None:
-    """Give ``clone``'s preprocessing layers (those with ``adapt``:
-    ``Normalization``, ``Discretization``, lookups) the state ``model``'s
-    hold.  ``clone_model`` builds layers from their config, which leaves out
+    """Give ``clone``'s preprocessing layers (those with ``adapt`` whose
+    state is in weights: ``Normalization``, ``Discretization``) the state
+    ``model``'s hold.  ``clone_model`` builds layers from their config, which leaves out
     what ``adapt`` learned: a ``Normalization`` adapted to the data came
     back with mean 0 and variance 1, and the network trained on X unscaled.
     That state is part of the input the network was designed for, not a
@@ -80,9 +80,14 @@ def _keep_adapted_state(model: keras.Model, clone: keras.Model) -> None:
             _keep_adapted_state(original, copy)
         elif hasattr(original, "adapt") and type(original) is type(copy):
             state = original.get_weights()
-            if all(
-                np.array_equal(a, b)
-                for a, b in zip(state, copy.get_weights(), strict=True)
+            if state and not copy.built:
+                # The clone of a Sequential without an Input, or of a
+                # subclassed model, is built on first call: build the layer
+                # as the original was, to hold the state.
+                copy.build_from_config(original.get_build_config())
+            fresh = copy.get_weights()
+            if len(fresh) != len(state) or all(
+                np.array_equal(a, b) for a, b in zip(state, fresh, strict=True)
             ):
                 continue  # not adapted (or set in its config): nothing lost
             copy.set_weights(state)

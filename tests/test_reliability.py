@@ -927,3 +927,60 @@ def test_saving_into_a_file_or_through_a_link(tmp_path):
     persistence.save(refit, link)  # writes the file the link names
     assert link.is_symlink()
     assert persistence.load(target).classes_.tolist() == ["a", "b", "c"]
+
+
+def test_an_adapted_layer_of_a_sequential_without_input_keeps_its_state():
+    # Cloned unbuilt: the state had no weights to go to.
+    X = X0 * 100 + 5
+    normalization = keras.layers.Normalization(name="users_scaling")
+    normalization.adapt(X)
+    model = keras.Sequential([normalization, keras.layers.Dense(3)])
+    clf = ImbalancedKerasClassifier(model=model, epochs=2, cv=None).fit(X, Y0)
+    (users,) = [layer for layer in clf.model_.layers if isinstance(layer, keras.Model)]
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(users.get_layer("users_scaling").mean),
+        keras.ops.convert_to_numpy(normalization.mean),
+    )
+
+
+def _weights_seen(monkeypatch):
+    import skimb._fitting
+
+    seen, plan_for = [], skimb._fitting.plan_for
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs["weights"], kwargs["class_weight"]))
+        return plan_for(*args, **kwargs)
+
+    monkeypatch.setattr(skimb._fitting, "plan_for", spy)
+    return seen
+
+
+def test_partial_fit_keeps_the_ratio_of_chunks_weighted_unlike(monkeypatch):
+    # The weights multiply the loss here (tau=0): rescaled over every row
+    # counted, not each call's alone, a chunk weighted 0.1 stays lighter.
+    seen = _weights_seen(monkeypatch)
+    clf = ImbalancedKerasClassifier(**FAST_PARAMS, tau=0.0)
+    clf.partial_fit(X0, Y0, sample_weight=np.ones(60))
+    clf.partial_fit(X0, Y0, sample_weight=np.full(60, 0.1))
+    (first, _), (second, _) = seen
+    np.testing.assert_allclose(first, 1.0)
+    np.testing.assert_allclose(second, 0.1 / 0.55, rtol=1e-6)
+
+
+def test_a_sampler_that_drops_rows_takes_rescaled_class_weights(monkeypatch):
+    # The synthetic rows' class weights scale as the rows' weights do, so a
+    # sampler that does not return the original rows first still agrees.
+    from imblearn.combine import SMOTEENN
+
+    seen = _weights_seen(monkeypatch)
+    clf = ImbalancedKerasClassifier(
+        **FAST_PARAMS,
+        tau=0.0,
+        class_weight={0: 3.0},
+        batch_sampler=SMOTEENN(random_state=0),
+    ).fit(X0, Y0)
+    ((weights, class_weight),) = seen
+    np.testing.assert_allclose(weights, class_weight[Y0], rtol=1e-6)
+    assert np.mean(weights) == pytest.approx(1.0)
+    assert clf.predict(X0).shape == (60,)
