@@ -664,8 +664,9 @@ default="oof_macro_f1"
         classes : array-like of shape (n_classes,), optional
             All the classes, on the first call.
         sample_weight : array-like of shape (n_samples,), optional
-            Per-sample weights; the loss sees them rescaled to mean 1 over
-            the call's rows, and the class counts as given.
+            Per-sample weights; the loss sees them rescaled by the mean
+            weight of every row counted so far (this call's included), and
+            the class counts as given.
 
         Returns
         -------

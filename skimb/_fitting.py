@@ -519,9 +519,10 @@ def _plan(
         # learning rate (weights of 1e-7, rows normalised to sum to 1, sank
         # under Adam's epsilon and trained nothing; 1e20 overflowed
         # float32): the loss sees them at mean 1 over every row counted (in
-        # a fit, its rows; in partial_fit, every call's, so that chunks
-        # weighted unlike keep their ratios).  The class weights of a
-        # sampler's synthetic rows scale alike.
+        # a fit, its rows; in partial_fit, every call's, so that a chunk
+        # weighted less than the earlier ones stays lighter: 0.1 after 1
+        # trains at 0.18, where each call's own mean made it 1).  The class
+        # weights of a sampler's synthetic rows scale alike.
         counts = setting.counts
         scale = float(
             np.sum(counts.observed * counts.mean_weight) / np.sum(counts.observed)

@@ -66,6 +66,10 @@ def user_objects(model: keras.Model) -> tuple[dict, bool]:
                 objects[name] = layer.function
         elif not cls.__module__.startswith(("keras.", "skimb.")):
             name = keras.saving.get_registered_name(cls)
-            if keras.saving.get_registered_object(name) is not cls:
-                objects[name] = cls  # registered ones load by their name
+            registered = keras.saving.get_registered_object(name) is cls
+            # Kept by reference, so that loading imports (and so registers)
+            # them; but a registered class defined in a function, which no
+            # pickle can name, loads by its registered name alone.
+            if not (registered and "<locals>" in cls.__qualname__):
+                objects[name] = cls
     return objects, has_lambda

@@ -69,7 +69,7 @@ def _raw_model(model, *, routed: dict, meta: dict) -> keras.Model:
 
 def _keep_adapted_state(model: keras.Model, clone: keras.Model) -> None:
     """Give ``clone``'s preprocessing layers (those with ``adapt`` whose
-    state is in weights: ``Normalization``, ``Discretization``) the state
+    state is in weights: ``Normalization``'s mean and variance) the state
     ``model``'s hold.  ``clone_model`` builds layers from their config, which leaves out
     what ``adapt`` learned: a ``Normalization`` adapted to the data came
     back with mean 0 and variance 1, and the network trained on X unscaled.
