@@ -111,7 +111,9 @@ class ImbalancedKerasClassifier(ScikerasFixes):
         time; each sequence is read as its other steps, in order, so padding
         at the start or at the end gives the same predictions.  A finite
         number.  A list of ``(n_timesteps_i, n_features)`` arrays needs no
-        ``mask_value``: it is padded and masked as it is.
+        ``mask_value``: it is padded and masked as it is (with
+        ``mask_value`` set, its sequences' ``mask_value`` steps are padding
+        too).
     standardize : bool or "auto", default="auto"
         Standardise each feature inside the network with the mean and
         variance of the training split (of the first call of
@@ -283,9 +285,9 @@ default="oof_macro_f1"
         ``RandomUnderSampler``, ``"smote"`` ``SMOTE`` with five neighbours,
         fewer where the rarest class of a network's training rows has five
         rows or fewer; a sampler instance is cloned and reseeded every epoch
-        (and keeps its own ``k_neighbors``).  Over- and under-sampling select
-        rows without copying ``X``; a sampler that synthesises rows gives
-        them their class weight.  See :mod:`skimb.sampling`.
+        (and keeps its own ``k_neighbors``).  Over- and under-sampling
+        (without ``shrinkage``) select rows without copying ``X``; a sampler
+        that synthesises rows gives them their class weight.  See :mod:`skimb.sampling`.
     callbacks : list of keras.callbacks.Callback, optional
         Extra callbacks; they run after the validation metrics are added to
         the logs, so they can monitor ``"val_macro_f1"``.  With cross-fitting
@@ -803,6 +805,7 @@ default="oof_macro_f1"
             input_shape=self.input_shape_,
             n_features_in=self.n_features_in_,
             variable_length=self.variable_length_,
+            read_features=partial(check_features, self, reset=False),
         )
 
     def _set_decision(self, fitted: FittedDecision) -> None:

@@ -163,6 +163,20 @@ def _lent_to_callbacks(
     these networks."""
     receivers = [c for c in plan.callbacks if isinstance(c, ValidationDataCallback)]
     scorers = [c for c in plan.callbacks if isinstance(c, NetworkOutputs)]
+    for i, callback in enumerate(plan.callbacks):
+        if not isinstance(callback, ValidationMetrics):
+            continue
+        # The estimator's own keys: loss, and val_* and oof_* where it
+        # validates.  The later callbacks, and figures, would read a
+        # callback's scores of other data as the validation rows' (history_
+        # keeps the estimator's).
+        own = ("", "val_", "oof_") if held_out.rows is not None else ("",)
+        if callback.prefix in own and (callback.prefix or callback.loss is not None):
+            raise ValueError(
+                f"callbacks[{i}] is a ValidationMetrics with prefix="
+                f"{callback.prefix!r}, whose keys the estimator logs itself: "
+                'give it another (ValidationMetrics(X, y, prefix="test_")).'
+            )
     try:
         if held_out.rows is not None:
             # Streamed rows are not in memory: the callbacks read the held-out
@@ -182,7 +196,9 @@ def _lent_to_callbacks(
         for callback in scorers:
             # Data of a callback's own is scored by the networks as the fitted
             # model will average them (the program's model takes k inputs).
-            callback.set_network_outputs(_NetworksOutputs(networks))
+            callback.set_network_outputs(
+                _NetworksOutputs(networks, read=plan.read_features)
+            )
         yield
     finally:
         for callback in receivers:
@@ -263,14 +279,19 @@ class _NetworksOutputs:
     network's, or the average of the cross-fitted ones (built on first use,
     as :func:`skimb._networks.average_networks` builds the fitted model)."""
 
-    def __init__(self, networks: list[keras.Model]):
+    def __init__(self, networks: list[keras.Model], *, read=None):
         self.networks = networks
         self.model = networks[0] if len(networks) == 1 else None
+        # The callback's X read as predict reads it: a list of sequences,
+        # mask_value padding and flattened sequences mean what they mean
+        # there, rather than failing or being read as data.
+        self.read = read
 
     def __call__(self, X) -> np.ndarray:
         if self.model is None:
             self.model = average_networks(self.networks)
-        return forward(self.model, np.asarray(X, dtype=np.float32))
+        X = self.read(X) if self.read is not None else np.asarray(X, np.float32)
+        return forward(self.model, X)
 
 
 class _EarlyStopping:

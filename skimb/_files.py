@@ -7,6 +7,7 @@ names the file and what is wrong with it, so the command can print it as is.
 from __future__ import annotations
 
 import glob
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ def read_data(
     target: str | None = None,
     need_target: bool = True,
     feature_names=None,
+    classes=None,
 ) -> Data:
     """Read a table or a sequence file.
 
@@ -49,12 +51,16 @@ def read_data(
         an array ``X`` of shape ``(n, timesteps, features)`` (or a 2-D table)
         and, usually, labels ``y``.
     target : str, optional
-        The label column of a table.
+        The label column of a table, or the labels' array of an ``.npz``
+        file (``"y"`` by default).
     need_target : bool, default=True
         Fail when the labels are missing; otherwise ``y`` is ``None``.
     feature_names : sequence of str, optional
         The columns the model was fitted on: they are selected by name and
         every other column is ignored.
+    classes : ndarray, optional
+        A model's classes: a CSV's labels, which are text, take their type
+        where they can (:func:`labels_from_text`).
 
     Returns
     -------
@@ -69,8 +75,8 @@ def read_data(
         )
     _check_file(path)
     if suffix in SEQUENCE_SUFFIXES:
-        return _read_sequences(path, need_target)
-    return _read_table(path, target, need_target, feature_names)
+        return _read_sequences(path, need_target, target or "y")
+    return _read_table(path, target, need_target, feature_names, classes)
 
 
 def _check_file(path: Path) -> None:
@@ -98,7 +104,49 @@ def _missing_columns(path: Path, feature_names, columns) -> None:
         )
 
 
-def _read_table(path: Path, target, need_target: bool, feature_names) -> Data:
+_INTEGER = re.compile(r"0|-?[1-9][0-9]*")
+
+
+def labels_from_text(texts: np.ndarray, *, like: np.ndarray | None = None):
+    """Labels read as text (a CSV's), as the classes they name.
+
+    Integers where every label is one written the one way Python writes it
+    (``"7"``, not ``"007"``, ``"-0"`` or ``"7.0"``, so that no two texts
+    become one class), else the text itself; ``like``: a model's classes,
+    whose type the labels take where they can (labels ``"250"`` of a model
+    whose classes are the strings ``"250"``, ``"E11"``; labels ``"007"`` of
+    a model whose classes are integers).
+    """
+    missing = [t for t in texts if not isinstance(t, str)]  # (empty cells)
+    if missing:
+        return texts
+    # (Digits beyond int64's 18 stay text.)
+    integers = all(_INTEGER.fullmatch(t) and len(t) < 19 for t in texts)
+    if like is not None:
+        kind = np.asarray(like).dtype.kind
+        if kind in "iu":
+            # Integers however written: such a model's classes were read
+            # that way (pandas read "007" as 7).
+            try:
+                return np.array([int(t) for t in texts], dtype=np.int64)
+            except (ValueError, OverflowError):
+                return texts
+        if kind == "b" and all(t in ("True", "False") for t in texts):
+            return np.array([t == "True" for t in texts])
+        if kind == "f":
+            try:
+                return np.array([float(t) for t in texts])
+            except ValueError:
+                return texts
+        return texts
+    if integers and texts.size:
+        return np.array([int(t) for t in texts], dtype=np.int64)
+    return texts
+
+
+def _read_table(
+    path: Path, target, need_target: bool, feature_names, classes=None
+) -> Data:
     try:
         import pandas as pd
     except ImportError:
@@ -112,9 +160,18 @@ def _read_table(path: Path, target, need_target: bool, feature_names) -> Data:
                 # In the label column only an empty cell is missing: pandas
                 # reads "NA", "None" or "null" as missing values, which there
                 # are class names (a region "NA", a severity "None").
-                frame[target] = pd.read_csv(
-                    path, usecols=[target], keep_default_na=False, na_values=[""]
+                # And labels are the file's text: pandas would read "01" and
+                # "1" as one number, and "True" as a boolean.
+                labels = pd.read_csv(
+                    path,
+                    usecols=[target],
+                    dtype=str,
+                    keep_default_na=False,
+                    na_values=[""],
                 )[target]
+                frame[target] = labels_from_text(
+                    labels.to_numpy(dtype=object), like=classes
+                )
         else:
             frame = pd.read_parquet(path)
     except pd.errors.EmptyDataError:
@@ -222,6 +279,8 @@ def read_table_chunks(
                 batch.to_pandas()
                 for batch in parquet.iter_batches(batch_size=rows, columns=columns)
             )
+        # (A Parquet file of no rows, as Spark writes for an empty partition,
+        # has no batch: it adds no rows to the others.)
         for frame in chunks:
             yield _table(frame, path, target, False, feature_names)
     except (DataError, GeneratorExit):
@@ -234,7 +293,7 @@ def _is_numeric(dtype) -> bool:
     return getattr(dtype, "kind", "O") in "biuf"
 
 
-def _read_sequences(path: Path, need_target: bool) -> Data:
+def _read_sequences(path: Path, need_target: bool, target: str) -> Data:
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
@@ -262,19 +321,26 @@ def _read_sequences(path: Path, need_target: bool) -> Data:
         raise DataError(f"{path}: X has no rows.")
     if not np.isfinite(X).all():
         raise DataError(f"{path}: X holds NaN or infinite values.")
-    y = arrays.get("y")
+    y = arrays.get(target)
     if y is None and need_target:
-        raise DataError(f"{path}: no array named 'y' with the labels.")
+        raise DataError(
+            f"{path}: no array named {target!r} with the labels (it has "
+            f"{_listing(arrays)}; name another with --target)."
+        )
     if y is not None:
         if y.ndim != 1:
-            raise DataError(f"{path}: y must be 1-D; got shape {y.shape}.")
+            raise DataError(
+                f"{path}: the labels {target!r} must be 1-D; got shape {y.shape}."
+            )
         if len(y) != len(X):
             raise DataError(
-                f"{path}: X has {len(X)} rows but y has {len(y)}; they must match."
+                f"{path}: X has {len(X)} rows but the labels {target!r} have "
+                f"{len(y)}; they must match."
             )
         if need_target and y.dtype.kind == "f" and np.isnan(y).any():
             raise DataError(
-                f"{path}: y has {int(np.isnan(y).sum())} missing values (NaN)."
+                f"{path}: the labels {target!r} have {int(np.isnan(y).sum())} "
+                "missing values (NaN)."
             )
     return Data(X=X, y=y, kind="sequences", path=path)
 

@@ -13,7 +13,7 @@ estimator.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import keras
@@ -68,6 +68,11 @@ class Setting:
         Features per sample (per time step for sequences).
     variable_length : bool
         Whether sequences are padded to one length and masked.
+    read_features : callable or None
+        How features given to callbacks (``ValidationMetrics(X, y)``, ...)
+        are read into the network's input: as ``predict`` reads them
+        (lists of sequences, ``mask_value`` padding, flattened sequences).
+        None: as a float32 array.
     """
 
     params: dict
@@ -77,6 +82,7 @@ class Setting:
     input_shape: tuple
     n_features_in: int
     variable_length: bool
+    read_features: Callable[[object], np.ndarray] | None = None
 
 
 def make_setting(
@@ -90,6 +96,7 @@ def make_setting(
     input_shape: tuple,
     n_features_in: int,
     variable_length: bool,
+    read_features: Callable[[object], np.ndarray] | None = None,
 ) -> Setting:
     """The :class:`Setting` of these parameters and class statistics."""
     loss_weights = loss_class_weights(
@@ -111,6 +118,7 @@ def make_setting(
         input_shape=input_shape,
         n_features_in=n_features_in,
         variable_length=variable_length,
+        read_features=read_features,
     )
 
 
@@ -538,5 +546,6 @@ def _plan(
         class_weight=class_weight,
         loss_class_weights=setting.counts.loss_weights,
         sparse=built.sparse,
+        read_features=setting.read_features,
         **settings,
     )

@@ -71,6 +71,19 @@ def real_steps(X: np.ndarray, mask_value: float) -> np.ndarray:
     return ~np.all(X == mask_value, axis=-1)
 
 
+def _masked(X: np.ndarray, mask_value: float) -> np.ndarray:
+    """Padded 3-D ``X`` (``mask_value`` steps, or NaN steps after a list's
+    shorter sequences) with its real steps first and NaN padding after."""
+    real = real_steps(X, mask_value) & ~np.isnan(X).all(axis=-1)
+    if not real.any(axis=1).all():
+        row = int(np.flatnonzero(~real.any(axis=1))[0])
+        raise ValueError(
+            f"Sequence {row} of X has no step that is not mask_value="
+            f"{mask_value}: every sequence needs at least one real step."
+        )
+    return _packed(X, real)
+
+
 def _packed(X: np.ndarray, real: np.ndarray) -> np.ndarray:
     """A new array of ``X``'s sequences with their real steps first, in
     order, and padding steps of NaN after them (the padding the networks
@@ -178,6 +191,11 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
             n_features=None if fitted is None else fitted[1],
             fitted=fitted is not None,
         )
+        mask_value = getattr(estimator, "mask_value", None)
+        if mask_value is not None:
+            # A list's sequences may hold mask_value padding too: it is
+            # padding in every form of X.
+            X = _masked(X, mask_value)
         return _fitted_shape(
             estimator, X, reset=reset, variable_length=True, sequences=True
         )
@@ -255,14 +273,7 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
             )
     mask_value = getattr(estimator, "mask_value", None)
     if mask_value is not None and X.ndim == 3:
-        real = real_steps(X, mask_value)
-        if not real.any(axis=1).all():
-            row = int(np.flatnonzero(~real.any(axis=1))[0])
-            raise ValueError(
-                f"Sequence {row} of X has no step that is not mask_value="
-                f"{mask_value}: every sequence needs at least one real step."
-            )
-        X = _packed(X, real)
+        X = _masked(X, mask_value)
     return _fitted_shape(
         estimator,
         X,

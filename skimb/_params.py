@@ -9,6 +9,7 @@ nothing here reads the estimator.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from numbers import Integral, Real
 
 import keras
@@ -265,6 +266,7 @@ def plan_for(
     seed: int | None,
     n_train: int,
     first_epoch: int = 0,
+    read_features: Callable[[object], np.ndarray] | None = None,
 ) -> TrainingPlan:
     """The training plan of the parameters for ``y`` (``n_train``: training
     rows of one network; ``loss_class_weights``: what deferred re-weighting
@@ -294,4 +296,5 @@ def plan_for(
         verbose=params["verbose"],
         distribution=data_parallel(params["devices"]),
         jit_compile=params["jit_compile"],
+        read_features=read_features,
     )

@@ -6,7 +6,7 @@ training engine (:mod:`skimb._engine`) reads nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import keras
@@ -84,6 +84,9 @@ class TrainingPlan:
     jit_compile : bool
         Whether TensorFlow compiles the epoch with XLA.  On JAX every epoch
         is compiled by XLA.
+    read_features : callable or None
+        Reads features that callbacks score the networks on into their
+        input, as ``predict`` does; None: as a float32 array.
     """
 
     loss: object
@@ -106,3 +109,4 @@ class TrainingPlan:
     verbose: int
     distribution: keras.distribution.DataParallel | None
     jit_compile: bool
+    read_features: Callable[[object], np.ndarray] | None = None

@@ -38,10 +38,11 @@ class Shards:
     """A data set stored as files, read a window of rows at a time.
 
     Each file (a shard) holds some rows: a Parquet table with the label
-    column ``target`` and one column per feature (flattened sequences, with
-    the estimator's ``n_timesteps``), or an ``.npz`` file with an array
-    ``X`` of shape ``(n, n_features)`` or ``(n, n_timesteps, n_features)``
-    and an array named ``target`` with the labels.  The rows of the data
+    column that ``target`` names (``"y"`` by default) and one column per
+    feature (flattened sequences, with the estimator's ``n_timesteps``), or
+    an ``.npz`` file with an array ``X`` of shape ``(n, n_features)`` or
+    ``(n, n_timesteps, n_features)`` and the array of labels that
+    ``target`` names.  The rows of the data
     set are the shards' rows in the order of ``files``.
 
     Parameters

@@ -290,6 +290,20 @@ neg_expected_calibration_error_scorer = _probability_scorer(
 )
 
 
+def _encoded(labels, name: str) -> np.ndarray:
+    """Encoded labels as int64, refusing values that are not whole numbers
+    (a cast would silently truncate 0.5 to class 0)."""
+    array = np.asarray(labels)
+    if array.dtype.kind == "f":
+        fractional = np.mod(array, 1) != 0
+        if fractional.any():
+            raise ValueError(
+                f"{name} must hold labels encoded 0 .. n_classes - 1; it holds "
+                f"{array[fractional][0].item()!r}, which is no whole number."
+            )
+    return array.astype(np.int64)
+
+
 def confusion_scores(y_true, y_pred, *, n_classes: int) -> dict[str, object]:
     """Macro-F1, balanced accuracy, g-mean and per-class recall of encoded labels.
 
@@ -325,8 +339,8 @@ def confusion_scores(y_true, y_pred, *, n_classes: int) -> dict[str, object]:
     >>> round(scores["macro_f1"], 4), scores["recall"].tolist()
     (0.7778, [0.5, 1.0, 1.0])
     """
-    y_true = np.asarray(y_true, dtype=np.int64)
-    y_pred = np.asarray(y_pred, dtype=np.int64)
+    y_true = _encoded(y_true, "y_true")
+    y_pred = _encoded(y_pred, "y_pred")
     for name, encoded in (("y_true", y_true), ("y_pred", y_pred)):
         outside = (encoded < 0) | (encoded >= n_classes)
         if outside.any():

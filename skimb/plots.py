@@ -165,6 +165,10 @@ def plot_confusion_matrix(y_true, y_pred, *, labels=None) -> Figure:
     if labels is None:
         labels = np.unique(np.concatenate([y_true, y_pred]))
     labels = np.asarray(labels)
+    unique, counts = np.unique(labels, return_counts=True)
+    if (counts > 1).any():
+        # scikit-learn would count the class in the first of them only.
+        raise ValueError(f"labels names {unique[counts > 1].tolist()} twice or more.")
     # A row left out would leave its class's recall (and the row of its
     # prediction) out of the matrix without a word.
     check_known_labels(y_true, labels, name="y_true", among="labels")

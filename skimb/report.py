@@ -234,7 +234,11 @@ class Report:
             y_pred = classes[np.argmax(y_score, axis=1)]
         y_pred = np.asarray(y_pred)
         summary = {
-            "macro-F1": macro_f1(y_true, y_pred, labels=classes),
+            # Over the classes present in the labels or the predictions, as
+            # scikit-learn's f1_macro and the estimators' score: a class the
+            # data do not hold and the model never predicts has no F1 to
+            # average (the balanced accuracy leaves it out too).
+            "macro-F1": macro_f1(y_true, y_pred),
             "balanced accuracy": balanced_accuracy_score(y_true, y_pred),
             "accuracy": float(np.mean(y_true == y_pred)),
             "rows": len(y_true),

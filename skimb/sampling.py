@@ -79,9 +79,11 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
     it resamples only the data the pipeline is fitted on (the training
     folds); ``predict`` and ``score`` skip it.
 
-    Sequences of different lengths, as a list of ``(n_timesteps_i,
-    n_features)`` arrays or padded 3-D data with ``mask_value`` steps, come
-    back in the same form.  Each is flattened with its last step repeated up
+    Sequences of different lengths, as a list (or 1-D object array) of
+    ``(n_timesteps_i, n_features)`` arrays or padded 3-D data with
+    ``mask_value`` steps, come back as a list, or as 3-D data padded with
+    ``mask_value``; a list's ``mask_value`` steps are padding too, and its
+    sequences come back without them.  Each is flattened with its last step repeated up
     to the longest length, beside its length as one more column, so that
     SMOTE-like samplers interpolate the lengths too; a synthetic sequence
     keeps its rounded length.
@@ -99,11 +101,11 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
         SMOTE-like samplers interpolate between whole sequences, step by
         step.
     mask_value : float, optional
-        For padded 3-D sequences of different lengths: a step whose features
-        all equal ``mask_value`` is padding, wherever it is (Keras' masking
-        rule).  Each sequence is its other steps, in order, and comes back
-        padded at the end (the classifier reads start and end padding
-        alike).
+        For sequences of different lengths, padded 3-D or a list: a step
+        whose features all equal ``mask_value`` is padding, wherever it is
+        (Keras' masking rule).  Each sequence is its other steps, in order;
+        padded 3-D input comes back padded at the end (the classifier reads
+        start and end padding alike), a list's sequences without it.
 
     Attributes
     ----------
@@ -179,9 +181,10 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
         Returns
         -------
         X_resampled : ndarray, shaped like ``X`` but for the first axis
-            Sequences of different lengths come back as a list; a table as
-            the sampler gives it (a DataFrame for a DataFrame, a sparse
-            matrix for one).
+            A list of sequences comes back as a list, padded 3-D input with
+            ``mask_value`` as 3-D padded with ``mask_value``; a table as the
+            sampler gives it (a DataFrame for a DataFrame, a sparse matrix
+            for one).
         y_resampled : ndarray of shape (n_resampled,)
         """
         self._validate_params()
@@ -190,6 +193,9 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
         check_classification_targets(y)
         sequences = sequence_list(X)
         if sequences is not None:
+            if self.mask_value is not None:
+                # A list's sequences may be padded too.
+                sequences = self._unpadded(sequences)
             return self._resample_sequences(sequences, y, **params)
         check_not_ragged_rows(X)
         if input_ndim(X) == 2:
@@ -199,10 +205,7 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
             return self._fit_resample(X, y_given, **params)
         X = check_array(X, allow_nd=True, dtype="numeric", input_name="X")
         if self.mask_value is not None and X.ndim == 3:
-            real = real_steps(X, self.mask_value)
-            X_res, y_res = self._resample_sequences(
-                [x[keep] for x, keep in zip(X, real, strict=True)], y, **params
-            )
+            X_res, y_res = self._resample_sequences(self._unpadded(X), y, **params)
             padded = pad_sequences(
                 X_res, length=X.shape[1], value=self.mask_value, dtype=X.dtype
             )
@@ -237,6 +240,24 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
         self.sample_indices_ = indices
         return X_res, y_res
 
+    def _unpadded(self, sequences) -> list:
+        """Each sequence without its ``mask_value`` steps (Keras' rule: a
+        step whose features all equal it), wherever they are."""
+        unpadded = []
+        for i, x in enumerate(sequences):
+            x = np.asarray(x)
+            if x.ndim == 2:
+                keep = real_steps(x, self.mask_value)
+                if not keep.any():
+                    raise ValueError(
+                        f"Sequence {i} of X has no step that is not mask_value="
+                        f"{self.mask_value}: every sequence needs at least one "
+                        "real step."
+                    )
+                x = x[keep]
+            unpadded.append(x)  # (other ranks are refused by name below)
+        return unpadded
+
     def _resample_sequences(self, sequences: list, y: np.ndarray, **params):
         """Resample sequences of different lengths; returns a list."""
         check_same_length(len(sequences), len(y))
@@ -258,7 +279,8 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
         flat[:, -1] = lengths
         X_res, y_res = self._fit_resample(flat, y, **params)
         self.n_timesteps_ = None
-        if self.sample_indices_ is not None:
+        indices = self.sample_indices_
+        if indices is not None and np.array_equal(np.asarray(X_res), flat[indices]):
             # Copies, as imbalanced-learn's samplers return new arrays: a
             # change to one (augmentation) must reach neither the caller's
             # sequences nor the other copies of a row drawn twice.
@@ -346,8 +368,12 @@ class ResampledRows(NamedTuple):
 
 def selects_rows(sampler) -> bool:
     """Whether a sampler only selects rows (random over- and under-sampling
-    ignore the features), rather than synthesising new ones."""
-    return type(sampler) in (RandomOverSampler, RandomUnderSampler)
+    ignore the features), rather than synthesising new ones (random
+    over-sampling with ``shrinkage`` perturbs the rows it repeats)."""
+    return (
+        type(sampler) in (RandomOverSampler, RandomUnderSampler)
+        and sampler.get_params().get("shrinkage") is None
+    )
 
 
 def resample_rows(
@@ -400,14 +426,24 @@ def resample_rows(
         positions = sampler.fit_resample(positions, y_train)[0].ravel()
         return ResampledRows(rows[positions], None, y_train[positions], None)
     flat = X[rows].reshape(len(rows), -1)
-    X_res, y_res = sampler.fit_resample(flat, y_train)[:2]
+    if X.ndim == 3 and np.isnan(flat).any():
+        # Sequences of several lengths, padded with NaN steps (which the
+        # network masks): the sampler sees each at its own length, as
+        # SequenceSampler gives them, not the padding (SMOTE refuses NaN).
+        unpadded = [x[~np.isnan(x).all(axis=-1)] for x in X[rows]]
+        sequences, y_res = SequenceSampler(sampler).fit_resample(unpadded, y_train)
+        X_res = pad_sequences(
+            sequences, length=X.shape[1], value=np.nan, dtype=np.float32
+        ).reshape(len(sequences), -1)
+    else:
+        X_res, y_res = sampler.fit_resample(flat, y_train)[:2]
     X_res = np.asarray(X_res, dtype=np.float32)
     y_res = np.asarray(y_res)
     row_weights = np.asarray(class_weight, dtype=np.float32)[y_res]
     # SMOTE and ADASYN return the original rows first, in order; then
     # their sample weights carry over.
     n = len(flat)
-    if len(X_res) >= n and np.array_equal(X_res[:n], flat):
+    if len(X_res) >= n and np.array_equal(X_res[:n], flat, equal_nan=True):
         row_weights[:n] = weights[rows]
     elif not np.allclose(weights[rows], np.asarray(class_weight)[y_train]):
         raise ValueError(

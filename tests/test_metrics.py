@@ -12,6 +12,7 @@ from sklearn.preprocessing import StandardScaler
 from skimb.metrics import (
     PROBABILITY_SCORERS,
     SCORERS,
+    confusion_scores,
     expected_calibration_error,
     get_scorer,
     macro_f1_scorer,
@@ -213,3 +214,18 @@ def test_probability_scorers_score_every_class_of_the_model():
     ) == pytest.approx(-_ece_reference(y_fold, proba, 15))
     for name in PROBABILITY_SCORERS:
         assert get_scorer(name) is PROBABILITY_SCORERS[name]
+
+
+def test_encoded_labels_that_are_no_whole_numbers_are_refused():
+    # A cast would read 0.5 as class 0 and score the prediction right.
+    with pytest.raises(ValueError, match="0.5, which is no whole number"):
+        confusion_scores(np.array([0.5, 1.0]), np.array([0, 1]), n_classes=2)
+    scores = confusion_scores(np.array([0.0, 1.0]), np.array([0, 1]), n_classes=2)
+    assert scores["macro_f1"] == 1.0
+
+
+def test_confusion_matrix_labels_named_twice_are_refused():
+    from skimb.plots import plot_confusion_matrix
+
+    with pytest.raises(ValueError, match=r"labels names \[2\] twice"):
+        plot_confusion_matrix([0, 1, 2], [0, 1, 2], labels=[0, 1, 2, 2])

@@ -132,6 +132,11 @@ def test_demo_quick_prints_the_comparison(tmp_path):
     lines = result.stdout.splitlines()
     rows = [line for line in lines if "±" in line and "(" in line.split()[1]]
     assert len(rows) == 10, result.stdout
+    # The headings end over the columns they head ("  0.798 ± 0.005").
+    header = next(line for line in lines if line.startswith("data "))
+    for heading, column in (("macro-F1", 0), ("bal. acc.", 1)):
+        plus_minus = [i for i, c in enumerate(rows[0]) if c == "±"][column]
+        assert header.index(heading) + len(heading) == plus_minus + len("± 0.000")
     for strategy in (
         "logistic-regression",
         "crossentropy",

@@ -248,3 +248,16 @@ def test_classes_named_like_the_summary_entries_get_their_rows():
             rf"<td>{support}</td>",
             html,
         ), name
+
+
+def test_macro_f1_averages_the_classes_the_data_or_predictions_hold():
+    # Class 2 is neither in y nor predicted: it has no F1 to average, as in
+    # scikit-learn's f1_macro (the balanced accuracy leaves it out too).
+    y = np.array([0, 0, 1, 1])
+    proba = np.array(
+        [[0.9, 0.05, 0.05], [0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.2, 0.7, 0.1]]
+    )
+    summary = Report("x").add_classification(
+        "Model", y, proba, classes=[0, 1, 2], name="m"
+    )
+    assert summary["macro-F1"] == summary["balanced accuracy"] == 1.0

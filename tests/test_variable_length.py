@@ -177,3 +177,58 @@ def test_smote_pipeline_and_cross_validation_on_ragged_sequences(ragged, fast_pa
         pipeline, X, y, cv=StratifiedKFold(3, shuffle=True, random_state=0)
     )
     assert scores.shape == (3,) and np.isfinite(scores).all()
+
+
+@pytest.mark.parametrize("form", ["list", "mask_value"])
+def test_smote_batches_take_sequences_of_several_lengths(ragged, fast_params, form):
+    # The padding is no data to interpolate: SMOTE sees each sequence at its
+    # own length, as SequenceSampler gives them (it refused NaN padding).
+    X, y = ragged
+    params = {**fast_params, "batch_sampler": "smote", "epochs": 2}
+    if form == "list":
+        clf = ImbalancedKerasClassifier("lstm", **params).fit(X, y)
+    else:
+        clf = ImbalancedKerasClassifier("lstm", mask_value=MASK, **params)
+        clf.fit(_padded(X), y)
+    assert np.isfinite(clf.predict_proba(X)).all()
+    assert len(clf.history_["loss"]) == 2
+
+
+def test_a_list_of_padded_sequences_is_masked_as_padded_3d_input(ragged, fast_params):
+    X, y = ragged
+    clf = ImbalancedKerasClassifier("lstm", mask_value=MASK, **fast_params)
+    clf.fit(_padded(X), y)
+    padded = _padded(X[:10])
+    np.testing.assert_array_equal(
+        clf.predict_proba(list(padded)), clf.predict_proba(padded)
+    )
+    # SequenceSampler alike: a list's mask_value steps are padding.
+    sampler = SequenceSampler(RandomOverSampler(random_state=0), mask_value=MASK)
+    resampled, _ = sampler.fit_resample(list(_padded(X)), y)
+    assert all(MASK not in x for x in resampled)
+    assert sorted(map(len, resampled[: len(X)])) == sorted(map(len, X))
+
+
+def test_a_sequence_of_padding_only_is_named(ragged):
+    X, y = ragged
+    padded = _padded(X)
+    padded[5] = MASK
+    sampler = SequenceSampler(RandomOverSampler(random_state=0), mask_value=MASK)
+    for form in (padded, list(padded)):
+        with pytest.raises(ValueError, match=r"Sequence 5 of X .*mask_value=-99"):
+            sampler.fit_resample(form, y)
+
+
+def test_oversampling_with_shrinkage_perturbs_sequences(ragged, fast_params):
+    # Random over-sampling with shrinkage makes new rows, not copies: in a
+    # SequenceSampler they are kept, and as batch_sampler they are trained on.
+    X, y = ragged
+    smoothed = RandomOverSampler(shrinkage=1.0, random_state=0)
+    resampled, y_res = SequenceSampler(smoothed).fit_resample(X, y)
+    added = resampled[len(X) :]
+    assert len(added) == len(y_res) - len(y) > 0
+    assert not any(any(np.array_equal(a, x) for x in X) for a in added)
+    clf = ImbalancedKerasClassifier(
+        "lstm", batch_sampler=smoothed, **{**fast_params, "epochs": 1}
+    )
+    assert np.isfinite(clf.fit(_padded(X), y).predict_proba(_padded(X))).all()

@@ -24,7 +24,7 @@ class ClassificationReport(ValidationDataCallback):
     X, y : ndarray, optional
         Validation inputs and labels encoded ``0 .. n_classes - 1``.
         Inside :class:`~skimb.ImbalancedKerasClassifier` they default to
-        its validation split.
+        its validation split, and ``X`` is read as its ``predict`` reads it.
     labels : sequence, optional
         Class names, in the order of the encoding.
     every : int, optional
@@ -99,7 +99,8 @@ class TrainingFigures(ValidationDataCallback):
     X, y : ndarray, optional
         Validation inputs and labels encoded ``0 .. n_classes - 1``.
         Inside :class:`~skimb.ImbalancedKerasClassifier` they default to
-        its validation split.  Without them only ``history.png`` is written.
+        its validation split, and ``X`` is read as its ``predict`` reads
+        it.  Without them only ``history.png`` is written.
     labels : sequence, optional
         Class names, in the order of the encoding.
     every : int, optional

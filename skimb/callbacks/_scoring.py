@@ -6,7 +6,12 @@ import keras
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from skimb.callbacks._validation import NetworkOutputs, class_names, probabilities
+from skimb.callbacks._validation import (
+    NetworkOutputs,
+    class_names,
+    encoded_labels,
+    probabilities,
+)
 from skimb.metrics import confusion_scores, get_scorer
 
 # Computed from the predicted labels in one place, cheaply, every epoch.
@@ -51,17 +56,21 @@ class ValidationMetrics(NetworkOutputs, keras.callbacks.Callback):
     One inference pass over the validation data gives every number, so the
     usual Keras validation pass is not needed.  Callbacks placed after this
     one (``EarlyStopping``, ``ReduceLROnPlateau``, Optuna's
-    ``KerasPruningCallback``, the ``History``) see ``val_macro_f1`` and the
-    others like any other log entry.
+    ``KerasPruningCallback``, the ``History``) see ``val_macro_f1`` (with
+    another ``prefix``, ``<prefix>macro_f1``) and the others like any other
+    log entry.
 
     Parameters
     ----------
     X : ndarray
-        Validation inputs, as the network takes them.
+        Validation inputs: as the network takes them, or, given to
+        :class:`~skimb.ImbalancedKerasClassifier`, as its ``predict`` takes
+        them (a list of sequences, ``mask_value`` padding, a DataFrame).
     y : ndarray of shape (n_samples,)
         Validation labels encoded ``0 .. n_classes - 1``.
     loss : keras loss, optional
-        When given, ``val_loss`` is ``loss(targets, outputs, sample_weight)``.
+        When given, ``<prefix>loss`` is ``loss(targets, outputs,
+        sample_weight)``.
     targets : ndarray, optional
         ``y`` in the encoding the loss takes (one-hot or integer).
     sample_weight : ndarray of shape (n_samples,), optional
@@ -74,9 +83,9 @@ class ValidationMetrics(NetworkOutputs, keras.callbacks.Callback):
         Class names, in the order of the encoding, for the per-class keys;
         by default ``0 .. n_classes - 1``.
     scoring : str, callable, sequence or dict, optional
-        Scores to log, each as ``val_<name>``.  Names ``"macro_f1"``,
+        Scores to log, each as ``<prefix><name>``.  Names ``"macro_f1"``,
         ``"balanced_accuracy"``, ``"g_mean"`` and ``"recall"`` (one
-        ``val_recall_<label>`` per class) are computed from the predicted
+        ``<prefix>recall_<label>`` per class) are computed from the predicted
         labels; any other name is a :mod:`skimb.metrics` or scikit-learn
         scorer name (``"mean_pr_auc"``, ``"f1_weighted"``,
         ``"roc_auc_ovr"``, ``"neg_log_loss"``, ...), and a dict maps names
@@ -84,8 +93,14 @@ class ValidationMetrics(NetworkOutputs, keras.callbacks.Callback):
         ``EpochScoring``.  By default the four label-based scores.  A class
         with no validation sample (a small stratified split can miss the
         rarest class) has recall and F1 0 in the macro-F1, the g-mean and
-        its ``val_recall_<label>``, and is left out of the balanced
+        its ``<prefix>recall_<label>``, and is left out of the balanced
         accuracy (scikit-learn's definition), without a warning per epoch.
+    prefix : str, default="val_"
+        What every key starts with.  Given to
+        :class:`~skimb.ImbalancedKerasClassifier`, which logs ``val_*`` and
+        ``oof_*`` on its own validation rows, a callback scoring other data
+        needs another (``prefix="test_"``): the classifier refuses one whose
+        keys it logs itself.
 
     Examples
     --------
@@ -114,21 +129,25 @@ class ValidationMetrics(NetworkOutputs, keras.callbacks.Callback):
         n_classes: int | None = None,
         labels=None,
         scoring=None,
+        prefix: str = "val_",
     ):
         super().__init__()
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str; got {prefix!r}.")
         if loss is not None and targets is None:
             raise ValueError(
                 "loss needs targets: y in the encoding the loss takes (one-hot "
                 "rows, or the labels for a sparse loss)."
             )
         self.X = X
-        self.y = np.asarray(y)
+        self.y = encoded_labels(X, y)
         self.loss = loss
         self.targets = targets
         self.sample_weight = sample_weight
         self.n_classes = n_classes
         self.labels = labels
         self.scoring = scoring
+        self.prefix = prefix
         self._scorers = self._resolve(scoring)
 
     @staticmethod
@@ -155,7 +174,7 @@ class ValidationMetrics(NetworkOutputs, keras.callbacks.Callback):
             return
         outputs = self._forward(self.X)
         if self.loss is not None:
-            logs["val_loss"] = float(
+            logs[f"{self.prefix}loss"] = float(
                 self.loss(self.targets, outputs, sample_weight=self.sample_weight)
             )
         logs.update(self.scores(outputs))
@@ -180,11 +199,11 @@ class ValidationMetrics(NetworkOutputs, keras.callbacks.Callback):
             if score == "recall":
                 names = class_names(self.labels, n_classes)
                 for label, recall in zip(names, labels["recall"], strict=True):
-                    scores[f"val_recall_{label}"] = float(recall)
+                    scores[f"{self.prefix}recall_{label}"] = float(recall)
             elif isinstance(score, str):
-                scores[f"val_{name}"] = labels[score]
+                scores[f"{self.prefix}{name}"] = labels[score]
             else:
                 if frozen is None:
                     frozen = _Outputs(self.X, probabilities(self.model, outputs))
-                scores[f"val_{name}"] = float(score(frozen, self.X, self.y))
+                scores[f"{self.prefix}{name}"] = float(score(frozen, self.X, self.y))
         return scores

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 from scipy.special import softmax
+from sklearn.utils.validation import _num_samples
 
 from skimb._networks import are_probabilities, ends_in_softmax, forward
 
@@ -20,6 +21,32 @@ def class_names(labels, n_classes: int) -> list[str]:
             "give one name per class."
         )
     return [str(label) for label in labels]
+
+
+def encoded_labels(X, y) -> np.ndarray:
+    """A callback's ``y``, checked when it is given rather than at the end
+    of training: labels encoded ``0 .. n_classes - 1``, one per row of
+    ``X`` (None: rows streamed from files, whose outputs come given)."""
+    y = np.asarray(y)
+    if y.ndim != 1 or y.dtype.kind not in "iub":
+        whole = y.dtype.kind == "f" and y.ndim == 1 and np.all(np.mod(y, 1) == 0)
+        if not whole:
+            raise ValueError(
+                "y must be 1-D labels encoded 0 .. n_classes - 1 (as "
+                "np.searchsorted(clf.classes_, labels) gives them); got "
+                f"{y.dtype} values of shape {y.shape}."
+            )
+    y = y.astype(np.int64)
+    if (y < 0).any():
+        raise ValueError(
+            f"y must be labels encoded 0 .. n_classes - 1; it holds {y.min()}."
+        )
+    if X is not None and len(y) != _num_samples(X):
+        raise ValueError(
+            f"X and y have inconsistent numbers of samples: {_num_samples(X)} "
+            f"and {len(y)}."
+        )
+    return y
 
 
 class NetworkOutputs:
@@ -88,7 +115,7 @@ class ValidationDataCallback(NetworkOutputs, keras.callbacks.Callback):
         if (X is None) != (y is None):
             raise ValueError("Give both X and y, or neither.")
         self.X = X
-        self.y = None if y is None else np.asarray(y)
+        self.y = None if y is None else encoded_labels(X, y)
         self.labels = labels
         self._received = False
         self._received_outputs = None

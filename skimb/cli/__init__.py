@@ -79,6 +79,13 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nskimb: interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of the output went away (`skimb evaluate ... | head`):
+        # nothing to say.  Python's recipe: point stdout at devnull, so that
+        # flushing it at exit does not fail again.
+        with contextlib.suppress(OSError, ValueError):  # (no file descriptor)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ValueError, TypeError, OSError) as error:
         # Bad input of any kind: one line that names the problem, no
         # traceback.  ModelFileError and DataError are ValueErrors.

@@ -33,8 +33,9 @@ def flat_baseline():
 
 
 def slug(text: str) -> str:
-    """``text`` as a file-name part: letters, digits and underscores."""
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()
+    """``text`` as a file-name part: letters (of any script), digits and
+    underscores; ``"data"`` where it holds none."""
+    return re.sub(r"[\W_]+", "_", text).strip("_").lower() or "data"
 
 
 def load_model(path):
@@ -99,7 +100,17 @@ def check_out_folder(out: Path, files=()) -> None:
 
 def features(model, data):
     """The features as the model was fitted: named columns, or an array."""
-    if hasattr(model, "feature_names_in_") or data.kind != "table":
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None and data.kind != "table":
+        # An array's columns have no names to select the model's by: their
+        # order could not be checked (scikit-learn would only warn).
+        raise DataError(
+            f"{data.path}: the model was tuned on a table whose columns it "
+            f"selects by name ({', '.join(map(str, names[:5]))}"
+            f"{', ...' if len(names) > 5 else ''}); give a .csv or .parquet "
+            "table with those columns."
+        )
+    if names is not None or data.kind != "table":
         return data.X
     if len(getattr(model, "input_shape_", ())) == 2:
         # A sequence model: its own check (through predictions) names the

@@ -22,6 +22,7 @@ def evaluate(args) -> int:
         args.data,
         target=args.target,
         feature_names=getattr(model, "feature_names_in_", None),
+        classes=model.classes_,
     )
     X = features(model, data)
     try:

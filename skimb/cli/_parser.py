@@ -42,12 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
             "Search hyper-parameters with Optuna, scored on cross-validated "
             "macro-F1, on a table (CSV or Parquet, with --target naming the label "
             "column) or sequences (.npz with X of shape (n, timesteps, features) "
-            "and y).  A stratified share of the rows is held out to evaluate the "
-            "best model in the report.  Writes model.skimb and report.html."
+            "and labels y, or the array --target names).  A stratified share of "
+            "the rows is held out to evaluate the best model in the report.  "
+            "Writes model.skimb and report.html."
         ),
     )
     tune.add_argument("data", metavar="DATA", help=".csv, .parquet or .npz file")
-    tune.add_argument("--target", metavar="COLUMN", help="label column of a table")
+    tune.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="label column of a table (of an .npz: the labels' array, default y)",
+    )
     tune.add_argument(
         "--trials", type=_positive_int, default=20, help="trials (default: 20)"
     )
@@ -114,7 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("model", metavar="MODEL", help="a .skimb model file")
     evaluate.add_argument("data", metavar="DATA", help=".csv, .parquet or .npz file")
-    evaluate.add_argument("--target", metavar="COLUMN", help="label column of a table")
+    evaluate.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="label column of a table (of an .npz: the labels' array, default y)",
+    )
     evaluate.add_argument("--out", metavar="DIR", help="write an HTML report here")
 
     predict = commands.add_parser(

@@ -58,6 +58,12 @@ def predict(args) -> int:
             X = features(model, data)
             write(*predictions(model, X, data.path), data.path)
             n_rows += len(X)
+        if n_rows == 0:  # (inside the writer: it leaves no file behind)
+            raise DataError(
+                f"{files[0]}: the table has no rows."
+                if len(files) == 1
+                else f"{args.data}: none of its {len(files)} tables has a row."
+            )
     print(f"{n_rows} predictions: {out}")
     return 0
 

@@ -54,7 +54,7 @@ def tune(args) -> int:
 
     from skimb import ImbalancedKerasClassifier, persistence
     from skimb.cli._progress import EpochProgress, StatusLine
-    from skimb.tuning import OptunaSearchCV, default_search_space
+    from skimb.tuning import OptunaSearchCV, OtherSearchError, default_search_space
 
     # Failed trials are shown in the table, with their error; Optuna's own
     # warnings would print each one's traceback on stderr.
@@ -86,6 +86,11 @@ def tune(args) -> int:
     progress.on_fit = watcher.update
     try:
         search.fit(X, y)
+    except OtherSearchError as error:
+        raise OtherSearchError(
+            f"{error}  On the command line: the same data file, --cv, --seed "
+            "and training options, or another --study-name."
+        ) from None
     except KeyboardInterrupt:
         status.clear()
         finished = watcher.complete()
@@ -131,6 +136,7 @@ def _storage(address):
     from sqlalchemy.exc import SQLAlchemyError
 
     from skimb.tuning import storage_from
+    from skimb.tuning._study import storage_error
 
     if address is None:
         return optuna.storages.InMemoryStorage()
@@ -140,8 +146,7 @@ def _storage(address):
             storage = optuna.storages.RDBStorage(storage)
     except (SQLAlchemyError, ImportError) as error:
         # (A missing database driver is an ImportError.)
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise DataError(f"--storage {address!r}: {message}") from None
+        raise DataError(str(storage_error(address, error, name="--storage"))) from None
     return storage
 
 

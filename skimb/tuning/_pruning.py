@@ -42,10 +42,11 @@ def epoch_log_key(scoring, estimator) -> str | None:
     """The epoch log that holds the score of ``scoring`` (a name, one of
     :data:`skimb.metrics.SCORERS`, or None: the estimator's ``score``), if
     any."""
+    final = estimator.steps[-1][1] if is_pipeline(estimator) else estimator
+    if callbacks_param(final) is None:
+        # No Keras epochs to report from, whatever the scoring.
+        return None
     if scoring is None:
-        final = estimator.steps[-1][1] if is_pipeline(estimator) else estimator
-        if callbacks_param(final) is None:
-            return None
         # A Keras estimator: Keras is loaded anyway.  skimb's classifier
         # scores macro-F1.
         from skimb import ImbalancedKerasClassifier

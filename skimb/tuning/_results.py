@@ -23,7 +23,7 @@ def cv_results(trials: list[FrozenTrial], n_splits: int) -> dict:
         errors = [t.user_attrs["error"] for t in trials if "error" in t.user_attrs]
         raise ValueError(
             f"No trial of the study completed (states: {states}); "
-            f"first error: {errors[0] if errors else None}."
+            f"first error: {errors[0] if errors else 'none recorded'}."
         )
     n_trials = len(trials)
     results: dict = {

@@ -35,9 +35,8 @@ from skimb.tuning._space import (
     conflict,
     default_search_space,
     draw,
-    holds,
-    keeps,
     make_sampler,
+    own_trial,
     sampler_steps,
 )
 from skimb.tuning._study import check_same_search, create_study, worker
@@ -86,7 +85,9 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         Seconds after which no new trial starts.
     cv : int, cross-validation generator or iterable, default=5
         An integer is the number of folds of a ``StratifiedKFold`` with
-        shuffling, seeded from ``random_state`` (``KFold`` for a regressor).
+        shuffling, seeded from ``random_state`` (``KFold`` for a regressor;
+        with ``random_state=None``, a seed drawn from NumPy's global state,
+        so that ``cv_splitter_`` gives the trials' folds again).
     scoring : str, callable or None, default="f1_macro"
         The score each trial maximises, as for ``GridSearchCV``: a
         scikit-learn scorer name, a name of :func:`skimb.metrics.get_scorer`
@@ -100,8 +101,10 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         Optuna storage object.
     study_name : str, optional
         With ``storage``, the name of the study; a study of that name that
-        exists is resumed, on the same folds and space only (it records
-        them; another ``fit`` raises, naming what differs).
+        exists is resumed, on the same folds, data, space, estimator and
+        scoring only (it records them; another ``fit`` raises
+        :class:`~skimb.tuning.OtherSearchError`, naming what differs).  A
+        stored study must maximise (a ``ValueError`` otherwise).
     sampler : optuna.samplers.BaseSampler, optional
         Optuna's sampler; default a ``TPESampler(multivariate=True,
         group=True)`` seeded from ``random_state``, which models the
@@ -118,15 +121,15 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         Fit ``best_estimator_`` on the whole data with the best parameters.
     start_from_estimator : bool, default=True
         Make the first trial of a study this ``fit`` creates the estimator's
-        own parameters (those of the space whose current value the space
-        holds, a string such as ``learning_rate="auto"`` where the space
-        draws numbers, and a sampler object, a pipeline's step or
-        ``batch_sampler=SMOTE(...)``, where it draws names; the others are
-        drawn), so that the search does
-        not end below the estimator as given when the space holds all its
-        values (the default space holds every default of
-        :class:`~skimb.ImbalancedKerasClassifier`), and so
-        that ``default_score_`` tells what the search gained.  A study the
+        own parameters, so that the search does not end below the estimator
+        as given, and so that ``default_score_`` tells what the search
+        gained.  That trial keeps a string such as ``learning_rate="auto"``
+        where the space draws numbers, and a sampler object (a pipeline's
+        step, ``batch_sampler=SMOTE(...)``) where it draws names; every
+        other value the trial uses must be one the space can draw (the
+        default space holds every default of
+        :class:`~skimb.ImbalancedKerasClassifier`), or there is no such
+        trial: it would hold random values, not the estimator's.  A study the
         storage already holds (resumed, or created before several workers
         start on it) is not given that trial; enqueue it with
         ``study.enqueue_trial`` if you want it there.
@@ -169,8 +172,8 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         ``mean_test_score``, ``std_test_score``, ``rank_test_score``,
         ``mean_fit_time`` (NaN for trials that did not complete),
         ``last_intermediate_value`` (the running score a pruned or failed
-        trial last reported), ``error`` (why a trial failed or was skipped,
-        else empty) and ``start`` (True for the estimator's own
+        trial last reported), ``error`` (why a trial failed, was pruned or
+        was skipped, else empty) and ``start`` (True for the estimator's own
         parameters).  Completed trials rank first, by score; the others
         after them.
     cv_splitter_ : cross-validation generator
@@ -273,6 +276,11 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
     # ------------------------------------------------------------ set-up
 
     def _check_cv(self, y, seed: int | None):
+        if isinstance(self.cv, Integral) and seed is None:
+            # A seed drawn from NumPy's global state (scikit-learn's rule
+            # for None) rather than None: cv_splitter_ then gives the
+            # trials' folds again, to score other models on.
+            seed = int(np.random.randint(2**31 - 1))
         if isinstance(self.cv, Integral):
             if is_classifier(self.estimator):
                 # scikit-learn's own message names neither the class nor its
@@ -297,7 +305,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     # --------------------------------------------------------------- fit
 
-    def fit(self, X, y, **fit_params) -> OptunaSearchCV:
+    def fit(self, X, y, *, groups=None, **fit_params) -> OptunaSearchCV:
         """Run the search, then refit the best estimator on ``X, y``.
 
         Parameters
@@ -306,6 +314,9 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             Training data, as the estimator takes it.
         y : array-like of shape (n_samples,)
             Target labels.
+        groups : array-like of shape (n_samples,), optional
+            Group labels for a group-wise ``cv`` (``GroupKFold``, ...), as
+            ``GridSearchCV`` takes them; not passed to the estimator.
         **fit_params : dict
             Passed to the estimator's ``fit``; per-sample arrays are split
             with the folds.
@@ -315,7 +326,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         self
         """
         self._validate_params()
-        X, y = indexable(X, y)
+        X, y, groups = indexable(X, y, groups)
         three_d = np.ndim(X) == 3
         space = self.param_distributions
         if space is None:
@@ -323,7 +334,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         space = check_space(space, self.estimator)
         seed = seed_from(self.random_state)
         self.cv_splitter_ = self._check_cv(y, seed)
-        splits = list(self.cv_splitter_.split(X, y))
+        splits = list(self.cv_splitter_.split(X, y, groups))
         self.n_splits_ = len(splits)
         # skimb's own scorer names too ("macro_f1", ...), not only scikit-learn's.
         self.scorer_ = (
@@ -341,7 +352,15 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             # Without epoch reports, the folds' reports are the only steps.
             warmup_steps=5 if epoch_key is not None else 1,
         )
-        check_same_search(study, splits=splits, y=y, space=space)
+        check_same_search(
+            study,
+            splits=splits,
+            X=X,
+            y=y,
+            space=space,
+            estimator=self.estimator,
+            scoring=self.scoring,
+        )
         started = datetime.now()
 
         def counted() -> int:
@@ -387,15 +406,9 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
 
         # Only in a study this fit created: workers sharing one study would
         # each see it empty and enqueue the same trial.
-        if self.start_from_estimator and created:
-            start = {
-                name: defaults[name]
-                for name, distribution in space.items()
-                if holds(distribution, defaults.get(name))
-            }
-            kept = any(keeps(d, defaults.get(name)) for name, d in space.items())
-            if start or kept:
-                study.enqueue_trial(start, user_attrs={"start": "estimator"})
+        start = own_trial(space, defaults)
+        if self.start_from_estimator and created and start is not None:
+            study.enqueue_trial(start, user_attrs={"start": "estimator"})
         remaining = self.n_trials - counted()
         if remaining > 0:
             # Optuna records an exception as a failed trial and goes on
@@ -453,8 +466,12 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
                     raise FloatingPointError(f"The score of fold {fold} is {score}.")
                 reporter.fold_scores.append(score)
         except Exception as error:
-            if not isinstance(error, optuna.TrialPruned):
-                trial.set_user_attr("error", f"{type(error).__name__}: {error}")
+            # A pruned trial keeps its reason too (the step and mean score),
+            # which is all a study whose every trial was pruned can show.
+            pruned = isinstance(error, optuna.TrialPruned)  # "Pruned at step ..."
+            trial.set_user_attr(
+                "error", str(error) if pruned else f"{type(error).__name__}: {error}"
+            )
             raise
         finally:
             self._record(trial, reporter, fit_times)
@@ -494,7 +511,10 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             raise NotFittedError(
                 f"This {type(self).__name__} was fitted with refit=False, so it "
                 "has no best estimator to predict with: fit it with refit=True, "
-                "or fit estimator.set_params(**best_params_) yourself."
+                "or fit estimator.set_params(**best_params_) yourself (a "
+                "searched sampler step's value there is a name of "
+                "skimb.tuning.SAMPLER_CHOICES: set that step to the sampler "
+                "object it names)."
             )
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_

@@ -257,6 +257,11 @@ def check_space(space: dict, estimator) -> dict:
     Optuna distribution, and a searched sampler step one of
     ``SAMPLER_CHOICES`` (:func:`make_sampler` fits each to the data's
     rank)."""
+    if not space:
+        raise ValueError(
+            "param_distributions is empty: there is nothing to search.  Give "
+            "at least one distribution, or None for the default space."
+        )
     known = estimator.get_params(deep=True)
     unknown = sorted(
         name for name in space if name not in known and not _routed(name, known)
@@ -273,6 +278,14 @@ def check_space(space: dict, estimator) -> dict:
                 f"param_distributions[{name!r}] must be an optuna "
                 f"distribution; got {type(distribution).__name__}."
             )
+    inert = sorted(name for name in space if _replaced_by_model(name, known))
+    if inert:
+        raise ValueError(
+            f"param_distributions names {inert}, which shape skimb's own "
+            "networks only: the estimator's model= replaces them, so every "
+            "trial would fail.  Search the network's own hyper-parameters as "
+            "model__<name>."
+        )
     steps = sampler_steps(estimator, space)
     for name in steps:
         choices = getattr(space[name], "choices", ())
@@ -282,7 +295,27 @@ def check_space(space: dict, estimator) -> dict:
                 f"a CategoricalDistribution of {list(SAMPLER_CHOICES)}; got "
                 f"{space[name]!r}."
             )
-    return dict(space)
+    # A conditional parameter is drawn after those its condition reads,
+    # whatever the order the space was given in.
+    return dict(sorted(space.items(), key=lambda item: _depth(_split_name(item[0])[1])))
+
+
+def _depth(bare: str) -> int:
+    """How many conditions stand above a parameter in :data:`CONDITIONS`."""
+    if bare not in CONDITIONS:
+        return 0
+    return 1 + max(_depth(read) for read in CONDITIONS[bare][0])
+
+
+def _replaced_by_model(name: str, known: dict) -> bool:
+    """Whether ``name`` is a built-in network parameter of a skimb
+    classifier whose ``model=`` replaces the built-in network."""
+    prefix, bare = _split_name(name)
+    return (
+        bare in BUILT_IN_NETWORK_PARAMS
+        and prefix + "architecture" in known
+        and known.get(prefix + "model") is not None
+    )
 
 
 def make_sampler(choice: str, *, current, three_d: bool, seed: int | None):
@@ -364,6 +397,32 @@ def draw(
                 continue
         params[name] = _suggest(trial, name, distribution)
     return params
+
+
+def own_trial(space: dict, defaults: dict) -> dict | None:
+    """The parameters to enqueue for the trial of the estimator's own
+    values, or None where the space cannot draw one of the values that
+    trial uses (Optuna would draw it at random, and the trial would not be
+    the estimator as given).  A conditional parameter whose condition fails
+    on the estimator's values is not drawn, so its value does not count."""
+    start = {}
+    for name, distribution in space.items():
+        value = defaults.get(name)
+        if holds(distribution, value):
+            start[name] = value
+            continue
+        if keeps(distribution, value):
+            continue
+        prefix, bare = _split_name(name)
+        reads, condition, _ = CONDITIONS.get(bare, ((), None, None))
+        if (
+            condition is not None
+            and all(prefix + key in defaults for key in reads)
+            and not condition({key: defaults[prefix + key] for key in reads})
+        ):
+            continue
+        return None
+    return start
 
 
 def conflict(params: dict, defaults: dict) -> str | None:

@@ -7,13 +7,18 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import re
 import socket
 import warnings
 import zlib
 
+import joblib
 import numpy as np
 import optuna
 from optuna.distributions import distribution_to_json
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import _num_samples
+from sqlalchemy.exc import SQLAlchemyError
 
 
 def worker() -> str:
@@ -32,12 +37,22 @@ def storage_from(address):
         ``RDBStorage``; any other string is the path of a journal file
         (``JournalStorage`` with a ``JournalFileBackend``), which workers on
         several machines share through a shared disk, no database server
-        needed.  A storage object or ``None`` (in memory) is returned as is.
+        needed (``~`` is the user's home folder).  A storage object or
+        ``None`` (in memory) is returned as is.
 
     Returns
     -------
     optuna.storages.BaseStorage, str or None
         What :func:`optuna.create_study` takes as ``storage``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the folder of a journal file or of an SQLite database does not
+        exist.
+    ValueError
+        When the journal file exists but is no Optuna journal (a database
+        file given without ``sqlite:///``, a data file).
 
     Examples
     --------
@@ -49,11 +64,20 @@ def storage_from(address):
     >>> storage_from("sqlite:///search.db")
     'sqlite:///search.db'
     """
-    if not isinstance(address, str) or "://" in address:
+    if not isinstance(address, str):
+        return address
+    if "://" in address:
+        path = address.partition(":///")[2] if address.startswith("sqlite:") else ""
+        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise FileNotFoundError(
+                f"storage {address!r}: the folder of the database file {path} "
+                "does not exist."
+            )
         return address
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
+    address = os.path.expanduser(address)
     folder = os.path.dirname(os.path.abspath(address))
     if not os.path.isdir(folder):
         raise FileNotFoundError(
@@ -61,8 +85,27 @@ def storage_from(address):
             "not exist (a storage that is not a database URL, scheme://..., is a "
             "journal file's path)."
         )
+    _check_journal(address)
     # Optuna's default lock (a symbolic link) works on local disks and NFS.
     return JournalStorage(JournalFileBackend(address))
+
+
+def _check_journal(path: str) -> None:
+    """Refuse an existing file that is no journal (a database file given
+    without ``sqlite:///``, a data file), whose reading Optuna would fail
+    with a decoding error that names neither the file nor the storage."""
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return
+    # Its first byte only: every line of a journal is a JSON object, and a
+    # worker may be writing the first line right now (without the lock).
+    with open(path, "rb") as file:
+        first = file.read(1)
+    if first != b"{":
+        raise ValueError(
+            f"storage {path!r}: the file is not an Optuna journal (a storage "
+            "that is not a database URL is a journal file's path; for an "
+            f"SQLite database give sqlite:///{path})."
+        )
 
 
 def tpe(seed: int | None) -> optuna.samplers.TPESampler:
@@ -117,6 +160,16 @@ def create_study(
         # once, which makes "created" the race-free test of who starts
         # the study (and so enqueues the estimator's own parameters).
         study = optuna.load_study(study_name=study_name, **settings)
+        directions = [d.name.lower() for d in study.directions]
+        if directions != ["maximize"]:
+            # Optuna's own default (optuna.create_study, `optuna
+            # create-study`) minimises: the search would pick the worst trial.
+            raise ValueError(
+                f"The study {study_name!r} in the storage has the directions "
+                f"{directions}; a search maximises its one score.  Create it "
+                "with direction='maximize' (optuna create-study --direction "
+                "maximize), or give another study_name."
+            ) from None
         if sampler is None and seed is not None:
             # A resumed or shared study: the same seed would make TPE's
             # random start-up trials repeat those of the first run, or of
@@ -126,7 +179,23 @@ def create_study(
                 zlib.crc32(f"{seed}:{len(study.trials)}:{worker()}".encode())
             )
         return study, False
+    except SQLAlchemyError as error:
+        raise storage_error(storage, error) from error
     return study, True
+
+
+def storage_error(address, error, *, name: str = "storage") -> ValueError:
+    """One line naming a storage, its password hidden, and what is wrong
+    with it: SQLAlchemy's errors (a scheme with no driver, a database it
+    cannot open) name neither."""
+    shown = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", str(address))
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return ValueError(f"{name} {shown!r}: {message}")
+
+
+class OtherSearchError(ValueError):
+    """A stored study's trials were scored on other folds, data, space,
+    estimator or scoring than this search's, so it cannot resume it."""
 
 
 # The study's user attribute that records what its trials are scored on.
@@ -143,13 +212,79 @@ def _described(distribution) -> str | None:
         return None
 
 
-def check_same_search(study: optuna.Study, *, splits: list, y, space: dict) -> None:
+def _described_value(value) -> str:
+    """A parameter's value as text that is the same in every process: plain
+    values by their repr, functions and classes by name (not by module,
+    which differs between a script and the same file imported), and other
+    objects by their class (their repr may hold a memory address; the
+    parameters of an estimator inside are compared on their own)."""
+    if isinstance(value, np.generic):  # (NumPy 1 and 2 repr them apart)
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return f"{type(value).__name__}[{', '.join(map(_described_value, value))}]"
+    if isinstance(value, dict):
+        items = (
+            f"{_described_value(k)}: {_described_value(v)}" for k, v in value.items()
+        )
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, type) or callable(value) and hasattr(value, "__qualname__"):
+        return value.__qualname__
+    return f"<{type(value).__qualname__}>"
+
+
+# Parameters that change where and how fast a fit runs, or what it prints,
+# not what it learns: workers sharing a study may set them apart (each its
+# own GPU, its own cache folder).
+_UNSCORED = ("verbose", "n_jobs", "pre_dispatch", "devices", "memory")
+
+
+def _estimator_record(estimator, space: dict, scoring) -> dict:
+    """The estimator's class, the parameters that the trials do not draw,
+    and the scoring, described."""
+    searched = tuple(space)
+    record = {
+        name: _described_value(value)
+        for name, value in estimator.get_params(deep=True).items()
+        if name not in searched
+        and not name.startswith(tuple(f"{s}__" for s in searched))
+        and name.rpartition("__")[2] not in _UNSCORED
+    }
+    # (Keys no parameter can have: parameter names hold no "<".)
+    record["<class>"] = type(estimator).__qualname__
+    record["<scoring>"] = _described_value(scoring)
+    return record
+
+
+def _data_digest(X) -> str:
+    """A digest of ``X``: its number of rows and up to 1,000 rows spread
+    over it, as arrays (hashing every row of a large ``X`` would cost more
+    than the check is worth; changed features show in a spread sample)."""
+    n = _num_samples(X)
+    rows = np.unique(np.linspace(0, n - 1, min(n, 1000)).astype(np.int64))
+    sample = _safe_indexing(X, rows)
+    # A DataFrame's values, not its pickle, in C order (the hash tells the
+    # orders apart): as the same array's.
+    if isinstance(sample, list):  # sequences of several lengths
+        sample = [np.ascontiguousarray(s) for s in sample]
+    else:
+        sample = np.ascontiguousarray(sample)
+    return joblib.hash((n, sample))
+
+
+def check_same_search(
+    study: optuna.Study, *, splits: list, X, y, space: dict, estimator, scoring
+) -> None:
     """Record what a study's trials are scored on, where it has no record
     yet, or check that a study resumed from storage (or shared by workers)
     was scored on the same: the same folds of the same labels (the same
-    data, ``cv`` and ``random_state``) and the same space.  Trials scored
-    on other folds do not compare, and Optuna would fail every trial that
-    draws a parameter on another distribution.
+    data, ``cv`` and ``random_state``), the same features, the same space
+    and the same estimator (its parameters that the trials do not draw).
+    Trials scored on other folds, data or estimator do not compare (the
+    refit would pair one estimator with another's best parameters), and
+    Optuna would fail every trial that draws a parameter on another
+    distribution.
 
     Raises
     ------
@@ -161,6 +296,8 @@ def check_same_search(study: optuna.Study, *, splits: list, y, space: dict) -> N
         digest.update(b"|" + np.asarray(test, dtype=np.int64).tobytes())
     record = {
         "folds": digest.hexdigest(),
+        "data": _data_digest(X),
+        "estimator": _estimator_record(estimator, space, scoring),
         "space": {name: _described(d) for name, d in space.items()},
     }
     stored = study.user_attrs.get(SEARCH_RECORD)
@@ -172,21 +309,47 @@ def check_same_search(study: optuna.Study, *, splits: list, y, space: dict) -> N
         stored = study.user_attrs.get(SEARCH_RECORD, record)
     name = study.study_name
     if stored["folds"] != record["folds"]:
-        raise ValueError(
+        raise OtherSearchError(
             f"The study {name!r} was scored on other folds (other data, cv or "
             "random_state): its trials' scores would not compare with this "
             "search's.  A resumed search, and workers sharing a study, need "
             "the same data, cv and random_state; or give another study_name."
         )
-    before, now = stored["space"], record["space"]
-    changed = sorted(
-        n
-        for n in set(before) | set(now)
-        if before.get(n) != now.get(n) or (n in before) != (n in now)
-    )
+    # Records written before "data" and "estimator" were kept lack them.
+    if stored.get("data", record["data"]) != record["data"]:
+        raise OtherSearchError(
+            f"The study {name!r} was scored on other data (the same labels "
+            "and folds, other features): its trials' scores would not "
+            "compare with this search's.  A resumed search, and workers "
+            "sharing a study, need the same X; or give another study_name."
+        )
+    changed = _differing(stored["space"], record["space"])
     if changed:
-        raise ValueError(
+        raise OtherSearchError(
             f"The study {name!r} searched another space: {changed} differ.  "
             "A resumed search, and workers sharing a study, need the same "
             "param_distributions; or give another study_name."
         )
+    before, now = stored.get("estimator", record["estimator"]), record["estimator"]
+    # A parameter one side lacks is another library version's (a new
+    # parameter of scikit-learn's), not another setting.
+    changed = _differing(
+        {n: v for n, v in before.items() if n in now},
+        {n: v for n, v in now.items() if n in before},
+    )
+    if changed:
+        raise OtherSearchError(
+            f"The study {name!r} searched another estimator: its parameters "
+            f"{changed} differ, so its best trial would be refitted on an "
+            "estimator it never scored.  A resumed search, and workers "
+            "sharing a study, need the same estimator; or give another "
+            "study_name."
+        )
+
+
+def _differing(before: dict, now: dict) -> list[str]:
+    return sorted(
+        n
+        for n in set(before) | set(now)
+        if before.get(n) != now.get(n) or (n in before) != (n in now)
+    )

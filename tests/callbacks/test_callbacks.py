@@ -9,6 +9,7 @@ from scipy.special import softmax
 from sklearn.metrics import f1_score, roc_auc_score
 
 from skimb import ImbalancedKerasClassifier
+from skimb._inputs import check_features
 from skimb._networks import forward
 from skimb.callbacks import ClassificationReport, TrainingFigures, ValidationMetrics
 from skimb.metrics import mean_average_precision
@@ -204,7 +205,10 @@ def test_callbacks_with_data_of_their_own_score_the_networks_being_trained(
     X, y = tabular
     X_own, y_own = X[:80], y[:80]
     report = ClassificationReport(X_own, y_own, print_fn=None)
-    metrics = ValidationMetrics(X_own, y_own, n_classes=4, scoring=["macro_f1"])
+    # Another prefix than the estimator's own val_* keys (refused below).
+    metrics = ValidationMetrics(
+        X_own, y_own, n_classes=4, scoring=["macro_f1"], prefix="own_"
+    )
     logged = []
     clf = ImbalancedKerasClassifier(
         callbacks=[
@@ -221,7 +225,7 @@ def test_callbacks_with_data_of_their_own_score_the_networks_being_trained(
     expected = f1_score(
         y_own, predicted, average="macro", labels=np.arange(4), zero_division=0
     )
-    assert logged[0]["val_macro_f1"] == pytest.approx(expected)
+    assert logged[0]["own_macro_f1"] == pytest.approx(expected)
     text = report.reports_[-1][1]
     rows = {line.split()[0]: line.split() for line in text.splitlines()[1:] if line}
     assert [int(rows[str(c)][-1]) for c in range(4)] == np.bincount(y_own).tolist()
@@ -240,3 +244,65 @@ def test_labels_that_do_not_name_every_class_are_refused(tabular):
     ):
         with pytest.raises(ValueError, match="labels names 2 classes, but there are 4"):
             model.fit(X, y, epochs=1, verbose=0, callbacks=[callback])
+
+
+def test_callback_data_are_read_as_predict_reads_them(fast_params):
+    # A list of sequences and mask_value padding mean in a callback's X what
+    # they mean in predict's.
+    rng = np.random.RandomState(0)
+    y = np.array([0] * 40 + [1] * 20 + [2] * 12)
+    X = [rng.normal(size=(rng.randint(2, 7), 2)) + label for label in y]
+    padded = np.full((len(X), 6, 2), -1.0)
+    for i, x in enumerate(X):
+        padded[i, : len(x)] = x
+    for own in (X, padded):
+        report = ClassificationReport(own, y, print_fn=None)
+        clf = ImbalancedKerasClassifier(
+            "lstm", mask_value=-1.0, callbacks=[report], **fast_params
+        ).fit(padded, y)
+        # The network's own input: padding moved to the end, as NaN steps.
+        prepared = check_features(clf, padded, reset=False)
+        assert np.isnan(prepared).any()
+        expected = ClassificationReport(prepared, y, print_fn=None)
+        expected.set_model(clf.model_)
+        expected.on_train_end()
+        assert report.reports_[-1][1] == expected.reports_[-1][1]
+
+
+def test_a_validation_metrics_that_would_overwrite_val_keys_is_refused(
+    tabular, fast_params
+):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(
+        callbacks=[ValidationMetrics(X[:40], y[:40])], **fast_params
+    )
+    with pytest.raises(ValueError, match=r"callbacks\[0\].*prefix="):
+        clf.fit(X, y)
+    # Without validation rows of the estimator's own, val_* is free.
+    logged = []
+    ImbalancedKerasClassifier(
+        callbacks=[
+            ValidationMetrics(X[:40], y[:40], n_classes=4),
+            keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs: logged.append(dict(logs))
+            ),
+        ],
+        **{**fast_params, "cv": None, "validation_fraction": 0.0,
+           "early_stopping": False},
+    ).fit(X, y)  # fmt: skip
+    assert "val_macro_f1" in logged[-1]
+
+
+@pytest.mark.parametrize(
+    ("y", "message"),
+    [
+        (np.array(["a", "b"] * 10), "encoded 0 .. n_classes - 1"),
+        (np.arange(20) - 1, "it holds -1"),
+        (np.arange(19), "inconsistent numbers of samples"),
+    ],
+)
+def test_callback_labels_are_checked_when_given(y, message):
+    X = np.zeros((20, 3))
+    for make in (ClassificationReport, ValidationMetrics):
+        with pytest.raises(ValueError, match=message):
+            make(X, y)

@@ -361,6 +361,12 @@ def test_tune_workers_share_a_journal_file(capsys, table_file, tmp_path):
     missing = tmp_path / "nowhere" / "search.journal"
     code, _, err = _run(capsys, *argv[:-4], "--storage", missing, "--out", tmp_path)
     assert code != 0 and "does not exist" in err and "nowhere" in err
+    # A worker (or a later run) training otherwise would pair the study's
+    # best trial with a fit it never scored: refused, in the command's terms.
+    argv[argv.index("--epochs") + 1] = "3"
+    line = _error_line(capsys, *argv, "--out", tmp_path / "run3")
+    assert "another estimator" in line and "['epochs']" in line
+    assert "--study-name" in line
 
 
 def test_tune_shows_progress_and_ctrl_c_keeps_the_finished_trials(
@@ -421,7 +427,7 @@ def test_bad_data_files_get_one_line_errors(capsys, table_file, tmp_path):
     gaps.to_csv(tmp_path / "gaps.csv", index=False)
     cases["'f0' have missing values"] = (tmp_path / "gaps.csv", "label")
     np.savez(tmp_path / "lengths.npz", X=np.zeros((10, 4, 2)), y=np.zeros(9))
-    cases["X has 10 rows but y has 9"] = (tmp_path / "lengths.npz", None)
+    cases["X has 10 rows but the labels 'y' have 9"] = (tmp_path / "lengths.npz", None)
     np.savez(tmp_path / "noX.npz", data=np.zeros(3))
     cases["no array named 'X'"] = (tmp_path / "noX.npz", None)
     rare = frame.copy()
@@ -441,7 +447,7 @@ def test_bad_data_files_get_one_line_errors(capsys, table_file, tmp_path):
     y = np.arange(10.0) % 2
     y[:3] = np.nan
     np.savez(tmp_path / "nan_labels.npz", X=np.zeros((10, 4, 2)), y=y)
-    cases["nan_labels.npz: y has 3 missing values (NaN)"] = (
+    cases["nan_labels.npz: the labels 'y' have 3 missing values (NaN)"] = (
         tmp_path / "nan_labels.npz",
         None,
     )

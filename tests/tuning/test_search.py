@@ -47,14 +47,6 @@ N_CLASSES = 4
 LOGS: dict[str, list] = {}
 
 
-@pytest.fixture(autouse=True)
-def _quiet_optuna():
-    level = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    yield
-    optuna.logging.set_verbosity(level)
-
-
 class Recorder(ClassifierMixin, BaseEstimator):
     """A cheap classifier that records the rows and classes each fit sees.
 
@@ -245,10 +237,9 @@ def test_the_first_trial_is_the_estimator_as_given(tabular, tmp_path):
         "c": FloatDistribution(0.0, 6.0),
         "mode": CategoricalDistribution(["ok", "other"]),
     }
-    # c=5.5 is inside the space and starts the study; mode="raise" is not one
-    # of the space's choices, so it is drawn like any other trial's.
+    # c=5.5 and mode="ok" are inside the space and start the study.
     search = OptunaSearchCV(
-        Recorder(c=5.5, mode="raise"),
+        Recorder(c=5.5, mode="ok"),
         space,
         n_trials=3,
         cv=2,
@@ -256,9 +247,14 @@ def test_the_first_trial_is_the_estimator_as_given(tabular, tmp_path):
         random_state=0,
     ).fit(X, y)
     first = search.study_.trials[0]
-    assert first.params["c"] == 5.5
-    assert first.params["mode"] in ("ok", "other")
+    assert first.params == {"c": 5.5, "mode": "ok"}
     assert search.best_score_ >= _by_c(Recorder(c=5.5), X, y)
+    # mode="raise" is not one of the space's choices: a trial drawing a mode
+    # would not be the estimator as given, so none claims to be.
+    outside = clone(search).set_params(estimator=Recorder(c=5.5, mode="raise"))
+    outside.fit(X, y)
+    assert not any(outside.cv_results_["start"])
+    assert np.isnan(outside.default_score_)
     # Without it, every trial is drawn: seeded TPE never lands on 5.5.
     drawn = clone(search).set_params(start_from_estimator=False).fit(X, y)
     assert all(t.params["c"] != 5.5 for t in drawn.study_.trials)
@@ -318,11 +314,13 @@ def test_the_study_record_is_one_attribute_and_takes_object_choices():
     y = np.array([0, 1, 0, 1])
     with pytest.warns(UserWarning, match="persistent storage"):  # Optuna's
         space = {"loss": CategoricalDistribution([object(), object()])}
-    check_same_search(study, splits=splits, y=y, space=space)
+    X, tree = np.eye(4), DecisionTreeClassifier()
+    same = dict(splits=splits, X=X, space=space, estimator=tree, scoring=None)
+    check_same_search(study, y=y, **same)
     assert list(study.user_attrs) == [SEARCH_RECORD]
-    check_same_search(study, splits=splits, y=y, space=space)  # the same again
+    check_same_search(study, y=y, **same)  # the same again
     with pytest.raises(ValueError, match="other folds"):
-        check_same_search(study, splits=splits, y=y[::-1], space=space)
+        check_same_search(study, y=y[::-1], **same)
 
 
 def test_timeout_stops_starting_trials(tabular):
@@ -590,9 +588,11 @@ WORKER = textwrap.dedent(
     storage, name, marker = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     fits = []
 
-    class Hangs(ClassifierMixin, BaseEstimator):
-        def __init__(self, c=1.0):
-            self.c = c
+    class Recorder(ClassifierMixin, BaseEstimator):
+        # The class, parameters and scorer of the test's: a study resumes
+        # only with the same estimator and scoring.
+        def __init__(self, c=1.0, mode="ok", log=None):
+            self.c, self.mode, self.log = c, mode, log
 
         def fit(self, X, y):
             fits.append(1)
@@ -605,11 +605,14 @@ WORKER = textwrap.dedent(
         def predict(self, X):
             return np.zeros(len(X), dtype=int)
 
+    def _by_c(estimator, X, y):
+        return 1.0 - abs(estimator.c - 3.0) / 10.0
+
     X, y = make_imbalanced_classification(200, random_state=0)
     OptunaSearchCV(
-        Hangs(), {"c": optuna.distributions.FloatDistribution(0, 6)},
+        Recorder(), {"c": optuna.distributions.FloatDistribution(0, 6)},
         n_trials=4, cv=2, storage=storage, study_name=name,
-        scoring=lambda est, X, y: 1 - abs(est.c - 3) / 10, random_state=0,
+        scoring=_by_c, random_state=0,
     ).fit(X, y)
     """
 )
