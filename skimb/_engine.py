@@ -42,6 +42,7 @@ from skimb._plan import TrainingPlan
 from skimb._program import Program
 from skimb._schedule import Schedule, pad_rows, padded_length
 from skimb.callbacks import ValidationDataCallback, ValidationMetrics
+from skimb.callbacks._scoring import DEFAULT_SCORING
 from skimb.callbacks._validation import NetworkOutputs
 from skimb.losses import DeferredReweighting
 from skimb.metrics import confusion_scores
@@ -163,20 +164,24 @@ def _lent_to_callbacks(
     these networks."""
     receivers = [c for c in plan.callbacks if isinstance(c, ValidationDataCallback)]
     scorers = [c for c in plan.callbacks if isinstance(c, NetworkOutputs)]
+    # The estimator's own keys: loss, and where it validates its val_* and
+    # oof_* scores ("val_recall_" stands for the per-class recalls).  The
+    # later callbacks, and figures, would read a user's ValidationMetrics'
+    # scores of other data under these names as the validation rows'
+    # (history_ keeps the estimator's).
+    own = {"loss"}
+    if held_out.rows is not None:
+        own |= {"val_loss", "val_recall_", "oof_macro_f1"}
+        own |= {f"val_{name}" for name in DEFAULT_SCORING}
     for i, callback in enumerate(plan.callbacks):
-        if not isinstance(callback, ValidationMetrics):
-            continue
-        # The estimator's own keys: loss, and val_* and oof_* where it
-        # validates.  The later callbacks, and figures, would read a
-        # callback's scores of other data as the validation rows' (history_
-        # keeps the estimator's).
-        own = ("", "val_", "oof_") if held_out.rows is not None else ("",)
-        if callback.prefix in own and (callback.prefix or callback.loss is not None):
-            raise ValueError(
-                f"callbacks[{i}] is a ValidationMetrics with prefix="
-                f"{callback.prefix!r}, whose keys the estimator logs itself: "
-                'give it another (ValidationMetrics(X, y, prefix="test_")).'
-            )
+        if isinstance(callback, ValidationMetrics):
+            clashing = sorted(own.intersection(callback.log_names()))
+            if clashing:
+                raise ValueError(
+                    f"callbacks[{i}] is a ValidationMetrics logging {clashing}, "
+                    "which the estimator logs itself: give it another prefix "
+                    '(ValidationMetrics(X, y, prefix="test_")).'
+                )
     try:
         if held_out.rows is not None:
             # Streamed rows are not in memory: the callbacks read the held-out
@@ -290,8 +295,22 @@ class _NetworksOutputs:
     def __call__(self, X) -> np.ndarray:
         if self.model is None:
             self.model = average_networks(self.networks)
-        X = self.read(X) if self.read is not None else np.asarray(X, np.float32)
-        return forward(self.model, X)
+        if self.read is None or _network_ready(X):
+            return forward(self.model, np.asarray(X, np.float32))
+        return forward(self.model, self.read(X))
+
+
+def _network_ready(X) -> bool:
+    """Whether ``X`` is already the network's input form: a float array
+    whose NaN steps are the padding the networks mask (what the estimator
+    makes of sequences of several lengths), which predict's checks would
+    refuse as missing values."""
+    return (
+        isinstance(X, np.ndarray)
+        and X.dtype.kind == "f"
+        and X.ndim == 3
+        and bool(np.isnan(X).any())
+    )
 
 
 class _EarlyStopping:

@@ -130,7 +130,13 @@ def labels_from_text(texts: np.ndarray, *, like: np.ndarray | None = None):
             try:
                 return np.array([int(t) for t in texts], dtype=np.int64)
             except (ValueError, OverflowError):
+                pass
+            try:  # "1.0", as pandas read it into such a model's 1
+                numbers = np.array([float(t) for t in texts])
+            except ValueError:
                 return texts
+            whole = np.isfinite(numbers).all() and (numbers % 1 == 0).all()
+            return numbers.astype(np.int64) if whole else texts
         if kind == "b" and all(t in ("True", "False") for t in texts):
             return np.array([t == "True" for t in texts])
         if kind == "f":

@@ -229,6 +229,6 @@ def test_oversampling_with_shrinkage_perturbs_sequences(ragged, fast_params):
     assert len(added) == len(y_res) - len(y) > 0
     assert not any(any(np.array_equal(a, x) for x in X) for a in added)
     clf = ImbalancedKerasClassifier(
-        "lstm", batch_sampler=smoothed, **{**fast_params, "epochs": 1}
+        "lstm", batch_sampler=smoothed, mask_value=MASK, **{**fast_params, "epochs": 1}
     )
     assert np.isfinite(clf.fit(_padded(X), y).predict_proba(_padded(X))).all()

@@ -99,8 +99,8 @@ class ValidationMetrics(NetworkOutputs, keras.callbacks.Callback):
         What every key starts with.  Given to
         :class:`~skimb.ImbalancedKerasClassifier`, which logs ``val_*`` and
         ``oof_*`` on its own validation rows, a callback scoring other data
-        needs another (``prefix="test_"``): the classifier refuses one whose
-        keys it logs itself.
+        needs another (``prefix="test_"``): the classifier refuses one that
+        would log a key it logs itself (``val_mean_pr_auc`` is free).
 
     Examples
     --------
@@ -168,6 +168,19 @@ class ValidationMetrics(NetworkOutputs, keras.callbacks.Callback):
                 )
             resolved[item] = item if item in DEFAULT_SCORING else get_scorer(item)
         return resolved
+
+    def log_names(self) -> list[str]:
+        """The keys this callback logs; ``"<prefix>recall_"`` stands for the
+        per-class recalls, whose labels are known only when it runs.
+
+        Returns
+        -------
+        list of str
+        """
+        names = [] if self.loss is None else [f"{self.prefix}loss"]
+        for name, score in self._scorers.items():
+            names.append(f"{self.prefix}{'recall_' if score == 'recall' else name}")
+        return names
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is None:

@@ -101,11 +101,11 @@ def check_out_folder(out: Path, files=()) -> None:
 def features(model, data):
     """The features as the model was fitted: named columns, or an array."""
     names = getattr(model, "feature_names_in_", None)
-    if names is not None and data.kind != "table":
+    if names is not None and data.kind != "table" and np.ndim(data.X) == 2:
         # An array's columns have no names to select the model's by: their
         # order could not be checked (scikit-learn would only warn).
         raise DataError(
-            f"{data.path}: the model was tuned on a table whose columns it "
+            f"{data.path}: the model was fitted on a table whose columns it "
             f"selects by name ({', '.join(map(str, names[:5]))}"
             f"{', ...' if len(names) > 5 else ''}); give a .csv or .parquet "
             "table with those columns."

@@ -234,10 +234,19 @@ def _described_value(value) -> str:
     return f"<{type(value).__qualname__}>"
 
 
-# Parameters that change where and how fast a fit runs, or what it prints,
-# not what it learns: workers sharing a study may set them apart (each its
-# own GPU, its own cache folder).
-_UNSCORED = ("verbose", "n_jobs", "pre_dispatch", "devices", "memory")
+# Parameters that change where and how fast a fit runs, or what it prints
+# or logs, not what it learns (XLA and several devices change it by float
+# rounding only): workers sharing a study may set them apart (each its own
+# GPU, its own cache folder, its own logger).
+_UNSCORED = (
+    "verbose",
+    "n_jobs",
+    "pre_dispatch",
+    "devices",
+    "jit_compile",
+    "memory",
+    "callbacks",
+)
 
 
 def _estimator_record(estimator, space: dict, scoring) -> dict:

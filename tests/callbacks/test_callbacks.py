@@ -255,17 +255,19 @@ def test_callback_data_are_read_as_predict_reads_them(fast_params):
     padded = np.full((len(X), 6, 2), -1.0)
     for i, x in enumerate(X):
         padded[i, : len(x)] = x
-    for own in (X, padded):
+    params = {"mask_value": -1.0, **fast_params}
+    clf = ImbalancedKerasClassifier("lstm", **params).fit(padded, y)
+    # The network's own input: padding moved to the end, as NaN steps.
+    prepared = check_features(clf, padded, reset=False)
+    assert np.isnan(prepared).any()
+    expected = ClassificationReport(prepared, y, print_fn=None)
+    expected.set_model(clf.model_)
+    expected.on_train_end()
+    # The same fit (the same seed) with a report of each form of the data,
+    # the network's own form too.
+    for own in (X, padded, prepared):
         report = ClassificationReport(own, y, print_fn=None)
-        clf = ImbalancedKerasClassifier(
-            "lstm", mask_value=-1.0, callbacks=[report], **fast_params
-        ).fit(padded, y)
-        # The network's own input: padding moved to the end, as NaN steps.
-        prepared = check_features(clf, padded, reset=False)
-        assert np.isnan(prepared).any()
-        expected = ClassificationReport(prepared, y, print_fn=None)
-        expected.set_model(clf.model_)
-        expected.on_train_end()
+        ImbalancedKerasClassifier("lstm", callbacks=[report], **params).fit(padded, y)
         assert report.reports_[-1][1] == expected.reports_[-1][1]
 
 
@@ -276,8 +278,13 @@ def test_a_validation_metrics_that_would_overwrite_val_keys_is_refused(
     clf = ImbalancedKerasClassifier(
         callbacks=[ValidationMetrics(X[:40], y[:40])], **fast_params
     )
-    with pytest.raises(ValueError, match=r"callbacks\[0\].*prefix="):
+    with pytest.raises(ValueError, match=r"callbacks\[0\].*'val_macro_f1'.*prefix="):
         clf.fit(X, y)
+    # A score the estimator does not log is free under val_.
+    ImbalancedKerasClassifier(
+        callbacks=[ValidationMetrics(X[:40], y[:40], scoring=["mean_pr_auc"])],
+        **fast_params,
+    ).fit(X, y)
     # Without validation rows of the estimator's own, val_* is free.
     logged = []
     ImbalancedKerasClassifier(

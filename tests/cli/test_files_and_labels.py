@@ -45,6 +45,8 @@ def test_evaluate_reads_labels_as_the_models_classes(tmp_path):
     # A model whose integer classes were read from "007" (as pandas did).
     y = read_data(_csv(tmp_path, ["007", " 1"]), target="label", classes=[1, 7]).y
     assert y.tolist() == [7, 1]
+    y = read_data(_csv(tmp_path, ["1.0", "7.0"]), target="label", classes=[1, 7]).y
+    assert y.tolist() == [1, 7]
     # Alone, "-0" and "0" are two labels.
     assert read_data(_csv(tmp_path, ["-0", "0"]), target="label").y.tolist() == [
         "-0",
