@@ -95,7 +95,7 @@ class ValidationMetrics(NetworkOutputs, keras.callbacks.Callback):
         rarest class) has recall and F1 0 in the macro-F1, the g-mean and
         its ``<prefix>recall_<label>``, and is left out of the balanced
         accuracy (scikit-learn's definition), without a warning per epoch.
-    prefix : str, default="val_"
+    prefix : str, default="val\\_"
         What every key starts with.  Given to
         :class:`~skimb.ImbalancedKerasClassifier`, which logs ``val_*`` and
         ``oof_*`` on its own validation rows, a callback scoring other data
