@@ -76,12 +76,16 @@ def _masked(X: np.ndarray, mask_value: float) -> np.ndarray:
     shorter sequences) with its real steps first and NaN padding after."""
     real = real_steps(X, mask_value) & ~np.isnan(X).all(axis=-1)
     if not real.any(axis=1).all():
-        row = int(np.flatnonzero(~real.any(axis=1))[0])
-        raise ValueError(
-            f"Sequence {row} of X has no step that is not mask_value="
-            f"{mask_value}: every sequence needs at least one real step."
-        )
+        raise padding_only(int(np.flatnonzero(~real.any(axis=1))[0]), mask_value)
     return _packed(X, real)
+
+
+def padding_only(row: int, mask_value: float) -> ValueError:
+    """The error for a sequence whose every step is ``mask_value``."""
+    return ValueError(
+        f"Sequence {row} of X has no step that is not mask_value="
+        f"{mask_value}: every sequence needs at least one real step."
+    )
 
 
 def _packed(X: np.ndarray, real: np.ndarray) -> np.ndarray:

@@ -41,6 +41,7 @@ from skimb._inputs import (
     check_same_length,
     input_ndim,
     pad_sequences,
+    padding_only,
     real_steps,
     sequence_list,
 )
@@ -249,11 +250,7 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
             if x.ndim == 2:
                 keep = real_steps(x, self.mask_value)
                 if not keep.any():
-                    raise ValueError(
-                        f"Sequence {i} of X has no step that is not mask_value="
-                        f"{self.mask_value}: every sequence needs at least one "
-                        "real step."
-                    )
+                    raise padding_only(i, self.mask_value)
                 x = x[keep]
             unpadded.append(x)  # (other ranks are refused by name below)
         return unpadded
