@@ -4,6 +4,8 @@ one copy of each rule, Keras-free."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 
@@ -62,3 +64,37 @@ def check_prior(prior, n_classes: int, name: str) -> np.ndarray:
             f"got {prior}."
         )
     return prior / prior.sum()
+
+
+def check_number(
+    value,
+    name: str,
+    *,
+    low: float = 0.0,
+    low_open: bool = False,
+    high: float = np.inf,
+    high_open: bool = True,
+    integer: bool = False,
+) -> float | int:
+    """``value`` as a float (an int where ``integer``), refused unless a real
+    number (not a bool), finite, and within ``low .. high`` (each bound
+    excluded where ``*_open``).
+
+    Our own, not ``sklearn.utils.check_scalar``: that passes NaN, infinity
+    and booleans, which then turn a loss or an estimate into NaN.
+    """
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool | np.bool_) or not isinstance(value, kind):
+        raise TypeError(
+            f"{name} must be {'an integer' if integer else 'a number'}; got {value!r}."
+        )
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value!r}.")
+    below = value <= low if low_open else value < low
+    above = value >= high if high_open else value > high
+    if below or above:
+        bounds = (
+            f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        )
+        raise ValueError(f"{name} must be in {bounds}; got {value!r}.")
+    return int(value) if integer else float(value)

@@ -454,15 +454,21 @@ def _loss(setting: Setting) -> ResolvedLoss:
     )
     offsets = _logit_offsets(setting)
     mean_weight = _additive_weights(setting)
+    tau = params["tau"]
     if offsets is None and mean_weight is not None:  # the logit-adjusted loss
-        exponent = (params["tau"] - 1.0) / params["tau"]
-        class_counts = prior_counts(counts.trained) * mean_weight**exponent
+        # The offsets tau log n_c - (1 - tau) log w_c, as the log-prior of
+        # tau=1, taken in logs: the prior n_c w_c^((tau - 1) / tau) of the
+        # user's tau underflows to 0 for small tau (w^-19 at tau=0.05).
+        log_prior = tau * np.log(prior_counts(counts.trained)) + (tau - 1.0) * np.log(
+            mean_weight
+        )
+        class_counts, tau = np.exp(log_prior - log_prior.max()), 1.0
     return resolve_loss(
         params["loss"],
         gamma=params["gamma"],
         class_counts=class_counts,
         beta=params["beta"],
-        tau=params["tau"],
+        tau=tau,
         ldam_scale=params["ldam_scale"],
         offsets=offsets,
     )

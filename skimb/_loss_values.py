@@ -34,6 +34,9 @@ class PerClassValues:
 
     _PER_CLASS: tuple[str, ...] = ()
     _READ: tuple[str, ...] = ()
+    # The parameter a value read is drawn from, where it is not the value's
+    # own name (for the error of a loss given values of other classes).
+    _GIVEN_AS: dict[str, str] = {}
 
     def _track_per_class(self) -> None:
         self._reading = None  # reading_values's arrays, while it is open
@@ -45,12 +48,23 @@ class PerClassValues:
             if (values := getattr(self, name)) is not None
         }
 
-    def _per_class(self, name: str, dtype):
-        """The current values of ``name`` (None where it is None): the
-        variable's, or those :func:`reading_values` gives."""
+    def _per_class(self, name: str, y_pred):
+        """The current values of ``name`` (None where it is None), the
+        variable's or those :func:`reading_values` gives, in the dtype of
+        the predictions ``y_pred``; refused unless one per class of
+        ``y_pred``'s last axis (the number of classes is known only here)."""
         values = self._reading or self._variables
         value = values.get(name)
-        return None if value is None else ops.cast(value, dtype)
+        if value is None:
+            return None
+        n_classes = y_pred.shape[-1]
+        if n_classes is not None and value.shape[-1] != n_classes:
+            raise ValueError(
+                f"{type(self).__name__}'s {self._GIVEN_AS.get(name, name)} "
+                f"holds {value.shape[-1]} values, one per class, but the "
+                f"predictions have {n_classes} classes."
+            )
+        return ops.cast(value, y_pred.dtype)
 
 
 def loss_values(loss) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from skimb._checks import check_encoded_labels, check_log_proba
+from skimb._checks import check_encoded_labels, check_log_proba, check_number
 
 # Below this many held-out samples of some class, its F1 is too noisy to tune
 # an offset on: ``macro_f1_offsets`` keeps its starting rule instead.
@@ -175,6 +175,8 @@ def macro_f1_offsets(
     log_proba = check_log_proba(log_proba)
     y = check_encoded_labels(y, log_proba)
     n_classes = log_proba.shape[1]
+    n_rounds = check_number(n_rounds, "n_rounds", low=1, integer=True)
+    n_bootstrap = check_number(n_bootstrap, "n_bootstrap", integer=True)
     start = np.zeros(n_classes) if start is None else np.asarray(start, float)
     if start.shape != (n_classes,) or not np.all(np.isfinite(start)):
         raise ValueError(f"start must hold {n_classes} finite offsets; got {start}.")

@@ -24,7 +24,12 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import log_softmax, logsumexp
 
-from skimb._checks import check_encoded_labels, check_log_proba, check_prior
+from skimb._checks import (
+    check_encoded_labels,
+    check_log_proba,
+    check_number,
+    check_prior,
+)
 
 __all__ = [
     "estimate_prior",
@@ -271,7 +276,11 @@ def estimate_prior(
     array([0.5, 0.5])
     """
     log_proba = check_log_proba(log_proba)
+    if len(log_proba) == 0:
+        raise ValueError("log_proba holds no rows: no class frequencies to estimate.")
     source = check_prior(train_prior, log_proba.shape[1], "train_prior")
+    max_iter = check_number(max_iter, "max_iter", low=1, integer=True)
+    tol = check_number(tol, "tol")
     prior = source
     for _ in range(max_iter):
         posterior = np.exp(log_proba + np.log(prior) - np.log(source))

@@ -11,9 +11,13 @@ classes in proportion 10K / 500K / 90K / 30K (class 1 is the majority).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from scipy.special import softmax
 from sklearn.utils import check_random_state
+
+from skimb._checks import check_number
 
 __all__ = ["make_imbalanced_classification", "make_imbalanced_sequences"]
 
@@ -24,10 +28,20 @@ _LAYOUT_SEED = 20_190_601
 
 
 def _class_counts(n_samples: int, weights) -> np.ndarray:
+    n_samples = check_number(n_samples, "n_samples", low=2, integer=True)
+    if isinstance(weights, Mapping | str):
+        raise TypeError(
+            "weights must be a sequence of class sizes, one per class; got a "
+            f"{type(weights).__name__}."
+        )
     weights = np.asarray(weights, dtype=np.float64)
-    if weights.ndim != 1 or len(weights) < 2 or np.any(weights <= 0):
+    if (
+        weights.ndim != 1
+        or len(weights) < 2
+        or not np.all(np.isfinite(weights) & (weights > 0))
+    ):
         raise ValueError(
-            f"weights must list at least 2 positive class sizes; got {weights}."
+            f"weights must list at least 2 finite, positive class sizes; got {weights}."
         )
     proportions = weights / weights.sum()
     counts = np.floor(n_samples * proportions).astype(int)
@@ -106,6 +120,7 @@ def make_imbalanced_classification(
             "n_informative must be between 1 and n_features; "
             f"got n_informative={n_informative}, n_features={n_features}."
         )
+    class_sep = check_number(class_sep, "class_sep")
     counts = _class_counts(n_samples, weights)
     n_classes = len(counts)
     layout = np.random.RandomState(_LAYOUT_SEED)
@@ -187,6 +202,7 @@ def make_imbalanced_sequences(
         )
     if n_timesteps < 2:
         raise ValueError(f"n_timesteps must be >= 2; got {n_timesteps}.")
+    class_sep = check_number(class_sep, "class_sep")
     counts = _class_counts(n_samples, weights)
     n_classes = len(counts)
     layout = np.random.RandomState(_LAYOUT_SEED + 1)

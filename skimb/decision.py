@@ -23,11 +23,12 @@ al., 2015; Koyejo et al., 2014).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from skimb._checks import check_prior
+from skimb._checks import check_number, check_prior
 from skimb._offset_search import MIN_VALIDATION_COUNT, macro_f1_offsets
 from skimb.calibration import fit_temperature_and_bias
 from skimb.class_weight import prior_counts
@@ -73,7 +74,7 @@ def prior_offsets(class_prior, *, tau: float = 1.0) -> np.ndarray:
     prior = np.asarray(class_prior, dtype=np.float64)
     if prior.ndim != 1 or not np.all((prior > 0) & np.isfinite(prior)):
         raise ValueError(f"class_prior must be finite and positive; got {prior}.")
-    return -tau * np.log(prior / prior.sum())
+    return -check_number(tau, "tau") * np.log(prior / prior.sum())
 
 
 def posterior_offsets(
@@ -128,6 +129,7 @@ def posterior_offsets(
             raise ValueError(
                 f"{name} must hold {counts.size} finite, positive values; got {value}."
             )
+    tau = check_number(tau, "tau")
     log_prior = np.log(counts / counts.sum())
     log_train = np.log(train / train.sum())
     return log_prior - (1.0 - tau) * log_train
@@ -404,6 +406,17 @@ def decide(log_proba: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     >>> decide(log_proba, np.array([0.0, 0.5])).tolist()
     [1, 0]
     """
+    log_proba = np.asarray(log_proba, dtype=np.float64)
+    offsets = np.asarray(offsets, dtype=np.float64)
+    if log_proba.ndim != 2 or offsets.shape != log_proba.shape[1:]:
+        raise ValueError(
+            "decide takes log_proba of shape (n_samples, n_classes) and one "
+            f"offset per class; got shapes {log_proba.shape} and {offsets.shape}."
+        )
+    # -inf is a log-probability (of 0); NaN has no argmax, and np.argmax
+    # would take it for the largest.
+    if np.isnan(log_proba).any() or not np.all(np.isfinite(offsets)):
+        raise ValueError("log_proba holds NaN, or offsets are not all finite.")
     return np.argmax(log_proba + offsets, axis=1)
 
 
@@ -461,6 +474,12 @@ def prior_frequencies(class_prior, class_counts: np.ndarray, classes) -> np.ndar
                 f"got {class_prior!r}."
             )
         return np.full(n_classes, 1.0 / n_classes)
+    if isinstance(class_prior, Mapping):
+        raise TypeError(
+            "class_prior takes class frequencies as a sequence in the order of "
+            f"classes_ {np.asarray(classes).tolist()}; got a "
+            f"{type(class_prior).__name__}."
+        )
     prior = np.asarray(class_prior, dtype=np.float64)
     if prior.shape != (n_classes,) or not np.all(np.isfinite(prior) & (prior > 0)):
         raise ValueError(

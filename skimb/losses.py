@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from skimb._checks import check_weights
+from skimb._checks import check_number, check_weights
 from skimb._loss_values import PerClassValues
 from skimb.class_weight import effective_number_weights
 
@@ -113,13 +113,12 @@ class FocalLoss(PerClassValues, keras.losses.Loss):
         dtype=None,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        if not 0 <= gamma < np.inf:
-            raise ValueError(f"gamma must be finite and >= 0; got {gamma}.")
+        gamma = check_number(gamma, "gamma")
         if alpha is not None:
             alpha = check_weights(alpha, "alpha")
         if offsets is not None and not from_logits:
             raise ValueError("offsets apply to logits; got from_logits=False.")
-        self.gamma = float(gamma)
+        self.gamma = gamma
         self.alpha = alpha
         self.from_logits = from_logits
         self.offsets = _finite_offsets(offsets, None if alpha is None else len(alpha))
@@ -129,7 +128,7 @@ class FocalLoss(PerClassValues, keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, y_pred.dtype)
-        offsets = self._per_class("offsets", y_pred.dtype)
+        offsets = self._per_class("offsets", y_pred)
         log_p = _log_probabilities(_offset(y_pred, offsets), self.from_logits)
         log_p_true = ops.sum(y_true * log_p, axis=-1)
         # 1 - p_y computed as -expm1(log p_y) keeps precision when p_y -> 1;
@@ -139,7 +138,7 @@ class FocalLoss(PerClassValues, keras.losses.Loss):
             ops.maximum(-ops.expm1(log_p_true), keras.config.epsilon()), self.gamma
         )
         loss = -modulator * log_p_true
-        alpha = self._per_class("alpha", y_pred.dtype)
+        alpha = self._per_class("alpha", y_pred)
         if alpha is not None:
             loss = loss * ops.sum(y_true * alpha, axis=-1)
         return loss
@@ -271,18 +270,22 @@ class LogitAdjustedLoss(PerClassValues, keras.losses.Loss):
         dtype=None,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        prior = _positive_counts(class_prior, "class_prior")
-        if tau < 0:
-            raise ValueError(f"tau must be >= 0; got {tau}.")
-        self.class_prior = [p / sum(prior) for p in prior]
-        self.tau = float(tau)
+        prior = np.asarray(_positive_counts(class_prior, "class_prior"))
+        self.class_prior = (prior / prior.sum()).tolist()
+        # The log-prior, taken in float64 and kept in float32: a prior of a
+        # rare class under strong class weights (1e-60) is 0 in float32,
+        # and tau * log 0 = -inf would make the loss NaN.
+        self.log_class_prior = (np.log(prior) - np.log(prior.sum())).tolist()
+        self.tau = check_number(tau, "tau")
         self._track_per_class()
 
-    _PER_CLASS = _READ = ("class_prior",)
+    _PER_CLASS = ("class_prior", "log_class_prior")
+    _READ = ("log_class_prior",)
+    _GIVEN_AS = {"log_class_prior": "class_prior"}
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, y_pred.dtype)
-        log_prior = ops.log(self._per_class("class_prior", y_pred.dtype))
+        log_prior = self._per_class("log_class_prior", y_pred)
         log_p = ops.log_softmax(y_pred + self.tau * log_prior, axis=-1)
         return -ops.sum(y_true * log_p, axis=-1)
 
@@ -313,6 +316,7 @@ def ldam_margins(class_counts, *, max_margin: float = 0.5):
     [0.05, 0.25, 0.5]
     """
     counts = _positive_counts(class_counts)
+    max_margin = check_number(max_margin, "max_margin", low_open=True)
     raw = [c**-0.25 for c in counts]
     return [max_margin * r / max(raw) for r in raw]
 
@@ -372,15 +376,13 @@ class LDAMLoss(PerClassValues, keras.losses.Loss):
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         counts = _positive_counts(class_counts)
-        if not max_margin > 0 or not scale > 0:
-            raise ValueError(
-                f"max_margin and scale must be > 0; got {max_margin}, {scale}."
-            )
+        max_margin = check_number(max_margin, "max_margin", low_open=True)
+        scale = check_number(scale, "scale", low_open=True)
         weights = [1.0] * len(counts) if class_weight is None else class_weight
         weights = check_weights(weights, "class_weight", len(counts))
         self.class_counts = counts
-        self.max_margin = float(max_margin)
-        self.scale = float(scale)
+        self.max_margin = max_margin
+        self.scale = scale
         self.margins = ldam_margins(counts, max_margin=max_margin)
         self.offsets = _finite_offsets(offsets, len(counts))
         # A variable, not a constant: the compiled training step reads its
@@ -395,13 +397,14 @@ class LDAMLoss(PerClassValues, keras.losses.Loss):
 
     _PER_CLASS = ("class_counts", "margins", "offsets", "class_weight")
     _READ = ("margins", "offsets")
+    _GIVEN_AS = {"margins": "class_counts"}
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, y_pred.dtype)
-        margins = self._per_class("margins", y_pred.dtype)
-        logits = _offset(y_pred, self._per_class("offsets", y_pred.dtype))
+        margins = self._per_class("margins", y_pred)
+        logits = _offset(y_pred, self._per_class("offsets", y_pred))
         log_p = ops.log_softmax(logits - self.scale * margins * y_true, axis=-1)
-        weights = self._per_class("class_weight", y_pred.dtype)
+        weights = self._per_class("class_weight", y_pred)
         return -ops.sum(y_true * log_p, axis=-1) * ops.sum(y_true * weights, axis=-1)
 
     def get_config(self) -> dict:

@@ -341,6 +341,11 @@ def confusion_scores(y_true, y_pred, *, n_classes: int) -> dict[str, object]:
     """
     y_true = _encoded(y_true, "y_true")
     y_pred = _encoded(y_pred, "y_pred")
+    if len(y_true) != len(y_pred):
+        raise ValueError(
+            f"y_true and y_pred must hold one label per row each; got "
+            f"{len(y_true)} and {len(y_pred)}."
+        )
     for name, encoded in (("y_true", y_true), ("y_pred", y_pred)):
         outside = (encoded < 0) | (encoded >= n_classes)
         if outside.any():

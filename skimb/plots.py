@@ -8,6 +8,7 @@ figures work in a headless process, a test or a web server alike.
 
 from __future__ import annotations
 
+import numbers
 import os
 from pathlib import Path
 
@@ -34,6 +35,9 @@ __all__ = [
 # Validation scores drawn next to the loss, when the history has them; all lie
 # in [0, 1], so they share one axis.
 _SCORES = {
+    # A cross-fit's early-stopping score, over the rows every network held
+    # out (the first network's own validation scores follow).
+    "oof_macro_f1": "out-of-fold macro-F1",
     "val_macro_f1": "macro-F1",
     "val_balanced_accuracy": "balanced accuracy",
     "val_g_mean": "G-mean",
@@ -51,8 +55,9 @@ def plot_history(history: dict, *, best_epoch: int | None = None) -> Figure:
     """Loss and validation scores per epoch.
 
     The left panel shows the training ``loss`` and, when present,
-    ``val_loss``; the right panel the validation macro-F1 (and balanced
-    accuracy and G-mean when the history has them).
+    ``val_loss``; the right panel the validation macro-F1 (and, when the
+    history has them, balanced accuracy, G-mean, and a cross-fit's
+    out-of-fold macro-F1, on which it stops early).
 
     Parameters
     ----------
@@ -92,6 +97,11 @@ def plot_history(history: dict, *, best_epoch: int | None = None) -> Figure:
                 f"history[{key!r}] has {len(values)} values but 'loss' has "
                 f"{n_epochs}: every entry needs one value per epoch."
             )
+    if best_epoch is not None and (
+        isinstance(best_epoch, bool | np.bool_)
+        or not isinstance(best_epoch, numbers.Integral)
+    ):
+        raise TypeError(f"best_epoch must be an integer; got {best_epoch!r}.")
     if best_epoch is not None and not 0 <= best_epoch < n_epochs:
         raise ValueError(
             f"best_epoch={best_epoch} is not one of the history's epochs "
@@ -286,8 +296,9 @@ def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
     fig : matplotlib.figure.Figure
         The figure to save.
     path : str or path-like
-        Target file; ``.png`` is appended when it has no suffix.  Its folder
-        must exist.
+        Target file; ``.png`` is appended unless it ends in ``.png`` (so
+        ``"run.v1"`` becomes ``run.v1.png``); another image format's suffix
+        (``.jpg``, ``.pdf``, ...) is refused.  Its folder must exist.
 
     Returns
     -------
@@ -307,12 +318,13 @@ def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure; got {type(fig).__name__}.")
     path = Path(path)
-    if not path.suffix:
-        path = path.with_suffix(".png")
-    elif path.suffix.lower() != ".png":
+    suffix = path.suffix.lower()
+    if suffix != ".png" and suffix[1:] in fig.canvas.get_supported_filetypes():
         raise ValueError(
             f"save_figure writes PNG files; got the suffix {path.suffix!r}."
         )
+    if suffix != ".png":
+        path = path.with_name(path.name + ".png")
     with atomic_path(path) as temporary, open(temporary, "xb") as file:
         fig.savefig(file, format="png", dpi=100)
     return path

@@ -26,6 +26,7 @@ from sklearn.metrics import balanced_accuracy_score
 
 import skimb
 from skimb._atomic import write_atomic
+from skimb._checks import check_number
 from skimb.metrics import macro_f1
 from skimb.plots import plot_confusion_matrix, plot_history, plot_precision_recall
 
@@ -98,6 +99,14 @@ class Report:
         """
         if not rows:
             raise ValueError(f"The table {caption!r} has no rows.")
+        if highlight is not None:
+            check_number(
+                highlight,
+                "highlight",
+                high=len(rows) - 1,
+                high_open=False,
+                integer=True,
+            )
         columns = list(dict.fromkeys(key for row in rows for key in row))
         # Words align left, numbers (numeric strings included) right.
         text_columns = {c for c in columns if any(_is_word(r.get(c)) for r in rows)}

@@ -231,6 +231,29 @@ def test_logit_adjusted_matches_reference(tau):
     assert_pushes_the_true_class_up(grad)
 
 
+def test_logit_adjusted_takes_a_prior_that_float32_rounds_to_zero():
+    # The log-prior is taken in float64: 1e-50 is 0 in float32, whose log
+    # would make the loss NaN.
+    prior = np.array([1.0, 1e-50, 1e-30, 0.5])
+    loss = LogitAdjustedLoss(prior, tau=0.5)
+    expected = logit_adjusted_reference(LABELS, LOGITS, prior, 0.5)
+    assert float(loss(ONE_HOT, LOGITS)) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "loss, name",
+    [
+        (FocalLoss(alpha=[1.0, 2.0]), "FocalLoss's alpha"),
+        (FocalLoss(offsets=[0.0, 1.0]), "FocalLoss's offsets"),
+        (LogitAdjustedLoss([0.5, 0.5]), "LogitAdjustedLoss's class_prior"),
+        (LDAMLoss([10, 1]), "LDAMLoss's class_counts"),
+    ],
+)
+def test_per_class_values_must_be_one_per_class_of_the_predictions(loss, name):
+    with pytest.raises(ValueError, match=f"{name} holds 2 values, one per class, "):
+        loss(ONE_HOT, LOGITS)
+
+
 def test_logit_adjusted_optimum_is_the_posterior_without_the_prior():
     # For a point whose true posterior is eta, the expected loss is the loss
     # against the soft target eta; its gradient softmax(z + tau log pi) - eta

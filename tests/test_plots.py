@@ -151,6 +151,23 @@ def test_save_figure_writes_png_atomically(tmp_path):
     assert os.listdir(tmp_path) == ["curves.png"]
 
 
+def test_save_figure_appends_png_to_a_name_with_a_dot(tmp_path):
+    fig = plot_history({"loss": [1.0, 0.5]})
+    assert save_figure(fig, tmp_path / "run.v1").name == "run.v1.png"
+    assert save_figure(fig, tmp_path / "model_v1.2").name == "model_v1.2.png"
+    assert save_figure(fig, tmp_path / "upper.PNG").name == "upper.PNG"
+    assert sorted(os.listdir(tmp_path)) == ["model_v1.2.png", "run.v1.png", "upper.PNG"]
+
+
+def test_plot_history_draws_a_cross_fits_out_of_fold_score():
+    # The score a cross-fit stops on (best_epoch_ is its best epoch).
+    history = {"loss": [1.0, 0.5], "oof_macro_f1": [0.3, 0.4]}
+    lines = _lines(plot_history(history, best_epoch=1).axes[1])
+    np.testing.assert_array_equal(
+        lines["out-of-fold macro-F1"].get_ydata(), history["oof_macro_f1"]
+    )
+
+
 def test_save_figure_failure_leaves_nothing(tmp_path):
     fig = plot_history({"loss": [1.0, 0.5]})
     target = tmp_path / "curves.png"
@@ -170,8 +187,9 @@ def test_save_figure_failure_leaves_nothing(tmp_path):
 
 def test_save_figure_rejects_bad_arguments(tmp_path):
     fig = plot_history({"loss": [1.0]})
-    with pytest.raises(ValueError, match="PNG"):
-        save_figure(fig, tmp_path / "curves.svg")
+    for other in ("curves.svg", "curves.jpg", "curves.PDF"):
+        with pytest.raises(ValueError, match="PNG"):
+            save_figure(fig, tmp_path / other)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         save_figure(fig, tmp_path / "missing" / "curves.png")
     with pytest.raises(TypeError, match="Figure"):

@@ -13,6 +13,7 @@ from skimb import ImbalancedKerasClassifier  # noqa: E402
 from skimb._random import seed_from  # noqa: E402
 from skimb._splits import validation_split  # noqa: E402
 from skimb.class_weight import effective_number_weights  # noqa: E402
+from skimb.datasets import make_imbalanced_classification  # noqa: E402
 from skimb.decision import macro_f1_offsets, posterior_offsets  # noqa: E402
 from skimb.losses import (  # noqa: E402
     ClassBalancedLoss,
@@ -397,8 +398,11 @@ def test_class_weights_become_offsets_on_the_logits(
     np.testing.assert_allclose(seen[0][1], list(class_weight.values()) / mean)
     built = clf.model_.loss
     if loss in ("logit_adjusted", "crossentropy"):
-        assert isinstance(built, LogitAdjustedLoss) and built.tau == (tau or 1.0)
-        offsets = built.tau * np.log(built.class_prior)
+        # Both hold their offsets as the log-prior of tau=1 (the
+        # logit-adjusted loss's, for any tau: taken in logs, never a prior
+        # that underflows).
+        assert isinstance(built, LogitAdjustedLoss) and built.tau == 1.0
+        offsets = np.log(built.class_prior)
     else:
         offsets = np.array(built.offsets)
     if loss == "ldam":
@@ -436,6 +440,26 @@ def test_balanced_weights_train_the_logit_adjusted_network_unweighted(
     pi = np.bincount(y) / len(y)
     moved = network_offsets(balanced) - network_offsets(plain)
     np.testing.assert_allclose(moved - moved[0], -np.log(pi) + np.log(pi[0]), atol=1e-9)
+
+
+@pytest.mark.parametrize("tau", [0.05, 0.001])
+def test_a_small_tau_with_class_weights_trains_as_tau_one(tau):
+    # With balanced weights the offsets tau log n_c - (1 - tau) log w_c are
+    # log n_c for every tau, so the network trains as at tau = 1.  The prior
+    # n_c w_c^((tau - 1) / tau) they come from is 1e-44 at tau = 0.05 on a
+    # class 100 times rarer (0 in float32, a NaN loss) and 0 in float64 at
+    # tau = 0.001.
+    X, y = make_imbalanced_classification(
+        400, n_features=5, n_informative=3, weights=(100, 1), random_state=0
+    )
+    params = dict(
+        units=4, n_layers=1, epochs=3, cv=None, validation_fraction=0.0,
+        early_stopping=False, class_weight="balanced", random_state=0,
+    )  # fmt: skip
+    small = ImbalancedKerasClassifier(tau=tau, **params).fit(X, y)
+    one = ImbalancedKerasClassifier(tau=1.0, **params).fit(X, y)
+    assert np.all(np.isfinite(small.history_["loss"]))
+    np.testing.assert_allclose(small.history_["loss"], one.history_["loss"], rtol=1e-5)
 
 
 @pytest.mark.parametrize("loss", ["crossentropy", "focal", "ldam"])
