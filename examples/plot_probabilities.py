@@ -26,7 +26,7 @@ from skimb import ImbalancedKerasClassifier
 from skimb.datasets import make_imbalanced_classification
 from skimb.metrics import expected_calibration_error
 
-X, y = make_imbalanced_classification(6300, random_state=0)
+X, y = make_imbalanced_classification(3000, random_state=0)
 X_test, y_test, posterior = make_imbalanced_classification(
     20000, random_state=1, return_posterior=True
 )

@@ -4,22 +4,28 @@ one copy of each rule, Keras-free."""
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
 
-def check_log_proba(log_proba) -> np.ndarray:
+def check_log_proba(log_proba, *, zero: bool = False) -> np.ndarray:
     """``log_proba`` as float64, refused unless a finite 2-D array with a
-    column for each of at least 2 classes."""
+    column for each of at least 2 classes; ``zero``: ``-inf`` (the log of a
+    probability 0) allowed."""
     log_proba = np.asarray(log_proba, dtype=np.float64)
     if log_proba.ndim != 2 or log_proba.shape[1] < 2:
         raise ValueError(
             "log_proba must be a 2-D array with a column per class; got shape "
             f"{log_proba.shape}."
         )
-    if not np.all(np.isfinite(log_proba)):
-        raise ValueError("log_proba holds NaN or infinite values.")
+    if np.isnan(log_proba).any():
+        raise ValueError(
+            "log_proba holds NaN (a network whose training diverged outputs NaN)."
+        )
+    if np.any(log_proba == np.inf) or not (zero or np.all(np.isfinite(log_proba))):
+        raise ValueError("log_proba holds infinite values.")
     return log_proba
 
 
@@ -83,18 +89,21 @@ def check_number(
     Our own, not ``sklearn.utils.check_scalar``: that passes NaN, infinity
     and booleans, which then turn a loss or an estimate into NaN.
     """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool | np.bool_) or not isinstance(value, kind):
         raise TypeError(
             f"{name} must be {'an integer' if integer else 'a number'}; got {value!r}."
         )
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite; got {value!r}.")
+    # math, not NumPy: an int beyond int64 is finite, which NumPy cannot say.
+    if not isinstance(value, numbers.Integral) and not math.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value}.")
     below = value <= low if low_open else value < low
     above = value >= high if high_open else value > high
     if below or above:
         bounds = (
             f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
         )
-        raise ValueError(f"{name} must be in {bounds}; got {value!r}.")
+        raise ValueError(f"{name} must be in {bounds}; got {value}.")
     return int(value) if integer else float(value)

@@ -455,14 +455,20 @@ def _loss(setting: Setting) -> ResolvedLoss:
     offsets = _logit_offsets(setting)
     mean_weight = _additive_weights(setting)
     tau = params["tau"]
-    if offsets is None and mean_weight is not None:  # the logit-adjusted loss
-        # The offsets tau log n_c - (1 - tau) log w_c, as the log-prior of
-        # tau=1, taken in logs: the prior n_c w_c^((tau - 1) / tau) of the
-        # user's tau underflows to 0 for small tau (w^-19 at tau=0.05).
-        log_prior = tau * np.log(prior_counts(counts.trained)) + (tau - 1.0) * np.log(
-            mean_weight
-        )
-        class_counts, tau = np.exp(log_prior - log_prior.max()), 1.0
+    if params["loss"] == "logit_adjusted" and tau > 0:
+        # The offsets tau log n_c - (1 - tau) log w_c as the log-prior of a
+        # loss of tau' = max(tau, 1), taken in logs: the prior
+        # n_c w_c^((tau - 1) / tau) of the user's tau underflows to 0 for
+        # small tau (w^-19 at tau=0.05), and this log-range is never wider
+        # than those of the counts and weights together.  Equal weights too
+        # (w_c = 1), so that partial_fit's calls, whose weights may differ
+        # from call to call, build losses of one tau' (one compiled epoch).
+        weight = 1.0 if mean_weight is None else mean_weight
+        scale = max(tau, 1.0)
+        log_prior = (
+            tau * np.log(prior_counts(counts.trained)) + (tau - 1.0) * np.log(weight)
+        ) / scale
+        class_counts, tau = np.exp(log_prior - log_prior.max()), scale
     return resolve_loss(
         params["loss"],
         gamma=params["gamma"],

@@ -147,7 +147,7 @@ def macro_f1_offsets(
         Offsets to start from and to fall back to (e.g.
         :func:`posterior_offsets`); zeros (the argmax rule) by default.
     n_rounds : int, default=3
-        Passes over the classes.
+        Passes over the classes (``>= 0``).
     n_bootstrap : int, default=20
         Bootstrap resamples averaged; ``0`` tunes on ``log_proba, y`` alone.
     random_state : int, RandomState or None, default=0
@@ -175,7 +175,7 @@ def macro_f1_offsets(
     log_proba = check_log_proba(log_proba)
     y = check_encoded_labels(y, log_proba)
     n_classes = log_proba.shape[1]
-    n_rounds = check_number(n_rounds, "n_rounds", low=1, integer=True)
+    n_rounds = check_number(n_rounds, "n_rounds", integer=True)
     n_bootstrap = check_number(n_bootstrap, "n_bootstrap", integer=True)
     start = np.zeros(n_classes) if start is None else np.asarray(start, float)
     if start.shape != (n_classes,) or not np.all(np.isfinite(start)):

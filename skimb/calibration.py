@@ -254,9 +254,9 @@ def estimate_prior(
     train_prior : array-like of shape (n_classes,)
         Class frequencies the posteriors are under.
     max_iter : int, default=1000
-        Most EM steps.
+        Most EM steps (``0``: the training prior).
     tol : float, default=1e-8
-        Stop when no frequency changes by more than this.
+        Stop when no frequency changes by more than this (``>= 0``).
 
     Returns
     -------
@@ -279,7 +279,7 @@ def estimate_prior(
     if len(log_proba) == 0:
         raise ValueError("log_proba holds no rows: no class frequencies to estimate.")
     source = check_prior(train_prior, log_proba.shape[1], "train_prior")
-    max_iter = check_number(max_iter, "max_iter", low=1, integer=True)
+    max_iter = check_number(max_iter, "max_iter", integer=True)
     tol = check_number(tol, "tol")
     prior = source
     for _ in range(max_iter):

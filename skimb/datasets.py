@@ -54,6 +54,16 @@ def _class_counts(n_samples: int, weights) -> np.ndarray:
     return counts
 
 
+def _check_features(n_features, n_informative) -> None:
+    check_number(n_features, "n_features", low=1, integer=True)
+    check_number(n_informative, "n_informative", low=1, integer=True)
+    if n_informative > n_features:
+        raise ValueError(
+            "n_informative must be between 1 and n_features; "
+            f"got n_informative={n_informative}, n_features={n_features}."
+        )
+
+
 def _shuffled_labels(counts: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
     return rng.permutation(np.repeat(np.arange(len(counts)), counts))
 
@@ -115,12 +125,8 @@ def make_imbalanced_classification(
     >>> X.shape, np.bincount(y).tolist()
     ((6300, 20), [100, 5000, 900, 300])
     """
-    if not 1 <= n_informative <= n_features:
-        raise ValueError(
-            "n_informative must be between 1 and n_features; "
-            f"got n_informative={n_informative}, n_features={n_features}."
-        )
-    class_sep = check_number(class_sep, "class_sep")
+    _check_features(n_features, n_informative)
+    class_sep = check_number(class_sep, "class_sep", low=-np.inf)
     counts = _class_counts(n_samples, weights)
     n_classes = len(counts)
     layout = np.random.RandomState(_LAYOUT_SEED)
@@ -195,14 +201,9 @@ def make_imbalanced_sequences(
     >>> X.shape
     (630, 20, 18)
     """
-    if not 1 <= n_informative <= n_features:
-        raise ValueError(
-            "n_informative must be between 1 and n_features; "
-            f"got n_informative={n_informative}, n_features={n_features}."
-        )
-    if n_timesteps < 2:
-        raise ValueError(f"n_timesteps must be >= 2; got {n_timesteps}.")
-    class_sep = check_number(class_sep, "class_sep")
+    _check_features(n_features, n_informative)
+    check_number(n_timesteps, "n_timesteps", low=2, integer=True)
+    class_sep = check_number(class_sep, "class_sep", low=-np.inf)
     counts = _class_counts(n_samples, weights)
     n_classes = len(counts)
     layout = np.random.RandomState(_LAYOUT_SEED + 1)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skimb._checks import check_number, check_prior
+from skimb._checks import check_log_proba, check_number, check_prior
 from skimb._offset_search import MIN_VALIDATION_COUNT, macro_f1_offsets
 from skimb.calibration import fit_temperature_and_bias
 from skimb.class_weight import prior_counts
@@ -406,17 +406,15 @@ def decide(log_proba: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     >>> decide(log_proba, np.array([0.0, 0.5])).tolist()
     [1, 0]
     """
-    log_proba = np.asarray(log_proba, dtype=np.float64)
+    # NaN has no argmax (np.argmax would take it for the largest); -inf is
+    # the log of a probability 0.
+    log_proba = check_log_proba(log_proba, zero=True)
     offsets = np.asarray(offsets, dtype=np.float64)
-    if log_proba.ndim != 2 or offsets.shape != log_proba.shape[1:]:
+    if offsets.shape != log_proba.shape[1:] or not np.all(np.isfinite(offsets)):
         raise ValueError(
-            "decide takes log_proba of shape (n_samples, n_classes) and one "
-            f"offset per class; got shapes {log_proba.shape} and {offsets.shape}."
+            f"offsets must hold {log_proba.shape[1]} finite values, one per "
+            f"column of log_proba; got {offsets}."
         )
-    # -inf is a log-probability (of 0); NaN has no argmax, and np.argmax
-    # would take it for the largest.
-    if np.isnan(log_proba).any() or not np.all(np.isfinite(offsets)):
-        raise ValueError("log_proba holds NaN, or offsets are not all finite.")
     return np.argmax(log_proba + offsets, axis=1)
 
 

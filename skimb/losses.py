@@ -223,6 +223,7 @@ class ClassBalancedLoss(FocalLoss):
         self.beta = float(beta)
 
     _PER_CLASS = ("alpha", "offsets", "class_counts")
+    _GIVEN_AS = {"alpha": "class_counts"}
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -271,27 +272,30 @@ class LogitAdjustedLoss(PerClassValues, keras.losses.Loss):
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         prior = np.asarray(_positive_counts(class_prior, "class_prior"))
+        # The config holds the values as given, so that a loss rebuilt from
+        # it (a loaded model's) normalises them to the very same floats.
+        self._given = prior.tolist()
         self.class_prior = (prior / prior.sum()).tolist()
         # The log-prior, taken in float64 and kept in float32: a prior of a
         # rare class under strong class weights (1e-60) is 0 in float32,
         # and tau * log 0 = -inf would make the loss NaN.
-        self.log_class_prior = (np.log(prior) - np.log(prior.sum())).tolist()
+        self._log_prior = (np.log(prior) - np.log(prior.sum())).tolist()
         self.tau = check_number(tau, "tau")
         self._track_per_class()
 
-    _PER_CLASS = ("class_prior", "log_class_prior")
-    _READ = ("log_class_prior",)
-    _GIVEN_AS = {"log_class_prior": "class_prior"}
+    _PER_CLASS = ("class_prior", "_given", "_log_prior")
+    _READ = ("_log_prior",)
+    _GIVEN_AS = {"_log_prior": "class_prior"}
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, y_pred.dtype)
-        log_prior = self._per_class("log_class_prior", y_pred)
+        log_prior = self._per_class("_log_prior", y_pred)
         log_p = ops.log_softmax(y_pred + self.tau * log_prior, axis=-1)
         return -ops.sum(y_true * log_p, axis=-1)
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(class_prior=self.class_prior, tau=self.tau)
+        config.update(class_prior=self._given, tau=self.tau)
         return config
 
 
@@ -441,8 +445,8 @@ class DeferredReweighting(keras.callbacks.Callback):
     def __init__(self, loss: LDAMLoss, class_weight: Sequence[float], start_epoch: int):
         super().__init__()
         self.loss = loss
-        self.class_weight = [float(w) for w in class_weight]
-        self.start_epoch = start_epoch
+        self.class_weight = check_weights(class_weight, "class_weight")
+        self.start_epoch = check_number(start_epoch, "start_epoch", integer=True)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         if epoch >= self.start_epoch:
@@ -527,7 +531,8 @@ def resolve_loss(
         raise ValueError(f"loss={loss!r} takes no offsets.")
     if loss == "crossentropy" and offsets is not None:
         # softmax(z + log q) with q = exp(offsets) / sum(exp(offsets)).
-        prior = np.exp(np.asarray(offsets, dtype=float) - np.max(offsets))
+        offsets = _finite_offsets(offsets)
+        prior = np.exp(np.asarray(offsets) - np.max(offsets))
         return ResolvedLoss(
             LogitAdjustedLoss(prior, tau=1.0, name="crossentropy"), True, False
         )

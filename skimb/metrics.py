@@ -33,6 +33,7 @@ from sklearn.metrics import (
 from sklearn.metrics import get_scorer as sklearn_get_scorer
 from sklearn.utils.validation import column_or_1d
 
+from skimb._checks import check_number
 from skimb._inputs import check_known_labels
 
 __all__ = [
@@ -339,6 +340,7 @@ def confusion_scores(y_true, y_pred, *, n_classes: int) -> dict[str, object]:
     >>> round(scores["macro_f1"], 4), scores["recall"].tolist()
     (0.7778, [0.5, 1.0, 1.0])
     """
+    n_classes = check_number(n_classes, "n_classes", low=1, integer=True)
     y_true = _encoded(y_true, "y_true")
     y_pred = _encoded(y_pred, "y_pred")
     if len(y_true) != len(y_pred):

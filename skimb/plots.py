@@ -8,11 +8,11 @@ figures work in a headless process, a test or a web server alike.
 
 from __future__ import annotations
 
-import numbers
 import os
 from pathlib import Path
 
 import numpy as np
+from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from sklearn.metrics import (
@@ -23,6 +23,7 @@ from sklearn.metrics import (
 from sklearn.utils.validation import column_or_1d
 
 from skimb._atomic import atomic_path
+from skimb._checks import check_number
 from skimb._inputs import check_known_labels
 
 __all__ = [
@@ -44,6 +45,12 @@ _SCORES = {
 }
 
 
+# Suffixes that name an image format other than PNG: refused by save_figure
+# rather than written as PNG under a misleading name.  Every format
+# matplotlib writes (whatever this figure's canvas), and common others.
+_IMAGE_FORMATS = {*FigureCanvasBase.get_supported_filetypes(), "gif", "bmp"}
+
+
 def _figure(width: float, height: float) -> Figure:
     # A margin around the titles and labels, wider than the default.
     return Figure(
@@ -57,7 +64,7 @@ def plot_history(history: dict, *, best_epoch: int | None = None) -> Figure:
     The left panel shows the training ``loss`` and, when present,
     ``val_loss``; the right panel the validation macro-F1 (and, when the
     history has them, balanced accuracy, G-mean, and a cross-fit's
-    out-of-fold macro-F1, on which it stops early).
+    out-of-fold macro-F1, on which it stops early by default).
 
     Parameters
     ----------
@@ -97,11 +104,8 @@ def plot_history(history: dict, *, best_epoch: int | None = None) -> Figure:
                 f"history[{key!r}] has {len(values)} values but 'loss' has "
                 f"{n_epochs}: every entry needs one value per epoch."
             )
-    if best_epoch is not None and (
-        isinstance(best_epoch, bool | np.bool_)
-        or not isinstance(best_epoch, numbers.Integral)
-    ):
-        raise TypeError(f"best_epoch must be an integer; got {best_epoch!r}.")
+    if best_epoch is not None:
+        best_epoch = check_number(best_epoch, "best_epoch", low=-np.inf, integer=True)
     if best_epoch is not None and not 0 <= best_epoch < n_epochs:
         raise ValueError(
             f"best_epoch={best_epoch} is not one of the history's epochs "
@@ -297,8 +301,9 @@ def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
         The figure to save.
     path : str or path-like
         Target file; ``.png`` is appended unless it ends in ``.png`` (so
-        ``"run.v1"`` becomes ``run.v1.png``); another image format's suffix
-        (``.jpg``, ``.pdf``, ...) is refused.  Its folder must exist.
+        ``"run.v1"`` becomes ``run.v1.png``); the suffix of another image
+        format (``.jpg``, ``.pdf``, ``.svg``, ``.gif``, ...) is refused.  Its
+        folder must exist.
 
     Returns
     -------
@@ -319,7 +324,7 @@ def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
         raise TypeError(f"fig must be a matplotlib Figure; got {type(fig).__name__}.")
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix != ".png" and suffix[1:] in fig.canvas.get_supported_filetypes():
+    if suffix != ".png" and suffix[1:] in _IMAGE_FORMATS:
         raise ValueError(
             f"save_figure writes PNG files; got the suffix {path.suffix!r}."
         )

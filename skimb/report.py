@@ -202,6 +202,9 @@ class Report:
         ValueError
             On a figure name taken or not a plain file name, or a ``history``
             without the logs it plots; the report is then left as it was.
+        TypeError
+            On a ``best_epoch`` that is not an integer; the report is then
+            left as it was.
         """
         # All or nothing: a call that fails (a figure name taken, a bad
         # history) leaves the report as it was, so that it can be retried.

@@ -6,6 +6,13 @@ from skimb.datasets import make_imbalanced_classification, make_imbalanced_seque
 from tests.support import FAST_PARAMS, WEIGHTS
 
 
+def pytest_collection_modifyitems(config, items):
+    """The tests marked slow first (the order is otherwise kept): run last,
+    with one test process per core, they would keep one core busy for a
+    minute while the other has nothing left to run."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def fast_params():
     """Estimator settings of fast tests (read-only): tests check behaviour,

@@ -262,8 +262,10 @@ def test_fits_on_held_out_predictions_name_bad_labels(y, match):
             fit(log_proba, y)
         with pytest.raises(ValueError, match="no rows"):
             fit(np.empty((0, 2)), np.empty(0, dtype=int))
-        with pytest.raises(ValueError, match="NaN or infinite"):
+        with pytest.raises(ValueError, match="log_proba holds NaN"):
             fit(np.where([[True, False]] * 3, np.nan, log_proba), [0, 1, 1])
+        with pytest.raises(ValueError, match="log_proba holds infinite"):
+            fit(np.where([[True, False]] * 3, -np.inf, log_proba), [0, 1, 1])
 
 
 @pytest.mark.parametrize("prior", [[1.0, np.inf], [1.0, np.nan], [1.0, 0.0]])
@@ -455,6 +457,7 @@ def test_balanced_class_weight_does_not_lower_macro_f1(known_posterior, loss):
 # ------------------------------------------------------ label shift
 
 
+@pytest.mark.slow
 def test_fit_class_prior_follows_a_shift_of_class_frequencies(known_posterior):
     X, y, _, _, _ = known_posterior
     shifted = WEIGHTS[::-1]  # class 2 becomes the most frequent, 1 the second

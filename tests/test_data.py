@@ -183,6 +183,7 @@ def test_a_fit_streamed_in_one_window_is_the_fit_in_memory(
     )
 
 
+@pytest.mark.slow
 def test_a_fit_streamed_in_windows_matches_memory_within_seed_noise(
     larger, tmp_path, fast_params
 ):

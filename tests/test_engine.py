@@ -243,6 +243,21 @@ def test_partial_fit_goes_on_with_its_compiled_epoch(tabular, fast_params, loss)
     assert not hasattr(reused.fit(X, y), "_program")
 
 
+def test_partial_fit_goes_on_when_the_weights_start_to_differ(tabular, fast_params):
+    # tau = 0.5: the loss holds its offsets tau log n_c - (1 - tau) log w_c
+    # as a log-prior of one tau, max(tau, 1), whether the classes' weights
+    # are equal (the first call) or not (the second).
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(**{**fast_params, "tau": 0.5})
+    rows = np.arange(200)
+    clf.partial_fit(X[rows], y[rows], classes=[0, 1, 2, 3])
+    first = clf._program
+    weights = np.where(y[rows] == 0, 3.0, 1.0)
+    clf.partial_fit(X[rows], y[rows], sample_weight=weights)
+    assert clf._program is first
+    assert np.all(np.isfinite(clf.history_["loss"]))
+
+
 def test_partial_fit_compiles_again_for_another_loss(tabular, fast_params):
     X, y = tabular
     clf = ImbalancedKerasClassifier(**fast_params)
@@ -264,6 +279,7 @@ def _cpu_only() -> bool:
     return all(d.lower().startswith("cpu") for d in keras.distribution.list_devices())
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     keras.backend.backend() != "tensorflow" or not _cpu_only(),
     reason="JAX's epoch is always XLA's; on a GPU Keras refuses XLA for an LSTM",

@@ -247,6 +247,7 @@ def test_logit_adjusted_takes_a_prior_that_float32_rounds_to_zero():
         (FocalLoss(offsets=[0.0, 1.0]), "FocalLoss's offsets"),
         (LogitAdjustedLoss([0.5, 0.5]), "LogitAdjustedLoss's class_prior"),
         (LDAMLoss([10, 1]), "LDAMLoss's class_counts"),
+        (ClassBalancedLoss([10, 1]), "ClassBalancedLoss's class_counts"),
     ],
 )
 def test_per_class_values_must_be_one_per_class_of_the_predictions(loss, name):

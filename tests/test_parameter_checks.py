@@ -5,6 +5,7 @@ error that names it, never a NaN result or a NumPy error from deep inside."""
 import numpy as np
 import pytest
 
+from skimb._checks import check_number
 from skimb.calibration import estimate_prior
 from skimb.datasets import make_imbalanced_classification, make_imbalanced_sequences
 from skimb.decision import (
@@ -14,7 +15,14 @@ from skimb.decision import (
     prior_frequencies,
     prior_offsets,
 )
-from skimb.losses import FocalLoss, LDAMLoss, LogitAdjustedLoss, ldam_margins
+from skimb.losses import (
+    DeferredReweighting,
+    FocalLoss,
+    LDAMLoss,
+    LogitAdjustedLoss,
+    ldam_margins,
+    resolve_loss,
+)
 from skimb.metrics import confusion_scores
 from skimb.plots import plot_history
 from skimb.report import Report
@@ -67,12 +75,55 @@ HISTORY = {"loss": [1.0, 0.5]}
             "n_bootstrap",
         ),
         (
-            lambda: macro_f1_offsets(UNIFORM, [0, 1, 2] * 2, n_rounds=0),
+            lambda: macro_f1_offsets(UNIFORM, [0, 1, 2] * 2, n_rounds=-1),
             ValueError,
             "n_rounds",
         ),
-        (lambda: decide(np.zeros((2, 2)), np.zeros(3)), ValueError, "one offset per"),
-        (lambda: decide(np.array([[np.nan, 0.0]]), np.zeros(2)), ValueError, "NaN"),
+        (
+            lambda: decide(np.zeros((2, 2)), np.zeros(3)),
+            ValueError,
+            "offsets must hold 2 finite values, one per column",
+        ),
+        (
+            lambda: decide(np.array([[np.nan, 0.0]]), np.zeros(2)),
+            ValueError,
+            "NaN .*training diverged",
+        ),
+        (
+            lambda: decide(np.zeros((2, 2)), [0.0, np.inf]),
+            ValueError,
+            "offsets must hold 2 finite values",
+        ),
+        (
+            lambda: confusion_scores([0, 1], [0, 1], n_classes=2.0),
+            TypeError,
+            "n_classes must be an integer",
+        ),
+        (
+            lambda: make_imbalanced_sequences(100, n_timesteps=2.5),
+            TypeError,
+            "n_timesteps",
+        ),
+        (
+            lambda: make_imbalanced_classification(100, n_features=np.inf),
+            TypeError,
+            "n_features",
+        ),
+        (
+            lambda: resolve_loss("crossentropy", offsets=[np.nan, 0.0]),
+            ValueError,
+            "offsets must be finite",
+        ),
+        (
+            lambda: DeferredReweighting(LDAMLoss([10, 1]), [1, np.nan], 2),
+            ValueError,
+            "class_weight",
+        ),
+        (
+            lambda: DeferredReweighting(LDAMLoss([10, 1]), [1, 2], 1.5),
+            TypeError,
+            "start_epoch",
+        ),
         (
             lambda: confusion_scores([0, 1, 1], [0, 1], n_classes=2),
             ValueError,
@@ -129,6 +180,17 @@ def test_bad_arguments_are_named(call, error, match):
         call()
 
 
+def test_check_number_takes_what_numbers_are_passed_as():
+    assert check_number(np.float32(0.5), "x") == 0.5
+    assert check_number(np.array(2.0), "x") == 2.0  # a 0-d array
+    assert check_number(np.int64(3), "n", integer=True) == 3
+    assert check_number(10**20, "n", integer=True) == 10**20  # beyond int64
+    with pytest.raises(TypeError, match="x must be a number; got True"):
+        check_number(True, "x")
+    with pytest.raises(ValueError, match=r"x must be in \(0, 1\]; got 0"):
+        check_number(0, "x", low_open=True, high=1, high_open=False)
+
+
 def test_checks_leave_good_values_as_they_were():
     # The same results as before the checks: integers stay integers where
     # they count, and -inf (a log-probability of 0) is still decided on.
@@ -138,3 +200,11 @@ def test_checks_leave_good_values_as_they_were():
     np.testing.assert_allclose(one_step, [1 / 3] * 3)
     X, y = make_imbalanced_classification(np.int64(300), random_state=0)
     assert X.shape == (300, 20)
+    # A negative class_sep mirrors the layout; 0 EM steps or ascent rounds
+    # leave the start as it is.
+    make_imbalanced_sequences(100, class_sep=-0.4, random_state=0)
+    np.testing.assert_allclose(
+        estimate_prior(UNIFORM, train_prior=TRAIN_PRIOR, max_iter=0), TRAIN_PRIOR
+    )
+    assert plot_history(HISTORY, best_epoch=np.int64(1)) is not None
+    Report("r").add_table("t", [{"a": 1.0}], highlight=np.int64(0))

@@ -187,7 +187,7 @@ def test_save_figure_failure_leaves_nothing(tmp_path):
 
 def test_save_figure_rejects_bad_arguments(tmp_path):
     fig = plot_history({"loss": [1.0]})
-    for other in ("curves.svg", "curves.jpg", "curves.PDF"):
+    for other in ("curves.svg", "curves.jpg", "curves.PDF", "curves.gif"):
         with pytest.raises(ValueError, match="PNG"):
             save_figure(fig, tmp_path / other)
     with pytest.raises(FileNotFoundError, match="does not exist"):

@@ -398,11 +398,12 @@ def test_class_weights_become_offsets_on_the_logits(
     np.testing.assert_allclose(seen[0][1], list(class_weight.values()) / mean)
     built = clf.model_.loss
     if loss in ("logit_adjusted", "crossentropy"):
-        # Both hold their offsets as the log-prior of tau=1 (the
-        # logit-adjusted loss's, for any tau: taken in logs, never a prior
-        # that underflows).
-        assert isinstance(built, LogitAdjustedLoss) and built.tau == 1.0
-        offsets = np.log(built.class_prior)
+        # The logit-adjusted loss holds its offsets as the log-prior of a
+        # loss of tau max(tau, 1), taken in logs (never a prior that
+        # underflows); crossentropy's, of tau 1.
+        assert isinstance(built, LogitAdjustedLoss)
+        assert built.tau == max(tau, 1.0)
+        offsets = built.tau * np.log(built.class_prior)
     else:
         offsets = np.array(built.offsets)
     if loss == "ldam":
@@ -442,13 +443,13 @@ def test_balanced_weights_train_the_logit_adjusted_network_unweighted(
     np.testing.assert_allclose(moved - moved[0], -np.log(pi) + np.log(pi[0]), atol=1e-9)
 
 
-@pytest.mark.parametrize("tau", [0.05, 0.001])
-def test_a_small_tau_with_class_weights_trains_as_tau_one(tau):
+@pytest.mark.parametrize("tau", [0.05, 0.001, 100.0])
+def test_an_extreme_tau_with_class_weights_trains_as_tau_one(tau):
     # With balanced weights the offsets tau log n_c - (1 - tau) log w_c are
     # log n_c for every tau, so the network trains as at tau = 1.  The prior
     # n_c w_c^((tau - 1) / tau) they come from is 1e-44 at tau = 0.05 on a
     # class 100 times rarer (0 in float32, a NaN loss) and 0 in float64 at
-    # tau = 0.001.
+    # tau = 0.001; the prior n_c^tau of tau = 100 is 1e-200.
     X, y = make_imbalanced_classification(
         400, n_features=5, n_informative=3, weights=(100, 1), random_state=0
     )
