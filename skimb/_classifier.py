@@ -21,7 +21,12 @@ from skimb._fitting import (
 )
 from skimb._inputs import check_features, check_known_labels, check_labels
 from skimb._networks import ends_in_softmax, forward, log_probabilities
-from skimb._params import PARAMETER_CONSTRAINTS, check_combinations
+from skimb._params import (
+    PARAMETER_CONSTRAINTS,
+    check_combinations,
+    check_network_settings,
+    network_settings,
+)
 from skimb._prepare import prepare_targets
 from skimb._random import seed_from
 from skimb._scikeras import ScikerasFixes
@@ -302,7 +307,8 @@ default="oof_macro_f1"
         Your own network instead of skimb's, as scikeras' ``model``: a
         ``keras.Model`` (compiled or not, subclassed or not), cloned with
         fresh weights for every network trained (adapted preprocessing
-        layers keep their state), or a function that returns one.  The function
+        layers and frozen layers, ``trainable=False``, keep theirs), or a
+        function that returns one.  The function
         may take ``meta``, a dict with scikeras' ``n_features_in_``,
         ``n_classes_``, ``classes_``, ``target_type_`` and ``X_shape_``, and
         ``input_shape_`` (the shape of one sample), and its own keyword
@@ -444,8 +450,11 @@ default="oof_macro_f1"
 
     _parameter_constraints: dict = PARAMETER_CONSTRAINTS
     # partial_fit's compiled epoch, which does not pickle: the next call
-    # after loading compiles again.
-    _TRANSIENT = ("_program",)
+    # after loading compiles again.  And the settings the network was built
+    # with, for partial_fit's check of set_params in this process: a loaded
+    # copy's would hold copies of a model= network, which compare unequal
+    # to the loaded parameter's (the check is then skipped).
+    _TRANSIENT = ("_program", "_built_with")
 
     # scikeras' __init__ stores its own parameter set (and **kwargs); this
     # estimator has explicit parameters only, so it does not call it.
@@ -604,6 +613,7 @@ default="oof_macro_f1"
             seed=seed,
         )
         self.model_, self.n_networks_ = fitted.model, len(fitted.histories)
+        self._built_with = network_settings(self.get_params(deep=False))
         # A new network: the next partial_fit compiles its own epoch.
         vars(self).pop("_program", None)
         self.histories_ = fitted.histories
@@ -655,7 +665,11 @@ default="oof_macro_f1"
 
         A call that raises counts none of its rows, but one interrupted
         during its epoch (a callback's exception, ``KeyboardInterrupt``)
-        leaves the network trained on some of them.
+        leaves the network trained on some of them.  ``set_params`` between
+        calls may change the loss and the class weights, not what the
+        network was built and compiled with (its shape, ``model``,
+        ``n_timesteps``, ``optimizer``, ``learning_rate``): the call
+        refuses that, as it would train the old network on.
 
         Parameters
         ----------
@@ -675,10 +689,21 @@ default="oof_macro_f1"
         self
         """
         first_call = not hasattr(self, "model_")
-        if first_call:
-            self._validate_params()
-        elif classes is not None and not np.array_equal(
-            np.unique(classes), self.classes_
+        # Every call: set_params between calls may set any value.
+        self._validate_params()
+        if not first_call:
+            check_network_settings(
+                getattr(self, "_built_with", None), self.get_params(deep=False)
+            )
+        if isinstance(X, Shards):
+            raise TypeError(
+                "partial_fit takes arrays, not Shards: fit(Shards) streams "
+                "them, or pass partial_fit one window's arrays at a time."
+            )
+        if (
+            not first_call
+            and classes is not None
+            and not np.array_equal(np.unique(classes), self.classes_)
         ):
             # scikit-learn's partial_fit convention.
             raise ValueError(
@@ -722,6 +747,8 @@ default="oof_macro_f1"
                     delattr(self, key)
             raise
         self.best_epoch_ = None
+        if first_call:
+            self._built_with = network_settings(self.get_params(deep=False))
         if not trained:
             self.n_networks_ = 1
             self.histories_ = [self.history_]
@@ -1058,9 +1085,15 @@ default="oof_macro_f1"
         """
         self._validate_params()
         check_combinations(self.get_params(deep=False), validates=False)
+        if isinstance(X, Shards):
+            raise TypeError(
+                "initialize takes arrays, not Shards: it builds the network "
+                "from X's shape and y's classes; pass their first window."
+            )
         X, _, _ = self._check_training_data(X, y, None, classes=None)
         setting = self._setting()
         self.model_ = untrained_network(setting, X, seed_from(self.random_state))
+        self._built_with = network_settings(self.get_params(deep=False))
         vars(self).pop("_program", None)
         self.n_networks_ = 1
         self._set_decision(fit_decision_for(setting))

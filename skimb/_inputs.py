@@ -3,6 +3,7 @@ what the network takes, with errors that name the problem."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from numbers import Number
 
 import numpy as np
@@ -165,7 +166,9 @@ def _check_no_missing_objects(X) -> None:
     select = getattr(X, "select_dtypes", None)
     if select is None:
         return
-    missing = select(include="object").isna().any()
+    # "string" too: pandas 3's text columns, which "object" takes in only
+    # for now (with a warning).
+    missing = select(include=["object", "string"]).isna().any()
     if missing.any():
         columns = missing.index[missing.to_numpy()].tolist()
         raise ValueError(
@@ -186,6 +189,12 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
     input with ``mask_value`` steps) come back padded with steps of NaN,
     which the network masks.  The caller's array is never written to.
     """
+    if isinstance(X, Iterator):
+        raise TypeError(
+            f"X is an iterator ({type(X).__name__}), which can be read only "
+            "once: pass an array, a DataFrame or a list of sequences (or "
+            "skimb.data.Shards to fit on, or predict, data larger than memory)."
+        )
     sequences = sequence_list(X)
     if sequences is not None:
         fitted = None if reset else estimator.input_shape_

@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from skimb._devices import data_parallel
 from skimb._networks import ARCHITECTURES, build_network
 from skimb._plan import TrainingPlan, encode_targets
-from skimb._routing import routed_params
+from skimb._routing import BUILT_IN_NETWORK_PARAMS, ROUTED_PREFIX, routed_params
 from skimb._user_model import build_user_network
 from skimb.decision import DECISIONS
 from skimb.losses import LOSSES
@@ -119,6 +119,57 @@ def check_combinations(params: dict, *, validates: bool = True) -> None:
                 "callbacks must be a list of keras.callbacks.Callback; got "
                 f"{callback!r} ({type(callback).__name__})."
             )
+
+
+# The parameters a network is built and compiled with (its routed model__
+# parameters too): partial_fit trains on the network it has, which they
+# describe.
+_NETWORK_SETTINGS = (
+    *BUILT_IN_NETWORK_PARAMS,
+    "model",
+    "n_timesteps",
+    "optimizer",
+    "learning_rate",
+)
+
+
+def network_settings(params: dict) -> dict:
+    """The parameters of ``params`` that the network is built and compiled
+    with, to hold beside it (:func:`check_network_settings`)."""
+    return {
+        name: value
+        for name, value in params.items()
+        if name in _NETWORK_SETTINGS or name.startswith(ROUTED_PREFIX)
+    }
+
+
+def check_network_settings(built_with: dict | None, params: dict) -> None:
+    """Refuse a ``partial_fit`` whose parameters no longer describe the
+    network it would train: ``set_params`` changed the ``units``, the
+    ``optimizer`` or the ``learning_rate`` (say) since ``fit``,
+    ``initialize`` or the first call built it, and the call would train
+    the old network on, as if they had not changed.  ``built_with``: None
+    for a model saved before settings were held (nothing to compare)."""
+    if built_with is None:
+        return
+    now = network_settings(params)
+    changed = []
+    for name in sorted(set(built_with) | set(now), key=str):
+        before, after = built_with.get(name), now.get(name)
+        if before is after:
+            continue
+        try:
+            same = bool(before == after)
+        except Exception:  # arrays and objects that do not compare
+            same = False
+        if not same:
+            changed.append(name)
+    if changed:
+        raise ValueError(
+            f"set_params changed {changed} since the network was built; "
+            "partial_fit trains that network on, which these settings no "
+            "longer describe: call fit (or initialize) to build one with them."
+        )
 
 
 def standardizes(params: dict) -> bool:

@@ -110,6 +110,10 @@ def prepare_targets(
         class_weight, classes=classes[present], counts=class_counts[present], beta=beta
     )
     shape = None if sample_weight is None else np.asarray(sample_weight).shape
+    if shape is not None and len(shape) > 1:
+        raise ValueError(
+            f"sample_weight must be 1-D, one weight per sample; got shape {shape}."
+        )
     if shape not in (None, (), (len(y),)):
         raise ValueError(
             f"sample_weight has shape {shape} but X has "

@@ -4,7 +4,8 @@
 ``KerasClassifier(model=...)`` takes: a build function (which may accept
 ``meta`` and its own keyword hyper-parameters, routed from the estimator's
 ``model__<name>`` parameters) or a ``keras.Model``, compiled or not, cloned
-with fresh weights for every network skimb trains.  Every network then gets
+with fresh weights for every network skimb trains (but for its adapted
+preprocessing layers and its frozen layers, which keep theirs).  Every network then gets
 skimb's treatment: its input standardised, a final softmax turned back into
 log-probabilities (so every loss, the class weights and the decision rules
 work on logits), and the output layer named as skimb's own networks name
@@ -35,7 +36,7 @@ def _raw_model(model, *, routed: dict, meta: dict) -> keras.Model:
         # Fresh weights for every network; the compiled loss and optimizer
         # are not kept (skimb's loss and optimizer parameters train it).
         clone = keras.models.clone_model(model)
-        _keep_adapted_state(model, clone)
+        _keep_given_state(model, clone)
         return clone
     if not callable(model):
         raise TypeError(
@@ -67,18 +68,22 @@ def _raw_model(model, *, routed: dict, meta: dict) -> keras.Model:
     return built
 
 
-def _keep_adapted_state(model: keras.Model, clone: keras.Model) -> None:
+def _keep_given_state(model: keras.Model, clone: keras.Model) -> None:
     """Give ``clone``'s preprocessing layers (those with ``adapt`` whose
-    state is in weights: ``Normalization``'s mean and variance) the state
-    ``model``'s hold.  ``clone_model`` builds layers from their config, which leaves out
-    what ``adapt`` learned: a ``Normalization`` adapted to the data came
-    back with mean 0 and variance 1, and the network trained on X unscaled.
-    That state is part of the input the network was designed for, not a
-    weight to train afresh."""
+    state is in weights: ``Normalization``'s mean and variance) and its
+    frozen layers (``trainable=False``) the weights ``model``'s hold.
+    ``clone_model`` builds layers from their config, which leaves out what
+    ``adapt`` learned (a ``Normalization`` adapted to the data came back
+    with mean 0 and variance 1, and the network trained on X unscaled) and
+    the weights of a pretrained layer frozen for transfer learning (which
+    came back random, and stayed so: frozen).  Both are part of the network
+    the user designed, not weights to train afresh."""
     for original, copy in zip(model.layers, clone.layers, strict=False):
         if isinstance(original, keras.Model) and isinstance(copy, keras.Model):
-            _keep_adapted_state(original, copy)
-        elif hasattr(original, "adapt") and type(original) is type(copy):
+            _keep_given_state(original, copy)
+        elif type(original) is type(copy) and (
+            hasattr(original, "adapt") or not original.trainable
+        ):
             state = original.get_weights()
             if state and not copy.built:
                 # The clone of a Sequential without an Input, or of a
@@ -91,9 +96,9 @@ def _keep_adapted_state(model: keras.Model, clone: keras.Model) -> None:
             ):
                 continue  # not adapted (or set in its config): nothing lost
             copy.set_weights(state)
-            # The layer computes from that state (Normalization its mean and
-            # variance), as adapt() ends.
-            if hasattr(copy, "finalize_state"):
+            # An adapted layer computes from that state (Normalization its
+            # mean and variance), as adapt() ends.
+            if hasattr(copy, "adapt") and hasattr(copy, "finalize_state"):
                 copy.finalize_state()
 
 
@@ -132,13 +137,28 @@ def _inputs_and_outputs(model: keras.Model, input_shape: tuple) -> tuple[list, l
     model's own, or, for a subclassed model (which has none), those of a
     call on a symbolic input of the data's sample shape."""
     try:
-        return list(model.inputs), list(model.outputs)
+        inputs, outputs = list(model.inputs), list(model.outputs)
     except AttributeError:
         inputs = keras.Input(shape=input_shape)
-        outputs = model(inputs)
-        return [inputs], list(outputs) if isinstance(outputs, (list, tuple)) else [
-            outputs
-        ]
+        structure = model(inputs)
+    else:
+        try:
+            structure = model.output
+        except AttributeError:  # a Sequential not called yet: one output
+            structure = outputs[0]
+    if isinstance(structure, dict):
+        # Keras lists a dict of one output as one output, which the rest of
+        # skimb would then take for the tensor itself.
+        raise ValueError(
+            f"The model's output is a dict (keys {sorted(structure)}); skimb "
+            "trains networks with one output tensor (a score per class): "
+            "return the tensor itself."
+        )
+    if isinstance(inputs, list):
+        return inputs, outputs
+    return [inputs], list(structure) if isinstance(structure, (list, tuple)) else [
+        structure
+    ]
 
 
 def _check_shapes(model: keras.Model, *, input_shape: tuple, n_classes: int) -> None:

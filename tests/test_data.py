@@ -162,6 +162,17 @@ def test_shards_name_what_is_wrong(tabular, tmp_path):
         Shards([tmp_path / "a.npz", tmp_path / "f.npz"]).labels()
 
 
+def test_shards_where_only_arrays_go_are_named(tabular, tmp_path, fast_params):
+    X, y = tabular
+    shards = Shards(_save_shards(tmp_path / "s", X, y, 2))
+    clf = ImbalancedKerasClassifier(**fast_params)
+    with pytest.raises(TypeError, match="partial_fit takes arrays, not Shards"):
+        clf.partial_fit(shards, None, classes=[0, 1, 2, 3])
+    with pytest.raises(TypeError, match="initialize takes arrays, not Shards"):
+        clf.initialize(shards, None)
+    assert not hasattr(clf, "model_")
+
+
 @pytest.mark.parametrize("sampler", [None, "smote"])
 def test_a_fit_streamed_in_one_window_is_the_fit_in_memory(
     tabular, tmp_path, sampler, fast_params

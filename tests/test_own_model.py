@@ -233,6 +233,11 @@ def _two_outputs(meta):
     )
 
 
+def _dict_output(meta):
+    inputs = keras.Input((meta["n_features_in_"],))
+    return keras.Model(inputs, {"scores": keras.layers.Dense(4)(inputs)})
+
+
 @pytest.mark.parametrize(
     "params, error, match",
     [
@@ -258,6 +263,11 @@ def _two_outputs(meta):
         ),
         ({"model": _two_outputs}, ValueError, "1 inputs and 2 outputs"),
         (
+            {"model": _dict_output},
+            ValueError,
+            r"output is a dict \(keys \['scores'\]\); .* return the tensor",
+        ),
+        (
             {"model": _dense(6, 4), "model__units": 3},
             ValueError,
             "route to a build function, but model is a keras.Model",
@@ -281,6 +291,7 @@ def _two_outputs(meta):
         "not-a-model",
         "unknown-routed",
         "two-outputs",
+        "dict-output",
         "routed-to-an-instance",
         "not-callable",
         "built-in-settings-beside-model",
@@ -435,3 +446,42 @@ def test_an_adapted_preprocessing_layer_keeps_its_state(tabular):
         keras.ops.convert_to_numpy(users.get_layer("users_scaling").mean),
         keras.ops.convert_to_numpy(normalization.mean),
     )
+
+
+@pytest.mark.parametrize("cv", [None, 3])
+def test_a_frozen_pretrained_layer_keeps_its_weights(tabular, cv):
+    # clone_model draws every layer's weights afresh, and a frozen layer
+    # would stay random: transfer learning's pretrained feature extractor
+    # keeps its weights in every network, frozen, and the head trains.
+    X, y = tabular
+    pretrained = keras.layers.Dense(5, activation="relu", name="pretrained")
+    head = keras.layers.Dense(4, name="head")
+    model = keras.Sequential([keras.Input((X.shape[1],)), pretrained, head])
+    pretrained.set_weights(
+        [
+            np.full_like(w, 0.01 * (i + 1))
+            for i, w in enumerate(pretrained.get_weights())
+        ]
+    )
+    pretrained.trainable = False
+    given = [w.copy() for w in pretrained.get_weights()]
+    start = head.get_weights()
+    clf = ImbalancedKerasClassifier(model=model, **{**OWN, "cv": cv}).fit(X, y)
+
+    def layers(model):
+        for layer in model.layers:
+            yield layer
+            if isinstance(layer, keras.Model):
+                yield from layers(layer)
+
+    frozen = [layer for layer in layers(clf.model_) if layer.name == "pretrained"]
+    heads = [layer for layer in layers(clf.model_) if layer.name == "head"]
+    assert len(frozen) == len(heads) == (1 if cv is None else 3)
+    for layer, trained in zip(frozen, heads, strict=True):
+        assert not layer.trainable
+        for kept, original in zip(layer.get_weights(), given, strict=True):
+            np.testing.assert_array_equal(kept, original)
+        assert not np.allclose(trained.get_weights()[0], start[0])
+    # The caller's model is left as it was.
+    for now, before in zip(pretrained.get_weights(), given, strict=True):
+        np.testing.assert_array_equal(now, before)

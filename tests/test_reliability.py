@@ -270,6 +270,49 @@ FIT_CASES = [
         "drw applies to loss='ldam'",
     ),
     (
+        # The network partial_fit would train on is the one units=8 built.
+        "partial-fit-after-the-network-changed",
+        _partial_fit_then(units=16),
+        [X0, Y0],
+        ValueError,
+        r"set_params changed \['units'\] since the network was built",
+    ),
+    (
+        "partial-fit-after-the-optimizer-changed",
+        _partial_fit_then(optimizer="sgd", learning_rate=0.5),
+        [X0, Y0],
+        ValueError,
+        r"changed \['learning_rate', 'optimizer'\]",
+    ),
+    (
+        "partial-fit-with-an-invalid-value-set-later",
+        _partial_fit_then(learning_rate=-5.0),
+        [X0, Y0],
+        ValueError,
+        "'learning_rate' parameter",
+    ),
+    (
+        "partial-fit-after-class-weight-changed-works",
+        _partial_fit_then(class_weight="balanced"),
+        [X0, Y0],
+        None,
+        None,
+    ),
+    (
+        "an-iterator",
+        _fit(),
+        [iter(X0), Y0],
+        TypeError,
+        "X is an iterator .* read only once",
+    ),
+    (
+        "two-dimensional-sample-weight",
+        _fit(),
+        [X0, Y0, np.ones((60, 1))],
+        ValueError,
+        r"sample_weight must be 1-D, one weight per sample; got shape \(60, 1\)",
+    ),
+    (
         # partial_fit holds no rows out, whatever early_stopping says.
         "partial-fit-without-validation-works",
         _fit("partial_fit", validation_fraction=0.0),
@@ -322,6 +365,16 @@ FIT_CASES = [
         ValueError,
         r"X contains missing values .* in columns \[0, 1, 2, 3\]",
     ),
+    (
+        # pandas 3's text columns: named, and without pandas' warning that
+        # select_dtypes("object") takes them in only for now.
+        "missing-text-in-str-columns",
+        _fit(),
+        [pd.DataFrame(X0).astype(str).mask(np.eye(60, 4) > 0, None), Y0],
+        ValueError,
+        r"X contains missing values .* in columns \[0, 1, 2, 3\]",
+    ),
+    ("str-columns-work", _fit(), [pd.DataFrame(X0).astype(str), Y0], None, None),
     ("object-integer-labels-work", _fit(), [X0, Y0.astype(object)], None, None),
     (
         "not-a-callback",
