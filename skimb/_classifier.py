@@ -23,6 +23,7 @@ from skimb._inputs import check_features, check_known_labels, check_labels
 from skimb._networks import ends_in_softmax, forward, log_probabilities
 from skimb._params import (
     PARAMETER_CONSTRAINTS,
+    changed_params,
     check_combinations,
     check_network_settings,
     network_settings,
@@ -451,10 +452,11 @@ default="oof_macro_f1"
     _parameter_constraints: dict = PARAMETER_CONSTRAINTS
     # partial_fit's compiled epoch, which does not pickle: the next call
     # after loading compiles again.  And the settings the network was built
-    # with, for partial_fit's check of set_params in this process: a loaded
-    # copy's would hold copies of a model= network, which compare unequal
-    # to the loaded parameter's (the check is then skipped).
-    _TRANSIENT = ("_program", "_built_with")
+    # with, for partial_fit's check of set_params: a model file's copy of a
+    # model= network would compare unequal to the loaded parameter; the
+    # first call after loading records them again (and validates the
+    # parameters, which partial_fit validates only when they change).
+    _TRANSIENT = ("_program", "_built_with", "_validated")
 
     # scikeras' __init__ stores its own parameter set (and **kwargs); this
     # estimator has explicit parameters only, so it does not call it.
@@ -666,15 +668,19 @@ default="oof_macro_f1"
         A call that raises counts none of its rows, but one interrupted
         during its epoch (a callback's exception, ``KeyboardInterrupt``)
         leaves the network trained on some of them.  ``set_params`` between
-        calls may change the loss and the class weights, not what the
-        network was built and compiled with (its shape, ``model``,
-        ``n_timesteps``, ``optimizer``, ``learning_rate``): the call
-        refuses that, as it would train the old network on.
+        calls may change the class weights and the loss's settings (and the
+        loss, for another that takes logits as well), not what the network
+        was built and compiled with (its shape, ``model`` and its
+        ``model__`` parameters, ``n_timesteps``, ``standardize``,
+        ``optimizer``, ``learning_rate``): the call refuses that, as it
+        would train the old network on.  To move the learning rate, pass a
+        ``keras.callbacks.LearningRateScheduler`` in ``callbacks``.
 
         Parameters
         ----------
         X : array-like
-            Training data, shaped as for :meth:`fit`.
+            Training data, shaped as for :meth:`fit` (arrays, not
+            :class:`~skimb.data.Shards`: pass one window at a time).
         y : array-like of shape (n_samples,)
             Class labels.
         classes : array-like of shape (n_classes,), optional
@@ -689,12 +695,16 @@ default="oof_macro_f1"
         self
         """
         first_call = not hasattr(self, "model_")
-        # Every call: set_params between calls may set any value.
-        self._validate_params()
+        params = self.get_params(deep=False)
+        # Every call whose parameters changed since the last: set_params
+        # between calls may set any value.  Not every call: the check costs
+        # about 1 ms, a fifth of a small chunk's epoch on JAX.
+        validated = getattr(self, "_validated", None)
+        if validated is None or changed_params(validated, params):
+            self._validate_params()
+            self._validated = params
         if not first_call:
-            check_network_settings(
-                getattr(self, "_built_with", None), self.get_params(deep=False)
-            )
+            check_network_settings(getattr(self, "_built_with", None), params)
         if isinstance(X, Shards):
             raise TypeError(
                 "partial_fit takes arrays, not Shards: fit(Shards) streams "
@@ -712,7 +722,7 @@ default="oof_macro_f1"
             )
         # Every call: set_params between calls may break a rule between
         # parameters that the training relies on (drw with another loss).
-        check_combinations(self.get_params(deep=False), validates=False)
+        check_combinations(params, validates=False)
         # After initialize, the network exists but has counted no row.
         trained = hasattr(self, "history_")
         counted = {k: getattr(self, k) for k in _COUNTED if hasattr(self, k)}
@@ -747,8 +757,10 @@ default="oof_macro_f1"
                     delattr(self, key)
             raise
         self.best_epoch_ = None
-        if first_call:
-            self._built_with = network_settings(self.get_params(deep=False))
+        if not hasattr(self, "_built_with"):
+            # The first call, or the first since loading a copy, which does
+            # not hold them: what the network was built with is as now.
+            self._built_with = network_settings(params)
         if not trained:
             self.n_networks_ = 1
             self.histories_ = [self.history_]
@@ -1077,6 +1089,8 @@ default="oof_macro_f1"
         Parameters
         ----------
         X : array-like
+            Arrays, not :class:`~skimb.data.Shards` (their first window
+            builds the same network).
         y : array-like of shape (n_samples,)
 
         Returns

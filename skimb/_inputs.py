@@ -166,8 +166,8 @@ def _check_no_missing_objects(X) -> None:
     select = getattr(X, "select_dtypes", None)
     if select is None:
         return
-    # "string" too: pandas 3's text columns, which "object" takes in only
-    # for now (with a warning).
+    # "string" too: pandas' StringDtype columns (pandas.NA) and pandas 3's
+    # text columns, which "object" takes in only for now, with a warning.
     missing = select(include=["object", "string"]).isna().any()
     if missing.any():
         columns = missing.index[missing.to_numpy()].tolist()

@@ -128,6 +128,7 @@ _NETWORK_SETTINGS = (
     *BUILT_IN_NETWORK_PARAMS,
     "model",
     "n_timesteps",
+    "standardize",
     "optimizer",
     "learning_rate",
 )
@@ -149,27 +150,40 @@ def check_network_settings(built_with: dict | None, params: dict) -> None:
     ``optimizer`` or the ``learning_rate`` (say) since ``fit``,
     ``initialize`` or the first call built it, and the call would train
     the old network on, as if they had not changed.  ``built_with``: None
-    for a model saved before settings were held (nothing to compare)."""
+    for a copy loaded from a file or a pickle, which does not hold them
+    (nothing to compare; the call then records them).  A value changed in
+    place (a routed list appended to) is not seen."""
     if built_with is None:
         return
-    now = network_settings(params)
-    changed = []
-    for name in sorted(set(built_with) | set(now), key=str):
-        before, after = built_with.get(name), now.get(name)
-        if before is after:
-            continue
-        try:
-            same = bool(before == after)
-        except Exception:  # arrays and objects that do not compare
-            same = False
-        if not same:
-            changed.append(name)
+    changed = changed_params(built_with, network_settings(params))
     if changed:
         raise ValueError(
             f"set_params changed {changed} since the network was built; "
             "partial_fit trains that network on, which these settings no "
-            "longer describe: call fit (or initialize) to build one with them."
+            "longer describe: fit anew (or initialize) to build one with them."
         )
+
+
+def changed_params(before: dict, now: dict) -> list[str]:
+    """The names whose values differ between two parameter dicts (by
+    identity, else by value)."""
+    return [
+        name
+        for name in sorted(set(before) | set(now))
+        if not _same(before.get(name), now.get(name))
+    ]
+
+
+def _same(before, after) -> bool:
+    if before is after:
+        return True
+    try:
+        return bool(before == after)
+    except Exception:  # arrays, and objects that hold them, compare by value
+        try:
+            return bool(np.array_equal(before, after))
+        except Exception:
+            return False
 
 
 def standardizes(params: dict) -> bool:

@@ -111,6 +111,7 @@ def prepare_targets(
     )
     shape = None if sample_weight is None else np.asarray(sample_weight).shape
     if shape is not None and len(shape) > 1:
+        # Not the pipeline's case below: the rows may be right, the rank is not.
         raise ValueError(
             f"sample_weight must be 1-D, one weight per sample; got shape {shape}."
         )

@@ -3,13 +3,13 @@
 ``ImbalancedKerasClassifier(model=...)`` takes what scikeras'
 ``KerasClassifier(model=...)`` takes: a build function (which may accept
 ``meta`` and its own keyword hyper-parameters, routed from the estimator's
-``model__<name>`` parameters) or a ``keras.Model``, compiled or not, cloned
-with fresh weights for every network skimb trains (but for its adapted
-preprocessing layers and its frozen layers, which keep theirs).  Every network then gets
-skimb's treatment: its input standardised, a final softmax turned back into
-log-probabilities (so every loss, the class weights and the decision rules
-work on logits), and the output layer named as skimb's own networks name
-theirs.
+``model__<name>`` parameters) or a ``keras.Model``, compiled or not,
+cloned with fresh weights for every network skimb trains (but for its
+adapted preprocessing layers and its frozen layers, which keep theirs).
+Every network then gets skimb's treatment: its input standardised, a final
+softmax turned back into log-probabilities (so every loss, the class
+weights and the decision rules work on logits), and the output layer named
+as skimb's own networks name theirs.
 """
 
 from __future__ import annotations
@@ -71,35 +71,51 @@ def _raw_model(model, *, routed: dict, meta: dict) -> keras.Model:
 def _keep_given_state(model: keras.Model, clone: keras.Model) -> None:
     """Give ``clone``'s preprocessing layers (those with ``adapt`` whose
     state is in weights: ``Normalization``'s mean and variance) and its
-    frozen layers (``trainable=False``) the weights ``model``'s hold.
+    frozen layers the weights ``model``'s hold.
     ``clone_model`` builds layers from their config, which leaves out what
     ``adapt`` learned (a ``Normalization`` adapted to the data came back
     with mean 0 and variance 1, and the network trained on X unscaled) and
     the weights of a pretrained layer frozen for transfer learning (which
     came back random, and stayed so: frozen).  Both are part of the network
-    the user designed, not weights to train afresh."""
+    the user designed, not weights to train afresh.  A layer is frozen when
+    it has weights and none it trains: ``trainable=False``, or a wrapper
+    (``TimeDistributed``, ``Bidirectional``) of frozen layers."""
     for original, copy in zip(model.layers, clone.layers, strict=False):
         if isinstance(original, keras.Model) and isinstance(copy, keras.Model):
             _keep_given_state(original, copy)
-        elif type(original) is type(copy) and (
-            hasattr(original, "adapt") or not original.trainable
+            continue
+        frozen = bool(original.weights) and not original.trainable_weights
+        if type(original) is not type(copy) or not (
+            frozen or hasattr(original, "adapt")
         ):
-            state = original.get_weights()
-            if state and not copy.built:
-                # The clone of a Sequential without an Input, or of a
-                # subclassed model, is built on first call: build the layer
-                # as the original was, to hold the state.
-                copy.build_from_config(original.get_build_config())
-            fresh = copy.get_weights()
-            if len(fresh) != len(state) or all(
-                np.array_equal(a, b) for a, b in zip(state, fresh, strict=True)
-            ):
-                continue  # not adapted (or set in its config): nothing lost
-            copy.set_weights(state)
-            # An adapted layer computes from that state (Normalization its
-            # mean and variance), as adapt() ends.
-            if hasattr(copy, "adapt") and hasattr(copy, "finalize_state"):
-                copy.finalize_state()
+            continue
+        state = original.get_weights()
+        if state and not copy.built:
+            # The clone of a Sequential without an Input, or of a
+            # subclassed model, is built on first call: build the layer
+            # as the original was, to hold the state.
+            copy.build_from_config(original.get_build_config())
+        fresh = copy.get_weights()
+        if len(fresh) != len(state) or any(
+            a.shape != b.shape for a, b in zip(state, fresh, strict=True)
+        ):
+            if frozen:
+                # Pretrained weights the clone cannot hold: refused rather
+                # than trained on as random, frozen ones.
+                raise ValueError(
+                    f"The frozen layer {original.name!r} of the model could "
+                    "not be given its weights in skimb's copy of the "
+                    "network; pass a build function that returns the "
+                    "network with them."
+                )
+            continue  # an adapted layer not built: nothing adapted to keep
+        if all(np.array_equal(a, b) for a, b in zip(state, fresh, strict=True)):
+            continue  # the clone holds them already (set in its config)
+        copy.set_weights(state)
+        # An adapted layer computes from that state (Normalization its mean
+        # and variance), as adapt() ends.
+        if hasattr(copy, "adapt") and hasattr(copy, "finalize_state"):
+            copy.finalize_state()
 
 
 def _ends_in_softmax(model: keras.Model, input_shape: tuple) -> bool:
@@ -138,27 +154,36 @@ def _inputs_and_outputs(model: keras.Model, input_shape: tuple) -> tuple[list, l
     call on a symbolic input of the data's sample shape."""
     try:
         inputs, outputs = list(model.inputs), list(model.outputs)
-    except AttributeError:
-        inputs = keras.Input(shape=input_shape)
-        structure = model(inputs)
-    else:
-        try:
-            structure = model.output
-        except AttributeError:  # a Sequential not called yet: one output
-            structure = outputs[0]
-    if isinstance(structure, dict):
-        # Keras lists a dict of one output as one output, which the rest of
-        # skimb would then take for the tensor itself.
+    except AttributeError:  # a subclassed model
+        symbolic = keras.Input(shape=input_shape)
+        structure = model(symbolic)
+        _check_no_dict(structure)
+        if isinstance(structure, (list, tuple)):
+            return [symbolic], list(structure)
+        return [symbolic], [structure]
+    try:
+        _check_no_dict(model.output)
+    except AttributeError:  # a Sequential not called yet: one output
+        pass
+    return inputs, outputs
+
+
+def _check_no_dict(structure) -> None:
+    """Refuse outputs that are or hold a dict: Keras lists a dict of one
+    output as one output, which the rest of skimb would take for the tensor
+    itself."""
+
+    def holds_dict(part) -> bool:
+        if isinstance(part, dict):
+            return True
+        return isinstance(part, (list, tuple)) and any(holds_dict(p) for p in part)
+
+    if holds_dict(structure):
         raise ValueError(
-            f"The model's output is a dict (keys {sorted(structure)}); skimb "
-            "trains networks with one output tensor (a score per class): "
-            "return the tensor itself."
+            "The model's output is or holds a dict; skimb trains networks "
+            "with one output tensor (a score per class): return the tensor "
+            "itself."
         )
-    if isinstance(inputs, list):
-        return inputs, outputs
-    return [inputs], list(structure) if isinstance(structure, (list, tuple)) else [
-        structure
-    ]
 
 
 def _check_shapes(model: keras.Model, *, input_shape: tuple, n_classes: int) -> None:
@@ -208,8 +233,9 @@ def build_user_network(
     ------
     ValueError
         When the network's input or output shape does not fit the data, it
-        has several inputs or outputs, or a routed parameter is not one of
-        the build function's.
+        has several inputs or outputs or a dict output, a frozen layer's
+        weights cannot be kept, or a routed parameter is not one of the
+        build function's.
     TypeError
         When ``model`` is neither a keras.Model nor a function returning one.
     """

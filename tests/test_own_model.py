@@ -265,7 +265,7 @@ def _dict_output(meta):
         (
             {"model": _dict_output},
             ValueError,
-            r"output is a dict \(keys \['scores'\]\); .* return the tensor",
+            r"output is or holds a dict; .* return the tensor itself",
         ),
         (
             {"model": _dense(6, 4), "model__units": 3},
@@ -448,40 +448,89 @@ def test_an_adapted_preprocessing_layer_keeps_its_state(tabular):
     )
 
 
+def _layers(model):
+    """Every layer of ``model``, those of nested models included."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _layers(layer)
+
+
+def _pretrained(layer, scale=0.01):
+    """``layer``'s weights set to constants, as if trained, and frozen."""
+    layer.set_weights(
+        [np.full_like(w, scale * (i + 1)) for i, w in enumerate(layer.get_weights())]
+    )
+    layer.trainable = False
+    return [w.copy() for w in layer.get_weights()]
+
+
 @pytest.mark.parametrize("cv", [None, 3])
-def test_a_frozen_pretrained_layer_keeps_its_weights(tabular, cv):
+@pytest.mark.parametrize("nested", [False, True])
+def test_a_frozen_pretrained_layer_keeps_its_weights(tabular, cv, nested):
     # clone_model draws every layer's weights afresh, and a frozen layer
     # would stay random: transfer learning's pretrained feature extractor
-    # keeps its weights in every network, frozen, and the head trains.
+    # (a layer, or a base model frozen whole) keeps its weights in every
+    # network, frozen, and the head trains.
     X, y = tabular
+    inputs = keras.Input((X.shape[1],))
     pretrained = keras.layers.Dense(5, activation="relu", name="pretrained")
     head = keras.layers.Dense(4, name="head")
-    model = keras.Sequential([keras.Input((X.shape[1],)), pretrained, head])
-    pretrained.set_weights(
-        [
-            np.full_like(w, 0.01 * (i + 1))
-            for i, w in enumerate(pretrained.get_weights())
-        ]
-    )
-    pretrained.trainable = False
-    given = [w.copy() for w in pretrained.get_weights()]
-    start = head.get_weights()
+    if nested:
+        base = keras.Sequential([keras.Input((X.shape[1],)), pretrained], name="base")
+        model = keras.Model(inputs, head(base(inputs)))
+        given = _pretrained(pretrained)
+        base.trainable = False
+    else:
+        model = keras.Sequential([inputs, pretrained, head])
+        given = _pretrained(pretrained)
     clf = ImbalancedKerasClassifier(model=model, **{**OWN, "cv": cv}).fit(X, y)
-
-    def layers(model):
-        for layer in model.layers:
-            yield layer
-            if isinstance(layer, keras.Model):
-                yield from layers(layer)
-
-    frozen = [layer for layer in layers(clf.model_) if layer.name == "pretrained"]
-    heads = [layer for layer in layers(clf.model_) if layer.name == "head"]
+    frozen = [layer for layer in _layers(clf.model_) if layer.name == "pretrained"]
+    heads = [layer for layer in _layers(clf.model_) if layer.name == "head"]
     assert len(frozen) == len(heads) == (1 if cv is None else 3)
-    for layer, trained in zip(frozen, heads, strict=True):
+    before = [h.get_weights()[0].copy() for h in heads]
+    clf.partial_fit(X, y)  # one more epoch: the heads move, the frozen not
+    for layer, trained, start in zip(frozen, heads, before, strict=True):
         assert not layer.trainable
         for kept, original in zip(layer.get_weights(), given, strict=True):
             np.testing.assert_array_equal(kept, original)
-        assert not np.allclose(trained.get_weights()[0], start[0])
+        assert not np.allclose(trained.get_weights()[0], start)
     # The caller's model is left as it was.
-    for now, before in zip(pretrained.get_weights(), given, strict=True):
-        np.testing.assert_array_equal(now, before)
+    for now, original in zip(pretrained.get_weights(), given, strict=True):
+        np.testing.assert_array_equal(now, original)
+
+
+def test_a_frozen_wrapped_layer_keeps_its_weights(sequences):
+    # A wrapper of a frozen layer is trainable itself, with no weight it
+    # trains.
+    X, y = sequences
+    step = keras.layers.Dense(2, name="per_step")
+    wrapper = keras.layers.TimeDistributed(step, name="wrapper")
+    model = keras.Sequential(
+        [
+            keras.Input(X.shape[1:]),
+            wrapper,
+            keras.layers.Flatten(),
+            keras.layers.Dense(4),
+        ]
+    )
+    given = _pretrained(step)
+    clf = ImbalancedKerasClassifier(model=model, **OWN).fit(X, y)
+    (kept,) = [layer for layer in _layers(clf.model_) if layer.name == "wrapper"]
+    for now, original in zip(kept.get_weights(), given, strict=True):
+        np.testing.assert_array_equal(now, original)
+
+
+def test_partial_fit_refuses_settings_the_network_was_not_built_with(tabular):
+    X, y = tabular
+    fitted = ImbalancedKerasClassifier(model=dense_logits, model__units=4, **OWN)
+    fitted.fit(X, y)
+    loaded = pickle.loads(pickle.dumps(fitted))
+    for clf in (fitted, ImbalancedKerasClassifier(**OWN).initialize(X, y)):
+        changed = "model__units" if clf is fitted else "units"
+        with pytest.raises(ValueError, match=rf"changed \['{changed}'\] since"):
+            clf.set_params(**{changed: 16}).partial_fit(X, y)
+    # A pickled copy does not hold the settings: its first call records them.
+    loaded.partial_fit(X, y)
+    with pytest.raises(ValueError, match=r"changed \['learning_rate'\] since"):
+        loaded.set_params(learning_rate=0.5).partial_fit(X, y)

@@ -375,6 +375,13 @@ FIT_CASES = [
         r"X contains missing values .* in columns \[0, 1, 2, 3\]",
     ),
     ("str-columns-work", _fit(), [pd.DataFrame(X0).astype(str), Y0], None, None),
+    (
+        "pandas-NA-in-string-columns",
+        _fit(),
+        [pd.DataFrame(X0).astype("string").mask(np.eye(60, 4) > 0, pd.NA), Y0],
+        ValueError,
+        r"X contains missing values .* in columns \[0, 1, 2, 3\]",
+    ),
     ("object-integer-labels-work", _fit(), [X0, Y0.astype(object)], None, None),
     (
         "not-a-callback",
