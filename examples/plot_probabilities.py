@@ -80,7 +80,8 @@ plt.show()
 # Label shift
 # -----------
 # New data arrives where the class frequencies are reversed: the rarest
-# class is now the second most frequent.  ``fit_class_prior`` estimates the
+# class is now the second rarest, and the majority class the second most
+# frequent.  ``fit_class_prior`` estimates the
 # new frequencies from the unlabelled rows alone (EM, Saerens et al., 2002),
 # and ``predict_proba`` and ``predict`` follow them.
 default = models["default"]

@@ -308,8 +308,9 @@ default="oof_macro_f1"
         Your own network instead of skimb's, as scikeras' ``model``: a
         ``keras.Model`` (compiled or not, subclassed or not), cloned with
         fresh weights for every network trained (adapted preprocessing
-        layers and frozen layers, ``trainable=False``, keep theirs), or a
-        function that returns one.  The function
+        layers, and frozen layers, with weights but none trainable, keep
+        theirs; one it cannot give them is refused), or a function that
+        returns one.  The function
         may take ``meta``, a dict with scikeras' ``n_features_in_``,
         ``n_classes_``, ``classes_``, ``target_type_`` and ``X_shape_``, and
         ``input_shape_`` (the shape of one sample), and its own keyword
@@ -670,11 +671,13 @@ default="oof_macro_f1"
         leaves the network trained on some of them.  ``set_params`` between
         calls may change the class weights and the loss's settings (and the
         loss, for another that takes logits as well), not what the network
-        was built and compiled with (its shape, ``model`` and its
-        ``model__`` parameters, ``n_timesteps``, ``standardize``,
-        ``optimizer``, ``learning_rate``): the call refuses that, as it
-        would train the old network on.  To move the learning rate, pass a
-        ``keras.callbacks.LearningRateScheduler`` in ``callbacks``.
+        was built and compiled with (the parameters of skimb's networks,
+        ``model`` and its ``model__`` parameters, ``n_timesteps``,
+        ``standardize``, ``optimizer``, ``learning_rate``): the call refuses
+        that, as it would train the old network on (but for the first call
+        after unpickling or loading, which records them).  To move the
+        learning rate, pass a ``keras.callbacks.LearningRateScheduler`` in
+        ``callbacks``.
 
         Parameters
         ----------
@@ -1090,7 +1093,7 @@ default="oof_macro_f1"
         ----------
         X : array-like
             Arrays, not :class:`~skimb.data.Shards` (their first window
-            builds the same network).
+            builds the same architecture, standardised on that window).
         y : array-like of shape (n_samples,)
 
         Returns

@@ -246,6 +246,13 @@ def _run_epochs(
         # Callbacks count the epochs of earlier partial_fit calls too, as
         # history_ does (a logger would write each call's as epoch 0).
         callbacks.on_epoch_begin(plan.first_epoch + epoch)
+        if plan.callbacks:
+            # On JAX the epoch trains on arrays read from the variables: a
+            # callback's write at the epoch's start (a LearningRateScheduler)
+            # is read in here, or the epoch would not see it and the next
+            # sync would undo it.  The variables hold the trained state
+            # already (the last epoch's end synced it).
+            program.reload()
         callbacks.on_train_batch_begin(0)
         for i, chunk in enumerate(schedule.epoch(epoch)):
             losses = program.run_epoch(*chunk, first=i == 0, streamed=streamed)

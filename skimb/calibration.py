@@ -256,7 +256,8 @@ def estimate_prior(
     max_iter : int, default=1000
         Most EM steps (``0``: the training prior).
     tol : float, default=1e-8
-        Stop when no frequency changes by more than this (``>= 0``).
+        Stop once every frequency changes by less than this (``>= 0``;
+        ``0`` runs all ``max_iter`` steps).
 
     Returns
     -------

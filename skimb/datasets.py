@@ -95,7 +95,8 @@ def make_imbalanced_classification(
     Parameters
     ----------
     n_samples : int, default=10_000
-        Number of rows; classes get ``n_samples * weights / sum(weights)``.
+        Number of rows, an integer ``>= 2``; classes get ``n_samples *
+        weights / sum(weights)``.
     n_features : int, default=20
         Total number of features, ``>= n_informative``.
     n_informative : int, default=5
@@ -103,7 +104,9 @@ def make_imbalanced_classification(
     weights : sequence of float, default=(10_000, 500_000, 90_000, 30_000)
         Relative class sizes; their length is the number of classes.
     class_sep : float, default=1.5
-        Spread of the cluster centres: larger is easier.
+        Spread of the cluster centres, any finite number: its magnitude sets
+        the difficulty (larger is easier; a negative one mirrors the
+        layout).
     random_state : int, RandomState or None
         Seed of the sample (the density itself never changes).
     return_posterior : bool, default=False
@@ -170,9 +173,9 @@ def make_imbalanced_sequences(
     Parameters
     ----------
     n_samples : int, default=10_000
-        Number of sequences.
+        Number of sequences, an integer ``>= 2``.
     n_timesteps : int, default=20
-        Length of each sequence.
+        Length of each sequence, ``>= 2``.
     n_features : int, default=18
         Features per time step, ``>= n_informative``.
     n_informative : int, default=4
@@ -180,7 +183,8 @@ def make_imbalanced_sequences(
     weights : sequence of float, default=(10_000, 500_000, 90_000, 30_000)
         Relative class sizes; their length is the number of classes.
     class_sep : float, default=0.4
-        Size of the class trends: larger is easier.
+        Size of the class trends, any finite number: its magnitude sets the
+        difficulty (larger is easier; a negative one mirrors the trends).
     random_state : int, RandomState or None
         Seed of the sample (the density itself never changes).
     return_posterior : bool, default=False

@@ -59,7 +59,8 @@ def prior_offsets(class_prior, *, tau: float = 1.0) -> np.ndarray:
     class_prior : array-like of shape (n_classes,)
         Training class frequencies, all positive.
     tau : float, default=1.0
-        Strength of the correction; ``0`` is the argmax rule.
+        Strength of the correction, finite and ``>= 0``; ``0`` is the
+        argmax rule.
 
     Returns
     -------
@@ -105,7 +106,8 @@ def posterior_offsets(
         Class counts of what the network trained on, when resampling changed
         them; defaults to ``class_counts``.
     tau : float, default=0.0
-        The logit adjustment of the loss (``0`` for crossentropy).
+        The logit adjustment of the loss, finite and ``>= 0`` (``0`` for
+        crossentropy).
 
     Returns
     -------

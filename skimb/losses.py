@@ -307,7 +307,7 @@ def ldam_margins(class_counts, *, max_margin: float = 0.5):
     class_counts : array-like of shape (n_classes,)
         Positive class counts.
     max_margin : float, default=0.5
-        Margin of the rarest class.
+        Margin of the rarest class, ``> 0``.
 
     Returns
     -------
@@ -347,7 +347,7 @@ class LDAMLoss(PerClassValues, keras.losses.Loss):
     class_counts : sequence of float of length n_classes
         Number of training samples of each class, all positive.
     max_margin : float, default=0.5
-        Margin :math:`\Delta` of the rarest class.
+        Margin :math:`\Delta` of the rarest class, ``> 0``.
     scale : float, default=10.0
         Scale :math:`s` of the margins, ``> 0``.
     class_weight : sequence of float, optional
@@ -435,9 +435,9 @@ class DeferredReweighting(keras.callbacks.Callback):
     loss : LDAMLoss
         The compiled loss whose weights change.
     class_weight : sequence of float
-        Per-class weights from ``start_epoch`` on.
+        Per-class weights from ``start_epoch`` on, finite and ``>= 0``.
     start_epoch : int
-        First (0-based) epoch trained with ``class_weight``.  Every epoch
+        First (0-based) epoch trained with ``class_weight``, ``>= 0``.  Every epoch
         from it on sets the weights, so a training resumed past it (Keras'
         ``initial_epoch``) trains with them too.
     """

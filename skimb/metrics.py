@@ -321,7 +321,8 @@ def confusion_scores(y_true, y_pred, *, n_classes: int) -> dict[str, object]:
     y_true, y_pred : ndarray of int, shape (n_samples,)
         Labels encoded ``0 .. n_classes - 1``.
     n_classes : int
-        Number of classes; a class absent from ``y_true`` has recall and F1
+        Number of classes, ``>= 1`` (``y_true`` and ``y_pred`` of one length
+        each); a class absent from ``y_true`` has recall and F1
         0 in the macro-F1, the g-mean and ``recall``, and is left out of the
         balanced accuracy, as in those functions.
 

@@ -95,7 +95,8 @@ class Report:
         rows : list of dict
             One dict per row; floats are shown with 3 decimals.
         highlight : int, optional
-            Index of a row to emphasise (the best model, say).
+            Index of a row to emphasise (the best model, say), from 0 to
+            ``len(rows) - 1`` (a negative index is refused).
         """
         if not rows:
             raise ValueError(f"The table {caption!r} has no rows.")
@@ -200,10 +201,12 @@ class Report:
         Raises
         ------
         ValueError
-            On a figure name taken or not a plain file name, or a ``history``
-            without the logs it plots; the report is then left as it was.
+            On a figure name taken or not a plain file name, a ``history``
+            without the logs it plots, or a ``best_epoch`` outside its
+            epochs; the report is then left as it was.
         TypeError
-            On a ``best_epoch`` that is not an integer; the report is then
+            On a ``best_epoch`` that is not an integer, with a ``history``
+            (``best_epoch`` marks that history's figure); the report is then
             left as it was.
         """
         # All or nothing: a call that fails (a figure name taken, a bad

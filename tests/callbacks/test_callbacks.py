@@ -313,3 +313,23 @@ def test_callback_labels_are_checked_when_given(y, message):
     for make in (ClassificationReport, ValidationMetrics):
         with pytest.raises(ValueError, match=message):
             make(X, y)
+
+
+def test_a_learning_rate_set_at_an_epoch_s_start_is_the_epoch_s(tabular, fast_params):
+    # LearningRateScheduler writes the optimizer's variable in
+    # on_epoch_begin: a rate of 0 from the second epoch on leaves the
+    # network as one epoch trained it (on JAX too, whose epoch trains on
+    # arrays read from the variables).
+    X, y = tabular
+    params = dict(fast_params, cv=None, early_stopping=False, validation_fraction=0.0)
+    frozen = keras.callbacks.LearningRateScheduler(
+        lambda epoch, rate: 0.0 if epoch >= 1 else rate
+    )
+    one = ImbalancedKerasClassifier(**{**params, "epochs": 1}).fit(X, y)
+    three = ImbalancedKerasClassifier(
+        **{**params, "epochs": 3}, callbacks=[frozen]
+    ).fit(X, y)
+    np.testing.assert_array_equal(
+        forward(three.model_, X.astype(np.float32)),
+        forward(one.model_, X.astype(np.float32)),
+    )
