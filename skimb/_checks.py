@@ -60,6 +60,19 @@ def check_weights(values, name: str, n_classes: int | None = None) -> list[float
     return weights
 
 
+def check_offsets(offsets, name: str, n_classes: int | None = None) -> np.ndarray:
+    """``offsets`` (per-class additions to log-probabilities or logits) as a
+    float64 vector, refused unless finite and (``n_classes`` given) one per
+    class."""
+    values = np.asarray(offsets, dtype=np.float64)
+    n = values.size if n_classes is None else n_classes
+    if values.shape != (n,) or not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"{name} must hold {n} finite values, one per class; got {values}."
+        )
+    return values
+
+
 def check_prior(prior, n_classes: int, name: str) -> np.ndarray:
     """``prior`` as frequencies summing to 1, refused unless ``n_classes``
     finite, positive values."""

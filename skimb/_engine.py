@@ -250,7 +250,8 @@ def _run_epochs(
             # On JAX the epoch trains on arrays read from the variables: a
             # callback's write at the epoch's start (a LearningRateScheduler)
             # is read in here, or the epoch would not see it and the next
-            # sync would undo it.  The variables hold the trained state
+            # sync would undo it; so is a write at the previous epoch's end
+            # (a ReduceLROnPlateau).  The variables hold the trained state
             # already (the last epoch's end synced it).
             program.reload()
         callbacks.on_train_batch_begin(0)
@@ -279,10 +280,12 @@ def _run_epochs(
         if plan.callbacks:
             program.sync()
         callbacks.on_epoch_end(plan.first_epoch + epoch, logs)
-        if plan.callbacks:
-            program.reload()
         if all(s.stopped is not None for s in stopping) or program.model.stop_training:
             break
+    if plan.callbacks:
+        # No next epoch reads in the writes of the last one's end: read
+        # here, or train's sync would undo them.
+        program.reload()
     return histories, stopping
 
 

@@ -10,7 +10,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from skimb._checks import check_encoded_labels, check_log_proba, check_number
+from skimb._checks import (
+    check_encoded_labels,
+    check_log_proba,
+    check_number,
+    check_offsets,
+)
 
 # Below this many held-out samples of some class, its F1 is too noisy to tune
 # an offset on: ``macro_f1_offsets`` keeps its starting rule instead.
@@ -177,9 +182,11 @@ def macro_f1_offsets(
     n_classes = log_proba.shape[1]
     n_rounds = check_number(n_rounds, "n_rounds", integer=True)
     n_bootstrap = check_number(n_bootstrap, "n_bootstrap", integer=True)
-    start = np.zeros(n_classes) if start is None else np.asarray(start, float)
-    if start.shape != (n_classes,) or not np.all(np.isfinite(start)):
-        raise ValueError(f"start must hold {n_classes} finite offsets; got {start}.")
+    start = (
+        np.zeros(n_classes)
+        if start is None
+        else check_offsets(start, "start", n_classes)
+    )
     if np.bincount(y, minlength=n_classes).min() < MIN_VALIDATION_COUNT:
         return start.copy(), False
     if n_bootstrap == 0:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skimb._checks import check_log_proba, check_number, check_prior
+from skimb._checks import check_log_proba, check_number, check_offsets, check_prior
 from skimb._offset_search import MIN_VALIDATION_COUNT, macro_f1_offsets
 from skimb.calibration import fit_temperature_and_bias
 from skimb.class_weight import prior_counts
@@ -411,12 +411,7 @@ def decide(log_proba: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     # NaN has no argmax (np.argmax would take it for the largest); -inf is
     # the log of a probability 0.
     log_proba = check_log_proba(log_proba, zero=True)
-    offsets = np.asarray(offsets, dtype=np.float64)
-    if offsets.shape != log_proba.shape[1:] or not np.all(np.isfinite(offsets)):
-        raise ValueError(
-            f"offsets must hold {log_proba.shape[1]} finite values, one per "
-            f"column of log_proba; got {offsets}."
-        )
+    offsets = check_offsets(offsets, "offsets", log_proba.shape[1])
     return np.argmax(log_proba + offsets, axis=1)
 
 

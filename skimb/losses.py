@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from skimb._checks import check_number, check_weights
+from skimb._checks import check_number, check_offsets, check_weights
 from skimb._loss_values import PerClassValues
 from skimb.class_weight import effective_number_weights
 
@@ -36,19 +36,11 @@ OFFSET_LOSSES = ("crossentropy", "focal", "class_balanced", "ldam")
 
 
 def _finite_offsets(offsets, n_classes: int | None = None) -> list[float] | None:
-    """``offsets`` as a list of floats (None stays None), all finite, one per
-    class where the number of classes is known."""
+    """``offsets`` as a list of floats (None stays None): a loss's config
+    holds plain floats."""
     if offsets is None:
         return None
-    offsets = [float(o) for o in offsets]
-    if not np.all(np.isfinite(offsets)):
-        raise ValueError(f"offsets must be finite; got {offsets}.")
-    if n_classes is not None and len(offsets) != n_classes:
-        raise ValueError(
-            f"offsets must hold one value for each of the {n_classes} classes; "
-            f"got {len(offsets)}."
-        )
-    return offsets
+    return check_offsets(offsets, "offsets", n_classes).tolist()
 
 
 def _offset(logits, offsets):

@@ -430,9 +430,18 @@ def test_offsets_are_added_to_the_logits(loss, reference):
         (lambda: FocalLoss(offsets=[0.0, np.inf]), "finite"),
         (lambda: FocalLoss(offsets=[0.0, 1.0], from_logits=False), "from_logits"),
         (lambda: LDAMLoss([10, 5], offsets=[np.nan, 0.0]), "finite"),
-        (lambda: LDAMLoss([10, 5], offsets=[0.0, 1.0, 2.0]), "each of the 2"),
-        (lambda: ClassBalancedLoss([10, 5], offsets=[0.0]), "each of the 2"),
-        (lambda: FocalLoss(alpha=[1.0, 2.0], offsets=[0.0]), "each of the 2"),
+        (
+            lambda: LDAMLoss([10, 5], offsets=[0.0, 1.0, 2.0]),
+            "offsets must hold 2 finite values, one per class",
+        ),
+        (
+            lambda: ClassBalancedLoss([10, 5], offsets=[0.0]),
+            "offsets must hold 2 finite values, one per class",
+        ),
+        (
+            lambda: FocalLoss(alpha=[1.0, 2.0], offsets=[0.0]),
+            "offsets must hold 2 finite values, one per class",
+        ),
         (
             lambda: resolve_loss("logit_adjusted", class_counts=[9, 1], offsets=[0, 1]),
             "offsets",

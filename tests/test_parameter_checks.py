@@ -82,7 +82,7 @@ HISTORY = {"loss": [1.0, 0.5]}
         (
             lambda: decide(np.zeros((2, 2)), np.zeros(3)),
             ValueError,
-            "offsets must hold 2 finite values, one per column",
+            "offsets must hold 2 finite values, one per class",
         ),
         (
             lambda: decide(np.array([[np.nan, 0.0]]), np.zeros(2)),
@@ -112,7 +112,7 @@ HISTORY = {"loss": [1.0, 0.5]}
         (
             lambda: resolve_loss("crossentropy", offsets=[np.nan, 0.0]),
             ValueError,
-            "offsets must be finite",
+            "offsets must hold 2 finite values",
         ),
         (
             lambda: DeferredReweighting(LDAMLoss([10, 1]), [1, np.nan], 2),

@@ -333,3 +333,22 @@ def test_a_learning_rate_set_at_an_epoch_s_start_is_the_epoch_s(tabular, fast_pa
         forward(three.model_, X.astype(np.float32)),
         forward(one.model_, X.astype(np.float32)),
     )
+
+
+class _RateAtEpochEnd(keras.callbacks.Callback):
+    """Writes the learning rate at each epoch's end, as ReduceLROnPlateau."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.optimizer.learning_rate.assign(0.5 / (epoch + 1))
+
+
+def test_a_learning_rate_set_at_the_last_epoch_s_end_is_kept(tabular, fast_params):
+    # The write at each epoch's end reaches the next epoch, and the last
+    # one's the fitted model (on JAX, the training's final write of its
+    # arrays into the variables comes after it).
+    X, y = tabular
+    params = dict(fast_params, cv=None, early_stopping=False, epochs=3)
+    fitted = ImbalancedKerasClassifier(**params, callbacks=[_RateAtEpochEnd()])
+    fitted.fit(X, y)
+    rate = keras.ops.convert_to_numpy(fitted.model_.optimizer.learning_rate)
+    assert float(rate) == pytest.approx(0.5 / 3)
