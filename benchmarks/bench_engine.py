@@ -9,6 +9,7 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
     python benchmarks/bench_engine.py --part partial-fit  # 7
     python benchmarks/bench_engine.py --part xla          # 8, TensorFlow
     python benchmarks/bench_engine.py --part xla-scores   # 9, TensorFlow
+    python benchmarks/bench_engine.py --part shared-step  # 10, TensorFlow
 
 1. **Default fit on real tables** (scikit-learn's bundled digits, made
    imbalanced, 933 rows; breast cancer, 569 rows; wine, 178 rows): the
@@ -53,12 +54,19 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
    share of the Bayes-optimal macro-F1 on 50,000 fresh sequences), seeds
    ``--seeds`` (0 and 1), the pair of each seed run one after the other;
    ``--out`` names the results file.
+10. ``--part shared-step`` (TensorFlow): the default fit of five
+    cross-fitted networks with one network's training step traced once
+    and called for each (as shipped) against the five traced as one
+    model's step, on the sets of part 8 and on the imbalanced digits
+    table (the dense network), in fits of 40 epochs, interleaved: an
+    epoch's seconds and the rest of the fit.
 
 Every figure is a median over ``--repeats`` interleaved runs; results go to
 ``benchmarks/results/engine_<backend>.json``,
 ``engine_batch_size_<backend>.json``, ``engine_search_<backend>.json``,
 ``engine_seed_scale_<backend>.json``, ``engine_partial_fit_<backend>.json``,
-``engine_xla_tensorflow.json`` and ``engine_xla_scores_tensorflow.json``.
+``engine_xla_tensorflow.json``, ``engine_xla_scores_tensorflow.json`` and
+``engine_shared_step_tensorflow.json``.
 """
 
 from __future__ import annotations
@@ -387,10 +395,9 @@ class _EpochClock(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def xla_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
-    """Seconds of one epoch (the median of a fit's epochs after its first)
-    and of the rest of a default LSTM fit (the fit's time less ``epochs``
-    such epochs: tracing, compiling, set-up), with and without XLA."""
+def _sequence_sets() -> dict:
+    """The training rows of the first fold of each of the suite's real
+    sequence sets, and 2,000 sequences of the trajectory family."""
     import _families
     import _suite_data
 
@@ -403,29 +410,96 @@ def xla_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
         sets[name] = rows, y[train]
     X, y, _ = _families.sample("trajectory", 2000, random_state=100)
     sets["trajectory@2000"] = X, y
+    return sets
+
+
+def _timed_fits(
+    X, y, settings: dict, repeats: int, epochs: int, architecture: str = "lstm"
+) -> dict:
+    """For each named setting (a function that fits ``X, y`` with the
+    estimator's parameters and its epoch clock), the fits interleaved
+    ``repeats`` times: the median epoch (after the first) and the rest of
+    the fit (its time less ``epochs`` such epochs: tracing, compiling,
+    set-up)."""
+    params = {"architecture": architecture, "patience": 1000, "random_state": 0}
+    if isinstance(X, list):
+        params["n_timesteps"] = max(len(x) for x in X)
+    runs = {name: [] for name in settings}
+    for _ in range(repeats):
+        for name, fit in settings.items():
+            clock = _EpochClock()
+            params.update(epochs=epochs, callbacks=[clock])
+            total = _seconds(functools.partial(fit, params, X, y))
+            per_epoch = statistics.median(clock.seconds[1:])
+            runs[name].append((per_epoch, total - epochs * per_epoch))
+    return {
+        name: (
+            statistics.median(r[0] for r in runs[name]),
+            statistics.median(r[1] for r in runs[name]),
+        )
+        for name in settings
+    }
+
+
+def xla_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
+    """Seconds of one epoch (the median of a fit's epochs after its first)
+    and of the rest of a default LSTM fit (the fit's time less ``epochs``
+    such epochs: tracing, compiling, set-up), with and without XLA."""
+
+    def fitter(flag: bool):
+        def fit(params, X, y):
+            ImbalancedKerasClassifier(**params, jit_compile=flag).fit(X, y)
+
+        return fit
+
     rows = []
-    for name, (X, y) in sets.items():
-        params = {"architecture": "lstm", "patience": 1000, "random_state": 0}
-        if isinstance(X, list):
-            params["n_timesteps"] = max(len(x) for x in X)
-        runs = {True: [], False: []}
-        for _ in range(repeats):
-            for flag in (True, False):
-                clock = _EpochClock()
-                clf = ImbalancedKerasClassifier(
-                    **params, epochs=epochs, jit_compile=flag, callbacks=[clock]
-                )
-                total = _seconds(functools.partial(clf.fit, X, y))
-                per_epoch = statistics.median(clock.seconds[1:])
-                runs[flag].append((per_epoch, total - epochs * per_epoch))
+    for name, (X, y) in _sequence_sets().items():
+        timed = _timed_fits(
+            X, y, {"xla": fitter(True), "no_xla": fitter(False)}, repeats, epochs
+        )
         row = {"set": name, "rows": len(y), "epochs": epochs}
-        for flag, label in ((True, "xla"), (False, "no_xla")):
-            row[f"{label}_s_per_epoch"] = statistics.median(r[0] for r in runs[flag])
-            row[f"{label}_fixed_s"] = statistics.median(r[1] for r in runs[flag])
+        for label, (per_epoch, fixed) in timed.items():
+            row[f"{label}_s_per_epoch"], row[f"{label}_fixed_s"] = per_epoch, fixed
         row["epoch_speed_up"] = row["no_xla_s_per_epoch"] / row["xla_s_per_epoch"]
         row["extra_fixed_s"] = row["xla_fixed_s"] - row["no_xla_fixed_s"]
         saved = row["no_xla_s_per_epoch"] - row["xla_s_per_epoch"]
         row["break_even_epochs"] = row["extra_fixed_s"] / saved if saved > 0 else None
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def shared_step_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
+    """The default LSTM's fit (five cross-fitted networks) with one
+    network's step traced once and called for each network (as shipped on
+    TensorFlow, :mod:`skimb._network_step`) against the five networks'
+    steps traced as one model's: an epoch's seconds and the rest of the
+    fit, on the sets of :func:`xla_epochs` and on a 933-row table."""
+    import skimb._program
+
+    def fitter(shared: bool):
+        def fit(params, X, y):
+            kept = skimb._program.pays_to_share
+            skimb._program.pays_to_share = lambda networks: shared
+            try:
+                ImbalancedKerasClassifier(**params).fit(X, y)
+            finally:
+                skimb._program.pays_to_share = kept
+
+        return fit
+
+    sets = {name: (X, y, "lstm") for name, (X, y) in _sequence_sets().items()}
+    sets["digits_imbalanced"] = (*real_tables()["digits_imbalanced"], "dense")
+    rows = []
+    for name, (X, y, architecture) in sets.items():
+        settings = {"shared": fitter(True), "one_model": fitter(False)}
+        timed = _timed_fits(X, y, settings, repeats, epochs, architecture)
+        row = {"set": name, "architecture": architecture, "rows": len(y)}
+        row["epochs"] = epochs
+        for label, (per_epoch, fixed) in timed.items():
+            row[f"{label}_s_per_epoch"], row[f"{label}_fixed_s"] = per_epoch, fixed
+        row["fixed_speed_up"] = row["one_model_fixed_s"] / row["shared_fixed_s"]
+        row["epoch_speed_up"] = row["one_model_s_per_epoch"] / row["shared_s_per_epoch"]
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
@@ -474,10 +548,11 @@ def main() -> None:
             "partial-fit",
             "xla",
             "xla-scores",
+            "shared-step",
         ],
         default="speed",
         help="fits and epochs (1-3), batch sizes (4), search (5), seed scale (6), "
-        "partial_fit (7), XLA's epochs (8) and scores (9)",
+        "partial_fit (7), XLA's epochs (8) and scores (9), the shared step (10)",
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
@@ -514,6 +589,11 @@ def main() -> None:
         else:
             results = xla_scores(args.families, args.seeds)
             name = "engine_xla_scores_tensorflow.json"
+    elif args.part == "shared-step":
+        if backend != "tensorflow":
+            raise SystemExit("--part shared-step is TensorFlow's")
+        results = shared_step_epochs(1 if args.quick else args.repeats)
+        name = "engine_shared_step_tensorflow.json"
     elif args.part == "partial-fit":
         results = partial_fit_calls(1 if args.quick else args.repeats)
         name = f"engine_partial_fit_{backend}.json"

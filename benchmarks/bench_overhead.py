@@ -113,7 +113,7 @@ def fit_time(X, y, architecture: str, epochs: int, repeats: int):
     X_train, X_val = X32[train], X32[val]
     onehot = np.eye(4, dtype=np.float32)[y]
     y_train, y_val = onehot[train], onehot[val]
-    # The same float64 per-feature statistics skimb's Normalization layer gets.
+    # The same float64 per-feature statistics skimb's standardisation layer gets.
     mean, variance = feature_moments(X_train)
 
     def raw(validation: bool):

@@ -298,7 +298,8 @@ default="oof_macro_f1"
         Extra callbacks; they run after the validation metrics are added to
         the logs, so they can monitor ``"val_macro_f1"``.  With cross-fitting
         the networks train together and the callbacks see, once an epoch,
-        the mean of their logs.
+        the mean of their logs; their ``model`` is the model ``fit`` returns
+        (the networks averaged), with the training's optimizer.
     random_state : int, RandomState instance or None, default=None
         Seed for the split, the initial weights, dropout and shuffling: the
         same seed gives the same predictions.

@@ -28,9 +28,13 @@ def data_parallel(devices) -> keras.distribution.DataParallel | None:
     if devices is None:
         return None
     available = keras.distribution.list_devices()
+    backend = keras.backend.backend()
     if isinstance(devices, str) and devices == "all":
         chosen = list(available)
     elif isinstance(devices, Integral):
+        if devices > 1 and backend != "jax":
+            # Said first: on another backend, more devices would not help.
+            raise _needs_jax(devices, devices, backend)
         if devices > len(available):
             raise ValueError(
                 f"devices={devices}, but Keras sees {len(available)}: {available}."
@@ -46,12 +50,15 @@ def data_parallel(devices) -> keras.distribution.DataParallel | None:
             )
     if len(chosen) == 1:
         return None
-    backend = keras.backend.backend()
     if backend != "jax":
-        raise ValueError(
-            f"devices={devices!r} asks for {len(chosen)} devices: skimb trains "
-            "on several devices on Keras' JAX backend (KERAS_BACKEND=jax); this "
-            f"process uses {backend!r}, on which a fit trains on one device "
-            "(devices=None)."
-        )
+        raise _needs_jax(devices, len(chosen), backend)
     return keras.distribution.DataParallel(devices=chosen)
+
+
+def _needs_jax(devices, n_devices: int, backend: str) -> ValueError:
+    return ValueError(
+        f"devices={devices!r} asks for {n_devices} devices: skimb trains "
+        "on several devices on Keras' JAX backend (KERAS_BACKEND=jax); this "
+        f"process uses {backend!r}, on which a fit trains on one device "
+        "(devices=None)."
+    )

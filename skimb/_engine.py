@@ -38,7 +38,7 @@ from skimb._networks import (
     forward,
     log_probabilities,
 )
-from skimb._plan import TrainingPlan
+from skimb._plan import TrainingPlan, keras_jit_compile
 from skimb._program import Program
 from skimb._schedule import Schedule, pad_rows, padded_length
 from skimb.callbacks import ValidationDataCallback, ValidationMetrics
@@ -70,6 +70,10 @@ class TrainingResult:
     program : Program
         The compiled program, which a later :func:`train` of the same
         networks may go on with (``partial_fit``).
+    model : keras.Model
+        The model the callbacks saw, compiled with the training's optimizer:
+        the one network, or the networks averaged
+        (:func:`skimb._networks.average_networks`).
     """
 
     histories: list[dict]
@@ -77,6 +81,7 @@ class TrainingResult:
     held_out_rows: np.ndarray | None = field(repr=False)
     held_out: np.ndarray | None = field(repr=False)
     program: Program = field(repr=False)
+    model: keras.Model = field(repr=False)
 
 
 def train(
@@ -114,6 +119,18 @@ def train(
         X,
         probabilities=ends_in_softmax(networks[0]),
     )
+    # The callbacks see the model the fit returns, not the program's model
+    # of k inputs: a ModelCheckpoint saves a model that predicts, and a
+    # callback's own model.predict(X) reads X.  It holds the networks'
+    # variables, and the training's optimizer (a learning rate set there is
+    # the training's).
+    model = networks[0] if len(networks) == 1 else average_networks(networks)
+    if model is not program.model:
+        model.compile(
+            optimizer=plan.optimizer,
+            loss=plan.loss,
+            jit_compile=keras_jit_compile(plan.jit_compile),
+        )
     callbacks = keras.callbacks.CallbackList(
         list(plan.callbacks),
         add_history=False,
@@ -124,9 +141,9 @@ def train(
         steps=schedule.steps,
         # Callbacks read how many networks train together from their params.
         networks=len(networks),
-        model=program.model,
+        model=model,
     )
-    with _lent_to_callbacks(plan, X, networks, held_out, streamed=streamed):
+    with _lent_to_callbacks(plan, X, model, held_out, streamed=streamed):
         histories, stopping = _run_epochs(
             networks, plan, program, schedule, held_out, callbacks, streamed=streamed
         )
@@ -135,7 +152,16 @@ def train(
             for network, state in zip(networks, stopping, strict=True):
                 state.restore(network)
             program.reload()
-        result = TrainingResult(
+        # Before the held-out outputs, which the decision rule and the
+        # calibration are fitted on: they are those of the weights a
+        # callback leaves (Keras' EarlyStopping restores its best ones here).
+        if plan.callbacks:
+            # What the callbacks' end reports: the outputs of these weights.
+            held_out.log_proba(program)
+        callbacks.on_train_end()
+        if plan.callbacks:
+            program.reload()
+        return TrainingResult(
             histories=histories,
             best_epochs=[
                 s.best_epoch if plan.early_stopping else None for s in stopping
@@ -143,16 +169,15 @@ def train(
             held_out_rows=held_out.rows,
             held_out=held_out.log_proba(program),
             program=program,
+            model=model,
         )
-        callbacks.on_train_end()
-    return result
 
 
 @contextlib.contextmanager
 def _lent_to_callbacks(
     plan: TrainingPlan,
     X,
-    networks: list[keras.Model],
+    model: keras.Model,
     held_out: _HeldOut,
     *,
     streamed: bool,
@@ -199,10 +224,9 @@ def _lent_to_callbacks(
                     outputs=held_out.class_probabilities,
                 )
         for callback in scorers:
-            # Data of a callback's own is scored by the networks as the fitted
-            # model will average them (the program's model takes k inputs).
+            # Data of a callback's own is scored by the fitted model.
             callback.set_network_outputs(
-                _NetworksOutputs(networks, read=plan.read_features)
+                _NetworksOutputs(model, read=plan.read_features)
             )
         yield
     finally:
@@ -238,7 +262,8 @@ def _run_epochs(
     if plan.reweighting is not None:
         start_epoch, class_weight = plan.reweighting
         reweighting = DeferredReweighting(plan.loss, class_weight, start_epoch)
-    program.model.stop_training = False
+    # A callback (EarlyStopping) stops training on the model it was given.
+    callbacks.model.stop_training = False
     callbacks.on_train_begin()
     for epoch in range(plan.epochs):
         if reweighting is not None:
@@ -246,20 +271,29 @@ def _run_epochs(
         # Callbacks count the epochs of earlier partial_fit calls too, as
         # history_ does (a logger would write each call's as epoch 0).
         callbacks.on_epoch_begin(plan.first_epoch + epoch)
+        # An epoch is one compiled call: the callbacks' batch hooks run once,
+        # at its first batch's start and its last batch's end.
+        callbacks.on_train_batch_begin(0)
         if plan.callbacks:
             # On JAX the epoch trains on arrays read from the variables: a
-            # callback's write at the epoch's start (a LearningRateScheduler)
-            # is read in here, or the epoch would not see it and the next
-            # sync would undo it; so is a write at the previous epoch's end
-            # (a ReduceLROnPlateau).  The variables hold the trained state
-            # already (the last epoch's end synced it).
+            # callback's write at the epoch's or the batch's start (a
+            # LearningRateScheduler, a warm-up) is read in here, or the epoch
+            # would not see it and the next sync would undo it; so is a
+            # write at the previous epoch's end (a ReduceLROnPlateau).
             program.reload()
-        callbacks.on_train_batch_begin(0)
         for i, chunk in enumerate(schedule.epoch(epoch)):
             losses = program.run_epoch(*chunk, first=i == 0, streamed=streamed)
         losses = program.floats(losses)
-        network_logs = held_out.score(program, losses)
+        # On JAX the weights live outside the variables during training: the
+        # callbacks read the trained state, and what they write at the last
+        # batch's end (weights clipped) is trained state, scored on the
+        # held-out rows as Keras' fit would score it.
+        if plan.callbacks:
+            program.sync()
         callbacks.on_train_batch_end(schedule.steps - 1)
+        if plan.callbacks:
+            program.reload()
+        network_logs = held_out.score(program, losses)
         for j, logs in enumerate(network_logs):
             if stopping[j].stopped is not None:
                 continue
@@ -275,12 +309,12 @@ def _run_epochs(
             key: float(np.mean([n[key] for n in network_logs]))
             for key in network_logs[0]
         }
-        # On JAX the weights live outside the variables during training;
-        # the user's callbacks may read them, or write (a learning rate).
-        if plan.callbacks:
-            program.sync()
+        # The variables hold the trained state: synced at the batch's end.
         callbacks.on_epoch_end(plan.first_epoch + epoch, logs)
-        if all(s.stopped is not None for s in stopping) or program.model.stop_training:
+        if (
+            all(s.stopped is not None for s in stopping)
+            or callbacks.model.stop_training
+        ):
             break
     if plan.callbacks:
         # No next epoch reads in the writes of the last one's end: read
@@ -291,20 +325,17 @@ def _run_epochs(
 
 class _NetworksOutputs:
     """The outputs, on any rows, of the networks being trained: one
-    network's, or the average of the cross-fitted ones (built on first use,
-    as :func:`skimb._networks.average_networks` builds the fitted model)."""
+    network's, or the average of the cross-fitted ones (the fitted
+    model)."""
 
-    def __init__(self, networks: list[keras.Model], *, read=None):
-        self.networks = networks
-        self.model = networks[0] if len(networks) == 1 else None
+    def __init__(self, model: keras.Model, *, read=None):
+        self.model = model
         # The callback's X read as predict reads it: a list of sequences,
         # mask_value padding and flattened sequences mean what they mean
         # there, rather than failing or being read as data.
         self.read = read
 
     def __call__(self, X) -> np.ndarray:
-        if self.model is None:
-            self.model = average_networks(self.networks)
         if self.read is None or _network_ready(X):
             return forward(self.model, np.asarray(X, np.float32))
         return forward(self.model, self.read(X))

@@ -21,7 +21,6 @@ import numpy as np
 
 from skimb._engine import train
 from skimb._networks import (
-    average_networks,
     ends_in_softmax,
     feature_moments,
     held_out_moments,
@@ -248,17 +247,10 @@ def fit_networks(
     )
     with seeded(seed):
         result = train(networks, X, splits, plan)
-    if len(networks) == 1:
-        model = networks[0]  # compiled by the training
-    else:
-        model = average_networks(networks)
-        # The training's optimizer, built for the same variables: a saved
-        # model holds every optimizer variable and reloads whole.
-        model.compile(
-            optimizer=plan.optimizer,
-            loss=plan.loss,
-            jit_compile=keras_jit_compile(plan.jit_compile),
-        )
+    # The one network, or the networks averaged, compiled with the
+    # training's optimizer (built for the same variables: a saved model
+    # holds every optimizer variable and reloads whole).
+    model = result.model
     if result.held_out_rows is None:
         decision = fit_decision_for(setting, last_epochs=_last_epochs(result))
     else:

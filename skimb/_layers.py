@@ -1,6 +1,6 @@
-"""Layers for sequences of different lengths, and the log of a softmax,
-written with ``keras.ops`` so they run on every backend and reload from a
-saved model.
+"""Layers for sequences of different lengths, the log of a softmax, and the
+standardisation of the features, written with ``keras.ops`` so they run on
+every backend and reload from a saved model.
 
 Keras' own ``Masking`` layer marks padded steps by a value, and its mask is
 dropped by ``Conv1D``, ``Flatten`` and ``GlobalMaxPooling1D``; these layers
@@ -105,3 +105,49 @@ class LogOf(keras.layers.Layer):
 
     def call(self, x):
         return ops.log(ops.clip(x, keras.config.epsilon(), 1.0))
+
+
+@keras.saving.register_keras_serializable(package="skimb")
+class Standardize(keras.layers.Layer):
+    """Each feature (the last axis) less its mean, over its standard
+    deviation (at least 1e-7), as Keras' ``Normalization`` computes it.
+
+    Our own because ``Normalization`` reads its moments from constants taken
+    when it is built, whether given or adapted: the cross-fitted networks of
+    a fit, which differ in their moments, would then be different functions
+    of their weights.  Here the moments are (non-trainable) weights, so one
+    traced training step serves every network (:mod:`skimb._network_step`).
+    ``mean`` and ``variance`` read them, as backend tensors.
+    """
+
+    def build(self, input_shape):
+        shape = (input_shape[-1],)
+        self._mean = self.add_weight(
+            name="mean", shape=shape, initializer="zeros", trainable=False
+        )
+        self._variance = self.add_weight(
+            name="variance", shape=shape, initializer="ones", trainable=False
+        )
+
+    def call(self, x):
+        scale = ops.maximum(ops.sqrt(self._variance), keras.config.epsilon())
+        return ops.divide(ops.subtract(x, self._mean), scale)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def set_moments(self, mean, variance) -> None:
+        """Hold ``mean`` and ``variance`` (one value per feature)."""
+        self._mean.assign(ops.cast(mean, self._mean.dtype))
+        self._variance.assign(ops.cast(variance, self._variance.dtype))
+
+    # Backend tensors, as Normalization's: a variable turned into NumPy
+    # warns on NumPy 2 (Keras' variables take no copy argument), and Keras'
+    # saving reads every attribute of a layer.
+    @property
+    def mean(self):
+        return keras.ops.copy(self._mean)
+
+    @property
+    def variance(self):
+        return keras.ops.copy(self._variance)

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from skimb._loss_values import assign_loss, loss_values, reading_values
+from skimb._network_step import pays_to_share, shared_epoch
 from skimb._plan import TrainingPlan, keras_jit_compile
 from skimb._schedule import pad_rows
 
@@ -86,6 +87,16 @@ class Program:
             )
         )
         self.model, self.networks = model, networks
+        # On TensorFlow, recurrent and convolutional networks that compute
+        # one function of their weights (cross-fitted ones) train with one
+        # network's step traced once (skimb._network_step); XLA compiles the
+        # epoch as one program.
+        self._shared = (
+            self.backend == "tensorflow"
+            and self.k > 1
+            and not plan.jit_compile
+            and pays_to_share(networks)
+        )
         self.X, self.targets = self._to_device(X), self._to_device(targets)
         if self.backend == "jax":
             self.reload()
@@ -246,6 +257,9 @@ class Program:
             # Without XLA: one call an epoch on the held-out rows, whose
             # compilation costs more than it saves (ItalyPowerDemand's default
             # fit, one run each: 22.0 s with it against 19.6 s without).
+            if self._shared:
+                epoch = shared_epoch(model, self.networks, loss)
+
             @tf.function(autograph=False, reduce_retracing=True)
             def forward(X, T, W):
                 return evaluate(model(network_inputs(X), training=False), T, W)
@@ -334,6 +348,15 @@ class Program:
         if self.backend == "tensorflow":
             with _custom_gradients_released():
                 losses = self._epoch(X, T, order, W)
+            if self._shared:
+                # Each network's summed loss and the steps, since the epoch's
+                # first chunk: their mean, as Keras' loss metrics keep it.
+                sums, steps = losses
+                if not first:
+                    sums = [a + b for a, b in zip(self._sums, sums, strict=True)]
+                    steps = steps + self._steps
+                self._sums, self._steps = sums, steps
+                losses = [value / keras.ops.cast(steps, "float32") for value in sums]
         else:
             if first:
                 variables = self.model.metrics_variables

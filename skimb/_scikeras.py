@@ -18,6 +18,7 @@ from sklearn.utils._tags import ClassifierTags
 
 from skimb._routing import BUILT_IN_NETWORK_PARAMS, ROUTED_PREFIX
 from skimb._serialization import model_from_bytes, model_to_bytes, user_objects
+from skimb.metrics import macro_f1
 
 
 class ScikerasFixes(KerasClassifier):
@@ -137,6 +138,11 @@ class ScikerasFixes(KerasClassifier):
                 "so they would be ignored: leave them at their defaults, and "
                 "give your build function its settings as model__<name>."
             )
+
+    @staticmethod
+    def scorer(y_true, y_pred, **kwargs) -> float:
+        """Macro-F1, the figure ``score`` gives (scikeras' is accuracy)."""
+        return macro_f1(y_true, y_pred, **kwargs)
 
     def __sklearn_tags__(self):
         # scikeras lists ClassifierMixin after BaseEstimator, so its tags never

@@ -108,6 +108,8 @@ def test_score_is_macro_f1(fitted_dense, tabular):
     X, y = tabular
     expected = f1_score(y, fitted_dense.predict(X), average="macro")
     assert fitted_dense.score(X, y) == pytest.approx(expected)
+    # scikeras' scorer attribute gives the same figure (its own: accuracy).
+    assert fitted_dense.scorer(y, fitted_dense.predict(X)) == pytest.approx(expected)
 
 
 def test_validation_split_is_stratified_and_shuffled(tabular, fast_params):

@@ -160,3 +160,23 @@ def test_masked_networks_read_real_steps_only(architecture, short, long):
     out = padded.predict_on_batch(np.concatenate([X, padding], axis=1))
     assert np.isfinite(out).all()
     np.testing.assert_allclose(out, unpadded.predict_on_batch(X), atol=1e-5)
+
+
+def test_forward_of_any_number_of_rows_is_each_row_s():
+    # (On JAX the rows are padded to a power of two, which compiles a few
+    # shapes rather than one per batch size.)
+    from skimb._networks import forward
+
+    network = build_network(
+        architecture="lstm", input_shape=(4, 2), n_classes=3, units=4
+    )
+    X = np.random.default_rng(0).normal(size=(9, 4, 2)).astype(np.float32)
+    every = forward(network, X)
+    for n_rows in (1, 3, 5, 8, 9):
+        np.testing.assert_allclose(
+            forward(network, X[:n_rows]), every[:n_rows], rtol=1e-5, atol=1e-6
+        )
+    for row in range(len(X)):
+        np.testing.assert_allclose(
+            forward(network, X[row : row + 1])[0], every[row], rtol=1e-5, atol=1e-6
+        )

@@ -866,7 +866,7 @@ def test_a_failed_fit_leaves_the_fitted_model_as_it_was():
 
 
 def test_a_constant_feature_is_centred_not_blown_up():
-    # Keras' Normalization divides by max(std, 1e-7): a feature constant in
+    # The standardisation divides by max(std, 1e-7): a feature constant in
     # the training rows (or in partial_fit's first chunk) was multiplied by
     # 1e7 where it later varied, and the logits with it.
     X = X0.copy()

@@ -427,6 +427,10 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             best = self._configure(self.best_params_, three_d=three_d, seed=seed)
             self.best_estimator_ = best.fit(X, y, **fit_params)
             self.refit_time_ = time.perf_counter() - start
+        else:
+            # A former fit's refitted estimator is not this search's best.
+            for name in ("best_estimator_", "refit_time_"):
+                self.__dict__.pop(name, None)
         return self
 
     def _cross_validate(
@@ -585,16 +589,31 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         """
         return self._best_estimator().predict_log_proba(X)
 
-    def score(self, X, y) -> float:
+    @property
+    def feature_names_in_(self) -> np.ndarray:
+        """Names of the features seen by the best estimator (fitted on a
+        DataFrame of string column names), as ``GridSearchCV`` gives them."""
+        try:
+            return self._best_estimator().feature_names_in_
+        except NotFittedError as error:
+            raise AttributeError(
+                f"This {type(self).__name__} has no refitted best estimator "
+                "(not fitted, or refit=False), so no feature_names_in_."
+            ) from error
+
+    def score(self, X, y, **params) -> float:
         """Score of the best estimator with ``scoring`` (macro-F1 by default).
 
         Parameters
         ----------
         X : array-like
         y : array-like of shape (n_samples,)
+        **params : dict
+            Passed to the scorer (``sample_weight``), as ``GridSearchCV``
+            passes them.
 
         Returns
         -------
         float
         """
-        return float(self.scorer_(self._best_estimator(), X, y))
+        return float(self.scorer_(self._best_estimator(), X, y, **params))

@@ -13,6 +13,7 @@ from skimb._inputs import check_features
 from skimb._networks import forward
 from skimb.callbacks import ClassificationReport, TrainingFigures, ValidationMetrics
 from skimb.metrics import mean_average_precision
+from tests.support import network_log_proba
 
 
 def _recalls(y, pred, n_classes):
@@ -352,3 +353,112 @@ def test_a_learning_rate_set_at_the_last_epoch_s_end_is_kept(tabular, fast_param
     fitted.fit(X, y)
     rate = keras.ops.convert_to_numpy(fitted.model_.optimizer.learning_rate)
     assert float(rate) == pytest.approx(0.5 / 3)
+
+
+class _ClipAtBatchEnd(keras.callbacks.Callback):
+    """Clips the trainable weights at each (epoch's last) batch's end, and
+    records the optimizer's steps it reads there."""
+
+    def on_train_begin(self, logs=None):
+        self.steps = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append(
+            int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        )
+        for weight in self.model.trainable_weights:
+            value = keras.ops.convert_to_numpy(weight)
+            weight.assign(np.clip(value, -0.01, 0.01))
+
+
+def test_batch_hooks_read_and_write_the_trained_state(tabular, fast_params):
+    # An epoch runs as one compiled call: the batch hooks see its state at
+    # its end and their writes are kept (on JAX, whose epoch trains on
+    # arrays outside the variables, too).
+    X, y = tabular
+    params = dict(fast_params, cv=None, early_stopping=False, epochs=3)
+    clip = _ClipAtBatchEnd()
+    fitted = ImbalancedKerasClassifier(**params, callbacks=[clip]).fit(X, y)
+    steps_per_epoch = clip.steps[0]
+    assert steps_per_epoch >= 1
+    assert clip.steps == [steps_per_epoch * (epoch + 1) for epoch in range(3)]
+    for weight in fitted.model_.trainable_weights:
+        assert np.abs(keras.ops.convert_to_numpy(weight)).max() <= 0.01 + 1e-7
+
+    # A learning rate of 0 set at the batch's start from the second epoch on
+    # leaves the network as one epoch trained it.
+    class Warmup(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.epoch >= 1:
+                self.model.optimizer.learning_rate.assign(0.0)
+
+    params["validation_fraction"] = 0.0
+    one = ImbalancedKerasClassifier(**{**params, "epochs": 1}).fit(X, y)
+    three = ImbalancedKerasClassifier(**params, callbacks=[Warmup()]).fit(X, y)
+    np.testing.assert_array_equal(
+        forward(three.model_, X.astype(np.float32)),
+        forward(one.model_, X.astype(np.float32)),
+    )
+
+
+def test_the_decision_is_fitted_on_the_weights_a_callback_restores(
+    tabular, fast_params, monkeypatch
+):
+    # Keras' EarlyStopping restores its best weights when training ends:
+    # the held-out outputs the decision rule is fitted on are those weights'.
+    import skimb._fitting
+    from skimb._splits import validation_split
+
+    held_out = []
+    fit_decision = skimb._fitting.fit_decision_for
+
+    def spied(setting, *args, **kwargs):
+        held_out.append(args[0])
+        return fit_decision(setting, *args, **kwargs)
+
+    monkeypatch.setattr(skimb._fitting, "fit_decision_for", spied)
+    X, y = tabular
+    # The "best" loss is the highest: the first epoch's weights come back.
+    restore = keras.callbacks.EarlyStopping(
+        monitor="loss", mode="max", patience=100, restore_best_weights=True
+    )
+    params = dict(fast_params, cv=None, early_stopping=False, epochs=4)
+    fitted = ImbalancedKerasClassifier(**params, callbacks=[restore]).fit(X, y)
+    assert restore.best_epoch == 0
+    _, val = validation_split(
+        y,
+        classes=fitted.classes_,
+        validation_fraction=fitted.validation_fraction,
+        seed=0,
+    )
+    (log_proba,) = held_out
+    np.testing.assert_allclose(
+        log_proba, network_log_proba(fitted, X[np.sort(val)]), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_callbacks_see_the_model_fit_returns(tabular, fast_params, tmp_path):
+    # With cross-fitting too: a ModelCheckpoint saves a model that predicts,
+    # and a callback's own model.predict reads X.
+    X, y = tabular
+
+    class Predicts(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.outputs = self.model.predict(X[:5], verbose=0)
+
+    path = tmp_path / "checkpoint.keras"
+    predicts = Predicts()
+    params = dict(fast_params, cv=3, early_stopping=False, epochs=2)
+    fitted = ImbalancedKerasClassifier(
+        **params, callbacks=[keras.callbacks.ModelCheckpoint(path), predicts]
+    ).fit(X, y)
+    assert fitted.n_networks_ == 3
+    saved = keras.saving.load_model(path)
+    expected = forward(fitted.model_, X.astype(np.float32))
+    np.testing.assert_allclose(
+        forward(saved, X.astype(np.float32)), expected, rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(predicts.outputs, expected[:5], rtol=1e-5, atol=1e-6)

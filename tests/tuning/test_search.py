@@ -466,6 +466,13 @@ def test_trials_report_epochs_and_folds_and_pruned_trials_are_recorded(
     assert isinstance(kept, keras.callbacks.History)
     assert search.predict(X[:5]).shape == (5,)
     assert search.score(X, y) == pytest.approx(search.best_estimator_.score(X, y))
+    # The scorer takes sample weights, as GridSearchCV.score passes them.
+    weights = np.where(y == y[0], 3.0, 1.0)
+    assert search.score(X, y, sample_weight=weights) == pytest.approx(
+        search.best_estimator_.score(X, y, sample_weight=weights)
+    )
+    # Feature names only where the best estimator has them (a DataFrame).
+    assert not hasattr(search, "feature_names_in_")
 
 
 @pytest.mark.parametrize("scoring, n_reports", [("neg_log_loss", 1), ("g_mean", 5)])
@@ -968,3 +975,23 @@ def test_the_search_delegates_decision_function_and_names_refit_false(tabular):
 
     with pytest.raises(ValueError, match="No trial ran"):
         cv_results([], n_splits=2)
+
+
+def test_feature_names_are_the_best_estimator_s(tabular):
+    pd = pytest.importorskip("pandas")
+    X, y = tabular
+    search = OptunaSearchCV(
+        DecisionTreeClassifier(random_state=0),
+        {"max_depth": IntDistribution(1, 3)},
+        n_trials=2,
+        cv=2,
+        random_state=0,
+    )
+    assert not hasattr(search, "feature_names_in_")  # not fitted
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    search.fit(frame, y)
+    assert list(search.feature_names_in_) == list(frame.columns)
+    # Fitted again without a refit: the former fit's best estimator is gone.
+    search.set_params(refit=False).fit(frame, y)
+    assert not hasattr(search, "best_estimator_")
+    assert not hasattr(search, "feature_names_in_")
