@@ -480,7 +480,7 @@ def shared_step_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
     def fitter(shared: bool):
         def fit(params, X, y):
             kept = skimb._program.pays_to_share
-            skimb._program.pays_to_share = lambda networks: shared
+            skimb._program.pays_to_share = lambda networks, optimizer: shared
             try:
                 ImbalancedKerasClassifier(**params).fit(X, y)
             finally:

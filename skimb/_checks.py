@@ -65,10 +65,16 @@ def check_offsets(offsets, name: str, n_classes: int | None = None) -> np.ndarra
     float64 vector, refused unless finite and (``n_classes`` given) one per
     class."""
     values = np.asarray(offsets, dtype=np.float64)
-    n = values.size if n_classes is None else n_classes
-    if values.shape != (n,) or not np.all(np.isfinite(values)):
+    if n_classes is None:
+        if values.ndim != 1 or values.size == 0:
+            raise ValueError(
+                f"{name} must be a vector of finite values, one per class; got "
+                f"shape {values.shape}."
+            )
+        n_classes = values.size
+    if values.shape != (n_classes,) or not np.all(np.isfinite(values)):
         raise ValueError(
-            f"{name} must hold {n} finite values, one per class; got {values}."
+            f"{name} must hold {n_classes} finite values, one per class; got {values}."
         )
     return values
 

@@ -155,8 +155,9 @@ def train(
         # Before the held-out outputs, which the decision rule and the
         # calibration are fitted on: they are those of the weights a
         # callback leaves (Keras' EarlyStopping restores its best ones here).
-        if plan.callbacks:
-            # What the callbacks' end reports: the outputs of these weights.
+        if any(isinstance(c, ValidationDataCallback) for c in plan.callbacks):
+            # What the report callbacks' end reports: the outputs of these
+            # weights.
             held_out.log_proba(program)
         callbacks.on_train_end()
         if plan.callbacks:

@@ -48,10 +48,14 @@ _COSTLY_LAYERS = (
 )
 
 
-def pays_to_share(networks: list[keras.Model]) -> bool:
+def pays_to_share(networks: list[keras.Model], optimizer) -> bool:
     """Whether ``networks`` compute one function of their weights
     (:func:`one_function`) whose step costs more than a call per network
-    (a recurrent or convolutional layer)."""
+    (a recurrent or convolutional layer), under an ``optimizer`` that takes
+    the gradients of the loss as it is (not a mixed-precision
+    ``LossScaleOptimizer``, whose scaled loss the one model's step keeps)."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return False
     return any(
         isinstance(layer, _COSTLY_LAYERS) for layer in _layers(networks[0])
     ) and one_function(networks)
@@ -60,8 +64,10 @@ def pays_to_share(networks: list[keras.Model]) -> bool:
 def one_function(networks: list[keras.Model]) -> bool:
     """Whether ``networks`` compute one function of their weights: models
     of Keras' and skimb's layers alone (a Lambda's or a user's layer may
-    hold what its config does not say), of equal configurations but for
-    their names, with weights of the same shapes and kinds."""
+    hold what its config does not say), none adapted to data (an adapted
+    ``Normalization`` computes from constants, not from its weights), of
+    equal configurations but for their names, with weights of the same
+    shapes and kinds."""
     try:
         canonical = [_canonical(network) for network in networks]
     except Exception:  # A configuration that does not serialise: not shared.
@@ -74,8 +80,10 @@ def _canonical(network: keras.Model):
     appearance, and its weights' shapes; None where it may not be shared."""
     for layer in _layers(network):
         module = type(layer).__module__
-        if isinstance(layer, keras.layers.Lambda) or not module.startswith(
-            ("keras.", "skimb.")
+        if (
+            isinstance(layer, keras.layers.Lambda)
+            or hasattr(layer, "adapt")
+            or not module.startswith(("keras.", "skimb."))
         ):
             return None
     config = network.get_config()
@@ -105,16 +113,11 @@ def _canonical(network: keras.Model):
     return text, weights
 
 
-def _layers(layer) -> list:
-    """``layer`` and the layers inside it, depth first."""
-    found = [layer]
-    for inner in getattr(layer, "layers", ()) or ():
-        found += _layers(inner)
-    for name in ("layer", "forward_layer", "backward_layer", "cell"):
-        inner = getattr(layer, name, None)
-        if isinstance(inner, keras.layers.Layer):
-            found += _layers(inner)
-    return found
+def _layers(network: keras.Model) -> list:
+    """The network and every layer inside it, those inside wrappers
+    (Bidirectional, an RNN's cells) included: Keras walks them so
+    (``Layer._flatten_layers``, which has no public equivalent)."""
+    return list(network._flatten_layers(include_self=True, recursive=True))
 
 
 def shared_epoch(model: keras.Model, networks: list[keras.Model], loss):
@@ -144,8 +147,10 @@ def shared_epoch(model: keras.Model, networks: list[keras.Model], loss):
             )
             value = keras.ops.cast(loss(t, y, sample_weight=w), "float32")
             # What Model.compute_loss adds: the layers' penalties
-            # (regularizers, add_loss).
-            total = value + keras.ops.sum(penalties) if penalties else value
+            # (regularizers, add_loss), each summed in float32.
+            total = value
+            for penalty in penalties:
+                total = total + keras.ops.sum(keras.ops.cast(penalty, "float32"))
         return value, tape.gradient(total, trainable), non_trainable
 
     try:

@@ -485,10 +485,13 @@ def _inference_function(model: keras.Model):
         # that a server's or a cross-validation's many batch sizes compile
         # a few times, not once each (a dense network's first call at a new
         # size took about 0.2 s, against 1.5 ms at a known one).
+        # (Not a network of a fixed batch size, which takes no other.)
+        fixed = model.inputs[0].shape[0] is not None if model.inputs else False
+
         def function(X):
             n_rows = len(X)
             padded = 1 << max(n_rows - 1, 0).bit_length()
-            if padded != n_rows:
+            if padded != n_rows and not fixed:
                 X = np.concatenate(
                     [X, np.zeros((padded - n_rows, *X.shape[1:]), X.dtype)]
                 )

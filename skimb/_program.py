@@ -33,7 +33,11 @@ class Program:
     One network is its own model; ``k`` networks are one model of ``k``
     inputs and ``k`` outputs, network ``j`` reading input ``j`` (its own
     batch) into output ``j``, the loss applied to each output with its own
-    sample weights (Keras sums the outputs' losses and logs each one).
+    sample weights (Keras sums the outputs' losses and logs each one).  On
+    TensorFlow, recurrent and convolutional networks that compute one
+    function of their weights train instead with one network's step, traced
+    once and called for each (:mod:`skimb._network_step`), the same
+    arithmetic.
     """
 
     def __init__(
@@ -94,8 +98,8 @@ class Program:
         self._shared = (
             self.backend == "tensorflow"
             and self.k > 1
-            and not plan.jit_compile
-            and pays_to_share(networks)
+            and not (plan.jit_compile and model.jit_compile)
+            and pays_to_share(networks, model.optimizer)
         )
         self.X, self.targets = self._to_device(X), self._to_device(targets)
         if self.backend == "jax":
@@ -254,12 +258,12 @@ class Program:
                 )
                 return losses
 
-            # Without XLA: one call an epoch on the held-out rows, whose
-            # compilation costs more than it saves (ItalyPowerDemand's default
-            # fit, one run each: 22.0 s with it against 19.6 s without).
             if self._shared:
                 epoch = shared_epoch(model, self.networks, loss)
 
+            # Without XLA: one call an epoch on the held-out rows, whose
+            # compilation costs more than it saves (ItalyPowerDemand's default
+            # fit, one run each: 22.0 s with it against 19.6 s without).
             @tf.function(autograph=False, reduce_retracing=True)
             def forward(X, T, W):
                 return evaluate(model(network_inputs(X), training=False), T, W)

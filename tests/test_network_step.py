@@ -43,7 +43,9 @@ def _fit_both(monkeypatch, X, y, **params):
     monkeypatch.setattr(skimb._program, "shared_epoch", spied)
     shared = ImbalancedKerasClassifier(**params).fit(X, y)
     assert len(shared_calls) == 1  # the shared step trained these networks
-    monkeypatch.setattr(skimb._program, "pays_to_share", lambda networks: False)
+    monkeypatch.setattr(
+        skimb._program, "pays_to_share", lambda networks, optimizer: False
+    )
     one_model = ImbalancedKerasClassifier(**params).fit(X, y)
     assert len(shared_calls) == 1
     return shared, one_model
@@ -100,7 +102,11 @@ def _network(units: int = 4, mean: float = 0.0, **params):
 def test_networks_of_one_architecture_are_one_function_of_their_weights():
     # Standardised by other moments (weights), still one function.
     assert one_function([_network(), _network(mean=1.0), _network(mean=2.0)])
-    assert pays_to_share([_network(), _network(mean=1.0)])
+    adam = keras.optimizers.Adam()
+    assert pays_to_share([_network(), _network(mean=1.0)], adam)
+    # Mixed precision's scaled loss: the one model's step keeps it.
+    scaled = keras.optimizers.LossScaleOptimizer(adam)
+    assert not pays_to_share([_network(), _network(mean=1.0)], scaled)
     # Other widths, other layers, or a Lambda (whose code the config may not
     # tell apart): not shared.
     assert not one_function([_network(units=4), _network(units=6)])
@@ -121,4 +127,13 @@ def test_networks_of_one_architecture_are_one_function_of_their_weights():
         build_network(architecture="dense", input_shape=(4,), n_classes=3)
         for _ in range(2)
     ]
-    assert one_function(dense) and not pays_to_share(dense)
+    assert one_function(dense) and not pays_to_share(dense, adam)
+    # An adapted Normalization computes from constants, not from weights.
+    adapted = []
+    for shift in (0.0, 5.0):
+        normalization = keras.layers.Normalization()
+        normalization.adapt(np.arange(10.0).reshape(5, 2) + shift)
+        adapted.append(
+            keras.Sequential([keras.Input((5, 2)), normalization, keras.layers.LSTM(3)])
+        )
+    assert not one_function(adapted)

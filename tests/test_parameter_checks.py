@@ -208,3 +208,12 @@ def test_checks_leave_good_values_as_they_were():
     )
     assert plot_history(HISTORY, best_epoch=np.int64(1)) is not None
     Report("r").add_table("t", [{"a": 1.0}], highlight=np.int64(0))
+
+
+def test_offsets_of_no_class_or_of_two_dimensions_are_refused():
+    from skimb._checks import check_offsets
+
+    for offsets in ([], [[0.0, 1.0]]):
+        with pytest.raises(ValueError, match="offsets must be a vector"):
+            check_offsets(offsets, "offsets")
+    assert check_offsets([0, 1], "offsets").tolist() == [0.0, 1.0]

@@ -53,14 +53,14 @@ class NetworkOutputs:
     """The hook by which a callback scores data of its own inside the
     classifier.
 
-    The model a callback sees while the classifier trains is the program's
-    (with cross-fitting, one model of ``k`` inputs and outputs, one per
-    network), which cannot take the callback's ``X``.  The classifier hands
-    such callbacks a function (:meth:`set_network_outputs`) giving the
-    outputs, on any ``X``, of the networks as training stands, averaged as
-    the fitted model averages them, and takes it back at the end of training
-    (:meth:`release_network_outputs`).  Given to Keras' own ``Model.fit``,
-    the callback runs its model, as before.
+    The classifier hands such callbacks a function
+    (:meth:`set_network_outputs`) giving the outputs, on any ``X``, of the
+    networks as training stands, averaged as the fitted model averages them,
+    with ``X`` read as ``predict`` reads it (a list of sequences of several
+    lengths, ``mask_value`` padding, flattened sequences), which the model's
+    own ``predict`` would not; it takes the function back at the end of
+    training (:meth:`release_network_outputs`).  Given to Keras' own
+    ``Model.fit``, the callback runs its model, as before.
     """
 
     _network_outputs = None

@@ -12,7 +12,10 @@ from pathlib import Path
 import skimb
 
 FORMAT = "skimb-model"
-FORMAT_VERSION = 1
+# 2: skimb's networks standardise with its own layer (skimb._layers.Standardize),
+# which an older skimb cannot build; files of format 1 (Keras' Normalization)
+# still load.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 ESTIMATOR = "estimator.json"
 # Start of the zip comment that ends every model file; a SHA-256 follows.

@@ -326,6 +326,10 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         self
         """
         self._validate_params()
+        # A former fit's refitted estimator is not this search's best, even
+        # where this one ends without a refit (refit=False, an error).
+        for name in ("best_estimator_", "refit_time_"):
+            self.__dict__.pop(name, None)
         X, y, groups = indexable(X, y, groups)
         three_d = np.ndim(X) == 3
         space = self.param_distributions
@@ -427,10 +431,6 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             best = self._configure(self.best_params_, three_d=three_d, seed=seed)
             self.best_estimator_ = best.fit(X, y, **fit_params)
             self.refit_time_ = time.perf_counter() - start
-        else:
-            # A former fit's refitted estimator is not this search's best.
-            for name in ("best_estimator_", "refit_time_"):
-                self.__dict__.pop(name, None)
         return self
 
     def _cross_validate(
@@ -609,8 +609,9 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         X : array-like
         y : array-like of shape (n_samples,)
         **params : dict
-            Passed to the scorer (``sample_weight``), as ``GridSearchCV``
-            passes them.
+            Passed to the scorer as they are (``sample_weight`` for the
+            default and scikit-learn's named scorers); ``GridSearchCV``
+            passes them so without metadata routing.
 
         Returns
         -------
