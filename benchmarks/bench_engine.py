@@ -10,6 +10,7 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
     python benchmarks/bench_engine.py --part xla          # 8, TensorFlow
     python benchmarks/bench_engine.py --part xla-scores   # 9, TensorFlow
     python benchmarks/bench_engine.py --part shared-step  # 10, TensorFlow
+    python benchmarks/bench_engine.py --part shared-step-dense  # 11, TensorFlow
 
 1. **Default fit on real tables** (scikit-learn's bundled digits, made
    imbalanced, 933 rows; breast cancer, 569 rows; wine, 178 rows): the
@@ -60,13 +61,18 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
     model's step, on the sets of part 8 and on the imbalanced digits
     table (the dense network), in fits of 40 epochs, interleaved: an
     epoch's seconds and the rest of the fit.
+11. ``--part shared-step-dense`` (TensorFlow): the same for the default
+    dense network, on the first fold's training rows of every third of the
+    benchmark suite's real tables (by name) and on 1,000 and 5,000
+    synthetic rows.
 
 Every figure is a median over ``--repeats`` interleaved runs; results go to
 ``benchmarks/results/engine_<backend>.json``,
 ``engine_batch_size_<backend>.json``, ``engine_search_<backend>.json``,
 ``engine_seed_scale_<backend>.json``, ``engine_partial_fit_<backend>.json``,
-``engine_xla_tensorflow.json``, ``engine_xla_scores_tensorflow.json`` and
-``engine_shared_step_tensorflow.json``.
+``engine_xla_tensorflow.json``, ``engine_xla_scores_tensorflow.json``,
+``engine_shared_step_tensorflow.json`` and
+``engine_shared_step_dense_tensorflow.json``.
 """
 
 from __future__ import annotations
@@ -505,6 +511,52 @@ def shared_step_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
     return rows
 
 
+def shared_step_dense(repeats: int, *, epochs: int = 40) -> list[dict]:
+    """As :func:`shared_step_epochs`, for the default dense network: the
+    first fold's training rows of every third of the suite's real tables
+    (by name), and 1,000 and 5,000 rows of
+    :func:`skimb.datasets.make_imbalanced_classification`."""
+    import _suite_data
+
+    import skimb._program
+
+    def fitter(shared: bool):
+        def fit(params, X, y):
+            kept = skimb._program.pays_to_share
+            skimb._program.pays_to_share = lambda networks, optimizer: shared
+            try:
+                ImbalancedKerasClassifier(**params).fit(X, y)
+            finally:
+                skimb._program.pays_to_share = kept
+
+        return fit
+
+    tables = _suite_data.tables()
+    sets = {}
+    for name in sorted(tables)[::3]:
+        X, y = tables[name]
+        train, _ = next(
+            StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(len(y)), y)
+        )
+        sets[name] = X[train], y[train]
+    for n_rows in (1000, 5000):
+        sets[f"synthetic@{n_rows}"] = make_imbalanced_classification(
+            n_rows, random_state=0
+        )
+    rows = []
+    for name, (X, y) in sets.items():
+        settings = {"shared": fitter(True), "one_model": fitter(False)}
+        timed = _timed_fits(X, y, settings, repeats, epochs, "dense")
+        row = {"set": name, "architecture": "dense", "rows": len(y), "epochs": epochs}
+        for label, (per_epoch, fixed) in timed.items():
+            row[f"{label}_s_per_epoch"], row[f"{label}_fixed_s"] = per_epoch, fixed
+        row["fixed_speed_up"] = row["one_model_fixed_s"] / row["shared_fixed_s"]
+        row["epoch_speed_up"] = row["one_model_s_per_epoch"] / row["shared_s_per_epoch"]
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
 def xla_scores(
     families=("autocorrelation", "trajectory", "motif"), seeds=(0, 1)
 ) -> list[dict]:
@@ -549,10 +601,12 @@ def main() -> None:
             "xla",
             "xla-scores",
             "shared-step",
+            "shared-step-dense",
         ],
         default="speed",
         help="fits and epochs (1-3), batch sizes (4), search (5), seed scale (6), "
-        "partial_fit (7), XLA's epochs (8) and scores (9), the shared step (10)",
+        "partial_fit (7), XLA's epochs (8) and scores (9), the shared step (10, "
+        "11)",
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
@@ -594,6 +648,11 @@ def main() -> None:
             raise SystemExit("--part shared-step is TensorFlow's")
         results = shared_step_epochs(1 if args.quick else args.repeats)
         name = "engine_shared_step_tensorflow.json"
+    elif args.part == "shared-step-dense":
+        if backend != "tensorflow":
+            raise SystemExit("--part shared-step-dense is TensorFlow's")
+        results = shared_step_dense(1 if args.quick else args.repeats)
+        name = "engine_shared_step_dense_tensorflow.json"
     elif args.part == "partial-fit":
         results = partial_fit_calls(1 if args.quick else args.repeats)
         name = f"engine_partial_fit_{backend}.json"

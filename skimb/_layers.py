@@ -151,3 +151,20 @@ class Standardize(keras.layers.Layer):
     @property
     def variance(self):
         return keras.ops.copy(self._variance)
+
+
+def every_layer(model: keras.Layer) -> list:
+    """``model`` and every layer inside it, those inside wrappers
+    (TimeDistributed, Bidirectional, an RNN's cell) and a custom layer's own
+    included: Keras walks them so (``Layer._flatten_layers``, which has no
+    public equivalent)."""
+    return list(model._flatten_layers(include_self=True, recursive=True))
+
+
+def is_library_layer(layer: keras.Layer) -> bool:
+    """Whether ``layer`` is of a class that Keras or skimb defines, so that
+    its configuration says all it computes and a model file can name it: a
+    ``Lambda`` holds a function, a user's class code of their own."""
+    return not isinstance(layer, keras.layers.Lambda) and type(
+        layer
+    ).__module__.startswith(("keras.", "skimb."))

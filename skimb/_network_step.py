@@ -1,19 +1,24 @@
-"""One network's training step, traced once and run for each of ``k``
-networks that compute one function of their weights (TensorFlow).
+"""One network's training step and forward pass, traced once and run for
+each of ``k`` networks that compute one function of their weights
+(TensorFlow).
 
-Part of the training engine (:mod:`skimb._program`).  Cross-fitted networks
-share their architecture and differ in their weights alone (their
-standardisation's moments included: :class:`skimb._layers.Standardize`).
-Traced as one model of ``k`` outputs, a training step holds ``k`` copies of
-the forward and backward graph, and TensorFlow spends seconds tracing them
-and then optimising the copies when the epoch first runs.  Here one
-network's step is traced once, as a function of the weights, and called for
-each network without being inlined: the default LSTM's five cross-fitted
-networks set up in 6.9 to 10.1 s on the suite's real sequence sets and 2,000
-trajectory sequences, against 10.6 to 15.1 s, and ran their epochs 0.97 to
-1.32 times as fast (``benchmarks/bench_engine.py --part shared-step``).
-The arithmetic, the loss and the optimizer's update are those of
-``keras.Model.train_step`` on the model of ``k`` outputs.
+Part of the training engine (:mod:`skimb._program`) and of inference
+(:mod:`skimb._networks`).  Cross-fitted networks share their architecture
+and differ in their weights alone (their standardisation's moments
+included: :class:`skimb._layers.Standardize`).  Traced as one model of
+``k`` outputs, a training step holds ``k`` copies of the forward and
+backward graph, the held-out pass and the averaged model's prediction ``k``
+copies of the forward graph, and TensorFlow spends seconds tracing them and
+then optimising the copies when they first run.  Here one network's step
+and forward pass are traced once, as functions of the weights, and called
+for each network without being inlined: the default LSTM's five
+cross-fitted networks set up in 5.1 to 9.0 s on the suite's real sequence
+sets and 2,000 trajectory sequences, against 12.3 to 15.6 s as one model,
+and ran their epochs 0.92 to 1.39 times as fast (``benchmarks/
+bench_engine.py --part shared-step``).  The arithmetic, the loss and the
+optimizer's update are those of ``keras.Model.train_step`` on the model of
+``k`` outputs, and the held-out pass moves the dropout seeds as that
+model's does.
 """
 
 from __future__ import annotations
@@ -22,43 +27,33 @@ import json
 
 import keras
 
-__all__ = ["pays_to_share", "shared_epoch"]
+from skimb._layers import every_layer, is_library_layer
+
+__all__ = ["pays_to_share", "shared_epoch", "shared_forward", "shared_outputs"]
 
 # TensorFlow's attribute that keeps a function called from a graph a call,
 # rather than copying its body into the graph (private, read defensively:
 # without it the step is inlined, still traced once).
 _NOINLINE = {"_noinline": True}
 
-# The layers whose traced step costs more than a function call per network
-# and step.  A dense network traces fast, and the call is a larger part of
-# its step: shared, the default dense network's five networks on 1,000
-# synthetic rows ran 0.08 to 0.11 s an epoch against 0.05 to 0.06 s as one
-# model, and set up in the same 2.5 to 2.9 s (single runs while other work
-# shared the cores); on the benchmark's imbalanced digits they ran 0.054 s
-# an epoch either way and set up in 2.6 s against 3.2 s.  Till the evidence
-# agrees, dense networks train as one model.  The default LSTM and Conv1D
-# networks on 2,000 sequences of 20 x 6 ran 1.6 to 1.9 s an epoch against
-# 2.1 to 2.3 s (LSTM) and 0.22 to 0.25 s against 0.28 to 0.30 s (Conv1D), and
-# set up in 7 s against 16 s and 2.7 s against 3.0 to 3.5 s (the same runs).
-_COSTLY_LAYERS = (
-    keras.layers.RNN,
-    keras.layers.Conv1D,
-    keras.layers.Conv2D,
-    keras.layers.Conv3D,
-)
 
-
-def pays_to_share(networks: list[keras.Model], optimizer) -> bool:
+def pays_to_share(networks: list[keras.Model], optimizer=None) -> bool:
     """Whether ``networks`` compute one function of their weights
-    (:func:`one_function`) whose step costs more than a call per network
-    (a recurrent or convolutional layer), under an ``optimizer`` that takes
-    the gradients of the loss as it is (not a mixed-precision
-    ``LossScaleOptimizer``, whose scaled loss the one model's step keeps)."""
+    (:func:`one_function`), under an ``optimizer`` (None: inference alone)
+    that takes the gradients of the loss as it is (not a mixed-precision
+    ``LossScaleOptimizer``, whose scaled loss the one model's step keeps).
+
+    Any such networks, dense ones too: shared, the default dense network's
+    five set up 1.06 to 1.81 times as fast on nine tables and ran their
+    epochs 0.81 to 1.30 times as fast: a whole fit was faster shared on
+    every table but 1,000 synthetic rows, whose epochs of 25 short steps
+    pay the calls (as fast at 50 epochs, slower beyond)
+    (``benchmarks/bench_engine.py --part shared-step-dense``).  The default
+    LSTM's set up 1.7 to 2.4 times as fast (``--part shared-step``).
+    """
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         return False
-    return any(
-        isinstance(layer, _COSTLY_LAYERS) for layer in _layers(networks[0])
-    ) and one_function(networks)
+    return one_function(networks)
 
 
 def one_function(networks: list[keras.Model]) -> bool:
@@ -78,13 +73,8 @@ def one_function(networks: list[keras.Model]) -> bool:
 def _canonical(network: keras.Model):
     """The network's configuration with every name replaced by its order of
     appearance, and its weights' shapes; None where it may not be shared."""
-    for layer in _layers(network):
-        module = type(layer).__module__
-        if (
-            isinstance(layer, keras.layers.Lambda)
-            or hasattr(layer, "adapt")
-            or not module.startswith(("keras.", "skimb."))
-        ):
+    for layer in every_layer(network):
+        if not is_library_layer(layer) or hasattr(layer, "adapt"):
             return None
     config = network.get_config()
     names: dict[str, str] = {}
@@ -111,13 +101,6 @@ def _canonical(network: keras.Model):
     text = json.dumps(renamed(config), sort_keys=True, default=repr)
     weights = [(tuple(w.shape), str(w.dtype), w.trainable) for w in network.weights]
     return text, weights
-
-
-def _layers(network: keras.Model) -> list:
-    """The network and every layer inside it, those inside wrappers
-    (Bidirectional, an RNN's cells) included: Keras walks them so
-    (``Layer._flatten_layers``, which has no public equivalent)."""
-    return list(network._flatten_layers(include_self=True, recursive=True))
 
 
 def shared_epoch(model: keras.Model, networks: list[keras.Model], loss):
@@ -153,19 +136,7 @@ def shared_epoch(model: keras.Model, networks: list[keras.Model], loss):
                 total = total + keras.ops.sum(keras.ops.cast(penalty, "float32"))
         return value, tape.gradient(total, trainable), non_trainable
 
-    try:
-        network_step = tf.function(
-            step_of_one,
-            autograph=False,
-            reduce_retracing=True,
-            experimental_attributes=_NOINLINE,
-        )
-    except (TypeError, ValueError):
-        network_step = tf.function(step_of_one, autograph=False, reduce_retracing=True)
-
-    def values(variables) -> list:
-        """The variables' values, read where the step runs."""
-        return [tf.convert_to_tensor(v.value) for v in variables]
+    network_step = _kept_a_call(step_of_one)
 
     @tf.function(autograph=False, reduce_retracing=True)
     def epoch(X, T, order, W):
@@ -174,8 +145,8 @@ def shared_epoch(model: keras.Model, networks: list[keras.Model], loss):
             for j, network in enumerate(networks):
                 rows = order[s, j]
                 value, gradients[j], non_trainable = network_step(
-                    values(network.trainable_variables),
-                    values(network.non_trainable_variables),
+                    _values(network.trainable_variables),
+                    _values(network.non_trainable_variables),
                     tf.gather(X, rows),
                     tf.gather(T, rows),
                     W[s, j],
@@ -197,8 +168,115 @@ def shared_epoch(model: keras.Model, networks: list[keras.Model], loss):
         )
         return sums, steps
 
-    for function in (network_step, epoch):
-        # As Program's own functions (see there).
-        if hasattr(function, "_omit_frequent_tracing_warning"):
-            function._omit_frequent_tracing_warning = True
+    _quiet(epoch)
     return epoch
+
+
+def shared_forward(networks: list[keras.Model], loss):
+    """The held-out evaluation of ``k`` networks with one network's forward
+    pass traced once: a ``tf.function`` of ``(X, T, W)`` returning each
+    network's outputs in inference mode and its ``loss`` weighted by its
+    column of ``W``.  ``X`` and ``T`` are one array that every network
+    reads, or a list of each network's own.
+
+    Traced as one model, the pass held ``k`` copies of the forward graph:
+    the default LSTM's five networks on ArrowHead spent 2.6 s tracing and
+    first running it, most of a fit's set-up besides the epoch.
+    """
+    import tensorflow as tf
+
+    first, k = networks[0], len(networks)
+
+    def forward_of_one(trainable, non_trainable, x, t, w):
+        y, non_trainable = first.stateless_call(
+            trainable, non_trainable, x, training=False
+        )
+        return y, loss(t, y, sample_weight=w), non_trainable
+
+    network_forward = _kept_a_call(forward_of_one)
+
+    def per_network(value) -> list:
+        return list(value) if isinstance(value, list | tuple) else [value] * k
+
+    @tf.function(autograph=False, reduce_retracing=True)
+    def forward(X, T, W):
+        xs, ts = per_network(X), per_network(T)
+        outputs, losses = [], []
+        for j, network in enumerate(networks):
+            y, value, non_trainable = network_forward(
+                _values(network.trainable_variables),
+                _values(network.non_trainable_variables),
+                xs[j],
+                ts[j],
+                W[:, j],
+            )
+            # Keras' recurrent layers draw their dropout masks in inference
+            # too: their seeds move on, as the one model's pass moves them.
+            for variable, new in zip(
+                network.non_trainable_variables, non_trainable, strict=True
+            ):
+                variable.assign(new)
+            outputs.append(y)
+            losses.append(value)
+        return outputs, losses
+
+    _quiet(forward)
+    return forward
+
+
+def shared_outputs(networks: list[keras.Model]):
+    """A function of one batch ``x`` (in a ``tf.function``) returning each
+    network's outputs on it in inference mode, one network's forward pass
+    traced once.  The networks' state is left as it is (the dropout masks
+    that Keras' recurrent layers draw in inference too move no seed)."""
+    first = networks[0]
+
+    def outputs_of_one(trainable, non_trainable, x):
+        y, _ = first.stateless_call(trainable, non_trainable, x, training=False)
+        return y
+
+    network_outputs = _kept_a_call(outputs_of_one)
+
+    def outputs(x) -> list:
+        return [
+            network_outputs(
+                _values(network.trainable_variables),
+                _values(network.non_trainable_variables),
+                x,
+            )
+            for network in networks
+        ]
+
+    return outputs
+
+
+def _kept_a_call(function):
+    """``function`` as a ``tf.function`` that a graph calling it keeps a
+    call (traced once, however many times the graph calls it)."""
+    import tensorflow as tf
+
+    try:
+        compiled = tf.function(
+            function,
+            autograph=False,
+            reduce_retracing=True,
+            experimental_attributes=_NOINLINE,
+        )
+    except (TypeError, ValueError):
+        compiled = tf.function(function, autograph=False, reduce_retracing=True)
+    return _quiet(compiled)
+
+
+def _values(variables) -> list:
+    """The variables' values, read where the traced function runs."""
+    import tensorflow as tf
+
+    return [tf.convert_to_tensor(v.value) for v in variables]
+
+
+def _quiet(function):
+    """``function`` without TensorFlow's warning on frequent tracing, as
+    Program's own functions (see there)."""
+    if hasattr(function, "_omit_frequent_tracing_warning"):
+        function._omit_frequent_tracing_warning = True
+    return function

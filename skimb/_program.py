@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from skimb._loss_values import assign_loss, loss_values, reading_values
-from skimb._network_step import pays_to_share, shared_epoch
+from skimb._network_step import pays_to_share, shared_epoch, shared_forward
 from skimb._plan import TrainingPlan, keras_jit_compile
 from skimb._schedule import pad_rows
 
@@ -34,10 +34,10 @@ class Program:
     inputs and ``k`` outputs, network ``j`` reading input ``j`` (its own
     batch) into output ``j``, the loss applied to each output with its own
     sample weights (Keras sums the outputs' losses and logs each one).  On
-    TensorFlow, recurrent and convolutional networks that compute one
-    function of their weights train instead with one network's step, traced
-    once and called for each (:mod:`skimb._network_step`), the same
-    arithmetic.
+    TensorFlow, networks that compute one function of their weights (the
+    cross-fitted ones) train instead with one network's step, and are
+    scored with one network's forward pass, each traced once and called for
+    each network (:mod:`skimb._network_step`), the same arithmetic.
     """
 
     def __init__(
@@ -81,26 +81,32 @@ class Program:
             loss=plan.loss,
             jit_compile=keras_jit_compile(plan.jit_compile),
         )
-        batch = min(len(X), plan.batch_size)
-        # Builds the optimizer and the compiled loss, as Model.fit would.
-        model._symbolic_build(
-            data_batch=self._batch(
-                [X[:batch]] * self.k,
-                [targets[:batch]] * self.k,
-                [np.ones(batch, np.float32)] * self.k,
-            )
-        )
         self.model, self.networks = model, networks
-        # On TensorFlow, recurrent and convolutional networks that compute
-        # one function of their weights (cross-fitted ones) train with one
-        # network's step traced once (skimb._network_step); XLA compiles the
-        # epoch as one program.
+        # On TensorFlow, networks that compute one function of their weights
+        # (cross-fitted ones) train with one network's step traced once
+        # (skimb._network_step); XLA compiles the epoch as one program.
         self._shared = (
             self.backend == "tensorflow"
             and self.k > 1
             and not (plan.jit_compile and model.jit_compile)
             and pays_to_share(networks, model.optimizer)
         )
+        if self._shared:
+            # The shared step needs the optimizer's state alone: building
+            # the compiled loss too would trace the k networks' forward pass
+            # (2.1 s of the default LSTM's set-up on ArrowHead).
+            if not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+        else:
+            batch = min(len(X), plan.batch_size)
+            # Builds the optimizer and the compiled loss, as Model.fit would.
+            model._symbolic_build(
+                data_batch=self._batch(
+                    [X[:batch]] * self.k,
+                    [targets[:batch]] * self.k,
+                    [np.ones(batch, np.float32)] * self.k,
+                )
+            )
         self.X, self.targets = self._to_device(X), self._to_device(targets)
         if self.backend == "jax":
             self.reload()
@@ -267,6 +273,9 @@ class Program:
             @tf.function(autograph=False, reduce_retracing=True)
             def forward(X, T, W):
                 return evaluate(model(network_inputs(X), training=False), T, W)
+
+            if self._shared:
+                forward = shared_forward(self.networks, loss)
 
             for function in (epoch, forward):
                 # Each fit builds its own model and traces its own epoch, as

@@ -16,6 +16,7 @@ import keras
 # Imported for its side effect: it registers skimb's losses with Keras, so a
 # network compiled with one of them loads in a fresh process.
 from skimb import losses as _losses  # noqa: F401
+from skimb._layers import every_layer, is_library_layer
 
 
 def model_to_bytes(model: keras.Model) -> bytes:
@@ -53,10 +54,7 @@ def user_objects(model: keras.Model) -> tuple[dict, bool]:
     case, so the model loads as it was fitted.
     """
     objects, has_lambda = {}, False
-    # Every layer, those inside wrappers (TimeDistributed, Bidirectional, an
-    # RNN's cell) and a custom layer's own included: Keras walks them so
-    # (Layer._flatten_layers, which has no public equivalent).
-    for layer in model._flatten_layers(include_self=True, recursive=True):
+    for layer in every_layer(model):
         cls = type(layer)
         if isinstance(layer, keras.layers.Lambda):
             name = getattr(layer.function, "__name__", "<lambda>")
@@ -64,7 +62,7 @@ def user_objects(model: keras.Model) -> tuple[dict, bool]:
                 has_lambda = True
             else:
                 objects[name] = layer.function
-        elif not cls.__module__.startswith(("keras.", "skimb.")):
+        elif not is_library_layer(layer):
             name = keras.saving.get_registered_name(cls)
             registered = keras.saving.get_registered_object(name) is cls
             # Kept by reference, so that loading imports (and so registers)

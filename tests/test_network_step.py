@@ -9,7 +9,12 @@ keras = pytest.importorskip("keras")
 import skimb._program  # noqa: E402
 from skimb import ImbalancedKerasClassifier  # noqa: E402
 from skimb._network_step import one_function, pays_to_share  # noqa: E402
-from skimb._networks import build_network  # noqa: E402
+from skimb._networks import (  # noqa: E402
+    _shared_ensemble_call,
+    average_networks,
+    build_network,
+    forward,
+)
 
 tensorflow_only = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
@@ -59,8 +64,10 @@ def _fit_both(monkeypatch, X, y, **params):
         # standardisation's moments, each network's own.
         dict(architecture="lstm", units=4, dropout=0.3),
         dict(model=conv_with_batch_norm, standardize=True),
+        # Dense networks, with sample weights from class_weight.
+        dict(architecture="dense", class_weight="balanced"),
     ],
-    ids=["lstm", "own-conv1d-batch-norm"],
+    ids=["lstm", "own-conv1d-batch-norm", "dense"],
 )
 def test_cross_fitted_networks_train_as_one_model_trains_them(
     monkeypatch, sequences, params
@@ -122,12 +129,8 @@ def test_networks_of_one_architecture_are_one_function_of_their_weights():
         for scale in (1.0, 2.0)
     ]
     assert not one_function(lambdas)
-    # Dense networks trace fast: a call per network and step costs more.
-    dense = [
-        build_network(architecture="dense", input_shape=(4,), n_classes=3)
-        for _ in range(2)
-    ]
-    assert one_function(dense) and not pays_to_share(dense, adam)
+    # Dense networks too.
+    assert pays_to_share([_dense(), _dense()], adam)
     # An adapted Normalization computes from constants, not from weights.
     adapted = []
     for shift in (0.0, 5.0):
@@ -137,3 +140,29 @@ def test_networks_of_one_architecture_are_one_function_of_their_weights():
             keras.Sequential([keras.Input((5, 2)), normalization, keras.layers.LSTM(3)])
         )
     assert not one_function(adapted)
+
+
+@tensorflow_only
+def test_cross_fitted_networks_predict_as_their_averaged_model_computes(sequences):
+    X, y = sequences
+    X = X.astype(np.float32)
+    clf = ImbalancedKerasClassifier(
+        "lstm", units=4, dropout=0.3, cv=3, epochs=2, batch_size=32, random_state=0
+    ).fit(X, y)
+    # The fitted model averages the three networks, each's forward traced
+    # once and called for each: the same outputs as the whole model's.
+    assert _shared_ensemble_call(clf.model_) is not None
+    whole = keras.ops.convert_to_numpy(clf.model_(X, training=False))
+    state = [keras.ops.convert_to_numpy(v) for v in clf.model_.non_trainable_variables]
+    np.testing.assert_allclose(forward(clf.model_, X), whole, rtol=1e-5, atol=1e-6)
+    # Predicting moves no dropout seed.
+    for before, variable in zip(state, clf.model_.non_trainable_variables, strict=True):
+        np.testing.assert_array_equal(before, keras.ops.convert_to_numpy(variable))
+    # Any other model predicts whole.
+    assert _shared_ensemble_call(_dense()) is None
+    other_widths = [_dense(), _dense(units=4)]
+    assert _shared_ensemble_call(average_networks(other_widths)) is None
+
+
+def _dense(**params):
+    return build_network(architecture="dense", input_shape=(4,), n_classes=3, **params)

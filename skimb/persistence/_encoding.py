@@ -12,6 +12,7 @@ import keras
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from skimb._layers import every_layer
 from skimb._serialization import model_from_bytes, model_to_bytes
 from skimb.persistence._archive import ModelFileError
 
@@ -134,21 +135,11 @@ class Encoder:
         }
 
 
-def _all_layers(model: keras.Model):
-    """Every layer of ``model``, those of nested models included."""
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
-        elif hasattr(layer, "layer"):  # wrappers: TimeDistributed, Bidirectional
-            yield layer.layer
-
-
 def _check_layers(model: keras.Model, where: str) -> None:
     """Refuse a network with a layer that Keras' safe mode could not rebuild:
     one whose class is neither Keras' nor skimb's and is not registered as
     serialisable (the file would be written, and then not load)."""
-    for layer in _all_layers(model):
+    for layer in every_layer(model):
         cls = type(layer)
         if _defined_in(cls, ("keras", "skimb")):
             continue

@@ -340,3 +340,25 @@ def test_a_model_trained_by_partial_fit_is_saved_without_its_compiled_epoch(
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-6)
     loaded.partial_fit(X, y)  # compiles its own epoch
     assert len(loaded.history_["loss"]) == 3
+
+
+def test_an_unregistered_layer_inside_a_recurrent_layer_is_refused(
+    dense_file, tmp_path
+):
+    class UserCell(keras.layers.Layer):  # not registered as serialisable
+        state_size = 2
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], 2))
+
+        def call(self, inputs, states):
+            output = keras.ops.matmul(inputs, self.kernel) + states[0]
+            return output, [output]
+
+    inputs = keras.Input((3, 4))
+    network = keras.Model(inputs, keras.layers.RNN(UserCell())(inputs))
+    model = load(dense_file)
+    model.model_ = network
+    with pytest.raises(TypeError, match="'user_cell'.*UserCell"):
+        save(model, tmp_path / "model.skimb")
+    assert list(tmp_path.iterdir()) == []
