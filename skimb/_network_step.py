@@ -44,12 +44,13 @@ def pays_to_share(networks: list[keras.Model], optimizer=None) -> bool:
     ``LossScaleOptimizer``, whose scaled loss the one model's step keeps).
 
     Any such networks, dense ones too: shared, the default dense network's
-    five set up 1.06 to 1.81 times as fast on nine tables and ran their
-    epochs 0.81 to 1.30 times as fast: a whole fit was faster shared on
-    every table but 1,000 synthetic rows, whose epochs of 25 short steps
-    pay the calls (as fast at 50 epochs, slower beyond)
-    (``benchmarks/bench_engine.py --part shared-step-dense``).  The default
-    LSTM's set up 1.7 to 2.4 times as fast (``--part shared-step``).
+    five set up 1.06 to 1.81 times as fast on seven tables and two
+    synthetic sets, and ran their epochs 0.81 to 1.30 times as fast: a
+    whole fit was faster shared on every set but 1,000 synthetic rows,
+    whose epochs of 25 short steps pay the calls (as fast at 50 epochs,
+    slower beyond) (``benchmarks/bench_engine.py --part shared-step`` and
+    ``--part shared-step-dense``).  The default LSTM's set up 1.7 to 2.4
+    times as fast.
     """
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         return False
@@ -151,10 +152,7 @@ def shared_epoch(model: keras.Model, networks: list[keras.Model], loss):
                     tf.gather(T, rows),
                     W[s, j],
                 )
-                for variable, new in zip(
-                    network.non_trainable_variables, non_trainable, strict=True
-                ):
-                    variable.assign(new)
+                _assign(network.non_trainable_variables, non_trainable)
                 losses.append(value)
             optimizer.apply(
                 [gradients[j][i] for j, i in in_model], model.trainable_variables
@@ -212,10 +210,7 @@ def shared_forward(networks: list[keras.Model], loss):
             )
             # Keras' recurrent layers draw their dropout masks in inference
             # too: their seeds move on, as the one model's pass moves them.
-            for variable, new in zip(
-                network.non_trainable_variables, non_trainable, strict=True
-            ):
-                variable.assign(new)
+            _assign(network.non_trainable_variables, non_trainable)
             outputs.append(y)
             losses.append(value)
         return outputs, losses
@@ -227,25 +222,27 @@ def shared_forward(networks: list[keras.Model], loss):
 def shared_outputs(networks: list[keras.Model]):
     """A function of one batch ``x`` (in a ``tf.function``) returning each
     network's outputs on it in inference mode, one network's forward pass
-    traced once.  The networks' state is left as it is (the dropout masks
-    that Keras' recurrent layers draw in inference too move no seed)."""
+    traced once; the networks' state moves as the whole model's call moves
+    it (the seeds of the dropout masks that Keras' recurrent layers draw in
+    inference too)."""
     first = networks[0]
 
     def outputs_of_one(trainable, non_trainable, x):
-        y, _ = first.stateless_call(trainable, non_trainable, x, training=False)
-        return y
+        return first.stateless_call(trainable, non_trainable, x, training=False)
 
     network_outputs = _kept_a_call(outputs_of_one)
 
     def outputs(x) -> list:
-        return [
-            network_outputs(
+        ys = []
+        for network in networks:
+            y, non_trainable = network_outputs(
                 _values(network.trainable_variables),
                 _values(network.non_trainable_variables),
                 x,
             )
-            for network in networks
-        ]
+            _assign(network.non_trainable_variables, non_trainable)
+            ys.append(y)
+        return ys
 
     return outputs
 
@@ -272,6 +269,12 @@ def _values(variables) -> list:
     import tensorflow as tf
 
     return [tf.convert_to_tensor(v.value) for v in variables]
+
+
+def _assign(variables, values) -> None:
+    """Write a stateless call's new values into the variables."""
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
 
 
 def _quiet(function):

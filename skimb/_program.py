@@ -82,9 +82,8 @@ class Program:
             jit_compile=keras_jit_compile(plan.jit_compile),
         )
         self.model, self.networks = model, networks
-        # On TensorFlow, networks that compute one function of their weights
-        # (cross-fitted ones) train with one network's step traced once
-        # (skimb._network_step); XLA compiles the epoch as one program.
+        # Where XLA compiles the epoch, it compiles the k networks as one
+        # program, unshared.
         self._shared = (
             self.backend == "tensorflow"
             and self.k > 1

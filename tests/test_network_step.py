@@ -142,24 +142,56 @@ def test_networks_of_one_architecture_are_one_function_of_their_weights():
     assert not one_function(adapted)
 
 
+def _numpy(values) -> list:
+    return [keras.ops.convert_to_numpy(v) for v in values]
+
+
+def _predicts_as_whole(model, X) -> None:
+    """``forward`` gives the whole model's outputs, and moves its state (the
+    dropout seeds Keras' recurrent layers draw in inference too) as the
+    whole model's call moves it."""
+    start = _numpy(model.non_trainable_variables)
+    whole = keras.ops.convert_to_numpy(model(X, training=False))
+    moved = _numpy(model.non_trainable_variables)
+    for variable, value in zip(model.non_trainable_variables, start, strict=True):
+        variable.assign(value)
+    np.testing.assert_allclose(forward(model, X), whole, rtol=1e-5, atol=1e-6)
+    for value, now in zip(moved, _numpy(model.non_trainable_variables), strict=True):
+        np.testing.assert_array_equal(value, now)
+
+
 @tensorflow_only
 def test_cross_fitted_networks_predict_as_their_averaged_model_computes(sequences):
     X, y = sequences
-    X = X.astype(np.float32)
     clf = ImbalancedKerasClassifier(
         "lstm", units=4, dropout=0.3, cv=3, epochs=2, batch_size=32, random_state=0
     ).fit(X, y)
     # The fitted model averages the three networks, each's forward traced
-    # once and called for each: the same outputs as the whole model's.
+    # once and called for each.
     assert _shared_ensemble_call(clf.model_) is not None
-    whole = keras.ops.convert_to_numpy(clf.model_(X, training=False))
-    state = [keras.ops.convert_to_numpy(v) for v in clf.model_.non_trainable_variables]
-    np.testing.assert_allclose(forward(clf.model_, X), whole, rtol=1e-5, atol=1e-6)
-    # Predicting moves no dropout seed.
-    for before, variable in zip(state, clf.model_.non_trainable_variables, strict=True):
-        np.testing.assert_array_equal(before, keras.ops.convert_to_numpy(variable))
+    _predicts_as_whole(clf.model_, X.astype(np.float32))
+
+
+@tensorflow_only
+@pytest.mark.parametrize("architecture", ["lstm", "dense"])
+@pytest.mark.parametrize("probabilities", [False, True], ids=["logits", "softmax"])
+def test_averaged_networks_predict_as_the_whole_model(architecture, probabilities):
+    networks = [  # of their own initial weights
+        build_network(
+            architecture=architecture,
+            input_shape=(5, 2),
+            n_classes=3,
+            units=4,
+            probabilities=probabilities,
+        )
+        for _ in range(3)
+    ]
+    ensemble = average_networks(networks)
+    assert _shared_ensemble_call(ensemble) is not None
+    X = np.random.default_rng(0).normal(size=(7, 5, 2)).astype(np.float32)
+    _predicts_as_whole(ensemble, X)
     # Any other model predicts whole.
-    assert _shared_ensemble_call(_dense()) is None
+    assert _shared_ensemble_call(networks[0]) is None
     other_widths = [_dense(), _dense(units=4)]
     assert _shared_ensemble_call(average_networks(other_widths)) is None
 

@@ -12,7 +12,6 @@ import keras
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from skimb._layers import every_layer
 from skimb._serialization import model_from_bytes, model_to_bytes
 from skimb.persistence._archive import ModelFileError
 
@@ -135,11 +134,24 @@ class Encoder:
         }
 
 
+def _named_layers(model: keras.Model):
+    """The layers a model file names: the model's, and those inside Keras'
+    and skimb's layers (nested models, wrappers, an RNN's cell), but not
+    those a user's own layer builds, which its ``from_config`` rebuilds."""
+    stack = [model]
+    while stack:
+        layer = stack.pop()
+        yield layer
+        if layer is model or _defined_in(type(layer), ("keras", "skimb")):
+            # Keras' walk over the layers a layer tracks (no public one).
+            stack.extend(layer._flatten_layers(include_self=False, recursive=False))
+
+
 def _check_layers(model: keras.Model, where: str) -> None:
     """Refuse a network with a layer that Keras' safe mode could not rebuild:
     one whose class is neither Keras' nor skimb's and is not registered as
     serialisable (the file would be written, and then not load)."""
-    for layer in every_layer(model):
+    for layer in _named_layers(model):
         cls = type(layer)
         if _defined_in(cls, ("keras", "skimb")):
             continue

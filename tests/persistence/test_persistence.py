@@ -362,3 +362,31 @@ def test_an_unregistered_layer_inside_a_recurrent_layer_is_refused(
     with pytest.raises(TypeError, match="'user_cell'.*UserCell"):
         save(model, tmp_path / "model.skimb")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_registered_layer_may_build_unregistered_layers_of_its_own(
+    dense_file, tmp_path
+):
+    class Helper(keras.layers.Layer):  # not registered: Doubling builds it
+        def call(self, x):
+            return x * 2.0
+
+    @keras.saving.register_keras_serializable(package="skimb_tests")
+    class Doubling(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.helper = Helper()
+
+        def build(self, input_shape):
+            self.helper.build(input_shape)
+
+        def call(self, x):
+            return self.helper(x)
+
+    inputs = keras.Input((3,))
+    model = load(dense_file)
+    model.model_ = keras.Model(inputs, Doubling()(inputs))
+    save(model, tmp_path / "model.skimb")
+    loaded = load(tmp_path / "model.skimb").model_
+    x = np.ones((2, 3), np.float32)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)), 2 * x)
