@@ -475,12 +475,11 @@ def xla_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
     return rows
 
 
-def shared_step_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
-    """The default LSTM's fit (five cross-fitted networks) with one
-    network's step traced once and called for each network (as shipped on
-    TensorFlow, :mod:`skimb._network_step`) against the five networks'
-    steps traced as one model's: an epoch's seconds and the rest of the
-    fit, on the sets of :func:`xla_epochs` and on a 933-row table."""
+def _shared_against_one_model(sets: dict, repeats: int, epochs: int) -> list[dict]:
+    """For each named ``(X, y, architecture)`` of ``sets``, the default fit
+    with the shared step (as shipped on TensorFlow) and with the networks'
+    steps traced as one model's, interleaved (:func:`_timed_fits`): an
+    epoch's seconds and the rest of the fit, and the speed-ups."""
     import skimb._program
 
     def fitter(shared: bool):
@@ -494,8 +493,6 @@ def shared_step_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
 
         return fit
 
-    sets = {name: (X, y, "lstm") for name, (X, y) in _sequence_sets().items()}
-    sets["digits_imbalanced"] = (*real_tables()["digits_imbalanced"], "dense")
     rows = []
     for name, (X, y, architecture) in sets.items():
         settings = {"shared": fitter(True), "one_model": fitter(False)}
@@ -511,25 +508,23 @@ def shared_step_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
     return rows
 
 
+def shared_step_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
+    """The default LSTM's fit (five cross-fitted networks) with one
+    network's step traced once and called for each network (as shipped on
+    TensorFlow, :mod:`skimb._network_step`) against the five networks'
+    steps traced as one model's: an epoch's seconds and the rest of the
+    fit, on the sets of :func:`xla_epochs` and on a 933-row table."""
+    sets = {name: (X, y, "lstm") for name, (X, y) in _sequence_sets().items()}
+    sets["digits_imbalanced"] = (*real_tables()["digits_imbalanced"], "dense")
+    return _shared_against_one_model(sets, repeats, epochs)
+
+
 def shared_step_dense(repeats: int, *, epochs: int = 40) -> list[dict]:
     """As :func:`shared_step_epochs`, for the default dense network: the
     first fold's training rows of every third of the suite's real tables
     (by name), and 1,000 and 5,000 rows of
     :func:`skimb.datasets.make_imbalanced_classification`."""
     import _suite_data
-
-    import skimb._program
-
-    def fitter(shared: bool):
-        def fit(params, X, y):
-            kept = skimb._program.pays_to_share
-            skimb._program.pays_to_share = lambda networks, optimizer: shared
-            try:
-                ImbalancedKerasClassifier(**params).fit(X, y)
-            finally:
-                skimb._program.pays_to_share = kept
-
-        return fit
 
     tables = _suite_data.tables()
     sets = {}
@@ -538,23 +533,11 @@ def shared_step_dense(repeats: int, *, epochs: int = 40) -> list[dict]:
         train, _ = next(
             StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(len(y)), y)
         )
-        sets[name] = X[train], y[train]
+        sets[name] = X[train], y[train], "dense"
     for n_rows in (1000, 5000):
-        sets[f"synthetic@{n_rows}"] = make_imbalanced_classification(
-            n_rows, random_state=0
-        )
-    rows = []
-    for name, (X, y) in sets.items():
-        settings = {"shared": fitter(True), "one_model": fitter(False)}
-        timed = _timed_fits(X, y, settings, repeats, epochs, "dense")
-        row = {"set": name, "architecture": "dense", "rows": len(y), "epochs": epochs}
-        for label, (per_epoch, fixed) in timed.items():
-            row[f"{label}_s_per_epoch"], row[f"{label}_fixed_s"] = per_epoch, fixed
-        row["fixed_speed_up"] = row["one_model_fixed_s"] / row["shared_fixed_s"]
-        row["epoch_speed_up"] = row["one_model_s_per_epoch"] / row["shared_s_per_epoch"]
-        print(json.dumps(row), flush=True)
-        rows.append(row)
-    return rows
+        X, y = make_imbalanced_classification(n_rows, random_state=0)
+        sets[f"synthetic@{n_rows}"] = X, y, "dense"
+    return _shared_against_one_model(sets, repeats, epochs)
 
 
 def xla_scores(
