@@ -183,36 +183,16 @@ def shared_forward(networks: list[keras.Model], loss):
     """
     import tensorflow as tf
 
-    first, k = networks[0], len(networks)
-
-    def forward_of_one(trainable, non_trainable, x, t, w):
-        y, non_trainable = first.stateless_call(
-            trainable, non_trainable, x, training=False
-        )
-        return y, loss(t, y, sample_weight=w), non_trainable
-
-    network_forward = _kept_a_call(forward_of_one)
-
-    def per_network(value) -> list:
-        return list(value) if isinstance(value, list | tuple) else [value] * k
+    outputs_of = shared_outputs(networks)
 
     @tf.function(autograph=False, reduce_retracing=True)
     def forward(X, T, W):
-        xs, ts = per_network(X), per_network(T)
-        outputs, losses = [], []
-        for j, network in enumerate(networks):
-            y, value, non_trainable = network_forward(
-                _values(network.trainable_variables),
-                _values(network.non_trainable_variables),
-                xs[j],
-                ts[j],
-                W[:, j],
-            )
-            # Keras' recurrent layers draw their dropout masks in inference
-            # too: their seeds move on, as the one model's pass moves them.
-            _assign(network.non_trainable_variables, non_trainable)
-            outputs.append(y)
-            losses.append(value)
+        outputs = outputs_of(X)
+        targets = _per_network(T, len(networks))
+        losses = [
+            loss(t, y, sample_weight=W[:, j])
+            for j, (t, y) in enumerate(zip(targets, outputs, strict=True))
+        ]
         return outputs, losses
 
     _quiet(forward)
@@ -220,11 +200,11 @@ def shared_forward(networks: list[keras.Model], loss):
 
 
 def shared_outputs(networks: list[keras.Model]):
-    """A function of one batch ``x`` (in a ``tf.function``) returning each
-    network's outputs on it in inference mode, one network's forward pass
-    traced once; the networks' state moves as the whole model's call moves
-    it (the seeds of the dropout masks that Keras' recurrent layers draw in
-    inference too)."""
+    """A function of ``x`` (in a ``tf.function``), one batch that every
+    network reads or a list of each network's own, returning each network's
+    outputs in inference mode, one network's forward pass traced once; the
+    networks' state moves as the whole model's call moves it (the seeds of
+    the dropout masks that Keras' recurrent layers draw in inference too)."""
     first = networks[0]
 
     def outputs_of_one(trainable, non_trainable, x):
@@ -234,17 +214,23 @@ def shared_outputs(networks: list[keras.Model]):
 
     def outputs(x) -> list:
         ys = []
-        for network in networks:
+        for network, xj in zip(networks, _per_network(x, len(networks)), strict=True):
             y, non_trainable = network_outputs(
                 _values(network.trainable_variables),
                 _values(network.non_trainable_variables),
-                x,
+                xj,
             )
             _assign(network.non_trainable_variables, non_trainable)
             ys.append(y)
         return ys
 
     return outputs
+
+
+def _per_network(value, k: int) -> list:
+    """Each of ``k`` networks' own value, from a list of them or one value
+    that every network reads."""
+    return list(value) if isinstance(value, list | tuple) else [value] * k
 
 
 def _kept_a_call(function):
