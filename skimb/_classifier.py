@@ -129,7 +129,7 @@ class ImbalancedKerasClassifier(ScikerasFixes):
         sees ``X`` as you give it, as under scikeras, so the
         preprocessing it was designed for is kept).
     loss : {"crossentropy", "focal", "class_balanced", "logit_adjusted", \
-"ldam"} or keras loss, default="logit_adjusted"
+"ldam"}, Keras loss name or keras loss, default="logit_adjusted"
         The loss strategy (see :mod:`skimb.losses`); class counts and priors are
         those of the ``y`` given to ``fit`` (``train_class_counts_``).
         ``"focal"``: focal loss (Lin et al., 2017).  ``"class_balanced"``: focal
@@ -143,7 +143,11 @@ class ImbalancedKerasClassifier(ScikerasFixes):
         wraps one): it receives one-hot targets (integer labels for
         ``SparseCategoricalCrossentropy`` and
         ``sparse_categorical_crossentropy``) and class probabilities, or
-        logits if it was built with ``from_logits=True``.  A model file holds
+        logits if it was built with ``from_logits=True``.  Keras' names of
+        its multi-class losses (``"categorical_crossentropy"``,
+        ``"sparse_categorical_crossentropy"``,
+        ``"categorical_focal_crossentropy"``, ``"categorical_hinge"``) are
+        Keras' functions of those names, as in scikeras.  A model file holds
         a function of your own by name: register it
         (``keras.saving.register_keras_serializable``) to load it.  The default, with
         ``decision="macro_f1"``, scored best over the problems of the strategy

@@ -22,7 +22,7 @@ from skimb._plan import TrainingPlan, encode_targets
 from skimb._routing import BUILT_IN_NETWORK_PARAMS, ROUTED_PREFIX, routed_params
 from skimb._user_model import build_user_network
 from skimb.decision import DECISIONS
-from skimb.losses import LOSSES
+from skimb.losses import KERAS_LOSS_NAMES, LOSSES
 from skimb.sampling import BATCH_SAMPLERS, resolve_batch_sampler
 
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
@@ -54,7 +54,11 @@ PARAMETER_CONSTRAINTS: dict = {
     # Finite: NaN equals nothing, so NaN steps could not be told apart.
     "mask_value": [None, Interval(Real, None, None, closed="neither")],
     "standardize": ["boolean", StrOptions({"auto"})],
-    "loss": [StrOptions(set(LOSSES)), keras.losses.Loss, callable],
+    "loss": [
+        StrOptions(set(LOSSES) | set(KERAS_LOSS_NAMES)),
+        keras.losses.Loss,
+        callable,
+    ],
     "gamma": [Interval(Real, 0, None, closed="left")],
     "class_weight": [None, StrOptions({"balanced", "effective"}), dict],
     "beta": [Interval(Real, 0, 1, closed="left")],

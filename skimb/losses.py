@@ -31,6 +31,17 @@ __all__ = [
 ]
 
 LOSSES = ("crossentropy", "focal", "class_balanced", "logit_adjusted", "ldam")
+# Keras' names of its multi-class losses, accepted as scikeras and
+# ``Model.compile`` accept them (``loss="categorical_crossentropy"``) and
+# resolved by ``keras.losses.get``: code moving from scikeras keeps its
+# loss.  Keras' other names (regression and binary losses) do not fit a
+# multi-class classifier and stay refused.
+KERAS_LOSS_NAMES = (
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "categorical_hinge",
+)
 # The losses that take per-class offsets on their logits.
 OFFSET_LOSSES = ("crossentropy", "focal", "class_balanced", "ldam")
 
@@ -480,10 +491,12 @@ def resolve_loss(
     Parameters
     ----------
     loss : {"crossentropy", "focal", "class_balanced", "logit_adjusted", \
-"ldam"} or keras loss
+"ldam"}, one of ``KERAS_LOSS_NAMES``, or keras loss
         A strategy name, or a Keras loss object used as given, or a loss
         function ``fn(y_true, y_pred)``, wrapped as a loss object (as
-        ``Model.compile`` wraps one) so that it takes sample weights.
+        ``Model.compile`` wraps one) so that it takes sample weights.  A
+        Keras name (``"categorical_crossentropy"``, ...) is Keras' function
+        of that name (``keras.losses.get``).
     gamma : float, default=2.0
         Focusing parameter of ``"focal"`` and ``"class_balanced"``.
     class_counts : array-like of shape (n_classes,), optional
@@ -518,6 +531,9 @@ def resolve_loss(
     (False, True)
     >>> type(resolve_loss("ldam", class_counts=[90, 10]).loss).__name__
     'LDAMLoss'
+    >>> resolved = resolve_loss("sparse_categorical_crossentropy")
+    >>> resolved.loss.fn.__name__, resolved.logits, resolved.sparse
+    ('sparse_categorical_crossentropy', False, True)
     """
     if offsets is not None and loss not in OFFSET_LOSSES:
         raise ValueError(f"loss={loss!r} takes no offsets.")
@@ -546,8 +562,13 @@ def resolve_loss(
         else:
             built = LDAMLoss(class_counts, scale=ldam_scale, offsets=offsets)
         return ResolvedLoss(built, True, False)
-    if isinstance(loss, str):
-        raise ValueError(f"loss must be one of {LOSSES} or a Keras loss; got {loss!r}.")
+    if loss in KERAS_LOSS_NAMES:
+        loss = keras.losses.get(loss)
+    elif isinstance(loss, str):
+        raise ValueError(
+            f"loss must be one of {LOSSES}, a Keras name among {KERAS_LOSS_NAMES} "
+            f"or a Keras loss; got {loss!r}."
+        )
     config = loss.get_config() if hasattr(loss, "get_config") else {}
     logits = bool(config.get("from_logits", False))
     sparse = isinstance(loss, keras.losses.SparseCategoricalCrossentropy) or (

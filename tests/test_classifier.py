@@ -593,6 +593,27 @@ def test_a_loss_function_saves_loads_and_trains_on(tabular, fast_params, tmp_pat
     assert len(online.history_["loss"]) == 2
 
 
+def test_a_keras_loss_name_trains_as_its_function(tabular, fast_params, tmp_path):
+    # scikeras' loss="categorical_crossentropy" carries over: the same fit
+    # as Keras' function of that name, into a model file and back.
+    from skimb import persistence
+
+    X, y = tabular
+    by_name = ImbalancedKerasClassifier(loss="categorical_crossentropy", **fast_params)
+    expected = ImbalancedKerasClassifier(
+        loss=keras.losses.categorical_crossentropy, **fast_params
+    ).fit(X, y)
+    proba = by_name.fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(proba, expected.predict_proba(X))
+    loaded = persistence.load(persistence.save(by_name, tmp_path / "model.skimb"))
+    np.testing.assert_array_equal(loaded.predict_proba(X), proba)
+    assert loaded.get_params()["loss"] == "categorical_crossentropy"
+    sparse = ImbalancedKerasClassifier(
+        loss="sparse_categorical_crossentropy", **fast_params
+    ).fit(X, y)
+    assert np.isfinite(sparse.history_["loss"]).all()
+
+
 def test_partial_fit_after_fit_keeps_the_fit_s_validation_curves(tabular, fast_params):
     X, y = tabular
     clf = ImbalancedKerasClassifier(**fast_params).fit(X, y)

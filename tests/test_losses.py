@@ -9,6 +9,7 @@ from scipy.special import log_softmax  # noqa: E402
 
 from skimb._loss_values import assign_loss  # noqa: E402
 from skimb.losses import (  # noqa: E402
+    KERAS_LOSS_NAMES,
     ClassBalancedLoss,
     DeferredReweighting,
     FocalLoss,
@@ -165,8 +166,23 @@ def test_resolve_loss_reads_what_the_loss_takes(loss, logits, sparse):
 
 
 def test_resolve_loss_rejects_unknown_names():
-    with pytest.raises(ValueError, match="loss must be one of"):
-        resolve_loss("hinge")
+    # "hinge" is a Keras name too, of a binary loss: refused.
+    for name in ("hinge", "mse", "cross_entropy"):
+        with pytest.raises(ValueError, match="loss must be one of"):
+            resolve_loss(name)
+
+
+@pytest.mark.parametrize("name", KERAS_LOSS_NAMES)
+def test_keras_loss_names_are_keras_functions_of_those_names(name):
+    built, logits, sparse = resolve_loss(name)
+    function = keras.losses.get(name)
+    assert built.fn is function
+    assert (logits, sparse) == resolve_loss(function)[1:]
+    assert sparse is (name == "sparse_categorical_crossentropy")
+    targets = LABELS if sparse else ONE_HOT
+    probabilities = keras.ops.softmax(LOGITS)
+    expected = keras.ops.mean(function(targets, probabilities))
+    assert float(built(targets, probabilities)) == pytest.approx(float(expected))
 
 
 @pytest.mark.parametrize("loss", ["class_balanced", "logit_adjusted", "ldam"])
