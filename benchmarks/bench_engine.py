@@ -509,11 +509,12 @@ def _shared_against_one_model(sets: dict, repeats: int, epochs: int) -> list[dic
 
 
 def shared_step_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
-    """The default LSTM's fit (five cross-fitted networks) with one
-    network's step traced once and called for each network (as shipped on
+    """The default fit (five cross-fitted networks) with one network's
+    step traced once and called for each network (as shipped on
     TensorFlow, :mod:`skimb._network_step`) against the five networks'
     steps traced as one model's: an epoch's seconds and the rest of the
-    fit, on the sets of :func:`xla_epochs` and on a 933-row table."""
+    fit, of the default LSTM on the sets of :func:`xla_epochs` and of the
+    default dense network on a 933-row table."""
     sets = {name: (X, y, "lstm") for name, (X, y) in _sequence_sets().items()}
     sets["digits_imbalanced"] = (*real_tables()["digits_imbalanced"], "dense")
     return _shared_against_one_model(sets, repeats, epochs)
