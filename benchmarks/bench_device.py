@@ -46,7 +46,7 @@ from _raw_keras import fit_raw_keras  # noqa: E402
 from sklearn.metrics import f1_score  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier  # noqa: E402
-from skimb._networks import feature_moments  # noqa: E402
+from skimb._moments import feature_moments  # noqa: E402
 from skimb._splits import validation_split  # noqa: E402
 from skimb.datasets import make_imbalanced_sequences  # noqa: E402
 

@@ -96,7 +96,7 @@ from sklearn.metrics import f1_score  # noqa: E402
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV  # noqa: E402
-from skimb._networks import feature_moments  # noqa: E402
+from skimb._moments import feature_moments  # noqa: E402
 from skimb._splits import validation_split  # noqa: E402
 from skimb.datasets import (  # noqa: E402
     make_imbalanced_classification,

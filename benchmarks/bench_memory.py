@@ -65,7 +65,7 @@ def run_contender(contender: str, kind: str, n_samples: int, fits: int, epochs: 
 
     import skimb._program
     from skimb import ImbalancedKerasClassifier
-    from skimb._networks import feature_moments
+    from skimb._moments import feature_moments
 
     X, y = _data(kind, n_samples)
     if contender == "skimb, registry kept":

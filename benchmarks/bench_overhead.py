@@ -29,7 +29,8 @@ from _raw_keras import fit_raw_keras  # noqa: E402
 from scikeras.wrappers import KerasClassifier  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier  # noqa: E402
-from skimb._networks import build_network, feature_moments  # noqa: E402
+from skimb._moments import feature_moments  # noqa: E402
+from skimb._networks import build_network  # noqa: E402
 from skimb._splits import validation_split  # noqa: E402
 from skimb.datasets import (  # noqa: E402
     make_imbalanced_classification,

@@ -67,7 +67,7 @@ def worker(contender: str, folder: Path, batch_size: int) -> dict:
     from _raw_keras import fit_raw_keras
 
     from skimb import ImbalancedKerasClassifier
-    from skimb._networks import feature_moments
+    from skimb._moments import feature_moments
     from skimb._splits import validation_split
 
     idle = _memory()["VmRSS"]

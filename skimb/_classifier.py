@@ -19,8 +19,9 @@ from skimb._fitting import (
     train_epoch,
     untrained_network,
 )
+from skimb._inference import forward, log_probabilities
 from skimb._inputs import check_features, check_known_labels, check_labels
-from skimb._networks import ends_in_softmax, forward, log_probabilities
+from skimb._networks import ends_in_softmax
 from skimb._params import (
     PARAMETER_CONSTRAINTS,
     changed_params,

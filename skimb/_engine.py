@@ -32,12 +32,8 @@ import keras
 import numpy as np
 from scipy.special import softmax
 
-from skimb._networks import (
-    average_networks,
-    ends_in_softmax,
-    forward,
-    log_probabilities,
-)
+from skimb._inference import average_networks, forward, log_probabilities
+from skimb._networks import ends_in_softmax
 from skimb._plan import TrainingPlan, keras_jit_compile
 from skimb._program import Program
 from skimb._schedule import Schedule, pad_rows, padded_length
@@ -73,7 +69,7 @@ class TrainingResult:
     model : keras.Model
         The model the callbacks saw, compiled with the training's optimizer:
         the one network, or the networks averaged
-        (:func:`skimb._networks.average_networks`).
+        (:func:`skimb._inference.average_networks`).
     """
 
     histories: list[dict]

@@ -20,11 +20,8 @@ import keras
 import numpy as np
 
 from skimb._engine import train
-from skimb._networks import (
-    ends_in_softmax,
-    feature_moments,
-    held_out_moments,
-)
+from skimb._moments import feature_moments, held_out_moments
+from skimb._networks import ends_in_softmax
 from skimb._params import (
     make_optimizer,
     network_for,

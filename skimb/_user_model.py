@@ -19,8 +19,9 @@ import inspect
 import keras
 import numpy as np
 
+from skimb._inference import are_probabilities
 from skimb._layers import LogOf
-from skimb._networks import are_probabilities, output_head, standardized
+from skimb._networks import output_head, standardized
 from skimb._routing import ROUTED_PREFIX
 
 

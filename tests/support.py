@@ -22,7 +22,8 @@ FAST_PARAMS = MappingProxyType(
 def network_log_proba(clf, X):
     """The network's own log-probabilities, before ``predict_proba`` undoes
     the loss's adjustment and applies the temperature."""
-    from skimb._networks import ends_in_softmax, forward, log_probabilities
+    from skimb._inference import forward, log_probabilities
+    from skimb._networks import ends_in_softmax
 
     return log_probabilities(
         forward(clf.model_, np.asarray(X, dtype=np.float32)),

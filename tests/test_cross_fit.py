@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
 from skimb import ImbalancedKerasClassifier
-from skimb._networks import forward
+from skimb._inference import forward
 from skimb.calibration import fit_temperature_and_bias
 from skimb.datasets import make_imbalanced_classification
 from skimb.decision import macro_f1_offsets

@@ -11,7 +11,7 @@ from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
 import skimb._schedule  # noqa: E402
 from skimb import ImbalancedKerasClassifier  # noqa: E402
-from skimb._networks import forward, log_probabilities  # noqa: E402
+from skimb._inference import forward, log_probabilities  # noqa: E402
 from skimb.callbacks import ClassificationReport  # noqa: E402
 from skimb.metrics import confusion_scores  # noqa: E402
 

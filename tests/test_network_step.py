@@ -8,13 +8,13 @@ keras = pytest.importorskip("keras")
 
 import skimb._program  # noqa: E402
 from skimb import ImbalancedKerasClassifier  # noqa: E402
-from skimb._network_step import one_function, pays_to_share  # noqa: E402
-from skimb._networks import (  # noqa: E402
+from skimb._inference import (  # noqa: E402
     _shared_ensemble_call,
     average_networks,
-    build_network,
     forward,
 )
+from skimb._network_step import one_function, pays_to_share  # noqa: E402
+from skimb._networks import build_network  # noqa: E402
 
 tensorflow_only = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",

@@ -165,7 +165,7 @@ def test_masked_networks_read_real_steps_only(architecture, short, long):
 def test_forward_of_any_number_of_rows_is_each_row_s():
     # (On JAX the rows are padded to a power of two, which compiles a few
     # shapes rather than one per batch size.)
-    from skimb._networks import forward
+    from skimb._inference import forward
 
     network = build_network(
         architecture="lstm", input_shape=(4, 2), n_classes=3, units=4

@@ -14,7 +14,7 @@ from sklearn.base import clone  # noqa: E402
 from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV, persistence  # noqa: E402
-from skimb._networks import forward  # noqa: E402
+from skimb._inference import forward  # noqa: E402
 
 OWN = dict(epochs=3, batch_size=64, patience=2, cv=None, random_state=0)
 SEEN_META: list[dict] = []

@@ -1049,7 +1049,7 @@ def test_a_sampler_that_drops_rows_takes_rescaled_class_weights(monkeypatch):
 def test_a_constant_feature_is_found_among_many_rows():
     # The variance from the sums keeps a rounding error that grows with the
     # rows: 6,700 float64 epsilons of the mean square at 300,000 rows.
-    from skimb._networks import MomentSums
+    from skimb._moments import MomentSums
 
     X = np.random.default_rng(0).normal(size=(300_000, 3)).astype(np.float32)
     X[:, 1] = 1000.3

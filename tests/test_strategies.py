@@ -471,7 +471,7 @@ def test_weights_as_offsets_train_the_network_as_without_them(
     # margins are of the unweighted counts: the network trains exactly as
     # without weights, its logits shifted by log w_c (the minimiser of the
     # weighted crossentropy).
-    from skimb._networks import forward
+    from skimb._inference import forward
 
     X, y = tabular
     class_weight = {0: 3.0, 1: 0.5, 2: 1.0, 3: 2.0}

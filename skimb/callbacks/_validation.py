@@ -7,7 +7,8 @@ import numpy as np
 from scipy.special import softmax
 from sklearn.utils.validation import _num_samples
 
-from skimb._networks import are_probabilities, ends_in_softmax, forward
+from skimb._inference import are_probabilities, forward
+from skimb._networks import ends_in_softmax
 
 
 def class_names(labels, n_classes: int) -> list[str]:

@@ -9,8 +9,8 @@ from scipy.special import softmax
 from sklearn.metrics import f1_score, roc_auc_score
 
 from skimb import ImbalancedKerasClassifier
+from skimb._inference import forward
 from skimb._inputs import check_features
-from skimb._networks import forward
 from skimb.callbacks import ClassificationReport, TrainingFigures, ValidationMetrics
 from skimb.metrics import mean_average_precision
 from tests.support import network_log_proba
