@@ -3,7 +3,7 @@ each of ``k`` networks that compute one function of their weights
 (TensorFlow).
 
 Part of the training engine (:mod:`skimb._program`) and of inference
-(:mod:`skimb._networks`).  Cross-fitted networks share their architecture
+(:mod:`skimb._inference`).  Cross-fitted networks share their architecture
 and differ in their weights alone (their standardisation's moments
 included: :class:`skimb._layers.Standardize`).  Traced as one model of
 ``k`` outputs, a training step holds ``k`` copies of the forward and

@@ -71,12 +71,12 @@ def _module_imports() -> dict:
     graph = {}
     for name, path in modules.items():
         tree = ast.parse(path.read_text())
-        lazy = [
+        getattr_defs = [
             node
             for node in tree.body
             if isinstance(node, ast.FunctionDef) and node.name == "__getattr__"
         ]
-        skipped = {id(n) for node in lazy for n in ast.walk(node)}
+        skipped = {id(n) for node in getattr_defs for n in ast.walk(node)}
         imported = set()
         for node in ast.walk(tree):
             if id(node) in skipped:

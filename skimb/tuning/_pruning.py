@@ -47,11 +47,14 @@ def epoch_log_key(scoring, estimator) -> str | None:
         # No Keras epochs to report from, whatever the scoring.
         return None
     if scoring is None:
-        # A Keras estimator: Keras is loaded anyway.  skimb's classifier
-        # scores macro-F1.
-        from skimb import ImbalancedKerasClassifier
-
-        own = type(final).score is ImbalancedKerasClassifier.score
+        # skimb's classifier scores macro-F1, unless a subclass overrides
+        # its score.  Told by where the method is defined: this module,
+        # below the estimator, does not import it.
+        score = type(final).score
+        own = (score.__module__, score.__qualname__) == (
+            "skimb._classifier",
+            "ImbalancedKerasClassifier.score",
+        )
         scoring = "macro_f1" if own else None
     elif callable(scoring):
         scoring = next((n for n, s in SCORERS.items() if s is scoring), None)

@@ -947,6 +947,13 @@ def test_epochs_report_the_scoring_in_whatever_form_it_is_given():
     assert epoch_log_key("balanced_accuracy", clf) == "val_balanced_accuracy"
     assert epoch_log_key("neg_log_loss", clf) is None
     assert epoch_log_key(None, DecisionTreeClassifier()) is None
+
+    class OwnScore(ImbalancedKerasClassifier):
+        def score(self, X, y, sample_weight=None):
+            return 0.0
+
+    # A subclass's own score is not macro-F1: no epoch log reports it.
+    assert epoch_log_key(None, OwnScore()) is None
     # A sampler object given as batch_sampler is kept by the first trial too.
     batch = default_search_space(clf)["batch_sampler"]
     assert keeps(batch, SMOTE()) and not keeps(batch, "over")
