@@ -188,7 +188,7 @@ def shared_forward(networks: list[keras.Model], loss):
     @tf.function(autograph=False, reduce_retracing=True)
     def forward(X, T, W):
         outputs = outputs_of(X)
-        targets = _per_network(T, len(networks))
+        targets = per_network(T, len(networks))
         losses = [
             loss(t, y, sample_weight=W[:, j])
             for j, (t, y) in enumerate(zip(targets, outputs, strict=True))
@@ -214,7 +214,7 @@ def shared_outputs(networks: list[keras.Model]):
 
     def outputs(x) -> list:
         ys = []
-        for network, xj in zip(networks, _per_network(x, len(networks)), strict=True):
+        for network, xj in zip(networks, per_network(x, len(networks)), strict=True):
             y, non_trainable = network_outputs(
                 _values(network.trainable_variables),
                 _values(network.non_trainable_variables),
@@ -227,7 +227,7 @@ def shared_outputs(networks: list[keras.Model]):
     return outputs
 
 
-def _per_network(value, k: int) -> list:
+def per_network(value, k: int) -> list:
     """Each of ``k`` networks' own value, from a list of them or one value
     that every network reads."""
     return list(value) if isinstance(value, list | tuple) else [value] * k

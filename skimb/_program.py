@@ -19,7 +19,12 @@ import keras
 import numpy as np
 
 from skimb._loss_values import assign_loss, loss_values, reading_values
-from skimb._network_step import pays_to_share, shared_epoch, shared_forward
+from skimb._network_step import (
+    pays_to_share,
+    per_network,
+    shared_epoch,
+    shared_forward,
+)
 from skimb._plan import TrainingPlan, keras_jit_compile
 from skimb._schedule import pad_rows
 
@@ -213,18 +218,13 @@ class Program:
         model, batch, keys, k = self.model, self._batch, self._loss_keys(), self.k
         loss = self.plan.loss
 
-        def per_network(value) -> list:
-            """Network j's own array from a list of k, or the one array
-            that every network reads."""
-            return list(value) if isinstance(value, (list, tuple)) else [value] * k
-
         def network_inputs(X):
-            xs = per_network(X)
+            xs = per_network(X, k)
             return xs[0] if k == 1 else xs
 
         def evaluate(outputs, T, W):
             outputs = [outputs] if k == 1 else list(outputs)
-            targets = per_network(T)
+            targets = per_network(T, k)
             losses = [
                 loss(targets[j], out, sample_weight=W[:, j])
                 for j, out in enumerate(outputs)
