@@ -11,6 +11,7 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
     python benchmarks/bench_engine.py --part xla-scores   # 9, TensorFlow
     python benchmarks/bench_engine.py --part shared-step  # 10, TensorFlow
     python benchmarks/bench_engine.py --part shared-step-dense  # 11, TensorFlow
+    python benchmarks/bench_engine.py --part shared-update  # 12, TensorFlow
 
 1. **Default fit on real tables** (scikit-learn's bundled digits, made
    imbalanced, 933 rows; breast cancer, 569 rows; wine, 178 rows): the
@@ -65,14 +66,19 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
     dense network, on the first fold's training rows of every third of the
     benchmark suite's real tables (by name) and on 1,000 and 5,000
     synthetic rows.
+12. ``--part shared-update`` (TensorFlow): the shared step with the
+    optimizer's update of one network traced once and called for each (as
+    shipped) against one update of every network's variables, on the sets
+    of parts 10 and 11, in fits of ``--epochs`` (20) epochs, interleaved.
 
 Every figure is a median over ``--repeats`` interleaved runs; results go to
 ``benchmarks/results/engine_<backend>.json``,
 ``engine_batch_size_<backend>.json``, ``engine_search_<backend>.json``,
 ``engine_seed_scale_<backend>.json``, ``engine_partial_fit_<backend>.json``,
 ``engine_xla_tensorflow.json``, ``engine_xla_scores_tensorflow.json``,
-``engine_shared_step_tensorflow.json`` and
-``engine_shared_step_dense_tensorflow.json``.
+``engine_shared_step_tensorflow.json``,
+``engine_shared_step_dense_tensorflow.json`` and
+``engine_shared_update_tensorflow.json``.
 """
 
 from __future__ import annotations
@@ -475,56 +481,71 @@ def xla_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
     return rows
 
 
-def _shared_against_one_model(sets: dict, repeats: int, epochs: int) -> list[dict]:
+def _patched_fit(module, name: str, replacement):
+    """A fit (for :func:`_timed_fits`) with ``module.name`` replaced by
+    ``replacement`` while it runs (None: as shipped)."""
+
+    def fit(params, X, y):
+        kept = getattr(module, name)
+        if replacement is not None:
+            setattr(module, name, replacement)
+        try:
+            ImbalancedKerasClassifier(**params).fit(X, y)
+        finally:
+            setattr(module, name, kept)
+
+    return fit
+
+
+def _side_by_side(sets: dict, settings: dict, repeats: int, epochs: int) -> list[dict]:
     """For each named ``(X, y, architecture)`` of ``sets``, the default fit
-    with the shared step (as shipped on TensorFlow) and with the networks'
-    steps traced as one model's, interleaved (:func:`_timed_fits`): an
-    epoch's seconds and the rest of the fit, and the speed-ups."""
-    import skimb._program
-
-    def fitter(shared: bool):
-        def fit(params, X, y):
-            kept = skimb._program.pays_to_share
-            skimb._program.pays_to_share = lambda networks, optimizer: shared
-            try:
-                ImbalancedKerasClassifier(**params).fit(X, y)
-            finally:
-                skimb._program.pays_to_share = kept
-
-        return fit
-
+    under each of the two named ``settings`` (as shipped first, then the
+    one it is compared with), interleaved (:func:`_timed_fits`): an epoch's
+    seconds and the rest of the fit, and the speed-ups of the first."""
+    shipped, other = settings
     rows = []
     for name, (X, y, architecture) in sets.items():
-        settings = {"shared": fitter(True), "one_model": fitter(False)}
         timed = _timed_fits(X, y, settings, repeats, epochs, architecture)
         row = {"set": name, "architecture": architecture, "rows": len(y)}
         row["epochs"] = epochs
         for label, (per_epoch, fixed) in timed.items():
             row[f"{label}_s_per_epoch"], row[f"{label}_fixed_s"] = per_epoch, fixed
-        row["fixed_speed_up"] = row["one_model_fixed_s"] / row["shared_fixed_s"]
-        row["epoch_speed_up"] = row["one_model_s_per_epoch"] / row["shared_s_per_epoch"]
+        row["fixed_speed_up"] = row[f"{other}_fixed_s"] / row[f"{shipped}_fixed_s"]
+        row["epoch_speed_up"] = (
+            row[f"{other}_s_per_epoch"] / row[f"{shipped}_s_per_epoch"]
+        )
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
 
 
-def shared_step_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
-    """The default fit (five cross-fitted networks) with one network's
-    step traced once and called for each network (as shipped on
-    TensorFlow, :mod:`skimb._network_step`) against the five networks'
-    steps traced as one model's: an epoch's seconds and the rest of the
-    fit, of the default LSTM on the sets of :func:`xla_epochs` and of the
-    default dense network on a 933-row table."""
+def _shared_against_one_model(sets: dict, repeats: int, epochs: int) -> list[dict]:
+    """The default fit with the shared step (as shipped on TensorFlow) and
+    with the networks' steps traced as one model's (:func:`_side_by_side`)."""
+    import skimb._program
+
+    one_model = _patched_fit(
+        skimb._program, "pays_to_share", lambda networks, optimizer: False
+    )
+    settings = {
+        "shared": _patched_fit(skimb._program, "pays_to_share", None),
+        "one_model": one_model,
+    }
+    return _side_by_side(sets, settings, repeats, epochs)
+
+
+def _step_sets() -> dict:
+    """The sets of :func:`shared_step_epochs`: the suite's real sequence
+    sets (the default LSTM) and a 933-row table (the dense network)."""
     sets = {name: (X, y, "lstm") for name, (X, y) in _sequence_sets().items()}
     sets["digits_imbalanced"] = (*real_tables()["digits_imbalanced"], "dense")
-    return _shared_against_one_model(sets, repeats, epochs)
+    return sets
 
 
-def shared_step_dense(repeats: int, *, epochs: int = 40) -> list[dict]:
-    """As :func:`shared_step_epochs`, for the default dense network: the
-    first fold's training rows of every third of the suite's real tables
-    (by name), and 1,000 and 5,000 rows of
-    :func:`skimb.datasets.make_imbalanced_classification`."""
+def _dense_sets() -> dict:
+    """The sets of :func:`shared_step_dense`: the first fold's training
+    rows of every third of the suite's real tables (by name), and 1,000 and
+    5,000 rows of :func:`skimb.datasets.make_imbalanced_classification`."""
     import _suite_data
 
     tables = _suite_data.tables()
@@ -538,7 +559,41 @@ def shared_step_dense(repeats: int, *, epochs: int = 40) -> list[dict]:
     for n_rows in (1000, 5000):
         X, y = make_imbalanced_classification(n_rows, random_state=0)
         sets[f"synthetic@{n_rows}"] = X, y, "dense"
-    return _shared_against_one_model(sets, repeats, epochs)
+    return sets
+
+
+def shared_step_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
+    """The default fit (five cross-fitted networks) with one network's
+    step traced once and called for each network (as shipped on
+    TensorFlow, :mod:`skimb._network_step`) against the five networks'
+    steps traced as one model's: an epoch's seconds and the rest of the
+    fit, of the default LSTM on the sets of :func:`xla_epochs` and of the
+    default dense network on a 933-row table."""
+    return _shared_against_one_model(_step_sets(), repeats, epochs)
+
+
+def shared_step_dense(repeats: int, *, epochs: int = 40) -> list[dict]:
+    """As :func:`shared_step_epochs`, for the default dense network on the
+    sets of :func:`_dense_sets`."""
+    return _shared_against_one_model(_dense_sets(), repeats, epochs)
+
+
+def shared_update(repeats: int, *, epochs: int = 20) -> list[dict]:
+    """The shared step with the optimizer's update of one network traced
+    once and called for each network (as shipped on TensorFlow,
+    :func:`skimb._network_step._shared_update`) against one update of
+    every network's variables, traced for all of them: an epoch's seconds
+    and the rest of the fit, on the sets of :func:`shared_step_epochs` and
+    :func:`shared_step_dense`."""
+    import skimb._network_step
+
+    settings = {
+        "per_network": _patched_fit(skimb._network_step, "_shared_update", None),
+        "one_update": _patched_fit(
+            skimb._network_step, "_shared_update", lambda optimizer, networks: None
+        ),
+    }
+    return _side_by_side({**_step_sets(), **_dense_sets()}, settings, repeats, epochs)
 
 
 def xla_scores(
@@ -586,11 +641,12 @@ def main() -> None:
             "xla-scores",
             "shared-step",
             "shared-step-dense",
+            "shared-update",
         ],
         default="speed",
         help="fits and epochs (1-3), batch sizes (4), search (5), seed scale (6), "
         "partial_fit (7), XLA's epochs (8) and scores (9), the shared step (10, "
-        "11)",
+        "11) and update (12)",
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
@@ -637,6 +693,11 @@ def main() -> None:
             raise SystemExit("--part shared-step-dense is TensorFlow's")
         results = shared_step_dense(1 if args.quick else args.repeats)
         name = "engine_shared_step_dense_tensorflow.json"
+    elif args.part == "shared-update":
+        if backend != "tensorflow":
+            raise SystemExit("--part shared-update is TensorFlow's")
+        results = shared_update(1 if args.quick else args.repeats)
+        name = "engine_shared_update_tensorflow.json"
     elif args.part == "partial-fit":
         results = partial_fit_calls(1 if args.quick else args.repeats)
         name = f"engine_partial_fit_{backend}.json"

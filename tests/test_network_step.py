@@ -6,6 +6,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+import skimb._network_step  # noqa: E402
 import skimb._program  # noqa: E402
 from skimb import ImbalancedKerasClassifier  # noqa: E402
 from skimb._inference import (  # noqa: E402
@@ -13,7 +14,12 @@ from skimb._inference import (  # noqa: E402
     average_networks,
     forward,
 )
-from skimb._network_step import one_function, pays_to_share  # noqa: E402
+from skimb._network_step import (  # noqa: E402
+    _shared_update,
+    _slot_finder,
+    one_function,
+    pays_to_share,
+)
 from skimb._networks import build_network  # noqa: E402
 
 tensorflow_only = pytest.mark.skipif(
@@ -36,18 +42,29 @@ def conv_with_batch_norm(meta):
     )
 
 
-def _fit_both(monkeypatch, X, y, **params):
-    """The same fit with the shared step and with one model's step."""
-    shared_calls = []
+def _fit_both(monkeypatch, X, y, *, per_network_update: bool = True, **params):
+    """The same fit with the shared step and with one model's step;
+    ``per_network_update``: whether the shared step's optimizer update is
+    traced for one network and called for each (else one update of every
+    network's variables, as for an optimizer with shared state)."""
+    shared_calls, updates = [], []
     original = skimb._program.shared_epoch
+    original_update = skimb._network_step._shared_update
 
     def spied(*args, **kwargs):
         shared_calls.append(args)
         return original(*args, **kwargs)
 
+    def spied_update(*args, **kwargs):
+        updates.append(original_update(*args, **kwargs))
+        return updates[-1]
+
     monkeypatch.setattr(skimb._program, "shared_epoch", spied)
+    monkeypatch.setattr(skimb._network_step, "_shared_update", spied_update)
     shared = ImbalancedKerasClassifier(**params).fit(X, y)
     assert len(shared_calls) == 1  # the shared step trained these networks
+    assert len(updates) == 1
+    assert (updates[0] is not None) == per_network_update
     monkeypatch.setattr(
         skimb._program, "pays_to_share", lambda networks, optimizer: False
     )
@@ -75,6 +92,11 @@ def test_cross_fitted_networks_train_as_one_model_trains_them(
     X, y = sequences
     common = dict(cv=3, epochs=3, batch_size=32, random_state=0, **params)
     shared, one_model = _fit_both(monkeypatch, X, y, **common)
+    _same_training(shared, one_model, X)
+
+
+def _same_training(shared, one_model, X) -> None:
+    """The same histories, predictions, weights and optimizer state."""
     for ours, theirs in zip(shared.histories_, one_model.histories_, strict=True):
         assert ours.keys() == theirs.keys()
         for key in ours:
@@ -82,15 +104,91 @@ def test_cross_fitted_networks_train_as_one_model_trains_them(
     np.testing.assert_allclose(
         shared.predict_proba(X), one_model.predict_proba(X), rtol=1e-4, atol=1e-6
     )
-    for ours, theirs in zip(
-        shared.model_.weights, one_model.model_.weights, strict=True
+    # The optimizer's state too: its step counter, each variable's slots.
+    for ours, theirs in (
+        (shared.model_.weights, one_model.model_.weights),
+        (shared.model_.optimizer.variables, one_model.model_.optimizer.variables),
     ):
-        np.testing.assert_allclose(
-            keras.ops.convert_to_numpy(ours),
-            keras.ops.convert_to_numpy(theirs),
-            rtol=1e-4,
-            atol=1e-6,
+        assert len(ours) == len(theirs)
+        for a, b in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(
+                keras.ops.convert_to_numpy(a),
+                keras.ops.convert_to_numpy(b),
+                rtol=1e-4,
+                atol=1e-6,
+            )
+
+
+@tensorflow_only
+@pytest.mark.parametrize(
+    "optimizer, per_network_update",
+    # Nadam keeps a product of every step's momentum decay, shared by all
+    # variables: one update of them all, as the one model's.
+    [("adamw", True), ("rmsprop", True), ("sgd", True), ("nadam", False)],
+)
+def test_every_optimizer_updates_the_shared_networks_as_the_one_model(
+    monkeypatch, sequences, optimizer, per_network_update
+):
+    X, y = sequences
+    X = X.reshape(len(X), -1)
+    common = dict(
+        architecture="dense", units=4, cv=3, epochs=2, batch_size=64, random_state=0
+    )
+    shared, one_model = _fit_both(
+        monkeypatch,
+        X,
+        y,
+        per_network_update=per_network_update,
+        optimizer=optimizer,
+        **common,
+    )
+    _same_training(shared, one_model, X)
+
+
+@tensorflow_only
+def test_one_networks_update_is_traced_once_and_called_for_each():
+    import tensorflow as tf
+
+    networks = [_dense(units=3), _dense(units=3), _dense(units=3)]
+    variables = [v for n in networks for v in n.trainable_variables]
+    reference = [_dense(units=3) for _ in networks]
+    for ours, theirs in zip(networks, reference, strict=True):
+        theirs.set_weights(ours.get_weights())
+    optimizer, theirs = keras.optimizers.Adam(0.1), keras.optimizers.Adam(0.1)
+    optimizer.build(variables)
+    theirs.build([v for n in reference for v in n.trainable_variables])
+    # Each network's own slots (Adam's momentums, then its velocities), in
+    # the order of its variables.
+    slots = [_slot_finder(optimizer)(n.trainable_variables) for n in networks]
+    shapes = [v.shape for v in networks[1].trainable_variables]
+    assert [s.shape for s in slots[1]] == shapes * 2
+    ids = [{id(s) for s in each} for each in slots]
+    assert not ids[1] & (ids[0] | ids[2])
+    update = _shared_update(optimizer, networks)
+    rng = np.random.default_rng(0)
+    gradients = [
+        [rng.normal(size=v.shape).astype("float32") for v in n.trainable_variables]
+        for n in networks
+    ]
+    step = tf.function(lambda g: update(g), autograph=False)
+    for _ in range(3):
+        step(gradients)
+        theirs.apply(
+            [g for each in gradients for g in each],
+            [v for n in reference for v in n.trainable_variables],
         )
+    for a, b in zip(optimizer.variables, theirs.variables, strict=True):
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), rtol=1e-6
+        )
+    for ours, other in zip(networks, reference, strict=True):
+        for a, b in zip(ours.get_weights(), other.get_weights(), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+    # An optimizer whose state is shared by its variables updates them whole.
+    nadam = keras.optimizers.Nadam()
+    nadam.build(variables)
+    assert _slot_finder(nadam) is None
+    assert _shared_update(nadam, networks) is None
 
 
 def _network(units: int = 4, mean: float = 0.0, **params):
