@@ -265,12 +265,13 @@ def _slot_finder(optimizer):
     return slots_of
 
 
-def shared_forward(networks: list[keras.Model], loss):
+def shared_forward(networks: list[keras.Model], evaluate):
     """The held-out evaluation of ``k`` networks with one network's forward
-    pass traced once: a ``tf.function`` of ``(X, T, W)`` returning each
-    network's outputs in inference mode and its ``loss`` weighted by its
-    column of ``W``.  ``X`` and ``T`` are one array that every network
-    reads, or a list of each network's own.
+    pass traced once: a ``tf.function`` of ``(X, T, W)`` returning
+    ``evaluate(outputs, T, W)`` of each network's ``outputs`` in inference
+    mode (the engine's rule: the outputs, and each network's loss weighted
+    by its column of ``W``).  ``X`` and ``T`` are one array that every
+    network reads, or a list of each network's own.
 
     Traced as one model, the pass held ``k`` copies of the forward graph:
     the default LSTM's five networks on ArrowHead spent 2.6 s tracing and
@@ -282,13 +283,7 @@ def shared_forward(networks: list[keras.Model], loss):
 
     @tf.function(autograph=False, reduce_retracing=True)
     def forward(X, T, W):
-        outputs = outputs_of(X)
-        targets = per_network(T, len(networks))
-        losses = [
-            loss(t, y, sample_weight=W[:, j])
-            for j, (t, y) in enumerate(zip(targets, outputs, strict=True))
-        ]
-        return outputs, losses
+        return evaluate(outputs_of(X), T, W)
 
     _quiet(forward)
     return forward

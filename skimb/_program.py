@@ -274,7 +274,7 @@ class Program:
                 return evaluate(model(network_inputs(X), training=False), T, W)
 
             if self._shared:
-                forward = shared_forward(self.networks, loss)
+                forward = shared_forward(self.networks, evaluate)
 
             for function in (epoch, forward):
                 # Each fit builds its own model and traces its own epoch, as
