@@ -165,6 +165,9 @@ def test_one_networks_update_is_traced_once_and_called_for_each():
     ids = [{id(s) for s in each} for each in slots]
     assert not ids[1] & (ids[0] | ids[2])
     update = _shared_update(optimizer, networks)
+    traced = []
+    apply = optimizer.apply
+    optimizer.apply = lambda *args, **kwargs: traced.append(1) or apply(*args, **kwargs)
     rng = np.random.default_rng(0)
     gradients = [
         [rng.normal(size=v.shape).astype("float32") for v in n.trainable_variables]
@@ -177,6 +180,8 @@ def test_one_networks_update_is_traced_once_and_called_for_each():
             [g for each in gradients for g in each],
             [v for n in reference for v in n.trainable_variables],
         )
+    # One trace of the update, for the first network, called for all three.
+    assert len(traced) == 1
     for a, b in zip(optimizer.variables, theirs.variables, strict=True):
         np.testing.assert_allclose(
             keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), rtol=1e-6
