@@ -2,8 +2,9 @@
 
 ``compiled_network`` (``bench_overhead.py``, ``bench_scale.py``,
 ``bench_engine.py``): a skimb network of 64 units (dropout 0.1,
-standardised inputs, logits; the default before the benchmark suite) built
-by the same builder, then compiled and trained with ``keras.Model.fit``
+standardised inputs, logits; the default before the benchmark suite, or
+another shape: ``bench_engine.py``'s default fits take today's default's)
+built by the same builder, then compiled and trained with ``keras.Model.fit``
 alone, so the benchmarks compare skimb's fit with the Keras work it wraps.
 
 ``plain_scikeras`` (``bench_strategies.py``, ``bench_suite.py``): the network
@@ -27,14 +28,17 @@ def compiled_network(
     mean: np.ndarray,
     variance: np.ndarray,
     steps_per_execution: int = 1,
+    units: int = 64,
+    n_layers: int = 1,
 ) -> keras.Model:
-    """skimb's default network, by the same builder, compiled for Model.fit."""
+    """skimb's network, by the same builder, compiled for Model.fit (64
+    units in one layer unless ``units`` and ``n_layers`` say otherwise)."""
     model = build_network(
         architecture=architecture,
         input_shape=input_shape,
         n_classes=n_classes,
-        units=64,
-        n_layers=1,
+        units=units,
+        n_layers=n_layers,
         dropout=0.1,
         mean=mean,
         variance=variance,

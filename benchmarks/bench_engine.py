@@ -17,15 +17,16 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
    imbalanced, 933 rows; breast cancer, 569 rows; wine, 178 rows): the
    default estimator (five cross-fitted networks on these small classes)
    against ``HistGradientBoostingClassifier(class_weight="balanced")`` and
-   against one raw-Keras network of the same size trained with
-   ``keras.Model.fit`` for as many epochs as the default's program ran.
+   against one raw-Keras network of the default's shape trained with
+   ``keras.Model.fit`` for as many epochs as the default's program ran, at
+   the batch size of the default's networks.
 2. **Per epoch, one network**: skimb with ``cv=None`` against raw
-   ``Model.fit`` of the same network, both validating on the same rows every
+   ``Model.fit`` of the same network at the same batch size (the default's:
+   network and batch size "auto"), both validating on the same rows every
    epoch, as the marginal cost of 60 more epochs (so set-up and compilation
    cancel out).
-3. **Small-table epoch**: the same marginal cost on a 1,000 x 8 table with a
-   64-unit network and batch 128, against raw ``Model.fit`` without
-   validation (200 more epochs).
+3. **Small-table epoch**: the same marginal cost on a 1,000 x 8 table,
+   against raw ``Model.fit`` without validation (200 more epochs).
 4. ``--part batch-size``: the default on the same real tables with batch
    sizes 32, 64, 128 and 256: 5-fold stratified CV macro-F1 and fit time.
 5. ``--part search``: ``OptunaSearchCV`` with 20 trials x 3 folds on 1,500
@@ -69,7 +70,7 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
 12. ``--part shared-update`` (TensorFlow): the shared step with the
     optimizer's update of one network traced once and called for each (as
     shipped) against one update of every network's variables, on the sets
-    of parts 10 and 11, in fits of ``--epochs`` (20) epochs, interleaved.
+    of parts 10 and 11, in fits of 20 epochs, interleaved.
 
 Every figure is a median over ``--repeats`` interleaved runs; results go to
 ``benchmarks/results/engine_<backend>.json``,
@@ -103,6 +104,7 @@ from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
 from skimb import ImbalancedKerasClassifier, OptunaSearchCV  # noqa: E402
 from skimb._moments import feature_moments  # noqa: E402
+from skimb._params import AUTO_SHAPE, resolve_batch_size  # noqa: E402
 from skimb._splits import validation_split  # noqa: E402
 from skimb.datasets import (  # noqa: E402
     make_imbalanced_classification,
@@ -155,9 +157,26 @@ def raw_network(
     )
 
 
-def _fit_raw(X: np.ndarray, targets: np.ndarray, epochs: int) -> None:
-    model = raw_network(X, targets.shape[1])
-    model.fit(X, targets, batch_size=128, epochs=epochs, verbose=0)
+def default_raw_network(X_train: np.ndarray, n_classes: int) -> keras.Model:
+    """The default dense network's shape (``units`` and ``n_layers``
+    "auto") with the moments of ``X_train``, compiled for Model.fit."""
+    mean, variance = feature_moments(X_train)
+    return compiled_network(
+        X_train.shape[1:],
+        n_classes,
+        architecture="dense",
+        mean=mean,
+        variance=variance,
+        **AUTO_SHAPE["dense"],
+    )
+
+
+def _fit_raw(X: np.ndarray, targets: np.ndarray, epochs: int, n_train: int) -> None:
+    """One raw network of the default's shape, trained for ``epochs`` at
+    the batch size the default gives a network of ``n_train`` rows."""
+    model = default_raw_network(X, targets.shape[1])
+    batch_size = resolve_batch_size("auto", n_train)
+    model.fit(X, targets, batch_size=batch_size, epochs=epochs, verbose=0)
 
 
 def default_fits(repeats: int) -> list[dict]:
@@ -175,7 +194,11 @@ def default_fits(repeats: int) -> list[dict]:
                 class_weight="balanced", random_state=seed
             )
             hgb.append(_seconds(functools.partial(boosting.fit, X, y)))
-            raw.append(_seconds(functools.partial(_fit_raw, X, targets, ran)))
+            # At the batch size of the default's networks, each trained on
+            # all but its fold's rows.
+            k = clf.n_networks_
+            n_train = len(X) * (k - 1) // k if k > 1 else len(X)
+            raw.append(_seconds(functools.partial(_fit_raw, X, targets, ran, n_train)))
         row = {
             "table": name,
             "rows": len(X),
@@ -227,12 +250,13 @@ def marginal_epoch(
         ).fit(X, y)
 
     def raw(epochs):
-        model = raw_network(X[train], 4)
+        # The default's network and batch size.
+        model = default_raw_network(X[train], 4)
         model.fit(
             X[train],
             targets[train],
             validation_data=None if val is None else (X[val], targets[val]),
-            batch_size=128,
+            batch_size=resolve_batch_size("auto", len(train)),
             epochs=epochs,
             verbose=0,
         )
@@ -528,7 +552,9 @@ def _shared_against_one_model(sets: dict, repeats: int, epochs: int) -> list[dic
         skimb._program, "pays_to_share", lambda networks, optimizer: False
     )
     settings = {
-        "shared": _patched_fit(skimb._program, "pays_to_share", None),
+        "shared": _patched_fit(
+            skimb._program, "pays_to_share", lambda networks, optimizer: True
+        ),
         "one_model": one_model,
     }
     return _side_by_side(sets, settings, repeats, epochs)

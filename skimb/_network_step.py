@@ -22,9 +22,9 @@ model's does.  The optimizer's update is traced once too, for one
 network's variables, and called for each network
 (:func:`_shared_update`), where the optimizer keeps its state per variable
 (Adam, AdamW, RMSprop, SGD; Nadam's state is shared by its variables): the
-set-up of a default fit 1.07 to 1.59 times as fast on the suite's real
-sequence sets and 1.17 to 1.76 times on tables (``benchmarks/
-bench_engine.py --part shared-update``).
+set-up of a default fit 1.12 to 1.59 times as fast on the suite's real
+sequence sets, 1.07 times on 2,000 synthetic sequences and 1.17 to 1.76
+times on tables (``benchmarks/bench_engine.py --part shared-update``).
 """
 
 from __future__ import annotations
@@ -185,16 +185,17 @@ def _shared_update(optimizer, networks: list[keras.Model]):
     update to every network, one network's update traced once and called
     for each; None where the optimizer's variables are not each one
     trainable variable's (an optimizer with state shared across variables,
-    such as Nadam's, updates them all at once).
+    such as Nadam's, updates them all at once) or its settings reach
+    across networks (see :func:`_slot_finder`).
 
     ``optimizer.apply`` on the first network's variables is traced with
     them, their slots (momentums, velocities) and the optimizer's step
     counter as arguments, so that a call with another network's variables,
     slots and a counter of the same value updates that network: the same
     update, step counter and learning rate as one ``apply`` on every
-    network's variables, traced once instead of ``k`` times (the default
-    dense network's five cross-fitted networks spent 0.5 to 0.7 s of a 2.3
-    to 2.9 s fit tracing Adam's update, the default LSTM's 1.3 s of 7 s).
+    network's variables, traced once instead of ``k`` times
+    (``benchmarks/bench_engine.py --part shared-update``: 0.3 to 2.0 s
+    less set-up a default fit).
     """
     import tensorflow as tf
 
@@ -202,16 +203,37 @@ def _shared_update(optimizer, networks: list[keras.Model]):
     slots_of = _slot_finder(optimizer)
     if slots_of is None:
         return None
+    try:
+        slots = [slots_of(network.trainable_variables) for network in networks]
+    except KeyError:  # a variable the optimizer was not built for
+        return None
+    kinds = [
+        [(tuple(v.shape), str(v.dtype)) for v in (*n.trainable_variables, *s)]
+        for n, s in zip(networks, slots, strict=True)
+    ]
+    if any(kind != kinds[0] for kind in kinds):
+        return None
     counter = optimizer.iterations
     # The counter's value before the step, for the networks after the
     # first: the first network's call is traced on the optimizer's own
     # counter, and moves it on by one, as one apply does.
     before = [tf.Variable(counter.value, trainable=False) for _ in networks[1:]]
+    own = [v.value for v in first.trainable_variables], [s.value for s in slots[0]]
 
-    def update_of_one(gradients, variables, slots, iterations):
-        # The arguments stand for the first network's variables, slots and
-        # the counter, which the optimizer reads and writes as its own.
-        del variables, slots, iterations
+    def update_of_one(gradients, variables, slot_values, iterations):
+        # Traced once, on the first network's own variables, slots and the
+        # counter, which the optimizer reads and writes as its own; a call
+        # with another network's stands them in.  A trace on another
+        # network's would update the first network: refused.
+        if not (
+            _same_objects(variables, own[0])
+            and _same_objects(slot_values, own[1])
+            and iterations is counter.value
+        ):
+            raise RuntimeError(
+                "skimb's shared update was traced on another network than "
+                "the first; please report this."
+            )
         optimizer.apply(gradients, first.trainable_variables)
         return tf.constant(0)
 
@@ -224,22 +246,42 @@ def _shared_update(optimizer, networks: list[keras.Model]):
             update_one(
                 gradients[j],
                 [v.value for v in network.trainable_variables],
-                [s.value for s in slots_of(network.trainable_variables)],
+                [s.value for s in slots[j]],
                 counter.value if j == 0 else before[j - 1],
             )
 
     return update
 
 
+def _same_objects(these, those) -> bool:
+    return len(these) == len(those) and all(
+        a is b for a, b in zip(these, those, strict=True)
+    )
+
+
 def _slot_finder(optimizer):
     """A function of a network's trainable variables returning the
     optimizer's variables kept for them, in order; None unless every
     variable of the optimizer but its counter and learning rate is kept for
-    one trainable variable (read from the optimizer's per-variable lists,
-    private to Keras: None where they are not as expected)."""
+    one trainable variable, and none of its settings reaches across
+    variables (moving averages of the weights, which Keras updates for
+    every variable at each update; a norm clipped over every gradient;
+    gradients accumulated over steps; variables left out of weight decay
+    one by one).
+    Read from the optimizer's per-variable lists, private to Keras: None
+    where they are not as expected."""
     trainable = getattr(optimizer, "_trainable_variables", None)
     if not trainable or not hasattr(optimizer, "_get_variable_index"):
         return None
+    if (
+        getattr(optimizer, "use_ema", False)
+        or getattr(optimizer, "global_clipnorm", None)
+        or getattr(optimizer, "gradient_accumulation_steps", None)
+        # (Variables left out by name are left out in every network.)
+        or getattr(optimizer, "_exclude_from_weight_decay", None)
+    ):
+        return None
+    own = {id(v) for v in optimizer.variables}
     shared = {id(optimizer.iterations)}
     if isinstance(getattr(optimizer, "_learning_rate", None), keras.Variable):
         shared.add(id(optimizer._learning_rate))
@@ -253,7 +295,7 @@ def _slot_finder(optimizer):
         and any(x is not None for x in value)
     ]
     kept = [id(x) for values in lists for x in values if x is not None]
-    if len(set(kept)) != len(kept) or shared & set(kept):
+    if len(set(kept)) != len(kept) or shared & set(kept) or not set(kept) <= own:
         return None
     if any(id(v) not in shared and id(v) not in set(kept) for v in optimizer.variables):
         return None

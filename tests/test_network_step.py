@@ -189,11 +189,61 @@ def test_one_networks_update_is_traced_once_and_called_for_each():
     for ours, other in zip(networks, reference, strict=True):
         for a, b in zip(ours.get_weights(), other.get_weights(), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-6)
-    # An optimizer whose state is shared by its variables updates them whole.
+    # An optimizer whose state is shared by its variables updates them
+    # whole, as does one whose settings reach across variables.
     nadam = keras.optimizers.Nadam()
     nadam.build(variables)
     assert _slot_finder(nadam) is None
     assert _shared_update(nadam, networks) is None
+    for settings in (
+        dict(use_ema=True),
+        dict(global_clipnorm=1.0),
+        dict(gradient_accumulation_steps=2),
+    ):
+        other = keras.optimizers.Adam(**settings)
+        other.build(variables)
+        assert _shared_update(other, networks) is None, settings
+    one_by_one = keras.optimizers.AdamW()
+    one_by_one.exclude_from_weight_decay(var_list=networks[0].trainable_variables[:1])
+    one_by_one.build(variables)
+    assert _shared_update(one_by_one, networks) is None
+    by_name = keras.optimizers.AdamW()
+    by_name.exclude_from_weight_decay(var_names=["bias"])
+    by_name.build(variables)
+    assert _shared_update(by_name, networks) is not None
+    # Networks of other shapes than the first's are not updated by its trace.
+    wider = [_dense(units=3), _dense(units=5)]
+    adam = keras.optimizers.Adam()
+    adam.build([v for n in wider for v in n.trainable_variables])
+    assert _shared_update(adam, wider) is None
+
+
+@tensorflow_only
+def test_the_update_of_each_network_is_bitwise_one_update_of_all(
+    monkeypatch, sequences
+):
+    X, y = sequences
+    params = dict(
+        architecture="lstm", units=4, cv=3, epochs=3, batch_size=32, random_state=0
+    )
+    shipped, made = skimb._network_step._shared_update, []
+
+    def spied(*args):
+        made.append(shipped(*args))
+        return made[-1]
+
+    monkeypatch.setattr(skimb._network_step, "_shared_update", spied)
+    ours = ImbalancedKerasClassifier(**params).fit(X, y)
+    assert made and made[0] is not None
+    monkeypatch.setattr(
+        skimb._network_step, "_shared_update", lambda optimizer, networks: None
+    )
+    theirs = ImbalancedKerasClassifier(**params).fit(X, y)
+    np.testing.assert_array_equal(ours.predict_proba(X), theirs.predict_proba(X))
+    for a, b in zip(
+        ours.model_.get_weights(), theirs.model_.get_weights(), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
 
 
 def _network(units: int = 4, mean: float = 0.0, **params):
