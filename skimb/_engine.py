@@ -6,9 +6,10 @@ networks.  Here they train at once, as one Keras model of ``k`` inputs and
 network (:mod:`skimb._schedule`), so each network sees the batches it would
 see trained alone, and one step updates them all.  One compiled function
 runs a whole epoch (:mod:`skimb._program`: ``tf.function`` on TensorFlow,
-``jax.jit`` over ``lax.scan`` on JAX): ``keras.Model.fit`` spends about
-20 ms per epoch on TensorFlow setting up its input pipeline and callbacks,
-which on small data is most of the fit (``benchmarks/bench_engine.py``).
+``jax.jit`` over ``lax.scan`` on JAX): ``keras.Model.fit`` spends about 3
+to 5 ms of every training step on TensorFlow outside the arithmetic (each
+step a call of its own, a new input pipeline every epoch), which on small
+data is most of the fit (``benchmarks/bench_engine.py``).
 After each epoch one forward pass scores every network on its own
 held-out rows; each network has its own early stopping and keeps
 its best weights.
