@@ -145,9 +145,9 @@ def raw_network(
     architecture: str = "dense",
     steps_per_execution: int = 1,
 ) -> keras.Model:
-    """skimb's network of 64 units in one layer (the sequence default's
-    shape; the dense default's before the benchmark suite) with the moments
-    of ``X_train``."""
+    """skimb's network of 64 units in one layer (the shape of a sequence
+    architecture's ``units`` and ``n_layers`` "auto"; the dense default's
+    before the benchmark suite) with the moments of ``X_train``."""
     mean, variance = feature_moments(X_train)
     return compiled_network(
         X_train.shape[1:],
@@ -390,7 +390,7 @@ def partial_fit_calls(repeats: int, n_calls: int = 12) -> dict:
                 for _ in range(2)
             )
             # The default's network: two layers of 128 units on the table,
-            # the sequence default's 64 units in one layer on sequences.
+            # the LSTM's 64 units in one layer ("auto") on sequences.
             raw = (
                 default_raw_network(X[:chunk], len(classes))
                 if architecture == "dense"
