@@ -295,9 +295,10 @@ def _slot_finder(optimizer):
         and any(x is not None for x in value)
     ]
     kept = [id(x) for values in lists for x in values if x is not None]
-    if len(set(kept)) != len(kept) or shared & set(kept) or not set(kept) <= own:
-        return None
-    if any(id(v) not in shared and id(v) not in set(kept) for v in optimizer.variables):
+    slots = set(kept)
+    # Each slot kept once, for one variable, none of them the counter or
+    # the learning rate, and every variable of the optimizer either.
+    if len(slots) != len(kept) or slots & shared or slots | shared != own:
         return None
 
     def slots_of(variables) -> list:
