@@ -29,8 +29,9 @@ crossentropy, 50 epochs) on the flattened input, and on sequences a plain
 scikeras LSTM (64 units, softmax, crossentropy, 50 epochs).  Flat models see
 sequences zero-padded at the end and flattened.
 
-Each model's rows are written to ``benchmarks/results/suite/<model>.json``,
-so peers run once and variants are added later; ``--report`` prints the
+Each model's rows are written to ``benchmarks/results/suite/<model>.json``
+(with the epochs each Keras model trained, which early stopping sets for
+skimb), so peers run once and variants are added later; ``--report`` prints the
 Markdown tables of everything there.
 
 Run ``python benchmarks/bench_suite.py`` (every model, every set; about an
@@ -164,7 +165,7 @@ def run_real(name, X, y, model_name, *, sequences, overrides, quick, seed=0):
             overrides = {"n_timesteps": max(len(x) for x in X), **overrides}
         else:
             X = _suite_data.padded(X)
-    scores, times = [], []
+    scores, times, epochs = [], [], []
     for train, test in folds.split(np.zeros(len(y)), y):
         model, reads = make_model(
             model_name, sequences=sequences, overrides=overrides, quick=quick, seed=seed
@@ -175,12 +176,22 @@ def run_real(name, X, y, model_name, *, sequences, overrides, quick, seed=0):
         model.fit(X_train, y[train])
         times.append(time.perf_counter() - start)
         scores.append(f1_score(y[test], model.predict(X_test), average="macro"))
+        epochs.append(_epochs(model))
     return {
         "set": name,
         "macro_f1": statistics.mean(scores),
         "folds": scores,
         "fit_s": statistics.mean(times),
+        # What a fit time is made of: early stopping sets skimb's epochs.
+        "epochs": epochs,
     }
+
+
+def _epochs(model) -> int | None:
+    """Epochs a Keras model trained (skimb's and scikeras' ``history_``, a
+    pipeline's last step's); None for the other models."""
+    history = getattr(model[-1] if hasattr(model, "steps") else model, "history_", None)
+    return len(history["loss"]) if history else None
 
 
 _BAYES: dict = {}
@@ -220,6 +231,7 @@ def run_synthetic(family, n_train, model_name, *, overrides, quick, seed=0):
         "bayes_macro_f1": bayes,
         "share_of_bayes": score / bayes,
         "fit_s": fit_s,
+        "epochs": _epochs(model),
     }
 
 
