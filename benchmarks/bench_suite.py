@@ -188,8 +188,10 @@ def run_real(name, X, y, model_name, *, sequences, overrides, quick, seed=0):
 
 
 def _epochs(model) -> int | None:
-    """Epochs a Keras model trained (skimb's and scikeras' ``history_``, a
-    pipeline's last step's); None for the other models."""
+    """Epochs a Keras model trained: skimb's first network's ``history_``
+    (with the default monitor, every network's: they stop together),
+    scikeras' ``history_``, a pipeline's last step's; None for the other
+    models."""
     history = getattr(model[-1] if hasattr(model, "steps") else model, "history_", None)
     return len(history["loss"]) if history else None
 
