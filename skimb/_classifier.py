@@ -32,7 +32,7 @@ from skimb._params import (
 from skimb._prepare import prepare_targets
 from skimb._random import seed_from
 from skimb._scikeras import ScikerasFixes
-from skimb._splits import network_splits
+from skimb._splits import check_streamed_splits, network_splits
 from skimb.calibration import estimate_prior, shift_prior
 from skimb.class_weight import prior_counts
 from skimb.data import Shards
@@ -262,7 +262,7 @@ default=None
         Fraction of the training data held out, stratified and shuffled, to
         monitor validation loss and macro-F1 and to tune the decision rule.
         ``0`` trains on everything.  Not used when ``cv`` cross-fits.
-    cv : int, "auto" or None, default="auto"
+    cv : int, "auto", None or a cross-validation splitter, default="auto"
         Cross-fitting: an int ``k >= 2`` trains ``k`` networks, each holding
         out one fold of a stratified ``k``-fold split for its validation
         metrics and early stopping; the decision rule is tuned on their
@@ -274,7 +274,13 @@ default=None
         docs/benchmarks.rst).  ``None`` trains one network.  ``"auto"``:
         ``5`` (or the size of the rarest class, when smaller) when the rarest
         class has fewer than 1,000 samples and ``validation_fraction > 0``,
-        ``None`` otherwise.
+        ``None`` otherwise.  A splitter (scikit-learn's ``split`` and
+        ``get_n_splits``, such as ``StratifiedGroupKFold``) trains one
+        network per split, on its training rows, held out on its test rows;
+        a group-wise one reads the ``groups`` given to :meth:`fit`, so that
+        rows of one recording or patient never both train and validate a
+        network.  Every network must train on every class, and no row may
+        be held out by two networks.
     early_stopping : bool, default=True
         Stop when the validation score ``monitor`` has not improved for
         ``patience`` epochs and restore the weights of the best epoch.
@@ -424,7 +430,8 @@ default="oof_macro_f1"
         The rule behind ``decision_offsets_``: ``decision``, or
         ``"posterior"`` where ``"macro_f1"`` fell back to it.
     n_networks_ : int
-        Number of networks trained: the folds of ``cv``, or 1.
+        Number of networks trained: the folds of ``cv`` (the splits of a
+        splitter), or 1.
     model_ : keras.Model
         The trained network (with cross-fitting, one model averaging the
         ``n_networks_`` networks); it outputs logits, or probabilities for a
@@ -554,7 +561,9 @@ default="oof_macro_f1"
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, X, y=None, sample_weight=None) -> ImbalancedKerasClassifier:
+    def fit(
+        self, X, y=None, sample_weight=None, groups=None
+    ) -> ImbalancedKerasClassifier:
         """Train a new network on ``X, y``.
 
         Parameters
@@ -571,6 +580,11 @@ default="oof_macro_f1"
             ratios count: the loss sees them rescaled to mean 1.  The
             caller's array is not modified.  Not with
             :class:`~skimb.data.Shards`.
+        groups : array-like of shape (n_samples,), optional
+            Each row's group (the recording, patient or session it comes
+            from), for a group-wise splitter given as ``cv``
+            (``StratifiedGroupKFold``, ``GroupKFold``): no network then
+            validates on a group it trained on.  Only with such a ``cv``.
 
         Returns
         -------
@@ -582,13 +596,13 @@ default="oof_macro_f1"
         # fit's classes.
         state = dict(vars(self))
         try:
-            return self._fit(X, y, sample_weight)
+            return self._fit(X, y, sample_weight, groups)
         except BaseException:
             vars(self).clear()
             vars(self).update(state)
             raise
 
-    def _fit(self, X, y, sample_weight) -> ImbalancedKerasClassifier:
+    def _fit(self, X, y, sample_weight, groups) -> ImbalancedKerasClassifier:
         """:meth:`fit`, which undoes what this sets where it raises."""
         self._validate_params()
         params = self._python_params()
@@ -607,8 +621,10 @@ default="oof_macro_f1"
             classes=self.classes_,
             validation_fraction=self.validation_fraction,
             seed=seed,
+            groups=None if groups is None else np.asarray(groups),
         )
         if streamed:
+            check_streamed_splits(splits, n_rows=len(y_encoded), cv=self.cv)
             X, moments = self._checked_stream(X, params=params, splits=splits)
         else:
             moments = [moments_for(params, X[train]) for train, _ in splits]

@@ -75,7 +75,12 @@ PARAMETER_CONSTRAINTS: dict = {
     ],
     "epochs": [Interval(Integral, 1, None, closed="left")],
     "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-    "cv": [None, StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
+    "cv": [
+        None,
+        StrOptions({"auto"}),
+        Interval(Integral, 2, None, closed="left"),
+        HasMethods(["split", "get_n_splits"]),
+    ],
     "early_stopping": ["boolean"],
     "patience": [Interval(Integral, 1, None, closed="left")],
     "monitor": [StrOptions({"val_macro_f1", "oof_macro_f1", "val_loss"})],
@@ -107,11 +112,12 @@ def check_combinations(params: dict, *, validates: bool = True) -> None:
         validates
         and params["early_stopping"]
         and params["validation_fraction"] == 0
-        and not isinstance(params["cv"], Integral)
+        and (params["cv"] is None or isinstance(params["cv"], str))
     ):
         raise ValueError(
-            "early_stopping=True needs validation_fraction > 0 or an "
-            "integer cv; set early_stopping=False to train on all the data."
+            "early_stopping=True needs validation_fraction > 0 or "
+            "cross-fitting (an integer cv or a splitter); set "
+            "early_stopping=False to train on all the data."
         )
     if params["drw"] is not None and params["loss"] != "ldam":
         raise ValueError(

@@ -2,7 +2,8 @@
 
 One network holds out a stratified validation split; with cross-fitting
 (``cv``) each of k networks holds out one of k stratified folds, so every
-row is held out exactly once.
+row is held out exactly once, or one fold of the user's splitter (a
+group-wise one, say), so that every row is held out at most once.
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ def validation_split(
     return np.sort(train), np.sort(val)
 
 
+def is_splitter(cv) -> bool:
+    """Whether ``cv`` is a cross-validation splitter (scikit-learn's
+    protocol) rather than a number of folds, ``"auto"`` or None."""
+    return hasattr(cv, "split") and hasattr(cv, "get_n_splits")
+
+
 def n_folds(
     cv: int | str | None,
     y_encoded: np.ndarray,
@@ -66,14 +73,23 @@ def n_folds(
 
 
 def network_splits(
-    cv: int | str | None,
+    cv,
     y_encoded: np.ndarray,
     *,
     classes: np.ndarray,
     validation_fraction: float,
     seed: int | None,
+    groups: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray | None]]:
-    """``(train, validation)`` indices of each network of a fit."""
+    """``(train, validation)`` indices of each network of a fit (``groups``:
+    the rows' groups, for a splitter given as ``cv``)."""
+    if is_splitter(cv):
+        return splitter_splits(cv, y_encoded, classes=classes, groups=groups)
+    if groups is not None:
+        raise ValueError(
+            f"groups are read by a cross-validation splitter given as cv (such "
+            f"as StratifiedGroupKFold); cv={cv!r} does not read them."
+        )
     k = n_folds(cv, y_encoded, classes=classes, validation_fraction=validation_fraction)
     if k is None:
         return [
@@ -86,3 +102,96 @@ def network_splits(
         ]
     folds = StratifiedKFold(k, shuffle=True, random_state=seed)
     return list(folds.split(np.zeros(len(y_encoded)), y_encoded))
+
+
+def splitter_splits(
+    cv, y_encoded: np.ndarray, *, classes: np.ndarray, groups: np.ndarray | None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One network per fold of the splitter ``cv``, checked: each network
+    trains on every class and validates on rows it does not train on, and
+    no row is held out by two networks (a row's held-out prediction, which
+    tunes the decision rule, is that of the one network that did not train
+    on it)."""
+    n = len(y_encoded)
+    if groups is None and _reads_groups(cv):
+        raise ValueError(
+            f"cv={cv!r} splits by group; pass each row's group to fit "
+            "(fit(X, y, groups=...))."
+        )
+    if groups is not None and len(groups) != n:
+        raise ValueError(
+            f"groups has {len(groups)} entries for {n} training rows; give "
+            "one group per row."
+        )
+    # Splitters read the number of rows from X, and y and groups.
+    splits = [
+        (_row_indices(train, n, "training"), _row_indices(test, n, "test"))
+        for train, test in cv.split(np.zeros((n, 1)), y_encoded, groups)
+    ]
+    if not splits:
+        raise ValueError(f"cv={cv!r} gives no split of the training rows.")
+    held_out = np.zeros(n, dtype=bool)
+    for j, (train, test) in enumerate(splits, start=1):
+        if len(test) == 0:
+            raise ValueError(f"cv={cv!r} holds out no row in its split {j}.")
+        if np.isin(test, train).any():
+            raise ValueError(
+                f"cv={cv!r} trains on rows it holds out in its split {j}; "
+                "a network's held-out rows must be rows it does not train on."
+            )
+        if held_out[test].any():
+            raise ValueError(
+                f"cv={cv!r} holds out some rows in more than one split (split "
+                f"{j} again); each row may be held out by one network at most, "
+                "as with KFold-like splitters."
+            )
+        held_out[test] = True
+        missing = np.setdiff1d(np.arange(len(classes)), y_encoded[train])
+        if len(missing):
+            raise ValueError(
+                f"cv={cv!r} leaves no sample of class "
+                f"{classes[missing[0]].tolist()!r} in the training rows of its "
+                f"split {j}; every network must train on every class."
+            )
+    return splits
+
+
+def _reads_groups(cv) -> bool:
+    """Whether the splitter asks for ``groups`` (scikit-learn's metadata
+    requests: its group-wise splitters do)."""
+    if not hasattr(cv, "get_metadata_routing"):
+        return False
+    split = getattr(cv.get_metadata_routing(), "split", None)
+    return getattr(split, "requests", {}).get("groups") is True
+
+
+def _row_indices(rows, n: int, kind: str) -> np.ndarray:
+    """A split's rows as sorted indices (from indices or a boolean mask)."""
+    rows = np.asarray(rows)
+    if rows.dtype == bool and rows.shape == (n,):
+        return np.flatnonzero(rows)
+    if rows.ndim != 1 or (len(rows) and rows.dtype.kind not in "iu"):
+        raise ValueError(
+            f"a splitter given as cv must give {kind} rows as integer indices; "
+            f"got an array of dtype {rows.dtype} and shape {rows.shape}."
+        )
+    if len(rows) and (rows.min() < 0 or rows.max() >= n):
+        raise ValueError(
+            f"a splitter given as cv gave {kind} row {int(rows.max())} "
+            f"(or {int(rows.min())}) outside the {n} training rows."
+        )
+    return np.unique(rows)
+
+
+def check_streamed_splits(splits: list, *, n_rows: int, cv) -> None:
+    """Refuse splits that a streamed fit cannot train: one pass over the
+    shards trains each network on every row it does not hold out."""
+    n = n_rows
+    for j, (train, held_out) in enumerate(splits, start=1):
+        if held_out is not None and len(train) + len(held_out) != n:
+            raise ValueError(
+                f"fit(Shards) trains each network on every row it does not "
+                f"hold out; cv={cv!r} leaves some rows out of both the training "
+                f"and the held-out rows of its split {j}.  Use a KFold-like "
+                "splitter, or fit on arrays."
+            )

@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 from scipy.special import log_softmax
 from sklearn.base import clone
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import (
+    PredefinedSplit,
+    ShuffleSplit,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    check_cv,
+    cross_val_score,
+)
 
+import skimb._fitting
 from skimb import ImbalancedKerasClassifier
 from skimb._inference import forward
 from skimb.calibration import fit_temperature_and_bias
@@ -171,3 +179,139 @@ def test_progress_counts_the_networks_of_a_fit_as_one_fit(tabular, fast_params):
     # A later partial_fit is a fit of its own, not a fourth network.
     clf.partial_fit(X, y)
     assert progress.fits == 2
+
+
+# ------------------------------------------------------ a splitter as cv
+
+
+def _row_groups(n: int) -> np.ndarray:
+    """Groups of five consecutive rows (a recording's windows, say)."""
+    return np.arange(n) // 5
+
+
+def test_a_group_splitter_trains_one_network_per_split(
+    tabular, fast_params, monkeypatch
+):
+    X, y = tabular
+    groups = _row_groups(len(y))
+    groups_before = groups.copy()
+    seen = {}
+    train = skimb._fitting.train
+
+    def spy(networks, X, splits, plan):
+        seen["splits"] = splits
+        return train(networks, X, splits, plan)
+
+    monkeypatch.setattr(skimb._fitting, "train", spy)
+    splitter = StratifiedGroupKFold(3, shuffle=True, random_state=0)
+    clf = ImbalancedKerasClassifier(**{**fast_params, "cv": splitter})
+    clf.fit(X, y, groups=groups)
+    np.testing.assert_array_equal(groups, groups_before)
+    assert clf.n_networks_ == len(clf.histories_) == 3
+    expected = list(splitter.split(X, y, groups))
+    assert len(seen["splits"]) == 3
+    for i, ((train_rows, held_out), (want_train, want_test)) in enumerate(
+        zip(seen["splits"], expected, strict=True)
+    ):
+        np.testing.assert_array_equal(train_rows, np.sort(want_train))
+        np.testing.assert_array_equal(held_out, np.sort(want_test))
+        # No network validates on a group it trained on.
+        assert not set(groups[train_rows]) & set(groups[held_out])
+        # Each network standardises with the moments of its own rows.
+        layer = clf.model_.get_layer(f"network_{i}").get_layer("standardize")
+        np.testing.assert_allclose(
+            np.ravel(layer.mean), X[train_rows].mean(axis=0), rtol=1e-5, atol=1e-4
+        )
+
+
+def test_the_integer_folds_as_a_splitter_give_the_same_model(cross_fitted, tabular):
+    # cv=3 is StratifiedKFold(3, shuffle=True) seeded by random_state.
+    X, y = tabular
+    splitter = StratifiedKFold(3, shuffle=True, random_state=0)
+    again = clone(cross_fitted).set_params(cv=splitter).fit(X, y)
+    np.testing.assert_array_equal(again.predict_proba(X), cross_fitted.predict_proba(X))
+
+
+def _overlapping_split(n):
+    return check_cv([(np.arange(n), np.arange(10))])
+
+
+def _class_0_held_out_whole(y):
+    # Split 1 holds out every sample of class 0: its network never sees one.
+    return PredefinedSplit(np.where(y == 0, 0, 1 + np.arange(len(y)) % 2))
+
+
+@pytest.mark.parametrize(
+    "cv, groups, message",
+    [
+        (
+            lambda y: ShuffleSplit(3, test_size=0.3, random_state=0),
+            None,
+            r"holds out some rows in more than one split \(split 2",
+        ),
+        (
+            lambda y: StratifiedGroupKFold(3),
+            None,
+            r"splits by group; pass each row's group to fit",
+        ),
+        (lambda y: 3, _row_groups, r"groups are read by .* cv=3 does not read them"),
+        (
+            lambda y: StratifiedGroupKFold(3),
+            lambda n: _row_groups(n)[:-1],
+            r"groups has 339 entries for 340 training rows",
+        ),
+        (_class_0_held_out_whole, None, r"no sample of class 0 .* split 1"),
+        (
+            lambda y: _overlapping_split(len(y)),
+            None,
+            "trains on rows it holds out in its split 1",
+        ),
+    ],
+    ids=[
+        "rows-held-out-twice",
+        "groups-missing",
+        "groups-without-splitter",
+        "groups-wrong-length",
+        "class-missing-from-training",
+        "train-and-test-overlap",
+    ],
+)
+def test_splitter_problems_are_named(tabular, fast_params, cv, groups, message):
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(**{**fast_params, "cv": cv(y)})
+    with pytest.raises(ValueError, match=message):
+        clf.fit(X, y, groups=None if groups is None else groups(len(y)))
+    assert not hasattr(clf, "model_")
+
+
+def test_a_splitter_cv_clones_pickles_and_saves(tabular, fast_params, tmp_path):
+    X, y = tabular
+    splitter = StratifiedGroupKFold(2, shuffle=True, random_state=0)
+    clf = ImbalancedKerasClassifier(**{**fast_params, "cv": splitter})
+    clf.fit(X, y, groups=_row_groups(len(y)))
+    assert repr(clone(clf).cv) == repr(splitter)
+    for loaded in (
+        pickle.loads(pickle.dumps(clf)),
+        load(save(clf, tmp_path / "grouped.skimb")),
+    ):
+        assert repr(loaded.cv) == repr(splitter)
+        np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+def test_cross_validation_passes_the_groups_to_both_splitters(tabular, fast_params):
+    # scikit-learn hands fit's params over sliced to each training fold.
+    X, y = tabular
+    groups = _row_groups(len(y))
+    clf = ImbalancedKerasClassifier(
+        **{**fast_params, "epochs": 1, "cv": StratifiedGroupKFold(2)}
+    )
+    scores = cross_val_score(
+        clf,
+        X,
+        y,
+        groups=groups,
+        cv=StratifiedGroupKFold(2),
+        params={"groups": groups},
+        scoring="f1_macro",
+    )
+    assert scores.shape == (2,) and np.isfinite(scores).all()

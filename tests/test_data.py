@@ -16,6 +16,7 @@ import pytest
 import sklearn
 from imblearn.over_sampling import SMOTE
 from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedGroupKFold, check_cv
 
 from skimb import ImbalancedKerasClassifier
 from skimb.data import Shards
@@ -192,6 +193,27 @@ def test_a_fit_streamed_in_one_window_is_the_fit_in_memory(
     np.testing.assert_allclose(
         streamed.predict_proba(X), in_memory.predict_proba(X), rtol=1e-5, atol=1e-7
     )
+
+
+def test_a_streamed_fit_takes_a_group_splitter_and_refuses_rows_left_out(
+    tabular, tmp_path, fast_params
+):
+    X, y = tabular
+    groups = np.arange(len(y)) // 5
+    params = dict(fast_params, cv=StratifiedGroupKFold(3, shuffle=True, random_state=0))
+    in_memory = ImbalancedKerasClassifier(**params).fit(X, y, groups=groups)
+    shards = Shards(_save_shards(tmp_path / "s", X, y, 1))
+    streamed = ImbalancedKerasClassifier(**params).fit(shards, groups=groups)
+    assert streamed.n_networks_ == 3
+    np.testing.assert_allclose(
+        streamed.predict_proba(X), in_memory.predict_proba(X), rtol=1e-5, atol=1e-7
+    )
+    # Rows 50 to 99 neither train nor validate: fine in memory, where each
+    # network reads its own rows, not in one pass over the shards.
+    partial = dict(fast_params, cv=check_cv([(np.arange(100, len(y)), np.arange(50))]))
+    assert ImbalancedKerasClassifier(**partial).fit(X, y).n_networks_ == 1
+    with pytest.raises(ValueError, match="leaves some rows out of both"):
+        ImbalancedKerasClassifier(**partial).fit(shards)
 
 
 @pytest.mark.slow

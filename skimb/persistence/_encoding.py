@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import importlib
+import inspect
 import math
 from pathlib import Path
 
 import keras
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.model_selection import BaseCrossValidator, BaseShuffleSplit
 
 from skimb._serialization import model_from_bytes, model_to_bytes
 from skimb.persistence._archive import ModelFileError
@@ -18,6 +20,9 @@ from skimb.persistence._archive import ModelFileError
 # Classes are only ever looked up in these packages, so a model file cannot
 # make ``load`` import and run a module of its choosing.
 _TRUSTED_PACKAGES = ("skimb", "sklearn", "imblearn")
+# scikit-learn's cross-validation splitters (``cv``), stored by their
+# parameters as estimators are.
+_SPLITTERS = (BaseCrossValidator, BaseShuffleSplit)
 # NumPy kinds stored as raw bytes: booleans, integers and floats.
 _BINARY_KINDS = "biuf"
 
@@ -71,6 +76,8 @@ class Encoder:
             return {"type": "keras_loss", "config": self._keras_config(value, where)}
         if isinstance(value, BaseEstimator):
             return self._encode_estimator(value, where)
+        if isinstance(value, _SPLITTERS):
+            return self._encode_splitter(value, where)
         raise TypeError(_refusal(value, where))
 
     def _encode_array(self, array: np.ndarray, where: str) -> dict:
@@ -109,14 +116,7 @@ class Encoder:
 
     def _encode_estimator(self, estimator: BaseEstimator, where: str) -> dict:
         cls = type(estimator)
-        if cls.__module__.split(".")[0] not in _TRUSTED_PACKAGES:
-            raise TypeError(
-                f"Cannot store {where}: {cls.__name__} comes from "
-                f"{cls.__module__!r}; model files hold estimators of skimb, "
-                "scikit-learn and imbalanced-learn only. Use pickle or joblib "
-                "for other estimators, and load such files only from sources "
-                "you trust."
-            )
+        _check_trusted(cls, where)
         params = estimator.get_params(deep=False)
         # The fitted state is every instance attribute that is not a
         # parameter, so attributes added by any estimator are kept without a
@@ -132,6 +132,40 @@ class Encoder:
             },
             "attributes": {k: self.encode(v, f"{where}.{k}") for k, v in state.items()},
         }
+
+    def _encode_splitter(self, splitter, where: str) -> dict:
+        # Splitters have no get_params: their parameters are those of their
+        # __init__, kept as attributes of the same names (as their repr
+        # reads them).
+        cls = type(splitter)
+        _check_trusted(cls, where)
+        params = {}
+        for name, parameter in inspect.signature(cls.__init__).parameters.items():
+            if name == "self" or parameter.kind in (
+                parameter.VAR_POSITIONAL,
+                parameter.VAR_KEYWORD,
+            ):
+                continue
+            if not hasattr(splitter, name):
+                raise TypeError(
+                    f"Cannot store {where}: the splitter {cls.__name__} keeps "
+                    f"no attribute for its parameter {name!r}."
+                )
+            params[name] = self.encode(
+                getattr(splitter, name), f"{where} parameter {name!r}"
+            )
+        return {"type": "splitter", "class": _qualified_name(cls), "params": params}
+
+
+def _check_trusted(cls: type, where: str) -> None:
+    if cls.__module__.split(".")[0] not in _TRUSTED_PACKAGES:
+        raise TypeError(
+            f"Cannot store {where}: {cls.__name__} comes from "
+            f"{cls.__module__!r}; model files hold estimators of skimb, "
+            "scikit-learn and imbalanced-learn only. Use pickle or joblib "
+            "for other estimators, and load such files only from sources "
+            "you trust."
+        )
 
 
 def _named_layers(model: keras.Model):
@@ -204,7 +238,7 @@ def _refusal(value, where: str) -> str:
     return (
         f"Cannot store {where} of type {kind}: model files hold arrays, numbers, "
         "strings, lists and dicts of those, Keras models and losses, and "
-        f"scikit-learn estimators.{hint}"
+        f"scikit-learn estimators and splitters.{hint}"
     )
 
 
@@ -246,6 +280,9 @@ class Decoder:
                 )
             if kind == "estimator":
                 return self._decode_estimator(node)
+            if kind == "splitter":
+                cls = self._resolve(node["class"], bases=_SPLITTERS)
+                return cls(**{k: self.decode(v) for k, v in node["params"].items()})
         except (KeyError, TypeError, ValueError) as error:
             if isinstance(error, ModelFileError):
                 raise
@@ -277,7 +314,7 @@ class Decoder:
         )
         return estimator
 
-    def _resolve(self, name: str) -> type:
+    def _resolve(self, name: str, bases: tuple = (BaseEstimator,)) -> type:
         module_name, _, qualname = name.partition(":")
         if module_name.split(".")[0] not in _TRUSTED_PACKAGES:
             raise ModelFileError(
@@ -293,8 +330,9 @@ class Decoder:
                 f"{str(self.path)!r} needs the class {name!r}, which this "
                 "installation does not have (was it written by another version?)."
             ) from None
-        if not (isinstance(obj, type) and issubclass(obj, BaseEstimator)):
+        if not (isinstance(obj, type) and issubclass(obj, bases)):
+            kind = "an estimator" if bases[0] is BaseEstimator else "a splitter"
             raise ModelFileError(
-                f"{str(self.path)!r} names {name!r}, which is not an estimator."
+                f"{str(self.path)!r} names {name!r}, which is not {kind}."
             )
         return obj

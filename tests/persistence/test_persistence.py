@@ -14,6 +14,7 @@ import pytest
 from imblearn.over_sampling import RandomOverSampler
 from imblearn.pipeline import make_pipeline as make_imblearn_pipeline
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -200,6 +201,15 @@ def test_unknown_attribute_types_and_foreign_estimators_are_refused(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_splitters_outside_trusted_packages_are_refused(tmp_path):
+    class Folds(KFold):
+        pass
+
+    with pytest.raises(TypeError, match="Folds comes from .*pickle or joblib"):
+        save(ImbalancedKerasClassifier(cv=Folds(3)), tmp_path / "model.skimb")
+    assert list(tmp_path.iterdir()) == []
+
+
 # ---------------------------------------------------- damaged or hostile files
 
 
@@ -267,6 +277,27 @@ def test_newer_format_version_fails_with_upgrade_message(dense_file, tmp_path):
     path = _rewrite(dense_file, tmp_path / "newer.skimb", newer)
     with pytest.raises(ModelFileError, match="skimb 99.0 .*Upgrade skimb"):
         load(path)
+
+
+@pytest.mark.parametrize(
+    "name, problem",
+    [
+        ("os:system", "not loaded"),
+        ("sklearn.linear_model:LogisticRegression", "not a splitter"),
+    ],
+)
+def test_a_splitter_entry_names_a_splitter(name, problem, tmp_path):
+    path = save(ImbalancedKerasClassifier(cv=KFold(3)), tmp_path / "model.skimb")
+
+    def hostile(tree):
+        assert tree["params"]["cv"]["type"] == "splitter"
+        tree["params"]["cv"]["class"] = name
+
+    hostile_path = _rewrite(
+        path, tmp_path / "hostile.skimb", lambda m: _edit_estimator(m, hostile)
+    )
+    with pytest.raises(ModelFileError, match=problem):
+        load(hostile_path)
 
 
 @pytest.mark.parametrize(
