@@ -252,8 +252,8 @@ default=None
         early); :meth:`partial_fit` after :meth:`fit` goes on at the rate
         of the fit.
     batch_size : int or "auto", default="auto"
-        Mini-batch size (rows of each network per step).  ``"auto"``: one
-        network's training rows divided by 32, between 32 and 128: batches
+        Mini-batch size (rows of each network per step).  ``"auto"``: the
+        first network's training rows divided by 32, between 32 and 128: batches
         of 32 on small data (enough gradient steps before early stopping can
         stop), of 128 on large data (fewer, cheaper steps per epoch).
     epochs : int, default=300
@@ -622,6 +622,7 @@ default="oof_macro_f1"
             validation_fraction=self.validation_fraction,
             seed=seed,
             groups=None if groups is None else np.asarray(groups),
+            X=None if streamed else X,
         )
         if streamed:
             check_streamed_splits(splits, n_rows=len(y_encoded), cv=self.cv)

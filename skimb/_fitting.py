@@ -252,7 +252,7 @@ def fit_networks(
         decision = fit_decision_for(setting, last_epochs=_last_epochs(result))
     else:
         # The rows held out from training: the validation split, or every
-        # row once with cross-fitting.
+        # row once with cross-fitting (at most once with a splitter).
         decision = fit_decision_for(
             setting,
             result.held_out,

@@ -119,6 +119,11 @@ def check_combinations(params: dict, *, validates: bool = True) -> None:
             "cross-fitting (an integer cv or a splitter); set "
             "early_stopping=False to train on all the data."
         )
+    if isinstance(params["cv"], type):
+        raise TypeError(
+            f"cv={params['cv'].__name__} is a class; pass a splitter object, "
+            f"such as cv={params['cv'].__name__}(5)."
+        )
     if params["drw"] is not None and params["loss"] != "ldam":
         raise ValueError(
             f"drw applies to loss='ldam' only; got loss={params['loss']!r}."

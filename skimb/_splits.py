@@ -21,6 +21,9 @@ from skimb._class_sizes import (
 # samples than AUTO_CV_RAREST.
 AUTO_CV_FOLDS = 5
 AUTO_CV_RAREST = 1000
+# A splitter's networks train in step: the fewest training rows of one of
+# them, as a share of the most.
+MIN_TRAINING_SHARE = 0.75
 
 
 def validation_split(
@@ -45,7 +48,11 @@ def validation_split(
 def is_splitter(cv) -> bool:
     """Whether ``cv`` is a cross-validation splitter (scikit-learn's
     protocol) rather than a number of folds, ``"auto"`` or None."""
-    return hasattr(cv, "split") and hasattr(cv, "get_n_splits")
+    return (
+        not isinstance(cv, type)
+        and hasattr(cv, "split")
+        and hasattr(cv, "get_n_splits")
+    )
 
 
 def n_folds(
@@ -80,16 +87,19 @@ def network_splits(
     validation_fraction: float,
     seed: int | None,
     groups: np.ndarray | None = None,
+    X=None,
 ) -> list[tuple[np.ndarray, np.ndarray | None]]:
     """``(train, validation)`` indices of each network of a fit (``groups``:
-    the rows' groups, for a splitter given as ``cv``)."""
-    if is_splitter(cv):
-        return splitter_splits(cv, y_encoded, classes=classes, groups=groups)
-    if groups is not None:
+    the rows' groups, and ``X`` the data in memory, for a splitter given as
+    ``cv``)."""
+    splitter = is_splitter(cv)
+    if groups is not None and not (splitter and reads_groups(cv)):
         raise ValueError(
-            f"groups are read by a cross-validation splitter given as cv (such "
-            f"as StratifiedGroupKFold); cv={cv!r} does not read them."
+            f"groups are read by a group-wise splitter given as cv (such as "
+            f"StratifiedGroupKFold); cv={cv!r} does not read them."
         )
+    if splitter:
+        return splitter_splits(cv, y_encoded, classes=classes, groups=groups, X=X)
     k = n_folds(cv, y_encoded, classes=classes, validation_fraction=validation_fraction)
     if k is None:
         return [
@@ -105,15 +115,24 @@ def network_splits(
 
 
 def splitter_splits(
-    cv, y_encoded: np.ndarray, *, classes: np.ndarray, groups: np.ndarray | None
+    cv,
+    y_encoded: np.ndarray,
+    *,
+    classes: np.ndarray,
+    groups: np.ndarray | None,
+    X=None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """One network per fold of the splitter ``cv``, checked: each network
-    trains on every class and validates on rows it does not train on, and
-    no row is held out by two networks (a row's held-out prediction, which
+    """One network per split of the splitter ``cv`` (given ``X`` where the
+    data are in memory, the number of rows otherwise, and ``groups`` where
+    it reads them), checked: each network
+    trains on every class and validates on rows it does not train on, no
+    row is held out by two networks (a row's held-out prediction, which
     tunes the decision rule, is that of the one network that did not train
-    on it)."""
+    on it), the held-out rows hold every class (the decision rule and the
+    calibration are fitted on them), and the networks, which train in step,
+    have training rows of comparable numbers."""
     n = len(y_encoded)
-    if groups is None and _reads_groups(cv):
+    if groups is None and reads_groups(cv):
         raise ValueError(
             f"cv={cv!r} splits by group; pass each row's group to fit "
             "(fit(X, y, groups=...))."
@@ -123,10 +142,11 @@ def splitter_splits(
             f"groups has {len(groups)} entries for {n} training rows; give "
             "one group per row."
         )
-    # Splitters read the number of rows from X, and y and groups.
     splits = [
-        (_row_indices(train, n, "training"), _row_indices(test, n, "test"))
-        for train, test in cv.split(np.zeros((n, 1)), y_encoded, groups)
+        (_row_indices(train, n, "training", cv), _row_indices(test, n, "test", cv))
+        for train, test in cv.split(
+            np.zeros((n, 1)) if X is None else X, y_encoded, groups
+        )
     ]
     if not splits:
         raise ValueError(f"cv={cv!r} gives no split of the training rows.")
@@ -153,10 +173,30 @@ def splitter_splits(
                 f"{classes[missing[0]].tolist()!r} in the training rows of its "
                 f"split {j}; every network must train on every class."
             )
+    missing = np.setdiff1d(np.arange(len(classes)), y_encoded[held_out])
+    if len(missing):
+        raise ValueError(
+            f"cv={cv!r} holds out no sample of class "
+            f"{classes[missing[0]].tolist()!r} in any split; the decision rule "
+            "and the calibration are fitted on the held-out rows, which need "
+            "every class."
+        )
+    sizes = [len(train) for train, _ in splits]
+    if min(sizes) < MIN_TRAINING_SHARE * max(sizes):
+        # The networks take their steps together, as many a epoch as the
+        # largest needs: a smaller one would sit out the rest of each epoch
+        # on batches that weigh nothing, while its optimizer's momentum
+        # still moves it.
+        raise ValueError(
+            f"cv={cv!r} trains its networks on {min(sizes)} to {max(sizes)} "
+            "rows; the networks of a fit train in step, on training rows of "
+            f"comparable numbers (the fewest at least {MIN_TRAINING_SHARE:.0%} "
+            "of the most). Use a KFold-like splitter."
+        )
     return splits
 
 
-def _reads_groups(cv) -> bool:
+def reads_groups(cv) -> bool:
     """Whether the splitter asks for ``groups`` (scikit-learn's metadata
     requests: its group-wise splitters do)."""
     if not hasattr(cv, "get_metadata_routing"):
@@ -165,22 +205,28 @@ def _reads_groups(cv) -> bool:
     return getattr(split, "requests", {}).get("groups") is True
 
 
-def _row_indices(rows, n: int, kind: str) -> np.ndarray:
+def _row_indices(rows, n: int, kind: str, cv) -> np.ndarray:
     """A split's rows as sorted indices (from indices or a boolean mask)."""
     rows = np.asarray(rows)
     if rows.dtype == bool and rows.shape == (n,):
         return np.flatnonzero(rows)
     if rows.ndim != 1 or (len(rows) and rows.dtype.kind not in "iu"):
         raise ValueError(
-            f"a splitter given as cv must give {kind} rows as integer indices; "
-            f"got an array of dtype {rows.dtype} and shape {rows.shape}."
+            f"cv={cv!r} must give {kind} rows as integer indices; got an array "
+            f"of dtype {rows.dtype} and shape {rows.shape}."
         )
     if len(rows) and (rows.min() < 0 or rows.max() >= n):
         raise ValueError(
-            f"a splitter given as cv gave {kind} row {int(rows.max())} "
-            f"(or {int(rows.min())}) outside the {n} training rows."
+            f"cv={cv!r} gave {kind} rows outside the {n} training rows "
+            f"({int(rows.min())} to {int(rows.max())})."
         )
-    return np.unique(rows)
+    unique = np.unique(rows)
+    if len(unique) < len(rows):
+        raise ValueError(
+            f"cv={cv!r} gave some {kind} rows twice in one split; each network "
+            "takes each of its rows once (weight rows with sample_weight)."
+        )
+    return unique
 
 
 def check_streamed_splits(splits: list, *, n_rows: int, cv) -> None:

@@ -241,6 +241,16 @@ def _class_0_held_out_whole(y):
     return PredefinedSplit(np.where(y == 0, 0, 1 + np.arange(len(y)) % 2))
 
 
+def _class_0_never_held_out(y):
+    # -1: rows in no test fold, which every network trains on.
+    return PredefinedSplit(np.where(y == 0, -1, np.arange(len(y)) % 2))
+
+
+def _unequal_halves(y):
+    # Training rows about 40% and 60% of the rows.
+    return PredefinedSplit((np.random.RandomState(0).rand(len(y)) < 0.6).astype(int))
+
+
 @pytest.mark.parametrize(
     "cv, groups, message",
     [
@@ -266,6 +276,23 @@ def _class_0_held_out_whole(y):
             None,
             "trains on rows it holds out in its split 1",
         ),
+        (
+            lambda y: StratifiedKFold(3),
+            _row_groups,
+            r"groups are read by .* cv=StratifiedKFold.* does not read them",
+        ),
+        (_class_0_never_held_out, None, r"holds out no sample of class 0 in any"),
+        (_unequal_halves, None, r"trains its networks on 1\d\d to 2\d\d rows"),
+        (
+            lambda y: check_cv([(np.r_[np.arange(50, len(y)), 60], np.arange(50))]),
+            None,
+            "gave some training rows twice in one split",
+        ),
+        (
+            lambda y: check_cv([(np.arange(50, len(y) + 3), np.arange(50))]),
+            None,
+            r"gave training rows outside the 340 training rows \(50 to 342\)",
+        ),
     ],
     ids=[
         "rows-held-out-twice",
@@ -274,6 +301,11 @@ def _class_0_held_out_whole(y):
         "groups-wrong-length",
         "class-missing-from-training",
         "train-and-test-overlap",
+        "groups-not-read",
+        "class-never-held-out",
+        "unequal-training-rows",
+        "training-row-twice",
+        "row-out-of-range",
     ],
 )
 def test_splitter_problems_are_named(tabular, fast_params, cv, groups, message):
@@ -284,18 +316,36 @@ def test_splitter_problems_are_named(tabular, fast_params, cv, groups, message):
     assert not hasattr(clf, "model_")
 
 
+def test_a_splitter_class_is_not_a_splitter(tabular, fast_params):
+    clf = ImbalancedKerasClassifier(**{**fast_params, "cv": StratifiedGroupKFold})
+    with pytest.raises(TypeError, match=r"cv=StratifiedGroupKFold is a class"):
+        clf.fit(*tabular)
+
+
 def test_a_splitter_cv_clones_pickles_and_saves(tabular, fast_params, tmp_path):
     X, y = tabular
     splitter = StratifiedGroupKFold(2, shuffle=True, random_state=0)
     clf = ImbalancedKerasClassifier(**{**fast_params, "cv": splitter})
-    clf.fit(X, y, groups=_row_groups(len(y)))
-    assert repr(clone(clf).cv) == repr(splitter)
+    groups = _row_groups(len(y))
+    clf.fit(X, y, groups=groups)
+    cloned = clone(clf).cv
+    assert cloned is not splitter and repr(cloned) == repr(splitter)
     for loaded in (
         pickle.loads(pickle.dumps(clf)),
         load(save(clf, tmp_path / "grouped.skimb")),
     ):
         assert repr(loaded.cv) == repr(splitter)
+        for ours, theirs in zip(
+            loaded.cv.split(X, y, groups), splitter.split(X, y, groups), strict=True
+        ):
+            np.testing.assert_array_equal(ours[1], theirs[1])
         np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    # A splitter with an array parameter.
+    predefined = PredefinedSplit(np.arange(len(y)) % 2)
+    clf = ImbalancedKerasClassifier(**{**fast_params, "cv": predefined}).fit(X, y)
+    loaded = load(save(clf, tmp_path / "predefined.skimb"))
+    np.testing.assert_array_equal(loaded.cv.test_fold, predefined.test_fold)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
 
 
 def test_cross_validation_passes_the_groups_to_both_splitters(tabular, fast_params):

@@ -22,6 +22,7 @@ from sklearn.utils.validation import _check_method_params, check_is_fitted, inde
 
 from skimb._class_sizes import check_class_counts
 from skimb._random import seed_from
+from skimb._splits import is_splitter, reads_groups
 from skimb.metrics import PROBABILITY_SCORERS, SCORERS, get_scorer
 from skimb.tuning._pruning import (
     TrialReporter,
@@ -316,7 +317,10 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             Target labels.
         groups : array-like of shape (n_samples,), optional
             Group labels for a group-wise ``cv`` (``GroupKFold``, ...), as
-            ``GridSearchCV`` takes them; not passed to the estimator.
+            ``GridSearchCV`` takes them.  Passed to the estimator's ``fit``
+            too (split with the folds) where the estimator, or a step of a
+            pipeline, cross-fits with a group-wise splitter of its own
+            (``ImbalancedKerasClassifier(cv=StratifiedGroupKFold(5))``).
         **fit_params : dict
             Passed to the estimator's ``fit``; per-sample arrays are split
             with the folds.
@@ -331,6 +335,9 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         for name in ("best_estimator_", "refit_time_"):
             self.__dict__.pop(name, None)
         X, y, groups = indexable(X, y, groups)
+        if groups is not None:
+            # Split with the folds, as every per-row fit parameter is.
+            fit_params = {**_groups_for_estimator(self.estimator, groups), **fit_params}
         three_d = np.ndim(X) == 3
         space = self.param_distributions
         if space is None:
@@ -618,3 +625,16 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         float
         """
         return float(self.scorer_(self._best_estimator(), X, y, **params))
+
+
+def _groups_for_estimator(estimator, groups) -> dict:
+    """The fit parameters that give ``groups`` to the estimator's own
+    group-wise splitter (its ``cv``, or that of a step of a pipeline)."""
+    steps = [("", estimator)]
+    if hasattr(estimator, "steps"):
+        steps = [(f"{name}__", step) for name, step in estimator.steps]
+    return {
+        f"{prefix}groups": groups
+        for prefix, step in steps
+        if is_splitter(getattr(step, "cv", None)) and reads_groups(step.cv)
+    }

@@ -174,6 +174,10 @@ def test_losses_named_outside_keras_are_not_loaded(tmp_path):
     [
         ({"callbacks": [keras.callbacks.TerminateOnNaN()]}, "callbacks=None"),
         ({"random_state": np.random.RandomState(0)}, "integer random_state"),
+        (
+            {"cv": KFold(3, shuffle=True, random_state=np.random.RandomState(0))},
+            "parameter 'cv' parameter 'random_state'",
+        ),
         ({"loss": lambda y_true, y_pred: y_pred}, "'loss'"),
     ],
 )

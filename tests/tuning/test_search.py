@@ -1002,3 +1002,29 @@ def test_feature_names_are_the_best_estimator_s(tabular):
     search.set_params(refit=False).fit(frame, y)
     assert not hasattr(search, "best_estimator_")
     assert not hasattr(search, "feature_names_in_")
+
+
+@pytest.mark.parametrize("in_pipeline", [False, True], ids=["alone", "pipeline"])
+def test_groups_reach_an_estimator_that_cross_fits_by_group(in_pipeline):
+    from sklearn.model_selection import StratifiedGroupKFold
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_imbalanced_classification(
+        240, n_features=4, n_informative=3, weights=(20, 100, 40), random_state=0
+    )
+    groups = np.arange(len(y)) // 4
+    clf = ImbalancedKerasClassifier(
+        units=4, epochs=1, cv=StratifiedGroupKFold(2), random_state=0
+    )
+    estimator = (
+        Pipeline([("scale", StandardScaler()), ("clf", clf)]) if in_pipeline else clf
+    )
+    space = {("clf__" if in_pipeline else "") + "units": IntDistribution(2, 8)}
+    search = OptunaSearchCV(
+        estimator, space, n_trials=1, cv=StratifiedGroupKFold(2), random_state=0
+    ).fit(X, y, groups=groups)
+    # Each fold's fits and the refit read the groups (without them the
+    # estimator's group-wise splitter refuses to fit: every trial would fail).
+    assert np.isfinite(search.best_score_)
+    refitted = search.best_estimator_[-1] if in_pipeline else search.best_estimator_
+    assert refitted.n_networks_ == 2
