@@ -8,6 +8,8 @@ group-wise one, say), so that every row is held out at most once.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
@@ -132,7 +134,7 @@ def splitter_splits(
     calibration are fitted on them), and the networks, which train in step,
     have training rows of comparable numbers."""
     n = len(y_encoded)
-    if groups is None and reads_groups(cv):
+    if groups is None and asks_for_groups(cv):
         raise ValueError(
             f"cv={cv!r} splits by group; pass each row's group to fit "
             "(fit(X, y, groups=...))."
@@ -152,8 +154,6 @@ def splitter_splits(
         raise ValueError(f"cv={cv!r} gives no split of the training rows.")
     held_out = np.zeros(n, dtype=bool)
     for j, (train, test) in enumerate(splits, start=1):
-        if len(test) == 0:
-            raise ValueError(f"cv={cv!r} holds out no row in its split {j}.")
         if np.isin(test, train).any():
             raise ValueError(
                 f"cv={cv!r} trains on rows it holds out in its split {j}; "
@@ -183,7 +183,7 @@ def splitter_splits(
         )
     sizes = [len(train) for train, _ in splits]
     if min(sizes) < MIN_TRAINING_SHARE * max(sizes):
-        # The networks take their steps together, as many a epoch as the
+        # The networks take their steps together, as many an epoch as the
         # largest needs: a smaller one would sit out the rest of each epoch
         # on batches that weigh nothing, while its optimizer's momentum
         # still moves it.
@@ -191,25 +191,41 @@ def splitter_splits(
             f"cv={cv!r} trains its networks on {min(sizes)} to {max(sizes)} "
             "rows; the networks of a fit train in step, on training rows of "
             f"comparable numbers (the fewest at least {MIN_TRAINING_SHARE:.0%} "
-            "of the most). Use a KFold-like splitter."
+            "of the most). Use a KFold-like splitter; with groups of unequal "
+            "sizes, fewer folds or more, smaller groups."
         )
     return splits
 
 
-def reads_groups(cv) -> bool:
-    """Whether the splitter asks for ``groups`` (scikit-learn's metadata
-    requests: its group-wise splitters do)."""
+def asks_for_groups(cv) -> bool:
+    """Whether the splitter cannot split without ``groups``: scikit-learn's
+    group-wise splitters say so in their metadata requests."""
     if not hasattr(cv, "get_metadata_routing"):
         return False
     split = getattr(cv.get_metadata_routing(), "split", None)
     return getattr(split, "requests", {}).get("groups") is True
 
 
+def reads_groups(cv) -> bool:
+    """Whether the splitter reads ``groups``: scikit-learn's group-wise
+    splitters, and a splitter of another package (or the user's) whose
+    ``split`` takes them.  scikit-learn's others take ``groups`` in their
+    ``split`` too, and ignore them."""
+    if asks_for_groups(cv):
+        return True
+    if type(cv).__module__.split(".")[0] == "sklearn":
+        return False
+    try:
+        return "groups" in inspect.signature(cv.split).parameters
+    except (TypeError, ValueError):  # no signature to read
+        return False
+
+
 def _row_indices(rows, n: int, kind: str, cv) -> np.ndarray:
     """A split's rows as sorted indices (from indices or a boolean mask)."""
     rows = np.asarray(rows)
     if rows.dtype == bool and rows.shape == (n,):
-        return np.flatnonzero(rows)
+        rows = np.flatnonzero(rows)
     if rows.ndim != 1 or (len(rows) and rows.dtype.kind not in "iu"):
         raise ValueError(
             f"cv={cv!r} must give {kind} rows as integer indices; got an array "
@@ -220,7 +236,9 @@ def _row_indices(rows, n: int, kind: str, cv) -> np.ndarray:
             f"cv={cv!r} gave {kind} rows outside the {n} training rows "
             f"({int(rows.min())} to {int(rows.max())})."
         )
-    unique = np.unique(rows)
+    unique = np.unique(rows).astype(np.intp)
+    if len(unique) == 0:
+        raise ValueError(f"cv={cv!r} gave no {kind} row in one of its splits.")
     if len(unique) < len(rows):
         raise ValueError(
             f"cv={cv!r} gave some {kind} rows twice in one split; each network "

@@ -289,6 +289,11 @@ def _unequal_halves(y):
             "gave some training rows twice in one split",
         ),
         (
+            lambda y: check_cv([(np.arange(50, len(y)), [])]),
+            None,
+            "gave no test row in one of its splits",
+        ),
+        (
             lambda y: check_cv([(np.arange(50, len(y) + 3), np.arange(50))]),
             None,
             r"gave training rows outside the 340 training rows \(50 to 342\)",
@@ -305,6 +310,7 @@ def _unequal_halves(y):
         "class-never-held-out",
         "unequal-training-rows",
         "training-row-twice",
+        "empty-split",
         "row-out-of-range",
     ],
 )
@@ -314,6 +320,26 @@ def test_splitter_problems_are_named(tabular, fast_params, cv, groups, message):
     with pytest.raises(ValueError, match=message):
         clf.fit(X, y, groups=None if groups is None else groups(len(y)))
     assert not hasattr(clf, "model_")
+
+
+class _OddAndEvenGroups:
+    """A splitter of the user's own (scikit-learn's protocol, no base
+    class): two splits, by the parity of the group."""
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return 2
+
+    def split(self, X, y=None, groups=None):
+        odd = np.asarray(groups) % 2 == 1
+        yield np.flatnonzero(~odd), np.flatnonzero(odd)
+        yield np.flatnonzero(odd), np.flatnonzero(~odd)
+
+
+def test_a_splitter_of_ones_own_that_takes_groups_gets_them(tabular, fast_params):
+    X, y = tabular
+    groups = _row_groups(len(y))
+    clf = ImbalancedKerasClassifier(**{**fast_params, "cv": _OddAndEvenGroups()})
+    assert clf.fit(X, y, groups=groups).n_networks_ == 2
 
 
 def test_a_splitter_class_is_not_a_splitter(tabular, fast_params):

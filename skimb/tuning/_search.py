@@ -627,14 +627,23 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         return float(self.scorer_(self._best_estimator(), X, y, **params))
 
 
-def _groups_for_estimator(estimator, groups) -> dict:
+def _groups_for_estimator(estimator, groups, prefix: str = "") -> dict:
     """The fit parameters that give ``groups`` to the estimator's own
-    group-wise splitter (its ``cv``, or that of a step of a pipeline)."""
-    steps = [("", estimator)]
-    if hasattr(estimator, "steps"):
-        steps = [(f"{name}__", step) for name, step in estimator.steps]
-    return {
-        f"{prefix}groups": groups
-        for prefix, step in steps
-        if is_splitter(getattr(step, "cv", None)) and reads_groups(step.cv)
-    }
+    group-wise splitter: its ``cv``, or that of a step of a pipeline (at
+    any depth).  Decided on the estimator as given, not as a trial sets it."""
+    if is_splitter(getattr(estimator, "cv", None)) and reads_groups(estimator.cv):
+        return {f"{prefix}groups": groups}
+    params, resampled = {}, None
+    for name, step in getattr(estimator, "steps", ()):
+        found = _groups_for_estimator(step, groups, f"{prefix}{name}__")
+        if found and resampled is not None:
+            raise ValueError(
+                f"The pipeline's step {resampled!r} resamples the rows before "
+                f"step {name!r}, whose cv splits by group: the groups would no "
+                "longer match the rows. Resample in that step's batches "
+                "(batch_sampler=) instead."
+            )
+        params.update(found)
+        if hasattr(step, "fit_resample"):
+            resampled = name
+    return params

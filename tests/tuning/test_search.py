@@ -1028,3 +1028,27 @@ def test_groups_reach_an_estimator_that_cross_fits_by_group(in_pipeline):
     assert np.isfinite(search.best_score_)
     refitted = search.best_estimator_[-1] if in_pipeline else search.best_estimator_
     assert refitted.n_networks_ == 2
+
+
+def test_groups_go_to_a_nested_step_and_not_after_a_sampler():
+    from sklearn.model_selection import StratifiedGroupKFold
+    from sklearn.pipeline import Pipeline as SkPipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skimb.tuning._search import _groups_for_estimator
+
+    X, y = make_imbalanced_classification(
+        120, n_features=4, n_informative=3, weights=(20, 100, 40), random_state=0
+    )
+    groups = np.arange(len(y)) // 4
+    clf = ImbalancedKerasClassifier(units=4, epochs=1, cv=StratifiedGroupKFold(2))
+    inner = SkPipeline([("scale", StandardScaler()), ("clf", clf)])
+    nested = SkPipeline([("scale", "passthrough"), ("model", inner)])
+    assert list(_groups_for_estimator(nested, groups)) == ["model__clf__groups"]
+    # A search over integer folds of the estimator's own: no groups for it.
+    assert _groups_for_estimator(ImbalancedKerasClassifier(cv=5), groups) == {}
+    resampled = Pipeline([("over", SMOTE(k_neighbors=2)), ("clf", clf)])
+    search = OptunaSearchCV(resampled, {"clf__units": IntDistribution(2, 8)}, cv=2)
+    with pytest.raises(ValueError, match="step 'over' resamples the rows before"):
+        search.fit(X, y, groups=groups)
+    assert not hasattr(search, "study_")
