@@ -126,13 +126,13 @@ def splitter_splits(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """One network per split of the splitter ``cv`` (given ``X`` where the
     data are in memory, the number of rows otherwise, and ``groups`` where
-    it reads them), checked: each network
-    trains on every class and validates on rows it does not train on, no
-    row is held out by two networks (a row's held-out prediction, which
-    tunes the decision rule, is that of the one network that did not train
-    on it), the held-out rows hold every class (the decision rule and the
-    calibration are fitted on them), and the networks, which train in step,
-    have training rows of comparable numbers."""
+    it reads them), checked: each network trains on every class and
+    validates on rows it does not train on, no row is held out by two
+    networks (a row's held-out prediction, which tunes the decision rule,
+    is that of the one network that did not train on it), the held-out
+    rows hold every class (the decision rule and the calibration are
+    fitted on them), and the networks, which train in step, have training
+    rows of comparable numbers."""
     n = len(y_encoded)
     if groups is None and asks_for_groups(cv):
         raise ValueError(
@@ -250,9 +250,8 @@ def _row_indices(rows, n: int, kind: str, cv) -> np.ndarray:
 def check_streamed_splits(splits: list, *, n_rows: int, cv) -> None:
     """Refuse splits that a streamed fit cannot train: one pass over the
     shards trains each network on every row it does not hold out."""
-    n = n_rows
     for j, (train, held_out) in enumerate(splits, start=1):
-        if held_out is not None and len(train) + len(held_out) != n:
+        if held_out is not None and len(train) + len(held_out) != n_rows:
             raise ValueError(
                 f"fit(Shards) trains each network on every row it does not "
                 f"hold out; cv={cv!r} leaves some rows out of both the training "
