@@ -94,13 +94,12 @@ def network_splits(
     """``(train, validation)`` indices of each network of a fit (``groups``:
     the rows' groups, and ``X`` the data in memory, for a splitter given as
     ``cv``)."""
-    splitter = is_splitter(cv)
-    if groups is not None and not (splitter and reads_groups(cv)):
+    if groups is not None and not reads_groups(cv):
         raise ValueError(
             f"groups are read by a group-wise splitter given as cv (such as "
             f"StratifiedGroupKFold); cv={cv!r} does not read them."
         )
-    if splitter:
+    if is_splitter(cv):
         return splitter_splits(cv, y_encoded, classes=classes, groups=groups, X=X)
     k = n_folds(cv, y_encoded, classes=classes, validation_fraction=validation_fraction)
     if k is None:
@@ -207,10 +206,12 @@ def asks_for_groups(cv) -> bool:
 
 
 def reads_groups(cv) -> bool:
-    """Whether the splitter reads ``groups``: scikit-learn's group-wise
-    splitters, and a splitter of another package (or the user's) whose
-    ``split`` takes them.  scikit-learn's others take ``groups`` in their
-    ``split`` too, and ignore them."""
+    """Whether ``cv`` is a splitter that reads ``groups``: scikit-learn's
+    group-wise splitters, and a splitter of another package (or the user's)
+    whose ``split`` takes them.  scikit-learn's others take ``groups`` in
+    their ``split`` too, and ignore them; a number of folds reads none."""
+    if not is_splitter(cv):
+        return False
     if asks_for_groups(cv):
         return True
     if type(cv).__module__.split(".")[0] == "sklearn":

@@ -22,7 +22,7 @@ from sklearn.utils.validation import _check_method_params, check_is_fitted, inde
 
 from skimb._class_sizes import check_class_counts
 from skimb._random import seed_from
-from skimb._splits import is_splitter, reads_groups
+from skimb._splits import reads_groups
 from skimb.metrics import PROBABILITY_SCORERS, SCORERS, get_scorer
 from skimb.tuning._pruning import (
     TrialReporter,
@@ -631,7 +631,7 @@ def _groups_for_estimator(estimator, groups, prefix: str = "") -> dict:
     """The fit parameters that give ``groups`` to the estimator's own
     group-wise splitter: its ``cv``, or that of a step of a pipeline (at
     any depth).  Decided on the estimator as given, not as a trial sets it."""
-    if is_splitter(getattr(estimator, "cv", None)) and reads_groups(estimator.cv):
+    if reads_groups(getattr(estimator, "cv", None)):
         return {f"{prefix}groups": groups}
     params, resampled = {}, None
     for name, step in getattr(estimator, "steps", ()):
