@@ -32,6 +32,7 @@ class Data:
     y: np.ndarray | None
     kind: str  # "table" or "sequences"
     path: Path
+    groups: np.ndarray | None = None
 
 
 def read_data(
@@ -41,6 +42,7 @@ def read_data(
     need_target: bool = True,
     feature_names=None,
     classes=None,
+    groups: str | None = None,
 ) -> Data:
     """Read a table or a sequence file.
 
@@ -61,6 +63,10 @@ def read_data(
     classes : ndarray, optional
         A model's classes: a CSV's labels, which are text, take their type
         where they can (:func:`labels_from_text`).
+    groups : str, optional
+        A table's column, or an ``.npz`` file's array, of each row's group
+        (a recording, a patient): read into ``Data.groups``, and not a
+        feature.
 
     Returns
     -------
@@ -74,9 +80,33 @@ def read_data(
             ".parquet or .npz."
         )
     _check_file(path)
+    labels = target or ("y" if suffix in SEQUENCE_SUFFIXES else None)
+    if groups is not None and groups == labels:
+        raise DataError(
+            f"{path}: {groups!r} names both the labels and the groups; the "
+            "groups are another column or array."
+        )
     if suffix in SEQUENCE_SUFFIXES:
-        return _read_sequences(path, need_target, target or "y")
-    return _read_table(path, target, need_target, feature_names, classes)
+        data = _read_sequences(path, need_target, target or "y", groups)
+    else:
+        data = _read_table(path, target, need_target, feature_names, classes, groups)
+    if data.groups is not None:
+        _check_groups(data.groups, path, groups)
+    return data
+
+
+def _check_groups(groups: np.ndarray, path: Path, name: str) -> None:
+    """Groups: none missing (a table's empty cells, NaN)."""
+    if groups.dtype.kind == "f":
+        missing = np.isnan(groups)
+    elif groups.dtype.kind == "O":
+        missing = np.array([g is None or g != g for g in groups])  # (NaN != NaN)
+    else:
+        missing = np.zeros(len(groups), dtype=bool)
+    if missing.any():
+        raise DataError(
+            f"{path}: the groups {name!r} have {int(missing.sum())} missing values."
+        )
 
 
 def _check_file(path: Path) -> None:
@@ -151,7 +181,7 @@ def labels_from_text(texts: np.ndarray, *, like: np.ndarray | None = None):
 
 
 def _read_table(
-    path: Path, target, need_target: bool, feature_names, classes=None
+    path: Path, target, need_target: bool, feature_names, classes=None, groups=None
 ) -> Data:
     try:
         import pandas as pd
@@ -184,7 +214,19 @@ def _read_table(
         raise DataError(f"{path}: the file is empty.") from None
     except Exception as error:  # parsers raise many types; all mean "unreadable"
         raise _unreadable(path, error) from None
-    return _table(frame, path, target, need_target, feature_names)
+    group_labels = None
+    if groups is not None:
+        frame.columns = [str(column) for column in frame.columns]
+        if groups not in frame.columns:
+            raise DataError(
+                f"{path}: no column {groups!r} for the groups (the columns are "
+                f"{_listing(frame.columns)})."
+            )
+        # (Not a feature: a recording's name says nothing of a new one.)
+        group_labels = frame.pop(groups).to_numpy()
+    data = _table(frame, path, target, need_target, feature_names)
+    data.groups = group_labels
+    return data
 
 
 def _table(frame, path: Path, target, need_target: bool, feature_names) -> Data:
@@ -299,7 +341,9 @@ def _is_numeric(dtype) -> bool:
     return getattr(dtype, "kind", "O") in "biuf"
 
 
-def _read_sequences(path: Path, need_target: bool, target: str) -> Data:
+def _read_sequences(
+    path: Path, need_target: bool, target: str, groups: str | None = None
+) -> Data:
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
@@ -348,7 +392,20 @@ def _read_sequences(path: Path, need_target: bool, target: str) -> Data:
                 f"{path}: the labels {target!r} have {int(np.isnan(y).sum())} "
                 "missing values (NaN)."
             )
-    return Data(X=X, y=y, kind="sequences", path=path)
+    group_labels = None
+    if groups is not None:
+        group_labels = arrays.get(groups)
+        if group_labels is None:
+            raise DataError(
+                f"{path}: no array named {groups!r} for the groups (it has "
+                f"{_listing(arrays)})."
+            )
+        if group_labels.ndim != 1 or len(group_labels) != len(X):
+            raise DataError(
+                f"{path}: the groups {groups!r} must be 1-D, one per row of X "
+                f"({len(X)}); got shape {group_labels.shape}."
+            )
+    return Data(X=X, y=y, kind="sequences", path=path, groups=group_labels)
 
 
 def _listing(names) -> str:

@@ -3,8 +3,9 @@
 This package's entry point parses the arguments (``_parser``) and turns
 errors into one line on stderr; each command lives in a module of its own
 (``_demo``, ``_tune``, ``_evaluate``, ``_predict``, sharing ``_common`` and
-``_progress``), imported after the arguments are parsed, so that
-``skimb --help`` answers without loading Keras.
+``_progress``; ``_tune``'s splits by group in ``_groups``), imported after
+the arguments are parsed, so that ``skimb --help`` answers without loading
+Keras.
 """
 
 from __future__ import annotations

@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
             "macro-F1, on a table (CSV or Parquet, with --target naming the label "
             "column) or sequences (.npz with X of shape (n, timesteps, features) "
             "and labels y, or the array --target names).  A stratified share of "
-            "the rows is held out to evaluate the best model in the report.  "
+            "the rows (whole groups, with --groups) is held out to evaluate the "
+            "best model in the report.  "
             "Writes model.skimb and report.html."
         ),
     )
@@ -52,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--target",
         metavar="COLUMN",
         help="label column of a table (of an .npz: the labels' array, default y)",
+    )
+    tune.add_argument(
+        "--groups",
+        metavar="COLUMN",
+        help=(
+            "column of a table (of an .npz: an array) naming each row's group, "
+            "such as a recording or a patient: the held-out rows, the search's "
+            "folds and the cross-fitted networks' folds keep every group whole"
+        ),
     )
     tune.add_argument(
         "--trials", type=_positive_int, default=20, help="trials (default: 20)"

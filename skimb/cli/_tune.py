@@ -22,7 +22,7 @@ MODEL_FILE = "model.skimb"
 
 def tune(args) -> int:
     """Search hyper-parameters on a data file; save the best model and report."""
-    data = read_data(args.data, target=args.target)
+    data = read_data(args.data, target=args.target, groups=args.groups)
     if args.storage is None and args.study_name is not None:
         raise DataError("--study-name needs --storage (a study in memory has no name).")
     out = Path(args.out or f"skimb-tune-{slug(Path(args.data).stem)}")
@@ -34,18 +34,16 @@ def tune(args) -> int:
             f"{data.path}: --architecture {architecture} needs sequences (an .npz "
             "with 3-D X); use dense for tables."
         )
-    check_folds(data.y, args.cv, data.path, networks=args.networks)
-    from sklearn.model_selection import train_test_split
-
-    X, y = data.X, data.y
-    X_test = y_test = None
-    if args.test_size > 0:
-        X, X_test, y, y_test = train_test_split(
-            X, y, test_size=args.test_size, stratify=y, random_state=args.seed
+    if data.groups is None:
+        check_folds(data.y, args.cv, data.path, networks=args.networks)
+        X, y, groups, (X_test, y_test) = _hold_out(data, args)
+        search_cv, networks_cv = (
+            args.cv,
+            (None if args.networks == 1 else args.networks),
         )
-        check_folds(
-            y, args.cv, data.path, networks=args.networks, held_out=args.test_size
-        )
+    else:
+        X, y, groups, (X_test, y_test) = _hold_out_groups(data, args)
+        search_cv, networks_cv = _group_folds(data.path, y, groups, args)
     # Opened after the checks of the data (a refused run writes no database
     # or journal file), before the search.
     storage = _storage(args.storage)
@@ -65,8 +63,9 @@ def tune(args) -> int:
     estimator = ImbalancedKerasClassifier(
         architecture,
         epochs=args.epochs,
-        # --networks 1 is one network (cv=None); N >= 2 cross-fits N.
-        cv=None if args.networks == 1 else args.networks,
+        # --networks 1 is one network (cv=None); N >= 2 cross-fits N; with
+        # --groups, group-wise folds.
+        cv=networks_cv,
         random_state=args.seed,
         callbacks=[progress],
     )
@@ -77,7 +76,7 @@ def tune(args) -> int:
         space,
         n_trials=args.trials,
         timeout=args.timeout,
-        cv=args.cv,
+        cv=search_cv,
         storage=storage,
         study_name=study_name,
         random_state=args.seed,
@@ -85,7 +84,7 @@ def tune(args) -> int:
     watcher = _TrialWatcher(storage, study_name, args.trials, status, progress)
     progress.on_fit = watcher.update
     try:
-        search.fit(X, y)
+        search.fit(X, y, groups=groups)
     except OtherSearchError as error:
         raise OtherSearchError(
             f"{error}  On the command line: the same data file, --cv, --seed "
@@ -107,7 +106,7 @@ def tune(args) -> int:
         # The finished trials are in the storage: a search asked for no more
         # trials than that only refits the best one.
         search.set_params(n_trials=watcher.finished(), timeout=None)
-        search.fit(X, y)
+        search.fit(X, y, groups=groups)
         interrupted = True
     else:
         interrupted = False
@@ -120,11 +119,97 @@ def tune(args) -> int:
     model_path = persistence.save(best, out / MODEL_FILE)
     _print_search(search)
     test_score = None if X_test is None else best.score(X_test, y_test)
-    _print_summary(search, test_score, n_test=0 if y_test is None else len(y_test))
-    page = _tune_report(search, best, (X, y), (X_test, y_test), args, out)
+    _print_summary(
+        search,
+        test_score,
+        n_test=0 if y_test is None else len(y_test),
+        grouped_by=args.groups,
+    )
+    page = _tune_report(search, best, (X, y, groups), (X_test, y_test), args, out)
     print(f"model: {model_path}")
     print(f"report: {page}")
     return 130 if interrupted else 0
+
+
+def _hold_out(data, args) -> tuple:
+    """The rows searched on, their (no) groups, and the stratified
+    ``--test-size`` share held out for the report (None where it is 0)."""
+    from sklearn.model_selection import train_test_split
+
+    if args.test_size == 0:
+        return data.X, data.y, None, (None, None)
+    X, X_test, y, y_test = train_test_split(
+        data.X,
+        data.y,
+        test_size=args.test_size,
+        stratify=data.y,
+        random_state=args.seed,
+    )
+    check_folds(y, args.cv, data.path, networks=args.networks, held_out=args.test_size)
+    return X, y, None, (X_test, y_test)
+
+
+def _hold_out_groups(data, args) -> tuple:
+    """As :func:`_hold_out`, whole groups held out."""
+    from sklearn.utils import _safe_indexing
+
+    from skimb.cli._groups import check_hold_out, hold_out
+
+    if args.test_size == 0:
+        return data.X, data.y, data.groups, (None, None)
+    train, test = _grouped(
+        data.path,
+        args.groups,
+        lambda: hold_out(data.y, data.groups, test_size=args.test_size, seed=args.seed),
+    )
+    check_hold_out(data.y, train, groups=data.groups, path=data.path, name=args.groups)
+    return (
+        _safe_indexing(data.X, train),
+        data.y[train],
+        data.groups[train],
+        (_safe_indexing(data.X, test), data.y[test]),
+    )
+
+
+def _group_folds(path, y, groups, args) -> tuple:
+    """The search's folds and the estimator's ``cv`` by group, checked."""
+    from skimb import ImbalancedKerasClassifier
+    from skimb.cli._groups import check_splits, network_folds, search_folds
+
+    search = search_folds(args.cv, seed=args.seed)
+    networks = _grouped(
+        path,
+        args.groups,
+        lambda: network_folds(
+            args.networks,
+            y,
+            groups,
+            search=search,
+            validation_fraction=ImbalancedKerasClassifier().validation_fraction,
+            seed=args.seed,
+        ),
+    )
+    check_splits(
+        y,
+        groups,
+        search=search,
+        networks=networks,
+        path=path,
+        name=args.groups,
+        held_out=args.test_size > 0,
+    )
+    return search, networks
+
+
+def _grouped(path, name: str, split):
+    """``split()``, a scikit-learn splitter's refusal (more folds than
+    groups) naming the file and the groups."""
+    try:
+        return split()
+    except DataError:
+        raise
+    except ValueError as error:
+        raise DataError(f"{path}: grouped by {name!r}: {error}") from None
 
 
 def _storage(address):
@@ -219,12 +304,15 @@ def _print_search(search) -> None:
         )
 
 
-def _print_summary(search, test_score: float | None, *, n_test: int) -> None:
+def _print_summary(
+    search, test_score: float | None, *, n_test: int, grouped_by: str | None
+) -> None:
     results = search.cv_results_
     best = int(results["number"][search.best_index_]) + 1
+    by = "" if grouped_by is None else f" by {grouped_by!r}"
     print(
         f"best: trial {best}, cross-validated macro-F1 {search.best_score_:.3f} "
-        f"over {search.n_splits_} folds"
+        f"over {search.n_splits_} folds{by}"
     )
     if search.top_index_ != search.best_index_:
         top = int(results["number"][search.top_index_]) + 1
@@ -242,7 +330,7 @@ def _print_summary(search, test_score: float | None, *, n_test: int) -> None:
     if test_score is not None:
         print(
             f"held-out test macro-F1 of the refitted best model: {test_score:.3f} "
-            f"({n_test} rows)"
+            f"({n_test} rows{'' if grouped_by is None else ', whole groups'})"
         )
 
 
@@ -259,14 +347,19 @@ def _short(value) -> str:
     return str(value)
 
 
-def _peer_scores(search, X, y) -> np.ndarray:
+def _peer_scores(search, X, y, groups) -> np.ndarray:
     """``LogisticRegression(class_weight="balanced")`` on standardised,
     flattened rows, scored on the search's own folds."""
     from sklearn.model_selection import cross_val_score
 
     flat = np.nan_to_num(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
     return cross_val_score(
-        flat_baseline(), flat, y, cv=search.cv_splitter_, scoring="f1_macro"
+        flat_baseline(),
+        flat,
+        y,
+        groups=groups,
+        cv=search.cv_splitter_,
+        scoring="f1_macro",
     )
 
 
@@ -276,9 +369,14 @@ def _tune_report(search, best, train, test, args, out: Path) -> Path:
     X_test, y_test = test
     report = Report(f"skimb tune: {Path(args.data).name}")
     results = search.cv_results_
+    folds = (
+        "stratified folds"
+        if args.groups is None
+        else (f"stratified folds that keep each {args.groups!r} group whole")
+    )
     report.add_text(
         f"{len(results['number'])} trials of an Optuna search, each scored by "
-        f"mean macro-F1 over {search.n_splits_} stratified folds; "
+        f"mean macro-F1 over {search.n_splits_} {folds}; "
         f"best {search.best_score_:.3f} "
         f"(trial {results['number'][search.best_index_] + 1})."
     )

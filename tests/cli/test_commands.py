@@ -369,6 +369,204 @@ def test_tune_workers_share_a_journal_file(capsys, table_file, tmp_path):
     assert "--study-name" in line
 
 
+@pytest.fixture(scope="module")
+def recordings(sequences, tmp_path_factory):
+    """The fixture sequences cut into recordings of one class each: a table
+    with a 'recording' column (recordings of 3 to 19 rows; the rarest class
+    in 6 of them), and an .npz file with a 'recording' array (recordings of
+    4 rows)."""
+    X, y = sequences
+    recording = np.empty(len(y), dtype=object)
+    for label in np.unique(y):
+        rows = np.flatnonzero(y == label)
+        parts = np.array_split(rows, max(6, len(rows) // 17))
+        for j, part in enumerate(parts):
+            recording[part] = f"r{label}-{j}"
+    frame = pd.DataFrame(X[:, -1], columns=["f0", "f1", "f2"])
+    frame["label"] = y
+    frame["recording"] = recording
+    folder = tmp_path_factory.mktemp("recordings")
+    frame.to_csv(folder / "table.csv", index=False)
+    fours = np.empty(len(y), dtype=object)
+    for label in np.unique(y):
+        rows = np.flatnonzero(y == label)
+        fours[rows] = [f"r{label}-{j // 4}" for j in range(len(rows))]
+    np.savez(folder / "sequences.npz", X=X, y=y, recording=fours.astype(str))
+    return folder
+
+
+def test_tune_by_group_keeps_every_group_whole(
+    capsys, recordings, tmp_path, monkeypatch
+):
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from skimb.tuning import OptunaSearchCV
+
+    searched = {}
+    fit = OptunaSearchCV.fit
+
+    def spy(self, X, y, **kwargs):
+        searched.update(X=X, y=y, groups=kwargs.get("groups"))
+        fit(self, X, y, **kwargs)
+        searched["search"] = self
+        return self
+
+    monkeypatch.setattr(OptunaSearchCV, "fit", spy)
+    frame = pd.read_csv(recordings / "table.csv")
+    argv = ["tune", recordings / "table.csv", "--target", "label", *TUNE]
+    argv[argv.index("--trials") + 1] = "1"
+    code, out, err = _run(
+        capsys, *argv, "--groups", "recording", "--out", tmp_path / "run"
+    )
+    assert code == 0, err
+    assert "cross-validated macro-F1" in out and "over 2 folds by 'recording'" in out
+    assert "rows, whole groups)" in out
+    # The held-out rows are whole recordings: the searched rows are every
+    # row of the recordings they hold, and only those.
+    groups = searched["groups"]
+    assert len(groups) == frame["recording"].isin(set(groups)).sum()
+    assert 0 < len(groups) < len(frame)
+    # The search's folds, and each network's, keep recordings whole.
+    search = searched["search"]
+    assert isinstance(search.cv_splitter_, StratifiedGroupKFold)
+    for train, test in search.cv_splitter_.split(searched["X"], searched["y"], groups):
+        assert not set(groups[train]) & set(groups[test])
+    model = persistence.load(tmp_path / "run" / "model.skimb")
+    assert isinstance(model.cv, StratifiedGroupKFold)
+    assert 2 <= model.n_networks_ == model.cv.n_splits <= 5
+    assert model.feature_names_in_.tolist() == ["f0", "f1", "f2"]
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert "stratified folds that keep each &#x27;recording&#x27; group whole" in report
+
+    # Sequences: the groups are an array of the .npz file.
+    argv[1] = recordings / "sequences.npz"
+    argv.remove("--target")
+    argv.remove("label")
+    code, out, err = _run(
+        capsys,
+        *argv,
+        "--groups",
+        "recording",
+        "--networks",
+        "2",
+        "--out",
+        tmp_path / "seq",
+    )
+    assert code == 0, err
+    model = persistence.load(tmp_path / "seq" / "model.skimb")
+    assert isinstance(model.cv, StratifiedGroupKFold) and model.n_networks_ == 2
+
+
+def test_auto_networks_by_group_are_the_most_whose_folds_pass(recordings):
+    """--networks auto with --groups: up to the 5 networks cv="auto" gives
+    here, the most whose group-wise folds pass every check in every search
+    fold (the recordings, of 6 to 17 rows, rarely split evenly)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from skimb._files import DataError, read_data
+    from skimb.cli._groups import check_splits, network_folds, search_folds
+    from skimb.model_selection import StratifiedGroupShuffleSplit
+
+    data = read_data(recordings / "table.csv", target="label", groups="recording")
+    for seed in range(4):
+        search = search_folds(2, seed=seed)
+        chosen = network_folds(
+            "auto",
+            data.y,
+            data.groups,
+            search=search,
+            validation_fraction=0.1,
+            seed=seed,
+        )
+        passes = []
+        for k in range(1, 6):
+            networks = network_folds(
+                k,
+                data.y,
+                data.groups,
+                search=search,
+                validation_fraction=0.1,
+                seed=seed,
+            )
+            try:
+                check_splits(
+                    data.y,
+                    data.groups,
+                    search=search,
+                    networks=networks,
+                    path=data.path,
+                    name="recording",
+                    held_out=False,
+                )
+            except DataError as error:
+                assert "grouped by 'recording'" in str(error)
+                passes.append(False)
+            else:
+                passes.append(True)
+        expected = max(k for k, ok in enumerate(passes, start=1) if ok)
+        if expected > 1:
+            assert isinstance(chosen, StratifiedGroupKFold)
+            assert chosen.n_splits == expected, (seed, passes)
+        else:
+            assert isinstance(chosen, StratifiedGroupShuffleSplit), (seed, passes)
+
+
+def test_tune_by_group_refuses_groups_the_folds_cannot_keep_whole(
+    capsys, recordings, tmp_path, monkeypatch
+):
+    from skimb.tuning import OptunaSearchCV
+
+    def fit(*args, **kwargs):
+        raise AssertionError("searched before checking")
+
+    monkeypatch.setattr(OptunaSearchCV, "fit", fit)
+    frame = pd.read_csv(recordings / "table.csv")
+    rare = frame["label"].value_counts().idxmin()
+    one = frame.assign(
+        recording=np.where(frame["label"] == rare, "one", frame["recording"])
+    )
+    one.to_csv(tmp_path / "one.csv", index=False)
+    gap = frame.astype({"recording": object})
+    gap.loc[5, "recording"] = np.nan
+    gap.to_csv(tmp_path / "gap.csv", index=False)
+    table = recordings / "table.csv"
+    cases = {
+        "no column 'patient' for the groups": (table, "patient", []),
+        "'label' names both the labels and the groups": (table, "label", []),
+        "the groups 'recording' have 1 missing values": (
+            tmp_path / "gap.csv",
+            "recording",
+            [],
+        ),
+        # In one recording, a class is all held out, or all in one fold.
+        f"class {rare} has rows in 1 group": (tmp_path / "one.csv", "recording", []),
+        "n_splits=30 greater than the number of groups": (
+            table,
+            "recording",
+            ["--networks", "30"],
+        ),
+        "n_splits=40 greater than the number of groups": (
+            table,
+            "recording",
+            ["--cv", "40", "--test-size", "0"],
+        ),
+        "sequences.npz: no array named 'patient' for the groups": (
+            recordings / "sequences.npz",
+            "patient",
+            [],
+        ),
+    }
+    for expected, (path, groups, options) in cases.items():
+        argv = ["tune", path, *TUNE, "--groups", groups, *options]
+        if path.suffix == ".csv":
+            argv += ["--target", "label"]
+        line = _error_line(capsys, *argv, "--out", tmp_path / "never")
+        assert line.startswith("skimb tune: error: ")
+        assert expected in line, line
+        assert "grouped by" in line or "groups" in line
+    assert not (tmp_path / "never").exists()
+
+
 def test_tune_shows_progress_and_ctrl_c_keeps_the_finished_trials(
     capsys, table_file, tmp_path, monkeypatch
 ):

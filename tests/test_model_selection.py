@@ -1,0 +1,92 @@
+"""StratifiedGroupShuffleSplit: whole groups held out, stratified by class."""
+
+import copy
+import re
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GroupShuffleSplit
+
+from skimb import ImbalancedKerasClassifier
+from skimb._splits import asks_for_groups
+from skimb.model_selection import StratifiedGroupShuffleSplit
+from skimb.persistence import load, save
+
+
+def _recordings(seed=0):
+    """120 recordings of 3 to 12 rows, one class each (classes of 60, 40, 15
+    and 5 recordings)."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat([0, 1, 2, 3], [60, 40, 15, 5])
+    sizes = rng.integers(3, 13, size=len(labels))
+    y = np.repeat(labels, sizes)
+    groups = np.repeat(np.arange(len(labels)), sizes)
+    return y, groups
+
+
+def test_holds_out_whole_groups_about_test_size_with_every_class():
+    y, groups = _recordings()
+    split = StratifiedGroupShuffleSplit(n_splits=20, test_size=0.1, random_state=0)
+    shares, seen = [], 0
+    for train, test in split.split(np.zeros((len(y), 1)), y, groups):
+        assert not set(groups[train]) & set(groups[test])
+        assert len(train) + len(test) == len(y)
+        shares.append(len(test) / len(y))
+        seen += len(np.unique(y[test])) == 4
+    # Every draw holds the rarest class (5 recordings), where the same
+    # share of groups drawn without regard to class often misses it.
+    assert seen == 20
+    unstratified = GroupShuffleSplit(n_splits=20, test_size=0.1, random_state=0)
+    misses = sum(
+        len(np.unique(y[test])) < 4
+        for _, test in unstratified.split(np.zeros((len(y), 1)), y, groups)
+    )
+    assert misses >= 5
+    assert 0.07 < np.median(shares) < 0.13
+
+
+def test_same_seed_same_splits_and_draws_differ():
+    y, groups = _recordings(1)
+    X = np.zeros((len(y), 1))
+
+    def tests(split):
+        return [test.tolist() for _, test in split.split(X, y, groups)]
+
+    split = StratifiedGroupShuffleSplit(n_splits=3, test_size=0.2, random_state=7)
+    assert tests(split) == tests(copy.deepcopy(split)) == tests(split)
+    assert len({tuple(t) for t in tests(split)}) == 3
+    assert split.get_n_splits() == 3
+
+
+@pytest.mark.parametrize(
+    "params, groups, message",
+    [
+        ({"test_size": 0}, True, "test_size must be a share of the rows in (0, 0.5]"),
+        ({"test_size": 0.7}, True, "test_size must be a share"),
+        ({"test_size": 5}, True, "test_size must be a share"),
+        ({"n_splits": 0}, True, "n_splits must be an integer >= 1"),
+        ({}, False, "holds out whole groups; pass groups"),
+    ],
+)
+def test_bad_parameters_and_missing_groups_are_named(params, groups, message):
+    y, row_groups = _recordings()
+    split = StratifiedGroupShuffleSplit(**params)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        next(split.split(np.zeros((len(y), 1)), y, row_groups if groups else None))
+
+
+def test_one_network_validates_on_whole_groups_and_the_model_file_keeps_it(
+    tabular, fast_params, tmp_path
+):
+    X, y = tabular
+    groups = np.arange(len(y)) // 4
+    split = StratifiedGroupShuffleSplit(test_size=0.2, random_state=0)
+    assert asks_for_groups(split)
+    clf = ImbalancedKerasClassifier(**{**fast_params, "cv": split})
+    with pytest.raises(ValueError, match="pass each row's group to fit"):
+        clf.fit(X, y)
+    clf.fit(X, y, groups=groups)
+    assert clf.n_networks_ == 1
+    loaded = load(save(clf, tmp_path / "model.skimb"))
+    assert repr(loaded.cv) == repr(split)
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
