@@ -31,13 +31,26 @@ default LSTM on windows centred over their steps.  Test macro-F1 and fit
 time, mean and standard deviation over seeds.  Run
 ``python benchmarks/bench_groups.py`` (``--quick``: a smoke run);
 results in ``benchmarks/results/groups.json``.
+
+``--tune``: the command line on the same tables.  Each seed's training
+recordings are written to a CSV file and tuned by ``skimb tune`` (``--trials``
+trials, 3 folds, 20% held out) with and without ``--groups recording``; the
+saved model is then scored on the seed's new recordings.  Each row gives the
+search's best cross-validated macro-F1 and the held-out rows' macro-F1,
+both as the command prints them, beside the macro-F1 on new recordings,
+which they estimate, and the command's wall time; results in
+``benchmarks/results/groups_tune.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
+import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -53,6 +66,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler  # noqa: E
 from skimb import ImbalancedKerasClassifier  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "groups.json"
+TUNE_RESULTS = RESULTS.with_name("groups_tune.json")
 RECORDINGS = (40, 20, 10, 6)  # per class
 WINDOWS = 25  # per recording
 SHAPES = {"table": (10,), "sequences": (16, 4)}
@@ -193,15 +207,109 @@ def run(kind: str, offset: float, seeds: list[int], epochs: int | None) -> dict:
     return rows
 
 
+def run_tune(offset: float, seeds: list[int], trials: int, epochs: int | None) -> dict:
+    """``skimb tune`` on each seed's table of training recordings, with and
+    without ``--groups``, its saved model scored on new recordings."""
+    import pandas as pd
+
+    from skimb import persistence
+    from skimb.cli import main as skimb
+
+    means = class_means("table")
+    ways = {"skimb tune": [], "skimb tune --groups recording": []}
+    rows = {way: {"cv": [], "held_out": [], "new": [], "seconds": []} for way in ways}
+    for seed in seeds:
+        X, y, groups = draw("table", offset, 2 * seed, means)
+        X_test, y_test, _ = draw("table", offset, 2 * seed + 1, means)
+        with tempfile.TemporaryDirectory() as folder:
+            frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+            frame["label"] = y
+            frame["recording"] = groups
+            frame.drop(columns="recording").to_csv(f"{folder}/plain.csv", index=False)
+            frame.to_csv(f"{folder}/recordings.csv", index=False)
+            for way in ways:
+                grouped = "--groups" in way
+                argv = [
+                    f"{folder}/{'recordings' if grouped else 'plain'}.csv",
+                    "--target",
+                    "label",
+                    "--trials",
+                    str(trials),
+                    "--cv",
+                    "3",
+                    "--seed",
+                    str(seed),
+                    "--out",
+                    f"{folder}/{len(way)}",
+                ]
+                argv += ["--groups", "recording"] if grouped else []
+                argv += [] if epochs is None else ["--epochs", str(epochs)]
+                printed = io.StringIO()
+                start = time.perf_counter()
+                with contextlib.redirect_stdout(printed):
+                    code = skimb(["tune", *argv])
+                seconds = time.perf_counter() - start
+                if code != 0:
+                    raise RuntimeError(f"skimb tune {' '.join(argv)} failed")
+                text = printed.getvalue()
+                row = rows[way]
+                row["cv"].append(float(re.search(r"macro-F1 ([0-9.]+) over", text)[1]))
+                row["held_out"].append(
+                    float(re.search(r"best model: ([0-9.]+)", text)[1])
+                )
+                model = persistence.load(f"{folder}/{len(way)}/model.skimb")
+                test = pd.DataFrame(X_test, columns=frame.columns[: X.shape[1]])
+                row["new"].append(
+                    f1_score(y_test, model.predict(test), average="macro")
+                )
+                row["seconds"].append(seconds)
+                print(
+                    f"  seed {seed} {way}: searched {row['cv'][-1]:.3f}, held out "
+                    f"{row['held_out'][-1]:.3f}, new recordings {row['new'][-1]:.3f}"
+                    f" in {seconds:.0f} s",
+                    flush=True,
+                )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--offset", type=float, default=1.5)
     parser.add_argument("--kind", nargs="+", default=list(SHAPES), choices=SHAPES)
+    parser.add_argument(
+        "--tune", action="store_true", help="skimb tune with and without --groups"
+    )
+    parser.add_argument("--trials", type=int, default=8, help="with --tune")
     args = parser.parse_args()
     seeds = [0] if args.quick else list(range(args.seeds))
     epochs = 3 if args.quick else None
+    if args.tune:
+        rows = run_tune(args.offset, seeds, 2 if args.quick else args.trials, epochs)
+        print(f"\nskimb tune on tables, {len(seeds)} seeds: macro-F1")
+        print(f"{'command':<32} {'searched':>8} {'held out':>8} {'new':>15} {'s':>5}")
+        for way, row in rows.items():
+            new = np.array(row["new"])
+            print(
+                f"{way:<32} {np.mean(row['cv']):8.3f} {np.mean(row['held_out']):8.3f}"
+                f" {new.mean():7.3f} ± {new.std():.3f} {np.mean(row['seconds']):5.0f}"
+            )
+        if not args.quick:
+            TUNE_RESULTS.write_text(
+                json.dumps(
+                    {
+                        "offset": args.offset,
+                        "seeds": seeds,
+                        "trials": args.trials,
+                        "rows": rows,
+                    },
+                    indent=1,
+                )
+                + "\n"
+            )
+            print(f"\nresults: {TUNE_RESULTS}")
+        return
     results = {"offset": args.offset, "seeds": seeds, "kinds": {}}
     if RESULTS.exists() and not args.quick:
         # A run of some kinds keeps the others' rows of the same setting.

@@ -90,22 +90,16 @@ def read_data(
         data = _read_sequences(path, need_target, target or "y", groups)
     else:
         data = _read_table(path, target, need_target, feature_names, classes, groups)
-    if data.groups is not None:
-        _check_groups(data.groups, path, groups)
     return data
 
 
-def _check_groups(groups: np.ndarray, path: Path, name: str) -> None:
-    """Groups: none missing (a table's empty cells, NaN)."""
-    if groups.dtype.kind == "f":
-        missing = np.isnan(groups)
-    elif groups.dtype.kind == "O":
-        missing = np.array([g is None or g != g for g in groups])  # (NaN != NaN)
-    else:
-        missing = np.zeros(len(groups), dtype=bool)
-    if missing.any():
+def _check_groups(missing: np.ndarray, path: Path, name: str) -> None:
+    """Groups: none missing (``missing``: a mask of the rows)."""
+    n = int(missing.sum())
+    if n:
         raise DataError(
-            f"{path}: the groups {name!r} have {int(missing.sum())} missing values."
+            f"{path}: the groups {name!r} have {n} missing value"
+            f"{'' if n == 1 else 's'}; give every row a group."
         )
 
 
@@ -223,7 +217,15 @@ def _read_table(
                 f"{_listing(frame.columns)})."
             )
         # (Not a feature: a recording's name says nothing of a new one.)
-        group_labels = frame.pop(groups).to_numpy()
+        column = frame.pop(groups)
+        if path.suffix.lower() == ".csv":
+            # The file's text, as the labels: "007" and "7" are two
+            # recordings, and "NA" is a name, not a missing value.
+            column = pd.read_csv(
+                path, usecols=[groups], dtype=str, keep_default_na=False, na_values=[""]
+            )[groups]
+        _check_groups(column.isna().to_numpy(), path, groups)
+        group_labels = column.to_numpy()
     data = _table(frame, path, target, need_target, feature_names)
     data.groups = group_labels
     return data
@@ -405,6 +407,8 @@ def _read_sequences(
                 f"{path}: the groups {groups!r} must be 1-D, one per row of X "
                 f"({len(X)}); got shape {group_labels.shape}."
             )
+        if group_labels.dtype.kind == "f":
+            _check_groups(np.isnan(group_labels), path, groups)
     return Data(X=X, y=y, kind="sequences", path=path, groups=group_labels)
 
 

@@ -6,18 +6,19 @@ rule is tuned on rows like the training rows.  Holding out whole groups
 fixes that, but scikit-learn's ``GroupShuffleSplit`` draws the groups
 without regard to class, so on imbalanced data the held-out rows often
 miss a rare class, on which the decision rule and the calibration are
-fitted.  scikit-learn has no stratified group-wise shuffle split (only the
-k-fold ``StratifiedGroupKFold``); this is one fold of that, drawn afresh
-for each split.
+fitted; and one fold of its ``StratifiedGroupKFold`` into ``1 /
+test_size`` folds needs about ``n_classes / test_size`` groups to hold
+every class, and is not drawn at random (it places the groups greedily,
+the seed breaking ties only).  scikit-learn has no stratified group-wise
+shuffle split.
 """
 
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
-from sklearn.model_selection import BaseCrossValidator, StratifiedGroupKFold
+from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_random_state
 
 __all__ = ["StratifiedGroupShuffleSplit"]
@@ -26,13 +27,16 @@ __all__ = ["StratifiedGroupShuffleSplit"]
 class StratifiedGroupShuffleSplit(BaseCrossValidator):
     """Hold out about ``test_size`` of the rows, whole groups, stratified.
 
-    Each split is one fold of scikit-learn's ``StratifiedGroupKFold`` into
-    ``round(1 / test_size)`` folds, shuffled (the first of those that hold
-    the most classes): every group is on one side, and each class's share
-    of the held-out rows is as close to its share of all rows as whole
-    groups allow.  ``ImbalancedKerasClassifier(cv=
-    StratifiedGroupShuffleSplit())`` trains one network validated on whole
-    groups; ``fit`` then takes ``groups``.
+    Each group is drawn for the class most of its rows have.  For each class
+    (those of the fewest groups first), its groups are drawn in a random
+    order and held out while that brings the class's held-out rows nearer
+    to ``test_size`` of its rows, always at least one group and never all
+    of them: every class with two groups or more is on both sides, however
+    few groups it has.  Every group is on one side only.
+
+    ``ImbalancedKerasClassifier(cv=StratifiedGroupShuffleSplit())`` trains
+    one network validated on whole groups; its ``fit`` then takes
+    ``groups``.
 
     Parameters
     ----------
@@ -40,8 +44,8 @@ class StratifiedGroupShuffleSplit(BaseCrossValidator):
         Number of splits, each drawn afresh (their held-out rows may
         overlap).
     test_size : float, default=0.1
-        Share of the rows to hold out, in (0, 0.5]; whole groups give it
-        about, not exactly.
+        Share of each class's rows to hold out, in (0, 1); whole groups
+        give it about, not exactly.
     random_state : int, RandomState instance or None, default=None
         Seed of the draw; an int gives the same splits on every call.
 
@@ -54,7 +58,7 @@ class StratifiedGroupShuffleSplit(BaseCrossValidator):
     >>> split = StratifiedGroupShuffleSplit(test_size=0.2, random_state=0)
     >>> train, test = next(split.split(np.zeros((20, 1)), y, groups))
     >>> len(test), np.unique(y[test]).tolist()
-    (4, [0, 1])
+    (6, [0, 1])
     >>> set(groups[train]) & set(groups[test])
     set()
     """
@@ -102,34 +106,58 @@ class StratifiedGroupShuffleSplit(BaseCrossValidator):
         if not (
             isinstance(self.test_size, numbers.Real)
             and not isinstance(self.test_size, bool)
-            and 0 < self.test_size <= 0.5
+            and 0 < self.test_size < 1
         ):
             raise ValueError(
-                f"test_size must be a share of the rows in (0, 0.5]; got "
+                f"test_size must be a share of the rows in (0, 1); got "
                 f"{self.test_size!r}."
             )
         if groups is None:
             raise ValueError(
                 "StratifiedGroupShuffleSplit holds out whole groups; pass groups."
             )
-        y = np.asarray(y)
-        rng = check_random_state(self.random_state)
-        n_folds = max(2, round(1 / self.test_size))
-        for _ in range(self.n_splits):
-            folds = StratifiedGroupKFold(
-                n_folds, shuffle=True, random_state=rng.randint(np.iinfo(np.int32).max)
+        y, groups = np.asarray(y), np.asarray(groups)
+        if not len(y) == len(groups) == _n_rows(X):
+            raise ValueError(
+                f"X, y and groups must have one row each; got {_n_rows(X)}, "
+                f"{len(y)} and {len(groups)}."
             )
-            with warnings.catch_warnings():
-                # ("The least populated class in y has only 3 members, which
-                # is less than n_splits": one fold is held out, not all.)
-                warnings.simplefilter("ignore", UserWarning)
-                splits = list(folds.split(X, y, groups))
-            # The first fold (in the shuffled order) of those holding the
-            # most classes: a class of few groups is in few folds, and the
-            # held-out rows should see it where some fold can.
-            yield max(splits, key=lambda split: len(np.unique(y[split[1]])))
+        _, y_codes = np.unique(y, return_inverse=True)
+        group_ids, group_codes = np.unique(groups, return_inverse=True)
+        # counts[g, c]: the rows of class c in group g.
+        counts = np.zeros((len(group_ids), y_codes.max() + 1), dtype=np.int64)
+        np.add.at(counts, (group_codes, y_codes), 1)
+        owner = counts.argmax(axis=1)  # each group's class
+        rows_of = counts.sum(axis=0)
+        groups_of = np.bincount(owner, minlength=counts.shape[1])
+        rng = check_random_state(self.random_state)
+        for _ in range(self.n_splits):
+            held = np.zeros(len(group_ids), dtype=bool)
+            # The classes of the fewest groups first; ties in a random order.
+            order = np.lexsort((rng.permutation(len(groups_of)), groups_of))
+            for c in order:
+                candidates = rng.permutation(np.flatnonzero(owner == c))
+                target = self.test_size * rows_of[c]
+                # (Groups held for other classes count towards this one.)
+                rows = counts[held, c].sum()
+                taken = 0
+                for g in candidates:
+                    if taken == len(candidates) - 1:
+                        break  # never every group of the class
+                    nearer = abs(rows + counts[g, c] - target) < abs(rows - target)
+                    if rows == 0 or nearer:
+                        held[g] = True
+                        rows += counts[g, c]
+                        taken += 1
+            test = np.flatnonzero(held[group_codes])
+            train = np.flatnonzero(~held[group_codes])
+            yield train, test
 
     def _iter_test_indices(self, X=None, y=None, groups=None):
         # (BaseCrossValidator's abstract method; split above replaces it.)
         for _, test in self.split(X, y, groups):
             yield test
+
+
+def _n_rows(X) -> int:
+    return X.shape[0] if hasattr(X, "shape") else len(X)

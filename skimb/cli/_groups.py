@@ -4,14 +4,17 @@ Rows of one recording or patient look more alike than rows of different
 ones.  Where a search's folds, its held-out rows or a fit's cross-fitted
 networks split a group, a network is scored on rows like those it trained
 on, and the search, early stopping and the decision rule read optimistic
-scores.  With ``--groups`` each of those splits is scikit-learn's
-``StratifiedGroupKFold`` (stratified as far as whole groups allow), and
-the splits are checked before the search, so that a split the data cannot
-give is one line naming the problem rather than failed trials.
+scores.  With ``--groups`` the held-out rows are drawn by
+:class:`~skimb.model_selection.StratifiedGroupShuffleSplit`, and the
+search's and the networks' folds are scikit-learn's ``StratifiedGroupKFold``
+(stratified as far as whole groups allow).  The folds are checked before
+the search, so that folds the data cannot give are one line naming the
+problem rather than failed trials.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -26,14 +29,10 @@ from skimb.model_selection import StratifiedGroupShuffleSplit
 def hold_out(
     y: np.ndarray, groups: np.ndarray, *, test_size: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Training and held-out row indices, whole groups on either side: one
-    fold of a stratified group-wise split into ``round(1 / test_size)``
-    folds, so about ``test_size`` of the rows (whole groups cannot give an
-    exact share)."""
-    folds = StratifiedGroupKFold(
-        max(2, round(1 / test_size)), shuffle=True, random_state=seed
-    )
-    return next(folds.split(np.zeros(len(y)), y, groups))
+    """Training and held-out row indices: about ``test_size`` of each
+    class's rows, whole groups."""
+    split = StratifiedGroupShuffleSplit(test_size=test_size, random_state=seed)
+    return next(split.split(np.zeros(len(y)), y, groups))
 
 
 def search_folds(n_splits: int, *, seed: int) -> StratifiedGroupKFold:
@@ -52,11 +51,11 @@ def network_folds(
 ):
     """The estimator's ``cv`` for ``--networks``: N >= 2 cross-fitted
     networks on stratified group-wise folds; one network validating on
-    whole groups, about ``validation_fraction`` of the rows, stratified;
+    whole groups, about ``validation_fraction`` of each class's rows;
     ``"auto"``, the most networks, up to the number ``cv="auto"`` gives on
     these rows (those the best model is refitted on), whose folds pass the
-    checks of :func:`check_splits` in every search fold (whole groups
-    seldom split into equal folds), else one network."""
+    checks of :func:`check_splits` (whole groups seldom split into equal
+    folds), else one network."""
     if networks == "auto":
         classes, y_encoded = np.unique(y, return_inverse=True)
         most = n_folds(
@@ -83,40 +82,49 @@ def check_splits(
     path: Path,
     name: str,
     held_out: bool,
+    auto: bool = False,
 ) -> None:
     """Refuse, before the search, folds that the data's groups cannot give:
     every search fold trains on every class, and so does each network of a
-    fit on it, with its held-out rows holding every class and the networks'
-    training rows of comparable numbers (the checks of the estimator's own
-    fit, :func:`skimb._splits.splitter_splits`)."""
+    fit on it or on all the rows (the refit), with the networks' held-out
+    rows holding every class and their training rows of comparable numbers
+    (the checks of the estimator's own fit,
+    :func:`skimb._splits.splitter_splits`).  ``auto``: the networks are
+    those ``--networks auto`` fell back to."""
     problem = _splits_or_error(y, groups, search=search, networks=networks)
     if problem is not None:
-        rare = _poorest(y, groups)
+        fell_back = (
+            " (--networks auto: no number of cross-fitted networks passes, nor "
+            "one network)"
+            if auto
+            else ""
+        )
         raise DataError(
-            f"{path}: grouped by {name!r}, {problem.rstrip('.')}; lower --cv or "
-            f"--networks{' or --test-size' if held_out else ''}, or give more "
-            f"groups (class {_plain(rare)!r} has rows in "
-            f"{_count(_groups_of(y, groups, rare), 'group')}"
-            f"{' after the --test-size hold-out' if held_out else ''})."
+            f"{path}: grouped by {name!r}, {problem}{fell_back}; lower --cv or "
+            f"--networks{', or --test-size' if held_out else ''}, or give more "
+            "groups."
         )
 
 
 def _splits_or_error(y, groups, *, search, networks) -> str | None:
-    """What is wrong with the search's folds and, in each, the networks'
-    folds; None where nothing is."""
+    """What is wrong with the search's folds and the networks' folds in each
+    (and on all the rows, as the refit splits them); None where nothing
+    is."""
     classes, y_encoded = np.unique(y, return_inverse=True)
-    with warnings.catch_warnings():
-        # ("The least populated class in y has only 3 members, which is less
-        # than n_splits": the checks below say whether that matters.)
-        warnings.simplefilter("ignore", UserWarning)
-        try:
+    try:
+        with warnings.catch_warnings():
+            # ("The least populated class in y has only 3 members, which is
+            # less than n_splits": the checks below say whether that matters.)
+            warnings.simplefilter("ignore", UserWarning)
             splits = list(search.split(np.zeros(len(y)), y, groups))
-        except ValueError as error:  # more folds than groups
-            return f"the search's folds: {error}"
+    except ValueError as error:  # more folds than groups
+        return f"the search's folds: {error}"
+    splits.append((np.arange(len(y)), None))
     for j, (train, _) in enumerate(splits, start=1):
+        where = "the refit" if j == len(splits) else f"search fold {j}"
         missing = np.setdiff1d(classes, y[train])
         if len(missing):
-            return f"search fold {j} trains on no row of class {_plain(missing[0])!r}"
+            return f"{where} trains on no row of class {_plain(missing[0])!r}"
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
@@ -124,9 +132,16 @@ def _splits_or_error(y, groups, *, search, networks) -> str | None:
                     networks, y_encoded[train], classes=classes, groups=groups[train]
                 )
         except ValueError as error:
-            # (The estimator's messages name its cv, which here is --networks.)
-            message = str(error).replace(f"cv={networks!r}", "the split into networks")
-            return f"search fold {j}: {message}"
+            # The estimator's message names its cv, which here is --networks;
+            # its first sentence says what is wrong (the rest advises the
+            # estimator's users).
+            message = str(error)
+            if f"cv={networks!r}" in message:
+                message = message.replace(f"cv={networks!r}", "the networks' split")
+            else:  # (the splitter's own error)
+                message = f"the networks' split: {message}"
+            first = re.split(r"[.;] (?=[A-Z]|the )", message)[0]
+            return f"{where}, {first.rstrip('.')}"
     return None
 
 
@@ -136,23 +151,10 @@ def check_hold_out(
     """The rows left after the hold-out must hold every class."""
     missing = np.setdiff1d(np.unique(y), y[train])
     if len(missing):
+        n = len(np.unique(groups[y == missing[0]]))
         raise DataError(
             f"{path}: grouped by {name!r}, the --test-size hold-out takes every "
-            f"row of class {_plain(missing[0])!r} (its rows are in "
-            f"{_count(_groups_of(y, groups, missing[0]), 'group')}); lower "
-            "--test-size (0: none), or give more groups."
+            f"row of class {_plain(missing[0])!r} (its rows are in {n} "
+            f"group{'' if n == 1 else 's'}); lower --test-size (0: none), or give "
+            "more groups."
         )
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _groups_of(y: np.ndarray, groups: np.ndarray, label) -> int:
-    return len(np.unique(groups[y == label]))
-
-
-def _poorest(y: np.ndarray, groups: np.ndarray):
-    """The class whose rows are in the fewest groups."""
-    labels = np.unique(y)
-    return labels[np.argmin([_groups_of(y, groups, label) for label in labels])]

@@ -59,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COLUMN",
         help=(
             "column of a table (of an .npz: an array) naming each row's group, "
-            "such as a recording or a patient: the held-out rows, the search's "
-            "folds and the cross-fitted networks' folds keep every group whole"
+            "such as a recording or a patient, and not a feature: the held-out "
+            "rows, the search's folds and the cross-fitted networks' folds keep "
+            "every group whole"
         ),
     )
     tune.add_argument(

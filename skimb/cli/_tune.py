@@ -87,8 +87,8 @@ def tune(args) -> int:
         search.fit(X, y, groups=groups)
     except OtherSearchError as error:
         raise OtherSearchError(
-            f"{error}  On the command line: the same data file, --cv, --seed "
-            "and training options, or another --study-name."
+            f"{error}  On the command line: the same data file, --cv, --seed, "
+            "--groups, --networks and training options, or another --study-name."
         ) from None
     except KeyboardInterrupt:
         status.clear()
@@ -157,10 +157,8 @@ def _hold_out_groups(data, args) -> tuple:
 
     if args.test_size == 0:
         return data.X, data.y, data.groups, (None, None)
-    train, test = _grouped(
-        data.path,
-        args.groups,
-        lambda: hold_out(data.y, data.groups, test_size=args.test_size, seed=args.seed),
+    train, test = hold_out(
+        data.y, data.groups, test_size=args.test_size, seed=args.seed
     )
     check_hold_out(data.y, train, groups=data.groups, path=data.path, name=args.groups)
     return (
@@ -177,17 +175,13 @@ def _group_folds(path, y, groups, args) -> tuple:
     from skimb.cli._groups import check_splits, network_folds, search_folds
 
     search = search_folds(args.cv, seed=args.seed)
-    networks = _grouped(
-        path,
-        args.groups,
-        lambda: network_folds(
-            args.networks,
-            y,
-            groups,
-            search=search,
-            validation_fraction=ImbalancedKerasClassifier().validation_fraction,
-            seed=args.seed,
-        ),
+    networks = network_folds(
+        args.networks,
+        y,
+        groups,
+        search=search,
+        validation_fraction=ImbalancedKerasClassifier().validation_fraction,
+        seed=args.seed,
     )
     check_splits(
         y,
@@ -197,19 +191,9 @@ def _group_folds(path, y, groups, args) -> tuple:
         path=path,
         name=args.groups,
         held_out=args.test_size > 0,
+        auto=args.networks == "auto" and networks.get_n_splits() == 1,
     )
     return search, networks
-
-
-def _grouped(path, name: str, split):
-    """``split()``, a scikit-learn splitter's refusal (more folds than
-    groups) naming the file and the groups."""
-    try:
-        return split()
-    except DataError:
-        raise
-    except ValueError as error:
-        raise DataError(f"{path}: grouped by {name!r}: {error}") from None
 
 
 def _storage(address):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import os
 import re
 import socket
@@ -19,6 +20,8 @@ from optuna.distributions import distribution_to_json
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _num_samples
 from sqlalchemy.exc import SQLAlchemyError
+
+from skimb._splits import is_splitter
 
 
 def worker() -> str:
@@ -231,6 +234,19 @@ def _described_value(value) -> str:
         return "{" + ", ".join(items) + "}"
     if isinstance(value, type) or callable(value) and hasattr(value, "__qualname__"):
         return value.__qualname__
+    if is_splitter(value):
+        # A splitter (``cv``) by its parameters, which scikit-learn's keep
+        # under their names, so that 3 and 5 group-wise folds differ.
+        cls = type(value)
+        names = [
+            name
+            for name, p in inspect.signature(cls.__init__).parameters.items()
+            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        params = (
+            f"{name}={_described_value(getattr(value, name, None))}" for name in names
+        )
+        return f"{cls.__qualname__}({', '.join(params)})"
     return f"<{type(value).__qualname__}>"
 
 

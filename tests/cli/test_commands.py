@@ -400,6 +400,8 @@ def test_tune_by_group_keeps_every_group_whole(
 ):
     from sklearn.model_selection import StratifiedGroupKFold
 
+    import skimb._splits
+    import skimb.cli._groups  # (its own splitter_splits, not the spy below)
     from skimb.tuning import OptunaSearchCV
 
     searched = {}
@@ -411,7 +413,16 @@ def test_tune_by_group_keeps_every_group_whole(
         searched["search"] = self
         return self
 
+    fits = []
+    splitter_splits = skimb._splits.splitter_splits
+
+    def spy_networks(cv, y_encoded, *, classes, groups, X=None):
+        splits = splitter_splits(cv, y_encoded, classes=classes, groups=groups, X=X)
+        fits.append((groups, splits))
+        return splits
+
     monkeypatch.setattr(OptunaSearchCV, "fit", spy)
+    monkeypatch.setattr(skimb._splits, "splitter_splits", spy_networks)
     frame = pd.read_csv(recordings / "table.csv")
     argv = ["tune", recordings / "table.csv", "--target", "label", *TUNE]
     argv[argv.index("--trials") + 1] = "1"
@@ -426,11 +437,16 @@ def test_tune_by_group_keeps_every_group_whole(
     groups = searched["groups"]
     assert len(groups) == frame["recording"].isin(set(groups)).sum()
     assert 0 < len(groups) < len(frame)
-    # The search's folds, and each network's, keep recordings whole.
     search = searched["search"]
     assert isinstance(search.cv_splitter_, StratifiedGroupKFold)
-    for train, test in search.cv_splitter_.split(searched["X"], searched["y"], groups):
-        assert not set(groups[train]) & set(groups[test])
+    # Every fit, of the trial's two folds and the refit, had the groups of
+    # its rows, and no network validated on a recording it trained on.
+    assert len(fits) == 3
+    assert len(fits[-1][0]) == len(groups)
+    for fit_groups, splits in fits:
+        assert set(fit_groups) <= set(groups)
+        for train, held_out in splits:
+            assert not set(fit_groups[train]) & set(fit_groups[held_out])
     model = persistence.load(tmp_path / "run" / "model.skimb")
     assert isinstance(model.cv, StratifiedGroupKFold)
     assert 2 <= model.n_networks_ == model.cv.n_splits <= 5
@@ -455,60 +471,64 @@ def test_tune_by_group_keeps_every_group_whole(
     assert code == 0, err
     model = persistence.load(tmp_path / "seq" / "model.skimb")
     assert isinstance(model.cv, StratifiedGroupKFold) and model.n_networks_ == 2
+    assert len(fits) == 6 and all(len(splits) == 2 for _, splits in fits[3:])
 
 
-def test_auto_networks_by_group_are_the_most_whose_folds_pass(recordings):
-    """--networks auto with --groups: up to the 5 networks cv="auto" gives
-    here, the most whose group-wise folds pass every check in every search
-    fold (the recordings, of 6 to 17 rows, rarely split evenly)."""
+def _passes(y, groups, search, networks) -> bool:
+    from skimb._files import DataError
+    from skimb.cli._groups import check_splits
+
+    try:
+        check_splits(
+            y,
+            groups,
+            search=search,
+            networks=networks,
+            path="data.csv",
+            name="recording",
+            held_out=False,
+        )
+    except DataError as error:
+        assert "grouped by 'recording'" in str(error)
+        return False
+    return True
+
+
+def test_auto_networks_by_group_are_the_most_whose_folds_pass():
+    """--networks auto with --groups: up to the 5 networks cv="auto" gives,
+    the most whose group-wise folds pass every check in every search fold
+    and on all the rows, else one network."""
     from sklearn.model_selection import StratifiedGroupKFold
 
-    from skimb._files import DataError, read_data
-    from skimb.cli._groups import check_splits, network_folds, search_folds
+    from skimb.cli._groups import network_folds, search_folds
     from skimb.model_selection import StratifiedGroupShuffleSplit
 
-    data = read_data(recordings / "table.csv", target="label", groups="recording")
-    for seed in range(4):
+    chosen_counts = set()
+    for seed in range(12):
+        # 2 classes of 3 to 6 recordings of 8 to 12 rows each: a search
+        # fold trains on as few as 3 recordings, too few for 5 networks.
+        rng = np.random.default_rng(seed)
+        labels = np.repeat([0, 1], rng.integers(3, 7, size=2))
+        sizes = rng.integers(8, 13, size=len(labels))
+        y = np.repeat(labels, sizes)
+        groups = np.repeat(np.arange(len(labels)), sizes)
         search = search_folds(2, seed=seed)
-        chosen = network_folds(
-            "auto",
-            data.y,
-            data.groups,
-            search=search,
-            validation_fraction=0.1,
-            seed=seed,
-        )
-        passes = []
-        for k in range(1, 6):
-            networks = network_folds(
-                k,
-                data.y,
-                data.groups,
-                search=search,
-                validation_fraction=0.1,
-                seed=seed,
-            )
-            try:
-                check_splits(
-                    data.y,
-                    data.groups,
-                    search=search,
-                    networks=networks,
-                    path=data.path,
-                    name="recording",
-                    held_out=False,
-                )
-            except DataError as error:
-                assert "grouped by 'recording'" in str(error)
-                passes.append(False)
-            else:
-                passes.append(True)
-        expected = max(k for k, ok in enumerate(passes, start=1) if ok)
-        if expected > 1:
+        options = dict(search=search, validation_fraction=0.1, seed=seed)
+        chosen = network_folds("auto", y, groups, **options)
+        passing = [
+            k
+            for k in range(2, 6)
+            if _passes(y, groups, search, network_folds(k, y, groups, **options))
+        ]
+        if passing:
             assert isinstance(chosen, StratifiedGroupKFold)
-            assert chosen.n_splits == expected, (seed, passes)
+            assert chosen.n_splits == max(passing), (seed, passing)
+            chosen_counts.add(chosen.n_splits)
         else:
-            assert isinstance(chosen, StratifiedGroupShuffleSplit), (seed, passes)
+            assert isinstance(chosen, StratifiedGroupShuffleSplit)
+            chosen_counts.add(1)
+    # The seeds cover 5 networks, fewer, and the fallback to one network.
+    assert chosen_counts == {1, 4, 5}
 
 
 def test_tune_by_group_refuses_groups_the_folds_cannot_keep_whole(
@@ -533,19 +553,25 @@ def test_tune_by_group_refuses_groups_the_folds_cannot_keep_whole(
     cases = {
         "no column 'patient' for the groups": (table, "patient", []),
         "'label' names both the labels and the groups": (table, "label", []),
-        "the groups 'recording' have 1 missing values": (
+        "the groups 'recording' have 1 missing value;": (
             tmp_path / "gap.csv",
             "recording",
             [],
         ),
-        # In one recording, a class is all held out, or all in one fold.
-        f"class {rare} has rows in 1 group": (tmp_path / "one.csv", "recording", []),
+        # With a class in one recording, the search fold that holds it out
+        # trains on none of the class.
+        f"trains on no row of class {rare}": (
+            tmp_path / "one.csv",
+            "recording",
+            ["--test-size", "0"],
+        ),
+        "search fold 1, the networks' split: Cannot have number of splits "
         "n_splits=30 greater than the number of groups": (
             table,
             "recording",
             ["--networks", "30"],
         ),
-        "n_splits=40 greater than the number of groups": (
+        "the search's folds: Cannot have number of splits n_splits=40 greater": (
             table,
             "recording",
             ["--cv", "40", "--test-size", "0"],

@@ -31,6 +31,31 @@ def test_csv_labels_are_their_text(tmp_path):
     assert y.dtype == np.int64 and y.tolist() == [0, 12, -3]
 
 
+def test_groups_are_read_apart_from_the_features_as_their_text(tmp_path):
+    # pandas would read "007" and "7" as one recording, and "NA" as missing.
+    names = ["007", "7", "NA", "7", "007"]
+    frame = pd.DataFrame({"x": np.arange(5.0), "label": [0, 1, 0, 1, 0]})
+    frame["recording"] = names
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    data = read_data(tmp_path / "t.csv", target="label", groups="recording")
+    assert data.groups.tolist() == names
+    assert data.X.columns.tolist() == ["x"]
+    frame.loc[1, "recording"] = ""  # an empty cell is a missing group
+    frame.to_csv(tmp_path / "gap.csv", index=False)
+    with pytest.raises(DataError, match="'recording' have 1 missing value;"):
+        read_data(tmp_path / "gap.csv", target="label", groups="recording")
+    pytest.importorskip("pyarrow")
+    frame["recording"] = pd.array(["a", pd.NA, "b", None, "a"], dtype="string")
+    frame.to_parquet(tmp_path / "t.parquet")
+    with pytest.raises(DataError, match="'recording' have 2 missing values;"):
+        read_data(tmp_path / "t.parquet", target="label", groups="recording")
+    np.savez(tmp_path / "s.npz", X=np.zeros((3, 2, 1)), y=[0, 1, 0], g=[1.0, np.nan, 2])
+    with pytest.raises(DataError, match="'g' have 1 missing value;"):
+        read_data(tmp_path / "s.npz", groups="g")
+    with pytest.raises(DataError, match="'y' names both the labels and the groups"):
+        read_data(tmp_path / "s.npz", groups="y")
+
+
 def test_evaluate_reads_labels_as_the_models_classes(tmp_path):
     # A file holding only the classes that look like numbers, of a model
     # whose classes are text.
