@@ -419,6 +419,15 @@ def _listing(names) -> str:
     return ", ".join(names)
 
 
+def check_classes(y: np.ndarray, path: Path) -> None:
+    """Fail when the labels hold a single class."""
+    labels = np.unique(y)
+    if len(labels) < 2:
+        raise DataError(
+            f"{path}: the labels hold a single class ({_plain(labels[0])!r})."
+        )
+
+
 def check_folds(
     y: np.ndarray,
     n_folds: int,
@@ -430,11 +439,8 @@ def check_folds(
     """Fail when a class has fewer rows than stratified cross-validation needs
     (with ``networks`` >= 2, the cross-fitted networks' folds as well);
     ``held_out``: the share of the file's rows ``y`` leaves for a test."""
+    check_classes(y, path)
     labels, counts = np.unique(y, return_counts=True)
-    if len(labels) < 2:
-        raise DataError(
-            f"{path}: the labels hold a single class ({_plain(labels[0])!r})."
-        )
     needed = rows_for_folds(n_folds, networks=networks)
     rare = counts.argmin()
     cross_fit = isinstance(networks, int) and networks > 2

@@ -188,10 +188,10 @@ def splitter_splits(
         # still moves it.
         raise ValueError(
             f"cv={cv!r} trains its networks on {min(sizes)} to {max(sizes)} "
-            "rows; the networks of a fit train in step, on training rows of "
-            f"comparable numbers (the fewest at least {MIN_TRAINING_SHARE:.0%} "
-            "of the most). Use a KFold-like splitter; with groups of unequal "
-            "sizes, fewer folds or more, smaller groups."
+            f"rows, the fewest under {MIN_TRAINING_SHARE:.0%} of the most; the "
+            "networks of a fit train in step, on training rows of comparable "
+            "numbers. Use a KFold-like splitter; with groups of unequal sizes, "
+            "fewer folds or more, smaller groups."
         )
     return splits
 

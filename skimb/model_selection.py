@@ -27,12 +27,13 @@ __all__ = ["StratifiedGroupShuffleSplit"]
 class StratifiedGroupShuffleSplit(BaseCrossValidator):
     """Hold out about ``test_size`` of the rows, whole groups, stratified.
 
-    Each group is drawn for the class most of its rows have.  For each class
-    (those of the fewest groups first), its groups are drawn in a random
-    order and held out while that brings the class's held-out rows nearer
-    to ``test_size`` of its rows, always at least one group and never all
-    of them: every class with two groups or more is on both sides, however
-    few groups it has.  Every group is on one side only.
+    For each class (those in the fewest groups first), the groups holding
+    its rows are drawn in a random order, and each is held out where that
+    brings the class's held-out rows nearer to ``test_size`` of its rows
+    (if none does, the one nearest to it), but never where a class would
+    lose its last training group: every class in two groups or more is on
+    both sides, however few groups it has and whatever other classes share
+    them.  A class in one group trains.  Every group is on one side only.
 
     ``ImbalancedKerasClassifier(cv=StratifiedGroupShuffleSplit())`` trains
     one network validated on whole groups; its ``fit`` then takes
@@ -127,36 +128,52 @@ class StratifiedGroupShuffleSplit(BaseCrossValidator):
         # counts[g, c]: the rows of class c in group g.
         counts = np.zeros((len(group_ids), y_codes.max() + 1), dtype=np.int64)
         np.add.at(counts, (group_codes, y_codes), 1)
-        owner = counts.argmax(axis=1)  # each group's class
-        rows_of = counts.sum(axis=0)
-        groups_of = np.bincount(owner, minlength=counts.shape[1])
         rng = check_random_state(self.random_state)
         for _ in range(self.n_splits):
-            held = np.zeros(len(group_ids), dtype=bool)
-            # The classes of the fewest groups first; ties in a random order.
-            order = np.lexsort((rng.permutation(len(groups_of)), groups_of))
-            for c in order:
-                candidates = rng.permutation(np.flatnonzero(owner == c))
-                target = self.test_size * rows_of[c]
-                # (Groups held for other classes count towards this one.)
-                rows = counts[held, c].sum()
-                taken = 0
-                for g in candidates:
-                    if taken == len(candidates) - 1:
-                        break  # never every group of the class
-                    nearer = abs(rows + counts[g, c] - target) < abs(rows - target)
-                    if rows == 0 or nearer:
-                        held[g] = True
-                        rows += counts[g, c]
-                        taken += 1
-            test = np.flatnonzero(held[group_codes])
-            train = np.flatnonzero(~held[group_codes])
-            yield train, test
+            held = _held_out_groups(counts, self.test_size, rng)
+            yield np.flatnonzero(~held[group_codes]), np.flatnonzero(held[group_codes])
 
     def _iter_test_indices(self, X=None, y=None, groups=None):
         # (BaseCrossValidator's abstract method; split above replaces it.)
         for _, test in self.split(X, y, groups):
             yield test
+
+
+def _held_out_groups(
+    counts: np.ndarray, test_size: float, rng: np.random.RandomState
+) -> np.ndarray:
+    """Which groups to hold out, given ``counts[g, c]``, the rows of class
+    ``c`` in group ``g``."""
+    has = counts > 0
+    n_groups = has.sum(axis=0)
+    held = np.zeros(len(counts), dtype=bool)
+
+    def keeps_training(g) -> bool:
+        # Every class of group g that is in two groups or more keeps a
+        # training group once g is held out.
+        classes = has[g] & (n_groups >= 2)
+        return bool(((has[:, classes] & ~held[:, None]).sum(axis=0) >= 2).all())
+
+    # The classes in the fewest groups first; ties in a random order.
+    for c in np.lexsort((rng.permutation(len(n_groups)), n_groups)):
+        if n_groups[c] < 2:
+            continue  # its one group trains
+        target = test_size * counts[:, c].sum()
+        # (Groups held for other classes count towards this one.)
+        rows = counts[held, c].sum()
+        candidates = rng.permutation(np.flatnonzero(has[:, c] & ~held))
+        for g in candidates:
+            nearer = abs(rows + counts[g, c] - target) < abs(rows - target)
+            if nearer and keeps_training(g):
+                held[g] = True
+                rows += counts[g, c]
+        if rows == 0:
+            # Every group of the class is larger than twice its share: the
+            # one nearest to it (the first such in the random order).
+            allowed = [g for g in candidates if keeps_training(g)]
+            if allowed:
+                held[min(allowed, key=lambda g: abs(counts[g, c] - target))] = True
+    return held
 
 
 def _n_rows(X) -> int:

@@ -49,29 +49,55 @@ def test_holds_out_whole_groups_about_test_size_with_every_class():
 
 @pytest.mark.parametrize("test_size", [0.05, 0.3, 0.8])
 def test_each_class_of_two_groups_or_more_is_on_both_sides(test_size):
-    # 4 classes of 2 to 4 recordings, and one of a single recording: a tenth
-    # of 12 recordings cannot hold 4 classes, so each gives one.
+    # 4 classes of 2 to 4 recordings, and one of a single recording: at a
+    # share of 0.05, each class still gives one recording; at 0.8, keeps one.
     y = np.repeat([0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 4], 10)
     groups = np.repeat(np.arange(13), 10)
-    split = StratifiedGroupShuffleSplit(n_splits=10, test_size=test_size)
+    split = StratifiedGroupShuffleSplit(
+        n_splits=10, test_size=test_size, random_state=0
+    )
     for train, test in split.split(y, y, groups):
         assert set(y[test]) == {0, 1, 2, 3}  # not 4: its one recording trains
         assert set(y[train]) == {0, 1, 2, 3, 4}
 
 
-def test_draws_are_random_and_the_share_holds_for_large_test_sizes():
-    # One long recording is held out as often as its share says, not always
-    # (one fold of scikit-learn's StratifiedGroupKFold holds it out for
-    # every seed: it places the largest groups first).
+def test_a_class_that_shares_its_groups_is_on_both_sides_too():
+    # Events inside recordings: class 1 is a few rows of 3 (or 2) of the 20
+    # recordings of class 0, and never the most of any.
+    for n_with_events, test_size in ((3, 0.1), (2, 0.5)):
+        y = np.zeros(20 * 20, dtype=int)
+        groups = np.repeat(np.arange(20), 20)
+        for g in range(n_with_events):
+            y[g * 20 : g * 20 + 3] = 1
+        split = StratifiedGroupShuffleSplit(
+            n_splits=50, test_size=test_size, random_state=0
+        )
+        for train, test in split.split(y, y, groups):
+            assert set(y[test]) == set(y[train]) == {0, 1}
+            assert not set(groups[train]) & set(groups[test])
+
+
+def test_draws_are_random_a_large_group_is_not_held_for_a_small_share():
+    # Class 0: one recording of 60 rows and four of 10.  A fifth of its 100
+    # rows is two short recordings, never the long one (one fold of
+    # scikit-learn's StratifiedGroupKFold holds the long one out for every
+    # seed: it places the largest groups first).
     y = np.repeat([0, 1], [100, 40])
     groups = np.r_[np.zeros(60, int), np.repeat(np.arange(1, 5), 10)]
     groups = np.r_[groups, np.repeat(np.arange(5, 13), 5)]
     split = StratifiedGroupShuffleSplit(n_splits=40, test_size=0.2, random_state=0)
-    long_held = sum(0 in groups[test] for _, test in split.split(y, y, groups))
-    assert 0 < long_held < 40
-    rows, labels = _recordings(2)
+    tests = [test for _, test in split.split(y, y, groups)]
+    assert not any(0 in groups[test] for test in tests)
+    assert len({tuple(test) for test in tests}) > 10
+    assert all(len(test) == 20 + 10 for test in tests)
+    # Where every group of a class is larger than twice its share, the one
+    # nearest to it: class 1's 5-row recordings hold 12.5% of its rows.
+    split = StratifiedGroupShuffleSplit(n_splits=5, test_size=0.05, random_state=0)
+    for _, test in split.split(y, y, groups):
+        assert (y[test] == 1).sum() == 5
+    y2, groups2 = _recordings(2)
     split = StratifiedGroupShuffleSplit(n_splits=10, test_size=0.8, random_state=0)
-    shares = [len(test) / len(rows) for _, test in split.split(rows, rows, labels)]
+    shares = [len(test) / len(y2) for _, test in split.split(y2, y2, groups2)]
     assert 0.75 < np.median(shares) < 0.85
 
 

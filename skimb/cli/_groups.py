@@ -48,14 +48,17 @@ def network_folds(
     search: StratifiedGroupKFold,
     validation_fraction: float,
     seed: int,
-):
-    """The estimator's ``cv`` for ``--networks``: N >= 2 cross-fitted
-    networks on stratified group-wise folds; one network validating on
-    whole groups, about ``validation_fraction`` of each class's rows;
-    ``"auto"``, the most networks, up to the number ``cv="auto"`` gives on
-    these rows (those the best model is refitted on), whose folds pass the
-    checks of :func:`check_splits` (whole groups seldom split into equal
-    folds), else one network."""
+) -> tuple[object, bool]:
+    """The estimator's ``cv`` for ``--networks``, and whether ``"auto"``
+    fell back to one network after trying cross-fitted ones.
+
+    N >= 2 cross-fitted networks on stratified group-wise folds; one
+    network validating on whole groups, about ``validation_fraction`` of
+    each class's rows; ``"auto"``, the most networks, up to the number
+    ``cv="auto"`` gives on these rows (those the best model is refitted
+    on), whose folds pass the checks of :func:`check_splits` (whole groups
+    seldom split into equal folds), else one network."""
+    fell_back = False
     if networks == "auto":
         classes, y_encoded = np.unique(y, return_inverse=True)
         most = n_folds(
@@ -64,13 +67,14 @@ def network_folds(
         for k in range(most or 1, 1, -1):
             folds = StratifiedGroupKFold(k, shuffle=True, random_state=seed)
             if _splits_or_error(y, groups, search=search, networks=folds) is None:
-                return folds
-        networks = 1
+                return folds, False
+        networks, fell_back = 1, most is not None
     if networks == 1:
-        return StratifiedGroupShuffleSplit(
+        one = StratifiedGroupShuffleSplit(
             test_size=validation_fraction, random_state=seed
         )
-    return StratifiedGroupKFold(networks, shuffle=True, random_state=seed)
+        return one, fell_back
+    return StratifiedGroupKFold(networks, shuffle=True, random_state=seed), False
 
 
 def check_splits(
@@ -82,34 +86,36 @@ def check_splits(
     path: Path,
     name: str,
     held_out: bool,
-    auto: bool = False,
+    fell_back: bool = False,
 ) -> None:
     """Refuse, before the search, folds that the data's groups cannot give:
     every search fold trains on every class, and so does each network of a
     fit on it or on all the rows (the refit), with the networks' held-out
     rows holding every class and their training rows of comparable numbers
     (the checks of the estimator's own fit,
-    :func:`skimb._splits.splitter_splits`).  ``auto``: the networks are
-    those ``--networks auto`` fell back to."""
-    problem = _splits_or_error(y, groups, search=search, networks=networks)
-    if problem is not None:
-        fell_back = (
-            " (--networks auto: no number of cross-fitted networks passes, nor "
-            "one network)"
-            if auto
-            else ""
-        )
-        raise DataError(
-            f"{path}: grouped by {name!r}, {problem}{fell_back}; lower --cv or "
-            f"--networks{', or --test-size' if held_out else ''}, or give more "
-            "groups."
-        )
+    :func:`skimb._splits.splitter_splits`).  ``fell_back``: the networks
+    are the one network ``--networks auto`` fell back to."""
+    found = _splits_or_error(y, groups, search=search, networks=networks)
+    if found is None:
+        return
+    part, problem = found
+    test_size = ", or --test-size" if held_out else ""
+    if part == "search":
+        advice = f"lower --cv{test_size}, or give more groups"
+    else:
+        advice = f"lower --networks or --cv{test_size}, or give more groups"
+        if fell_back:
+            problem += (
+                " (--networks auto fell back to one network: no number of "
+                "cross-fitted networks passes either)"
+            )
+    raise DataError(f"{path}: grouped by {name!r}, {problem}; {advice}.")
 
 
-def _splits_or_error(y, groups, *, search, networks) -> str | None:
-    """What is wrong with the search's folds and the networks' folds in each
-    (and on all the rows, as the refit splits them); None where nothing
-    is."""
+def _splits_or_error(y, groups, *, search, networks) -> tuple[str, str] | None:
+    """What is wrong with the search's folds (``"search"``) or the
+    networks' folds in each, and on all the rows as the refit splits them
+    (``"networks"``), and how; None where nothing is."""
     classes, y_encoded = np.unique(y, return_inverse=True)
     try:
         with warnings.catch_warnings():
@@ -118,13 +124,15 @@ def _splits_or_error(y, groups, *, search, networks) -> str | None:
             warnings.simplefilter("ignore", UserWarning)
             splits = list(search.split(np.zeros(len(y)), y, groups))
     except ValueError as error:  # more folds than groups
-        return f"the search's folds: {error}"
+        return "search", f"the search's folds: {_first_clause(str(error))}"
     splits.append((np.arange(len(y)), None))
     for j, (train, _) in enumerate(splits, start=1):
         where = "the refit" if j == len(splits) else f"search fold {j}"
         missing = np.setdiff1d(classes, y[train])
         if len(missing):
-            return f"{where} trains on no row of class {_plain(missing[0])!r}"
+            return "search", (
+                f"{where} trains on no row of class {_plain(missing[0])!r}"
+            )
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
@@ -132,17 +140,20 @@ def _splits_or_error(y, groups, *, search, networks) -> str | None:
                     networks, y_encoded[train], classes=classes, groups=groups[train]
                 )
         except ValueError as error:
-            # The estimator's message names its cv, which here is --networks;
-            # its first sentence says what is wrong (the rest advises the
-            # estimator's users).
+            # The estimator's message names its cv, which here is --networks.
             message = str(error)
             if f"cv={networks!r}" in message:
                 message = message.replace(f"cv={networks!r}", "the networks' split")
             else:  # (the splitter's own error)
                 message = f"the networks' split: {message}"
-            first = re.split(r"[.;] (?=[A-Z]|the )", message)[0]
-            return f"{where}, {first.rstrip('.')}"
+            return "networks", f"{where}, {_first_clause(message)}"
     return None
+
+
+def _first_clause(message: str) -> str:
+    """What is wrong, without the advice that follows it (the estimator's
+    advises its users, not the command's)."""
+    return re.split(r"[.;] ", message)[0].rstrip(".")
 
 
 def check_hold_out(

@@ -12,6 +12,7 @@ import numpy as np
 
 from skimb._files import (
     DataError,
+    check_classes,
     check_folds,
     read_data,
 )
@@ -34,6 +35,7 @@ def tune(args) -> int:
             f"{data.path}: --architecture {architecture} needs sequences (an .npz "
             "with 3-D X); use dense for tables."
         )
+    check_classes(data.y, data.path)
     if data.groups is None:
         check_folds(data.y, args.cv, data.path, networks=args.networks)
         X, y, groups, (X_test, y_test) = _hold_out(data, args)
@@ -175,7 +177,7 @@ def _group_folds(path, y, groups, args) -> tuple:
     from skimb.cli._groups import check_splits, network_folds, search_folds
 
     search = search_folds(args.cv, seed=args.seed)
-    networks = network_folds(
+    networks, fell_back = network_folds(
         args.networks,
         y,
         groups,
@@ -191,7 +193,7 @@ def _group_folds(path, y, groups, args) -> tuple:
         path=path,
         name=args.groups,
         held_out=args.test_size > 0,
-        auto=args.networks == "auto" and networks.get_n_splits() == 1,
+        fell_back=fell_back,
     )
     return search, networks
 

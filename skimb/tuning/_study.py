@@ -243,11 +243,20 @@ def _described_value(value) -> str:
             for name, p in inspect.signature(cls.__init__).parameters.items()
             if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         ]
-        params = (
-            f"{name}={_described_value(getattr(value, name, None))}" for name in names
-        )
+        params = (f"{name}={_described_value(_param(value, name))}" for name in names)
         return f"{cls.__qualname__}({', '.join(params)})"
+    if isinstance(value, np.ndarray):  # (PredefinedSplit's test_fold)
+        return f"ndarray({joblib.hash(value)})"
     return f"<{type(value).__qualname__}>"
+
+
+def _param(splitter, name: str):
+    """A splitter's parameter as scikit-learn's repr of it reads it (the
+    repeated splitters keep theirs in ``cvargs``)."""
+    value = getattr(splitter, name, None)
+    if value is None and isinstance(getattr(splitter, "cvargs", None), dict):
+        value = splitter.cvargs.get(name)
+    return value
 
 
 # Parameters that change where and how fast a fit runs, or what it prints

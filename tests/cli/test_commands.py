@@ -514,18 +514,18 @@ def test_auto_networks_by_group_are_the_most_whose_folds_pass():
         groups = np.repeat(np.arange(len(labels)), sizes)
         search = search_folds(2, seed=seed)
         options = dict(search=search, validation_fraction=0.1, seed=seed)
-        chosen = network_folds("auto", y, groups, **options)
+        chosen, fell_back = network_folds("auto", y, groups, **options)
         passing = [
             k
             for k in range(2, 6)
-            if _passes(y, groups, search, network_folds(k, y, groups, **options))
+            if _passes(y, groups, search, network_folds(k, y, groups, **options)[0])
         ]
         if passing:
-            assert isinstance(chosen, StratifiedGroupKFold)
+            assert isinstance(chosen, StratifiedGroupKFold) and not fell_back
             assert chosen.n_splits == max(passing), (seed, passing)
             chosen_counts.add(chosen.n_splits)
         else:
-            assert isinstance(chosen, StratifiedGroupShuffleSplit)
+            assert isinstance(chosen, StratifiedGroupShuffleSplit) and fell_back
             chosen_counts.add(1)
     # The seeds cover 5 networks, fewer, and the fallback to one network.
     assert chosen_counts == {1, 4, 5}
@@ -549,8 +549,14 @@ def test_tune_by_group_refuses_groups_the_folds_cannot_keep_whole(
     gap = frame.astype({"recording": object})
     gap.loc[5, "recording"] = np.nan
     gap.to_csv(tmp_path / "gap.csv", index=False)
+    frame.assign(label=7).to_csv(tmp_path / "single.csv", index=False)
     table = recordings / "table.csv"
     cases = {
+        "the labels hold a single class (7)": (
+            tmp_path / "single.csv",
+            "recording",
+            [],
+        ),
         "no column 'patient' for the groups": (table, "patient", []),
         "'label' names both the labels and the groups": (table, "label", []),
         "the groups 'recording' have 1 missing value;": (
@@ -589,7 +595,23 @@ def test_tune_by_group_refuses_groups_the_folds_cannot_keep_whole(
         line = _error_line(capsys, *argv, "--out", tmp_path / "never")
         assert line.startswith("skimb tune: error: ")
         assert expected in line, line
-        assert "grouped by" in line or "groups" in line
+    # Two lines whole: what is wrong, then the command's advice.
+    argv = ["tune", table, "--target", "label", *TUNE, "--groups", "recording"]
+    line = _error_line(capsys, *argv, "--networks", "30", "--out", tmp_path / "never")
+    assert line == (
+        f"skimb tune: error: {table}: grouped by 'recording', search fold 1, the "
+        "networks' split: Cannot have number of splits n_splits=30 greater than "
+        "the number of groups: 11; lower --networks or --cv, or --test-size, or "
+        "give more groups."
+    )
+    line = _error_line(
+        capsys, *argv, "--test-size", "0", "--cv", "40", "--out", tmp_path / "never"
+    )
+    assert line == (
+        f"skimb tune: error: {table}: grouped by 'recording', the search's folds: "
+        "Cannot have number of splits n_splits=40 greater than the number of "
+        "groups: 29; lower --cv, or give more groups."
+    )
     assert not (tmp_path / "never").exists()
 
 

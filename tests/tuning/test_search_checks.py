@@ -54,6 +54,28 @@ def test_a_resumed_study_of_another_estimator_is_refused(table, tmp_path):
     assert len(study.trials) == 4
 
 
+def test_a_resumed_study_whose_estimator_splits_otherwise_is_refused(table, tmp_path):
+    """A splitter given as an estimator's cv is recorded by its parameters:
+    other folds are another estimator (3 and 4 group-wise networks, say)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = table
+    storage = str(tmp_path / "search.journal")
+    space = {"estimator__max_depth": IntDistribution(1, 4)}
+
+    def model(k, seed=0):
+        folds = StratifiedKFold(k, shuffle=True, random_state=seed)
+        tree = DecisionTreeClassifier(random_state=0)
+        return CalibratedClassifierCV(tree, cv=folds)
+
+    _search(model(3), space, storage=storage, study_name="s", n_trials=1).fit(X, y)
+    for other in (model(4), model(3, seed=1)):
+        with pytest.raises(ValueError, match=r"another estimator.*\['cv'\]"):
+            _search(other, space, storage=storage, study_name="s", n_trials=2).fit(X, y)
+    _search(model(3), space, storage=storage, study_name="s", n_trials=2).fit(X, y)
+
+
 def test_a_resumed_study_of_other_features_is_refused(table, tmp_path):
     X, y = table
     storage = str(tmp_path / "search.journal")
