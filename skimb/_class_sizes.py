@@ -10,6 +10,12 @@ import numpy as np
 from sklearn.utils.validation import column_or_1d
 
 
+def shown(label):
+    """A label as Python shows it: 3, not np.int64(3), and a string of an
+    object array as itself (which has no ``tolist``)."""
+    return label.item() if isinstance(label, np.generic) else label
+
+
 def check_class_counts(
     y, *, n_splits: int | None = None, k_neighbors: int | None = None, classes=None
 ) -> None:
@@ -51,7 +57,7 @@ def check_class_counts(
         for label, count in zip(labels, counts, strict=True):
             if count < n_splits:
                 raise ValueError(
-                    f"Class {label.tolist()!r} has {count} samples, fewer than "
+                    f"Class {shown(label)!r} has {count} samples, fewer than "
                     f"n_splits={n_splits} folds: some training or test folds "
                     "would lack it. Use fewer folds or gather more samples."
                 )
@@ -60,7 +66,7 @@ def check_class_counts(
         for label, count in zip(labels, counts, strict=True):
             if label in wanted and count <= k_neighbors:
                 raise ValueError(
-                    f"Class {label.tolist()!r} has {count} samples, too few "
+                    f"Class {shown(label)!r} has {count} samples, too few "
                     f"for k_neighbors={k_neighbors}: interpolating between "
                     f"neighbours needs at least {k_neighbors + 1}. Lower "
                     "k_neighbors, or over-sample this class at random "
@@ -114,7 +120,7 @@ def fitting_neighbours(sampler, y: np.ndarray, *, most: int = 5) -> int:
     rarest = int(np.argmin(counts))
     if counts[rarest] < 2:
         raise ValueError(
-            f"Class {labels[rarest].tolist()!r} has 1 sample among the rows a "
+            f"Class {shown(labels[rarest])!r} has 1 sample among the rows a "
             "network trains on; SMOTE cannot interpolate a class of one row. "
             "Use batch_sampler='over', or gather more samples of it."
         )
@@ -137,7 +143,7 @@ def check_validation_split(y_encoded: np.ndarray, classes, *, n_val: int) -> Non
     rare, count = rarest_class(y_encoded, classes)
     if count < 2:
         raise ValueError(
-            f"Class {rare.tolist()!r} has {count} sample; the stratified "
+            f"Class {shown(rare)!r} has {count} sample; the stratified "
             "validation split needs at least 2 per class. Provide more "
             "samples or set validation_fraction=0 and early_stopping=False."
         )
@@ -156,7 +162,7 @@ def check_cross_fitting(y_encoded: np.ndarray, classes, *, cv: int) -> None:
     if count < cv:
         raise ValueError(
             f"cv={cv} needs at least {cv} samples of every class "
-            f"for its stratified folds; class {label.tolist()!r} has {count}."
+            f"for its stratified folds; class {shown(label)!r} has {count}."
         )
 
 

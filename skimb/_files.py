@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skimb._class_sizes import rows_for_folds
+from skimb._class_sizes import rows_for_folds, shown
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 SEQUENCE_SUFFIXES = (".npz",)
@@ -424,7 +424,7 @@ def check_classes(y: np.ndarray, path: Path) -> None:
     labels = np.unique(y)
     if len(labels) < 2:
         raise DataError(
-            f"{path}: the labels hold a single class ({_plain(labels[0])!r})."
+            f"{path}: the labels hold a single class ({shown(labels[0])!r})."
         )
 
 
@@ -450,13 +450,8 @@ def check_folds(
     or_test = " or --test-size" if held_out else ""
     if counts[rare] < needed:
         raise DataError(
-            f"{path}: class {_plain(labels[rare])!r} has {counts[rare]} rows{after}, "
+            f"{path}: class {shown(labels[rare])!r} has {counts[rare]} rows{after}, "
             f"too few for {n_folds}-fold cross-validation{with_networks} (it "
             f"needs at least {needed}); add rows or lower --cv{or_networks}"
             f"{or_test}."
         )
-
-
-def _plain(label):
-    """A label as Python shows it: 3, not np.int64(3)."""
-    return label.item() if isinstance(label, np.generic) else label

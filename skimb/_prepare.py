@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils.validation import _check_sample_weight
 
+from skimb._class_sizes import shown
 from skimb._inputs import check_known_labels, check_labels
 from skimb.class_weight import prior_counts, weights_from_counts
 from skimb.sampling import resampled_class_counts, resolve_batch_sampler
@@ -82,7 +83,7 @@ def prepare_targets(
     if len(classes) < 2:
         raise ValueError(
             "The classifier needs samples of at least 2 classes; "
-            f"got 1 class ({classes[0].tolist()!r})."
+            f"got 1 class ({shown(classes[0])!r})."
         )
     check_known_labels(y, classes)
     y_encoded = np.searchsorted(classes, y)

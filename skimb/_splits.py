@@ -17,6 +17,7 @@ from skimb._class_sizes import (
     check_cross_fitting,
     check_validation_split,
     rarest_class,
+    shown,
 )
 
 # cv="auto": this many cross-fitted networks when the rarest class has fewer
@@ -169,14 +170,14 @@ def splitter_splits(
         if len(missing):
             raise ValueError(
                 f"cv={cv!r} leaves no sample of class "
-                f"{classes[missing[0]].tolist()!r} in the training rows of its "
+                f"{shown(classes[missing[0]])!r} in the training rows of its "
                 f"split {j}; every network must train on every class."
             )
     missing = np.setdiff1d(np.arange(len(classes)), y_encoded[held_out])
     if len(missing):
         raise ValueError(
             f"cv={cv!r} holds out no sample of class "
-            f"{classes[missing[0]].tolist()!r} in any split; the decision rule "
+            f"{shown(classes[missing[0]])!r} in any split; the decision rule "
             "and the calibration are fitted on the held-out rows, which need "
             "every class."
         )

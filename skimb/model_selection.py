@@ -31,9 +31,11 @@ class StratifiedGroupShuffleSplit(BaseCrossValidator):
     its rows are drawn in a random order, and each is held out where that
     brings the class's held-out rows nearer to ``test_size`` of its rows
     (if none does, the one nearest to it), but never where a class would
-    lose its last training group: every class in two groups or more is on
-    both sides, however few groups it has and whatever other classes share
-    them.  A class in one group trains.  Every group is on one side only.
+    lose its last training group.  So a class in one group trains, and
+    every class in two groups or more is on both sides where whole groups
+    allow, however few groups it has and whatever other classes share
+    them (a draw that blocks one is drawn again, up to 20 times).  Every
+    group is on one side only.
 
     ``ImbalancedKerasClassifier(cv=StratifiedGroupShuffleSplit())`` trains
     one network validated on whole groups; its ``fit`` then takes
@@ -143,16 +145,32 @@ def _held_out_groups(
     counts: np.ndarray, test_size: float, rng: np.random.RandomState
 ) -> np.ndarray:
     """Which groups to hold out, given ``counts[g, c]``, the rows of class
-    ``c`` in group ``g``."""
+    ``c`` in group ``g``: the first of up to ``_DRAWS`` draws that puts
+    every class in two groups or more on both sides (one draw, however
+    greedy, can block a class: two others may take the groups it needed),
+    else the last."""
     has = counts > 0
     n_groups = has.sum(axis=0)
-    held = np.zeros(len(counts), dtype=bool)
+    for _ in range(_DRAWS):
+        held = _draw(counts, has, n_groups, test_size, rng)
+        if has[held][:, n_groups >= 2].any(axis=0).all():
+            break
+    return held
 
-    def keeps_training(g) -> bool:
-        # Every class of group g that is in two groups or more keeps a
-        # training group once g is held out.
-        classes = has[g] & (n_groups >= 2)
-        return bool(((has[:, classes] & ~held[:, None]).sum(axis=0) >= 2).all())
+
+# Draws of one split, at most (see _held_out_groups).
+_DRAWS = 20
+
+
+def _draw(counts, has, n_groups, test_size: float, rng) -> np.ndarray:
+    held = np.zeros(len(counts), dtype=bool)
+    # Each class's groups not held out: a group is held out only where every
+    # class in it keeps one (a class in one group always trains).
+    left = n_groups.copy()
+
+    def hold(g) -> None:
+        held[g] = True
+        left[has[g]] -= 1
 
     # The classes in the fewest groups first; ties in a random order.
     for c in np.lexsort((rng.permutation(len(n_groups)), n_groups)):
@@ -164,15 +182,16 @@ def _held_out_groups(
         candidates = rng.permutation(np.flatnonzero(has[:, c] & ~held))
         for g in candidates:
             nearer = abs(rows + counts[g, c] - target) < abs(rows - target)
-            if nearer and keeps_training(g):
-                held[g] = True
+            if nearer and (left[has[g]] >= 2).all():
+                hold(g)
                 rows += counts[g, c]
         if rows == 0:
-            # Every group of the class is larger than twice its share: the
-            # one nearest to it (the first such in the random order).
-            allowed = [g for g in candidates if keeps_training(g)]
+            # No group brought the class nearer its share (each is more
+            # than twice it, or would take another class's last training
+            # group): the allowed one nearest to it.
+            allowed = [g for g in candidates if (left[has[g]] >= 2).all()]
             if allowed:
-                held[min(allowed, key=lambda g: abs(counts[g, c] - target))] = True
+                hold(min(allowed, key=lambda g: abs(counts[g, c] - target)))
     return held
 
 

@@ -125,6 +125,18 @@ def test_too_many_folds_for_the_rarest_class_names_cv(tabular, fast_params):
         ImbalancedKerasClassifier(**{**fast_params, "cv": 21}).fit(X, y)
 
 
+def test_errors_name_a_class_of_text_labels_held_as_objects(tabular, fast_params):
+    # (pandas' text columns: labels of an object array, which have no tolist.)
+    X, y = tabular
+    labels = np.array(["low", "mid", "high", "top"], dtype=object)[y]
+    with pytest.raises(ValueError, match=r"cv=21 needs .*class 'low' has 20"):
+        ImbalancedKerasClassifier(**{**fast_params, "cv": 21}).fit(X, labels)
+    groups = np.where(y == 0, 0, 1 + np.arange(len(y)) % 9)
+    clf = ImbalancedKerasClassifier(**{**fast_params, "cv": StratifiedGroupKFold(3)})
+    with pytest.raises(ValueError, match="no sample of class 'low' in the training"):
+        clf.fit(X, labels, groups=groups)
+
+
 def test_integer_cv_early_stops_without_a_validation_fraction(tabular, fast_params):
     clf = ImbalancedKerasClassifier(
         **{**fast_params, "cv": 2, "validation_fraction": 0}

@@ -61,6 +61,21 @@ def test_each_class_of_two_groups_or_more_is_on_both_sides(test_size):
         assert set(y[train]) == {0, 1, 2, 3, 4}
 
 
+def test_a_class_in_one_shared_group_always_trains():
+    # Class 1: three rows of recording 0 only; class 2: rows of recordings 5
+    # and 10 (of 20, all of class 0 otherwise).
+    y = np.zeros(20 * 20, dtype=int)
+    groups = np.repeat(np.arange(20), 20)
+    y[0:3], y[100:103], y[200:203] = 1, 2, 2
+    for test_size in (0.1, 0.5, 0.9):
+        split = StratifiedGroupShuffleSplit(
+            n_splits=50, test_size=test_size, random_state=0
+        )
+        for train, test in split.split(y, y, groups):
+            assert set(y[train]) == {0, 1, 2}
+            assert 1 not in y[test] and 2 in y[test]
+
+
 def test_a_class_that_shares_its_groups_is_on_both_sides_too():
     # Events inside recordings: class 1 is a few rows of 3 (or 2) of the 20
     # recordings of class 0, and never the most of any.

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from skimb._files import DataError, _plain
+from skimb._class_sizes import shown
+from skimb._files import DataError
 from skimb._splits import n_folds, splitter_splits
 from skimb.model_selection import StratifiedGroupShuffleSplit
 
@@ -93,45 +94,84 @@ def check_splits(
     fit on it or on all the rows (the refit), with the networks' held-out
     rows holding every class and their training rows of comparable numbers
     (the checks of the estimator's own fit,
-    :func:`skimb._splits.splitter_splits`).  ``fell_back``: the networks
-    are the one network ``--networks auto`` fell back to."""
+    :func:`skimb._splits.splitter_splits`).  The line says what failed and
+    advises only what can mend it.  ``fell_back``: the networks are the
+    one network ``--networks auto`` fell back to."""
     found = _splits_or_error(y, groups, search=search, networks=networks)
     if found is None:
         return
-    part, problem = found
-    test_size = ", or --test-size" if held_out else ""
-    if part == "search":
-        advice = f"lower --cv{test_size}, or give more groups"
+    part, problem, at_refit, missing = found
+    options = []
+    if part == "search" and missing is not None:
+        n = len(np.unique(groups[y == missing]))
+        problem += f" (its rows are in {n} group{'' if n == 1 else 's'})"
+        if n > 1:
+            options.append("--cv")
+    elif part == "search":
+        options.append("--cv")
     else:
-        advice = f"lower --networks or --cv{test_size}, or give more groups"
+        if networks.get_n_splits() > 1:
+            options.append("--networks")
+        if not at_refit:
+            options.append("--cv")
         if fell_back:
             problem += (
                 " (--networks auto fell back to one network: no number of "
                 "cross-fitted networks passes either)"
             )
+    if options:
+        lower = " or ".join(options + (["--test-size"] if held_out else []))
+        advice = f"lower {lower}, or give more groups"
+    elif held_out:
+        advice = "use --test-size 0, or give more groups"
+    else:
+        advice = "give more groups"
     raise DataError(f"{path}: grouped by {name!r}, {problem}; {advice}.")
 
 
-def _splits_or_error(y, groups, *, search, networks) -> tuple[str, str] | None:
+def _splits_or_error(y, groups, *, search, networks) -> tuple | None:
     """What is wrong with the search's folds (``"search"``) or the
     networks' folds in each, and on all the rows as the refit splits them
-    (``"networks"``), and how; None where nothing is."""
+    (``"networks"``): the part, the problem, whether it is the refit's, and
+    the class a search fold lacks (else None); None where nothing is."""
     classes, y_encoded = np.unique(y, return_inverse=True)
-    try:
-        with warnings.catch_warnings():
-            # ("The least populated class in y has only 3 members, which is
-            # less than n_splits": the checks below say whether that matters.)
-            warnings.simplefilter("ignore", UserWarning)
-            splits = list(search.split(np.zeros(len(y)), y, groups))
-    except ValueError as error:  # more folds than groups
-        return "search", f"the search's folds: {_first_clause(str(error))}"
+    n_groups = len(np.unique(groups))
+    if n_groups < search.get_n_splits():
+        # (Checked here: scikit-learn's own error for it is recent.)
+        return (
+            "search",
+            f"the search's {search.get_n_splits()} folds need as many groups; "
+            f"the rows have {n_groups}",
+            False,
+            None,
+        )
+    with warnings.catch_warnings():
+        # ("The least populated class in y has only 3 members, which is less
+        # than n_splits": the checks below say whether that matters.)
+        warnings.simplefilter("ignore", UserWarning)
+        splits = list(search.split(np.zeros(len(y)), y, groups))
     splits.append((np.arange(len(y)), None))
+    k = networks.get_n_splits()
     for j, (train, _) in enumerate(splits, start=1):
-        where = "the refit" if j == len(splits) else f"search fold {j}"
+        at_refit = j == len(splits)
+        where = "the refit" if at_refit else f"search fold {j}"
         missing = np.setdiff1d(classes, y[train])
         if len(missing):
-            return "search", (
-                f"{where} trains on no row of class {_plain(missing[0])!r}"
+            label = missing[0]
+            return (
+                "search",
+                f"{where} trains on no row of class {shown(label)!r}",
+                at_refit,
+                label,
+            )
+        in_fold = len(np.unique(groups[train]))
+        if k > 1 and in_fold < k:
+            return (
+                "networks",
+                f"{where}, the {k} networks need as many groups; its rows have "
+                f"{in_fold}",
+                at_refit,
+                None,
             )
         try:
             with warnings.catch_warnings():
@@ -146,14 +186,22 @@ def _splits_or_error(y, groups, *, search, networks) -> tuple[str, str] | None:
                 message = message.replace(f"cv={networks!r}", "the networks' split")
             else:  # (the splitter's own error)
                 message = f"the networks' split: {message}"
-            return "networks", f"{where}, {_first_clause(message)}"
+            first = _first_clause(message, classes)
+            return "networks", f"{where}, {first}", at_refit, None
     return None
 
 
-def _first_clause(message: str) -> str:
+def _first_clause(message: str, classes: np.ndarray) -> str:
     """What is wrong, without the advice that follows it (the estimator's
-    advises its users, not the command's)."""
-    return re.split(r"[.;] ", message)[0].rstrip(".")
+    advises its users, not the command's): up to the first ``". "`` or
+    ``"; "`` outside the class labels it names (``'Dr. No'``)."""
+    labels = {f"\0{i}\0": repr(label) for i, label in enumerate(classes.tolist())}
+    for mark, text in labels.items():
+        message = message.replace(text, mark)
+    first = re.split(r"[.;] ", message)[0].rstrip(".")
+    for mark, text in labels.items():
+        first = first.replace(mark, text)
+    return first
 
 
 def check_hold_out(
@@ -165,7 +213,7 @@ def check_hold_out(
         n = len(np.unique(groups[y == missing[0]]))
         raise DataError(
             f"{path}: grouped by {name!r}, the --test-size hold-out takes every "
-            f"row of class {_plain(missing[0])!r} (its rows are in {n} "
+            f"row of class {shown(missing[0])!r} (its rows are in {n} "
             f"group{'' if n == 1 else 's'}); lower --test-size (0: none), or give "
             "more groups."
         )

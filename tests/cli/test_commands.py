@@ -531,6 +531,48 @@ def test_auto_networks_by_group_are_the_most_whose_folds_pass():
     assert chosen_counts == {1, 4, 5}
 
 
+def test_group_split_lines_name_the_part_and_keep_the_labels_whole():
+    from skimb._files import DataError
+    from skimb.cli._groups import (
+        _first_clause,
+        check_splits,
+        network_folds,
+        search_folds,
+    )
+
+    # Two recordings of each class, one of 60 rows: the one network auto
+    # falls back to holds out a tenth of each class, and the search's
+    # folds train on one recording of each.
+    y = np.repeat(["Dr. No", "b"], [70, 20])
+    groups = np.repeat([0, 1, 2, 3], [60, 10, 10, 10])
+    search = search_folds(2, seed=0)
+    networks, fell_back = network_folds(
+        "auto", y, groups, search=search, validation_fraction=0.1, seed=0
+    )
+    assert fell_back and networks.get_n_splits() == 1
+    with pytest.raises(DataError) as error:
+        check_splits(
+            y,
+            groups,
+            search=search,
+            networks=networks,
+            path="data.csv",
+            name="recording",
+            held_out=False,
+            fell_back=fell_back,
+        )
+    line = str(error.value)
+    assert line.startswith("data.csv: grouped by 'recording', search fold ")
+    assert "(--networks auto fell back to one network: no number of " in line
+    assert line.endswith("; lower --cv, or give more groups.")
+    # The estimator's message up to its advice, a label's '. ' kept.
+    message = (
+        "the networks' split leaves no sample of class 'Dr. No' in the "
+        "training rows of its split 2; every network must train on every class."
+    )
+    assert _first_clause(message, np.unique(y)) == message.split(";")[0]
+
+
 def test_tune_by_group_refuses_groups_the_folds_cannot_keep_whole(
     capsys, recordings, tmp_path, monkeypatch
 ):
@@ -571,13 +613,12 @@ def test_tune_by_group_refuses_groups_the_folds_cannot_keep_whole(
             "recording",
             ["--test-size", "0"],
         ),
-        "search fold 1, the networks' split: Cannot have number of splits "
-        "n_splits=30 greater than the number of groups": (
+        "search fold 1, the 30 networks need as many groups; its rows have": (
             table,
             "recording",
             ["--networks", "30"],
         ),
-        "the search's folds: Cannot have number of splits n_splits=40 greater": (
+        "the search's 40 folds need as many groups; the rows have 29": (
             table,
             "recording",
             ["--cv", "40", "--test-size", "0"],
@@ -600,17 +641,22 @@ def test_tune_by_group_refuses_groups_the_folds_cannot_keep_whole(
     line = _error_line(capsys, *argv, "--networks", "30", "--out", tmp_path / "never")
     assert line == (
         f"skimb tune: error: {table}: grouped by 'recording', search fold 1, the "
-        "networks' split: Cannot have number of splits n_splits=30 greater than "
-        "the number of groups: 11; lower --networks or --cv, or --test-size, or "
-        "give more groups."
+        "30 networks need as many groups; its rows have 11; lower --networks or "
+        "--cv or --test-size, or give more groups."
     )
     line = _error_line(
         capsys, *argv, "--test-size", "0", "--cv", "40", "--out", tmp_path / "never"
     )
     assert line == (
-        f"skimb tune: error: {table}: grouped by 'recording', the search's folds: "
-        "Cannot have number of splits n_splits=40 greater than the number of "
-        "groups: 29; lower --cv, or give more groups."
+        f"skimb tune: error: {table}: grouped by 'recording', the search's 40 "
+        "folds need as many groups; the rows have 29; lower --cv, or give more "
+        "groups."
+    )
+    # A class in one recording: no other option mends it.
+    argv[1] = tmp_path / "one.csv"
+    line = _error_line(capsys, *argv, "--test-size", "0", "--out", tmp_path / "never")
+    assert line.endswith(
+        f"trains on no row of class {rare} (its rows are in 1 group); give more groups."
     )
     assert not (tmp_path / "never").exists()
 

@@ -56,7 +56,7 @@ def test_a_resumed_study_of_another_estimator_is_refused(table, tmp_path):
 
 def test_a_resumed_study_whose_estimator_splits_otherwise_is_refused(table, tmp_path):
     """A splitter given as an estimator's cv is recorded by its parameters:
-    other folds are another estimator (3 and 4 group-wise networks, say)."""
+    other folds are another estimator (3 and 4 cross-fitted networks, say)."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.model_selection import StratifiedKFold
 
@@ -74,6 +74,32 @@ def test_a_resumed_study_whose_estimator_splits_otherwise_is_refused(table, tmp_
         with pytest.raises(ValueError, match=r"another estimator.*\['cv'\]"):
             _search(other, space, storage=storage, study_name="s", n_trials=2).fit(X, y)
     _search(model(3), space, storage=storage, study_name="s", n_trials=2).fit(X, y)
+
+
+def test_splitters_are_recorded_by_parameters_arrays_by_content():
+    from sklearn.model_selection import PredefinedSplit, RepeatedStratifiedKFold
+
+    from skimb.tuning._study import _described_value
+
+    def described(splitter):
+        return _described_value(splitter)
+
+    # The repeated splitters keep n_splits apart (cvargs), as their repr reads.
+    assert described(RepeatedStratifiedKFold(n_splits=3)) != described(
+        RepeatedStratifiedKFold(n_splits=4)
+    )
+    assert "n_splits=3" in described(RepeatedStratifiedKFold(n_splits=3))
+    # A splitter's array, by its content.
+    assert described(PredefinedSplit([0, 1, 0])) == described(
+        PredefinedSplit([0, 1, 0])
+    )
+    assert described(PredefinedSplit([0, 1, 0])) != described(
+        PredefinedSplit([1, 0, 0])
+    )
+    # An unseeded generator is described by its class, the same everywhere.
+    assert "random_state=<RandomState>" in described(
+        RepeatedStratifiedKFold(random_state=np.random.RandomState(0))
+    )
 
 
 def test_a_resumed_study_of_other_features_is_refused(table, tmp_path):
