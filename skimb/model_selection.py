@@ -34,8 +34,8 @@ class StratifiedGroupShuffleSplit(BaseCrossValidator):
     lose its last training group.  So a class in one group trains, and
     every class in two groups or more is on both sides where whole groups
     allow, however few groups it has and whatever other classes share
-    them (a draw that blocks one is drawn again, up to 20 times).  Every
-    group is on one side only.
+    them (a draw that blocks one is drawn again, that class first, up to
+    20 times).  Every group is on one side only.
 
     ``ImbalancedKerasClassifier(cv=StratifiedGroupShuffleSplit())`` trains
     one network validated on whole groups; its ``fit`` then takes
@@ -147,14 +147,18 @@ def _held_out_groups(
     """Which groups to hold out, given ``counts[g, c]``, the rows of class
     ``c`` in group ``g``: the first of up to ``_DRAWS`` draws that puts
     every class in two groups or more on both sides (one draw, however
-    greedy, can block a class: two others may take the groups it needed),
-    else the last."""
+    greedy, can block a class: others may take the groups it needed; the
+    classes a draw blocked go first in the next), else the last."""
     has = counts > 0
     n_groups = has.sum(axis=0)
+    # Classes a draw left on one side go first in the next.
+    first = np.zeros(len(n_groups), dtype=bool)
     for _ in range(_DRAWS):
-        held = _draw(counts, has, n_groups, test_size, rng)
-        if has[held][:, n_groups >= 2].any(axis=0).all():
+        held = _draw(counts, has, n_groups, test_size, rng, first=first)
+        blocked = (n_groups >= 2) & ~has[held].any(axis=0)
+        if not blocked.any():
             break
+        first |= blocked
     return held
 
 
@@ -162,7 +166,7 @@ def _held_out_groups(
 _DRAWS = 20
 
 
-def _draw(counts, has, n_groups, test_size: float, rng) -> np.ndarray:
+def _draw(counts, has, n_groups, test_size: float, rng, *, first) -> np.ndarray:
     held = np.zeros(len(counts), dtype=bool)
     # Each class's groups not held out: a group is held out only where every
     # class in it keeps one (a class in one group always trains).
@@ -172,8 +176,9 @@ def _draw(counts, has, n_groups, test_size: float, rng) -> np.ndarray:
         held[g] = True
         left[has[g]] -= 1
 
-    # The classes in the fewest groups first; ties in a random order.
-    for c in np.lexsort((rng.permutation(len(n_groups)), n_groups)):
+    # The classes in the fewest groups first (after those of ``first``);
+    # ties in a random order.
+    for c in np.lexsort((rng.permutation(len(n_groups)), n_groups, ~first)):
         if n_groups[c] < 2:
             continue  # its one group trains
         target = test_size * counts[:, c].sum()

@@ -76,6 +76,17 @@ def test_a_class_in_one_shared_group_always_trains():
             assert 1 not in y[test] and 2 in y[test]
 
 
+def test_a_class_a_first_draw_blocks_goes_first_in_the_next():
+    # Class 1's nearest group (3, one row) would leave it one training group,
+    # group 1, the only one that can hold class 0 out: holding group 1 alone
+    # puts both on both sides.
+    groups = np.array([0, 0, 1, 1, 1, 1, 2, 2, 3])
+    y = np.array([3, 0, 1, 1, 0, 1, 2, 0, 1])
+    split = StratifiedGroupShuffleSplit(n_splits=30, test_size=0.3, random_state=0)
+    for train, test in split.split(y, y, groups):
+        assert {0, 1} <= set(y[test]) and {0, 1} <= set(y[train])
+
+
 def test_a_class_that_shares_its_groups_is_on_both_sides_too():
     # Events inside recordings: class 1 is a few rows of 3 (or 2) of the 20
     # recordings of class 0, and never the most of any.

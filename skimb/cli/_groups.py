@@ -88,6 +88,7 @@ def check_splits(
     name: str,
     held_out: bool,
     fell_back: bool = False,
+    file_groups=None,
 ) -> None:
     """Refuse, before the search, folds that the data's groups cannot give:
     every search fold trains on every class, and so does each network of a
@@ -96,33 +97,38 @@ def check_splits(
     (the checks of the estimator's own fit,
     :func:`skimb._splits.splitter_splits`).  The line says what failed and
     advises only what can mend it.  ``fell_back``: the networks are the
-    one network ``--networks auto`` fell back to."""
+    one network ``--networks auto`` fell back to; ``file_groups``: a
+    class's number of groups in the whole file (before the hold-out)."""
     found = _splits_or_error(y, groups, search=search, networks=networks)
     if found is None:
         return
     part, problem, at_refit, missing = found
+    # (--cv is at least 2.)
+    cv = ["--cv"] if search.get_n_splits() > 2 else []
+    test_size = held_out
     options = []
     if part == "search" and missing is not None:
         n = len(np.unique(groups[y == missing]))
         problem += f" (its rows are in {n} group{'' if n == 1 else 's'})"
-        if n > 1:
-            options.append("--cv")
+        options += cv if n > 1 else []
+        # The hold-out took some of the class's groups, or none.
+        test_size = held_out and file_groups is not None and file_groups(missing) > n
     elif part == "search":
-        options.append("--cv")
+        options += cv
     else:
         if networks.get_n_splits() > 1:
             options.append("--networks")
         if not at_refit:
-            options.append("--cv")
+            options += cv
         if fell_back:
             problem += (
                 " (--networks auto fell back to one network: no number of "
                 "cross-fitted networks passes either)"
             )
     if options:
-        lower = " or ".join(options + (["--test-size"] if held_out else []))
+        lower = " or ".join(options + (["--test-size"] if test_size else []))
         advice = f"lower {lower}, or give more groups"
-    elif held_out:
+    elif test_size:
         advice = "use --test-size 0, or give more groups"
     else:
         advice = "give more groups"
@@ -195,13 +201,17 @@ def _first_clause(message: str, classes: np.ndarray) -> str:
     """What is wrong, without the advice that follows it (the estimator's
     advises its users, not the command's): up to the first ``". "`` or
     ``"; "`` outside the class labels it names (``'Dr. No'``)."""
-    labels = {f"\0{i}\0": repr(label) for i, label in enumerate(classes.tolist())}
-    for mark, text in labels.items():
-        message = message.replace(text, mark)
-    first = re.split(r"[.;] ", message)[0].rstrip(".")
-    for mark, text in labels.items():
-        first = first.replace(mark, text)
-    return first
+    risky = [repr(label) for label in classes.tolist()]
+    risky = [text for text in risky if ". " in text or "; " in text]
+    labels = [
+        (found.start(), found.end())
+        for text in risky
+        for found in re.finditer(re.escape(text), message)
+    ]
+    for separator in re.finditer(r"[.;] ", message):
+        if not any(start <= separator.start() < end for start, end in labels):
+            return message[: separator.start()]
+    return message.rstrip(".")
 
 
 def check_hold_out(

@@ -45,7 +45,7 @@ def tune(args) -> int:
         )
     else:
         X, y, groups, (X_test, y_test) = _hold_out_groups(data, args)
-        search_cv, networks_cv = _group_folds(data.path, y, groups, args)
+        search_cv, networks_cv = _group_folds(data, y, groups, args)
     # Opened after the checks of the data (a refused run writes no database
     # or journal file), before the search.
     storage = _storage(args.storage)
@@ -171,8 +171,9 @@ def _hold_out_groups(data, args) -> tuple:
     )
 
 
-def _group_folds(path, y, groups, args) -> tuple:
-    """The search's folds and the estimator's ``cv`` by group, checked."""
+def _group_folds(data, y, groups, args) -> tuple:
+    """The search's folds and the estimator's ``cv`` by group, checked on
+    the rows ``y``, ``groups`` left after the hold-out."""
     from skimb import ImbalancedKerasClassifier
     from skimb.cli._groups import check_splits, network_folds, search_folds
 
@@ -190,10 +191,11 @@ def _group_folds(path, y, groups, args) -> tuple:
         groups,
         search=search,
         networks=networks,
-        path=path,
+        path=data.path,
         name=args.groups,
         held_out=args.test_size > 0,
         fell_back=fell_back,
+        file_groups=lambda label: len(np.unique(data.groups[data.y == label])),
     )
     return search, networks
 

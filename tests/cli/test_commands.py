@@ -564,13 +564,16 @@ def test_group_split_lines_name_the_part_and_keep_the_labels_whole():
     line = str(error.value)
     assert line.startswith("data.csv: grouped by 'recording', search fold ")
     assert "(--networks auto fell back to one network: no number of " in line
-    assert line.endswith("; lower --cv, or give more groups.")
+    # (2 folds: the fewest --cv takes.)
+    assert line.endswith("passes either); give more groups.")
     # The estimator's message up to its advice, a label's '. ' kept.
     message = (
         "the networks' split leaves no sample of class 'Dr. No' in the "
         "training rows of its split 2; every network must train on every class."
     )
     assert _first_clause(message, np.unique(y)) == message.split(";")[0]
+    message = "no sample of class -1 in split 10 of n=101; every network."
+    assert _first_clause(message, np.array([-1, 0, 1])) == message.split(";")[0]
 
 
 def test_tune_by_group_refuses_groups_the_folds_cannot_keep_whole(
@@ -642,7 +645,7 @@ def test_tune_by_group_refuses_groups_the_folds_cannot_keep_whole(
     assert line == (
         f"skimb tune: error: {table}: grouped by 'recording', search fold 1, the "
         "30 networks need as many groups; its rows have 11; lower --networks or "
-        "--cv or --test-size, or give more groups."
+        "--test-size, or give more groups."
     )
     line = _error_line(
         capsys, *argv, "--test-size", "0", "--cv", "40", "--out", tmp_path / "never"
@@ -652,12 +655,17 @@ def test_tune_by_group_refuses_groups_the_folds_cannot_keep_whole(
         "folds need as many groups; the rows have 29; lower --cv, or give more "
         "groups."
     )
-    # A class in one recording: no other option mends it.
+    # A class in one recording: no other option mends it (the hold-out
+    # took none of its rows, with or without --test-size).
     argv[1] = tmp_path / "one.csv"
-    line = _error_line(capsys, *argv, "--test-size", "0", "--out", tmp_path / "never")
-    assert line.endswith(
-        f"trains on no row of class {rare} (its rows are in 1 group); give more groups."
-    )
+    for test_size in ("0", "0.2"):
+        line = _error_line(
+            capsys, *argv, "--test-size", test_size, "--out", tmp_path / "never"
+        )
+        assert line.endswith(
+            f"trains on no row of class {rare} (its rows are in 1 group); give "
+            "more groups."
+        )
     assert not (tmp_path / "never").exists()
 
 
