@@ -87,10 +87,8 @@ def read_data(
             "groups are another column or array."
         )
     if suffix in SEQUENCE_SUFFIXES:
-        data = _read_sequences(path, need_target, target or "y", groups)
-    else:
-        data = _read_table(path, target, need_target, feature_names, classes, groups)
-    return data
+        return _read_sequences(path, need_target, target or "y", groups)
+    return _read_table(path, target, need_target, feature_names, classes, groups)
 
 
 def _check_groups(missing: np.ndarray, path: Path, name: str) -> None:

@@ -206,6 +206,18 @@ def asks_for_groups(cv) -> bool:
     return getattr(split, "requests", {}).get("groups") is True
 
 
+def splitter_parameters(cls: type) -> list[str]:
+    """A splitter class's parameters: those of its ``__init__``, which
+    scikit-learn's splitters keep as attributes of the same names (they
+    have no ``get_params``; their repr reads them so)."""
+    return [
+        name
+        for name, parameter in inspect.signature(cls.__init__).parameters.items()
+        if name != "self"
+        and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+    ]
+
+
 def reads_groups(cv) -> bool:
     """Whether ``cv`` is a splitter that reads ``groups``: scikit-learn's
     group-wise splitters, and a splitter of another package (or the user's)

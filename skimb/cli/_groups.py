@@ -212,18 +212,3 @@ def _first_clause(message: str, classes: np.ndarray) -> str:
         if not any(start <= separator.start() < end for start, end in labels):
             return message[: separator.start()]
     return message.rstrip(".")
-
-
-def check_hold_out(
-    y: np.ndarray, train: np.ndarray, *, groups: np.ndarray, path: Path, name: str
-) -> None:
-    """The rows left after the hold-out must hold every class."""
-    missing = np.setdiff1d(np.unique(y), y[train])
-    if len(missing):
-        n = len(np.unique(groups[y == missing[0]]))
-        raise DataError(
-            f"{path}: grouped by {name!r}, the --test-size hold-out takes every "
-            f"row of class {shown(missing[0])!r} (its rows are in {n} "
-            f"group{'' if n == 1 else 's'}); lower --test-size (0: none), or give "
-            "more groups."
-        )

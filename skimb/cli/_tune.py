@@ -155,14 +155,13 @@ def _hold_out_groups(data, args) -> tuple:
     """As :func:`_hold_out`, whole groups held out."""
     from sklearn.utils import _safe_indexing
 
-    from skimb.cli._groups import check_hold_out, hold_out
+    from skimb.cli._groups import hold_out
 
     if args.test_size == 0:
         return data.X, data.y, data.groups, (None, None)
     train, test = hold_out(
         data.y, data.groups, test_size=args.test_size, seed=args.seed
     )
-    check_hold_out(data.y, train, groups=data.groups, path=data.path, name=args.groups)
     return (
         _safe_indexing(data.X, train),
         data.y[train],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import importlib
-import inspect
 import math
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import BaseCrossValidator, BaseShuffleSplit
 
 from skimb._serialization import model_from_bytes, model_to_bytes
+from skimb._splits import splitter_parameters
 from skimb.persistence._archive import ModelFileError
 
 # Classes are only ever looked up in these packages, so a model file cannot
@@ -134,18 +134,10 @@ class Encoder:
         }
 
     def _encode_splitter(self, splitter, where: str) -> dict:
-        # Splitters have no get_params: their parameters are those of their
-        # __init__, kept as attributes of the same names (as their repr
-        # reads them).
         cls = type(splitter)
         _check_trusted(cls, where)
         params = {}
-        for name, parameter in inspect.signature(cls.__init__).parameters.items():
-            if name == "self" or parameter.kind in (
-                parameter.VAR_POSITIONAL,
-                parameter.VAR_KEYWORD,
-            ):
-                continue
+        for name in splitter_parameters(cls):
             if not hasattr(splitter, name):
                 raise TypeError(
                     f"Cannot store {where}: the splitter {cls.__name__} keeps "

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import inspect
 import os
 import re
 import socket
@@ -21,7 +20,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _num_samples
 from sqlalchemy.exc import SQLAlchemyError
 
-from skimb._splits import is_splitter
+from skimb._splits import is_splitter, splitter_parameters
 
 
 def worker() -> str:
@@ -238,12 +237,10 @@ def _described_value(value) -> str:
         # A splitter (``cv``) by its parameters, which scikit-learn's keep
         # under their names, so that 3 and 5 group-wise folds differ.
         cls = type(value)
-        names = [
-            name
-            for name, p in inspect.signature(cls.__init__).parameters.items()
-            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
-        params = (f"{name}={_described_value(_param(value, name))}" for name in names)
+        params = (
+            f"{name}={_described_value(_param(value, name))}"
+            for name in splitter_parameters(cls)
+        )
         return f"{cls.__qualname__}({', '.join(params)})"
     if isinstance(value, np.ndarray):  # (PredefinedSplit's test_fold)
         return f"ndarray({joblib.hash(value)})"
