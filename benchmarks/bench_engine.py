@@ -12,6 +12,7 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
     python benchmarks/bench_engine.py --part shared-step  # 10, TensorFlow
     python benchmarks/bench_engine.py --part shared-step-dense  # 11, TensorFlow
     python benchmarks/bench_engine.py --part shared-update  # 12, TensorFlow
+    python benchmarks/bench_engine.py --part unroll  # 13, TensorFlow
 
 1. **Default fit on real tables** (scikit-learn's bundled digits, made
    imbalanced, 933 rows; breast cancer, 569 rows; wine, 178 rows): the
@@ -71,6 +72,11 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
     optimizer's update of one network traced once and called for each (as
     shipped) against one update of every network's variables, on the sets
     of parts 10 and 11, in fits of 20 epochs, interleaved.
+13. ``--part unroll`` (TensorFlow): the default LSTM with its recurrent
+    layers unrolled for training (as shipped where its networks run at
+    least ``skimb._networks.UNROLL_FROM_STEPS`` steps in all, here
+    whatever they run) and with their loop, on the sets of part 8, in fits
+    of 40 epochs, interleaved: an epoch's seconds and the rest of the fit.
 
 Every figure is a median over ``--repeats`` interleaved runs; results go to
 ``benchmarks/results/engine_<backend>.json``,
@@ -78,8 +84,8 @@ Every figure is a median over ``--repeats`` interleaved runs; results go to
 ``engine_seed_scale_<backend>.json``, ``engine_partial_fit_<backend>.json``,
 ``engine_xla_tensorflow.json``, ``engine_xla_scores_tensorflow.json``,
 ``engine_shared_step_tensorflow.json``,
-``engine_shared_step_dense_tensorflow.json`` and
-``engine_shared_update_tensorflow.json``.
+``engine_shared_step_dense_tensorflow.json``,
+``engine_shared_update_tensorflow.json`` and ``engine_unroll_tensorflow.json``.
 """
 
 from __future__ import annotations
@@ -630,6 +636,20 @@ def shared_update(repeats: int, *, epochs: int = 20) -> list[dict]:
     return _side_by_side({**_step_sets(), **_dense_sets()}, settings, repeats, epochs)
 
 
+def unrolled_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
+    """The default LSTM's fit with its recurrent layers unrolled for
+    training (whatever steps its networks run) and with their loop
+    (:func:`_side_by_side`), on the sets of :func:`xla_epochs`."""
+    import skimb._networks
+
+    sets = {name: (X, y, "lstm") for name, (X, y) in _sequence_sets().items()}
+    settings = {
+        "unrolled": _patched_fit(skimb._networks, "UNROLL_FROM_STEPS", 0),
+        "loop": _patched_fit(skimb._networks, "UNROLL_FROM_STEPS", float("inf")),
+    }
+    return _side_by_side(sets, settings, repeats, epochs)
+
+
 def xla_scores(
     families=("autocorrelation", "trajectory", "motif"), seeds=(0, 1)
 ) -> list[dict]:
@@ -676,11 +696,12 @@ def main() -> None:
             "shared-step",
             "shared-step-dense",
             "shared-update",
+            "unroll",
         ],
         default="speed",
         help="fits and epochs (1-3), batch sizes (4), search (5), seed scale (6), "
         "partial_fit (7), XLA's epochs (8) and scores (9), the shared step (10, "
-        "11) and update (12)",
+        "11) and update (12), unrolled recurrent layers (13)",
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
@@ -732,6 +753,11 @@ def main() -> None:
             raise SystemExit("--part shared-update is TensorFlow's")
         results = shared_update(1 if args.quick else args.repeats)
         name = "engine_shared_update_tensorflow.json"
+    elif args.part == "unroll":
+        if backend != "tensorflow":
+            raise SystemExit("--part unroll is TensorFlow's")
+        results = unrolled_epochs(1 if args.quick else args.repeats)
+        name = "engine_unroll_tensorflow.json"
     elif args.part == "partial-fit":
         results = partial_fit_calls(1 if args.quick else args.repeats)
         name = f"engine_partial_fit_{backend}.json"

@@ -1,11 +1,14 @@
 """The network builders: which layers each architecture and setting gives."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
 
 from skimb import ImbalancedKerasClassifier
-from skimb._networks import build_network
+from skimb._layers import every_layer
+from skimb._networks import UNROLL_FROM_STEPS, build_network, unroll_pays
 
 SHAPE = (6, 3)
 
@@ -180,3 +183,148 @@ def test_forward_of_any_number_of_rows_is_each_row_s():
         np.testing.assert_allclose(
             forward(network, X[row : row + 1])[0], every[row], rtol=1e-5, atol=1e-6
         )
+
+
+@pytest.mark.parametrize("architecture", ["lstm", "gru"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_unrolled_recurrent_layers_compute_and_train_as_their_loop(
+    architecture, masked
+):
+    # 66 steps, max-pooled by 3 to 22 before the recurrent layer.
+    settings = dict(
+        architecture=architecture,
+        input_shape=(66, 2),
+        n_classes=3,
+        units=4,
+        pooling=True,
+        masked=masked,
+    )
+    loop = build_network(**settings)
+    unrolled = build_network(unroll=True, **settings)
+    assert [layer.unroll for layer in _recurrent_layers(loop)] == [False, False]
+    assert [layer.unroll for layer in _recurrent_layers(unrolled)] == [True, True]
+    unrolled.set_weights(loop.get_weights())
+    X = np.random.RandomState(0).normal(size=(5, 66, 2)).astype("float32")
+    if masked:
+        X[1, 40:] = np.nan  # a shorter sequence, padded
+    out = unrolled.predict_on_batch(X)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, loop.predict_on_batch(X), rtol=1e-5, atol=1e-6)
+    # One training step moves both to the same weights.
+    y = np.array([0, 1, 2, 0, 1])
+    for network in (loop, unrolled):
+        network.compile(
+            optimizer=keras.optimizers.SGD(0.1),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        network.train_on_batch(X, y)
+    for after_loop, after_unrolled in zip(
+        loop.get_weights(), unrolled.get_weights(), strict=True
+    ):
+        np.testing.assert_allclose(after_unrolled, after_loop, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_timesteps, unrolled", [(32, True), (33, False)])
+def test_recurrent_layers_unroll_up_to_32_steps(n_timesteps, unrolled):
+    # Without the front convolution nothing pools the steps to 32.
+    model = build_network(
+        architecture="lstm",
+        input_shape=(n_timesteps, 2),
+        n_classes=2,
+        units=4,
+        kernel_size=0,
+        bidirectional=False,
+        unroll=True,
+    )
+    assert model.get_layer("lstm_0").unroll is unrolled
+
+
+def test_unrolling_pays_for_long_recurrent_fits_on_a_tensorflow_cpu(monkeypatch):
+    on_tensorflow = keras.backend.backend() == "tensorflow"
+    monkeypatch.setattr(keras.distribution, "list_devices", lambda kind=None: [])
+    for architecture in ("lstm", "gru"):
+        assert (
+            unroll_pays(architecture=architecture, network_steps=UNROLL_FROM_STEPS)
+            is on_tensorflow
+        )
+        assert not unroll_pays(
+            architecture=architecture, network_steps=UNROLL_FROM_STEPS - 1
+        )
+    for architecture in ("dense", "conv1d"):
+        assert not unroll_pays(architecture=architecture, network_steps=10**6)
+    # A GPU runs the loop as one cuDNN kernel, which takes no unrolled layer.
+    monkeypatch.setattr(keras.distribution, "list_devices", lambda kind=None: ["gpu:0"])
+    assert not unroll_pays(architecture="lstm", network_steps=10**6)
+
+
+def _recurrent_layers(model):
+    return [
+        layer for layer in every_layer(model) if isinstance(layer, keras.layers.RNN)
+    ]
+
+
+@pytest.mark.parametrize(
+    "params, epochs_at_least",
+    [
+        # Early stopping: patience + 1 epochs at least, within the epochs.
+        (dict(epochs=9, patience=2), 3),
+        (dict(epochs=2, patience=5), 2),
+        (dict(epochs=4, patience=1, early_stopping=False, validation_fraction=0.0), 4),
+        # Three cross-fitted networks, each of two thirds of the rows.
+        (dict(epochs=9, patience=2, cv=3), 3),
+        # Each epoch draws as many rows of every class as the rarest has.
+        (
+            dict(
+                epochs=4,
+                early_stopping=False,
+                validation_fraction=0.0,
+                batch_sampler="under",
+            ),
+            4,
+        ),
+    ],
+)
+def test_a_long_fit_trains_unrolled_and_keeps_the_loop_after(
+    sequences, fast_params, monkeypatch, params, epochs_at_least
+):
+    import skimb._fitting
+
+    asked, trained_unrolled = [], []
+
+    def unroll_pays_(**kwargs):
+        asked.append(kwargs)
+        return True
+
+    def train_(networks, *args, **kwargs):
+        trained_unrolled.extend(
+            layer.unroll for network in networks for layer in _recurrent_layers(network)
+        )
+        return train(networks, *args, **kwargs)
+
+    train = skimb._fitting.train
+    monkeypatch.setattr(skimb._fitting, "unroll_pays", unroll_pays_)
+    monkeypatch.setattr(skimb._fitting, "train", train_)
+    X, y = sequences
+    clf = ImbalancedKerasClassifier(
+        "lstm", **{**fast_params, "batch_size": 100, **params}
+    ).fit(X, y)
+    # The rows of each network's epoch (ceil over batches of 100 leaves
+    # a validation split's rounding out).
+    if params.get("cv") == 3:
+        n_networks, rows = 3, len(y) - len(y) // 3
+    elif params.get("batch_sampler") == "under":
+        n_networks, rows = 1, len(np.unique(y)) * np.bincount(y).min()
+    elif params.get("validation_fraction") == 0.0:
+        n_networks, rows = 1, len(y)
+    else:
+        n_networks, rows = 1, round(0.9 * len(y))
+    steps = epochs_at_least * -(-rows // 100)
+    assert asked == [{"architecture": "lstm", "network_steps": n_networks * steps}]
+    # Each network's two directions trained unrolled; the fitted model
+    # (what predicts and what a model file holds) has its loops back.
+    assert trained_unrolled == [True] * 2 * n_networks
+    recurrent = _recurrent_layers(clf.model_)
+    assert len(recurrent) >= 2 * n_networks
+    assert not any(layer.unroll for layer in recurrent)
+    assert '"unroll": true' not in json.dumps(clf.model_.get_config())
+    assert clf.predict(X[:3]).shape == (3,)
