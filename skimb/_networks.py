@@ -49,7 +49,7 @@ def unroll_pays(*, architecture: str, network_steps: int) -> bool:
     unrolling paid from 160 to 1,580 network steps (docs/benchmarks.rst,
     "Unrolled recurrent layers").  ``network_steps`` counts the fewest a
     fit runs (early stopping's ``patience + 1`` epochs): the default's
-    fits on those sets ran 1.7 to 6.7 times as many.  Shorter fits, and
+    fits on those sets ran 1.4 to 9.6 times as many.  Shorter fits, and
     ``partial_fit``'s epoch at a time, keep the loop, and a fit gives its
     model the loop back after training (:func:`keep_recurrent_loops`).
     JAX compiles the loop with XLA, which has no such dispatch, and on a
