@@ -13,6 +13,7 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
     python benchmarks/bench_engine.py --part shared-step-dense  # 11, TensorFlow
     python benchmarks/bench_engine.py --part shared-update  # 12, TensorFlow
     python benchmarks/bench_engine.py --part unroll  # 13, TensorFlow
+    python benchmarks/bench_engine.py --part unroll-scores  # 14, TensorFlow
 
 1. **Default fit on real tables** (scikit-learn's bundled digits, made
    imbalanced, 933 rows; breast cancer, 569 rows; wine, 178 rows): the
@@ -73,10 +74,13 @@ Run once per Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``)::
     shipped) against one update of every network's variables, on the sets
     of parts 10 and 11, in fits of 20 epochs, interleaved.
 13. ``--part unroll`` (TensorFlow): the default LSTM with its recurrent
-    layers unrolled for training (as shipped where its networks run at
-    least ``skimb._networks.UNROLL_FROM_STEPS`` steps in all, here
-    whatever they run) and with their loop, on the sets of part 8, in fits
-    of 40 epochs, interleaved: an epoch's seconds and the rest of the fit.
+    layers unrolled (Keras' ``unroll=True``, which skimb does not use) and
+    with their loop (as shipped), on the sets of part 8, in fits of 40
+    epochs, interleaved: an epoch's seconds and the rest of the fit.
+14. ``--part unroll-scores`` (TensorFlow): the default LSTM unrolled and
+    with its loop, early-stopped, on 2,000 sequences of the synthetic
+    families (``--families``, by default all five) with the suite's
+    protocol, as part 9 for XLA, seeds ``--seeds``.
 
 Every figure is a median over ``--repeats`` interleaved runs; results go to
 ``benchmarks/results/engine_<backend>.json``,
@@ -85,7 +89,8 @@ Every figure is a median over ``--repeats`` interleaved runs; results go to
 ``engine_xla_tensorflow.json``, ``engine_xla_scores_tensorflow.json``,
 ``engine_shared_step_tensorflow.json``,
 ``engine_shared_step_dense_tensorflow.json``,
-``engine_shared_update_tensorflow.json`` and ``engine_unroll_tensorflow.json``.
+``engine_shared_update_tensorflow.json``, ``engine_unroll_tensorflow.json``
+and ``engine_unroll_scores_tensorflow.json``.
 """
 
 from __future__ import annotations
@@ -636,45 +641,84 @@ def shared_update(repeats: int, *, epochs: int = 20) -> list[dict]:
     return _side_by_side({**_step_sets(), **_dense_sets()}, settings, repeats, epochs)
 
 
-def unrolled_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
-    """The default LSTM's fit with its recurrent layers unrolled for
-    training (whatever steps its networks run) and with their loop
-    (:func:`_side_by_side`), on the sets of :func:`xla_epochs`."""
-    import skimb._networks
+@keras.saving.register_keras_serializable(package="bench_engine")
+class _UnrolledLSTM(keras.layers.LSTM):
+    """Keras' LSTM with ``unroll=True``, whatever its configuration says
+    (``Bidirectional`` builds its backward layer from the configuration)."""
 
+    def __init__(self, *args, **kwargs):
+        kwargs["unroll"] = True
+        super().__init__(*args, **kwargs)
+
+
+def unrolled_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
+    """The default LSTM's fit with its recurrent layers unrolled and with
+    their loop, as shipped (:func:`_side_by_side`), on the sets of
+    :func:`xla_epochs`."""
     sets = {name: (X, y, "lstm") for name, (X, y) in _sequence_sets().items()}
     settings = {
-        "unrolled": _patched_fit(skimb._networks, "UNROLL_FROM_STEPS", 0),
-        "loop": _patched_fit(skimb._networks, "UNROLL_FROM_STEPS", float("inf")),
+        "unrolled": _patched_fit(keras.layers, "LSTM", _UnrolledLSTM),
+        "loop": _patched_fit(keras.layers, "LSTM", None),
     }
     return _side_by_side(sets, settings, repeats, epochs)
 
 
-def xla_scores(
-    families=("autocorrelation", "trajectory", "motif"), seeds=(0, 1)
-) -> list[dict]:
+# The families part 9 compares by default: those XLA first lost most on.
+XLA_FAMILIES = ("autocorrelation", "trajectory", "motif")
+
+
+def xla_scores(families=XLA_FAMILIES, seeds=(0, 1)) -> list[dict]:
     """The default LSTM's share of the Bayes-optimal macro-F1 and fit
     seconds with and without XLA, on 2,000 sequences of ``families``."""
+    settings = {
+        False: functools.partial(_synthetic, overrides={"jit_compile": False}),
+        True: functools.partial(_synthetic, overrides={"jit_compile": True}),
+    }
+    return _paired_scores(families, seeds, "jit_compile", settings)
+
+
+def unroll_scores(families, seeds) -> list[dict]:
+    """The default LSTM's share of the Bayes-optimal macro-F1 and fit
+    seconds with its loop (as shipped) and unrolled, on 2,000 sequences of
+    ``families``."""
+
+    def unrolled(family, seed):
+        kept = keras.layers.LSTM
+        keras.layers.LSTM = _UnrolledLSTM
+        try:
+            return _synthetic(family, seed)
+        finally:
+            keras.layers.LSTM = kept
+
+    return _paired_scores(
+        families, seeds, "unrolled", {False: _synthetic, True: unrolled}
+    )
+
+
+def _synthetic(family: str, seed: int, overrides=None) -> dict:
+    """The default's row of the benchmark suite on 2,000 sequences."""
     import bench_suite
 
+    return bench_suite.run_synthetic(
+        family, 2000, "skimb", overrides=overrides or {}, quick=False, seed=seed
+    )
+
+
+def _paired_scores(families, seeds, key: str, settings: dict) -> list[dict]:
+    """For each family and seed, one fit under each setting (``key``'s
+    value -> a function of the family and seed), one after the other."""
     rows = []
     for family in families:
         for seed in seeds:
-            for flag in (False, True):
-                result = bench_suite.run_synthetic(
-                    family,
-                    2000,
-                    "skimb",
-                    overrides={"jit_compile": flag},
-                    quick=False,
-                    seed=seed,
-                )
+            for value, fit in settings.items():
+                result = fit(family, seed)
                 row = {
                     "family": family,
                     "seed": seed,
-                    "jit_compile": flag,
+                    key: value,
                     "share_of_bayes": result["share_of_bayes"],
                     "fit_s": result["fit_s"],
+                    "epochs": result.get("epochs"),
                 }
                 print(json.dumps(row), flush=True)
                 rows.append(row)
@@ -697,24 +741,31 @@ def main() -> None:
             "shared-step-dense",
             "shared-update",
             "unroll",
+            "unroll-scores",
         ],
         default="speed",
         help="fits and epochs (1-3), batch sizes (4), search (5), seed scale (6), "
         "partial_fit (7), XLA's epochs (8) and scores (9), the shared step (10, "
-        "11) and update (12), unrolled recurrent layers (13)",
+        "11) and update (12), unrolled recurrent layers (13) and their scores (14)",
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--families",
         nargs="+",
-        default=["autocorrelation", "trajectory", "motif"],
-        help="xla-scores: the synthetic families",
+        help="xla-scores, unroll-scores: the synthetic families (default: "
+        "autocorrelation, trajectory and motif; unroll-scores: all five)",
     )
     parser.add_argument(
-        "--seeds", nargs="+", type=int, default=[0, 1], help="xla-scores: the seeds"
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=[0, 1],
+        help="xla-scores, unroll-scores: the seeds",
     )
     parser.add_argument(
-        "--out", type=Path, help="xla-scores: the results file (default: RESULTS/...)"
+        "--out",
+        type=Path,
+        help="xla-scores, unroll-scores: the results file (default: RESULTS/...)",
     )
     parser.add_argument(
         "--quick",
@@ -736,7 +787,7 @@ def main() -> None:
         if args.part == "xla":
             results, name = xla_epochs(args.repeats), "engine_xla_tensorflow.json"
         else:
-            results = xla_scores(args.families, args.seeds)
+            results = xla_scores(args.families or XLA_FAMILIES, args.seeds)
             name = "engine_xla_scores_tensorflow.json"
     elif args.part == "shared-step":
         if backend != "tensorflow":
@@ -758,6 +809,13 @@ def main() -> None:
             raise SystemExit("--part unroll is TensorFlow's")
         results = unrolled_epochs(1 if args.quick else args.repeats)
         name = "engine_unroll_tensorflow.json"
+    elif args.part == "unroll-scores":
+        if backend != "tensorflow":
+            raise SystemExit("--part unroll-scores is TensorFlow's")
+        import _families
+
+        results = unroll_scores(args.families or list(_families.FAMILIES), args.seeds)
+        name = "engine_unroll_scores_tensorflow.json"
     elif args.part == "partial-fit":
         results = partial_fit_calls(1 if args.quick else args.repeats)
         name = f"engine_partial_fit_{backend}.json"

@@ -21,7 +21,7 @@ import numpy as np
 
 from skimb._engine import train
 from skimb._moments import feature_moments, held_out_moments
-from skimb._networks import ends_in_softmax, keep_recurrent_loops, unroll_pays
+from skimb._networks import ends_in_softmax
 from skimb._params import (
     make_optimizer,
     network_for,
@@ -32,7 +32,7 @@ from skimb._params import (
 from skimb._plan import TrainingPlan, keras_jit_compile
 from skimb._program import Program
 from skimb._random import reseed_layers, seeded
-from skimb._schedule import fewest_steps, held_out_group
+from skimb._schedule import held_out_group
 from skimb.class_weight import prior_counts
 from skimb.decision import ClassCounts, FittedDecision, fit_decision
 from skimb.losses import (
@@ -221,24 +221,6 @@ def fit_networks(
     on their held-out rows."""
     params = setting.params
     built = _loss(setting)
-    n_train = len(splits[0][0])
-    plan = _plan(
-        setting,
-        built,
-        y_encoded,
-        weights,
-        optimizer=_optimizer(params, n_train=n_train),
-        epochs=params["epochs"],
-        early_stopping=params["early_stopping"] and splits[0][1] is not None,
-        seed=seed,
-        n_train=n_train,
-    )
-    # The plan comes first: its epochs and batches decide whether the
-    # recurrent layers are unrolled for training.
-    unroll = unroll_pays(
-        architecture=params["architecture"],
-        network_steps=fewest_steps(plan, [train for train, _ in splits]),
-    )
     networks = [
         _network(
             setting,
@@ -246,17 +228,22 @@ def fit_networks(
             moments=moments[i],
             probabilities=not built.logits,
             seed=None if seed is None else seed + i,
-            unroll=unroll,
         )
         for i, (train_rows, _) in enumerate(splits)
     ]
+    plan = _plan(
+        setting,
+        built,
+        y_encoded,
+        weights,
+        optimizer=_optimizer(params, n_train=len(splits[0][0])),
+        epochs=params["epochs"],
+        early_stopping=params["early_stopping"] and splits[0][1] is not None,
+        seed=seed,
+        n_train=len(splits[0][0]),
+    )
     with seeded(seed):
         result = train(networks, X, splits, plan)
-    if unroll:
-        # Unrolled for training alone: predictions, model files and
-        # partial_fit get the loop, which traces faster for one pass and
-        # which a GPU's cuDNN kernel takes.
-        keep_recurrent_loops(result.model)
     # The one network, or the networks averaged, compiled with the
     # training's optimizer (built for the same variables: a saved model
     # holds every optimizer variable and reloads whole).
@@ -498,11 +485,9 @@ def _network(
     moments,
     probabilities: bool,
     seed: int | None = None,
-    unroll: bool = False,
 ) -> keras.Model:
     """A new, uncompiled network for training data of shape ``X_shape``,
-    its weights drawn under ``seed``, its recurrent layers unrolled where
-    ``unroll`` (:func:`~skimb._networks.unroll_pays`)."""
+    its weights drawn under ``seed``."""
     with seeded(seed):
         network = network_for(
             setting.params,
@@ -513,7 +498,6 @@ def _network(
             X_shape=X_shape,
             moments=moments,
             probabilities=probabilities,
-            unroll=unroll,
         )
     offsets = _logit_offsets(setting)
     if offsets is not None:

@@ -14,14 +14,7 @@ import math
 import keras
 import numpy as np
 
-from skimb._layers import (
-    MaskedPooling,
-    PooledMask,
-    Standardize,
-    StepMask,
-    ZeroPadded,
-    every_layer,
-)
+from skimb._layers import MaskedPooling, PooledMask, Standardize, StepMask, ZeroPadded
 
 ARCHITECTURES = ("dense", "lstm", "gru", "conv1d")
 SEQUENCE_ARCHITECTURES = ("lstm", "gru", "conv1d")
@@ -30,49 +23,6 @@ FLAT_PATH_L2 = 1e-3
 # Longer sequences are max-pooled to at most this many steps between the
 # front convolution and the recurrent layers (see _recurrent_encoder).
 RECURRENT_STEPS = 32
-# Recurrent layers train unrolled from this many training steps on, counted
-# over every network of a fit (see unroll_pays); they unroll when they read
-# at most RECURRENT_STEPS steps, as the default's do.
-UNROLL_FROM_STEPS = 1_000
-
-
-def unroll_pays(*, architecture: str, network_steps: int) -> bool:
-    """Whether to unroll the recurrent layers of a fit whose networks will
-    run at least ``network_steps`` training steps in all.
-
-    On TensorFlow a recurrent layer's loop runs each operation of every
-    time step on its own, and that dispatch, not the arithmetic, is much of
-    a small network's epoch.  Unrolled (the same operations, traced once
-    per step), an epoch of the default LSTM's five networks took 0.61 to
-    0.79 of its time on the real sequence sets, and the fit gave the same
-    model to float32 rounding; the longer trace costs 0.2 to 6.3 s once, so
-    unrolling paid from 160 to 1,580 network steps (docs/benchmarks.rst,
-    "Unrolled recurrent layers").  ``network_steps`` counts the fewest a
-    fit runs (early stopping's ``patience + 1`` epochs): the default's
-    fits on those sets ran 1.4 to 9.6 times as many.  Shorter fits, and
-    ``partial_fit``'s epoch at a time, keep the loop, and a fit gives its
-    model the loop back after training (:func:`keep_recurrent_loops`).
-    JAX compiles the loop with XLA, which has no such dispatch, and on a
-    GPU Keras runs the loop as one cuDNN kernel, which takes no unrolled
-    layer.
-    """
-    return (
-        architecture in ("lstm", "gru")
-        and network_steps >= UNROLL_FROM_STEPS
-        # Before the device list: on JAX, asking for GPUs where there are
-        # none raises.
-        and keras.backend.backend() == "tensorflow"
-        and not keras.distribution.list_devices("gpu")
-    )
-
-
-def keep_recurrent_loops(model: keras.Model) -> None:
-    """Give every recurrent layer of ``model`` its loop back (Keras reads
-    ``unroll`` when it traces a call, and writes it into the model's
-    configuration)."""
-    for layer in every_layer(model):
-        if isinstance(layer, keras.layers.RNN):
-            layer.unroll = False
 
 
 def build_network(
@@ -93,7 +43,6 @@ def build_network(
     masked: bool = False,
     flat_path: bool = False,
     pooling: bool = False,
-    unroll: bool = False,
 ) -> keras.Model:
     """Build the network for one architecture.
 
@@ -133,10 +82,6 @@ def build_network(
     pooling : bool
         With a sequence architecture, also pool the first convolution's
         features over time (mean and maximum) beside the encoder's output.
-    unroll : bool
-        Unroll ``"lstm"`` and ``"gru"`` layers that read at most
-        ``RECURRENT_STEPS`` steps (:func:`unroll_pays` says when it is
-        worth it); longer ones keep their loop.
 
     Returns
     -------
@@ -192,7 +137,6 @@ def build_network(
             kernel_size=kernel_size,
             bidirectional=bidirectional,
             pooling=pooling,
-            unroll=unroll,
         )
     else:
         for i in range(n_layers):
@@ -275,7 +219,6 @@ def _recurrent_encoder(
     kernel_size,
     bidirectional,
     pooling,
-    unroll,
 ):
     """Convolution in front, recurrent layers, and optionally pooled
     convolution features beside them."""
@@ -310,17 +253,12 @@ def _recurrent_encoder(
             if step_mask is not None:
                 step_mask = PooledMask(pool, name="downsampled_mask")(step_mask)
     layer = keras.layers.LSTM if architecture == "lstm" else keras.layers.GRU
-    # Unrolled, every step is traced anew: measured up to the 32 steps that
-    # pooling leaves (docs/benchmarks.rst); longer inputs, which reach the
-    # layer without the front convolution, keep the loop.
-    unroll = unroll and x.shape[1] is not None and x.shape[1] <= RECURRENT_STEPS
     for i in range(n_layers):
         recurrent = layer(
             max(units // 2, 1) if bidirectional else units,
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
             return_sequences=i < n_layers - 1,
-            unroll=unroll,
             name=f"{architecture}_{i}",
         )
         if bidirectional:

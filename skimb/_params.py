@@ -268,13 +268,11 @@ def network_for(
     X_shape: tuple,
     moments,
     probabilities: bool,
-    unroll: bool = False,
 ) -> keras.Model:
     """A new, uncompiled network of the parameters for training data of
     shape ``X_shape`` (one sample: ``input_shape``), standardising with
     ``moments`` (mean, variance; None: not): the user's ``model`` or
-    skimb's network of ``architecture`` (its recurrent layers unrolled where
-    ``unroll``)."""
+    skimb's network of ``architecture``."""
     if params["model"] is not None and variable_length:
         raise ValueError(
             "model= takes sequences of one length: pad them to one length "
@@ -329,7 +327,6 @@ def network_for(
         masked=variable_length,
         flat_path=params["flat_path"],
         pooling=params["pooling"],
-        unroll=unroll,
     )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from skimb._plan import TrainingPlan, encode_targets
-from skimb.sampling import resample_rows, resampled_class_counts, selects_rows
+from skimb.sampling import resample_rows, selects_rows
 
 
 def held_out_group(splits: list, n: int) -> np.ndarray:
@@ -39,26 +39,6 @@ def pad_rows(array: np.ndarray, n: int) -> np.ndarray:
         return array
     padding = np.zeros((n - len(array), *array.shape[1:]), dtype=array.dtype)
     return np.concatenate([array, padding])
-
-
-def fewest_steps(plan: TrainingPlan, trains: list) -> int:
-    """The fewest training steps the networks of ``trains`` (each one's
-    training rows) run in all: every epoch as many steps as the longest
-    network's batches of the rows its sampler draws (as :class:`Schedule`
-    counts them), for ``patience + 1`` epochs at least where early
-    stopping may stop them."""
-    rows = len(max(trains, key=len))
-    if plan.sampler is not None:
-        rows = max(
-            int(
-                resampled_class_counts(
-                    plan.sampler, np.bincount(plan.y[train], minlength=len(plan.labels))
-                ).sum()
-            )
-            for train in trains
-        )
-    epochs = min(plan.epochs, plan.patience + 1) if plan.early_stopping else plan.epochs
-    return len(trains) * epochs * -(-rows // plan.batch_size)
 
 
 class Schedule:
