@@ -725,6 +725,19 @@ def _paired_scores(families, seeds, key: str, settings: dict) -> list[dict]:
     return rows
 
 
+# Parts that compare settings only TensorFlow has (XLA as an option, the
+# shared step, unrolled layers).
+TENSORFLOW_PARTS = (
+    "xla",
+    "xla-scores",
+    "shared-step",
+    "shared-step-dense",
+    "shared-update",
+    "unroll",
+    "unroll-scores",
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -775,43 +788,32 @@ def main() -> None:
     )
     args = parser.parse_args()
     backend = keras.backend.backend()
+    if args.part in TENSORFLOW_PARTS and backend != "tensorflow":
+        raise SystemExit(f"--part {args.part} compares settings of TensorFlow's")
     if args.part == "batch-size":
         results, name = batch_sizes(), f"engine_batch_size_{backend}.json"
     elif args.part == "search":
         results, name = search_time(), f"engine_search_{backend}.json"
     elif args.part == "seed-scale":
         results, name = seed_scale_epoch(), f"engine_seed_scale_{backend}.json"
-    elif args.part in ("xla", "xla-scores"):
-        if backend != "tensorflow":
-            raise SystemExit("--part xla compares TensorFlow with and without XLA")
-        if args.part == "xla":
-            results, name = xla_epochs(args.repeats), "engine_xla_tensorflow.json"
-        else:
-            results = xla_scores(args.families or XLA_FAMILIES, args.seeds)
-            name = "engine_xla_scores_tensorflow.json"
+    elif args.part == "xla":
+        results, name = xla_epochs(args.repeats), "engine_xla_tensorflow.json"
+    elif args.part == "xla-scores":
+        results = xla_scores(args.families or XLA_FAMILIES, args.seeds)
+        name = "engine_xla_scores_tensorflow.json"
     elif args.part == "shared-step":
-        if backend != "tensorflow":
-            raise SystemExit("--part shared-step is TensorFlow's")
         results = shared_step_epochs(1 if args.quick else args.repeats)
         name = "engine_shared_step_tensorflow.json"
     elif args.part == "shared-step-dense":
-        if backend != "tensorflow":
-            raise SystemExit("--part shared-step-dense is TensorFlow's")
         results = shared_step_dense(1 if args.quick else args.repeats)
         name = "engine_shared_step_dense_tensorflow.json"
     elif args.part == "shared-update":
-        if backend != "tensorflow":
-            raise SystemExit("--part shared-update is TensorFlow's")
         results = shared_update(1 if args.quick else args.repeats)
         name = "engine_shared_update_tensorflow.json"
     elif args.part == "unroll":
-        if backend != "tensorflow":
-            raise SystemExit("--part unroll is TensorFlow's")
         results = unrolled_epochs(1 if args.quick else args.repeats)
         name = "engine_unroll_tensorflow.json"
     elif args.part == "unroll-scores":
-        if backend != "tensorflow":
-            raise SystemExit("--part unroll-scores is TensorFlow's")
         import _families
 
         results = unroll_scores(args.families or list(_families.FAMILIES), args.seeds)
