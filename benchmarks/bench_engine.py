@@ -96,6 +96,7 @@ and ``engine_unroll_scores_tensorflow.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -524,18 +525,26 @@ def xla_epochs(repeats: int, *, epochs: int = 40) -> list[dict]:
     return rows
 
 
+@contextlib.contextmanager
+def _patched(module, name: str, replacement):
+    """``module.name`` replaced by ``replacement`` inside the block (None:
+    as shipped)."""
+    kept = getattr(module, name)
+    if replacement is not None:
+        setattr(module, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(module, name, kept)
+
+
 def _patched_fit(module, name: str, replacement):
     """A fit (for :func:`_timed_fits`) with ``module.name`` replaced by
     ``replacement`` while it runs (None: as shipped)."""
 
     def fit(params, X, y):
-        kept = getattr(module, name)
-        if replacement is not None:
-            setattr(module, name, replacement)
-        try:
+        with _patched(module, name, replacement):
             ImbalancedKerasClassifier(**params).fit(X, y)
-        finally:
-            setattr(module, name, kept)
 
     return fit
 
@@ -683,12 +692,8 @@ def unroll_scores(families, seeds) -> list[dict]:
     ``families``."""
 
     def unrolled(family, seed):
-        kept = keras.layers.LSTM
-        keras.layers.LSTM = _UnrolledLSTM
-        try:
+        with _patched(keras.layers, "LSTM", _UnrolledLSTM):
             return _synthetic(family, seed)
-        finally:
-            keras.layers.LSTM = kept
 
     return _paired_scores(
         families, seeds, "unrolled", {False: _synthetic, True: unrolled}
@@ -742,20 +747,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--part",
-        choices=[
-            "speed",
-            "batch-size",
-            "search",
-            "seed-scale",
-            "partial-fit",
-            "xla",
-            "xla-scores",
-            "shared-step",
-            "shared-step-dense",
-            "shared-update",
-            "unroll",
-            "unroll-scores",
-        ],
+        choices=["speed", "batch-size", "search", "seed-scale", "partial-fit"]
+        + list(TENSORFLOW_PARTS),
         default="speed",
         help="fits and epochs (1-3), batch sizes (4), search (5), seed scale (6), "
         "partial_fit (7), XLA's epochs (8) and scores (9), the shared step (10, "
