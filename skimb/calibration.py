@@ -159,7 +159,9 @@ def fit_temperature_and_bias(log_proba, y) -> tuple[float, np.ndarray]:
     -------
     temperature : float
     bias : ndarray of shape (n_classes,)
-        Centred on 0.
+        Centred on 0.  A class with no row in ``y`` (none held out) has no
+        frequency to match: its bias is the mean of the others', so that
+        its probabilities move only with the temperature.
 
     Examples
     --------
@@ -179,25 +181,39 @@ def fit_temperature_and_bias(log_proba, y) -> tuple[float, np.ndarray]:
     log_proba, y = log_proba[typical], y[typical]
     n_classes = log_proba.shape[1]
     onehot = np.eye(n_classes)[y]
+    # A class with no rows here has no finite optimum: its bias would slide
+    # towards minus infinity (its held-out frequency is 0), and with it its
+    # probability, the prior estimate of label shift and its predictions
+    # under a moved prior.  Only the classes present get a bias, centred
+    # among them; the others keep 0, their average.
+    present = np.bincount(y, minlength=n_classes) > 0
+
+    def biases(free: np.ndarray) -> np.ndarray:
+        bias = np.zeros(n_classes)
+        bias[present] = free if present.all() else free - free.mean()
+        return bias
 
     def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
         inverse = np.exp(-theta[0])
-        log_p = log_softmax(log_proba * inverse + theta[1:], axis=1)
+        log_p = log_softmax(log_proba * inverse + biases(theta[1:]), axis=1)
         residual = (np.exp(log_p) - onehot) / len(y)
+        bias_gradient = residual.sum(axis=0)[present]
+        if not present.all():
+            bias_gradient -= bias_gradient.mean()
         gradient = np.concatenate(
-            [[-np.sum(residual * log_proba) * inverse], residual.sum(axis=0)]
+            [[-np.sum(residual * log_proba) * inverse], bias_gradient]
         )
         return -np.sum(onehot * log_p) / len(y), gradient
 
-    start = np.zeros(n_classes + 1)
+    start = np.zeros(1 + present.sum())
     start[0] = np.log(_fit_temperature(log_proba, y))
     # The temperature within fit_temperature's bounds.
-    bounds = [_LOG_TEMPERATURE_BOUNDS] + [(None, None)] * n_classes
+    bounds = [_LOG_TEMPERATURE_BOUNDS] + [(None, None)] * present.sum()
     result = minimize(
         loss_and_gradient, start, jac=True, method="L-BFGS-B", bounds=bounds
     )
-    bias = result.x[1:] - result.x[1:].mean()
-    return float(np.exp(result.x[0])), bias
+    bias = biases(result.x[1:])
+    return float(np.exp(result.x[0])), bias - bias.mean()
 
 
 def shift_prior(log_proba, *, from_prior, to_prior) -> np.ndarray:

@@ -95,16 +95,21 @@ def posterior_offsets(
 
     .. math:: o_c = \log \pi_c - (1 - \tau) \log \pi'_c.
 
-    Class weights are not undone: they are costs, and the argmax of the
-    class-weighted posterior is the Bayes rule for those costs.
+    A class weight :math:`w_c` acts on training as the prior
+    :math:`\pi'_c \propto n'_c w_c` would: give ``train_class_counts`` as
+    the counts trained on times the weights to undo it too (the classifier
+    does, for its ``posterior_offsets_``, and its ``"posterior"`` rule puts
+    the weights back as costs: the argmax of the class-weighted posterior
+    is the Bayes rule for those costs).
 
     Parameters
     ----------
     class_counts : array-like of shape (n_classes,)
         Class counts of the data (the ``y`` given to ``fit``), all positive.
     train_class_counts : array-like of shape (n_classes,), optional
-        Class counts of what the network trained on, when resampling changed
-        them; defaults to ``class_counts``.
+        Class counts as training weighed them: the counts the network
+        trained on (after resampling), times the class weights of the loss;
+        defaults to ``class_counts``.
     tau : float, default=0.0
         The logit adjustment of the loss, finite and ``>= 0`` (``0`` for
         crossentropy).

@@ -214,6 +214,29 @@ def test_fit_temperature_and_bias_keeps_the_class_frequencies():
     assert bias.sum() == pytest.approx(0.0, abs=1e-9)
 
 
+def test_a_class_without_held_out_rows_keeps_its_probability():
+    # No held-out row of class 2: its frequency there is 0, and a free bias
+    # slid towards minus infinity (to -7 here), taking its probability to
+    # about 1e-6.  It gets the mean of the other biases instead, and the
+    # two classes present are fitted as without it.
+    rng = np.random.RandomState(0)
+    y = rng.choice(2, size=3000, p=[0.7, 0.3])
+    logits = np.c_[0.8 * np.eye(2)[y] + rng.normal(size=(3000, 2)), np.zeros(3000)]
+    logits = 2 * (logits + np.log([0.7, 0.27, 0.03]))
+    temperature, bias = fit_temperature_and_bias(logits, y)
+    assert bias[2] == pytest.approx(bias[:2].mean(), abs=1e-9)
+    assert bias.sum() == pytest.approx(0.0, abs=1e-9)
+    proba = softmax(logits / temperature + bias, axis=1)
+    alone = softmax(logits / temperature, axis=1)
+    assert proba[:, 2].mean() > 0.5 * alone[:, 2].mean() > 0.005
+    # The optimum's first-order condition for the classes present: each
+    # one's mean probability is below its frequency by the same amount (the
+    # absent class's probability, shared out).
+    shortfall = np.bincount(y) / len(y) - proba.mean(axis=0)[:2]
+    assert shortfall[0] == pytest.approx(shortfall[1], abs=1e-4)
+    assert shortfall.sum() == pytest.approx(proba[:, 2].mean(), abs=1e-4)
+
+
 def test_rows_the_network_separates_do_not_sharpen_without_end():
     # Every held-out row right by a hair: the log-loss falls without end as
     # the temperature falls, and a nearly uniform network was sharpened
@@ -483,6 +506,31 @@ def test_fit_class_prior_follows_a_shift_of_class_frequencies(known_posterior):
     np.testing.assert_allclose(
         clf.fit(X, y).class_prior_, np.bincount(y) / len(y), rtol=1e-12
     )
+
+
+def test_a_class_missing_from_the_validation_split_is_still_estimated():
+    # Three rows of class 2 and one network (cv=None): the stratified 10%
+    # validation split holds none of them.  Its calibration bias once slid
+    # towards minus infinity: predict_proba gave it about 0, and on new rows
+    # of that class alone (which the network's own argmax mostly calls 2)
+    # label shift estimated its frequency as 0.
+    from skimb._random import seed_from
+    from skimb._splits import validation_split
+
+    rng = np.random.RandomState(0)
+    centres = np.array([[0, 0, 0, 0], [2, 0, 0, 0], [0, 4, 0, 0]], dtype=float)
+    y = np.repeat([0, 1, 2], [400, 197, 3])
+    X = centres[y] + rng.normal(size=(600, 4))
+    clf = ImbalancedKerasClassifier(
+        units=16, epochs=20, cv=None, decision="posterior", random_state=0
+    ).fit(X, y)
+    _, val = validation_split(
+        y, classes=clf.classes_, validation_fraction=0.1, seed=seed_from(0)
+    )
+    assert not np.any(y[val] == 2)  # what the test is about
+    X_new = centres[2] + rng.normal(size=(300, 4))
+    assert clf.predict_proba(X_new)[:, 2].mean() > 0.05
+    assert clf.fit_class_prior(X_new).class_prior_[2] > 0.3
 
 
 def test_class_prior_undoes_a_sampler_in_front(tabular, fast_params):
