@@ -288,16 +288,19 @@ def data_files(spec: str | Path, *, suffixes=TABLE_SUFFIXES) -> list[Path]:
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes)
         if not files:
             raise DataError(f"{path}: the folder holds no {kinds} files.")
-    elif any(character in text for character in "*?["):
+    elif path.is_file() or not any(character in text for character in "*?["):
+        # A file named "run[1].csv" is that file, not a pattern matching
+        # "run1.csv".
+        return [path]
+    else:
         files = sorted(Path(p) for p in glob.glob(text) if Path(p).is_file())
         if not files:
             raise DataError(f"{text}: no file matches the pattern.")
-    else:
-        return [path]
     others = [p.name for p in files if p.suffix.lower() not in suffixes]
     if others:
         raise DataError(
-            f"{text}: several files are read as {kinds} only; got {_listing(others)}."
+            f"{text}: the files of a folder or pattern are read as {kinds} only; "
+            f"got {_listing(others)}."
         )
     return files
 

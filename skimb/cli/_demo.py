@@ -192,8 +192,11 @@ def _demo_report(results: list[dict], args, n_folds: int) -> Path:
             ],
             highlight=best,
         )
-        # The best strategy, and the plain crossentropy network beside it.
-        baseline = next(i for i, r in enumerate(rows) if r["history"] is not None)
+        # The best strategy, and the plain crossentropy network beside it
+        # (none where Ctrl-C came before a network on these data finished).
+        baseline = next(
+            (i for i, r in enumerate(rows) if r["history"] is not None), best
+        )
         shown = [rows[best]] + ([rows[baseline]] if best != baseline else [])
         for r in shown:
             history, best_epoch = r["history"] or (None, None)

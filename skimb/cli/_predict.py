@@ -4,6 +4,7 @@ chunk by chunk and written atomically."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,11 @@ def predict(args) -> int:
     if suffix not in (".csv", ".parquet", ".npz"):
         raise DataError(
             f"{out}: write .csv, .parquet or .npz, not {suffix or 'no suffix'!r}."
+        )
+    if suffix == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+        # pyarrow is an optional extra: say so before minutes of predicting.
+        raise DataError(
+            f"{out}: writing .parquet needs pyarrow (pip install 'skimb[parquet]')."
         )
     if not out.parent.is_dir():
         raise DataError(f"{out}: the folder {str(out.parent)!r} does not exist.")

@@ -46,7 +46,8 @@ class Encoder:
             # Strict JSON has no NaN or infinity.
             if math.isfinite(value):
                 return value
-            return {"type": "float", "value": repr(value)}
+            # float(): NumPy 2 writes np.float64(nan), which float() cannot read.
+            return {"type": "float", "value": repr(float(value))}
         if isinstance(value, np.ndarray):
             return self._encode_array(value, where)
         if isinstance(value, np.generic):
@@ -111,6 +112,26 @@ class Encoder:
                 f"Cannot store {where}: the loss {type(loss).__name__} is defined "
                 f"in {type(loss).__module__!r}; model files hold Keras' and skimb's "
                 "losses only, so that loading runs no outside code."
+            )
+        # Keras rebuilds a function by its registered name only: a function
+        # of skimb's or Keras' that is not registered (skimb.metrics.macro_f1)
+        # would be saved and never load, and keras.ops.relu would load as
+        # another function (keras.activations.relu).
+        try:
+            restored = keras.saving.deserialize_keras_object(config, safe_mode=True)
+        except Exception:  # Keras raises several types for a name it lacks
+            restored = None
+        if (
+            type(restored) is not type(loss)
+            if isinstance(loss, keras.losses.Loss)
+            else restored is not loss
+        ):
+            name = getattr(loss, "__qualname__", type(loss).__qualname__)
+            module = getattr(loss, "__module__", None)
+            raise TypeError(
+                f"Cannot store {where}: {name} (from {module!r}) is not "
+                "an object Keras rebuilds by name, so the model file could not "
+                "load it back as it is."
             )
         return config
 

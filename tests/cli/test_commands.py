@@ -109,6 +109,42 @@ def test_predict_writes_classes_and_probabilities(
     np.testing.assert_allclose(proba, fitted_dense.predict_proba(X), rtol=1e-12)
 
 
+def test_a_file_name_with_pattern_characters_is_that_file(
+    capsys, dense_model, numeric_table, tmp_path
+):
+    # "run[1].parquet" is a glob pattern that matches "run1.parquet": the
+    # file of that very name is read, not the other one.
+    named = tmp_path / "run[1].parquet"
+    named.write_bytes(numeric_table.read_bytes())
+    pd.read_parquet(numeric_table).head(3).to_parquet(tmp_path / "run1.parquet")
+    code, out, err = _run(
+        capsys, "predict", dense_model, named, "--target", "label",
+        "--out", tmp_path / "predictions.csv",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "340 predictions" in out
+
+
+def test_predict_to_parquet_without_pyarrow_names_the_extra(
+    capsys, dense_model, numeric_table, tmp_path, monkeypatch
+):
+    # pyarrow is the optional "parquet" extra; without it the writer's
+    # import gave a traceback, after the predictions were made.
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "pyarrow" else find_spec(name, *args),
+    )
+    line = _error_line(
+        capsys, "predict", dense_model, numeric_table, "--out", tmp_path / "p.parquet"
+    )
+    assert "writing .parquet needs pyarrow (pip install 'skimb[parquet]')" in line
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_labels_that_pandas_reads_as_missing_are_class_names(
     capsys, dense_model, tabular, tmp_path
 ):
@@ -709,6 +745,34 @@ def test_tune_shows_progress_and_ctrl_c_keeps_the_finished_trials(
 
 
 # -------------------------------------------------------------- bad input
+
+
+def test_demo_reports_data_on_which_no_network_finished(tmp_path):
+    # Ctrl-C after a data set's logistic regression and before its first
+    # network: the report shows what finished (it raised StopIteration,
+    # looking for a network's training curves).
+    from argparse import Namespace
+
+    from skimb.cli._demo import _demo_report
+
+    y = np.repeat([0, 1, 2], [20, 10, 5])
+    proba = np.full((35, 3), 0.2) + 0.4 * np.eye(3)[y]
+    finished = {
+        "data": "tabular (dense)",
+        "strategy": "logistic-regression",
+        "f1": [0.9, 1.0],
+        "bacc": [0.9, 1.0],
+        "seconds": 0.1,
+        "y": y,
+        "proba": proba,
+        "predicted": y,
+        "classes": np.arange(3),
+        "history": None,
+    }
+    page = _demo_report([finished], Namespace(quick=True, seed=0, out=tmp_path), 2)
+    text = page.read_text()
+    assert "logistic-regression (best)" in text
+    assert "(baseline)" not in text
 
 
 def test_bad_data_files_get_one_line_errors(capsys, table_file, tmp_path):

@@ -16,10 +16,11 @@ from imblearn.pipeline import make_pipeline as make_imblearn_pipeline
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from skimb import ImbalancedKerasClassifier
 from skimb.losses import FocalLoss
+from skimb.metrics import macro_f1
 from skimb.persistence import FORMAT_VERSION, ModelFileError, load, save
 from skimb.persistence._archive import seal as seal_bytes
 
@@ -104,7 +105,13 @@ def test_every_fitted_attribute_is_kept_with_its_type(dense_file, tmp_path):
     model.threshold_ = np.float32(0.25)
     model.names_ = np.array(["a", "bb"])
     model.labels_ = np.array(["x", 3, 2.5], dtype=object)
-    model.notes_ = {"rows": [1, 2.5, "x", None, True], 3: (1, 2), "nan": np.nan}
+    model.notes_ = {
+        "rows": [1, 2.5, "x", None, True],
+        3: (1, 2),
+        "nan": np.nan,
+        # NumPy 2 writes this np.float64(-inf), which float() cannot read.
+        "inf": np.float64("-inf"),
+    }
     loaded = load(save(model, tmp_path / "extra.skimb"))
     assert loaded.decision_offsets_.dtype == np.float32
     np.testing.assert_array_equal(loaded.decision_offsets_, model.decision_offsets_)
@@ -116,6 +123,7 @@ def test_every_fitted_attribute_is_kept_with_its_type(dense_file, tmp_path):
     assert loaded.notes_["rows"] == [1, 2.5, "x", None, True]
     assert loaded.notes_[3] == (1, 2)
     assert np.isnan(loaded.notes_["nan"])
+    assert loaded.notes_["inf"] == -np.inf
 
 
 def test_string_labels_and_sklearn_pipelines(tmp_path):
@@ -187,6 +195,22 @@ def test_what_cannot_be_stored_is_refused_by_name(params, named, tmp_path):
         save(ImbalancedKerasClassifier(**params), path)
     assert named in str(error.value)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "func",
+    [macro_f1, keras.ops.relu],
+    ids=["skimb-function", "keras-op"],
+)
+def test_functions_keras_cannot_rebuild_by_name_are_refused(func, tmp_path):
+    # A function of skimb's that Keras has not registered was saved and
+    # never loaded; keras.ops.relu loaded as keras.activations.relu.
+    with pytest.raises(TypeError, match="Cannot store .*could not load it back"):
+        save(FunctionTransformer(func), tmp_path / "model.skimb")
+    assert list(tmp_path.iterdir()) == []
+    # What Keras rebuilds by name still round-trips.
+    loss = keras.losses.categorical_crossentropy
+    assert load(save(FunctionTransformer(loss), tmp_path / "ok.skimb")).func is loss
 
 
 def test_unknown_attribute_types_and_foreign_estimators_are_refused(
