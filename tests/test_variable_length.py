@@ -232,3 +232,30 @@ def test_oversampling_with_shrinkage_perturbs_sequences(ragged, fast_params):
         "lstm", batch_sampler=smoothed, mask_value=MASK, **{**fast_params, "epochs": 1}
     )
     assert np.isfinite(clf.fit(_padded(X), y).predict_proba(_padded(X))).all()
+
+
+def test_a_search_takes_a_list_of_sequences(ragged, fast_params):
+    # np.ndim could not take the list (its arrays differ in length), and the
+    # searched oversampler must be the one that resamples whole sequences.
+    from imblearn.pipeline import Pipeline
+    from optuna.distributions import CategoricalDistribution
+
+    from skimb import OptunaSearchCV
+
+    X, y = ragged
+    pipe = Pipeline(
+        [
+            ("sampler", "passthrough"),
+            ("clf", ImbalancedKerasClassifier("lstm", **dict(fast_params, epochs=1))),
+        ]
+    )
+    search = OptunaSearchCV(
+        pipe,
+        {"sampler": CategoricalDistribution(["random_over"])},
+        n_trials=1,
+        cv=2,
+        random_state=0,
+    ).fit(X, y)
+    assert search.cv_results_["state"].tolist() == ["COMPLETE"]
+    assert isinstance(search.best_estimator_.named_steps["sampler"], SequenceSampler)
+    assert search.predict(X).shape == (len(y),)

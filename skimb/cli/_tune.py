@@ -236,7 +236,10 @@ class _TrialWatcher:
     def _trials(self):
         import optuna
 
-        study = optuna.load_study(study_name=self.study_name, storage=self.storage)
+        try:
+            study = optuna.load_study(study_name=self.study_name, storage=self.storage)
+        except KeyError:  # Ctrl-C came before the search created its study
+            return []
         return study.get_trials(deepcopy=False)
 
     def finished(self) -> int:

@@ -21,6 +21,7 @@ from sklearn.utils.metaestimators import _safe_split, available_if
 from sklearn.utils.validation import _check_method_params, check_is_fitted, indexable
 
 from skimb._class_sizes import check_class_counts
+from skimb._inputs import input_ndim, sequence_list
 from skimb._random import seed_from
 from skimb._splits import reads_groups
 from skimb.metrics import PROBABILITY_SCORERS, SCORERS, get_scorer
@@ -171,7 +172,8 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         (the parameters the trial drew: those it uses),
         ``param_<name>`` (masked where not drawn), ``split<k>_test_score``,
         ``mean_test_score``, ``std_test_score``, ``rank_test_score``,
-        ``mean_fit_time`` (NaN for trials that did not complete),
+        ``mean_fit_time`` (over the folds the trial fitted: a pruned or
+        failed trial's over those it finished, NaN where it finished none),
         ``last_intermediate_value`` (the running score a pruned or failed
         trial last reported), ``error`` (why a trial failed, was pruned or
         was skipped, else empty) and ``start`` (True for the estimator's own
@@ -329,16 +331,31 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         -------
         self
         """
+        # A fit that fails (or is interrupted) leaves the search as it was,
+        # not a former fit's results beside this one's folds and scorer.
+        # (The trials it finished stay in its storage.)
+        state = dict(vars(self))
+        try:
+            return self._fit(X, y, groups=groups, **fit_params)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(state)
+            raise
+
+    def _fit(self, X, y, *, groups=None, **fit_params) -> OptunaSearchCV:
+        """:meth:`fit`, which undoes what this sets where it raises."""
         self._validate_params()
-        # A former fit's refitted estimator is not this search's best, even
-        # where this one ends without a refit (refit=False, an error).
+        # A former fit's refitted estimator is not this search's best, where
+        # this one ends without a refit (refit=False).
         for name in ("best_estimator_", "refit_time_"):
             self.__dict__.pop(name, None)
         X, y, groups = indexable(X, y, groups)
         if groups is not None:
             # Split with the folds, as every per-row fit parameter is.
             fit_params = {**_groups_for_estimator(self.estimator, groups), **fit_params}
-        three_d = np.ndim(X) == 3
+        # Sequences: 3-D, or a list of (n_timesteps_i, n_features) arrays
+        # (which np.ndim cannot take when their lengths differ).
+        three_d = sequence_list(X) is not None or input_ndim(X) == 3
         space = self.param_distributions
         if space is None:
             space = default_search_space(self.estimator)

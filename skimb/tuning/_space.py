@@ -98,6 +98,10 @@ CONFLICTS = (
         "loss logit_adjusted already builds the prior correction into the "
         "logits; decision prior_corrected would apply it twice",
     ),
+    (
+        lambda p: p.get("drw") is not None and p.get("loss", "ldam") != "ldam",
+        "drw (deferred re-weighting) applies to loss ldam only",
+    ),
 )
 
 
@@ -126,6 +130,8 @@ def _network_space(estimator) -> dict[str, BaseDistribution]:
     for name, distribution in _NETWORK_SPACE.items():
         if name not in params or (own_network and name in BUILT_IN_NETWORK_PARAMS):
             continue
+        if name == "loss" and params.get("drw") is not None:
+            continue  # drw applies to the ldam loss only
         if isinstance(distribution, CategoricalDistribution):
             choices = _allowed(estimator, name, distribution.choices)
             if len(choices) < 2:
@@ -185,7 +191,9 @@ def default_search_space(estimator) -> dict[str, BaseDistribution]:
     stopping ends a fit. With your own network (``model=``), ``units``,
     ``n_layers`` and ``dropout``, which only skimb's networks read, are left
     out; search its routed ``model__<name>`` parameters with a space of your
-    own. Only the parameters the estimator has are included,
+    own. With ``drw`` set, ``loss`` is not searched (deferred re-weighting
+    applies to the LDAM loss only). Only the parameters the estimator has
+    are included,
     and string choices are narrowed to those it accepts. In a pipeline, the
     classifier's parameters are prefixed with its step name
     (``clf__units``), and each sampler step (a step with ``fit_resample``,
@@ -406,8 +414,11 @@ def own_trial(space: dict, defaults: dict) -> dict | None:
     the estimator as given).  A conditional parameter whose condition fails
     on the estimator's values is not drawn, so its value does not count."""
     start = {}
+    steps = {step for step, _ in defaults.get("steps") or ()}
     for name, distribution in space.items():
         value = defaults.get(name)
+        if value is None and name in steps:
+            value = "passthrough"  # a pipeline's step of None is passthrough
         if holds(distribution, value):
             start[name] = value
             continue

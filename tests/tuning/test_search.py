@@ -459,6 +459,9 @@ def test_trials_report_epochs_and_folds_and_pruned_trials_are_recorded(
     assert results["rank_test_score"][1] == 3
     assert np.isnan(results["mean_test_score"][1])
     assert results["last_intermediate_value"][1] == pruned.intermediate_values[1]
+    # Pruned in its first fold, it finished no fit to time.
+    assert np.isnan(results["mean_fit_time"][1])
+    assert np.all(results["mean_fit_time"][[0, 2]] > 0)
     assert search.study_.best_trial.number in (0, 2)
     # The estimator's own callbacks are kept and its parameters untouched.
     assert search.estimator.callbacks == [mine]
@@ -745,6 +748,23 @@ def test_a_trial_draws_only_the_parameters_it_uses():
         assert 0 < sum(name in params for params, _ in drawn) < len(drawn)
 
 
+def test_deferred_reweighting_keeps_its_ldam_loss():
+    # drw applies to loss="ldam" only: the default space drew other losses,
+    # and most trials failed in fit.
+    from skimb.tuning._space import conflict
+
+    estimator = ImbalancedKerasClassifier(loss="ldam", drw=1)
+    space = default_search_space(estimator)
+    assert "loss" not in space and "beta" in space
+    defaults = estimator.get_params()
+    for params, reason in _asked(space, defaults, n=60):
+        assert reason is None
+        assert "beta" in params  # drw reads it
+    # A space of one's own that draws the loss: the other losses are pruned.
+    assert "ldam only" in conflict({"loss": "focal"}, defaults)
+    assert conflict({"loss": "ldam"}, defaults) is None
+
+
 def test_conditions_follow_a_pipeline_prefix_and_spare_other_estimators():
     from imblearn.over_sampling import RandomOverSampler
 
@@ -763,22 +783,33 @@ def test_conditions_follow_a_pipeline_prefix_and_spare_other_estimators():
     assert all("gamma" in p for p, _ in _asked(space, SVC().get_params(), n=20))
 
 
-def test_a_trial_that_corrects_twice_is_skipped_before_it_fits(tabular, fast_params):
+def test_a_trial_that_corrects_twice_is_skipped_before_it_fits(
+    tabular, fast_params, tmp_path
+):
+    from skimb.tuning import storage_from
+
     space = {
         "loss": CategoricalDistribution(["logit_adjusted"]),
         "decision": CategoricalDistribution(["prior_corrected"]),
     }
+    storage = str(tmp_path / "search.journal")
     search = OptunaSearchCV(
         ImbalancedKerasClassifier(**fast_params),
         space,
         n_trials=2,
         cv=2,
         random_state=0,
+        storage=storage,
+        study_name="s",
     )
     with pytest.raises(ValueError, match="skipped: loss logit_adjusted already"):
         search.fit(*tabular)
-    assert all(t.state.name == "PRUNED" for t in search.study_.trials)
-    assert all("fit_times" not in t.user_attrs for t in search.study_.trials)
+    # The search is left unfitted; its storage keeps the trials.
+    assert not hasattr(search, "study_")
+    trials = optuna.load_study(study_name="s", storage=storage_from(storage)).trials
+    assert len(trials) == 2
+    assert all(t.state.name == "PRUNED" for t in trials)
+    assert all("fit_times" not in t.user_attrs for t in trials)
 
 
 def test_results_say_why_a_trial_failed(tabular, fast_params):

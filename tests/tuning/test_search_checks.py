@@ -54,6 +54,29 @@ def test_a_resumed_study_of_another_estimator_is_refused(table, tmp_path):
     assert len(study.trials) == 4
 
 
+def test_a_failed_fit_leaves_the_search_as_it_was(table, tmp_path):
+    # The second fit, on other folds, is refused after setting its folds
+    # and scorer: they sat beside the first fit's trials and best_params_.
+    from sklearn.base import clone
+
+    X, y = table
+    storage = str(tmp_path / "search.journal")
+    search = _search(DecisionTreeClassifier(random_state=0), storage=storage)
+    search.set_params(study_name="s").fit(X, y)
+    before = {name: value for name, value in vars(search).items() if name.endswith("_")}
+    with pytest.raises(ValueError, match="other folds"):
+        search.set_params(cv=4).fit(X, y)
+    after = {name: value for name, value in vars(search).items() if name.endswith("_")}
+    assert after.keys() == before.keys()
+    assert all(after[name] is before[name] for name in before)
+    assert search.n_splits_ == 2
+    # Unfitted before, unfitted after.
+    fresh = clone(search).set_params(study_name="s")
+    with pytest.raises(ValueError, match="other folds"):
+        fresh.fit(X, y)
+    assert not [name for name in vars(fresh) if name.endswith("_")]
+
+
 def test_a_resumed_study_whose_estimator_splits_otherwise_is_refused(table, tmp_path):
     """A splitter given as an estimator's cv is recorded by its parameters:
     other folds are another estimator (3 and 4 cross-fitted networks, say)."""
@@ -248,6 +271,32 @@ def test_the_first_trial_is_the_estimator_only_where_the_space_holds_it(table):
     unused = _search(LossLike(gamma=2.0), space, scoring="accuracy").fit(X, y)
     assert unused.cv_results_["params"][0] == {"loss": "crossentropy"}
     assert unused.cv_results_["start"][0]
+
+
+@pytest.mark.parametrize("step", [None, "passthrough"])
+def test_a_sampler_step_of_none_is_passthrough_in_the_first_trial(table, step):
+    # scikit-learn reads a step of None as "passthrough"; the first trial
+    # did not, and so had no estimator's trial (nor default_score_).
+    from imblearn.pipeline import Pipeline
+
+    X, y = table
+    pipe = Pipeline(
+        [
+            ("sampler", step),
+            ("tree", DecisionTreeClassifier(max_depth=3, random_state=0)),
+        ]
+    )
+    space = {
+        "sampler": CategoricalDistribution(["passthrough", "random_over"]),
+        "tree__max_depth": IntDistribution(2, 5),
+    }
+    search = _search(pipe, space).fit(X, y)
+    assert search.cv_results_["start"][0]
+    assert search.cv_results_["params"][0] == {
+        "sampler": "passthrough",
+        "tree__max_depth": 3,
+    }
+    assert math.isfinite(search.default_score_)
 
 
 def test_folds_report_without_epochs_whatever_the_scoring():
