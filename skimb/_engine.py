@@ -152,11 +152,11 @@ def train(
         # Before the held-out outputs, which the decision rule and the
         # calibration are fitted on: they are those of the weights a
         # callback leaves (Keras' EarlyStopping restores its best ones here).
-        if any(isinstance(c, ValidationDataCallback) for c in plan.callbacks):
-            # What the report callbacks' end reports: the outputs of these
-            # weights.
-            held_out.log_proba(program)
+        # A report callback's end reports the weights as they stand when it
+        # runs, after those of the callbacks before it.
+        held_out.evaluate_when_asked(program)
         callbacks.on_train_end()
+        held_out.evaluate_when_asked(None)
         if plan.callbacks:
             program.reload()
         return TrainingResult(
@@ -396,6 +396,8 @@ class _HeldOut:
         self.stream = None if isinstance(X, np.ndarray) else X
         # Whether the networks end in a softmax rather than in logits.
         self.probabilities = probabilities
+        # Set while the callbacks end training (evaluate_when_asked).
+        self._ending = None
         vals = [val for _, val in splits]
         self.rows = None
         if vals[0] is None:
@@ -524,9 +526,20 @@ class _HeldOut:
     def _log_proba(self) -> np.ndarray:
         return log_probabilities(self._outputs, probabilities=self.probabilities)
 
+    def evaluate_when_asked(self, program: Program | None) -> None:
+        """From now on (until given None), :meth:`class_probabilities`
+        evaluates the weights as they stand when it is called: while the
+        callbacks end training, one earlier in the list may have put others
+        in place (Keras' EarlyStopping restores its best ones then)."""
+        self._ending = program
+
     def class_probabilities(self) -> np.ndarray | None:
-        """The held-out rows' class probabilities as of the last epoch scored,
-        each from the network that did not train on it."""
+        """The held-out rows' class probabilities as of the last epoch scored
+        (or as the weights stand, see :meth:`evaluate_when_asked`), each
+        from the network that did not train on it."""
+        if self._ending is not None and self.rows is not None:
+            self._ending.reload()
+            self._evaluate(self._ending)
         if self._outputs is None:
             return None
         return softmax(self._log_proba(), axis=1)

@@ -452,8 +452,19 @@ class DeferredReweighting(keras.callbacks.Callback):
         self.start_epoch = check_number(start_epoch, "start_epoch", integer=True)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        if epoch >= self.start_epoch:
-            self.loss.class_weight.assign(self.class_weight)
+        if epoch < self.start_epoch:
+            return
+        weights = ops.convert_to_numpy(self.loss.class_weight)
+        changed = not np.array_equal(weights, np.float32(self.class_weight))
+        self.loss.class_weight.assign(self.class_weight)
+        # Keras' JAX trainer passes its step the model's, the optimizer's
+        # and the metrics' variables only: the loss's are compiled in as
+        # constants, so the step is traced again to read the new weights.
+        # (skimb's own training passes them to each step, and gives this
+        # callback no model.)
+        model = getattr(self, "_model", None)
+        if changed and keras.backend.backend() == "jax" and model is not None:
+            model.make_train_function(force=True)
 
 
 def loss_class_weights(loss, *, drw, weighted_class_counts, beta: float) -> np.ndarray:

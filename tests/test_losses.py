@@ -346,6 +346,30 @@ def test_deferred_reweighting_switches_the_weights_at_its_epoch():
     assert float(loss(ONE_HOT, LOGITS)) == pytest.approx(expected, rel=1e-5)
 
 
+def test_deferred_reweighting_switches_keras_own_fit_on_every_backend():
+    # On JAX, Keras' compiled step held the loss's weights as constants:
+    # the switch never reached training.  A learning rate of 0 keeps the
+    # network, so the loss is the weights' alone.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(64, 3)).astype("float32")
+    targets = np.eye(2, dtype="float32")[(X[:, 0] > 0).astype(int)]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    loss = LDAMLoss([32, 32], scale=1.0)
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss=loss)
+    history = model.fit(
+        X,
+        targets,
+        epochs=3,
+        batch_size=64,
+        verbose=0,
+        callbacks=[DeferredReweighting(loss, [0.0, 0.0], start_epoch=1)],
+    )
+    first, *after = history.history["loss"]
+    assert first > 0.1
+    assert after == [0.0, 0.0]
+
+
 def test_deferred_reweighting_switches_a_training_resumed_past_its_epoch():
     loss = LDAMLoss(COUNTS, scale=1.0)
     DeferredReweighting(loss, [1.0, 2.0, 3.0, 4.0], start_epoch=2).on_epoch_begin(5)

@@ -246,7 +246,7 @@ def test_a_search_takes_a_list_of_sequences(ragged, fast_params):
     pipe = Pipeline(
         [
             ("sampler", "passthrough"),
-            ("clf", ImbalancedKerasClassifier("lstm", **dict(fast_params, epochs=1))),
+            ("clf", ImbalancedKerasClassifier(**dict(fast_params, epochs=1))),
         ]
     )
     search = OptunaSearchCV(

@@ -29,7 +29,9 @@ class ClassificationReport(ValidationDataCallback):
         Class names, in the order of the encoding.
     every : int, optional
         Also report every ``every`` epochs; by default only at the end of
-        training (after early stopping restored the best weights).
+        training (after early stopping restored the best weights, and after
+        the callbacks listed before this one ended training: a Keras
+        ``EarlyStopping(restore_best_weights=True)`` there restores its own).
     print_fn : callable or None, default=print
         Receives each report's text; ``None`` only stores it.
 

@@ -425,8 +425,19 @@ def test_the_decision_is_fitted_on_the_weights_a_callback_restores(
     restore = keras.callbacks.EarlyStopping(
         monitor="loss", mode="max", patience=100, restore_best_weights=True
     )
+    from skimb.callbacks import ValidationDataCallback
+
+    class EndOutputs(ValidationDataCallback):
+        """What a report callback's end reports on."""
+
+        def on_train_end(self, logs=None):
+            self.ending = self._outputs()
+
+    # A report after it in the list reports the restored weights too (its
+    # end reported the last epoch's).
+    after = EndOutputs()
     params = dict(fast_params, cv=None, early_stopping=False, epochs=4)
-    fitted = ImbalancedKerasClassifier(**params, callbacks=[restore]).fit(X, y)
+    fitted = ImbalancedKerasClassifier(**params, callbacks=[restore, after]).fit(X, y)
     assert restore.best_epoch == 0
     _, val = validation_split(
         y,
@@ -435,8 +446,10 @@ def test_the_decision_is_fitted_on_the_weights_a_callback_restores(
         seed=0,
     )
     (log_proba,) = held_out
+    restored = network_log_proba(fitted, X[np.sort(val)])
+    np.testing.assert_allclose(log_proba, restored, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(
-        log_proba, network_log_proba(fitted, X[np.sort(val)]), rtol=1e-5, atol=1e-5
+        after.ending, softmax(restored, axis=1), rtol=1e-5, atol=1e-6
     )
 
 
