@@ -7,6 +7,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from skimb._random import offset_seed
 from skimb.sampling import resample_rows
 
 __all__ = ["EpochBatches"]
@@ -95,7 +96,7 @@ class EpochBatches(keras.utils.PyDataset):
 
     def _draw(self) -> None:
         """Resample the training rows for the next epoch."""
-        seed = None if self.seed is None else self.seed + self.epoch
+        seed = offset_seed(self.seed, self.epoch)
         rng = np.random.RandomState(seed)
         drawn = resample_rows(
             self.X,

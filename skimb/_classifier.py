@@ -752,6 +752,9 @@ default="oof_macro_f1"
         # After initialize, the network exists but has counted no row.
         trained = hasattr(self, "history_")
         counted = {k: getattr(self, k) for k in _COUNTED if hasattr(self, k)}
+        # A first call that fails leaves no fitted attribute (the checks set
+        # n_features_in_ and the input's shape before training).
+        unfitted = dict(vars(self)) if first_call else None
         try:
             X, y_encoded, weights = self._check_training_data(
                 X, y, sample_weight, classes=classes, reset=first_call, add=trained
@@ -776,6 +779,10 @@ default="oof_macro_f1"
             # trained on some of them (a copy of the weights and optimizer
             # state on every call would cost more than a small chunk's
             # epoch); the docstring says so.
+            if unfitted is not None:
+                vars(self).clear()
+                vars(self).update(unfitted)
+                raise
             for key in _COUNTED:
                 if key in counted:
                     setattr(self, key, counted[key])
@@ -1123,6 +1130,17 @@ default="oof_macro_f1"
         -------
         self
         """
+        # As fit: a call that fails leaves the estimator as it was.
+        state = dict(vars(self))
+        try:
+            return self._initialize(X, y)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(state)
+            raise
+
+    def _initialize(self, X, y) -> ImbalancedKerasClassifier:
+        """:meth:`initialize`, which undoes what this sets where it raises."""
         self._validate_params()
         check_combinations(self.get_params(deep=False), validates=False)
         if isinstance(X, Shards):
@@ -1134,7 +1152,11 @@ default="oof_macro_f1"
         setting = self._setting()
         self.model_ = untrained_network(setting, X, seed_from(self.random_state))
         self._built_with = network_settings(self.get_params(deep=False))
-        vars(self).pop("_program", None)
+        # The new network has trained on nothing: a former fit's record
+        # would make the next partial_fit count its rows again and go on
+        # from that fit's epochs (its seeds, drw's schedule).
+        for name in ("_program", "history_", "histories_", "best_epoch_"):
+            vars(self).pop(name, None)
         self.n_networks_ = 1
         self._set_decision(fit_decision_for(setting))
         return self

@@ -31,7 +31,7 @@ from skimb._params import (
 )
 from skimb._plan import TrainingPlan, keras_jit_compile
 from skimb._program import Program
-from skimb._random import reseed_layers, seeded
+from skimb._random import offset_seed, reseed_layers, seeded
 from skimb._schedule import held_out_group
 from skimb.class_weight import prior_counts
 from skimb.decision import ClassCounts, FittedDecision, fit_decision
@@ -227,7 +227,7 @@ def fit_networks(
             (len(train_rows), *setting.input_shape),
             moments=moments[i],
             probabilities=not built.logits,
-            seed=None if seed is None else seed + i,
+            seed=offset_seed(seed, i),
         )
         for i, (train_rows, _) in enumerate(splits)
     ]
@@ -287,10 +287,9 @@ def train_epoch(
     ``program`` goes on with where it can (a call traced again costs more
     than an epoch of a few thousand rows)."""
     trained = len(history.get("loss", ())) if history else 0
-    if seed is not None:
-        # Each call its own seed, from the estimator's and the epochs trained
-        # so far: the same calls give the same model.
-        seed += trained
+    # Each call its own seed, from the estimator's and the epochs trained so
+    # far: the same calls give the same model.
+    seed = offset_seed(seed, trained)
     built = _loss(setting)
     with seeded(seed):
         if model is None:

@@ -19,6 +19,13 @@ def seed_from(random_state) -> int | None:
     return int(check_random_state(random_state).randint(2**31 - 1))
 
 
+def offset_seed(seed: int | None, offset: int) -> int | None:
+    """The seed of the ``offset``-th epoch, network or call of a fit: NumPy
+    and Keras take seeds below 2**32, which ``random_state`` may reach
+    (scikit-learn accepts up to 2**32 - 1), so the sum wraps around."""
+    return None if seed is None else (seed + offset) % 2**32
+
+
 @contextlib.contextmanager
 def seeded(seed: int | None):
     """Seed Python, NumPy and the Keras backend for one fit, then give Python

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from skimb._plan import TrainingPlan, encode_targets
+from skimb._random import offset_seed
 from skimb.sampling import resample_rows, selects_rows
 
 
@@ -76,7 +77,7 @@ class Schedule:
 
     def _rng(self, epoch: int) -> np.random.RandomState:
         seed = self.plan.seed
-        return np.random.RandomState(None if seed is None else seed + epoch)
+        return np.random.RandomState(offset_seed(seed, epoch))
 
     def _steps(self, per_network: list) -> int:
         return max(-(-len(rows) // self.batch) for rows, _ in per_network)
@@ -177,7 +178,7 @@ class Schedule:
         # Its own generator: with one window, the draws above are those of
         # the data in memory.
         shards_rng = np.random.RandomState(
-            None if plan.seed is None else [plan.seed + epoch, 1]
+            None if plan.seed is None else [offset_seed(plan.seed, epoch), 1]
         )
         order = stream.epoch_order(shards_rng)
         if not synthesising:

@@ -423,6 +423,44 @@ def test_partial_fit_after_initialize_counts_only_trained_rows(tabular, fast_par
     clf.partial_fit(X[:100], y[:100])
     np.testing.assert_array_equal(clf.class_counts_, np.bincount(y[:100], minlength=4))
     assert len(clf.history_["loss"]) == 1
+    # After a fit too: initialize's new network has trained on nothing (the
+    # fit's history made partial_fit count its rows twice, from a later
+    # epoch's seed).
+    refitted = ImbalancedKerasClassifier(**fast_params).fit(X, y).initialize(X, y)
+    assert not hasattr(refitted, "history_") and not hasattr(refitted, "best_epoch_")
+    refitted.partial_fit(X[:100], y[:100])
+    np.testing.assert_array_equal(refitted.class_counts_, clf.class_counts_)
+    np.testing.assert_array_equal(refitted.predict_proba(X), clf.predict_proba(X))
+    # An initialize that fails leaves the fitted estimator as it was.
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        refitted.initialize(np.zeros((20, 9)), np.zeros(20))
+    assert refitted.n_features_in_ == X.shape[1]
+    np.testing.assert_array_equal(refitted.predict_proba(X), clf.predict_proba(X))
+
+
+def test_a_first_partial_fit_that_fails_leaves_nothing_fitted(tabular, fast_params):
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    X, y = tabular
+    clf = ImbalancedKerasClassifier(**fast_params)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        clf.partial_fit(X[:10], np.zeros(10))
+    assert not [name for name in vars(clf) if name.endswith("_")]
+    with pytest.raises(NotFittedError):
+        check_is_fitted(clf)
+
+
+def test_the_largest_random_state_seeds_every_epoch_and_network(tabular, fast_params):
+    # scikit-learn accepts random_state up to 2**32 - 1; the seeds of later
+    # epochs, networks and calls went past NumPy's and Keras' limit.
+    X, y = tabular
+    params = dict(fast_params, cv=2, batch_sampler="smote", random_state=2**32 - 1)
+    proba = [
+        ImbalancedKerasClassifier(**params).fit(X, y).partial_fit(X, y).predict_proba(X)
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(proba[0], proba[1])
 
 
 def test_partial_fit_calls_are_reproducible(tabular, fast_params):
