@@ -160,8 +160,11 @@ class Shards:
                 f"The label {self.target!r} holds numbers in {first} but text in "
                 f"{other}: give every shard labels of one kind."
             )
+        # An empty shard's labels have a dtype of their own (np.array([]) is
+        # float64), which np.concatenate would give every label.
+        filled = [part for part in parts if len(part)] or parts
         try:
-            return np.concatenate(parts)
+            return np.concatenate(filled)
         except ValueError:
             raise DataError(
                 f"The label {self.target!r} has a different shape in some shards."

@@ -416,8 +416,13 @@ def resample_rows(
     if sampler is None:
         return ResampledRows(rows, None, y_train, None)
     sampler = sampler_for(sampler, y_train)
-    if "random_state" in sampler.get_params():
-        sampler.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
+    # The sampler's seed, then those of the samplers inside it
+    # (SMOTEENN(smote=SMOTE(...))), which use their own: each draw its own.
+    params = sampler.get_params(deep=True)
+    seeds = [name for name in params if name == "random_state"] + sorted(
+        name for name in params if name.endswith("__random_state")
+    )
+    sampler.set_params(**{name: rng.randint(np.iinfo(np.int32).max) for name in seeds})
     if selects_rows(sampler):
         positions = np.arange(len(rows)).reshape(-1, 1)
         positions = sampler.fit_resample(positions, y_train)[0].ravel()

@@ -133,6 +133,17 @@ def test_parquet_shards_read_the_target_apart(tabular, tmp_path):
     np.testing.assert_allclose(frame.to_numpy(), X[ids])
 
 
+def test_an_empty_shard_leaves_the_labels_type_alone(tabular, tmp_path):
+    # np.array([]) is float64: concatenated, it made every label a float
+    # (and classes_ and the predictions with it).
+    X, y = tabular
+    folder = _save_shards(tmp_path / "shards", X, y, 2)
+    np.savez(folder / "part-2.npz", X=np.empty((0, X.shape[1])), y=np.array([]))
+    labels = Shards(folder).labels()
+    assert labels.dtype == y.dtype
+    np.testing.assert_array_equal(labels, y)
+
+
 def test_shards_name_what_is_wrong(tabular, tmp_path):
     X, y = tabular
     (tmp_path / "empty").mkdir()

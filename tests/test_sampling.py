@@ -314,3 +314,36 @@ def test_batch_sampler_is_seeded_and_validated(sequences, fast_params):
     np.testing.assert_allclose(first, second, rtol=1e-5)
     with pytest.raises(InvalidParameterError, match="batch_sampler"):
         ImbalancedKerasClassifier(batch_sampler="smoteen").fit(X, y)
+
+
+def test_a_sampler_inside_a_sampler_is_seeded_too():
+    # SMOTEENN(smote=SMOTE(...)) uses its own SMOTE's seed, which was left
+    # unset: the same random_state drew other rows on every run.
+    from imblearn.combine import SMOTEENN
+    from imblearn.over_sampling import SMOTE
+
+    from skimb.sampling import resample_rows
+
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1], [60, 15])
+    X = (rng.normal(size=(75, 3)) + y[:, None]).astype(np.float32)
+    sampler = SMOTEENN(smote=SMOTE(k_neighbors=3))
+
+    def draw(seed):
+        return resample_rows(
+            X,
+            np.ones(75, np.float32),
+            y,
+            rows=np.arange(75),
+            sampler=sampler,
+            class_weight=np.ones(2),
+            rng=np.random.RandomState(seed),
+        )
+
+    first, again, other = draw(7), draw(7), draw(8)
+    np.testing.assert_array_equal(first.synthetic, again.synthetic)
+    np.testing.assert_array_equal(first.labels, again.labels)
+    assert first.synthetic.shape != other.synthetic.shape or not np.array_equal(
+        first.synthetic, other.synthetic
+    )
+    assert sampler.smote.random_state is None  # the caller's is not changed
