@@ -396,7 +396,8 @@ default="oof_macro_f1"
     train_class_counts_ : ndarray of shape (n_classes,)
         The class counts behind the loss's prior, margins or weights and the
         prior correction: ``class_counts_``, or as ``batch_sampler``
-        resamples them.
+        resamples them (approximately for cleaning and combined samplers:
+        :func:`skimb.sampling.resampled_class_counts`).
     posterior_offsets_ : ndarray of shape (n_classes,)
         Offsets added to the network's log-probabilities to undo the loss's
         adjustment, the class weights and ``batch_sampler``'s resampling:

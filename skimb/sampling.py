@@ -295,7 +295,12 @@ def resampled_class_counts(sampler, counts) -> np.ndarray:
 
     Over-samplers add, under-samplers keep, the numbers their
     ``sampling_strategy`` asks for; samplers of another kind (cleaning) leave
-    the counts as they are.
+    the counts as they are, and a combined sampler (``SMOTEENN``,
+    ``SMOTETomek``) counts its over-sampling alone.  What a cleaning step
+    removes depends on the rows, which this function does not read (a
+    ``SMOTEENN`` of 300 and 100 rows counted 300 and 300 here drew about
+    170 and 210): for those samplers the counts, and the prior built on
+    them, are approximate.
 
     Parameters
     ----------

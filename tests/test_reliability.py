@@ -1047,11 +1047,30 @@ def test_a_sampler_that_drops_rows_takes_rescaled_class_weights(monkeypatch):
 
 
 def test_a_constant_feature_is_found_among_many_rows():
-    # The variance from the sums keeps a rounding error that grows with the
-    # rows: 6,700 float64 epsilons of the mean square at 300,000 rows.
+    # A variance from sums of squares kept a rounding error that grew with
+    # the rows: 6,700 float64 epsilons of the mean square at 300,000 rows.
     from skimb._moments import MomentSums
 
     X = np.random.default_rng(0).normal(size=(300_000, 3)).astype(np.float32)
     X[:, 1] = 1000.3
     _, variance = MomentSums().add(X).moments()
     assert variance[1] == 1.0 and abs(variance[0] - 1.0) < 0.01
+
+
+def test_a_small_spread_about_a_large_level_keeps_its_variance():
+    # A sum of squares less the squared mean cancelled: this feature (1 in
+    # a thousand rows set, about 1000.3) got a variance of 0, and a scale
+    # of 1e7.  Blocks and row sets merged as one pass over all the rows.
+    from skimb._moments import MomentSums
+
+    rng = np.random.RandomState(0)
+    X = np.c_[
+        np.float32(1000.3) + (rng.rand(100_000) < 0.001),
+        rng.normal(5.0, 2.0, size=100_000),
+    ].astype(np.float32)
+    expected = X.astype(np.float64).var(axis=0)
+    mean, variance = MomentSums().add(X, chunk=7_000).moments()
+    np.testing.assert_allclose(variance, expected, rtol=1e-9)
+    np.testing.assert_allclose(mean, X.astype(np.float64).mean(axis=0), rtol=1e-12)
+    merged = MomentSums().add(X[:30_000]) + MomentSums() + MomentSums().add(X[30_000:])
+    np.testing.assert_allclose(merged.moments()[1], expected, rtol=1e-9)
