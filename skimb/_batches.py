@@ -26,6 +26,9 @@ class EpochBatches(keras.utils.PyDataset):
     NumPy one and its own tensor).  Random over- and under-sampling only
     select rows, so they run on row indices and keep this property; samplers
     that synthesise rows (SMOTE, ADASYN) run on the flattened training rows.
+    Keras takes the number of batches of the first draw: a later draw of
+    another size (a cleaning sampler, ``SMOTEENN``) is shared among that
+    many batches, every row once.
     For ``keras.Model.fit`` on a network of your own; the classifier's
     compiled epoch gathers its batches the same way, by row index, from one
     tensor of ``X``.
@@ -93,6 +96,8 @@ class EpochBatches(keras.utils.PyDataset):
         # the start of each later epoch, so none is wasted after the last.
         self._draw()
         self._epochs_begun = 0
+        # Keras reads it once, from the first draw.
+        self._n_batches = -(-len(self.labels_) // batch_size)
 
     def _draw(self) -> None:
         """Resample the training rows for the next epoch."""
@@ -112,10 +117,22 @@ class EpochBatches(keras.utils.PyDataset):
         self.order_ = rng.permutation(len(self.labels_))
 
     def __len__(self) -> int:
-        return -(-len(self.labels_) // self.batch_size)
+        return self._n_batches
+
+    def _batch(self, index: int) -> np.ndarray:
+        """Positions in the draw of batch ``index``: ``batch_size`` at a
+        time, or, where a sampler drew another number of rows than at first
+        (a cleaning sampler, SMOTEENN), the draw shared among the first
+        draw's number of batches, every row once (Keras would leave the
+        rows past them untrained, or end the epoch short of batches)."""
+        n, size = len(self.order_), self.batch_size
+        if -(-n // size) == self._n_batches:
+            return self.order_[index * size : (index + 1) * size]
+        bounds = np.linspace(0, n, self._n_batches + 1).round().astype(int)
+        return self.order_[bounds[index] : bounds[index + 1]]
 
     def __getitem__(self, index: int):
-        batch = self.order_[index * self.batch_size : (index + 1) * self.batch_size]
+        batch = self._batch(index)
         if self.source_ is not None:
             rows = np.sort(self.source_[batch])  # sorted: faster gathering
             return self.X[rows], self.targets[rows], self.weights[rows]

@@ -259,6 +259,37 @@ def test_epoch_batches_use_training_rows_only_and_redraw(sequences):
     assert epochs[0] != epochs[1] != epochs[2]  # the majority rows change
 
 
+def test_epoch_batches_of_draws_of_other_sizes_keep_every_row(sequences):
+    # A combined sampler draws another number of rows every epoch; Keras
+    # takes the first draw's number of batches, and left the rows past
+    # them untrained (or ended the epoch short of batches).
+    from imblearn.combine import SMOTEENN
+
+    _, y = sequences
+    X = np.random.RandomState(0).normal(size=(len(y), 3)).astype("float32")
+    batches = EpochBatches(
+        X,
+        np.eye(4, dtype="float32")[y],
+        np.ones(len(y), "float32"),
+        y,
+        rows=np.arange(len(y)),
+        sampler=SMOTEENN(smote=SMOTE(k_neighbors=3)),
+        class_weight=np.ones(4),
+        batch_size=16,
+        seed=0,
+    )
+    n_batches = len(batches)
+    sizes = set()
+    for _ in range(4):
+        batches.on_epoch_begin()
+        assert len(batches) == n_batches
+        seen = [batches[i] for i in range(n_batches)]
+        trained = np.concatenate([b[0] for b in seen])
+        assert sorted(map(bytes, trained)) == sorted(map(bytes, batches.synthetic_))
+        sizes.add(len(trained))
+    assert len(sizes) > 1  # what the test is about
+
+
 def test_epoch_batches_with_smote_weigh_synthetic_rows_by_class(sequences):
     _, y = sequences
     X, batches = _batches(y, SMOTE(k_neighbors=3))
