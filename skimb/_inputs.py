@@ -299,6 +299,12 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
 def _fitted_shape(estimator, X, *, reset: bool, variable_length: bool, sequences):
     """Record (``reset``) or check the sample shape of ``X``; ``sequences``:
     the caller gave sequences, whose features per step are the features."""
+    if X.ndim == 3 and 0 in X.shape[1:]:
+        # Before the statistics, which would divide by no value.
+        raise ValueError(
+            f"X has samples of shape {tuple(X.shape[1:])}: a sequence needs at "
+            "least one time step and one feature."
+        )
     if reset:
         if sequences:
             estimator.n_features_in_ = X.shape[2]

@@ -127,6 +127,11 @@ class Shards:
                     f"from those of {first.path} ({first.describe()})."
                 )
         self.sample_shape = first.sample_shape
+        if 0 in self.sample_shape:
+            raise DataError(
+                f"{first.path}: its rows have shape {tuple(self.sample_shape)}; "
+                "a row needs at least one feature (and a sequence one step)."
+            )
         if window_rows == "auto":
             row_bytes = 4 * int(np.prod(self.sample_shape))
             # A power of two: a full window is then never padded (the

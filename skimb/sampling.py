@@ -116,7 +116,9 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
         Index of the original row behind each resampled row, when the
         sampler selects rows rather than synthesising them.
     n_timesteps_ : int or None
-        Sequence length of the last 3-D input, ``None`` for a table.
+        Sequence length of the last 3-D input of one length; ``None`` for a
+        table and for sequences of several lengths (a list, or padded 3-D
+        input with ``mask_value``).
 
     Examples
     --------
@@ -260,10 +262,16 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
         check_same_length(len(sequences), len(y))
         sequences = [np.asarray(x) for x in sequences]
         lengths = np.array([len(x) for x in sequences])
-        if lengths.min() < 1 or len({x.shape[1] for x in sequences}) > 1:
+        if (
+            any(x.ndim != 2 for x in sequences)
+            or lengths.min() < 1
+            or len({x.shape[1] for x in sequences}) > 1
+        ):
+            shapes = sorted({x.shape for x in sequences}, key=len)
             raise ValueError(
                 "Every sequence must be a 2-D (n_timesteps_i, n_features) "
-                "array with at least one step and the same n_features."
+                "array with at least one step and the same n_features; got "
+                f"shapes such as {', '.join(map(str, shapes[:3]))}."
             )
         longest, n_features = lengths.max(), sequences[0].shape[1]
         flat = np.empty((len(sequences), longest * n_features + 1))

@@ -172,6 +172,9 @@ def test_shards_name_what_is_wrong(tabular, tmp_path):
     np.savez(tmp_path / "f.npz", X=X, y=np.array(list("abcd"))[y])
     with pytest.raises(ValueError, match=r"numbers in .*a.npz but text in .*f.npz"):
         Shards([tmp_path / "a.npz", tmp_path / "f.npz"]).labels()
+    np.savez(tmp_path / "g.npz", X=np.empty((len(y), 0)), y=y)
+    with pytest.raises(ValueError, match=r"g.npz: its rows have shape \(0,\)"):
+        Shards([tmp_path / "g.npz"])
 
 
 def test_shards_where_only_arrays_go_are_named(tabular, tmp_path, fast_params):

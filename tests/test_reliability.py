@@ -113,6 +113,27 @@ FIT_CASES = [
     ),
     ("empty-X", _fit(), [np.empty((0, 4)), np.empty(0)], ValueError, "0 sample"),
     ("no-features", _fit(), [np.empty((60, 0)), Y0], ValueError, "0 feature"),
+    (
+        "sequences-of-no-step",
+        _fit(architecture="lstm"),
+        [np.empty((60, 0, 3)), Y0],
+        ValueError,
+        "at least one time step and one feature",
+    ),
+    (
+        "steps-of-no-feature",
+        _fit(architecture="lstm"),
+        [np.empty((60, 3, 0)), Y0],
+        ValueError,
+        r"shape \(3, 0\): a sequence needs",
+    ),
+    (
+        "list-of-featureless-sequences",
+        _fit(architecture="lstm"),
+        [[np.empty((3, 0))] * 60, Y0],
+        ValueError,
+        "at least one time step and one feature",
+    ),
     ("empty-list", _fit(architecture="lstm"), [[], []], ValueError, "X is empty"),
     ("one-class", _fit(), [X0, np.zeros(60, int)], ValueError, "at least 2 classes"),
     ("1-D-X", _fit(), [X0[:, 0], Y0], ValueError, "2-D"),
@@ -680,6 +701,13 @@ SEQ_Y = np.r_[np.zeros(25, int), np.ones(5, int)]
             None,
             None,
         ),
+        (
+            SMOTE(k_neighbors=3),
+            [SEQ[i, : 3 + i % 3] for i in range(29)] + [SEQ[29, 0]],
+            SEQ_Y,
+            ValueError,
+            r"2-D \(n_timesteps_i, n_features\) array .*got shapes such as \(2,\)",
+        ),
     ],
     ids=[
         "smote-too-few",
@@ -689,6 +717,7 @@ SEQ_Y = np.r_[np.zeros(25, int), np.ones(5, int)]
         "sampler-by-name",
         "3-D-works",
         "ragged-list-works",
+        "1-D-sequence-in-list",
     ],
 )
 def test_sequence_sampler(sampler, X, y, error, match):
