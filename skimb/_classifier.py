@@ -218,7 +218,9 @@ default="macro_f1"
         tuned on the validation split to maximise its macro-F1, averaged over
         bootstrap resamples of the split (it keeps ``"posterior"`` without a
         validation split, or when a class has fewer than 5 validation
-        samples; ``decision_rule_`` says which rule is in use).
+        samples, and ``decision_rule_`` then says ``"posterior"``; where
+        the tuned offsets score below the posterior rule's or argmax's on
+        the split, it keeps the better of those, as ``"macro_f1"``).
         :meth:`predict_proba` is not changed by the rule;
         :meth:`decision_function` is.
     class_prior : None, "balanced" or array-like of shape (n_classes,), \
@@ -429,7 +431,9 @@ default="oof_macro_f1"
         posterior under it (:func:`skimb.decision.prior_shift_offsets`).
     decision_rule_ : str
         The rule behind ``decision_offsets_``: ``decision``, or
-        ``"posterior"`` where ``"macro_f1"`` fell back to it.
+        ``"posterior"`` where ``"macro_f1"`` had too few validation samples
+        to tune on (a ``"macro_f1"`` rule whose tuned offsets scored below
+        the posterior rule's or argmax's keeps those offsets, and its name).
     n_networks_ : int
         Number of networks trained: the folds of ``cv`` (the splits of a
         splitter), or 1.

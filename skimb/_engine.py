@@ -288,7 +288,11 @@ def _run_epochs(
         # held-out rows as Keras' fit would score it.
         if plan.callbacks:
             program.sync()
-        callbacks.on_train_batch_end(schedule.steps - 1)
+        # The epoch's training loss, as Keras logs the running mean at a
+        # batch's end: keras.callbacks.TerminateOnNaN reads it there.
+        callbacks.on_train_batch_end(
+            schedule.steps - 1, {"loss": float(np.mean(losses))}
+        )
         if plan.callbacks:
             program.reload()
         network_logs = held_out.score(program, losses)

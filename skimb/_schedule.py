@@ -152,9 +152,13 @@ class Schedule:
         weights = np.zeros((steps, self.k, batch), dtype=np.float32)
         for j, (rows, w) in enumerate(per_network):
             m = len(rows)
-            flat_rows = np.zeros(steps * batch, dtype=np.int32)
+            # Past its rows, a network's batches repeat them at weight 0: no
+            # loss, and a layer that reads the batch (BatchNormalization in
+            # a network of one's own) sees its own training rows, not row 0,
+            # which is some network's held-out row.
+            flat_rows = np.resize(np.asarray(rows, dtype=np.int32), steps * batch)
             flat_weights = np.zeros(steps * batch, dtype=np.float32)
-            flat_rows[:m], flat_weights[:m] = rows, w
+            flat_weights[:m] = w
             # Keras divides a batch's weighted loss by the batch size: a last,
             # partial batch is scaled up to the mean over its own rows, as
             # Model.fit's shorter last batch would be.  Steps past a

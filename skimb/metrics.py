@@ -4,7 +4,7 @@ Accuracy rewards always predicting the majority class; these scores do not.
 Each scorer works as ``scoring=`` in ``cross_val_score``, ``GridSearchCV``
 and :class:`~skimb.OptunaSearchCV`, alone or together::
 
-    cross_validate(clf, X, y, scoring=skimb.metrics.SCORERS)
+    cross_validate(clf, X, y, scoring=dict(skimb.metrics.SCORERS))
 
 The metrics themselves come from scikit-learn and imbalanced-learn.  Three
 are computed here: the mean per-class PR-AUC, because scikit-learn's
@@ -397,8 +397,9 @@ SCORERS = MappingProxyType(
         "mean_pr_auc": mean_pr_auc_scorer,
     }
 )
-"""The imbalance-aware scorers by name; a mapping that ``cross_validate`` and
-``GridSearchCV(refit=...)`` take as multi-metric ``scoring``."""
+"""The imbalance-aware scorers by name, read-only: ``dict(SCORERS)`` is the
+multi-metric ``scoring`` that ``cross_validate`` and ``GridSearchCV(refit=...)``
+take (they take a dict, not this read-only mapping)."""
 
 PROBABILITY_SCORERS = MappingProxyType(
     {

@@ -54,6 +54,7 @@ __all__ = [
     "check_class_counts",
     "resample_rows",
     "resampled_class_counts",
+    "resolve_batch_sampler",
 ]
 
 # The names ``batch_sampler`` accepts, and the sampler each one stands for.

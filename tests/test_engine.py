@@ -329,3 +329,42 @@ def test_partial_fit_compiles_again_when_jit_compile_changes(tabular, fast_param
     assert clf._program.plan.jit_compile is True
     # On JAX the epoch is XLA's either way: the program goes on.
     assert (clf._program is first) is (keras.backend.backend() == "jax")
+
+
+def test_padding_rows_are_the_networks_own_not_a_held_out_row():
+    # A partial last batch was filled with row 0 at weight 0: no loss, but
+    # BatchNormalization (in a network of one's own) read it into its batch
+    # statistics, and row 0 is here a held-out row.
+    from sklearn.model_selection import PredefinedSplit
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 4)).astype("float32")
+    y = np.tile([0, 1, 1], 20)
+    held_out = np.where(np.arange(60) < 12, 0, -1)  # rows 0-11; 48 train
+
+    def network(meta):
+        inputs = keras.Input(meta["input_shape_"])
+        normed = keras.layers.BatchNormalization(name="bn")(inputs)
+        outputs = keras.layers.Dense(meta["n_classes_"], activation="softmax")(normed)
+        return keras.Model(inputs, outputs)
+
+    moving = []
+    for shift in (0.0, 100.0):
+        shifted = X.copy()
+        shifted[0] += shift
+        clf = ImbalancedKerasClassifier(
+            model=network,
+            cv=PredefinedSplit(held_out),
+            early_stopping=False,
+            epochs=1,
+            batch_size=32,
+            random_state=0,
+        ).fit(shifted, y)
+        (bn,) = [
+            layer
+            for inner in clf.model_.layers
+            for layer in getattr(inner, "layers", [inner])
+            if layer.name == "bn"
+        ]
+        moving.append(keras.ops.convert_to_numpy(bn.moving_mean))
+    np.testing.assert_array_equal(moving[0], moving[1])

@@ -475,3 +475,27 @@ def test_callbacks_see_the_model_fit_returns(tabular, fast_params, tmp_path):
         forward(saved, X.astype(np.float32)), expected, rtol=1e-5, atol=1e-6
     )
     np.testing.assert_allclose(predicts.outputs, expected[:5], rtol=1e-5, atol=1e-6)
+
+
+def test_terminate_on_nan_stops_at_the_first_epoch_that_diverges(fast_params):
+    # The batch-end hook got no logs: Keras' TerminateOnNaN, which reads
+    # the loss there, never fired, and NaN epochs ran until early stopping.
+    rng = np.random.RandomState(0)
+    X = (rng.normal(size=(120, 4)) * 1e18).astype("float32")
+    y = (rng.rand(120) < 0.3).astype(int)
+    epochs = []
+
+    class Epochs(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            epochs.append(logs["loss"])
+
+    clf = ImbalancedKerasClassifier(
+        **{**fast_params, "epochs": 5, "batch_size": 32},
+        standardize=False,
+        early_stopping=False,
+        learning_rate=1e30,
+        callbacks=[keras.callbacks.TerminateOnNaN(), Epochs()],
+    )
+    with pytest.raises(ValueError, match="NaN"):
+        clf.fit(X, y)
+    assert len(epochs) == 1 and np.isnan(epochs[0])
