@@ -446,7 +446,10 @@ default="oof_macro_f1"
         ``val_macro_f1``, ``val_balanced_accuracy``, ``val_g_mean`` and
         ``val_recall_<class>`` for each class; with cross-fitting, those of
         the first network, and ``oof_macro_f1``, the macro-F1 of all the
-        networks' out-of-fold predictions together.
+        networks' out-of-fold predictions together.  ``loss`` is Keras'
+        training loss, which with one network includes the network's weight
+        penalties (the L2 penalty of the sequence networks' flat path) and
+        with several does not; ``val_loss`` never does.
     histories_ : list of dict
         ``history_`` of each of the ``n_networks_`` networks.
     best_epoch_ : int or None
