@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from functools import partial
 
@@ -33,6 +34,7 @@ from skimb._prepare import prepare_targets
 from skimb._random import seed_from
 from skimb._scikeras import ScikerasFixes
 from skimb._splits import check_streamed_splits, network_splits
+from skimb._state import restored_on_error
 from skimb.calibration import estimate_prior, shift_prior
 from skimb.class_weight import prior_counts
 from skimb.data import Shards
@@ -602,13 +604,8 @@ default="oof_macro_f1"
         # was: the checks set classes_, the counts and n_features_in_ before
         # any training, which would pair a former fit's network with this
         # fit's classes.
-        state = dict(vars(self))
-        try:
+        with restored_on_error(self):
             return self._fit(X, y, sample_weight, groups)
-        except BaseException:
-            vars(self).clear()
-            vars(self).update(state)
-            raise
 
     def _fit(self, X, y, sample_weight, groups) -> ImbalancedKerasClassifier:
         """:meth:`fit`, which undoes what this sets where it raises."""
@@ -762,41 +759,38 @@ default="oof_macro_f1"
         counted = {k: getattr(self, k) for k in _COUNTED if hasattr(self, k)}
         # A first call that fails leaves no fitted attribute (the checks set
         # n_features_in_ and the input's shape before training).
-        unfitted = dict(vars(self)) if first_call else None
-        try:
-            X, y_encoded, weights = self._check_training_data(
-                X, y, sample_weight, classes=classes, reset=first_call, add=trained
-            )
-            setting = self._setting()
-            self.model_, self.history_, self._program = train_epoch(
-                setting,
-                None if first_call else self.model_,
-                X,
-                y_encoded=y_encoded,
-                weights=weights,
-                seed=seed_from(self.random_state),
-                history=self.history_ if trained else None,
-                # The last call's compiled epoch, which this one goes on
-                # with where the network and the loss's kind are the same.
-                program=getattr(self, "_program", None),
-            )
-        except BaseException:
-            # A call that fails (or is interrupted) counts none of its rows,
-            # so that calling it again does not count them twice.  Its
-            # network is not rolled back: one interrupted mid-epoch has
-            # trained on some of them (a copy of the weights and optimizer
-            # state on every call would cost more than a small chunk's
-            # epoch); the docstring says so.
-            if unfitted is not None:
-                vars(self).clear()
-                vars(self).update(unfitted)
+        guard = restored_on_error(self) if first_call else contextlib.nullcontext()
+        with guard:
+            try:
+                X, y_encoded, weights = self._check_training_data(
+                    X, y, sample_weight, classes=classes, reset=first_call, add=trained
+                )
+                setting = self._setting()
+                self.model_, self.history_, self._program = train_epoch(
+                    setting,
+                    None if first_call else self.model_,
+                    X,
+                    y_encoded=y_encoded,
+                    weights=weights,
+                    seed=seed_from(self.random_state),
+                    history=self.history_ if trained else None,
+                    # The last call's compiled epoch, which this one goes on
+                    # with where the network and the loss's kind are the same.
+                    program=getattr(self, "_program", None),
+                )
+            except BaseException:
+                # A call that fails (or is interrupted) counts none of its
+                # rows, so that calling it again does not count them twice.
+                # Its network is not rolled back: one interrupted mid-epoch
+                # has trained on some of them (a copy of the weights and
+                # optimizer state on every call would cost more than a small
+                # chunk's epoch); the docstring says so.
+                for key in _COUNTED:
+                    if key in counted:
+                        setattr(self, key, counted[key])
+                    elif hasattr(self, key):
+                        delattr(self, key)
                 raise
-            for key in _COUNTED:
-                if key in counted:
-                    setattr(self, key, counted[key])
-                elif hasattr(self, key):
-                    delattr(self, key)
-            raise
         self.best_epoch_ = None
         if not hasattr(self, "_built_with"):
             # The first call, or the first since loading a copy, which does
@@ -1139,13 +1133,8 @@ default="oof_macro_f1"
         self
         """
         # As fit: a call that fails leaves the estimator as it was.
-        state = dict(vars(self))
-        try:
+        with restored_on_error(self):
             return self._initialize(X, y)
-        except BaseException:
-            vars(self).clear()
-            vars(self).update(state)
-            raise
 
     def _initialize(self, X, y) -> ImbalancedKerasClassifier:
         """:meth:`initialize`, which undoes what this sets where it raises."""

@@ -24,6 +24,7 @@ from skimb._class_sizes import check_class_counts
 from skimb._inputs import input_ndim, sequence_list
 from skimb._random import seed_from
 from skimb._splits import reads_groups
+from skimb._state import restored_on_error
 from skimb.metrics import PROBABILITY_SCORERS, SCORERS, get_scorer
 from skimb.tuning._pruning import (
     TrialReporter,
@@ -334,13 +335,8 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         # A fit that fails (or is interrupted) leaves the search as it was,
         # not a former fit's results beside this one's folds and scorer.
         # (The trials it finished stay in its storage.)
-        state = dict(vars(self))
-        try:
+        with restored_on_error(self):
             return self._fit(X, y, groups=groups, **fit_params)
-        except BaseException:
-            vars(self).clear()
-            vars(self).update(state)
-            raise
 
     def _fit(self, X, y, *, groups=None, **fit_params) -> OptunaSearchCV:
         """:meth:`fit`, which undoes what this sets where it raises."""
