@@ -39,7 +39,8 @@ class StratifiedGroupShuffleSplit(BaseCrossValidator):
 
     ``ImbalancedKerasClassifier(cv=StratifiedGroupShuffleSplit())`` trains
     one network validated on whole groups; its ``fit`` then takes
-    ``groups``.
+    ``groups``, and needs every class in two groups or more (its validation
+    rows must hold every class, which a class in one group cannot give).
 
     Parameters
     ----------

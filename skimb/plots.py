@@ -51,6 +51,13 @@ _SCORES = {
 _IMAGE_FORMATS = {*FigureCanvasBase.get_supported_filetypes(), "gif", "bmp"}
 
 
+def _literal(label) -> str:
+    """A class name as matplotlib draws it, character for character: text
+    between two "$" would be read as mathematics ("$10_$20" failed to
+    draw, and "$5-$10" lost its dollars)."""
+    return str(label).replace("$", r"\$")
+
+
 def _figure(width: float, height: float) -> Figure:
     # A margin around the titles and labels, wider than the default.
     return Figure(
@@ -198,10 +205,11 @@ def plot_confusion_matrix(y_true, y_pred, *, labels=None) -> Figure:
     fig = _figure(2 * size + 1.5, size)
     ax_counts, ax_norm = fig.subplots(1, 2)
     rotation = "vertical" if max(len(str(c)) for c in labels) > 4 else "horizontal"
-    ConfusionMatrixDisplay(counts, display_labels=labels).plot(
+    names = [_literal(c) for c in labels]
+    ConfusionMatrixDisplay(counts, display_labels=names).plot(
         ax=ax_counts, values_format="d", cmap="Blues", xticks_rotation=rotation
     )
-    display = ConfusionMatrixDisplay(normalised, display_labels=labels).plot(
+    display = ConfusionMatrixDisplay(normalised, display_labels=names).plot(
         ax=ax_norm,
         values_format=".2f",
         cmap="Blues",
@@ -268,10 +276,10 @@ def plot_precision_recall(y_true, y_score, *, classes) -> Figure:
             # No positive sample: the curve and its AP are undefined.
             continue
         display = PrecisionRecallDisplay.from_predictions(
-            positive, y_score[:, i], pos_label=True, ax=ax, name=str(label)
+            positive, y_score[:, i], pos_label=True, ax=ax, name=_literal(label)
         )
         display.line_.set_label(
-            f"class {label}: AP {display.average_precision:.2f}, "
+            f"class {_literal(label)}: AP {display.average_precision:.2f}, "
             f"prevalence {positive.mean():.2f}"
         )
     ax.set(

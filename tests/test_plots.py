@@ -213,3 +213,31 @@ def test_plot_precision_recall_keeps_the_legend_of_many_classes_in_the_figure():
         canvas.draw()
     box = fig.axes[0].get_legend().get_window_extent(canvas.get_renderer())
     assert box.y0 >= 0 and box.y1 <= fig.bbox.y1 and box.x1 <= fig.bbox.x1
+
+
+def test_class_names_with_dollars_draw_as_written(tmp_path):
+    # Between two "$" matplotlib reads mathematics: "$10_$20" failed to
+    # draw (a report with such a class crashed), "$5-$10" lost its dollars.
+    names = ["$10_$20", "$5-$10", "other"]
+    rng = np.random.RandomState(0)
+    y = rng.choice(names, size=120)
+    score = rng.dirichlet(np.ones(3), size=120)
+    for fig in (
+        plot_confusion_matrix(y, y[::-1], labels=names),
+        plot_precision_recall(y, score, classes=names),
+    ):
+        save_figure(fig, tmp_path / "figure.png")
+        fig.canvas.draw()
+        drawn = [
+            text
+            for ax in fig.axes
+            for text in [
+                *(t for t in ax.get_xticklabels()),
+                *(ax.get_legend().get_texts() if ax.get_legend() else []),
+            ]
+        ]
+        # Each name whole, its dollars escaped (drawn as dollars, not read
+        # as mathematics).
+        shown = [t.get_text() for t in drawn]
+        for name in names:
+            assert any(name.replace("$", "\\$") in text for text in shown), shown

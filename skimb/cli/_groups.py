@@ -78,6 +78,11 @@ def network_folds(
     return StratifiedGroupKFold(networks, shuffle=True, random_state=seed), False
 
 
+# The groups of a class that folds by group need: one for a search fold to
+# hold out, one for the networks' split within it, and one to train on.
+_GROUPS_PER_CLASS = 3
+
+
 def check_splits(
     y: np.ndarray,
     groups: np.ndarray,
@@ -116,10 +121,27 @@ def check_splits(
     elif part == "search":
         options += cv
     else:
-        if networks.get_n_splits() > 1:
-            options.append("--networks")
-        if not at_refit:
-            options += cv
+        # A class in fewer than 3 groups fails whatever the folds: each
+        # search fold holds out one group of it, and the networks' split
+        # another of those left, with one more to train on.
+        few = [
+            label
+            for label in np.unique(y)
+            if len(np.unique(groups[y == label])) < _GROUPS_PER_CLASS
+        ]
+        if few:
+            n = len(np.unique(groups[y == few[0]]))
+            problem += (
+                f" (class {shown(few[0])!r} is in {n} group{'' if n == 1 else 's'}; "
+                f"{_GROUPS_PER_CLASS} or more are needed: one for the search "
+                "to hold out, one for the networks, one to train on)"
+            )
+            test_size = held_out and file_groups is not None and file_groups(few[0]) > n
+        else:
+            if networks.get_n_splits() > 1:
+                options.append("--networks")
+            if not at_refit:
+                options += cv
         if fell_back:
             problem += (
                 " (--networks auto fell back to one network: no number of "

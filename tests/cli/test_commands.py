@@ -567,6 +567,40 @@ def test_auto_networks_by_group_are_the_most_whose_folds_pass():
     assert chosen_counts == {1, 4, 5}
 
 
+@pytest.mark.parametrize("n_groups", [1, 2])
+def test_a_class_in_too_few_groups_is_told_to_get_more(n_groups):
+    # Lowering --cv or --networks cannot mend a class in fewer than 3
+    # groups: the line advised it, and the user got a second error.
+    from pathlib import Path
+
+    from skimb._files import DataError
+    from skimb.cli._groups import check_splits, network_folds, search_folds
+
+    y = np.array(["a"] * 40 + ["b"] * 40 + ["c"] * 4)
+    groups = np.array([f"g{i}" for i in np.repeat(np.arange(20), 4)] + ["solo"] * 4)
+    groups[-2:] = "solo" if n_groups == 1 else "other"
+    search = search_folds(3, seed=0)
+    for asked in ("auto", 1):
+        networks, fell_back = network_folds(
+            asked, y, groups, search=search, validation_fraction=0.1, seed=0
+        )
+        with pytest.raises(DataError) as error:
+            check_splits(
+                y,
+                groups,
+                search=search,
+                networks=networks,
+                path=Path("data.csv"),
+                name="recording",
+                held_out=False,
+                fell_back=fell_back,
+            )
+        message = str(error.value)
+        group_word = "group" if n_groups == 1 else "groups"
+        assert f"class 'c' is in {n_groups} {group_word}; 3 or more" in message
+        assert message.endswith("; give more groups.")
+
+
 def test_group_split_lines_name_the_part_and_keep_the_labels_whole():
     from skimb._files import DataError
     from skimb.cli._groups import (
