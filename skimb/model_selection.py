@@ -35,7 +35,10 @@ class StratifiedGroupShuffleSplit(BaseCrossValidator):
     every class in two groups or more is on both sides where whole groups
     allow, however few groups it has and whatever other classes share
     them (a draw that blocks one is drawn again, that class first, up to
-    20 times).  Every group is on one side only.
+    20 times).  Then groups are given back to training, or held out, one at
+    a time while that brings the classes' held-out shares nearer
+    ``test_size`` (those held for the common classes carry rare rows too).
+    Every group is on one side only.
 
     ``ImbalancedKerasClassifier(cv=StratifiedGroupShuffleSplit())`` trains
     one network validated on whole groups; its ``fit`` then takes
@@ -198,6 +201,44 @@ def _draw(counts, has, n_groups, test_size: float, rng, *, first) -> np.ndarray:
             allowed = [g for g in candidates if (left[has[g]] >= 2).all()]
             if allowed:
                 hold(min(allowed, key=lambda g: abs(counts[g, c] - target)))
+    return _released(held, counts, n_groups, test_size, rng)
+
+
+def _released(held, counts, n_groups, test_size: float, rng) -> np.ndarray:
+    """``held`` moved nearer ``test_size`` of each class's rows (the
+    squared distances of the held-out shares, summed): groups given back
+    to training, or held out, one at a time while one brings the shares
+    nearer, no class losing its last held-out or its last training group.
+
+    The classes are placed rarest first, and the groups held later for the
+    common ones carry rare rows too: without this pass the rarest class of
+    a 0.8 / 0.15 / 0.05 table in 30 groups had 0.32 of its rows held out
+    on average for a test_size of 0.2 (scikit-learn's GroupShuffleSplit,
+    0.19), and up to 0.61.
+    """
+    totals = counts.sum(axis=0)
+    split = n_groups >= 2  # the classes that are on both sides
+
+    def distance(rows) -> float:
+        return float(np.sum(np.square(rows[split] / totals[split] - test_size)))
+
+    rows = counts[held].sum(axis=0)
+    moved = True
+    while moved:
+        moved = False
+        for g in rng.permutation(len(held)):
+            if held[g]:
+                after = rows - counts[g]
+                # A class would lose its last held-out group.
+                blocks = ((after == 0) & (rows > 0)).any()
+            else:
+                after = rows + counts[g]
+                # A class would lose its last training group.
+                blocks = (after == totals).any()
+            if blocks:
+                continue
+            if distance(after) < distance(rows) - 1e-12:
+                held[g], rows, moved = not held[g], after, True
     return held
 
 

@@ -47,6 +47,26 @@ def test_holds_out_whole_groups_about_test_size_with_every_class():
     assert 0.08 < np.median(shares) < 0.12
 
 
+def test_classes_sharing_groups_each_hold_out_about_test_size():
+    # Groups mixing classes: those held for the common classes carried rare
+    # rows too, and the rarest class had 0.32 of its rows held out on
+    # average for 0.2 (up to 0.61), taken from its training rows.
+    rng = np.random.default_rng(1)
+    y = rng.choice(3, 300, p=[0.8, 0.15, 0.05])
+    groups = rng.integers(0, 30, 300)
+    shares = np.array(
+        [
+            [np.mean(np.isin(np.flatnonzero(y == c), test)) for c in range(3)]
+            for _, test in StratifiedGroupShuffleSplit(
+                n_splits=100, test_size=0.2, random_state=0
+            ).split(y, y, groups)
+        ]
+    )
+    np.testing.assert_allclose(shares.mean(axis=0), 0.2, atol=0.03)
+    assert shares.max() < 0.3
+    assert (shares > 0).all()  # every class on both sides
+
+
 @pytest.mark.parametrize("test_size", [0.05, 0.3, 0.8])
 def test_each_class_of_two_groups_or_more_is_on_both_sides(test_size):
     # 4 classes of 2 to 4 recordings, and one of a single recording: at a
