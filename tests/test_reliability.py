@@ -1088,13 +1088,13 @@ def test_a_constant_feature_is_found_among_many_rows():
 
 def test_a_small_spread_about_a_large_level_keeps_its_variance():
     # A sum of squares less the squared mean cancelled: this feature (1 in
-    # a thousand rows set, about 1000.3) got a variance of 0, and a scale
+    # a thousand rows one above 4,000,000) got a variance of 0, and a scale
     # of 1e7.  Blocks and row sets merged as one pass over all the rows.
     from skimb._moments import MomentSums
 
     rng = np.random.RandomState(0)
     X = np.c_[
-        np.float32(1000.3) + (rng.rand(100_000) < 0.001),
+        np.float32(4e6) + (rng.rand(100_000) < 0.001),
         rng.normal(5.0, 2.0, size=100_000),
     ].astype(np.float32)
     expected = X.astype(np.float64).var(axis=0)
