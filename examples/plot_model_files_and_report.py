@@ -64,7 +64,7 @@ except persistence.ModelFileError as error:
 # next to it.
 report = Report("Held-out evaluation")
 scores = report.add_classification(
-    "Dense network, class_weight='balanced'",
+    "Dense network, the default loss and decision rule",
     y_test,
     loaded.predict_proba(X_test),
     classes=loaded.classes_,

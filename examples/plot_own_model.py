@@ -102,7 +102,11 @@ for name, build in networks.items():
 # resample whole sequences in front of the network.  From here on skimb
 # trains one network per fit (``cv=None``), to keep the example short; its
 # decision rule is then tuned on a 10% validation split, a noisier estimate
-# on classes this small.
+# on classes this small.  That split is cut from the sampler's output, so
+# its rare-class rows are copies of training rows: early stopping and the
+# rule read optimistic scores (the SMOTE example measures how far).
+# ``batch_sampler="over"``, without a pipeline, resamples the training rows
+# only and keeps the validation split original.
 name = "LSTM + TimeDistributed"
 pipeline = make_pipeline(
     SequenceSampler(RandomOverSampler(random_state=0)),

@@ -118,6 +118,9 @@ def tune(args) -> int:
     # The progress display only served training; the saved model needs none.
     best.set_params(callbacks=None)
     out.mkdir(parents=True, exist_ok=True)
+    # A former run's report would sit beside this run's model if writing
+    # this one's failed: it goes first.
+    (out / "report.html").unlink(missing_ok=True)
     model_path = persistence.save(best, out / MODEL_FILE)
     _print_search(search)
     test_score = None if X_test is None else best.score(X_test, y_test)
@@ -297,6 +300,8 @@ def _print_search(search) -> None:
 def _print_summary(
     search, test_score: float | None, *, n_test: int, grouped_by: str | None
 ) -> None:
+    from skimb.tuning._results import start_index
+
     results = search.cv_results_
     best = int(results["number"][search.best_index_]) + 1
     by = "" if grouped_by is None else f" by {grouped_by!r}"
@@ -314,7 +319,7 @@ def _print_summary(
     if np.isnan(search.default_score_):
         print("the default: not scored (its trial did not complete)")
     else:
-        trial = results["number"][_default_trial(results)] + 1
+        trial = results["number"][start_index(results)] + 1
         score = search.default_score_
         print(f"the default (trial {trial}): {score:.3f} on the same folds")
     if test_score is not None:
@@ -322,13 +327,6 @@ def _print_summary(
             f"held-out test macro-F1 of the refitted best model: {test_score:.3f} "
             f"({n_test} rows{'' if grouped_by is None else ', whole groups'})"
         )
-
-
-def _default_trial(results: dict) -> int | None:
-    """The row of ``results`` of the trial of the estimator as given, or
-    None (a study created empty for several workers has none)."""
-    defaults = np.flatnonzero(results["start"])
-    return int(defaults[0]) if defaults.size else None
 
 
 def _short(value) -> str:
@@ -355,6 +353,7 @@ def _peer_scores(search, X, y, groups) -> np.ndarray:
 
 def _tune_report(search, best, train, test, args, out: Path) -> Path:
     from skimb.report import Report, plot_optimization_history
+    from skimb.tuning._results import start_index
 
     X_test, y_test = test
     report = Report(f"skimb tune: {Path(args.data).name}")
@@ -372,7 +371,7 @@ def _tune_report(search, best, train, test, args, out: Path) -> Path:
     )
     tuned = results["mean_test_score"][search.best_index_]
     tuned_sd = results["std_test_score"][search.best_index_]
-    default = _default_trial(results)
+    default = start_index(results)
     peer = _peer_scores(search, *train)
     rows = [{"model": "tuned (best trial)", "macro-F1": tuned, "sd": tuned_sd}]
     if default is not None:

@@ -82,7 +82,7 @@ def cv_results(trials: list[FrozenTrial], n_splits: int) -> dict:
     return results
 
 
-def _start_index(results: dict) -> int | None:
+def start_index(results: dict) -> int | None:
     """The index of the completed trial that ran the estimator as given, or
     None."""
     started = np.flatnonzero(results["start"] & (results["state"] == "COMPLETE"))
@@ -92,7 +92,7 @@ def _start_index(results: dict) -> int | None:
 def default_score(results: dict) -> float:
     """The mean score of the trial that ran the estimator as given (NaN
     where none completed)."""
-    start = _start_index(results)
+    start = start_index(results)
     return np.nan if start is None else float(results["mean_test_score"][start])
 
 
@@ -108,7 +108,7 @@ def chosen_index(results: dict, best: int, *, n_splits: int, min_gain) -> int:
     rather than better than the default (docs/tuning.rst, "Tuned against
     the default").
     """
-    start = _start_index(results)
+    start = start_index(results)
     if start is None or start == best:
         return best
     splits = np.array([results[f"split{k}_test_score"] for k in range(n_splits)])

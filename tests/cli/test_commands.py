@@ -368,6 +368,28 @@ def test_tune_saves_a_loadable_model_and_a_report_quietly_when_piped(
     assert code == 0 and "balanced accuracy" in out
 
 
+def test_a_report_that_fails_leaves_no_former_report_beside_the_model(
+    capsys, table_file, tmp_path, monkeypatch
+):
+    # The model was saved first: a report that then failed left this run's
+    # model beside the former run's report.
+    import skimb.cli._tune
+
+    out_dir = tmp_path / "tuned"
+    out_dir.mkdir()
+    (out_dir / "report.html").write_text("a former run's report")
+
+    def failing(*args, **kwargs):
+        raise ValueError("the report failed")
+
+    monkeypatch.setattr(skimb.cli._tune, "_tune_report", failing)
+    argv = ["tune", table_file, "--target", "label", *TUNE, "--out", out_dir]
+    argv[argv.index("--trials") + 1] = "1"
+    code, _, err = _run(capsys, *argv, "--networks", "1")
+    assert code == 1 and "the report failed" in err
+    assert sorted(p.name for p in out_dir.iterdir()) == ["model.skimb"]
+
+
 def test_tune_workers_share_a_journal_file(capsys, table_file, tmp_path):
     """The recipe for several machines: every worker runs skimb tune with the
     same --storage (here a journal file, as on a shared disk) and
