@@ -144,6 +144,8 @@ def splitter_splits(
             f"groups has {len(groups)} entries for {n} training rows; give "
             "one group per row."
         )
+    if groups is not None:
+        check_group_labels(groups)
     splits = [
         (_row_indices(train, n, "training", cv), _row_indices(test, n, "test", cv))
         for train, test in cv.split(
@@ -195,6 +197,22 @@ def splitter_splits(
             "fewer folds or more, smaller groups."
         )
     return splits
+
+
+def check_group_labels(groups) -> None:
+    """Refuse groups that splitters cannot sort (scikit-learn's raise
+    "'<' not supported between instances of 'int' and 'str'")."""
+    values = np.asarray(groups)
+    if values.dtype != object:
+        return
+    kinds = {type(value).__name__ for value in values.tolist()}
+    try:
+        np.unique(values)
+    except TypeError:
+        raise TypeError(
+            f"groups mix values of types {sorted(kinds)}, which cannot be "
+            "sorted: give groups of one type (all strings, or all numbers)."
+        ) from None
 
 
 def asks_for_groups(cv) -> bool:

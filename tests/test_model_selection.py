@@ -177,6 +177,22 @@ def test_bad_parameters_and_missing_groups_are_named(params, groups, message):
         next(split.split(np.zeros((len(y), 1)), y, row_groups if groups else None))
 
 
+def test_groups_of_mixed_types_are_named(tabular, fast_params):
+    # Strings and numbers cannot be sorted: the splitters raised NumPy's
+    # "'<' not supported between instances of 'int' and 'str'".
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    X, y = tabular
+    groups = np.array(["a", 1, "b", 2] * (len(y) // 4), dtype=object)
+    message = r"groups mix values of types \['int', 'str'\], which cannot be sorted"
+    with pytest.raises(TypeError, match=message):
+        next(StratifiedGroupShuffleSplit().split(X, y, groups))
+    with pytest.raises(TypeError, match=message):
+        ImbalancedKerasClassifier(**{**fast_params, "cv": StratifiedGroupKFold(2)}).fit(
+            X, y, groups=groups
+        )
+
+
 def test_one_network_validates_on_whole_groups_and_the_model_file_keeps_it(
     tabular, fast_params, tmp_path, monkeypatch
 ):
