@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import replace
 from functools import partial
 
@@ -756,41 +755,30 @@ default="oof_macro_f1"
         check_combinations(params, validates=False)
         # After initialize, the network exists but has counted no row.
         trained = hasattr(self, "history_")
-        counted = {k: getattr(self, k) for k in _COUNTED if hasattr(self, k)}
-        # A first call that fails leaves no fitted attribute (the checks set
-        # n_features_in_ and the input's shape before training).
-        guard = restored_on_error(self) if first_call else contextlib.nullcontext()
-        with guard:
-            try:
-                X, y_encoded, weights = self._check_training_data(
-                    X, y, sample_weight, classes=classes, reset=first_call, add=trained
-                )
-                setting = self._setting()
-                self.model_, self.history_, self._program = train_epoch(
-                    setting,
-                    None if first_call else self.model_,
-                    X,
-                    y_encoded=y_encoded,
-                    weights=weights,
-                    seed=seed_from(self.random_state),
-                    history=self.history_ if trained else None,
-                    # The last call's compiled epoch, which this one goes on
-                    # with where the network and the loss's kind are the same.
-                    program=getattr(self, "_program", None),
-                )
-            except BaseException:
-                # A call that fails (or is interrupted) counts none of its
-                # rows, so that calling it again does not count them twice.
-                # Its network is not rolled back: one interrupted mid-epoch
-                # has trained on some of them (a copy of the weights and
-                # optimizer state on every call would cost more than a small
-                # chunk's epoch); the docstring says so.
-                for key in _COUNTED:
-                    if key in counted:
-                        setattr(self, key, counted[key])
-                    elif hasattr(self, key):
-                        delattr(self, key)
-                raise
+        # A call that fails (or is interrupted) counts none of its rows, so
+        # that calling it again does not count them twice; a first call
+        # leaves no fitted attribute (the checks set n_features_in_ and the
+        # input's shape before training).  A later call's network is not
+        # rolled back: one interrupted mid-epoch has trained on some of them
+        # (a copy of the weights and optimizer state on every call would
+        # cost more than a small chunk's epoch); the docstring says so.
+        with restored_on_error(self, None if first_call else _COUNTED):
+            X, y_encoded, weights = self._check_training_data(
+                X, y, sample_weight, classes=classes, reset=first_call, add=trained
+            )
+            setting = self._setting()
+            self.model_, self.history_, self._program = train_epoch(
+                setting,
+                None if first_call else self.model_,
+                X,
+                y_encoded=y_encoded,
+                weights=weights,
+                seed=seed_from(self.random_state),
+                history=self.history_ if trained else None,
+                # The last call's compiled epoch, which this one goes on
+                # with where the network and the loss's kind are the same.
+                program=getattr(self, "_program", None),
+            )
         self.best_epoch_ = None
         if not hasattr(self, "_built_with"):
             # The first call, or the first since loading a copy, which does

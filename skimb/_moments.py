@@ -23,8 +23,9 @@ class MomentSums:
     The squared deviations are summed about each block's own mean and the
     blocks merged by Chan, Golub and LeVeque's update, not as a sum of
     squares less the squared mean: where a feature's spread is small beside
-    its level (0.001 about 1000.3), the two terms cancel in float64, and a
-    feature that varies got a variance of 0, then a scale of 1e7.
+    its level (1 row in 1,000 one above 4,000,000), the two terms cancel in
+    float64, and a feature that varies got a variance of 0, then a scale of
+    1e7.
     """
 
     def __init__(

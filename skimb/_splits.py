@@ -205,10 +205,10 @@ def check_group_labels(groups) -> None:
     values = np.asarray(groups)
     if values.dtype != object:
         return
-    kinds = {type(value).__name__ for value in values.tolist()}
     try:
         np.unique(values)
     except TypeError:
+        kinds = {type(value).__name__ for value in values.tolist()}
         raise TypeError(
             f"groups mix values of types {sorted(kinds)}, which cannot be "
             "sorted: give groups of one type (all strings, or all numbers)."

@@ -7,14 +7,19 @@ from collections.abc import Iterator
 
 
 @contextlib.contextmanager
-def restored_on_error(estimator) -> Iterator[None]:
+def restored_on_error(estimator, names=None) -> Iterator[None]:
     """Give ``estimator`` back the attributes it had if the block raises (or
     is interrupted): a failed ``fit`` leaves it as it was, not a former
-    fit's network beside this one's classes and checks."""
+    fit's network beside this one's classes and checks.  ``names``: only
+    those attributes (each set back, or removed where it was absent)."""
     state = dict(vars(estimator))
     try:
         yield
     except BaseException:
-        vars(estimator).clear()
-        vars(estimator).update(state)
+        attributes = vars(estimator)
+        for name in list(attributes) if names is None else names:
+            attributes.pop(name, None)
+        attributes.update(
+            state if names is None else {n: state[n] for n in names if n in state}
+        )
         raise

@@ -112,31 +112,35 @@ def check_splits(
     cv = ["--cv"] if search.get_n_splits() > 2 else []
     test_size = held_out
     options = []
+
+    def n_groups(label) -> int:
+        return len(np.unique(groups[y == label]))
+
+    def hold_out_took_some(label, n: int) -> bool:
+        # The hold-out took some of the class's groups, or none.
+        return held_out and file_groups is not None and file_groups(label) > n
+
     if part == "search" and missing is not None:
-        n = len(np.unique(groups[y == missing]))
+        n = n_groups(missing)
         problem += f" (its rows are in {n} group{'' if n == 1 else 's'})"
         options += cv if n > 1 else []
-        # The hold-out took some of the class's groups, or none.
-        test_size = held_out and file_groups is not None and file_groups(missing) > n
+        test_size = hold_out_took_some(missing, n)
     elif part == "search":
         options += cv
     else:
         # A class in fewer than 3 groups fails whatever the folds: each
         # search fold holds out one group of it, and the networks' split
         # another of those left, with one more to train on.
-        few = [
-            label
-            for label in np.unique(y)
-            if len(np.unique(groups[y == label])) < _GROUPS_PER_CLASS
-        ]
-        if few:
-            n = len(np.unique(groups[y == few[0]]))
+        counts = {label: n_groups(label) for label in np.unique(y)}
+        few = next((c for c, n in counts.items() if n < _GROUPS_PER_CLASS), None)
+        if few is not None:
+            n = counts[few]
             problem += (
-                f" (class {shown(few[0])!r} is in {n} group{'' if n == 1 else 's'}; "
+                f" (class {shown(few)!r} is in {n} group{'' if n == 1 else 's'}; "
                 f"{_GROUPS_PER_CLASS} or more are needed: one for the search "
                 "to hold out, one for the networks, one to train on)"
             )
-            test_size = held_out and file_groups is not None and file_groups(few[0]) > n
+            test_size = hold_out_took_some(few, n)
         else:
             if networks.get_n_splits() > 1:
                 options.append("--networks")
