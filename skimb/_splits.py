@@ -186,9 +186,8 @@ def splitter_splits(
     sizes = [len(train) for train, _ in splits]
     if min(sizes) < MIN_TRAINING_SHARE * max(sizes):
         # The networks take their steps together, as many an epoch as the
-        # largest needs: a smaller one would sit out the rest of each epoch
-        # on batches that weigh nothing, while its optimizer's momentum
-        # still moves it.
+        # largest needs: a smaller one goes over some of its rows twice an
+        # epoch (skimb._schedule.Schedule._pack), a third at most here.
         raise ValueError(
             f"cv={cv!r} trains its networks on {min(sizes)} to {max(sizes)} "
             f"rows, the fewest under {MIN_TRAINING_SHARE:.0%} of the most; the "

@@ -331,6 +331,43 @@ def test_partial_fit_compiles_again_when_jit_compile_changes(tabular, fast_param
     assert (clf._program is first) is (keras.backend.backend() == "jax")
 
 
+def test_a_network_with_fewer_batches_takes_real_steps_to_the_last():
+    # Training folds of 70 and 60 rows in batches of 32: 3 steps and 2.  The
+    # smaller network's third step was a batch of weight 0, and an optimizer
+    # still moves a network on a gradient of zero (Adam's momentum).
+    from types import SimpleNamespace
+
+    n = 80
+    y = np.arange(n) % 2
+    weights = np.linspace(0.5, 2.0, n).astype(np.float32)
+    splits = [(np.arange(10, 80), np.arange(10)), (np.arange(60), np.arange(60, 80))]
+    plan = SimpleNamespace(
+        seed=0, batch_size=32, weights=weights, y=y, sampler=None, class_weight=None
+    )
+    schedule = skimb._schedule.Schedule(splits, plan, np.zeros((n, 1), np.float32))
+    _, order, W = next(schedule.epoch(0))
+    assert order.shape == W.shape == (3, 2, 32)
+    # Every step of every network has rows that weigh, each its own
+    # training rows at their own weights (a partial last batch scaled up).
+    assert (W.sum(axis=2) > 0).all(), W.sum(axis=2)
+    for j, (train, _) in enumerate(splits):
+        weighing = W[:, j] > 0
+        assert np.isin(order[:, j][weighing], train).all()
+        own, second = order[:2, j].ravel(), order[2, j]
+        w_own, w_second = W[:2, j].ravel(), W[2, j]
+        if j == 0:  # 70 rows: two full batches, then 6 rows scaled by 32/6
+            np.testing.assert_array_equal(np.sort(order[:, j].ravel()[:70]), train)
+            np.testing.assert_allclose(W[2, j, :6], weights[order[2, j, :6]] * 32 / 6)
+            assert (W[2, j, 6:] == 0).all()
+        else:  # 60 rows: 32, then 28 scaled by 32/28 (4 at weight 0), then 32
+            np.testing.assert_array_equal(np.sort(own[:60]), train)
+            np.testing.assert_allclose(w_own[:32], weights[own[:32]])
+            np.testing.assert_allclose(w_own[32:60], weights[own[32:60]] * 32 / 28)
+            assert (w_own[60:] == 0).all()
+            assert len(np.unique(second)) == 32
+            np.testing.assert_allclose(w_second, weights[second])
+
+
 def test_padding_rows_are_the_networks_own_not_a_held_out_row():
     # A partial last batch was filled with row 0 at weight 0: no loss, but
     # BatchNormalization (in a network of one's own) read it into its batch
