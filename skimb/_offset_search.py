@@ -130,7 +130,9 @@ def macro_f1_offsets(
     """Per-class offsets that maximise macro-F1 on held-out data.
 
     Coordinate ascent from ``start``: each round, each class's offset is set
-    to the value on a grid (``-6`` to ``6`` in steps of ``0.05``) that gives
+    to the value on a grid (``-6`` to ``6`` in steps of ``0.05``, around the
+    mean of ``start``: a constant added to ``start`` is added to the result,
+    and decides nothing) that gives
     the best macro-F1 with the other offsets fixed, the middle of the best
     values when several tie; a change is kept only if it raises macro-F1.
 
@@ -189,6 +191,12 @@ def macro_f1_offsets(
     )
     if np.bincount(y, minlength=n_classes).min() < MIN_VALIDATION_COUNT:
         return start.copy(), False
+    # Only the offsets' differences decide, but the grid is one of offsets:
+    # the search runs around the start's mean, so that a start moved by a
+    # constant (sample weights that sum to 1, whose log every class's
+    # posterior offset carries) searches the same differences.
+    shift = start.mean()
+    start = start - shift
     if n_bootstrap == 0:
         offsets = _ascend(log_proba, y, start.copy(), n_rounds)
     else:
@@ -208,4 +216,4 @@ def macro_f1_offsets(
         n_classes,
     )
     # The first of the best: the tuned offsets unless they score lower.
-    return candidates[int(np.argmax(scores))].copy(), True
+    return candidates[int(np.argmax(scores))] + shift, True

@@ -145,7 +145,7 @@ def splitter_splits(
             "one group per row."
         )
     if groups is not None:
-        check_group_labels(groups)
+        groups = group_labels(groups)
     splits = [
         (_row_indices(train, n, "training", cv), _row_indices(test, n, "test", cv))
         for train, test in cv.split(
@@ -198,20 +198,26 @@ def splitter_splits(
     return splits
 
 
-def check_group_labels(groups) -> None:
-    """Refuse groups that splitters cannot sort (scikit-learn's raise
-    "'<' not supported between instances of 'int' and 'str'")."""
+def group_labels(groups) -> np.ndarray:
+    """``groups`` as an array, refusing groups of numbers and strings mixed,
+    which splitters cannot sort (scikit-learn's raise "'<' not supported
+    between instances of 'int' and 'str'") or, from a list, would read as
+    strings (4 and "4" one group)."""
     values = np.asarray(groups)
-    if values.dtype != object:
-        return
+    checked = values
+    if values.dtype.kind == "U" and not isinstance(groups, np.ndarray):
+        checked = np.asarray(groups, dtype=object)
+    if checked.dtype != object:
+        return values
     try:
-        np.unique(values)
+        np.unique(checked)
     except TypeError:
-        kinds = {type(value).__name__ for value in values.tolist()}
+        kinds = {type(value).__name__ for value in checked.tolist()}
         raise TypeError(
             f"groups mix values of types {sorted(kinds)}, which cannot be "
             "sorted: give groups of one type (all strings, or all numbers)."
         ) from None
+    return values
 
 
 def asks_for_groups(cv) -> bool:

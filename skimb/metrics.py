@@ -283,7 +283,10 @@ neg_log_loss_scorer = _probability_scorer(
 )
 neg_brier_score_scorer = _probability_scorer(
     brier_score_loss,
-    "Scorer: minus the multi-class Brier score of ``predict_proba``.",
+    "Scorer: minus the Brier score of ``predict_proba``, as scikit-learn's "
+    "``brier_score_loss`` computes it: the mean over the rows of the squared "
+    "distance to the one-hot label, halved for two classes (the binary Brier "
+    "score).",
 )
 neg_expected_calibration_error_scorer = _probability_scorer(
     expected_calibration_error,

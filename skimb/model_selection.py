@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_random_state
 
-from skimb._splits import check_group_labels
+from skimb._splits import group_labels
 
 __all__ = ["StratifiedGroupShuffleSplit"]
 
@@ -125,8 +125,7 @@ class StratifiedGroupShuffleSplit(BaseCrossValidator):
             raise ValueError(
                 "StratifiedGroupShuffleSplit holds out whole groups; pass groups."
             )
-        y, groups = np.asarray(y), np.asarray(groups)
-        check_group_labels(groups)
+        y, groups = np.asarray(y), group_labels(groups)
         if not len(y) == len(groups) == _n_rows(X):
             raise ValueError(
                 f"X, y and groups must have one row each; got {_n_rows(X)}, "

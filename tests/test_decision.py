@@ -159,6 +159,20 @@ def test_bagged_offsets_never_score_below_argmax_or_start(seed):
     np.testing.assert_array_equal(offsets, again)
 
 
+@pytest.mark.parametrize("constant", [-7.0, 9.0])
+def test_a_constant_added_to_the_start_moves_the_offsets_alone(constant):
+    # Only differences of offsets decide.  The grid was of absolute offsets:
+    # a start moved below -6 (sample weights summing to 1 move every class's
+    # posterior offset by log(1/n)) could not be tuned at all.
+    log_proba, y = imbalanced_scores(3, n=800)
+    start = np.array([0.0, 0.8, 1.1, 1.6])
+    offsets, tuned = macro_f1_offsets(log_proba, y, start=start)
+    moved, moved_tuned = macro_f1_offsets(log_proba, y, start=start + constant)
+    assert tuned and moved_tuned
+    assert not np.allclose(offsets, start)  # the search moved them
+    np.testing.assert_allclose(moved - constant, offsets, atol=1e-9)
+
+
 def test_bagging_generalises_better_from_small_held_out_sets():
     # Offsets tuned on 300 held-out rows (about 15 of the rarest class),
     # scored on a large fresh sample: averaging the offsets of bootstrap

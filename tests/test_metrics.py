@@ -214,6 +214,12 @@ def test_probability_scorers_score_every_class_of_the_model():
     ) == pytest.approx(-_ece_reference(y_fold, proba, 15))
     for name in PROBABILITY_SCORERS:
         assert get_scorer(name) is PROBABILITY_SCORERS[name]
+    # Two classes: the binary Brier score, half the distance summed over both.
+    binary = LogisticRegression().fit(X[:40], y[:40])
+    proba = binary.predict_proba(X_fold)
+    assert neg_brier_score_scorer(binary, X_fold, y_fold) == pytest.approx(
+        -np.mean(np.sum((proba - np.eye(2)[y_fold]) ** 2, axis=1)) / 2
+    )
 
 
 def test_encoded_labels_that_are_no_whole_numbers_are_refused():

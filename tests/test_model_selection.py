@@ -185,12 +185,18 @@ def test_groups_of_mixed_types_are_named(tabular, fast_params):
     X, y = tabular
     groups = np.array(["a", 1, "b", 2] * (len(y) // 4), dtype=object)
     message = r"groups mix values of types \['int', 'str'\], which cannot be sorted"
-    with pytest.raises(TypeError, match=message):
-        next(StratifiedGroupShuffleSplit().split(X, y, groups))
-    with pytest.raises(TypeError, match=message):
-        ImbalancedKerasClassifier(**{**fast_params, "cv": StratifiedGroupKFold(2)}).fit(
-            X, y, groups=groups
-        )
+    # A list too, which np.asarray reads as strings (4 and "4" one group).
+    for given in (groups, groups.tolist()):
+        with pytest.raises(TypeError, match=message):
+            next(StratifiedGroupShuffleSplit().split(X, y, given))
+        with pytest.raises(TypeError, match=message):
+            ImbalancedKerasClassifier(
+                **{**fast_params, "cv": StratifiedGroupKFold(2)}
+            ).fit(X, y, groups=given)
+    # Strings alone, or numbers alone, in a list or an array, split.
+    for given in (["a", "b", "c", "d"], [1, 2, 3, 4], np.array(["a", "b"] * 2)):
+        rows = np.resize(np.asarray(given, dtype=object), len(y)).tolist()
+        next(StratifiedGroupShuffleSplit().split(X, y, rows))
 
 
 def test_one_network_validates_on_whole_groups_and_the_model_file_keeps_it(

@@ -81,6 +81,10 @@ def network_folds(
 # The groups of a class that folds by group need: one for a search fold to
 # hold out, one for the networks' split within it, and one to train on.
 _GROUPS_PER_CLASS = 3
+_NEEDED = (
+    f"{_GROUPS_PER_CLASS} or more are needed: one for the search to hold out, "
+    "one for the networks, one to train on"
+)
 
 
 def check_splits(
@@ -122,8 +126,14 @@ def check_splits(
 
     if part == "search" and missing is not None:
         n = n_groups(missing)
-        problem += f" (its rows are in {n} group{'' if n == 1 else 's'})"
-        options += cv if n > 1 else []
+        problem += f" (its rows are in {n} group{'' if n == 1 else 's'}"
+        # Fewer folds mend a class that the folds split unevenly, not one in
+        # too few groups for any folds.
+        if n >= _GROUPS_PER_CLASS:
+            problem += ")"
+            options += cv
+        else:
+            problem += f"; {_NEEDED})"
         test_size = hold_out_took_some(missing, n)
     elif part == "search":
         options += cv
@@ -137,8 +147,7 @@ def check_splits(
             n = counts[few]
             problem += (
                 f" (class {shown(few)!r} is in {n} group{'' if n == 1 else 's'}; "
-                f"{_GROUPS_PER_CLASS} or more are needed: one for the search "
-                "to hold out, one for the networks, one to train on)"
+                f"{_NEEDED})"
             )
             test_size = hold_out_took_some(few, n)
         else:

@@ -332,14 +332,28 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         -------
         self
         """
-        # A fit that fails (or is interrupted) leaves the search as it was,
-        # not a former fit's results beside this one's folds and scorer.
-        # (The trials it finished stay in its storage.)
+        # A search that fails (or is interrupted) leaves the search as it
+        # was, not a former fit's results beside this one's folds and
+        # scorer (the trials it finished stay in its storage, if any).
         with restored_on_error(self):
-            return self._fit(X, y, groups=groups, **fit_params)
+            X, y, fit_params, three_d, seed = self._search(
+                X, y, groups=groups, **fit_params
+            )
+        # A refit that fails keeps the search's results (cv_results_,
+        # best_params_, study_), as scikit-learn's searches keep theirs: with
+        # storage=None the finished trials are nowhere else.
+        if self.refit:
+            start = time.perf_counter()
+            best = self._configure(self.best_params_, three_d=three_d, seed=seed)
+            self.best_estimator_ = best.fit(X, y, **fit_params)
+            self.refit_time_ = time.perf_counter() - start
+        return self
 
-    def _fit(self, X, y, *, groups=None, **fit_params) -> OptunaSearchCV:
-        """:meth:`fit`, which undoes what this sets where it raises."""
+    def _search(self, X, y, *, groups=None, **fit_params) -> tuple:
+        """The trials of :meth:`fit` and their results, which :meth:`fit`
+        undoes where this raises; returns what the refit needs: ``X, y``
+        and ``fit_params`` as the trials read them, whether ``X`` holds
+        sequences, and the seed."""
         self._validate_params()
         # A former fit's refitted estimator is not this search's best, where
         # this one ends without a refit (refit=False).
@@ -446,12 +460,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             )
         self.study_ = study
         self._store_results(study)
-        if self.refit:
-            start = time.perf_counter()
-            best = self._configure(self.best_params_, three_d=three_d, seed=seed)
-            self.best_estimator_ = best.fit(X, y, **fit_params)
-            self.refit_time_ = time.perf_counter() - start
-        return self
+        return X, y, fit_params, three_d, seed
 
     def _cross_validate(
         self, trial, params, X, y, splits, fit_params, *, three_d, seed, epoch_key
@@ -532,9 +541,14 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
     def _best_estimator(self):
         """The refitted best estimator, which predictions need."""
         if not hasattr(self, "best_estimator_") and hasattr(self, "best_params_"):
+            why = (
+                "its refit on the whole data failed"
+                if self.refit
+                else "it was fitted with refit=False"
+            )
             raise NotFittedError(
-                f"This {type(self).__name__} was fitted with refit=False, so it "
-                "has no best estimator to predict with: fit it with refit=True, "
+                f"This {type(self).__name__} has no best estimator to predict "
+                f"with: {why}. Fit it with refit=True, "
                 "or fit estimator.set_params(**best_params_) yourself (a "
                 "searched sampler step's value there is a name of "
                 "skimb.tuning.SAMPLER_CHOICES: set that step to the sampler "

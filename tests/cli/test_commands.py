@@ -623,6 +623,37 @@ def test_a_class_in_too_few_groups_is_told_to_get_more(n_groups):
         assert message.endswith("; give more groups.")
 
 
+def test_a_search_fold_without_a_class_in_two_groups_is_not_told_to_lower_cv():
+    # The search's folds lack class 'c', in 2 of 9 groups: the line advised
+    # lowering --cv, and --cv 2 then failed on the networks' split.
+    from pathlib import Path
+
+    from skimb._files import DataError
+    from skimb.cli._groups import check_splits, search_folds
+    from skimb.model_selection import StratifiedGroupShuffleSplit
+
+    rng = np.random.RandomState(142)
+    n_groups = rng.randint(4, 10)
+    groups = rng.randint(n_groups, size=rng.randint(40, 120))
+    y = np.where(rng.rand(len(groups)) < 0.6, "a", "b")
+    rows = np.flatnonzero(np.isin(groups, rng.choice(n_groups, 2, replace=False)))
+    y[rows[rng.rand(len(rows)) < 0.3]] = "c"
+    assert len(np.unique(groups[y == "c"])) == 2
+    with pytest.raises(DataError) as error:
+        check_splits(
+            y,
+            groups,
+            search=search_folds(3, seed=142),
+            networks=StratifiedGroupShuffleSplit(test_size=0.2, random_state=142),
+            path=Path("d.csv"),
+            name="g",
+            held_out=False,
+        )
+    message = str(error.value)
+    assert "trains on no row of class 'c' (its rows are in 2 groups; 3 or" in message
+    assert message.endswith("; give more groups."), message
+
+
 def test_group_split_lines_name_the_part_and_keep_the_labels_whole():
     from skimb._files import DataError
     from skimb.cli._groups import (
@@ -755,8 +786,9 @@ def test_tune_by_group_refuses_groups_the_folds_cannot_keep_whole(
             capsys, *argv, "--test-size", test_size, "--out", tmp_path / "never"
         )
         assert line.endswith(
-            f"trains on no row of class {rare} (its rows are in 1 group); give "
-            "more groups."
+            f"trains on no row of class {rare} (its rows are in 1 group; 3 or "
+            "more are needed: one for the search to hold out, one for the "
+            "networks, one to train on); give more groups."
         )
     assert not (tmp_path / "never").exists()
 

@@ -77,6 +77,32 @@ def test_a_failed_fit_leaves_the_search_as_it_was(table, tmp_path):
     assert not [name for name in vars(fresh) if name.endswith("_")]
 
 
+class _RefitFails(DecisionTreeClassifier):
+    """Fails on every row of the table (the refit), not on a fold's."""
+
+    def fit(self, X, y, **params):
+        if len(X) == 240:
+            raise MemoryError("the refit ran out of memory")
+        return super().fit(X, y, **params)
+
+
+def test_a_failed_refit_keeps_the_finished_search(table):
+    # The refit, after the trials, undid them too: with storage=None the
+    # study and every finished trial were lost.
+    from sklearn.exceptions import NotFittedError
+
+    X, y = table
+    search = _search(_RefitFails(random_state=0))
+    with pytest.raises(MemoryError, match="refit"):
+        search.fit(X, y)
+    assert len(search.study_.trials) == 3
+    assert len(search.cv_results_["params"]) == 3
+    assert search.best_params_ == search.study_.best_params
+    assert not hasattr(search, "best_estimator_")
+    with pytest.raises(NotFittedError, match="its refit on the whole data failed"):
+        search.predict(X)
+
+
 def test_a_resumed_study_whose_estimator_splits_otherwise_is_refused(table, tmp_path):
     """A splitter given as an estimator's cv is recorded by its parameters:
     other folds are another estimator (3 and 4 cross-fitted networks, say)."""
