@@ -20,7 +20,12 @@ from skimb._fitting import (
     untrained_network,
 )
 from skimb._inference import forward, log_probabilities
-from skimb._inputs import check_features, check_known_labels, check_labels
+from skimb._inputs import (
+    check_features,
+    check_known_labels,
+    check_labels,
+    check_sample_weight,
+)
 from skimb._networks import ends_in_softmax
 from skimb._params import (
     PARAMETER_CONSTRAINTS,
@@ -45,6 +50,7 @@ from skimb.decision import (
     rule_offsets,
 )
 from skimb.metrics import macro_f1
+from skimb.sampling import check_resampling
 
 # What a fit counts of y; partial_fit adds each call's to them.
 _COUNTED = (
@@ -455,7 +461,9 @@ default="oof_macro_f1"
         ``history_`` of each of the ``n_networks_`` networks.
     best_epoch_ : int or None
         Index of the epoch whose weights were kept by early stopping (of the
-        first network, with cross-fitting).
+        first network, with cross-fitting), or by a Keras
+        ``EarlyStopping(restore_best_weights=True)`` in ``callbacks``, which
+        restores its own after skimb's.
 
     Examples
     --------
@@ -628,6 +636,12 @@ default="oof_macro_f1"
             groups=None if groups is None else group_labels(groups),
             X=None if streamed else X,
         )
+        check_resampling(
+            self.batch_sampler,
+            y_encoded,
+            trains=[train for train, _ in splits],
+            classes=self.classes_,
+        )
         if streamed:
             check_streamed_splits(splits, n_rows=len(y_encoded), cv=self.cv)
             X, moments = self._checked_stream(X, params=params, splits=splits)
@@ -765,6 +779,12 @@ default="oof_macro_f1"
         with restored_on_error(self, None if first_call else _COUNTED):
             X, y_encoded, weights = self._check_training_data(
                 X, y, sample_weight, classes=classes, reset=first_call, add=trained
+            )
+            check_resampling(
+                self.batch_sampler,
+                y_encoded,
+                trains=[np.arange(len(y_encoded))],
+                classes=self.classes_,
             )
             setting = self._setting()
             self.model_, self.history_, self._program = train_epoch(
@@ -1103,6 +1123,9 @@ default="oof_macro_f1"
         # Over the classes in y or predicted, as scoring="f1_macro" (the
         # same figure under cross_val_score's scoring=None): a class neither
         # in these rows nor predicted for them is no error.
+        if sample_weight is not None:
+            # As fit checks them: f1_score takes negative weights.
+            sample_weight = check_sample_weight(sample_weight, len(y))
         return macro_f1(y, self.predict(X), sample_weight=sample_weight)
 
     # scikeras' own build path; here it builds the network without training.

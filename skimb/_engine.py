@@ -58,7 +58,8 @@ class TrainingResult:
         ``val_macro_f1``, ... of each network, up to its own last epoch.
     best_epochs : list of int or None
         The epoch whose weights each network kept (None without early
-        stopping).
+        stopping): skimb's early stopping's, or a Keras ``EarlyStopping``'s
+        that restored its best weights after it.
     held_out_rows : ndarray of int or None
         The rows some network held out, sorted (None: none did).
     held_out : ndarray of shape (len(held_out_rows), n_classes) or None
@@ -159,16 +160,40 @@ def train(
         held_out.evaluate_when_asked(None)
         if plan.callbacks:
             program.reload()
+        restored = _restored_epoch(plan.callbacks, plan.first_epoch)
         return TrainingResult(
             histories=histories,
             best_epochs=[
-                s.best_epoch if plan.early_stopping else None for s in stopping
+                restored
+                if restored is not None
+                else s.best_epoch
+                if plan.early_stopping
+                else None
+                for s in stopping
             ],
             held_out_rows=held_out.rows,
             held_out=held_out.log_proba(program),
             program=program,
             model=model,
         )
+
+
+def _restored_epoch(callbacks, first_epoch: int) -> int | None:
+    """The epoch (of this training, from 0) whose weights a Keras
+    ``EarlyStopping(restore_best_weights=True)`` among ``callbacks`` gave
+    back at the end of training, after skimb's own early stopping, so that
+    every network holds them (the last such callback's, which restored
+    last); None where none did."""
+    epoch = None
+    for callback in callbacks:
+        if (
+            isinstance(callback, keras.callbacks.EarlyStopping)
+            and callback.restore_best_weights
+            and callback.best_weights is not None
+        ):
+            # It counts the epochs of earlier partial_fit calls too.
+            epoch = int(callback.best_epoch) - first_epoch
+    return epoch
 
 
 @contextlib.contextmanager

@@ -9,7 +9,12 @@ from numbers import Number
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_array, column_or_1d, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    column_or_1d,
+    validate_data,
+)
 
 
 def input_ndim(X) -> int:
@@ -100,28 +105,44 @@ def _packed(X: np.ndarray, real: np.ndarray) -> np.ndarray:
     return packed
 
 
+def check_sequence(sequence, i: int) -> np.ndarray:
+    """Sequence ``i`` of a list ``X`` as an array of numbers (its own
+    dtype), refusing what no network reads: sparse matrices, values that
+    are no numbers, NaN or infinity, and ranks other than a
+    ``(n_timesteps_i, n_features)`` array's with one step or more."""
+    if sp.issparse(sequence):
+        raise TypeError(
+            f"Sequence {i} of X is a sparse matrix; the networks take dense "
+            "arrays: convert each sequence with .toarray() first."
+        )
+    try:
+        array = np.asarray(sequence)
+        if array.dtype.kind not in "biuf":
+            array = array.astype(np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"Sequence {i} of X cannot be read as numbers: {error}"
+        ) from None
+    if array.ndim != 2 or len(array) == 0:
+        raise ValueError(
+            "Each sequence of a list X must be a 2-D (n_timesteps_i, "
+            f"n_features) array with at least one step; sequence {i} has "
+            f"shape {array.shape}."
+        )
+    if not np.isfinite(array).all():
+        raise ValueError(f"Sequence {i} of X contains NaN or infinity.")
+    return array
+
+
 def _pad_sequences(
     sequences: list, *, length: int | None, n_features: int | None, fitted: bool
 ):
     """Check each sequence and pad them into one float32 array whose steps
     after each sequence's end are NaN (the padding skimb's networks mask)."""
-    arrays = []
-    for i, sequence in enumerate(sequences):
-        try:
-            array = np.asarray(sequence, dtype=np.float32)
-        except (TypeError, ValueError) as error:
-            raise ValueError(
-                f"Sequence {i} of X cannot be read as numbers: {error}"
-            ) from None
-        if array.ndim != 2 or len(array) == 0:
-            raise ValueError(
-                "Each sequence of a list X must be a 2-D (n_timesteps_i, "
-                f"n_features) array with at least one step; sequence {i} has "
-                f"shape {array.shape}."
-            )
-        if not np.isfinite(array).all():
-            raise ValueError(f"Sequence {i} of X contains NaN or infinity.")
-        arrays.append(array)
+    arrays = [
+        check_sequence(sequence, i).astype(np.float32, copy=False)
+        for i, sequence in enumerate(sequences)
+    ]
     widths = {a.shape[1] for a in arrays}
     if len(widths) > 1 or (n_features is not None and widths != {n_features}):
         expected = n_features if n_features is not None else arrays[0].shape[1]
@@ -198,6 +219,12 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
     sequences = sequence_list(X)
     if sequences is not None:
         fitted = None if reset else estimator.input_shape_
+        if fitted is not None and len(fitted) != 2:
+            raise ValueError(
+                f"X is a list of sequences, but {type(estimator).__name__} was "
+                f"fitted on a table of {fitted[0]} features (2-D X): pass a "
+                "2-D array (n_samples, n_features)."
+            )
         X = _pad_sequences(
             sequences,
             length=estimator.n_timesteps if fitted is None else fitted[0],
@@ -250,6 +277,14 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
                 f"with n_timesteps set; got 2-D X of shape {np.shape(X)}."
             )
         fitted = None if reset else getattr(estimator, "input_shape_", None)
+        if not as_sequences and fitted is not None and len(fitted) == 2:
+            # scikit-learn's count of features would compare the columns
+            # with the features of one step.
+            raise ValueError(
+                f"X is 2-D of shape {np.shape(X)}, but {type(estimator).__name__} "
+                f"was fitted on sequences of shape {fitted} (3-D X): pass X of "
+                f"shape (n_samples, {fitted[0]}, {fitted[1]})."
+            )
         if (
             as_sequences
             and fitted is not None
@@ -335,7 +370,7 @@ def _fitted_shape(estimator, X, *, reset: bool, variable_length: bool, sequences
     return X
 
 
-def _is_missing(label) -> bool:
+def is_missing(label) -> bool:
     if label is None:
         return True
     try:
@@ -355,7 +390,7 @@ def check_labels(y, n_samples: int) -> np.ndarray:
     if (
         y.dtype == object
         and len(y)
-        and all(isinstance(label, Number) and not _is_missing(label) for label in y)
+        and all(isinstance(label, Number) and not is_missing(label) for label in y)
     ):
         # Numbers held as objects (a pandas object column), which
         # type_of_target calls 'unknown': as the numbers they are.
@@ -363,7 +398,7 @@ def check_labels(y, n_samples: int) -> np.ndarray:
     if y.dtype == object:
         # Missing labels among strings: NumPy would fail to sort them with
         # "'<' not supported between 'float' and 'str'".
-        missing = [i for i, label in enumerate(y) if _is_missing(label)]
+        missing = [i for i, label in enumerate(y) if is_missing(label)]
         if missing:
             raise ValueError(
                 f"y has {len(missing)} missing labels (NaN or None), at rows "
@@ -386,6 +421,23 @@ def check_labels(y, n_samples: int) -> np.ndarray:
             "(integers or strings), not continuous values."
         )
     return y
+
+
+def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
+    """``sample_weight`` as a new float64 array of one finite, non-negative
+    weight per sample (ones for None); the caller's is not written to."""
+    shape = None if sample_weight is None else np.shape(sample_weight)
+    if shape is not None and len(shape) > 1:
+        raise ValueError(
+            f"sample_weight must be 1-D, one weight per sample; got shape {shape}."
+        )
+    # Only the number of rows of the array it is checked against is read.
+    return _check_sample_weight(
+        sample_weight,
+        np.empty((n_samples, 0)),
+        dtype=np.float64,
+        ensure_non_negative=True,
+    )
 
 
 def check_known_labels(y, classes, *, name: str = "y", among: str = "the classes"):

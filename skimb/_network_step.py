@@ -35,7 +35,14 @@ import keras
 
 from skimb._layers import every_layer, is_library_layer
 
-__all__ = ["pays_to_share", "shared_epoch", "shared_forward", "shared_outputs"]
+__all__ = [
+    "kept",
+    "pays_to_share",
+    "shared_epoch",
+    "shared_forward",
+    "shared_outputs",
+    "takes_step",
+]
 
 # TensorFlow's attribute that keeps a function called from a graph a call,
 # rather than copying its body into the graph (private, read defensively:
@@ -114,7 +121,8 @@ def shared_epoch(model: keras.Model, networks: list[keras.Model], loss):
     """The epoch of ``model`` (the ``k`` networks as one model, compiled)
     with each network's step traced once: a ``tf.function`` of ``(X, T,
     order, W)`` returning each network's summed training loss over the
-    steps, and the number of steps.  ``order[s, j]`` are network ``j``'s
+    steps, and the number of steps each took (:func:`takes_step`: none on
+    a batch of weight 0).  ``order[s, j]`` are network ``j``'s
     rows at step ``s``, ``W[s, j]`` their sample weights."""
     import tensorflow as tf
 
@@ -148,33 +156,53 @@ def shared_epoch(model: keras.Model, networks: list[keras.Model], loss):
 
     @tf.function(autograph=False, reduce_retracing=True)
     def epoch(X, T, order, W):
-        def step(s, sums):
-            gradients, losses = [None] * k, []
+        def step(s, sums, counts):
+            gradients, losses, takes = [None] * k, [], []
             for j, network in enumerate(networks):
                 rows = order[s, j]
+                # A batch of weight 0 is no step of its network (see
+                # takes_step): its state stays as it was.
+                takes.append(takes_step(W[s, j]))
+                before = _values(network.non_trainable_variables)
                 value, gradients[j], non_trainable = network_step(
                     _values(network.trainable_variables),
-                    _values(network.non_trainable_variables),
+                    before,
                     tf.gather(X, rows),
                     tf.gather(T, rows),
                     W[s, j],
                 )
-                _assign(network.non_trainable_variables, non_trainable)
+                _assign(
+                    network.non_trainable_variables,
+                    [
+                        tf.where(takes[j], after, value)
+                        for after, value in zip(non_trainable, before, strict=True)
+                    ],
+                )
                 losses.append(value)
             if update is None:
+                # One update of every variable (an optimizer whose state
+                # is shared): the weights of a network that takes no step
+                # are put back, its optimizer state moves.
+                before = [_values(n.trainable_variables) for n in networks]
                 optimizer.apply(
                     [gradients[j][i] for j, i in in_model], model.trainable_variables
                 )
+                for j, network in enumerate(networks):
+                    kept(network.trainable_variables, before[j], takes[j])
             else:
-                update(gradients)
-            return s + 1, [a + b for a, b in zip(sums, losses, strict=True)]
+                update(gradients, takes)
+            return (
+                s + 1,
+                [a + b for a, b in zip(sums, losses, strict=True)],
+                [c + tf.cast(t, "float32") for c, t in zip(counts, takes, strict=True)],
+            )
 
-        steps, sums = tf.while_loop(
-            lambda s, _: s < tf.shape(order)[0],
+        _, sums, counts = tf.while_loop(
+            lambda s, *_: s < tf.shape(order)[0],
             step,
-            (tf.constant(0), [tf.zeros(())] * k),
+            (tf.constant(0), [tf.zeros(())] * k, [tf.zeros(())] * k),
         )
-        return sums, steps
+        return sums, counts
 
     _quiet(epoch)
     return epoch
@@ -239,18 +267,45 @@ def _shared_update(optimizer, networks: list[keras.Model]):
 
     update_one = _kept_a_call(update_of_one)
 
-    def update(gradients) -> None:
+    def update(gradients, takes) -> None:
+        """Update each network whose ``takes`` is true; the step counter
+        moves on by one, as one ``apply`` moves it."""
         for variable in before:
             variable.assign(counter.value)
         for j, network in enumerate(networks):
-            update_one(
-                gradients[j],
-                [v.value for v in network.trainable_variables],
-                [s.value for s in slots[j]],
-                counter.value if j == 0 else before[j - 1],
-            )
+
+            def call(j=j, network=network):
+                return update_one(
+                    gradients[j],
+                    [v.value for v in network.trainable_variables],
+                    [s.value for s in slots[j]],
+                    counter.value if j == 0 else before[j - 1],
+                )
+
+            def skip(j=j):
+                if j == 0:  # The first network's update moves the counter.
+                    counter.assign_add(tf.ones((), counter.dtype))
+                return tf.constant(0)
+
+            tf.cond(takes[j], call, skip)
 
     return update
+
+
+def takes_step(weights):
+    """Whether a network takes a step on a batch of these sample weights: a
+    batch that weighs nothing (past the network's own rows: a fold a batch
+    shorter, a streamed window with fewer of its rows) would still move it,
+    since an optimizer updates on a gradient of zero (Adam's and SGD's
+    momentum, weight decay), so the networks' compiled epochs leave the
+    network as it was there, as if trained alone."""
+    return keras.ops.any(weights > 0)
+
+
+def kept(variables, before, takes) -> None:
+    """Put ``before``'s values back into ``variables`` unless ``takes``."""
+    for variable, value in zip(variables, before, strict=True):
+        variable.assign(keras.ops.where(takes, variable.value, value))
 
 
 def _same_objects(these, those) -> bool:

@@ -10,10 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.utils.validation import _check_sample_weight
 
 from skimb._class_sizes import shown
-from skimb._inputs import check_known_labels, check_labels
+from skimb._inputs import (
+    check_known_labels,
+    check_labels,
+    check_sample_weight,
+    is_missing,
+)
 from skimb.class_weight import prior_counts, weights_from_counts
 from skimb.sampling import resampled_class_counts, resolve_batch_sampler
 
@@ -79,6 +83,14 @@ def prepare_targets(
     The caller's ``sample_weight`` is not written to.
     """
     y = check_labels(y, n_samples)
+    if classes is not None:
+        listed = np.asarray(classes, dtype=object).ravel().tolist()
+        if any(is_missing(label) for label in listed):
+            # It would be a class of its own, given probability by predict_proba.
+            raise ValueError(
+                f"classes holds missing values (NaN or None): {listed[:10]}; "
+                "give the class labels alone."
+            )
     classes = np.unique(y if classes is None else classes)
     if len(classes) < 2:
         raise ValueError(
@@ -110,13 +122,8 @@ def prepare_targets(
     per_class[present] = weights_from_counts(
         class_weight, classes=classes[present], counts=class_counts[present], beta=beta
     )
-    shape = None if sample_weight is None else np.asarray(sample_weight).shape
-    if shape is not None and len(shape) > 1:
-        # Not the pipeline's case below: the rows may be right, the rank is not.
-        raise ValueError(
-            f"sample_weight must be 1-D, one weight per sample; got shape {shape}."
-        )
-    if shape not in (None, (), (len(y),)):
+    shape = None if sample_weight is None else np.shape(sample_weight)
+    if shape is not None and len(shape) == 1 and shape != (len(y),):
         raise ValueError(
             f"sample_weight has shape {shape} but X has "
             f"{len(y)} samples. In an imbalanced-learn Pipeline, a sampler "
@@ -125,17 +132,18 @@ def prepare_targets(
             "or batch_sampler instead."
         )
     # A new array: the caller's sample_weight is never written to.
-    sample_weights = _check_sample_weight(
-        sample_weight,
-        # Only its number of rows is read.
-        np.empty((len(y), 0)),
-        dtype=np.float64,
-        ensure_non_negative=True,
-    )
+    sample_weights = check_sample_weight(sample_weight, len(y))
     weights = sample_weights * per_class[y_encoded]
     sample_totals = np.bincount(
         y_encoded, weights=sample_weights, minlength=len(classes)
     )
+    if not (np.isfinite(weights).all() and np.isfinite(sample_totals).all()):
+        # Else an infinite prior, named after class_prior.
+        raise ValueError(
+            "sample_weight is too large: its sums (times the class weights) "
+            "overflow float64. Divide it by a constant; only the weights' "
+            "ratios matter."
+        )
     # This call's weight of each class: its sample weights times its weight.
     starved = (sample_totals * per_class == 0) & (call_counts > 0)
     if starved.any():

@@ -20,10 +20,13 @@ import numpy as np
 
 from skimb._loss_values import assign_loss, loss_values, reading_values
 from skimb._network_step import (
+    _slot_finder,
+    kept,
     pays_to_share,
     per_network,
     shared_epoch,
     shared_forward,
+    takes_step,
 )
 from skimb._plan import TrainingPlan, keras_jit_compile
 from skimb._schedule import pad_rows
@@ -121,6 +124,7 @@ class Program:
                 {id(v): (1, i) for i, v in enumerate(model.non_trainable_variables)}
             )
             self._where = [[where[id(v)] for v in n.weights] for n in networks]
+        self._parts, self._trackers = _network_parts(model, networks)
         self._compile()
 
     def adopt(
@@ -216,7 +220,8 @@ class Program:
     def _compile(self) -> None:
         """Compile the epoch and the evaluation."""
         model, batch, keys, k = self.model, self._batch, self._loss_keys(), self.k
-        loss = self.plan.loss
+        loss, parts = self.plan.loss, self._parts
+        variables = _state_variables(model)
 
         def network_inputs(X):
             xs = per_network(X, k)
@@ -247,6 +252,12 @@ class Program:
             def epoch(X, T, order, W):
                 def step(s, losses):
                     rows = [order[s, j] for j in range(k)]
+                    # Each network's state before the step, put back where
+                    # its batch weighs nothing (takes_step).
+                    before = [
+                        [tf.convert_to_tensor(variables[g][i].value) for g, i in p]
+                        for p in parts
+                    ]
                     logs = model.train_step(
                         batch(
                             [tf.gather(X, r) for r in rows],
@@ -254,6 +265,12 @@ class Program:
                             [W[s, j] for j in range(k)],
                         )
                     )
+                    for j, part in enumerate(parts):
+                        kept(
+                            [variables[g][i] for g, i in part],
+                            before[j],
+                            takes_step(W[s, j]),
+                        )
                     return s + 1, [logs[key] for key in keys]
 
                 _, losses = tf.while_loop(
@@ -301,8 +318,17 @@ class Program:
                     [split(T[r]) for r in rows],
                     [split(W[s, j]) for j in range(k)],
                 )
-                logs, state = model.train_step(state, data)
-                return state, [logs[key] for key in keys]
+                logs, stepped = model.train_step(state, data)
+                if parts:
+                    # Each network's state as it was where its batch weighs
+                    # nothing (takes_step).
+                    stepped = tuple(list(group) for group in stepped)
+                    for j, part in enumerate(parts):
+                        takes = takes_step(W[s, j])
+                        for g, i in part:
+                            stepped[g][i] = jnp.where(takes, stepped[g][i], state[g][i])
+                    stepped = tuple(stepped)
+                return stepped, [logs[key] for key in keys]
 
             # The loss's per-class values are arguments (``values``), not
             # constants compiled in: partial_fit's next call, whose grown
@@ -360,15 +386,23 @@ class Program:
         if self.backend == "tensorflow":
             with _custom_gradients_released():
                 losses = self._epoch(X, T, order, W)
+            if self._trackers and not self._shared:
+                # The means over the steps each network took: the last
+                # step's logs counted a step it did not take.
+                losses = [tracker.result() for tracker, _ in self._trackers]
             if self._shared:
-                # Each network's summed loss and the steps, since the epoch's
-                # first chunk: their mean, as Keras' loss metrics keep it.
+                # Each network's summed loss and the steps it took, since the
+                # epoch's first chunk: their mean, as Keras' loss metrics keep
+                # it.
                 sums, steps = losses
                 if not first:
                     sums = [a + b for a, b in zip(self._sums, sums, strict=True)]
-                    steps = steps + self._steps
+                    steps = [a + b for a, b in zip(self._steps, steps, strict=True)]
                 self._sums, self._steps = sums, steps
-                losses = [value / keras.ops.cast(steps, "float32") for value in sums]
+                losses = [
+                    value / keras.ops.maximum(count, 1.0)
+                    for value, count in zip(sums, steps, strict=True)
+                ]
         else:
             if first:
                 variables = self.model.metrics_variables
@@ -381,6 +415,13 @@ class Program:
                 self._state, losses = self._epoch(
                     (*self._state[:3], metrics), X, T, order, W, self._loss_values()
                 )
+            if self._trackers:
+                # As on TensorFlow: the means over the steps each took.
+                metrics = self._state[3]
+                losses = [
+                    tracker.stateless_result([metrics[i] for i in places])
+                    for tracker, places in self._trackers
+                ]
         return losses
 
     @staticmethod
@@ -462,6 +503,68 @@ class Program:
                 model.optimizer.variables,
             )
         )
+
+
+def _state_variables(model: keras.Model) -> tuple[list, list, list, list]:
+    """The model's state in the order of JAX's stateless steps: its
+    trainable, non-trainable, optimizer and metrics variables."""
+    return (
+        model.trainable_variables,
+        model.non_trainable_variables,
+        model.optimizer.variables,
+        model.metrics_variables,
+    )
+
+
+def _network_parts(model: keras.Model, networks: list) -> tuple[list, list]:
+    """Where each of several networks' state sits in the model's state, as
+    ``(group, index)`` pairs into :func:`_state_variables` (its weights, its
+    optimizer slots and its loss tracker's variables), for the steps its
+    batch weighs nothing (:func:`skimb._network_step.takes_step`); and each
+    network's loss tracker with the places of its variables among the
+    metrics variables.  Empty for one network, whose steps are all its own.
+
+    An optimizer whose state is shared by its variables (Nadam) keeps no
+    slots of a network's own: there a network's weights stay, its
+    optimizer state moves.  Where Keras keeps its loss trackers otherwise
+    (private, read defensively), a network's logged loss counts such steps
+    as losses of 0."""
+    if len(networks) == 1:
+        return [], []
+    groups = _state_variables(model)
+    where = {
+        id(v): (g, i)
+        for g, variables in enumerate(groups)
+        for i, v in enumerate(variables)
+    }
+    slots_of = _slot_finder(model.optimizer) if model.optimizer.built else None
+    trackers = _loss_trackers(model)
+    parts = []
+    for j, network in enumerate(networks):
+        variables = list(network.weights)
+        if slots_of is not None:
+            try:
+                variables += slots_of(network.trainable_variables)
+            except KeyError:  # a variable the optimizer was not built for
+                pass
+        if trackers:
+            variables += list(trackers[j].variables)
+        parts.append([where[id(v)] for v in variables if id(v) in where])
+    places = [[where[id(v)][1] for v in tracker.variables] for tracker in trackers]
+    return parts, list(zip(trackers, places, strict=True))
+
+
+def _loss_trackers(model: keras.Model) -> list:
+    """Each output's loss tracker (the Mean that its ``<output>_loss`` log
+    reads), in the outputs' order; none where Keras keeps them otherwise
+    (private, read defensively) or has not built them (the shared step's
+    model, whose losses are counted apart)."""
+    metrics = getattr(getattr(model, "_compile_loss", None), "metrics", None) or []
+    by_name = {metric.name: metric for metric in metrics}
+    names = [f"{name}_loss" for name in getattr(model, "output_names", [])]
+    if not names or any(name not in by_name for name in names):
+        return []
+    return [by_name[name] for name in names]
 
 
 @contextlib.contextmanager

@@ -48,9 +48,8 @@ class Schedule:
     Every epoch each network shuffles its training rows, or has its sampler
     redraw them (rows a sampler synthesises are appended to ``X`` in the
     epoch's data), and takes ``batch_size`` of them per step, as it would
-    trained alone; a step holds one batch per network, and the networks take
-    as many steps as the one with the most rows needs (the others go on
-    through their rows from the start).  ``order[s, j]`` are
+    trained alone; a step holds one batch per network (of weight 0 once the
+    network's rows ran out: no step of that network).  ``order[s, j]`` are
     the rows of network ``j`` at step ``s`` and ``weights[s, j]`` their
     sample weights.
 
@@ -154,28 +153,19 @@ class Schedule:
         weights = np.zeros((steps, self.k, batch), dtype=np.float32)
         for j, (rows, w) in enumerate(per_network):
             m = len(rows)
-            own = -(-m // batch) * batch  # the places of its own steps
-            # Past its rows, a partial last batch repeats them at weight 0
-            # (no loss), so that a layer that reads the batch
-            # (BatchNormalization in a network of one's own) sees its own
-            # training rows, not row 0, which is some network's held-out row.
+            # Past its rows, a network's batches repeat them at weight 0: no
+            # loss, and a layer that reads the batch (BatchNormalization in
+            # a network of one's own) sees its own training rows, not row 0,
+            # which is some network's held-out row.
             flat_rows = np.resize(np.asarray(rows, dtype=np.int32), steps * batch)
-            # A network whose rows run out before the largest one's (a fold
-            # a batch shorter) goes on through its shuffled rows from the
-            # start, at their weights: every step the networks take together
-            # is a real step of each.  A step of weight 0 would still move a
-            # network, since an optimizer updates on a gradient of zero
-            # (Adam's and SGD's momentum, weight decay), and its loss of 0
-            # would lower the logged mean.  A splitter's networks train on
-            # 3/4 or more of the most rows (skimb._splits.splitter_splits),
-            # so that a network goes over at most about a third of its rows
-            # a second time.  (A network with no rows in a streamed window
-            # has none to go through: its steps there weigh nothing.)
-            flat_weights = np.resize(np.asarray(w, dtype=np.float32), steps * batch)
-            flat_weights[m:own] = 0.0
+            flat_weights = np.zeros(steps * batch, dtype=np.float32)
+            flat_weights[:m] = w
             # Keras divides a batch's weighted loss by the batch size: a last,
             # partial batch is scaled up to the mean over its own rows, as
-            # Model.fit's shorter last batch would be.
+            # Model.fit's shorter last batch would be.  A step past a
+            # network's last batch (a fold a batch shorter, a streamed window
+            # with fewer of its rows) weighs nothing, and the compiled epoch
+            # (skimb._program) leaves that network as it was there.
             full = (m // batch) * batch
             if full < m:
                 flat_weights[full:m] *= batch / (m - full)

@@ -19,6 +19,7 @@ from skimb._class_sizes import (
     rarest_class,
     shown,
 )
+from skimb._inputs import is_missing
 
 # cv="auto": this many cross-fitted networks when the rarest class has fewer
 # samples than AUTO_CV_RAREST.
@@ -186,8 +187,9 @@ def splitter_splits(
     sizes = [len(train) for train, _ in splits]
     if min(sizes) < MIN_TRAINING_SHARE * max(sizes):
         # The networks take their steps together, as many an epoch as the
-        # largest needs: a smaller one goes over some of its rows twice an
-        # epoch (skimb._schedule.Schedule._pack), a third at most here.
+        # largest needs: a smaller one would sit out the rest of each
+        # epoch, fewer updates an epoch than the others, under one count
+        # of epochs and one patience.
         raise ValueError(
             f"cv={cv!r} trains its networks on {min(sizes)} to {max(sizes)} "
             f"rows, the fewest under {MIN_TRAINING_SHARE:.0%} of the most; the "
@@ -204,9 +206,25 @@ def group_labels(groups) -> np.ndarray:
     between instances of 'int' and 'str'") or, from a list, would read as
     strings (4 and "4" one group)."""
     values = np.asarray(groups)
+    if values.ndim != 1:
+        raise ValueError(
+            f"groups must be 1-D, one group per row; got shape {values.shape}."
+        )
     checked = values
     if values.dtype.kind == "U" and not isinstance(groups, np.ndarray):
         checked = np.asarray(groups, dtype=object)
+    if checked.dtype.kind == "f" or checked.dtype == object:
+        # A splitter would make one group of them (or fail to sort them).
+        missing = np.flatnonzero(
+            np.isnan(checked)
+            if checked.dtype.kind == "f"
+            else [is_missing(value) for value in checked.tolist()]
+        )
+        if len(missing):
+            raise ValueError(
+                f"groups has {len(missing)} missing values (NaN or None), at "
+                f"rows {missing[:5].tolist()}: give every row a group."
+            )
     if checked.dtype != object:
         return values
     try:

@@ -147,9 +147,9 @@ def fit_temperature_and_bias(log_proba, y) -> tuple[float, np.ndarray]:
     (Alexandari, Kundaje and Shrikumar, 2020).  A class without held-out
     rows has no such optimum (its bias would fall without end): its bias is
     the mean of the others', so it keeps some probability, and the other
-    classes' means fall short of their frequencies by equal shares of it.  scikit-learn has no such
-    calibration.  Rows are left out as in :func:`fit_temperature`, and the
-    temperature is bounded as there.
+    classes' means fall short of their frequencies by equal shares of it.
+    scikit-learn has no such calibration.  Rows are left out as in
+    :func:`fit_temperature`, and the temperature is bounded as there.
 
     Parameters
     ----------

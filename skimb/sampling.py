@@ -21,6 +21,7 @@ from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 from imblearn.base import SamplerMixin
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.under_sampling import RandomUnderSampler
@@ -39,6 +40,7 @@ from skimb._class_sizes import (
 from skimb._inputs import (
     check_not_ragged_rows,
     check_same_length,
+    check_sequence,
     input_ndim,
     pad_sequences,
     padding_only,
@@ -249,8 +251,8 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
         step whose features all equal it), wherever they are."""
         unpadded = []
         for i, x in enumerate(sequences):
-            x = np.asarray(x)
-            if x.ndim == 2:
+            x = x if sp.issparse(x) else np.asarray(x)  # (refused below)
+            if x.ndim == 2 and not sp.issparse(x):
                 keep = real_steps(x, self.mask_value)
                 if not keep.any():
                     raise padding_only(i, self.mask_value)
@@ -261,13 +263,11 @@ class SequenceSampler(SamplerMixin, BaseEstimator):
     def _resample_sequences(self, sequences: list, y: np.ndarray, **params):
         """Resample sequences of different lengths; returns a list."""
         check_same_length(len(sequences), len(y))
-        sequences = [np.asarray(x) for x in sequences]
+        # Each refused as the classifier refuses it, by its index in X (the
+        # classifier would see a resampled sequence's).
+        sequences = [check_sequence(x, i) for i, x in enumerate(sequences)]
         lengths = np.array([len(x) for x in sequences])
-        if (
-            any(x.ndim != 2 for x in sequences)
-            or lengths.min() < 1
-            or len({x.shape[1] for x in sequences}) > 1
-        ):
+        if len({x.shape[1] for x in sequences}) > 1:
             shapes = sorted({x.shape for x in sequences}, key=len)
             raise ValueError(
                 "Every sequence must be a 2-D (n_timesteps_i, n_features) "
@@ -366,6 +366,22 @@ def sampler_for(sampler, y: np.ndarray):
         sampler.set_params(k_neighbors=fitting_neighbours(sampler, y))
     check_neighbours(sampler, y)
     return sampler
+
+
+def check_resampling(batch_sampler, y_encoded: np.ndarray, *, trains, classes) -> None:
+    """Refuse, before training, a ``batch_sampler`` that cannot resample the
+    training rows of some network (``trains``), naming the user's class:
+    the epochs resample encoded labels, and the error would name its index
+    (class 1 for a class ``"rare"``, or for a class 2)."""
+    sampler = resolve_batch_sampler(batch_sampler)
+    # (A dict or callable strategy names the classes as the epochs do.)
+    if sampler is None or not isinstance(
+        getattr(sampler, "sampling_strategy", "auto"), str | Real
+    ):
+        return
+    classes = np.asarray(classes)
+    for train in trains:
+        sampler_for(sampler, classes[y_encoded[train]])
 
 
 class ResampledRows(NamedTuple):

@@ -190,3 +190,104 @@ def test_caller_arrays_are_not_modified(tabular, sequences, fast_params):
         clf.fit(X_ro, y_ro).predict(X_ro)
         np.testing.assert_array_equal(X_ro, X)
         np.testing.assert_array_equal(y_ro, y)
+
+
+def test_a_list_of_sequences_for_a_model_of_a_table_is_named(fitted_dense):
+    # It raised IndexError: tuple index out of range.
+    with pytest.raises(ValueError, match="fitted on a table of 6 features"):
+        fitted_dense.predict([np.ones((3, 6)), np.ones((2, 6))])
+
+
+def test_2d_input_for_a_dense_model_of_sequences_is_named(sequences, fast_params):
+    # The first error named the features of a step ("expecting 3 features"),
+    # and following it gave a second.
+    X, y = sequences
+    clf = ImbalancedKerasClassifier(**fast_params).fit(X, y)
+    for flat in (X.reshape(len(X), -1), X[:, 0]):
+        with pytest.raises(ValueError, match=r"fitted on sequences of shape \(6, 3\)"):
+            clf.predict(flat)
+
+
+def test_groups_with_missing_values_or_of_another_rank_are_named(tabular, clf):
+    # NaN groups were one group; 2-D groups raised "unhashable type".
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from skimb.model_selection import StratifiedGroupShuffleSplit
+
+    X, y = tabular
+    groups = (np.arange(len(y)) % 10).astype(float)
+    groups[[3, 7]] = np.nan
+    clf.set_params(cv=StratifiedGroupKFold(2))
+    for given in (groups, list(groups.astype(object)), [*groups[:-1], None]):
+        with pytest.raises(ValueError, match=r"groups has \d missing values"):
+            clf.fit(X, y, groups=given)
+        with pytest.raises(ValueError, match=r"groups has \d missing values"):
+            next(StratifiedGroupShuffleSplit().split(X, y, given))
+    with pytest.raises(ValueError, match=r"groups must be 1-D.*\(340, 1\)"):
+        clf.fit(X, y, groups=np.arange(len(y))[:, None] % 10)
+
+
+def test_partial_fit_refuses_a_missing_value_among_the_classes(tabular, clf):
+    # NaN became a class of its own, with a probability.
+    X, y = tabular
+    with pytest.raises(ValueError, match="classes holds missing values"):
+        clf.partial_fit(X, y, classes=[0, 1, 2, 3, np.nan])
+    assert not hasattr(clf, "classes_")
+
+
+def test_sample_weights_whose_sums_overflow_are_named(tabular, clf):
+    # The error named class_prior, which the caller never set.
+    X, y = tabular
+    with pytest.raises(ValueError, match="sample_weight is too large"):
+        clf.fit(X, y, sample_weight=np.full(len(y), 1e307))
+
+
+def test_score_refuses_negative_sample_weights(fitted_dense, tabular):
+    X, y = tabular
+    weights = np.ones(len(y))
+    weights[:10] = -1
+    with pytest.raises(ValueError, match="Negative values in data"):
+        fitted_dense.score(X, y, sample_weight=weights)
+    with pytest.raises(ValueError, match="sample_weight"):
+        fitted_dense.score(X, y, sample_weight=np.ones(len(y) + 1))
+
+
+def test_sequence_sampler_refuses_a_list_as_the_classifier_does():
+    # NaN sequences came back resampled; sparse ones raised "len() of
+    # unsized object".
+    from imblearn.over_sampling import RandomOverSampler
+
+    from skimb.sampling import SequenceSampler
+
+    rng = np.random.RandomState(0)
+    seqs = [rng.normal(size=(1 + i % 5, 2)) for i in range(30)]
+    y = np.repeat([0, 1], [22, 8])
+    sampler = SequenceSampler(RandomOverSampler(random_state=0))
+    with pytest.raises(ValueError, match="Sequence 29 of X contains NaN"):
+        sampler.fit_resample([*seqs[:-1], np.full((2, 2), np.nan)], y)
+    with pytest.raises(TypeError, match="Sequence 0 of X is a sparse matrix"):
+        sampler.fit_resample([sp.csr_matrix(s) for s in seqs], y)
+    with pytest.raises(ValueError, match="Sequence 3 of X cannot be read as numbers"):
+        sampler.fit_resample([*seqs[:3], [["a", "b"]], *seqs[4:]], y)
+
+
+@pytest.mark.parametrize("labels", [("common", "rare"), (0, 2)])
+def test_a_batch_samplers_class_too_small_is_named_as_given(fast_params, labels):
+    # The epochs resample encoded labels: the error named class 1, which
+    # for labels (0, 2) is no class of the caller's.
+    from imblearn.over_sampling import SMOTE
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(43, 4))
+    y = np.repeat(np.array(labels, dtype=object), [40, 3]).tolist()
+    clf = ImbalancedKerasClassifier(
+        **{**fast_params, "validation_fraction": 0.0, "early_stopping": False},
+        batch_sampler=SMOTE(),
+    )
+    rare = repr(labels[1])
+    with pytest.raises(ValueError, match=f"Class {rare} has 3 samples, too few"):
+        clf.fit(X, y)
+    with pytest.raises(ValueError, match=f"Class {rare} has 3 samples, too few"):
+        clf.partial_fit(X, y)
+    with pytest.raises(ValueError, match=f"Class {rare} has 1 sample among"):
+        clf.set_params(batch_sampler="smote").fit(X[:41], y[:41])

@@ -173,9 +173,9 @@ def test_one_networks_update_is_traced_once_and_called_for_each():
         [rng.normal(size=v.shape).astype("float32") for v in n.trainable_variables]
         for n in networks
     ]
-    step = tf.function(lambda g: update(g), autograph=False)
+    step = tf.function(lambda g, takes: update(g, takes), autograph=False)
     for _ in range(3):
-        step(gradients)
+        step(gradients, [tf.constant(True)] * 3)
         theirs.apply(
             [g for each in gradients for g in each],
             [v for n in reference for v in n.trainable_variables],
@@ -189,6 +189,24 @@ def test_one_networks_update_is_traced_once_and_called_for_each():
     for ours, other in zip(networks, reference, strict=True):
         for a, b in zip(ours.get_weights(), other.get_weights(), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-6)
+
+    # A network that takes no step keeps its weights and slots; the others
+    # move, and so does the step counter, the first network's too.
+    def state(j):
+        values = [*networks[j].trainable_variables, *slots[j]]
+        return [keras.ops.convert_to_numpy(v).copy() for v in values]
+
+    for skipped in (1, 0):
+        before = [state(j) for j in range(3)]
+        counter = int(optimizer.iterations.numpy())
+        step(gradients, [tf.constant(j != skipped) for j in range(3)])
+        assert int(optimizer.iterations.numpy()) == counter + 1
+        for j in range(3):
+            after = state(j)
+            moved = any(
+                not np.array_equal(a, b) for a, b in zip(before[j], after, strict=True)
+            )
+            assert moved is (j != skipped), (skipped, j)
     # An optimizer whose state is shared by its variables updates them
     # whole, as does one whose settings reach across variables.
     nadam = keras.optimizers.Nadam()

@@ -17,7 +17,10 @@ class ClassificationReport(ValidationDataCallback):
 
     Per class: precision, recall, specificity, F1, geometric mean, index
     balanced accuracy and support
-    (:func:`imblearn.metrics.classification_report_imbalanced`).
+    (:func:`imblearn.metrics.classification_report_imbalanced`), of the
+    networks' own argmax, as early stopping watches it: the classifier's
+    decision rule and calibration are fitted after training, so its
+    ``predict`` may decide otherwise.
 
     Parameters
     ----------
@@ -91,7 +94,9 @@ class TrainingFigures(ValidationDataCallback):
 
     ``history.png``: loss and validation scores per epoch;
     ``confusion_matrix.png``: counts and normalised, on the validation data;
-    ``precision_recall.png``: one curve per class.  Files are replaced
+    ``precision_recall.png``: one curve per class.  The confusion matrix is
+    of the networks' own argmax, before the classifier's decision rule and
+    calibration, which are fitted after training.  Files are replaced
     atomically, so a viewer never sees a half-written one.
 
     Parameters

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -95,6 +97,8 @@ class ValidationMetrics(NetworkOutputs, keras.callbacks.Callback):
         rarest class) has recall and F1 0 in the macro-F1, the g-mean and
         its ``<prefix>recall_<label>``, and is left out of the balanced
         accuracy (scikit-learn's definition), without a warning per epoch.
+        A scorer that such rows cannot give (``"roc_auc_ovr"``, which
+        needs every class) is logged as NaN, with one warning.
     prefix : str, default="val\\_"
         What every key starts with.  Given to
         :class:`~skimb.ImbalancedKerasClassifier`, which logs ``val_*`` and
@@ -218,5 +222,23 @@ class ValidationMetrics(NetworkOutputs, keras.callbacks.Callback):
             else:
                 if frozen is None:
                     frozen = _Outputs(self.X, probabilities(self.model, outputs))
-                scores[f"{self.prefix}{name}"] = float(score(frozen, self.X, self.y))
+                scores[f"{self.prefix}{name}"] = self._scored(name, score, frozen)
         return scores
+
+    def _scored(self, name: str, score, frozen) -> float:
+        """A scorer's value, or NaN where these rows cannot give it
+        (``"roc_auc_ovr"`` without some class: scikit-learn raises), said
+        once, rather than a fit that fails at its first epoch's end."""
+        try:
+            return float(score(frozen, self.X, self.y))
+        except ValueError as error:
+            failed = vars(self).setdefault("_failed", set())
+            if name not in failed:
+                failed.add(name)
+                warnings.warn(
+                    f"{self.prefix}{name} cannot be computed on these rows "
+                    f"({error}); it is logged as NaN.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            return float("nan")

@@ -98,6 +98,49 @@ def test_a_class_missing_from_the_validation_data_scores_zero_quietly(tabular, r
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
 
 
+def test_a_scorer_the_rows_cannot_give_is_nan_said_once(tabular):
+    # roc_auc_ovr needs every class: the fit failed at its first epoch's end.
+    X, y = tabular
+    X = X.astype("float32")
+    keep = y != 0
+    model = keras.Sequential([keras.Input((X.shape[1],)), keras.layers.Dense(4)])
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    metrics = ValidationMetrics(
+        X[keep], y[keep], n_classes=4, scoring=["roc_auc_ovr", "macro_f1"]
+    )
+    with pytest.warns(UserWarning, match="val_roc_auc_ovr cannot be computed") as seen:
+        history = model.fit(X, y, epochs=3, verbose=0, callbacks=[metrics]).history
+    assert len([w for w in seen if "roc_auc_ovr" in str(w.message)]) == 1
+    assert np.isnan(history["val_roc_auc_ovr"]).all()
+    assert np.isfinite(history["val_macro_f1"]).all()
+
+
+def test_best_epoch_is_that_of_a_keras_early_stopping_that_restored_its_own():
+    # Keras' EarlyStopping restores its best weights after skimb's early
+    # stopping: best_epoch_ (and the report's "kept weights") named skimb's.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(240, 4)).astype("float32")
+    y = (X[:, 0] > 0.6).astype(int) + (X[:, 1] > 0.8).astype(int) * 2
+    keras_stopping = keras.callbacks.EarlyStopping(
+        monitor="val_macro_f1", mode="max", patience=5, restore_best_weights=True
+    )
+    clf = ImbalancedKerasClassifier(
+        units=4,
+        epochs=2,
+        patience=5,
+        monitor="val_loss",
+        cv=None,
+        validation_fraction=0.3,
+        learning_rate=0.05,
+        callbacks=[keras_stopping],
+        random_state=0,
+    ).fit(X, y)
+    ours = int(np.argmin(clf.history_["val_loss"]))
+    theirs = int(np.argmax(clf.history_["val_macro_f1"]))
+    assert ours != theirs  # (else the test shows nothing)
+    assert clf.best_epoch_ == theirs == keras_stopping.best_epoch
+
+
 def test_validation_metrics_scoring_dict_and_bad_scoring(tabular):
     X, y = tabular
     model = keras.Sequential([keras.Input((X.shape[1],)), keras.layers.Dense(4)])
