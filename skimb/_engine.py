@@ -136,7 +136,9 @@ def train(
         verbose=plan.verbose,
         # Epochs are counted across partial_fit calls (_run_epochs).
         epochs=plan.first_epoch + plan.epochs,
-        steps=schedule.steps,
+        # Streamed windows take as many steps as their rows need, not known
+        # before the epoch (Keras' progress bar counts them in the first).
+        steps=None if streamed else schedule.steps,
         # Callbacks read how many networks train together from their params.
         networks=len(networks),
         model=model,
@@ -304,8 +306,10 @@ def _run_epochs(
             # would not see it and the next sync would undo it; so is a
             # write at the previous epoch's end (a ReduceLROnPlateau).
             program.reload()
+        steps = 0
         for i, chunk in enumerate(schedule.epoch(epoch)):
             losses = program.run_epoch(*chunk, first=i == 0, streamed=streamed)
+            steps += len(chunk[1])
         losses = program.floats(losses)
         # On JAX the weights live outside the variables during training: the
         # callbacks read the trained state, and what they write at the last
@@ -315,9 +319,7 @@ def _run_epochs(
             program.sync()
         # The epoch's training loss, as Keras logs the running mean at a
         # batch's end: keras.callbacks.TerminateOnNaN reads it there.
-        callbacks.on_train_batch_end(
-            schedule.steps - 1, {"loss": float(np.mean(losses))}
-        )
+        callbacks.on_train_batch_end(steps - 1, {"loss": float(np.mean(losses))})
         if plan.callbacks:
             program.reload()
         network_logs = held_out.score(program, losses)

@@ -199,6 +199,28 @@ def _check_no_missing_objects(X) -> None:
         )
 
 
+def _check_numeric_columns(X) -> None:
+    """Refuse a DataFrame with columns that are not numbers, naming them:
+    scikit-learn's conversion says "could not convert string to float:
+    'x'", naming neither the column nor what to do."""
+    select = getattr(X, "select_dtypes", None)
+    if select is None:
+        return
+    bad = []
+    for column in select(exclude=["number", "bool"]).columns:
+        try:
+            np.asarray(X[column], dtype=np.float64)
+        except (TypeError, ValueError):
+            bad.append(column)
+    if bad:
+        raise ValueError(
+            f"X has columns that are not numbers: {bad[:5]}"
+            f"{' ...' if len(bad) > 5 else ''}. The networks take numbers: "
+            "encode them first (for example sklearn.preprocessing.OneHotEncoder "
+            "in a ColumnTransformer, in a Pipeline before the classifier)."
+        )
+
+
 def check_features(estimator, X, *, reset: bool) -> np.ndarray:
     """Validate ``X`` and return it as float32 in the network's input shape.
 
@@ -245,6 +267,7 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
             "Convert X with X.toarray() first."
         )
     _check_no_missing_objects(X)
+    _check_numeric_columns(X)
     ndim = input_ndim(X)
     if ndim == 1 and len(X) == 0:
         raise ValueError("X is empty: it holds no samples.")
@@ -426,7 +449,7 @@ def check_labels(y, n_samples: int) -> np.ndarray:
 def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
     """``sample_weight`` as a new float64 array of one finite, non-negative
     weight per sample (ones for None); the caller's is not written to."""
-    shape = None if sample_weight is None else np.shape(sample_weight)
+    shape = None if sample_weight is None else np.asarray(sample_weight).shape
     if shape is not None and len(shape) > 1:
         raise ValueError(
             f"sample_weight must be 1-D, one weight per sample; got shape {shape}."

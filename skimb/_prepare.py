@@ -122,7 +122,7 @@ def prepare_targets(
     per_class[present] = weights_from_counts(
         class_weight, classes=classes[present], counts=class_counts[present], beta=beta
     )
-    shape = None if sample_weight is None else np.shape(sample_weight)
+    shape = None if sample_weight is None else np.asarray(sample_weight).shape
     if shape is not None and len(shape) == 1 and shape != (len(y),):
         raise ValueError(
             f"sample_weight has shape {shape} but X has "

@@ -20,8 +20,8 @@ import numpy as np
 
 from skimb._loss_values import assign_loss, loss_values, reading_values
 from skimb._network_step import (
-    _slot_finder,
     kept,
+    own_slots,
     pays_to_share,
     per_network,
     shared_epoch,
@@ -524,9 +524,7 @@ def _network_parts(model: keras.Model, networks: list) -> tuple[list, list]:
     network's loss tracker with the places of its variables among the
     metrics variables.  Empty for one network, whose steps are all its own.
 
-    An optimizer whose state is shared by its variables (Nadam) keeps no
-    slots of a network's own: there a network's weights stay, its
-    optimizer state moves.  Where Keras keeps its loss trackers otherwise
+    Where Keras keeps its loss trackers otherwise
     (private, read defensively), a network's logged loss counts such steps
     as losses of 0."""
     if len(networks) == 1:
@@ -537,16 +535,15 @@ def _network_parts(model: keras.Model, networks: list) -> tuple[list, list]:
         for g, variables in enumerate(groups)
         for i, v in enumerate(variables)
     }
-    slots_of = _slot_finder(model.optimizer) if model.optimizer.built else None
     trackers = _loss_trackers(model)
     parts = []
     for j, network in enumerate(networks):
-        variables = list(network.weights)
-        if slots_of is not None:
-            try:
-                variables += slots_of(network.trainable_variables)
-            except KeyError:  # a variable the optimizer was not built for
-                pass
+        # (network.weights leaves out its dropout's seed state.)
+        variables = [
+            *network.trainable_variables,
+            *network.non_trainable_variables,
+            *own_slots(model.optimizer, network.trainable_variables),
+        ]
         if trackers:
             variables += list(trackers[j].variables)
         parts.append([where[id(v)] for v in variables if id(v) in where])

@@ -231,6 +231,68 @@ def test_a_streamed_fit_takes_a_group_splitter_and_refuses_rows_left_out(
         ImbalancedKerasClassifier(**partial).fit(shards)
 
 
+def test_callbacks_count_the_steps_of_streamed_windows(tmp_path, monkeypatch):
+    # One shard per group and a window per shard: each network has no row
+    # in the window of the group it holds out.  Those steps weighed nothing
+    # for it; the callbacks were told the steps of the longest fold (65
+    # here), not the epoch's (96).
+    from sklearn.model_selection import GroupKFold
+
+    import skimb._schedule
+
+    rng = np.random.RandomState(0)
+    sizes = [1000, 1040, 1032]
+    X = rng.normal(size=(sum(sizes), 2)).astype("float32")
+    y = (X[:, 0] + rng.normal(scale=0.5, size=len(X)) > 0).astype(int)
+    folder = tmp_path / "s"
+    folder.mkdir()
+    for i, (start, size) in enumerate(
+        zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True)
+    ):
+        np.savez(
+            folder / f"part-{i}.npz",
+            X=X[start : start + size],
+            y=y[start : start + size],
+        )
+    epoch = skimb._schedule.Schedule.epoch
+    drawn = []
+
+    def spy(self, number):
+        for chunk in epoch(self, number):
+            drawn.append((number, chunk[2]))
+            yield chunk
+
+    monkeypatch.setattr(skimb._schedule.Schedule, "epoch", spy)
+
+    class Steps(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.told, self.ended = self.params["steps"], []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.ended.append(batch)
+
+    steps = Steps()
+    clf = ImbalancedKerasClassifier(
+        units=4,
+        epochs=2,
+        batch_size=32,
+        cv=GroupKFold(3),
+        early_stopping=False,
+        loss="crossentropy",
+        random_state=0,
+        callbacks=[steps],
+    ).fit(Shards(folder, window_rows=1024), groups=np.repeat([0, 1, 2], sizes))
+    per_epoch = [sum(len(W) for e, W in drawn if e == i) for i in range(2)]
+    assert steps.told is None
+    assert steps.ended == [n - 1 for n in per_epoch]
+    # Some network had steps of weight 0 in each epoch (which it does not
+    # take: tests/test_engine.py).
+    for i in range(2):
+        weighed = [(W.sum(axis=2) > 0).sum(axis=0) for e, W in drawn if e == i]
+        assert (np.sum(weighed, axis=0) < per_epoch[i]).any()
+    assert clf.n_networks_ == 3
+
+
 @pytest.mark.slow
 def test_a_fit_streamed_in_windows_matches_memory_within_seed_noise(
     larger, tmp_path, fast_params

@@ -345,39 +345,64 @@ def _short_network_fit(extra_rows: int, **params):
     # rest network 1 (held out by 0).
     fold = np.r_[np.full(30, -1), np.full(30, 1), np.full(extra_rows, 0)]
     return ImbalancedKerasClassifier(
-        units=8,
-        loss="crossentropy",
-        learning_rate=0.05,
-        cv=PredefinedSplit(fold),
-        early_stopping=False,
-        # One epoch: in the next, the optimizer's step counter, which the
-        # networks share, would be 3 steps on in one fit and 2 in the other
-        # (Adam's bias correction reads it).
-        epochs=1,
-        batch_size=32,
-        random_state=0,
-        **params,
+        **{
+            "units": 8,
+            "loss": "crossentropy",
+            "learning_rate": 0.05,
+            "cv": PredefinedSplit(fold),
+            "early_stopping": False,
+            "epochs": 1,
+            "batch_size": 32,
+            "random_state": 0,
+            **params,
+        }
     ).fit(X, y)
 
 
 @pytest.mark.parametrize("path", ["shared", "one-model"])
-def test_a_network_takes_no_step_on_a_batch_that_weighs_nothing(path, monkeypatch):
+@pytest.mark.parametrize(
+    "params",
+    [
+        # One epoch: in the next, the optimizer's step counter, which the
+        # networks share, would be 3 steps on in one fit and 2 in the other
+        # (Adam's bias correction reads it).
+        {},
+        # No counter in its update: two epochs, and dropout's seed state.
+        {"optimizer": "rmsprop", "dropout": 0.3, "epochs": 2},
+        # Slots of each variable beside a state that all share.
+        {"optimizer": "nadam"},
+    ],
+    ids=["adam", "rmsprop-dropout", "nadam"],
+)
+def test_a_network_takes_no_step_on_a_batch_that_weighs_nothing(
+    path, params, monkeypatch
+):
     # Network 1 has 70 rows, 3 batches; network 0 has 60, 2 batches, and sat
-    # out the third step of the epoch on a batch of weight 0, which moved
-    # it all the same (Adam's momentum on a gradient of zero) and counted a
+    # out the third step of an epoch on a batch of weight 0, which moved it
+    # all the same (Adam's momentum on a gradient of zero) and counted a
     # loss of 0 in its logged mean.  Against the same network 0 beside a
-    # network 1 of 2 batches: the same weights, the same losses.
+    # network 1 of 2 batches: the same weights, slots and losses.
     import skimb._program
+    from skimb._network_step import own_slots
 
     if path == "one-model":
         if keras.backend.backend() != "tensorflow":
             pytest.skip("JAX trains the networks as one model either way")
         monkeypatch.setattr(skimb._program, "pays_to_share", lambda *args: False)
-    uneven, even = _short_network_fit(40), _short_network_fit(34)
+    uneven, even = _short_network_fit(40, **params), _short_network_fit(34, **params)
+
+    def state(clf):
+        network = clf.model_.get_layer("network_0")
+        slots = own_slots(clf.model_.optimizer, network.trainable_variables)
+        assert slots  # (else the slots are not compared)
+        return [
+            keras.ops.convert_to_numpy(v)
+            for v in (*network.weights, *network.non_trainable_variables, *slots)
+        ]
+
     for clf in (uneven, even):
         assert clf.n_networks_ == 2
-    ours, theirs = (clf.model_.get_layer("network_0") for clf in (uneven, even))
-    for a, b in zip(ours.get_weights(), theirs.get_weights(), strict=True):
+    for a, b in zip(state(uneven), state(even), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(
         uneven.histories_[0]["loss"], even.histories_[0]["loss"], rtol=1e-5

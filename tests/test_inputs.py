@@ -291,3 +291,24 @@ def test_a_batch_samplers_class_too_small_is_named_as_given(fast_params, labels)
         clf.partial_fit(X, y)
     with pytest.raises(ValueError, match=f"Class {rare} has 1 sample among"):
         clf.set_params(batch_sampler="smote").fit(X[:41], y[:41])
+
+
+def test_columns_that_are_no_numbers_are_named(tabular, fitted_dense):
+    # scikit-learn's "could not convert string to float: 'x'" named neither
+    # the column nor what to do.
+    pd = pytest.importorskip("pandas")
+    X, y = tabular
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    frame["f2"] = np.where(X[:, 2] > 0, "high", "low")
+    frame["f4"] = pd.Categorical(np.where(X[:, 4] > 0, "up", "down"))
+    message = r"X has columns that are not numbers: \['f2', 'f4'\]"
+    with pytest.raises(ValueError, match=message):
+        ImbalancedKerasClassifier(units=4, epochs=1).fit(frame, y)
+    with pytest.raises(ValueError, match=message):
+        fitted_dense.predict(frame)
+    # Numbers held as objects, or as categories, are numbers.
+    from skimb._inputs import _check_numeric_columns
+
+    numbers = pd.DataFrame(X, columns=frame.columns).astype(object)
+    numbers["f4"] = pd.Categorical(np.round(X[:, 4]))
+    _check_numeric_columns(numbers)

@@ -706,7 +706,7 @@ SEQ_Y = np.r_[np.zeros(25, int), np.ones(5, int)]
             [SEQ[i, : 3 + i % 3] for i in range(29)] + [SEQ[29, 0]],
             SEQ_Y,
             ValueError,
-            r"2-D \(n_timesteps_i, n_features\) array .*got shapes such as \(2,\)",
+            r"2-D \(n_timesteps_i, n_features\) array .*sequence 29 has shape \(2,\)",
         ),
     ],
     ids=[

@@ -3,6 +3,7 @@ report as text, and the figures (history, confusion matrix, curves)."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -117,7 +118,8 @@ class TrainingFigures(ValidationDataCallback):
     Attributes
     ----------
     history_ : dict of str to list of float
-        The epoch logs seen so far.
+        The epoch logs seen so far: this training's, and the earlier
+        ``partial_fit`` calls' it goes on from.
     paths_ : list of pathlib.Path
         The files written last.
 
@@ -155,7 +157,12 @@ class TrainingFigures(ValidationDataCallback):
 
         os.makedirs(self.folder, exist_ok=True)
         paths = [save_figure(plot_history(self.history_), self.folder / "history")]
-        if self.X is not None:
+        if self.X is None:
+            # An earlier training's, beside this one's history (partial_fit
+            # without validation rows after a fit with them).
+            for name in ("confusion_matrix.png", "precision_recall.png"):
+                (self.folder / name).unlink(missing_ok=True)
+        else:
             proba = self._outputs()
             names = np.array(self._names(proba.shape[1]))
             paths.append(
@@ -175,11 +182,22 @@ class TrainingFigures(ValidationDataCallback):
         self.paths_ = paths
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self.history_ = {}
+        self._begun = True
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        for key, value in (logs or {}).items():
-            self.history_.setdefault(key, []).append(float(value))
+        if getattr(self, "_begun", True):
+            # A training's first epoch: a new history, unless it goes on
+            # from the last one's (partial_fit counts epochs across calls).
+            self._begun = False
+            if epoch != len(self.history_.get("loss", [])):
+                self.history_ = {}
+        logs = logs or {}
+        # An epoch without a key (partial_fit's, without validation rows,
+        # after a fit's) has NaN there, as the estimator's history_ has.
+        epochs = max(map(len, self.history_.values()), default=0)
+        for key in {**self.history_, **logs}:
+            values = self.history_.setdefault(key, [math.nan] * epochs)
+            values.append(float(logs.get(key, math.nan)))
         if self.every and (epoch + 1) % self.every == 0:
             self._write()
 

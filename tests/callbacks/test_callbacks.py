@@ -231,6 +231,26 @@ def test_training_figures_written_from_the_validation_split(trained_with_callbac
     )
 
 
+def test_training_figures_go_on_over_partial_fit_without_stale_files(
+    tabular, fast_params, tmp_path
+):
+    # Each partial_fit call began history.png again at epoch 1, beside the
+    # fit's confusion matrix and precision-recall curves, left as they were.
+    X, y = tabular
+    figures = TrainingFigures(tmp_path)
+    clf = ImbalancedKerasClassifier(
+        **{**fast_params, "early_stopping": False}, callbacks=[figures]
+    )
+    clf.fit(X, y)
+    assert len(list(tmp_path.iterdir())) == 3
+    clf.partial_fit(X, y).partial_fit(X, y)
+    assert figures.history_["loss"] == pytest.approx(clf.history_["loss"])
+    assert len(figures.history_["loss"]) == fast_params["epochs"] + 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.png"]
+    clf.fit(X, y)  # a new training: a new history
+    assert len(figures.history_["loss"]) == fast_params["epochs"]
+
+
 def test_report_callbacks_need_both_x_and_y(tabular):
     X, y = tabular
     with pytest.raises(ValueError, match="both X and y"):
