@@ -46,6 +46,36 @@ class ZeroPadded(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="skimb")
+class WindowMaxPooling(keras.layers.Layer):
+    """Maximum over windows of ``pool`` steps from step 0, of the real steps
+    alone: padded steps, and the steps that fill the last window, read as
+    -1e30 (zeros would clip negative features, under an activation other
+    than relu), and a window of padding alone is 0, as padded steps are.
+    With ``step_mask`` None every step is real."""
+
+    def __init__(self, pool: int, **kwargs):
+        super().__init__(**kwargs)
+        self.pool = pool
+
+    def call(self, x, step_mask=None):
+        if step_mask is not None:
+            x = ops.where(ops.expand_dims(step_mask, -1), x, -1e30)
+        extra = -x.shape[1] % self.pool
+        if extra:
+            x = ops.pad(x, ((0, 0), (0, extra), (0, 0)), constant_values=-1e30)
+        pooled = ops.max_pool(x, self.pool, strides=self.pool, padding="valid")
+        # (Only a window of padding alone keeps -1e30.)
+        return ops.where(pooled > -1e29, pooled, ops.zeros_like(pooled))
+
+    def compute_output_shape(self, x_shape, step_mask_shape=None):
+        steps = None if x_shape[1] is None else -(-x_shape[1] // self.pool)
+        return (x_shape[0], steps, x_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "pool": self.pool}
+
+
+@keras.saving.register_keras_serializable(package="skimb")
 class MaskedPooling(keras.layers.Layer):
     """Mean or maximum over the real steps of each sequence."""
 

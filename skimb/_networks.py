@@ -14,7 +14,14 @@ import math
 import keras
 import numpy as np
 
-from skimb._layers import MaskedPooling, PooledMask, Standardize, StepMask, ZeroPadded
+from skimb._layers import (
+    MaskedPooling,
+    PooledMask,
+    Standardize,
+    StepMask,
+    WindowMaxPooling,
+    ZeroPadded,
+)
 
 ARCHITECTURES = ("dense", "lstm", "gru", "conv1d")
 SEQUENCE_ARCHITECTURES = ("lstm", "gru", "conv1d")
@@ -245,12 +252,13 @@ def _recurrent_encoder(
             # and short sequences train better by gradient.  The flat path
             # and the pooled features still see every step.
             # Windows start at step 0 whatever the length (``"same"``
-            # padding would centre them), so padding never moves them.
-            extra = pool * math.ceil(x.shape[1] / pool) - x.shape[1]
-            if extra:
-                x = keras.layers.ZeroPadding1D((0, extra), name="pad_to_pool")(x)
-            x = keras.layers.MaxPooling1D(pool, name="downsample")(x)
-            if step_mask is not None:
+            # padding would centre them), so padding never moves them, and
+            # their maximum is of their real steps alone.
+            downsample = WindowMaxPooling(pool, name="downsample")
+            if step_mask is None:
+                x = downsample(x)
+            else:
+                x = downsample(x, step_mask)
                 step_mask = PooledMask(pool, name="downsampled_mask")(step_mask)
     layer = keras.layers.LSTM if architecture == "lstm" else keras.layers.GRU
     for i in range(n_layers):

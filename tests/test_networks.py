@@ -162,6 +162,37 @@ def test_masked_networks_read_real_steps_only(architecture, short, long):
     np.testing.assert_allclose(out, unpadded.predict_on_batch(X), atol=1e-5)
 
 
+@pytest.mark.parametrize("masked", [True, False])
+def test_downsampling_takes_the_maximum_of_real_steps_alone(masked):
+    # Padded steps, and the steps filling the last window, were zeros in
+    # the maximum: under tanh a window's negative features came out as 0.
+    keras.utils.set_random_seed(0)
+    network = build_network(
+        architecture="lstm",
+        input_shape=(80, 2),
+        n_classes=3,
+        units=4,
+        masked=masked,
+        activation="tanh",
+        flat_path=False,
+    )
+    front = network.get_layer("zero_padded_front" if masked else "conv1d_front")
+    parts = keras.Model(
+        network.input, [front.output, network.get_layer("downsample").output]
+    )
+    X = 3 * np.random.default_rng(1).normal(size=(8, 80, 2)).astype("float32")
+    real = 70 if masked else 80
+    if masked:
+        X[:, real:] = np.nan
+    features, pooled = (np.asarray(a) for a in parts.predict_on_batch(X))
+    assert pooled.shape == (8, 27, 4)  # 80 steps in windows of 3
+    for window in range(27):
+        steps = [s for s in range(3 * window, 3 * window + 3) if s < real]
+        expected = features[:, steps].max(axis=1) if steps else 0.0
+        np.testing.assert_allclose(pooled[:, window], expected, atol=1e-6)
+    assert (features[:, :real] < 0).any()  # (else no maximum was clipped)
+
+
 def test_forward_of_any_number_of_rows_is_each_row_s():
     # (On JAX the rows are padded to a power of two, which compiles a few
     # shapes rather than one per batch size.)
