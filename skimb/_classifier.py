@@ -37,7 +37,7 @@ from skimb._params import (
 from skimb._prepare import prepare_targets
 from skimb._random import seed_from
 from skimb._scikeras import ScikerasFixes
-from skimb._splits import check_streamed_splits, group_labels, network_splits
+from skimb._splits import check_streamed_splits, network_splits
 from skimb._state import restored_on_error
 from skimb.calibration import estimate_prior, shift_prior
 from skimb.class_weight import prior_counts
@@ -633,7 +633,7 @@ default="oof_macro_f1"
             classes=self.classes_,
             validation_fraction=self.validation_fraction,
             seed=seed,
-            groups=None if groups is None else group_labels(groups),
+            groups=groups,
             X=None if streamed else X,
         )
         check_resampling(

@@ -12,7 +12,6 @@ estimator.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -20,6 +19,7 @@ import keras
 import numpy as np
 
 from skimb._engine import train
+from skimb._history import joined_histories
 from skimb._moments import feature_moments, held_out_moments
 from skimb._networks import ends_in_softmax
 from skimb._params import (
@@ -332,15 +332,7 @@ def train_epoch(
         )
         result = train([model], X, [(np.arange(len(X)), None)], plan, program=program)
     result.program.release()
-    logs, history = result.histories[0], history or {}
-    # Every key of either, its epochs without a value NaN: a fit's
-    # validation curves stay, next to partial_fit's epochs, which have none.
-    before, now = len(history.get("loss", ())), len(logs["loss"])
-    history = {
-        key: list(history.get(key, [math.nan] * before))
-        + list(logs.get(key, [math.nan] * now))
-        for key in [*history, *(key for key in logs if key not in history)]
-    }
+    history = joined_histories(history or {}, result.histories[0])
     return model, history, result.program
 
 

@@ -30,20 +30,20 @@ times on tables (``benchmarks/bench_engine.py --part shared-update``).
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import keras
 
 from skimb._layers import every_layer, is_library_layer
+from skimb._skipped_steps import (
+    kept,
+    own_slots,
+    per_variable_lists,
+    slots_in,
+    takes_step,
+)
 
-__all__ = [
-    "kept",
-    "own_slots",
-    "pays_to_share",
-    "shared_epoch",
-    "shared_forward",
-    "shared_outputs",
-    "takes_step",
-]
+__all__ = ["pays_to_share", "shared_epoch", "shared_forward", "shared_outputs"]
 
 # TensorFlow's attribute that keeps a function called from a graph a call,
 # rather than copying its body into the graph (private, read defensively:
@@ -122,7 +122,8 @@ def shared_epoch(model: keras.Model, networks: list[keras.Model], loss):
     """The epoch of ``model`` (the ``k`` networks as one model, compiled)
     with each network's step traced once: a ``tf.function`` of ``(X, T,
     order, W)`` returning each network's summed training loss over the
-    steps, and the number of steps each took (:func:`takes_step`: none on
+    steps, and the number of steps each took
+    (:func:`skimb._skipped_steps.takes_step`: none on
     a batch of weight 0).  ``order[s, j]`` are network ``j``'s
     rows at step ``s``, ``W[s, j]`` their sample weights."""
     import tensorflow as tf
@@ -157,7 +158,7 @@ def shared_epoch(model: keras.Model, networks: list[keras.Model], loss):
     # Without a shared update: what a network that takes no step gets back.
     restored = [
         [*n.trainable_variables, *own_slots(optimizer, n.trainable_variables)]
-        for n in networks
+        for n in (networks if update is None else ())
     ]
 
     @tf.function(autograph=False, reduce_retracing=True)
@@ -298,63 +299,6 @@ def _shared_update(optimizer, networks: list[keras.Model]):
     return update
 
 
-def takes_step(weights):
-    """Whether a network takes a step on a batch of these sample weights: a
-    batch that weighs nothing (past the network's own rows: a fold a batch
-    shorter, a streamed window with fewer of its rows) would still move it,
-    since an optimizer updates on a gradient of zero (Adam's and SGD's
-    momentum, weight decay), so the networks' compiled epochs leave the
-    network as it was there, as if trained alone."""
-    return keras.ops.any(weights > 0)
-
-
-def kept(variables, before, takes) -> None:
-    """Put ``before``'s values back into ``variables`` unless ``takes``
-    (in a TensorFlow graph; nothing is written on a step taken: writing
-    every variable at every step made the one-model epoch 1.3 to 1.8 times
-    as slow)."""
-    import tensorflow as tf
-
-    def restore():
-        for variable, value in zip(variables, before, strict=True):
-            variable.assign(value)
-        return tf.constant(0)
-
-    tf.cond(takes, lambda: tf.constant(0), restore)
-
-
-def own_slots(optimizer, variables) -> list:
-    """The optimizer's variables kept for each of ``variables`` alone (its
-    momentums, velocities), in order, without those it shares across them
-    (the step counter, the learning rate, Nadam's product of momentum
-    decays); a ``LossScaleOptimizer``'s inner optimizer's.  Empty where the
-    optimizer keeps them otherwise (private lists, read defensively)."""
-    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
-    lists = _per_variable_lists(optimizer)
-    try:
-        places = [optimizer._get_variable_index(v) for v in variables]
-    except (AttributeError, KeyError):  # a variable it was not built for
-        return []
-    return [values[i] for values in lists for i in places if values[i] is not None]
-
-
-def _per_variable_lists(optimizer) -> list[list]:
-    """The optimizer's lists of one variable (or None) per trainable
-    variable it was built for: its slots, one list per kind."""
-    trainable = getattr(optimizer, "_trainable_variables", None)
-    if not trainable or not hasattr(optimizer, "_get_variable_index"):
-        return []
-    return [
-        value
-        for name, value in vars(optimizer).items()
-        if name not in ("_variables", "_trainable_variables")
-        and isinstance(value, list)
-        and len(value) == len(trainable)
-        and all(x is None or isinstance(x, keras.Variable) for x in value)
-        and any(x is not None for x in value)
-    ]
-
-
 def _same_objects(these, those) -> bool:
     return len(these) == len(those) and all(
         a is b for a, b in zip(these, those, strict=True)
@@ -387,7 +331,7 @@ def _slot_finder(optimizer):
     shared = {id(optimizer.iterations)}
     if isinstance(getattr(optimizer, "_learning_rate", None), keras.Variable):
         shared.add(id(optimizer._learning_rate))
-    lists = _per_variable_lists(optimizer)
+    lists = per_variable_lists(optimizer)
     kept = [id(x) for values in lists for x in values if x is not None]
     slots = set(kept)
     # Each slot kept once, for one variable, none of them the counter or
@@ -395,11 +339,7 @@ def _slot_finder(optimizer):
     if len(slots) != len(kept) or slots & shared or slots | shared != own:
         return None
 
-    def slots_of(variables) -> list:
-        places = [optimizer._get_variable_index(v) for v in variables]
-        return [values[i] for values in lists for i in places if values[i] is not None]
-
-    return slots_of
+    return partial(slots_in, optimizer, lists)
 
 
 def shared_forward(networks: list[keras.Model], evaluate):

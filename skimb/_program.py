@@ -20,16 +20,20 @@ import numpy as np
 
 from skimb._loss_values import assign_loss, loss_values, reading_values
 from skimb._network_step import (
-    kept,
-    own_slots,
     pays_to_share,
     per_network,
     shared_epoch,
     shared_forward,
-    takes_step,
 )
 from skimb._plan import TrainingPlan, keras_jit_compile
 from skimb._schedule import pad_rows
+from skimb._skipped_steps import (
+    kept,
+    network_parts,
+    state_places,
+    state_variables,
+    takes_step,
+)
 
 # The backends whose compiled epochs are written here.
 BACKENDS = ("tensorflow", "jax")
@@ -115,16 +119,13 @@ class Program:
                 )
             )
         self.X, self.targets = self._to_device(X), self._to_device(targets)
+        where = state_places(model)
         if self.backend == "jax":
             self.reload()
             # Where each network's weights sit in the trainable and
             # non-trainable state, for snapshots without a sync.
-            where = {id(v): (0, i) for i, v in enumerate(model.trainable_variables)}
-            where.update(
-                {id(v): (1, i) for i, v in enumerate(model.non_trainable_variables)}
-            )
             self._where = [[where[id(v)] for v in n.weights] for n in networks]
-        self._parts, self._trackers = _network_parts(model, networks)
+        self._parts, self._trackers = network_parts(model, networks, where)
         self._compile()
 
     def adopt(
@@ -221,7 +222,7 @@ class Program:
         """Compile the epoch and the evaluation."""
         model, batch, keys, k = self.model, self._batch, self._loss_keys(), self.k
         loss, parts = self.plan.loss, self._parts
-        variables = _state_variables(model)
+        variables = state_variables(model)
 
         def network_inputs(X):
             xs = per_network(X, k)
@@ -386,10 +387,6 @@ class Program:
         if self.backend == "tensorflow":
             with _custom_gradients_released():
                 losses = self._epoch(X, T, order, W)
-            if self._trackers and not self._shared:
-                # The means over the steps each network took: the last
-                # step's logs counted a step it did not take.
-                losses = [tracker.result() for tracker, _ in self._trackers]
             if self._shared:
                 # Each network's summed loss and the steps it took, since the
                 # epoch's first chunk: their mean, as Keras' loss metrics keep
@@ -403,6 +400,10 @@ class Program:
                     value / keras.ops.maximum(count, 1.0)
                     for value, count in zip(sums, steps, strict=True)
                 ]
+            elif self._trackers:
+                # The means over the steps each network took: the last
+                # step's logs counted a step it did not take.
+                losses = [tracker.result() for tracker, _ in self._trackers]
         else:
             if first:
                 variables = self.model.metrics_variables
@@ -503,65 +504,6 @@ class Program:
                 model.optimizer.variables,
             )
         )
-
-
-def _state_variables(model: keras.Model) -> tuple[list, list, list, list]:
-    """The model's state in the order of JAX's stateless steps: its
-    trainable, non-trainable, optimizer and metrics variables."""
-    return (
-        model.trainable_variables,
-        model.non_trainable_variables,
-        model.optimizer.variables,
-        model.metrics_variables,
-    )
-
-
-def _network_parts(model: keras.Model, networks: list) -> tuple[list, list]:
-    """Where each of several networks' state sits in the model's state, as
-    ``(group, index)`` pairs into :func:`_state_variables` (its weights, its
-    optimizer slots and its loss tracker's variables), for the steps its
-    batch weighs nothing (:func:`skimb._network_step.takes_step`); and each
-    network's loss tracker with the places of its variables among the
-    metrics variables.  Empty for one network, whose steps are all its own.
-
-    Where Keras keeps its loss trackers otherwise
-    (private, read defensively), a network's logged loss counts such steps
-    as losses of 0."""
-    if len(networks) == 1:
-        return [], []
-    groups = _state_variables(model)
-    where = {
-        id(v): (g, i)
-        for g, variables in enumerate(groups)
-        for i, v in enumerate(variables)
-    }
-    trackers = _loss_trackers(model)
-    parts = []
-    for j, network in enumerate(networks):
-        # (network.weights leaves out its dropout's seed state.)
-        variables = [
-            *network.trainable_variables,
-            *network.non_trainable_variables,
-            *own_slots(model.optimizer, network.trainable_variables),
-        ]
-        if trackers:
-            variables += list(trackers[j].variables)
-        parts.append([where[id(v)] for v in variables if id(v) in where])
-    places = [[where[id(v)][1] for v in tracker.variables] for tracker in trackers]
-    return parts, list(zip(trackers, places, strict=True))
-
-
-def _loss_trackers(model: keras.Model) -> list:
-    """Each output's loss tracker (the Mean that its ``<output>_loss`` log
-    reads), in the outputs' order; none where Keras keeps them otherwise
-    (private, read defensively) or has not built them (the shared step's
-    model, whose losses are counted apart)."""
-    metrics = getattr(getattr(model, "_compile_loss", None), "metrics", None) or []
-    by_name = {metric.name: metric for metric in metrics}
-    names = [f"{name}_loss" for name in getattr(model, "output_names", [])]
-    if not names or any(name not in by_name for name in names):
-        return []
-    return [by_name[name] for name in names]
 
 
 @contextlib.contextmanager

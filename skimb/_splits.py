@@ -90,12 +90,12 @@ def network_splits(
     classes: np.ndarray,
     validation_fraction: float,
     seed: int | None,
-    groups: np.ndarray | None = None,
+    groups=None,
     X=None,
 ) -> list[tuple[np.ndarray, np.ndarray | None]]:
     """``(train, validation)`` indices of each network of a fit (``groups``:
-    the rows' groups, and ``X`` the data in memory, for a splitter given as
-    ``cv``)."""
+    the rows' groups, array-like, checked by :func:`group_labels`, and
+    ``X`` the data in memory, for a splitter given as ``cv``)."""
     if groups is not None and not reads_groups(cv):
         raise ValueError(
             f"groups are read by a group-wise splitter given as cv (such as "
@@ -122,7 +122,7 @@ def splitter_splits(
     y_encoded: np.ndarray,
     *,
     classes: np.ndarray,
-    groups: np.ndarray | None,
+    groups,
     X=None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """One network per split of the splitter ``cv`` (given ``X`` where the

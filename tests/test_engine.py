@@ -383,7 +383,7 @@ def test_a_network_takes_no_step_on_a_batch_that_weighs_nothing(
     # loss of 0 in its logged mean.  Against the same network 0 beside a
     # network 1 of 2 batches: the same weights, slots and losses.
     import skimb._program
-    from skimb._network_step import own_slots
+    from skimb._skipped_steps import own_slots
 
     if path == "one-model":
         if keras.backend.backend() != "tensorflow":

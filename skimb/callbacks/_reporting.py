@@ -3,13 +3,13 @@ report as text, and the figures (history, confusion matrix, curves)."""
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
 import numpy as np
 from imblearn.metrics import classification_report_imbalanced
 
+from skimb._history import joined_histories
 from skimb.callbacks._validation import ValidationDataCallback
 
 
@@ -191,13 +191,11 @@ class TrainingFigures(ValidationDataCallback):
             self._begun = False
             if epoch != len(self.history_.get("loss", [])):
                 self.history_ = {}
-        logs = logs or {}
         # An epoch without a key (partial_fit's, without validation rows,
         # after a fit's) has NaN there, as the estimator's history_ has.
-        epochs = max(map(len, self.history_.values()), default=0)
-        for key in {**self.history_, **logs}:
-            values = self.history_.setdefault(key, [math.nan] * epochs)
-            values.append(float(logs.get(key, math.nan)))
+        self.history_ = joined_histories(
+            self.history_, {key: [float(value)] for key, value in (logs or {}).items()}
+        )
         if self.every and (epoch + 1) % self.every == 0:
             self._write()
 
