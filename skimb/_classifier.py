@@ -269,8 +269,10 @@ default=None
         Maximum number of epochs (early stopping usually ends sooner).
     validation_fraction : float, default=0.1
         Fraction of the training data held out, stratified and shuffled, to
-        monitor validation loss and macro-F1 and to tune the decision rule.
-        ``0`` trains on everything.  Not used when ``cv`` cross-fits.
+        monitor validation loss and macro-F1 and to tune the decision rule;
+        every class of 2 or more rows has a row on each side, where the
+        fraction rounds its share to none.  ``0`` trains on everything.  Not
+        used when ``cv`` cross-fits.
     cv : int, "auto", None or a cross-validation splitter, default="auto"
         Cross-fitting: an int ``k >= 2`` trains ``k`` networks, each holding
         out one fold of a stratified ``k``-fold split for its validation

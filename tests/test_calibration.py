@@ -508,29 +508,26 @@ def test_fit_class_prior_follows_a_shift_of_class_frequencies(known_posterior):
     )
 
 
-def test_a_class_missing_from_the_validation_split_is_still_estimated():
-    # Three rows of class 2 and one network (cv=None): the stratified 10%
-    # validation split holds none of them.  Its calibration bias once slid
-    # towards minus infinity: predict_proba gave it about 0, and on new rows
-    # of that class alone (which the network's own argmax mostly calls 2)
-    # label shift estimated its frequency as 0.
-    from skimb._random import seed_from
-    from skimb._splits import validation_split
-
+def test_a_class_missing_from_the_held_out_rows_keeps_its_probabilities():
+    # Held-out rows without class 2 (the classifier now holds out a row of
+    # every class; the function is public).  Its bias once slid towards
+    # minus infinity, which no frequency of 0 in the held-out rows justifies:
+    # predict_proba gave the class about 0, and label shift estimated its
+    # frequency as 0.  It is the mean of the other classes' biases.
     rng = np.random.RandomState(0)
-    centres = np.array([[0, 0, 0, 0], [2, 0, 0, 0], [0, 4, 0, 0]], dtype=float)
-    y = np.repeat([0, 1, 2], [400, 197, 3])
-    X = centres[y] + rng.normal(size=(600, 4))
-    clf = ImbalancedKerasClassifier(
-        units=16, epochs=20, cv=None, decision="posterior", random_state=0
-    ).fit(X, y)
-    _, val = validation_split(
-        y, classes=clf.classes_, validation_fraction=0.1, seed=seed_from(0)
-    )
-    assert not np.any(y[val] == 2)  # what the test is about
-    X_new = centres[2] + rng.normal(size=(300, 4))
-    assert clf.predict_proba(X_new)[:, 2].mean() > 0.05
-    assert clf.fit_class_prior(X_new).class_prior_[2] > 0.3
+    centres = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 4.0]])
+    y = np.repeat([0, 1], [400, 200])
+    X = centres[y] + rng.normal(size=(600, 2))
+    # Log-likelihoods of the three Gaussians, doubled: over-confident.
+    logits = -((X[:, None, :] - centres[None]) ** 2).sum(axis=2)
+    temperature, bias = fit_temperature_and_bias(logits, y)
+    assert np.isfinite(bias).all()
+    assert bias[2] == pytest.approx(bias[:2].mean())
+    assert bias.sum() == pytest.approx(0.0, abs=1e-9)
+    # New rows of class 2 keep most of their probability.
+    X_new = centres[2] + rng.normal(size=(300, 2))
+    new = -((X_new[:, None, :] - centres[None]) ** 2).sum(axis=2)
+    assert softmax(new / temperature + bias, axis=1)[:, 2].mean() > 0.5
 
 
 def test_class_prior_undoes_a_sampler_in_front(tabular, fast_params):

@@ -128,6 +128,33 @@ def test_validation_split_is_stratified_and_shuffled(tabular, fast_params):
     assert not np.array_equal(val, np.arange(len(y) - len(val), len(y)))
 
 
+@pytest.mark.parametrize("fraction", [0.1, 0.95])
+def test_validation_split_holds_every_class_on_both_sides(fraction):
+    # 3 rows of class 2 among 263: StratifiedShuffleSplit's share of a split
+    # of 27 rounds to 0 rows of it (of 250, to all 3).
+    y = np.r_[np.zeros(200, int), np.ones(60, int), np.full(3, 2)]
+    for seed in range(20):
+        train, val = validation_split(
+            y, classes=np.arange(3), validation_fraction=fraction, seed=seed
+        )
+        assert set(y[train]) == set(y[val]) == {0, 1, 2}, seed
+        assert np.array_equal(np.sort(np.r_[train, val]), np.arange(len(y)))
+        again = validation_split(
+            y, classes=np.arange(3), validation_fraction=fraction, seed=seed
+        )
+        assert all(map(np.array_equal, (train, val), again))
+
+
+def test_early_stopping_scores_a_class_of_three_rows():
+    # Without a validation row of class 2 its F1 was 0 at every epoch: the
+    # validation macro-F1 could not pass 2/3, whatever the network learned.
+    rng = np.random.RandomState(0)
+    y = np.r_[np.zeros(200, int), np.ones(60, int), np.full(3, 2)]
+    X = rng.normal(size=(len(y), 4)) + 3 * y[:, None]
+    clf = ImbalancedKerasClassifier(cv=None, epochs=40, random_state=0).fit(X, y)
+    assert max(clf.history_["val_macro_f1"]) > 2 / 3
+
+
 def test_early_stopping_restores_best_epoch(tabular):
     X, y = tabular
     clf = ImbalancedKerasClassifier(
