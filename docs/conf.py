@@ -34,6 +34,15 @@ sphinx_gallery_conf = {
     # The examples run side by side, one per core (joblib).
     "parallel": os.cpu_count() or 1,
 }
+if sphinx_gallery_conf["parallel"] > 1:
+    # One TensorFlow thread per example process, as one runs per core: each
+    # process's own pools of one thread per core oversubscribed the cores (two
+    # pairs of examples side by side on 2 cores: 58 and 106 s against 70 and
+    # 139 s; the test suite, of tiny networks, gained nothing measurable).
+    # The example processes, started after this, inherit it; a caller's own
+    # setting wins.
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ.setdefault(name, "1")
 
 html_theme = "pydata_sphinx_theme"
 html_title = "skimb"
