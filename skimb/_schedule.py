@@ -164,8 +164,9 @@ class Schedule:
             # partial batch is scaled up to the mean over its own rows, as
             # Model.fit's shorter last batch would be.  A step past a
             # network's last batch (a fold a batch shorter, a streamed window
-            # with fewer of its rows) weighs nothing, and the compiled epoch
-            # (skimb._program) leaves that network as it was there.
+            # with fewer of its rows) weighs nothing, and the compiled epochs
+            # leave that network as it was there
+            # (skimb._skipped_steps.takes_step).
             full = (m // batch) * batch
             if full < m:
                 flat_weights[full:m] *= batch / (m - full)
